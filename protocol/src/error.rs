@@ -1,0 +1,126 @@
+//! The protocol's errors, with the stable numeric codes that the Move package
+//! uses as clever-error codes (`#[error(code = N)]`).
+//!
+//! The table below is the single list of errors: the Move constants carry the
+//! same code, name (with an `E` prefix) and message, and a test checks that
+//! the Move sources agree. Codes are never reused or renumbered.
+//!
+//! `UnknownRequest` is raised by the Rust state machine only: on Sui a missing
+//! request object rejects the transaction before any Move code runs.
+//!
+//! Not for: transport or I/O errors; those belong to the SDK and the executor.
+
+macro_rules! protocol_errors {
+    ($($code:literal $variant:ident $move_name:literal $msg:literal;)*) => {
+        /// A rule of the protocol refused an operation. Nothing was changed.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+        pub enum ProtocolError {
+            $(#[error($msg)] $variant,)*
+        }
+
+        impl ProtocolError {
+            /// Every error, in code order.
+            pub const ALL: &'static [ProtocolError] = &[$(ProtocolError::$variant,)*];
+
+            /// The stable code (0..=254), equal to the Move clever-error code.
+            pub fn code(self) -> u8 {
+                match self { $(ProtocolError::$variant => $code,)* }
+            }
+
+            /// The Move constant's name, e.g. `ENotSelected`.
+            pub fn move_name(self) -> &'static str {
+                match self { $(ProtocolError::$variant => $move_name,)* }
+            }
+
+            /// The message, identical to the Move constant's value.
+            pub fn message(self) -> &'static str {
+                match self { $(ProtocolError::$variant => $msg,)* }
+            }
+
+            /// The error with this code, if any.
+            pub fn from_code(code: u8) -> Option<Self> {
+                match code { $($code => Some(ProtocolError::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+protocol_errors! {
+    1 WrongNetwork "EWrongNetwork" "object belongs to another network";
+    2 InvalidParams "EInvalidParams" "parameter out of range";
+    3 UnknownClass "EUnknownClass" "no hardware class with this id";
+    4 UnknownModel "EUnknownModel" "no model with this id";
+    5 ModelExists "EModelExists" "a model with this id exists already";
+    6 InvalidDigest "EInvalidDigest" "digest must be 32 bytes";
+    7 InvalidName "EInvalidName" "name is empty or longer than 128 bytes";
+    8 InvalidTaskLock "EInvalidTaskLock" "task lock must be positive and at most the minimum collateral";
+    9 InsufficientCollateral "EInsufficientCollateral" "collateral is below the class minimum";
+    10 UnknownNode "EUnknownNode" "no node with this id";
+    11 InvalidEndpoint "EInvalidEndpoint" "endpoint is empty or longer than 256 bytes";
+    12 InvalidPublicKey "EInvalidPublicKey" "public key must be 32 bytes";
+    13 AlreadyLeaving "EAlreadyLeaving" "node is already leaving";
+    14 NotLeaving "ENotLeaving" "node must request to leave before withdrawing";
+    15 Unbonding "EUnbonding" "unbonding delay has not passed";
+    16 OpenTasks "EOpenTasks" "node has open tasks";
+    17 InvalidQuorum "EInvalidQuorum" "n must be between 1 and max_n";
+    18 InvalidProbability "EInvalidProbability" "p_bps must be at most 10000";
+    19 NotEnoughNodes "ENotEnoughNodes" "not enough eligible nodes in the hardware class";
+    20 FeeTooLow "EFeeTooLow" "fee is below the minimum for this mode";
+    21 InvalidInput "EInvalidInput" "give exactly one of inline input and URI, within the size limits";
+    22 InputDigestMismatch "EInputDigestMismatch" "inline input does not match its digest";
+    23 InvalidTimeout "EInvalidTimeout" "timeout is outside the allowed range";
+    24 WrongPhase "EWrongPhase" "request is not in a phase that allows this";
+    25 NotSelected "ENotSelected" "node is not selected for this request";
+    26 AlreadyCommitted "EAlreadyCommitted" "node has committed already";
+    27 DeadlinePassed "EDeadlinePassed" "deadline has passed";
+    28 NotCommitted "ENotCommitted" "node has not committed";
+    29 AlreadyRevealed "EAlreadyRevealed" "node has revealed already";
+    30 CommitmentMismatch "ECommitmentMismatch" "reveal does not match the commitment";
+    31 DeadlineNotReached "EDeadlineNotReached" "deadline has not been reached";
+    32 PrimaryCommitRequired "EPrimaryCommitRequired" "the CrossValidation primary commits with commit_primary";
+    33 NotPrimary "ENotPrimary" "only the CrossValidation primary commits with commit_primary";
+    34 SecretMismatch "ESecretMismatch" "secret does not match its hash";
+    35 InsufficientTreasury "EInsufficientTreasury" "treasury holds less than the amount";
+    36 InvalidSalt "EInvalidSalt" "salt must be 32 bytes";
+    37 InvalidSecret "EInvalidSecret" "secret must be 32 bytes";
+    38 NotSealed "ENotSealed" "request is not in Sealed mode";
+    39 PrimaryNotCommitted "EPrimaryNotCommitted" "a Sealed candidate commits only after the primary";
+    40 UnknownRequest "EUnknownRequest" "no request with this id";
+}
+
+pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+/// Reads a Move abort code: a clever error (top nibble `0b1100`) carries the
+/// error code in bits 48..56; any other value is taken as a plain code.
+/// Returns the protocol error when the code is one of ours.
+pub fn decode_abort_code(abort_code: u64) -> Option<ProtocolError> {
+    let code = if abort_code >> 60 == 0b1100 { (abort_code >> 48) & 0xff } else { abort_code };
+    u8::try_from(code).ok().and_then(ProtocolError::from_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_fit_a_clever_error() {
+        let mut seen = HashSet::new();
+        for e in ProtocolError::ALL {
+            assert!(e.code() <= 254);
+            assert!(seen.insert(e.code()), "duplicate code {}", e.code());
+            assert_eq!(ProtocolError::from_code(e.code()), Some(*e));
+            assert!(e.move_name().starts_with('E'));
+        }
+    }
+
+    #[test]
+    fn clever_abort_codes_decode_to_the_error() {
+        // version 0b1100, reserved 0, code 25, line 7, identifier 3, constant 4
+        let packed = (0b1100u64 << 60) | (25 << 48) | (7 << 32) | (3 << 16) | 4;
+        assert_eq!(decode_abort_code(packed), Some(ProtocolError::NotSelected));
+        assert_eq!(decode_abort_code(30), Some(ProtocolError::CommitmentMismatch));
+        assert_eq!(decode_abort_code(0), None);
+        assert_eq!(decode_abort_code(u64::MAX >> 8), None);
+    }
+}

@@ -1,0 +1,100 @@
+//! Admin operations, authorized by the `AdminCap` (Move module `network`).
+
+use std::collections::BTreeMap;
+
+use super::{Ctx, Outcome, State};
+use crate::error::{ProtocolError, Result};
+use crate::events::{HardwareClassAdded, ModelAdded, NetworkCreated, ParamsUpdated, TreasuryWithdrawn};
+use crate::params::{MAX_NAME_LEN, Params};
+use crate::state::{ActiveSet, AdminCap, HardwareClass, Model, Network};
+use crate::types::{Digest, ObjectId};
+
+/// A model id or class name: 1 to 128 bytes.
+pub(super) fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN { Err(ProtocolError::InvalidName) } else { Ok(()) }
+}
+
+impl State {
+    /// Creates a network with `params` and its admin capability
+    /// (Move: the package's `init`, which uses `Params::default()`).
+    pub fn create_network(network_id: ObjectId, admin_cap_id: ObjectId, params: Params) -> Result<(State, AdminCap, Outcome)> {
+        params.validate()?;
+        let network = Network {
+            id: network_id,
+            params,
+            classes: BTreeMap::new(),
+            next_class_id: 0,
+            models: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            treasury: 0,
+        };
+        let mut out = Outcome::default();
+        out.emit(NetworkCreated { network_id, admin_cap_id, params });
+        let cap = AdminCap { id: admin_cap_id, network_id };
+        Ok((State { network, requests: BTreeMap::new() }, cap, out))
+    }
+
+    /// Adds a hardware class and returns its id (ids count up from 0).
+    ///
+    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidTaskLock` (zero, or above the minimum collateral).
+    pub fn add_hardware_class(&mut self, cap: &AdminCap, name: &str, min_collateral: u64, task_lock: u64) -> Result<(u64, Outcome)> {
+        self.network.check_network(&cap.network_id)?;
+        check_name(name)?;
+        if task_lock == 0 || task_lock > min_collateral {
+            return Err(ProtocolError::InvalidTaskLock);
+        }
+        let class_id = self.network.next_class_id;
+        self.network.next_class_id += 1;
+        self.network.classes.insert(
+            class_id,
+            HardwareClass { name: name.to_string(), min_collateral, task_lock, active: ActiveSet::default() },
+        );
+        let mut out = Outcome::default();
+        out.emit(HardwareClassAdded { class_id, name: name.to_string(), min_collateral, task_lock });
+        Ok((class_id, out))
+    }
+
+    /// Adds a model that runs on `class_id`, with the digest of its weight file.
+    ///
+    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidDigest`, `UnknownClass`, `ModelExists`.
+    pub fn add_model(&mut self, cap: &AdminCap, model_id: &str, weight_digest: &[u8], class_id: u64) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        check_name(model_id)?;
+        let weight_digest = Digest::from_slice(weight_digest).ok_or(ProtocolError::InvalidDigest)?;
+        self.network.class(class_id)?;
+        if self.network.models.contains_key(model_id) {
+            return Err(ProtocolError::ModelExists);
+        }
+        self.network.models.insert(model_id.to_string(), Model { weight_digest, class_id });
+        let mut out = Outcome::default();
+        out.emit(ModelAdded { model_id: model_id.to_string(), weight_digest, class_id });
+        Ok(out)
+    }
+
+    /// Replaces the parameters; requests in flight keep their stakes and timeout.
+    ///
+    /// Errors: `WrongNetwork`, `InvalidParams`.
+    pub fn set_params(&mut self, cap: &AdminCap, params: Params) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        params.validate()?;
+        self.network.params = params;
+        let mut out = Outcome::default();
+        out.emit(ParamsUpdated { params });
+        Ok(out)
+    }
+
+    /// Pays `amount` of the treasury to the sender.
+    ///
+    /// Errors: `WrongNetwork`, `InsufficientTreasury`.
+    pub fn withdraw_treasury(&mut self, ctx: &Ctx, cap: &AdminCap, amount: u64) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        if amount > self.network.treasury {
+            return Err(ProtocolError::InsufficientTreasury);
+        }
+        self.network.treasury -= amount;
+        let mut out = Outcome::default();
+        out.pay(ctx.sender, amount);
+        out.emit(TreasuryWithdrawn { amount, recipient: ctx.sender });
+        Ok(out)
+    }
+}

@@ -1,0 +1,92 @@
+//! What anyone may call to move a request on (Move module `request`):
+//! `select_nodes`, `open_dispute` and `expire`.
+//!
+//! Randomness is drawn in one call and used in a later one: `open_dispute`
+//! and `expire` store a fresh seed with a pending `Selection`, and
+//! `select_nodes` (no randomness, deterministic) performs it. A draw is thus
+//! never retried by aborting the transaction that would use it.
+//!
+//! `expire`, once the current phase's deadline has passed:
+//! - `Committing`: members that did not commit lose `timeout_slash_bps` of
+//!   their stake and are replaced by fresh nodes (up to `max_retries` times;
+//!   then the round goes on with those that committed, or fails);
+//! - `Verifying` (Sealed): with the secret revealed, chosen verifiers that did
+//!   not commit are slashed for timeout; without it, the pool is released and
+//!   the primary reveals alone (unverified);
+//! - `Revealing`: the round settles with the reveals it has; members that
+//!   withheld their reveal lose their whole stake.
+
+use super::execute::close_verification;
+use super::settle::{advance, perform_selection, settle_round, slash_timeouts};
+use super::{Ctx, Outcome, State};
+use crate::error::{ProtocolError, Result};
+use crate::request::Selection;
+use crate::types::{Digest, ObjectId, Role, Status};
+
+impl State {
+    /// Performs the request's pending selection (CrossValidation verifiers,
+    /// a dispute quorum or replacements) from its stored seed.
+    ///
+    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (nothing pending).
+    pub fn select_nodes(&mut self, ctx: &Ctx, request_id: &ObjectId) -> Result<Outcome> {
+        let req = self.request_checked(request_id)?;
+        let sel = match (req.status, req.selection) {
+            (Status::Selecting, Some(sel)) => sel,
+            _ => return Err(ProtocolError::WrongPhase),
+        };
+        let (net, req) = self.split(request_id);
+        let mut out = Outcome::default();
+        perform_selection(net, req, sel, ctx.now_ms, &mut out);
+        Ok(out)
+    }
+
+    /// Draws the seed of a disputed request's dispute quorum (`2m + 1` nodes,
+    /// m = main-round reveals), to be selected by `select_nodes`.
+    ///
+    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (not `Disputed`).
+    pub fn open_dispute(&mut self, _ctx: &Ctx, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
+        let req = self.request_checked(request_id)?;
+        if req.status != Status::Disputed {
+            return Err(ProtocolError::WrongPhase);
+        }
+        let (_, req) = self.split(request_id);
+        let revealed = req.members().iter().filter(|&&i| req.slots[i].reveal.is_some()).count() as u64;
+        req.selection = Some(Selection { role: Role::Disputer, count: 2 * revealed + 1, seed: random });
+        req.status = Status::Selecting;
+        Ok(Outcome::default())
+    }
+
+    /// Ends the current phase after its deadline (see the module doc).
+    ///
+    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (no deadline
+    /// runs), `DeadlineNotReached`.
+    pub fn expire(&mut self, ctx: &Ctx, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
+        let req = self.request_checked(request_id)?;
+        if !matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing) {
+            return Err(ProtocolError::WrongPhase);
+        }
+        if ctx.now_ms < req.deadline_ms {
+            return Err(ProtocolError::DeadlineNotReached);
+        }
+        let (net, req) = self.split(request_id);
+        let mut out = Outcome::default();
+        match req.status {
+            Status::Committing => {
+                let silent: Vec<usize> =
+                    req.members().into_iter().filter(|&i| req.slots[i].commitment.is_none()).collect();
+                let role = silent.first().map_or(Role::Executor, |&i| req.slots[i].role);
+                slash_timeouts(net, req, &silent, &mut out);
+                if req.retries < net.params.max_retries && !silent.is_empty() {
+                    req.retries += 1;
+                    req.selection = Some(Selection { role, count: silent.len() as u64, seed: random });
+                    req.status = Status::Selecting;
+                } else {
+                    advance(net, req, ctx.now_ms, &mut out);
+                }
+            }
+            Status::Verifying => close_verification(net, req, ctx.now_ms, &mut out),
+            _ => settle_round(net, req, &mut out),
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,249 @@
+//! The transitions every operation shares: locking and releasing stakes,
+//! slashing, opening the reveal phase, selecting nodes, and settling a round.
+//!
+//! Settlement (DESIGN.md section 4, step 5):
+//! - members that committed but did not reveal lose their whole stake (`Withheld`);
+//! - no reveal at all: the request fails (`NoReveals`);
+//! - main round, every reveal equal: finalized with that digest;
+//! - main round, reveals differ: `Disputed`, then a dispute quorum of
+//!   `2m + 1` fresh nodes (m = main-round reveals; fewer if fewer are
+//!   eligible, made odd) re-executes;
+//! - dispute round: the digest revealed by a strict majority of the dispute
+//!   quorum's size wins; every node on either round that revealed another
+//!   digest loses its whole stake (`WrongOutput`); no majority: the request
+//!   fails (`NoMajority`) and nobody is slashed for its output.
+//!
+//! Money: a slash moves `protocol_share_bps` of the amount to the treasury and
+//! the rest to the request's pool. On finalization `fee + pool` is split
+//! equally among the nodes that revealed the final digest (paid to their
+//! owners); the remainder of the division goes to the treasury. On failure
+//! `fee + pool` is refunded to the requester.
+//!
+//! Every function here is infallible: callers have checked their arguments.
+
+use super::Outcome;
+use crate::events::{DisputeRaised, NodeSlashed, NodesSelected, RequestFailed, RequestFinalized, RevealPhaseStarted};
+use crate::params::bps_of;
+use crate::request::{Request, Selection, Slot};
+use crate::sampler;
+use crate::state::Network;
+use crate::types::{Digest, FailReason, ObjectId, Role, Round, SlashReason, Status};
+
+/// Locks one task's stake on `node_id` and returns the stake.
+pub(super) fn lock(net: &mut Network, node_id: &ObjectId) -> u64 {
+    let Some(node) = net.nodes.get_mut(node_id) else { return 0 };
+    let stake = net.classes.get(&node.class_id).map_or(0, |c| c.task_lock);
+    node.locked += stake;
+    node.open_tasks += 1;
+    net.sync_node(node_id);
+    stake
+}
+
+/// Unlocks an active slot's stake and ends the slot.
+pub(super) fn release(net: &mut Network, slot: &mut Slot) {
+    if !slot.active {
+        return;
+    }
+    slot.active = false;
+    if let Some(node) = net.nodes.get_mut(&slot.node_id) {
+        node.locked -= slot.stake;
+        node.open_tasks -= 1;
+        net.sync_node(&slot.node_id);
+    }
+}
+
+/// Slashes `amount` (at most the slot's stake) from an active slot's node,
+/// unlocks the rest of its stake and ends the slot.
+fn slash(net: &mut Network, req: &mut Request, i: usize, amount: u64, reason: SlashReason, out: &mut Outcome) {
+    let share_bps = net.params.protocol_share_bps;
+    let slot = &mut req.slots[i];
+    let amount = amount.min(slot.stake);
+    if let Some(node) = net.nodes.get_mut(&slot.node_id) {
+        node.collateral -= amount;
+        node.slashed += 1;
+    }
+    release(net, slot);
+    let share = bps_of(amount, share_bps);
+    net.treasury += share;
+    req.pool += amount - share;
+    out.emit(NodeSlashed { request_id: req.id, node_id: req.slots[i].node_id, reason, amount });
+}
+
+/// Slashes the slots `indices` for missing a commit deadline (`timeout_slash_bps` of the stake).
+pub(super) fn slash_timeouts(net: &mut Network, req: &mut Request, indices: &[usize], out: &mut Outcome) {
+    for &i in indices {
+        let amount = bps_of(req.slots[i].stake, net.params.timeout_slash_bps);
+        slash(net, req, i, amount, SlashReason::Timeout, out);
+    }
+}
+
+/// Opens the reveal phase if the current round has members and all committed.
+/// Returns whether it did.
+pub(super) fn try_open_reveal(net: &Network, req: &mut Request, now_ms: u64, out: &mut Outcome) -> bool {
+    let members = req.members();
+    if members.is_empty() || members.iter().any(|&i| req.slots[i].commitment.is_none()) {
+        return false;
+    }
+    req.status = Status::Revealing;
+    req.deadline_ms = now_ms.saturating_add(net.params.reveal_window_ms);
+    out.emit(RevealPhaseStarted { request_id: req.id, round: req.round, deadline_ms: req.deadline_ms });
+    true
+}
+
+/// After members changed (a selection, or drops without replacement): commit
+/// phase if someone still has to commit, reveal phase if all did, failure if
+/// nobody is left.
+pub(super) fn advance(net: &mut Network, req: &mut Request, now_ms: u64, out: &mut Outcome) {
+    if req.members().is_empty() {
+        let reason = if req.round == Round::Dispute { FailReason::NoDisputeQuorum } else { FailReason::Timeout };
+        fail(net, req, reason, out);
+    } else if !try_open_reveal(net, req, now_ms, out) {
+        req.status = Status::Committing;
+    }
+}
+
+/// Indices, in `net`'s active list of the request's class, of the nodes that
+/// ever held a slot on `req` (they are excluded from new selections).
+pub(super) fn excluded_indices(net: &Network, req: &Request) -> Vec<u64> {
+    let Some(class) = net.classes.get(&req.class_id) else { return Vec::new() };
+    req.slots.iter().filter_map(|s| class.active.index_of(&s.node_id)).collect()
+}
+
+/// How many eligible nodes of the class never held a slot on `req`.
+pub(super) fn available(net: &Network, req: &Request) -> u64 {
+    let len = net.classes.get(&req.class_id).map_or(0, |c| c.active.len());
+    len - excluded_indices(net, req).len() as u64
+}
+
+/// Samples up to `count` fresh nodes of the request's class from `seed`,
+/// locks their stakes and adds them as slots with `role`. Returns their ids.
+pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count: u64, role: Role) -> Vec<ObjectId> {
+    let excluded = excluded_indices(net, req);
+    let Some(class) = net.classes.get(&req.class_id) else { return Vec::new() };
+    let len = class.active.len();
+    let k = count.min(len - excluded.len() as u64);
+    // `k` never exceeds the nodes left after exclusions, so sampling succeeds.
+    let indices = sampler::sample(seed, k, len, &excluded).unwrap_or_default();
+    let nodes: Vec<ObjectId> = indices.iter().filter_map(|&i| class.active.get(i)).collect();
+    for node_id in &nodes {
+        let stake = lock(net, node_id);
+        req.slots.push(Slot { node_id: *node_id, role, stake, commitment: None, reveal: None, active: true });
+    }
+    nodes
+}
+
+/// Performs a pending selection (`select_nodes`).
+pub(super) fn perform_selection(net: &mut Network, req: &mut Request, sel: Selection, now_ms: u64, out: &mut Outcome) {
+    req.selection = None;
+    let mut count = sel.count;
+    if sel.role == Role::Disputer {
+        // The dispute quorum: at most 2m + 1, odd, so that a strict majority exists.
+        count = count.min(available(net, req));
+        if count % 2 == 0 {
+            count = count.saturating_sub(1);
+        }
+        req.round = Round::Dispute;
+    }
+    let nodes = assign(net, req, &sel.seed, count, sel.role);
+    if sel.role == Role::Disputer {
+        req.dispute_size = nodes.len() as u64;
+    }
+    req.deadline_ms = now_ms.saturating_add(req.timeout_ms);
+    if !nodes.is_empty() {
+        out.emit(NodesSelected { request_id: req.id, role: sel.role, nodes, deadline_ms: req.deadline_ms });
+    }
+    advance(net, req, now_ms, out);
+}
+
+/// Settles the current round once its reveal phase is over (all revealed, or
+/// the deadline passed).
+pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outcome) {
+    let members = req.members();
+    for &i in &members {
+        if req.slots[i].reveal.is_none() {
+            let stake = req.slots[i].stake;
+            slash(net, req, i, stake, SlashReason::Withheld, out);
+        }
+    }
+    let reveals: Vec<Digest> = members.iter().filter_map(|&i| req.slots[i].reveal).collect();
+    let Some(first) = reveals.first().copied() else {
+        fail(net, req, FailReason::NoReveals, out);
+        return;
+    };
+    match req.round {
+        Round::Main if reveals.iter().all(|d| *d == first) => finalize(net, req, first, out),
+        Round::Main => {
+            req.status = Status::Disputed;
+            out.emit(DisputeRaised { request_id: req.id, quorum_size: 2 * reveals.len() as u64 + 1 });
+        }
+        Round::Dispute => match majority(&reveals, req.dispute_size) {
+            None => fail(net, req, FailReason::NoMajority, out),
+            Some(winner) => {
+                for i in 0..req.slots.len() {
+                    let s = &req.slots[i];
+                    if s.active && s.reveal.is_some_and(|d| d != winner) {
+                        let stake = s.stake;
+                        slash(net, req, i, stake, SlashReason::WrongOutput, out);
+                    }
+                }
+                finalize(net, req, winner, out);
+            }
+        },
+    }
+}
+
+/// The digest revealed more than `quorum_size / 2` times, if any.
+fn majority(reveals: &[Digest], quorum_size: u64) -> Option<Digest> {
+    reveals
+        .iter()
+        .find(|d| 2 * reveals.iter().filter(|e| e == d).count() as u64 > quorum_size)
+        .copied()
+}
+
+/// Finalizes with `digest`: pays `fee + pool` to the nodes that revealed it
+/// and releases every slot.
+fn finalize(net: &mut Network, req: &mut Request, digest: Digest, out: &mut Outcome) {
+    let winners: Vec<usize> =
+        (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].reveal == Some(digest)).collect();
+    let total = req.fee + req.pool;
+    // Settlement only runs with at least one reveal of `digest`.
+    let per_node = total / winners.len().max(1) as u64;
+    net.treasury += total - per_node * winners.len() as u64;
+    req.fee = 0;
+    req.pool = 0;
+    for &i in &winners {
+        if let Some(node) = net.nodes.get_mut(&req.slots[i].node_id) {
+            node.completed += 1;
+            out.pay(node.owner, per_node);
+        }
+    }
+    let nodes = winners.iter().map(|&i| req.slots[i].node_id).collect();
+    release_all(net, req);
+    req.status = Status::Finalized;
+    req.output_digest = Some(digest);
+    out.emit(RequestFinalized {
+        request_id: req.id,
+        output_digest: digest,
+        nodes,
+        verified: winners.len() >= 2,
+        reward_per_node: per_node,
+    });
+}
+
+/// Fails the request: refunds `fee + pool` to the requester and releases every slot.
+pub(super) fn fail(net: &mut Network, req: &mut Request, reason: FailReason, out: &mut Outcome) {
+    let refund = req.fee + req.pool;
+    req.fee = 0;
+    req.pool = 0;
+    out.pay(req.requester, refund);
+    release_all(net, req);
+    req.status = Status::Failed;
+    req.selection = None;
+    out.emit(RequestFailed { request_id: req.id, reason, refund });
+}
+
+fn release_all(net: &mut Network, req: &mut Request) {
+    for slot in req.slots.iter_mut() {
+        release(net, slot);
+    }
+}

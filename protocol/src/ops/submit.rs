@@ -1,0 +1,205 @@
+//! Submitting a request (Move module `request`: `submit_sampling`,
+//! `submit_cross_validation`, `submit_sealed`).
+//!
+//! Submission draws the request's seed from on-chain randomness and samples,
+//! from the model's class:
+//! - Sampling `{n}`: `n` executors;
+//! - CrossValidation `{p, n}`: one primary (verifiers come after its commit);
+//! - Sealed `{p, n}`: one primary and a public pool of
+//!   `min(sealed_pool_factor * n, eligible - 1)` candidates (at least `n`),
+//!   from one draw (index 0 is the primary).
+//!
+//! Each selected node's task lock is locked at once.
+
+use super::settle::assign;
+use super::{Ctx, Outcome, State};
+use crate::commitment::blake2b256;
+use crate::error::{ProtocolError, Result};
+use crate::events::{NodesSelected, RequestSubmitted};
+use crate::params::MAX_URI_LEN;
+use crate::request::Request;
+use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
+
+/// The arguments every submit function takes, as the Move entry functions
+/// receive them (digests as raw bytes, the input as two optional parts).
+#[derive(Clone, Debug)]
+pub struct SubmitArgs {
+    pub model_id: String,
+    /// Blake2b-256 of the input bytes.
+    pub input_digest: Vec<u8>,
+    /// The input itself (empty when `input_uri` is given).
+    pub input_inline: Vec<u8>,
+    /// Where to fetch the input (`None` when it is inline).
+    pub input_uri: Option<String>,
+    /// Commit timeout for the executors.
+    pub timeout_ms: u64,
+}
+
+impl State {
+    /// Submits a Sampling request: `n` nodes execute and must agree.
+    pub fn submit_sampling(
+        &mut self,
+        ctx: &Ctx,
+        request_id: ObjectId,
+        args: SubmitArgs,
+        n: u64,
+        payment: u64,
+        random: Digest,
+    ) -> Result<Outcome> {
+        self.submit(ctx, request_id, args, Mode::Sampling { n }, None, payment, random)
+    }
+
+    /// Submits a CrossValidation request: one primary, checked by `n` nodes
+    /// with probability `p_bps / 10_000`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_cross_validation(
+        &mut self,
+        ctx: &Ctx,
+        request_id: ObjectId,
+        args: SubmitArgs,
+        p_bps: u64,
+        n: u64,
+        payment: u64,
+        random: Digest,
+    ) -> Result<Outcome> {
+        self.submit(ctx, request_id, args, Mode::CrossValidation { p_bps, n }, None, payment, random)
+    }
+
+    /// Submits a Sealed request with `secret_hash = blake2b256(secret)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_sealed(
+        &mut self,
+        ctx: &Ctx,
+        request_id: ObjectId,
+        args: SubmitArgs,
+        p_bps: u64,
+        n: u64,
+        secret_hash: &[u8],
+        payment: u64,
+        random: Digest,
+    ) -> Result<Outcome> {
+        let secret_hash = Digest::from_slice(secret_hash).ok_or(ProtocolError::InvalidDigest)?;
+        self.submit(ctx, request_id, args, Mode::Sealed { p_bps, n }, Some(secret_hash), payment, random)
+    }
+
+    /// Errors, in the order checked: `UnknownModel`, `UnknownClass`,
+    /// `InvalidDigest`, `InvalidInput`, `InputDigestMismatch`, `InvalidQuorum`,
+    /// `InvalidProbability`, `InvalidTimeout`, `FeeTooLow`, `NotEnoughNodes`.
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &mut self,
+        ctx: &Ctx,
+        request_id: ObjectId,
+        args: SubmitArgs,
+        mode: Mode,
+        secret_hash: Option<Digest>,
+        payment: u64,
+        seed: Digest,
+    ) -> Result<Outcome> {
+        let net = &self.network;
+        let params = net.params;
+        let model = net.model(&args.model_id)?;
+        let class_id = model.class_id;
+        let eligible = net.class(class_id)?.active.len();
+        let input_digest = Digest::from_slice(&args.input_digest).ok_or(ProtocolError::InvalidDigest)?;
+        let input = check_input(args.input_inline, args.input_uri, &input_digest, params.max_inline_input)?;
+        let (n, p_bps) = (mode.n(), mode.p_bps());
+        if n == 0 || n > params.max_n {
+            return Err(ProtocolError::InvalidQuorum);
+        }
+        if p_bps > BPS {
+            return Err(ProtocolError::InvalidProbability);
+        }
+        if args.timeout_ms < params.min_timeout_ms || args.timeout_ms > params.max_timeout_ms {
+            return Err(ProtocolError::InvalidTimeout);
+        }
+        let (primaries, needed) = match mode {
+            Mode::Sampling { .. } => (0, n),
+            _ => (1, 1 + n),
+        };
+        if payment < params.min_fee(primaries, p_bps, n) {
+            return Err(ProtocolError::FeeTooLow);
+        }
+        if eligible < needed {
+            return Err(ProtocolError::NotEnoughNodes);
+        }
+
+        let deadline_ms = ctx.now_ms.saturating_add(args.timeout_ms);
+        let mut req = Request {
+            id: request_id,
+            network_id: net.id,
+            requester: ctx.sender,
+            model_id: args.model_id.clone(),
+            class_id,
+            input_digest,
+            input: input.clone(),
+            mode,
+            secret_hash,
+            secret: None,
+            checked: None,
+            seed,
+            timeout_ms: args.timeout_ms,
+            fee: payment,
+            pool: 0,
+            status: Status::Committing,
+            round: Round::Main,
+            deadline_ms,
+            retries: 0,
+            slots: Vec::new(),
+            selection: None,
+            dispute_size: 0,
+            output_digest: None,
+            created_ms: ctx.now_ms,
+        };
+        let mut out = Outcome::default();
+        out.emit(RequestSubmitted {
+            request_id,
+            requester: ctx.sender,
+            model_id: args.model_id,
+            input_digest,
+            input,
+            mode,
+            fee: payment,
+            seed,
+            timeout_ms: args.timeout_ms,
+        });
+        let net = &mut self.network;
+        match mode {
+            Mode::Sampling { n } => {
+                let nodes = assign(net, &mut req, &seed, n, Role::Executor);
+                out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
+            }
+            Mode::CrossValidation { .. } => {
+                let nodes = assign(net, &mut req, &seed, 1, Role::Executor);
+                out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
+            }
+            Mode::Sealed { n, .. } => {
+                // One draw for the primary and the pool, so that the pool never holds the primary.
+                let pool = (params.sealed_pool_factor * n).min(eligible - 1);
+                let nodes = assign(net, &mut req, &seed, 1 + pool, Role::Candidate);
+                req.slots[0].role = Role::Executor;
+                out.emit(NodesSelected { request_id, role: Role::Executor, nodes: nodes[..1].to_vec(), deadline_ms });
+                out.emit(NodesSelected { request_id, role: Role::Candidate, nodes: nodes[1..].to_vec(), deadline_ms });
+            }
+        }
+        self.requests.insert(request_id, req);
+        Ok(out)
+    }
+}
+
+/// Exactly one of inline bytes (1..=max bytes, hashing to the digest) and a URI (1..=512 bytes).
+fn check_input(inline: Vec<u8>, uri: Option<String>, digest: &Digest, max_inline: u64) -> Result<Input> {
+    match (inline.is_empty(), uri) {
+        (false, None) => {
+            if inline.len() as u64 > max_inline {
+                return Err(ProtocolError::InvalidInput);
+            }
+            if blake2b256(&inline) != *digest {
+                return Err(ProtocolError::InputDigestMismatch);
+            }
+            Ok(Input::Inline(inline))
+        }
+        (true, Some(uri)) if !uri.is_empty() && uri.len() <= MAX_URI_LEN => Ok(Input::Uri(uri)),
+        _ => Err(ProtocolError::InvalidInput),
+    }
+}

@@ -1,0 +1,153 @@
+//! Network parameters, their defaults and the bounds `set_params` enforces.
+//!
+//! The field order is the Move struct's (`atoma::network::Params`), so the
+//! `ParamsUpdated` event decodes. Amounts are MIST, times milliseconds,
+//! shares basis points.
+//!
+//! Not for: per-class values (minimum collateral and task lock live on the
+//! hardware class).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ProtocolError, Result};
+use crate::types::BPS;
+
+/// Upper bound on `max_n`: keeps a Sealed pool (`1 + pool_factor * n` nodes)
+/// and a dispute quorum within Sui's 1,000 dynamic-field accesses per transaction.
+pub const MAX_N_LIMIT: u64 = 32;
+/// Upper bound on `sealed_pool_factor`.
+pub const POOL_FACTOR_LIMIT: u64 = 4;
+/// Upper bound on `max_inline_input`: Sui's limit for one pure argument.
+pub const INLINE_INPUT_LIMIT: u64 = 16_384;
+/// Upper bound on `max_retries`.
+pub const RETRIES_LIMIT: u64 = 10;
+/// Longest model id, class name (bytes).
+pub const MAX_NAME_LEN: usize = 128;
+/// Longest node endpoint (bytes).
+pub const MAX_ENDPOINT_LEN: usize = 256;
+/// Longest input URI (bytes).
+pub const MAX_URI_LEN: usize = 512;
+
+/// The network's parameters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Params {
+    /// Minimum fee per expected execution; a request's minimum fee is
+    /// `min_fee_per_execution * executions` (see `Params::min_fee`).
+    pub min_fee_per_execution: u64,
+    /// Shortest commit timeout a requester may ask for.
+    pub min_timeout_ms: u64,
+    /// Longest commit timeout a requester may ask for.
+    pub max_timeout_ms: u64,
+    /// Length of a reveal phase, and of a Sealed request's verification window.
+    pub reveal_window_ms: u64,
+    /// Share of its stake a node loses for missing a commit deadline.
+    pub timeout_slash_bps: u64,
+    /// Share of every slashed amount that goes to the treasury.
+    pub protocol_share_bps: u64,
+    /// How many times a request's silent nodes are replaced before it gives up.
+    pub max_retries: u64,
+    /// Time between `request_leave` and `withdraw`.
+    pub unbonding_delay_ms: u64,
+    /// Largest `n` in any mode.
+    pub max_n: u64,
+    /// A Sealed pool holds `sealed_pool_factor * n` candidates.
+    pub sealed_pool_factor: u64,
+    /// Largest inline input (bytes).
+    pub max_inline_input: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            min_fee_per_execution: 1_000_000,
+            min_timeout_ms: 1_000,
+            max_timeout_ms: 3_600_000,
+            reveal_window_ms: 30_000,
+            timeout_slash_bps: 1_000,
+            protocol_share_bps: 1_000,
+            max_retries: 2,
+            unbonding_delay_ms: 3_600_000,
+            max_n: 16,
+            sealed_pool_factor: 3,
+            max_inline_input: 8_192,
+        }
+    }
+}
+
+impl Params {
+    /// Rejects values outside the documented bounds with `InvalidParams`.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.min_timeout_ms > 0
+            && self.min_timeout_ms <= self.max_timeout_ms
+            && self.reveal_window_ms > 0
+            && self.timeout_slash_bps <= BPS
+            && self.protocol_share_bps <= BPS
+            && self.max_retries <= RETRIES_LIMIT
+            && (1..=MAX_N_LIMIT).contains(&self.max_n)
+            && (1..=POOL_FACTOR_LIMIT).contains(&self.sealed_pool_factor)
+            && (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input);
+        if ok { Ok(()) } else { Err(ProtocolError::InvalidParams) }
+    }
+
+    /// The minimum fee for `n` re-executions checked with probability `p_bps`
+    /// on top of `primaries` first executions:
+    /// `ceil(min_fee_per_execution * (primaries * 10_000 + p_bps * n) / 10_000)`.
+    /// Sampling is `primaries = 0, p = 100 %`; CrossValidation and Sealed are
+    /// `primaries = 1`. Computed in u128; saturates at `u64::MAX`.
+    pub fn min_fee(&self, primaries: u64, p_bps: u64, n: u64) -> u64 {
+        let units = primaries as u128 * BPS as u128 + p_bps as u128 * n as u128;
+        let fee = (self.min_fee_per_execution as u128 * units).div_ceil(BPS as u128);
+        u64::try_from(fee).unwrap_or(u64::MAX)
+    }
+}
+
+/// `amount * bps / 10_000`, rounded down, without overflow.
+pub fn bps_of(amount: u64, bps: u64) -> u64 {
+    // bps <= 10_000, so the quotient is at most `amount`.
+    (amount as u128 * bps.min(BPS) as u128 / BPS as u128) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Params::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let bad = [
+            Params { min_timeout_ms: 0, ..Default::default() },
+            Params { min_timeout_ms: 10, max_timeout_ms: 9, ..Default::default() },
+            Params { reveal_window_ms: 0, ..Default::default() },
+            Params { timeout_slash_bps: 10_001, ..Default::default() },
+            Params { protocol_share_bps: 10_001, ..Default::default() },
+            Params { max_retries: RETRIES_LIMIT + 1, ..Default::default() },
+            Params { max_n: 0, ..Default::default() },
+            Params { max_n: MAX_N_LIMIT + 1, ..Default::default() },
+            Params { sealed_pool_factor: 0, ..Default::default() },
+            Params { max_inline_input: INLINE_INPUT_LIMIT + 1, ..Default::default() },
+        ];
+        for p in bad {
+            assert_eq!(p.validate(), Err(ProtocolError::InvalidParams), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn min_fee_scales_with_expected_executions() {
+        let p = Params { min_fee_per_execution: 1_000, ..Default::default() };
+        assert_eq!(p.min_fee(0, BPS, 3), 3_000);
+        assert_eq!(p.min_fee(1, 1_000, 2), 1_200);
+        assert_eq!(p.min_fee(1, 1, 1), 1_001); // rounded up
+        let huge = Params { min_fee_per_execution: u64::MAX, ..Default::default() };
+        assert_eq!(huge.min_fee(0, BPS, 32), u64::MAX);
+    }
+
+    #[test]
+    fn bps_of_rounds_down() {
+        assert_eq!(bps_of(999, 1_000), 99);
+        assert_eq!(bps_of(u64::MAX, BPS), u64::MAX);
+    }
+}

@@ -1,0 +1,112 @@
+//! One inference request (Move: the shared `Request` object): what was asked,
+//! the fee it holds, who was assigned, what they committed and revealed, and
+//! where it is in its life cycle.
+//!
+//! Each assignment is a `Slot`. A slot stays in the list after its node was
+//! dropped (timed out or withheld) or released (a Sealed candidate not
+//! chosen), so that a node is never assigned twice to one request: every
+//! selection excludes every node that ever held a slot.
+//!
+//! Not for: the transitions themselves (see `ops`).
+
+use crate::types::{Address, Digest, Input, Mode, ObjectId, Role, Round, Status};
+
+/// One node's assignment to a request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Slot {
+    pub node_id: ObjectId,
+    pub role: Role,
+    /// Collateral locked for this slot while it is active.
+    pub stake: u64,
+    pub commitment: Option<Digest>,
+    pub reveal: Option<Digest>,
+    /// Holds its stake and takes part; false once dropped, released or settled.
+    pub active: bool,
+}
+
+/// A selection that `select_nodes` will perform from a stored seed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Selection {
+    /// Role of the nodes to select: `Verifier` (CrossValidation), `Disputer`,
+    /// or the role of the slots being replaced.
+    pub role: Role,
+    /// How many nodes to select (fewer if fewer are eligible).
+    pub count: u64,
+    pub seed: Digest,
+}
+
+/// The shared `Request` object.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Request {
+    pub id: ObjectId,
+    pub network_id: ObjectId,
+    pub requester: Address,
+    pub model_id: String,
+    pub class_id: u64,
+    pub input_digest: Digest,
+    pub input: Input,
+    pub mode: Mode,
+    /// Sealed: `blake2b256(secret)`, published at submission.
+    pub secret_hash: Option<Digest>,
+    /// Sealed: the secret, once revealed.
+    pub secret: Option<Digest>,
+    /// CrossValidation/Sealed: whether the primary is checked, once drawn.
+    pub checked: Option<bool>,
+    /// Drawn from on-chain randomness at submission.
+    pub seed: Digest,
+    /// The commit timeout the requester chose.
+    pub timeout_ms: u64,
+    /// Fee held until settlement (MIST).
+    pub fee: u64,
+    /// Slashed collateral held for the winners, or the requester on failure (MIST).
+    pub pool: u64,
+    pub status: Status,
+    pub round: Round,
+    /// End of the current phase (exclusive: actions need `now < deadline_ms`).
+    pub deadline_ms: u64,
+    /// Replacements made so far.
+    pub retries: u64,
+    pub slots: Vec<Slot>,
+    pub selection: Option<Selection>,
+    /// Size of the dispute quorum, once selected.
+    pub dispute_size: u64,
+    pub output_digest: Option<Digest>,
+    pub created_ms: u64,
+}
+
+impl Request {
+    /// Index of the active slot of `node_id`, if any.
+    pub fn active_slot(&self, node_id: &ObjectId) -> Option<usize> {
+        self.slots.iter().position(|s| s.active && s.node_id == *node_id)
+    }
+
+    /// Whether `node_id` ever held a slot on this request.
+    pub fn has_node(&self, node_id: &ObjectId) -> bool {
+        self.slots.iter().any(|s| s.node_id == *node_id)
+    }
+
+    /// Indices of the active slots that take part in the current round.
+    pub fn members(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].active && self.round.includes(self.slots[i].role))
+            .collect()
+    }
+
+    /// The primary of a CrossValidation or Sealed request: its first executor slot.
+    pub fn primary(&self) -> Option<&Slot> {
+        match self.mode {
+            Mode::Sampling { .. } => None,
+            _ => self.slots.iter().find(|s| s.active && s.role == Role::Executor),
+        }
+    }
+
+    /// Ids of the active slots with `role`.
+    pub fn nodes_with_role(&self, role: Role) -> Vec<ObjectId> {
+        self.slots.iter().filter(|s| s.active && s.role == role).map(|s| s.node_id).collect()
+    }
+
+    /// Ids of every node that ever held a slot (excluded from new selections).
+    pub fn all_nodes(&self) -> Vec<ObjectId> {
+        self.slots.iter().map(|s| s.node_id).collect()
+    }
+}

@@ -1,0 +1,264 @@
+//! A small world for the protocol's tests: one network, one class of nodes,
+//! one model, a clock, and a ledger that checks SUI conservation after every
+//! operation (SUI held by the network and its requests, plus everything
+//! paid out, minus everything paid in, never changes).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
+use atoma_protocol::ops::{Ctx, Outcome, State, SubmitArgs};
+use atoma_protocol::{Address, AdminCap, Digest, Event, Mode, NodeCap, ObjectId, Params, ProtocolError, Request};
+
+pub const MIN_COLLATERAL: u64 = 10_000;
+pub const TASK_LOCK: u64 = 1_000;
+pub const FEE: u64 = 9_000_000;
+pub const TIMEOUT: u64 = 5_000;
+pub const REQUESTER: Address = Address([0xaa; 32]);
+
+pub struct World {
+    pub state: State,
+    pub admin: AdminCap,
+    pub class: u64,
+    pub caps: Vec<NodeCap>,
+    pub now: u64,
+    next_id: u64,
+    /// Net SUI that entered the state from outside (payments in minus payouts).
+    pub net_in: i128,
+    /// Payouts received per address.
+    pub received: HashMap<Address, u64>,
+    /// Every event emitted, in order.
+    pub events: Vec<Event>,
+}
+
+pub fn owner_of(i: usize) -> Address {
+    Address::from_u64(100 + i as u64)
+}
+
+pub fn salt_of(node: &ObjectId) -> Digest {
+    blake2b256(&[b"salt".as_slice(), &node.0].concat())
+}
+
+pub fn out(tag: &str) -> Digest {
+    blake2b256(tag.as_bytes())
+}
+
+impl World {
+    pub fn new(nodes: usize) -> World {
+        Self::with_params(nodes, Params::default())
+    }
+
+    pub fn with_params(nodes: usize, params: Params) -> World {
+        let (state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), params).unwrap();
+        let mut w = World {
+            state,
+            admin,
+            class: 0,
+            caps: Vec::new(),
+            now: 1_000_000,
+            next_id: 1_000,
+            net_in: 0,
+            received: HashMap::new(),
+            events: Vec::new(),
+        };
+        let (class, _) = w.state.add_hardware_class(&admin, "cpu-test", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        w.class = class;
+        w.state.add_model(&admin, "m", &[7; 32], class).unwrap();
+        for _ in 0..nodes {
+            w.add_node();
+        }
+        w
+    }
+
+    pub fn fresh_id(&mut self) -> ObjectId {
+        self.next_id += 1;
+        ObjectId::from_u64(self.next_id)
+    }
+
+    pub fn ctx(&self, sender: Address) -> Ctx {
+        Ctx::new(sender, self.now)
+    }
+
+    pub fn add_node(&mut self) -> NodeCap {
+        let i = self.caps.len();
+        let id = self.fresh_id();
+        let ctx = self.ctx(owner_of(i));
+        let (cap, out) = {
+            let held = self.state.held();
+            let r = self.state.register_node(&ctx, id, self.class, MIN_COLLATERAL, "http://node", &[1; 32]).unwrap();
+            self.check_ledger(held, MIN_COLLATERAL, &r.1);
+            r
+        };
+        self.events.extend(out.events);
+        self.caps.push(cap);
+        cap
+    }
+
+    pub fn cap(&self, node: &ObjectId) -> NodeCap {
+        *self.caps.iter().find(|c| c.id == *node).expect("known node")
+    }
+
+    pub fn owner(&self, node: &ObjectId) -> Address {
+        self.state.network.nodes[node].owner
+    }
+
+    fn check_ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
+        let held_after = self.state.held();
+        assert_eq!(
+            held_before as i128 + paid_in as i128,
+            held_after as i128 + out.paid() as i128,
+            "SUI not conserved"
+        );
+        self.net_in += paid_in as i128 - out.paid() as i128;
+        for p in &out.payouts {
+            *self.received.entry(p.recipient).or_default() += p.amount;
+        }
+    }
+
+    /// Runs an operation that pays `paid_in` into the state; on success checks
+    /// conservation and records events; on failure checks that nothing changed.
+    pub fn run(&mut self, paid_in: u64, op: impl FnOnce(&mut State) -> Result<Outcome, ProtocolError>) -> Result<Outcome, ProtocolError> {
+        let before = self.state.clone();
+        let held = self.state.held();
+        match op(&mut self.state) {
+            Ok(out) => {
+                self.check_ledger(held, paid_in, &out);
+                self.events.extend(out.events.clone());
+                Ok(out)
+            }
+            Err(e) => {
+                assert_eq!(self.state, before, "a failed operation changed the state");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn args(&self, input: &[u8]) -> SubmitArgs {
+        SubmitArgs {
+            model_id: "m".into(),
+            input_digest: blake2b256(input).0.to_vec(),
+            input_inline: input.to_vec(),
+            input_uri: None,
+            timeout_ms: TIMEOUT,
+        }
+    }
+
+    pub fn seed(&mut self) -> Digest {
+        let id = self.fresh_id();
+        blake2b256(&id.0)
+    }
+
+    /// Submits with the default input and fee; returns the request id.
+    pub fn submit(&mut self, mode: Mode) -> ObjectId {
+        self.try_submit(mode, FEE, self.args(b"hello")).unwrap()
+    }
+
+    pub fn secret() -> Digest {
+        Digest([0x5e; 32])
+    }
+
+    pub fn try_submit(&mut self, mode: Mode, fee: u64, args: SubmitArgs) -> Result<ObjectId, ProtocolError> {
+        let seed = self.seed();
+        self.submit_with_seed(mode, fee, args, seed)
+    }
+
+    pub fn submit_with_seed(&mut self, mode: Mode, fee: u64, args: SubmitArgs, seed: Digest) -> Result<ObjectId, ProtocolError> {
+        let id = self.fresh_id();
+        let ctx = self.ctx(REQUESTER);
+        self.run(fee, |s| match mode {
+            Mode::Sampling { n } => s.submit_sampling(&ctx, id, args, n, fee, seed),
+            Mode::CrossValidation { p_bps, n } => s.submit_cross_validation(&ctx, id, args, p_bps, n, fee, seed),
+            Mode::Sealed { p_bps, n } => s.submit_sealed(&ctx, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed),
+        })?;
+        Ok(id)
+    }
+
+    pub fn req(&self, id: &ObjectId) -> &Request {
+        self.state.request(id).unwrap()
+    }
+
+    pub fn commitment(&self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Digest {
+        commitment(req, node, output, &salt_of(node))
+    }
+
+    pub fn commit(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
+        let c = self.commitment(req, node, output);
+        let cap = self.cap(node);
+        let ctx = self.ctx(self.owner(node));
+        let req = *req;
+        self.run(0, |s| s.commit(&ctx, &req, &cap, &c.0))
+    }
+
+    pub fn commit_primary(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest, random: Digest) -> Result<Outcome, ProtocolError> {
+        let c = self.commitment(req, node, output);
+        let cap = self.cap(node);
+        let ctx = self.ctx(self.owner(node));
+        let req = *req;
+        self.run(0, |s| s.commit_primary(&ctx, &req, &cap, &c.0, random))
+    }
+
+    pub fn reveal(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
+        let cap = self.cap(node);
+        let ctx = self.ctx(self.owner(node));
+        let (req, salt) = (*req, salt_of(node));
+        self.run(0, |s| s.reveal(&ctx, &req, &cap, &output.0, &salt.0))
+    }
+
+    pub fn reveal_secret(&mut self, req: &ObjectId, secret: &Digest) -> Result<Outcome, ProtocolError> {
+        let ctx = self.ctx(REQUESTER);
+        let req = *req;
+        self.run(0, |s| s.reveal_secret(&ctx, &req, &secret.0))
+    }
+
+    pub fn expire(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
+        let ctx = self.ctx(Address::from_u64(9));
+        let (req, random) = (*req, self.seed());
+        self.run(0, |s| s.expire(&ctx, &req, random))
+    }
+
+    pub fn select_nodes(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
+        let ctx = self.ctx(Address::from_u64(9));
+        let req = *req;
+        self.run(0, |s| s.select_nodes(&ctx, &req))
+    }
+
+    pub fn open_dispute(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
+        let ctx = self.ctx(Address::from_u64(9));
+        let (req, random) = (*req, self.seed());
+        self.run(0, |s| s.open_dispute(&ctx, &req, random))
+    }
+
+    /// Commits then reveals `output(node)` for every current member.
+    pub fn play_round(&mut self, req: &ObjectId, output: impl Fn(&ObjectId) -> Digest) {
+        let members = self.members(req);
+        for n in &members {
+            if self.req(req).slots.iter().any(|s| s.node_id == *n && s.commitment.is_none()) {
+                self.commit(req, n, &output(n)).unwrap();
+            }
+        }
+        for n in &members {
+            self.reveal(req, n, &output(n)).unwrap();
+        }
+    }
+
+    pub fn members(&self, req: &ObjectId) -> Vec<ObjectId> {
+        let r = self.req(req);
+        r.members().iter().map(|&i| r.slots[i].node_id).collect()
+    }
+
+    /// Every node's locked collateral and open tasks are zero.
+    pub fn assert_all_unlocked(&self) {
+        for (id, n) in &self.state.network.nodes {
+            assert_eq!((n.locked, n.open_tasks), (0, 0), "node {id} still locked");
+        }
+    }
+
+    pub fn collateral(&self, node: &ObjectId) -> u64 {
+        self.state.network.nodes[node].collateral
+    }
+
+    pub fn events_named(&self, name: &str) -> Vec<&Event> {
+        self.events.iter().filter(|e| e.name() == name).collect()
+    }
+}
