@@ -34,7 +34,12 @@ pub fn output_digest(output: &[u8]) -> Digest {
 }
 
 /// The bytes hashed into a commitment: the BCS of `(request_id, node_id, output_digest, salt)`.
-pub fn commitment_preimage(request_id: &ObjectId, node_id: &ObjectId, output_digest: &Digest, salt: &Digest) -> Vec<u8> {
+pub fn commitment_preimage(
+    request_id: &ObjectId,
+    node_id: &ObjectId,
+    output_digest: &Digest,
+    salt: &Digest,
+) -> Vec<u8> {
     // BCS of a tuple of fixed-size values cannot fail.
     bcs::to_bytes(&(request_id, node_id, output_digest, salt)).expect("BCS of fixed-size values")
 }

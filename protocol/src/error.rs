@@ -73,19 +73,18 @@ protocol_errors! {
     25 NotSelected "ENotSelected" "node is not selected for this request";
     26 AlreadyCommitted "EAlreadyCommitted" "node has committed already";
     27 DeadlinePassed "EDeadlinePassed" "deadline has passed";
-    28 NotCommitted "ENotCommitted" "node has not committed";
-    29 AlreadyRevealed "EAlreadyRevealed" "node has revealed already";
-    30 CommitmentMismatch "ECommitmentMismatch" "reveal does not match the commitment";
-    31 DeadlineNotReached "EDeadlineNotReached" "deadline has not been reached";
-    32 PrimaryCommitRequired "EPrimaryCommitRequired" "the CrossValidation primary commits with commit_primary";
-    33 NotPrimary "ENotPrimary" "only the CrossValidation primary commits with commit_primary";
-    34 SecretMismatch "ESecretMismatch" "secret does not match its hash";
-    35 InsufficientTreasury "EInsufficientTreasury" "treasury holds less than the amount";
-    36 InvalidSalt "EInvalidSalt" "salt must be 32 bytes";
-    37 InvalidSecret "EInvalidSecret" "secret must be 32 bytes";
-    38 NotSealed "ENotSealed" "request is not in Sealed mode";
-    39 PrimaryNotCommitted "EPrimaryNotCommitted" "a Sealed candidate commits only after the primary";
-    40 UnknownRequest "EUnknownRequest" "no request with this id";
+    28 AlreadyRevealed "EAlreadyRevealed" "node has revealed already";
+    29 CommitmentMismatch "ECommitmentMismatch" "reveal does not match the commitment";
+    30 DeadlineNotReached "EDeadlineNotReached" "deadline has not been reached";
+    31 PrimaryCommitRequired "EPrimaryCommitRequired" "the CrossValidation primary commits with commit_primary";
+    32 NotPrimary "ENotPrimary" "only the CrossValidation primary commits with commit_primary";
+    33 PrimaryNotCommitted "EPrimaryNotCommitted" "a Sealed candidate commits only after the primary";
+    34 NotSealed "ENotSealed" "request is not in Sealed mode";
+    35 SecretMismatch "ESecretMismatch" "secret does not match its hash";
+    36 InvalidSecret "EInvalidSecret" "secret must be 32 bytes";
+    37 InvalidSalt "EInvalidSalt" "salt must be 32 bytes";
+    38 InsufficientTreasury "EInsufficientTreasury" "treasury holds less than the amount";
+    39 UnknownRequest "EUnknownRequest" "no request with this id";
 }
 
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
@@ -119,7 +118,7 @@ mod tests {
         // version 0b1100, reserved 0, code 25, line 7, identifier 3, constant 4
         let packed = (0b1100u64 << 60) | (25 << 48) | (7 << 32) | (3 << 16) | 4;
         assert_eq!(decode_abort_code(packed), Some(ProtocolError::NotSelected));
-        assert_eq!(decode_abort_code(30), Some(ProtocolError::CommitmentMismatch));
+        assert_eq!(decode_abort_code(29), Some(ProtocolError::CommitmentMismatch));
         assert_eq!(decode_abort_code(0), None);
         assert_eq!(decode_abort_code(u64::MAX >> 8), None);
     }

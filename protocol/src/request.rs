@@ -87,9 +87,7 @@ impl Request {
 
     /// Indices of the active slots that take part in the current round.
     pub fn members(&self) -> Vec<usize> {
-        (0..self.slots.len())
-            .filter(|&i| self.slots[i].active && self.round.includes(self.slots[i].role))
-            .collect()
+        (0..self.slots.len()).filter(|&i| self.slots[i].active && self.round.includes(self.slots[i].role)).collect()
     }
 
     /// The primary of a CrossValidation or Sealed request: its first executor slot.

@@ -161,7 +161,8 @@ mod tests {
             assert!((total - 1.0).abs() < 1e-12, "n = {n}: {total}");
         }
         // The uncorrected weights C(n,i) r^i (1-r)^i do not.
-        let wrong: f64 = (0..=3).map(|i| binomial_pmf(3, i, 0.3) / 0.7f64.powi(3 - i as i32) * 0.7f64.powi(i as i32)).sum();
+        let wrong: f64 =
+            (0..=3).map(|i| binomial_pmf(3, i, 0.3) / 0.7f64.powi(3 - i as i32) * 0.7f64.powi(i as i32)).sum();
         assert!((wrong - 1.0).abs() > 0.1);
     }
 

@@ -196,7 +196,9 @@ fn simulate_request(
     let seed = random_digest(rng);
     let submitted = match cfg.mode {
         Mode::Sampling { n } => state.submit_sampling(&ctx, request_id, args, n, cfg.fee, seed),
-        Mode::CrossValidation { p_bps, n } => state.submit_cross_validation(&ctx, request_id, args, p_bps, n, cfg.fee, seed),
+        Mode::CrossValidation { p_bps, n } => {
+            state.submit_cross_validation(&ctx, request_id, args, p_bps, n, cfg.fee, seed)
+        }
         Mode::Sealed { p_bps, n } => {
             state.submit_sealed(&ctx, request_id, args, p_bps, n, &secret_hash(&secret).0, cfg.fee, seed)
         }
@@ -243,7 +245,8 @@ fn simulate_request(
                     answers.insert(slot.node_id, (out, salt));
                     let c = commitment::commitment(&request_id, &slot.node_id, &out, &salt);
                     let nctx = Ctx::new(node.owner, now);
-                    let is_cv_primary = matches!(cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == primary;
+                    let is_cv_primary =
+                        matches!(cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == primary;
                     outs.push(if is_cv_primary && req.checked.is_none() {
                         state.commit_primary(&nctx, &request_id, &node.cap, &c.0, random_digest(rng))
                     } else {

@@ -129,8 +129,7 @@ impl Serialize for Digest {
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let bytes: Vec<u8> = Vec::deserialize(d)?;
-        Digest::from_slice(&bytes)
-            .ok_or_else(|| D::Error::invalid_length(bytes.len(), &"a 32-byte digest"))
+        Digest::from_slice(&bytes).ok_or_else(|| D::Error::invalid_length(bytes.len(), &"a 32-byte digest"))
     }
 }
 

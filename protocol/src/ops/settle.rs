@@ -194,10 +194,7 @@ pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outco
 
 /// The digest revealed more than `quorum_size / 2` times, if any.
 fn majority(reveals: &[Digest], quorum_size: u64) -> Option<Digest> {
-    reveals
-        .iter()
-        .find(|d| 2 * reveals.iter().filter(|e| e == d).count() as u64 > quorum_size)
-        .copied()
+    reveals.iter().find(|d| 2 * reveals.iter().filter(|e| e == d).count() as u64 > quorum_size).copied()
 }
 
 /// Finalizes with `digest`: pays `fee + pool` to the nodes that revealed it

@@ -105,11 +105,7 @@ impl World {
 
     fn check_ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
         let held_after = self.state.held();
-        assert_eq!(
-            held_before as i128 + paid_in as i128,
-            held_after as i128 + out.paid() as i128,
-            "SUI not conserved"
-        );
+        assert_eq!(held_before as i128 + paid_in as i128, held_after as i128 + out.paid() as i128, "SUI not conserved");
         self.net_in += paid_in as i128 - out.paid() as i128;
         for p in &out.payouts {
             *self.received.entry(p.recipient).or_default() += p.amount;
@@ -118,7 +114,11 @@ impl World {
 
     /// Runs an operation that pays `paid_in` into the state; on success checks
     /// conservation and records events; on failure checks that nothing changed.
-    pub fn run(&mut self, paid_in: u64, op: impl FnOnce(&mut State) -> Result<Outcome, ProtocolError>) -> Result<Outcome, ProtocolError> {
+    pub fn run(
+        &mut self,
+        paid_in: u64,
+        op: impl FnOnce(&mut State) -> Result<Outcome, ProtocolError>,
+    ) -> Result<Outcome, ProtocolError> {
         let before = self.state.clone();
         let held = self.state.held();
         match op(&mut self.state) {
@@ -163,13 +163,21 @@ impl World {
         self.submit_with_seed(mode, fee, args, seed)
     }
 
-    pub fn submit_with_seed(&mut self, mode: Mode, fee: u64, args: SubmitArgs, seed: Digest) -> Result<ObjectId, ProtocolError> {
+    pub fn submit_with_seed(
+        &mut self,
+        mode: Mode,
+        fee: u64,
+        args: SubmitArgs,
+        seed: Digest,
+    ) -> Result<ObjectId, ProtocolError> {
         let id = self.fresh_id();
         let ctx = self.ctx(REQUESTER);
         self.run(fee, |s| match mode {
             Mode::Sampling { n } => s.submit_sampling(&ctx, id, args, n, fee, seed),
             Mode::CrossValidation { p_bps, n } => s.submit_cross_validation(&ctx, id, args, p_bps, n, fee, seed),
-            Mode::Sealed { p_bps, n } => s.submit_sealed(&ctx, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed),
+            Mode::Sealed { p_bps, n } => {
+                s.submit_sealed(&ctx, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed)
+            }
         })?;
         Ok(id)
     }
@@ -190,7 +198,13 @@ impl World {
         self.run(0, |s| s.commit(&ctx, &req, &cap, &c.0))
     }
 
-    pub fn commit_primary(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest, random: Digest) -> Result<Outcome, ProtocolError> {
+    pub fn commit_primary(
+        &mut self,
+        req: &ObjectId,
+        node: &ObjectId,
+        output: &Digest,
+        random: Digest,
+    ) -> Result<Outcome, ProtocolError> {
         let c = self.commitment(req, node, output);
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));

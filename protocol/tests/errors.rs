@@ -1,0 +1,374 @@
+//! Every protocol error, triggered through the public operations; each case
+//! also checks (in `World::run`) that the failed operation changed nothing.
+
+mod common;
+
+use std::collections::HashSet;
+
+use atoma_protocol::commitment::blake2b256;
+use atoma_protocol::{Address, AdminCap, Digest, Mode, NodeCap, ObjectId, Params, ProtocolError as E, Status};
+use common::*;
+
+type Case = (E, fn() -> Result<(), E>);
+
+fn unit<T>(r: Result<T, E>) -> Result<(), E> {
+    r.map(|_| ())
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        (E::WrongNetwork, || {
+            let mut w = World::new(1);
+            let cap = AdminCap { id: ObjectId::from_u64(2), network_id: ObjectId::from_u64(99) };
+            unit(w.run(0, |s| s.set_params(&cap, Params::default())))
+        }),
+        (E::WrongNetwork, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            let cap = NodeCap { id: node, network_id: ObjectId::from_u64(99) };
+            let ctx = w.ctx(w.owner(&node));
+            unit(w.run(0, |s| s.commit(&ctx, &req, &cap, &[0; 32])))
+        }),
+        (E::InvalidParams, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.set_params(&cap, Params { max_n: 0, ..Params::default() })))
+        }),
+        (E::InvalidParams, || {
+            unit(atoma_protocol::State::create_network(
+                ObjectId::from_u64(1),
+                ObjectId::from_u64(2),
+                Params { reveal_window_ms: 0, ..Params::default() },
+            ))
+        }),
+        (E::UnknownClass, || {
+            let mut w = World::new(0);
+            let ctx = w.ctx(owner_of(0));
+            unit(w.run(0, |s| {
+                s.register_node(&ctx, ObjectId::from_u64(5), 99, MIN_COLLATERAL, "http://n", &[1; 32]).map(|r| r.1)
+            }))
+        }),
+        (E::UnknownClass, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_model(&cap, "other", &[0; 32], 99)))
+        }),
+        (E::UnknownModel, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { model_id: "nope".into(), ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::ModelExists, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, "m", &[0; 32], class)))
+        }),
+        (E::InvalidDigest, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, "m2", &[0; 31], class)))
+        }),
+        (E::InvalidDigest, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { input_digest: vec![0; 33], ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InvalidDigest, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
+            unit(w.run(0, |s| s.commit(&ctx, &req, &cap, &[0; 3])))
+        }),
+        (E::InvalidDigest, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
+            unit(w.run(0, |s| s.reveal(&ctx, &req, &cap, &[0; 31], &salt_of(&node).0)))
+        }),
+        (E::InvalidDigest, || {
+            let mut w = World::new(4);
+            let (id, seed, ctx, args) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"));
+            unit(w.run(FEE, |s| s.submit_sealed(&ctx, id, args, 100, 1, &[1; 5], FEE, seed)))
+        }),
+        (E::InvalidName, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "", 10, 1).map(|r| r.1)))
+        }),
+        (E::InvalidName, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, &"x".repeat(129), &[0; 32], class)))
+        }),
+        (E::InvalidTaskLock, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", 10, 0).map(|r| r.1)))
+        }),
+        (E::InvalidTaskLock, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", 10, 11).map(|r| r.1)))
+        }),
+        (E::InsufficientCollateral, || {
+            let mut w = World::new(0);
+            let (ctx, class) = (w.ctx(owner_of(0)), w.class);
+            unit(w.run(MIN_COLLATERAL - 1, |s| {
+                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL - 1, "http://n", &[1; 32])
+                    .map(|r| r.1)
+            }))
+        }),
+        (E::UnknownNode, || {
+            let mut w = World::new(1);
+            let cap = NodeCap { id: ObjectId::from_u64(12345), network_id: ObjectId::from_u64(1) };
+            unit(w.run(5, |s| s.add_collateral(&cap, 5)))
+        }),
+        (E::InvalidEndpoint, || {
+            let mut w = World::new(0);
+            let (ctx, class) = (w.ctx(owner_of(0)), w.class);
+            unit(w.run(0, |s| {
+                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL, "", &[1; 32]).map(|r| r.1)
+            }))
+        }),
+        (E::InvalidEndpoint, || {
+            let mut w = World::new(1);
+            let cap = w.caps[0];
+            unit(w.run(0, |s| s.set_endpoint(&cap, &"e".repeat(257))))
+        }),
+        (E::InvalidPublicKey, || {
+            let mut w = World::new(0);
+            let (ctx, class) = (w.ctx(owner_of(0)), w.class);
+            unit(w.run(0, |s| {
+                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL, "http://n", &[1; 31]).map(|r| r.1)
+            }))
+        }),
+        (E::AlreadyLeaving, || {
+            let mut w = World::new(1);
+            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
+            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+            unit(w.run(0, |s| s.request_leave(&ctx, &cap)))
+        }),
+        (E::NotLeaving, || {
+            let mut w = World::new(1);
+            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
+            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+        }),
+        (E::Unbonding, || {
+            let mut w = World::new(1);
+            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
+            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+            w.now += Params::default().unbonding_delay_ms - 1;
+            let ctx = w.ctx(owner_of(0));
+            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+        }),
+        (E::OpenTasks, || {
+            let mut w = World::new(1);
+            w.submit(Mode::Sampling { n: 1 });
+            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
+            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+            w.now += Params::default().unbonding_delay_ms;
+            let ctx = w.ctx(owner_of(0));
+            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+        }),
+        (E::InvalidQuorum, || unit(World::new(2).try_submit(Mode::Sampling { n: 0 }, FEE, World::new(0).args(b"x")))),
+        (E::InvalidQuorum, || {
+            unit(World::new(20).try_submit(Mode::Sampling { n: 17 }, u64::MAX, World::new(0).args(b"x")))
+        }),
+        (E::InvalidProbability, || {
+            unit(World::new(3).try_submit(Mode::CrossValidation { p_bps: 10_001, n: 1 }, FEE, World::new(0).args(b"x")))
+        }),
+        (E::NotEnoughNodes, || unit(World::new(2).try_submit(Mode::Sampling { n: 3 }, FEE, World::new(0).args(b"x")))),
+        (E::NotEnoughNodes, || {
+            unit(World::new(2).try_submit(Mode::Sealed { p_bps: 100, n: 2 }, FEE, World::new(0).args(b"x")))
+        }),
+        (E::FeeTooLow, || {
+            let fee = Params::default().min_fee_per_execution * 3 - 1;
+            unit(World::new(3).try_submit(Mode::Sampling { n: 3 }, fee, World::new(0).args(b"x")))
+        }),
+        (E::InvalidInput, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { input_uri: Some("https://x".into()), ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InvalidInput, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { input_inline: vec![], ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InvalidInput, || {
+            let mut w = World::new(2);
+            let big = vec![1u8; Params::default().max_inline_input as usize + 1];
+            let args = w.args(&big);
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InputDigestMismatch, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { input_digest: blake2b256(b"y").0.to_vec(), ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InvalidTimeout, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { timeout_ms: Params::default().min_timeout_ms - 1, ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::InvalidTimeout, || {
+            let mut w = World::new(2);
+            let args = atoma_protocol::SubmitArgs { timeout_ms: Params::default().max_timeout_ms + 1, ..w.args(b"x") };
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            unit(w.reveal(&req, &node, &out("A")))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            unit(w.select_nodes(&req))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            unit(w.open_dispute(&req))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.play_round(&req, |_| out("A"));
+            w.now += 1_000_000;
+            unit(w.expire(&req))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(4);
+            let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
+            unit(w.reveal_secret(&req, &World::secret()))
+        }),
+        (E::NotSelected, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let other = w.caps.iter().map(|c| c.id).find(|id| !w.members(&req).contains(id)).unwrap();
+            unit(w.commit(&req, &other, &out("A")))
+        }),
+        (E::NotSelected, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.commit(&req, &w.members(&req)[0], &out("A")).unwrap();
+            let other = w.caps.iter().map(|c| c.id).find(|id| !w.members(&req).contains(id)).unwrap();
+            unit(w.reveal(&req, &other, &out("A")))
+        }),
+        (E::AlreadyCommitted, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::Sampling { n: 2 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            unit(w.commit(&req, &node, &out("B")))
+        }),
+        (E::DeadlinePassed, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.now += TIMEOUT;
+            unit(w.commit(&req, &w.members(&req)[0], &out("A")))
+        }),
+        (E::DeadlinePassed, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            w.now += Params::default().reveal_window_ms;
+            unit(w.reveal(&req, &node, &out("A")))
+        }),
+        (E::AlreadyRevealed, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::Sampling { n: 2 });
+            let nodes = w.members(&req);
+            for n in &nodes {
+                w.commit(&req, n, &out("A")).unwrap();
+            }
+            w.reveal(&req, &nodes[0], &out("A")).unwrap();
+            unit(w.reveal(&req, &nodes[0], &out("A")))
+        }),
+        (E::CommitmentMismatch, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            unit(w.reveal(&req, &node, &out("B")))
+        }),
+        (E::DeadlineNotReached, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.now += TIMEOUT - 1;
+            unit(w.expire(&req))
+        }),
+        (E::PrimaryCommitRequired, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::CrossValidation { p_bps: 100, n: 1 });
+            unit(w.commit(&req, &w.members(&req)[0], &out("A")))
+        }),
+        (E::NotPrimary, || {
+            let mut w = World::new(3);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            unit(w.commit_primary(&req, &w.members(&req)[0], &out("A"), Digest([0; 32])))
+        }),
+        (E::PrimaryNotCommitted, || {
+            let mut w = World::new(4);
+            let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
+            let candidate = w.req(&req).nodes_with_role(atoma_protocol::Role::Candidate)[0];
+            unit(w.commit(&req, &candidate, &out("A")))
+        }),
+        (E::NotSealed, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            unit(w.reveal_secret(&req, &World::secret()))
+        }),
+        (E::SecretMismatch, || {
+            let mut w = World::new(4);
+            let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
+            w.commit(&req, &w.members(&req)[0], &out("A")).unwrap();
+            assert_eq!(w.req(&req).status, Status::Verifying);
+            unit(w.reveal_secret(&req, &Digest([1; 32])))
+        }),
+        (E::InvalidSecret, || {
+            let mut w = World::new(4);
+            let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
+            let ctx = w.ctx(REQUESTER);
+            unit(w.run(0, |s| s.reveal_secret(&ctx, &req, &[0; 8])))
+        }),
+        (E::InvalidSalt, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
+            unit(w.run(0, |s| s.reveal(&ctx, &req, &cap, &out("A").0, &[0; 16])))
+        }),
+        (E::InsufficientTreasury, || {
+            let mut w = World::new(0);
+            let (cap, ctx) = (w.admin, w.ctx(Address::from_u64(1)));
+            unit(w.run(0, |s| s.withdraw_treasury(&ctx, &cap, 1)))
+        }),
+        (E::UnknownRequest, || {
+            let mut w = World::new(1);
+            unit(w.select_nodes(&ObjectId::from_u64(424242)))
+        }),
+    ]
+}
+
+#[test]
+fn each_case_fails_with_its_error() {
+    for (i, (expected, case)) in cases().into_iter().enumerate() {
+        assert_eq!(case(), Err(expected), "case {i}");
+    }
+}
+
+#[test]
+fn every_error_code_is_exercised() {
+    let covered: HashSet<E> = cases().into_iter().map(|(e, _)| e).collect();
+    let missing: Vec<_> = E::ALL.iter().filter(|e| !covered.contains(e)).collect();
+    assert!(missing.is_empty(), "errors without a test: {missing:?}");
+}

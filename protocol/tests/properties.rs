@@ -1,0 +1,370 @@
+//! Property tests over random sequences of operations: whatever the order
+//! and arguments, SUI is conserved, failed operations change nothing,
+//! collateral bookkeeping stays exact, a node is never selected twice for a
+//! request nor from another class, slashing never exceeds a stake, sampling
+//! reads O(k) entries of the class, and every request reaches a final state
+//! once its deadlines pass.
+
+mod common;
+
+use std::collections::HashMap;
+
+use atoma_protocol::commitment::{blake2b256, commitment};
+use atoma_protocol::{Digest, Event, Mode, ObjectId, Params, Role, Status};
+use common::*;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Submit {
+        kind: u8,
+        n: u64,
+        p_bps: u64,
+    },
+    Commit {
+        req: usize,
+        member: usize,
+        output: u8,
+    },
+    Reveal {
+        req: usize,
+        member: usize,
+    },
+    RevealSecret {
+        req: usize,
+        right: bool,
+    },
+    Expire {
+        req: usize,
+    },
+    Select {
+        req: usize,
+    },
+    OpenDispute {
+        req: usize,
+    },
+    Wait {
+        ms: u64,
+    },
+    AddCollateral {
+        node: usize,
+        amount: u64,
+    },
+    Leave {
+        node: usize,
+    },
+    Withdraw {
+        node: usize,
+    },
+    Register,
+    /// Does what a request waits for: all members commit (one may cheat), the
+    /// Sealed secret is revealed, or all members reveal.
+    Play {
+        req: usize,
+        cheat: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..3, 1u64..4, prop_oneof![Just(0u64), Just(5_000), Just(10_000)])
+            .prop_map(|(kind, n, p_bps)| Op::Submit { kind, n, p_bps }),
+        6 => (0usize..8, 0usize..8, 0u8..4).prop_map(|(req, member, output)| Op::Commit { req, member, output }),
+        5 => (0usize..8, 0usize..8).prop_map(|(req, member)| Op::Reveal { req, member }),
+        1 => (0usize..8, any::<bool>()).prop_map(|(req, right)| Op::RevealSecret { req, right }),
+        2 => (0usize..8).prop_map(|req| Op::Expire { req }),
+        2 => (0usize..8).prop_map(|req| Op::Select { req }),
+        1 => (0usize..8).prop_map(|req| Op::OpenDispute { req }),
+        2 => prop_oneof![Just(1u64), Just(TIMEOUT), Just(30_000), Just(3_600_000)].prop_map(|ms| Op::Wait { ms }),
+        1 => (0usize..16, 0u64..3_000).prop_map(|(node, amount)| Op::AddCollateral { node, amount }),
+        1 => (0usize..16).prop_map(|node| Op::Leave { node }),
+        1 => (0usize..16).prop_map(|node| Op::Withdraw { node }),
+        1 => Just(Op::Register),
+        16 => (0usize..8, 0usize..6).prop_map(|(req, cheat)| Op::Play { req, cheat }),
+    ]
+}
+
+/// Outputs: honest "A", a cheat "B", or a per-node guess.
+fn output_for(node: &ObjectId, choice: u8) -> Digest {
+    match choice {
+        0 | 1 => out("A"),
+        2 => out("B"),
+        _ => blake2b256(&node.0),
+    }
+}
+
+struct Run {
+    w: World,
+    requests: Vec<ObjectId>,
+    outputs: HashMap<(ObjectId, ObjectId), Digest>,
+    live_caps: Vec<atoma_protocol::NodeCap>,
+}
+
+impl Run {
+    fn req_at(&self, i: usize) -> Option<ObjectId> {
+        (!self.requests.is_empty()).then(|| self.requests[i % self.requests.len()])
+    }
+
+    fn slot_node(&self, req: &ObjectId, member: usize) -> Option<ObjectId> {
+        let r = self.w.req(req);
+        let active: Vec<ObjectId> = r.slots.iter().filter(|s| s.active).map(|s| s.node_id).collect();
+        (!active.is_empty()).then(|| active[member % active.len()])
+    }
+
+    /// Commits `digest` for `node` (with `commit_primary` for a CrossValidation primary).
+    fn commit_node(&mut self, req: &ObjectId, node: &ObjectId, digest: Digest) {
+        let r = self.w.req(req);
+        let is_primary = matches!(r.mode, Mode::CrossValidation { .. })
+            && r.round == atoma_protocol::Round::Main
+            && r.slots.iter().any(|s| s.active && s.node_id == *node && s.role == Role::Executor);
+        let result = if is_primary {
+            let random = self.w.seed();
+            self.w.commit_primary(req, node, &digest, random)
+        } else {
+            self.w.commit(req, node, &digest)
+        };
+        if result.is_ok() {
+            self.outputs.insert((*req, *node), digest);
+        }
+    }
+
+    fn apply(&mut self, op: &Op) {
+        let reads_before = self.reads();
+        let slots_before: usize = self.requests.iter().map(|r| self.w.req(r).slots.len()).sum();
+        match op.clone() {
+            Op::Submit { kind, n, p_bps } => {
+                let mode = match kind {
+                    0 => Mode::Sampling { n },
+                    1 => Mode::CrossValidation { p_bps, n },
+                    _ => Mode::Sealed { p_bps, n },
+                };
+                let args = self.w.args(format!("input {}", self.requests.len()).as_bytes());
+                if let Ok(id) = self.w.try_submit(mode, FEE, args) {
+                    self.requests.push(id);
+                }
+            }
+            Op::Commit { req, member, output } => {
+                let Some(req) = self.req_at(req) else { return };
+                let Some(node) = self.slot_node(&req, member) else { return };
+                self.commit_node(&req, &node, output_for(&node, output));
+            }
+            Op::Reveal { req, member } => {
+                let Some(req) = self.req_at(req) else { return };
+                let Some(node) = self.slot_node(&req, member) else { return };
+                let digest = self.outputs.get(&(req, node)).copied().unwrap_or(out("A"));
+                let _ = self.w.reveal(&req, &node, &digest);
+            }
+            Op::RevealSecret { req, right } => {
+                let Some(req) = self.req_at(req) else { return };
+                let secret = if right { World::secret() } else { Digest([1; 32]) };
+                let _ = self.w.reveal_secret(&req, &secret);
+            }
+            Op::Expire { req } => {
+                if let Some(req) = self.req_at(req) {
+                    let _ = self.w.expire(&req);
+                }
+            }
+            Op::Select { req } => {
+                if let Some(req) = self.req_at(req) {
+                    let _ = self.w.select_nodes(&req);
+                }
+            }
+            Op::OpenDispute { req } => {
+                if let Some(req) = self.req_at(req) {
+                    let _ = self.w.open_dispute(&req);
+                }
+            }
+            Op::Wait { ms } => self.w.now += ms,
+            Op::AddCollateral { node, amount } => {
+                if let Some(cap) = self.live_caps.get(node % self.live_caps.len().max(1)).copied() {
+                    let _ = self.w.run(amount, |s| s.add_collateral(&cap, amount));
+                }
+            }
+            Op::Leave { node } => {
+                if let Some(cap) = self.live_caps.get(node % self.live_caps.len().max(1)).copied() {
+                    let ctx = self.w.ctx(self.w.owner(&cap.id));
+                    let _ = self.w.run(0, |s| s.request_leave(&ctx, &cap));
+                }
+            }
+            Op::Withdraw { node } => {
+                if self.live_caps.is_empty() {
+                    return;
+                }
+                let idx = node % self.live_caps.len();
+                let cap = self.live_caps[idx];
+                let ctx = self.w.ctx(self.w.owner(&cap.id));
+                if self.w.run(0, |s| s.withdraw(&ctx, cap)).is_ok() {
+                    self.live_caps.remove(idx);
+                }
+            }
+            Op::Register => {
+                let cap = self.w.add_node();
+                self.live_caps.push(cap);
+            }
+            Op::Play { req, cheat } => {
+                let Some(req) = self.req_at(req) else { return };
+                let r = self.w.req(&req).clone();
+                match r.status {
+                    Status::Verifying if r.secret.is_none() => {
+                        let _ = self.w.reveal_secret(&req, &World::secret());
+                    }
+                    Status::Committing | Status::Verifying => {
+                        for (k, i) in r.members().into_iter().enumerate() {
+                            if r.slots[i].commitment.is_none() {
+                                let node = r.slots[i].node_id;
+                                self.commit_node(&req, &node, output_for(&node, if k == cheat { 2 } else { 0 }));
+                            }
+                        }
+                    }
+                    Status::Revealing => {
+                        for i in r.members() {
+                            let node = r.slots[i].node_id;
+                            let digest = self.outputs.get(&(req, node)).copied().unwrap_or(out("A"));
+                            let _ = self.w.reveal(&req, &node, &digest);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Sampling reads O(k): each selection reads one entry per node drawn
+        // and one per node the request already holds (its exclusions).
+        let slots_after: usize = self.requests.iter().map(|r| self.w.req(r).slots.len()).sum();
+        let reads = self.reads() - reads_before;
+        assert!(
+            reads <= 2 * slots_after as u64 + 2,
+            "{op:?} read {reads} entries ({slots_before} -> {slots_after} slots)"
+        );
+        self.check_invariants();
+    }
+
+    fn reads(&self) -> u64 {
+        self.w.state.network.classes.values().map(|c| c.active.reads()).sum()
+    }
+
+    fn check_invariants(&self) {
+        let net = &self.w.state.network;
+        let mut locked: HashMap<ObjectId, (u64, u64)> = HashMap::new();
+        for r in self.w.state.requests.values() {
+            let mut seen = std::collections::HashSet::new();
+            for s in &r.slots {
+                assert!(seen.insert(s.node_id), "node selected twice for one request");
+                if let Some(node) = net.nodes.get(&s.node_id) {
+                    assert_eq!(node.class_id, r.class_id, "node from another class");
+                }
+                if s.active {
+                    let e = locked.entry(s.node_id).or_default();
+                    e.0 += s.stake;
+                    e.1 += 1;
+                }
+            }
+            if r.status.is_final() {
+                assert!(r.slots.iter().all(|s| !s.active), "final request holds stakes");
+                assert_eq!((r.fee, r.pool), (0, 0));
+            }
+        }
+        for (id, node) in &net.nodes {
+            let (l, t) = locked.get(id).copied().unwrap_or_default();
+            assert_eq!((node.locked, node.open_tasks), (l, t), "lock bookkeeping of {id}");
+            assert!(node.collateral >= node.locked);
+            let class = &net.classes[&node.class_id];
+            assert_eq!(class.active.contains(id), net.is_eligible(node), "active list of {id}");
+        }
+        for e in &self.w.events {
+            if let Event::NodeSlashed(s) = e {
+                assert!(s.amount <= TASK_LOCK, "slash above the stake");
+            }
+        }
+    }
+
+    /// Keeper: with time far past every deadline, drive each request to a final state.
+    fn drain(&mut self) {
+        for _ in 0..40 {
+            self.w.now += 10 * Params::default().max_timeout_ms;
+            let mut open = false;
+            for req in self.requests.clone() {
+                let result = match self.w.req(&req).status {
+                    Status::Finalized | Status::Failed => continue,
+                    Status::Selecting => self.w.select_nodes(&req),
+                    Status::Disputed => self.w.open_dispute(&req),
+                    _ => self.w.expire(&req),
+                };
+                open = true;
+                result.expect("a keeper action is always possible on an open request");
+                self.check_invariants();
+            }
+            if !open {
+                break;
+            }
+        }
+        for req in &self.requests {
+            assert!(self.w.req(req).status.is_final(), "request {req} never finished");
+        }
+        self.w.assert_all_unlocked();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operation_sequences_keep_every_invariant(nodes in 3usize..12, ops in prop::collection::vec(op(), 1..80)) {
+        let w = World::new(nodes);
+        let live_caps = w.caps.clone();
+        let mut run = Run { w, requests: Vec::new(), outputs: HashMap::new(), live_caps };
+        for op in &ops {
+            run.apply(op);
+        }
+        run.drain();
+    }
+
+    #[test]
+    fn sampler_draws_distinct_indices_outside_the_exclusions(
+        seed in any::<[u8; 32]>(),
+        len in 1u64..500,
+        k_frac in 0.0f64..1.0,
+        excluded in prop::collection::vec(0u64..600, 0..20),
+    ) {
+        let excl_in_range = excluded.iter().filter(|&&i| i < len).collect::<std::collections::BTreeSet<_>>().len() as u64;
+        let k = ((len - excl_in_range) as f64 * k_frac) as u64;
+        let got = atoma_protocol::sampler::sample(&Digest(seed), k, len, &excluded).unwrap();
+        prop_assert_eq!(got.len() as u64, k);
+        let set: std::collections::BTreeSet<_> = got.iter().collect();
+        prop_assert_eq!(set.len() as u64, k);
+        prop_assert!(got.iter().all(|i| *i < len && !excluded.contains(i)));
+        // Deterministic.
+        prop_assert_eq!(atoma_protocol::sampler::sample(&Digest(seed), k, len, &excluded).unwrap(), got);
+    }
+
+    #[test]
+    fn commitment_binds_every_field(a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), c in any::<[u8; 32]>(), s in any::<[u8; 32]>(), which in 0usize..4) {
+        let (rid, nid, out, salt) = (ObjectId(a), ObjectId(b), Digest(c), Digest(s));
+        let base = commitment(&rid, &nid, &out, &salt);
+        let mut flipped = [a, b, c, s];
+        flipped[which][0] ^= 1;
+        let other = commitment(&ObjectId(flipped[0]), &ObjectId(flipped[1]), &Digest(flipped[2]), &Digest(flipped[3]));
+        prop_assert_ne!(base, other);
+    }
+
+    #[test]
+    fn event_bytes_never_panic_on_decode(name_idx in 0usize..21, bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let name = Event::NAMES[name_idx % Event::NAMES.len()];
+        if let Some(Ok(e)) = Event::from_bcs(name, &bytes) {
+            // Whatever decodes re-encodes to a prefix-free value of the same type.
+            prop_assert_eq!(e.name(), name);
+        }
+    }
+}
+
+#[test]
+fn selection_cost_does_not_grow_with_the_class() {
+    let mut costs = Vec::new();
+    for size in [10usize, 1_000, 10_000] {
+        let mut w = World::new(size);
+        let before: u64 = w.state.network.classes.values().map(|c| c.active.reads()).sum();
+        w.submit(Mode::Sampling { n: 5 });
+        let after: u64 = w.state.network.classes.values().map(|c| c.active.reads()).sum();
+        costs.push(after - before);
+    }
+    assert!(costs.iter().all(|&c| c == 5), "reads per submission: {costs:?}");
+}
