@@ -21,6 +21,9 @@ pub const POOL_FACTOR_LIMIT: u64 = 4;
 pub const INLINE_INPUT_LIMIT: u64 = 16_384;
 /// Upper bound on `max_retries`.
 pub const RETRIES_LIMIT: u64 = 10;
+/// Upper bound on every duration parameter (365 days), so that no deadline
+/// computed from the clock can overflow.
+pub const MAX_DURATION_MS: u64 = 31_536_000_000;
 /// Longest model id, class name (bytes).
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest node endpoint (bytes).
@@ -79,7 +82,10 @@ impl Params {
     pub fn validate(&self) -> Result<()> {
         let ok = self.min_timeout_ms > 0
             && self.min_timeout_ms <= self.max_timeout_ms
+            && self.max_timeout_ms <= MAX_DURATION_MS
             && self.reveal_window_ms > 0
+            && self.reveal_window_ms <= MAX_DURATION_MS
+            && self.unbonding_delay_ms <= MAX_DURATION_MS
             && self.timeout_slash_bps <= BPS
             && self.protocol_share_bps <= BPS
             && self.max_retries <= RETRIES_LIMIT
@@ -122,6 +128,9 @@ mod tests {
             Params { min_timeout_ms: 0, ..Default::default() },
             Params { min_timeout_ms: 10, max_timeout_ms: 9, ..Default::default() },
             Params { reveal_window_ms: 0, ..Default::default() },
+            Params { reveal_window_ms: MAX_DURATION_MS + 1, ..Default::default() },
+            Params { max_timeout_ms: MAX_DURATION_MS + 1, ..Default::default() },
+            Params { unbonding_delay_ms: MAX_DURATION_MS + 1, ..Default::default() },
             Params { timeout_slash_bps: 10_001, ..Default::default() },
             Params { protocol_share_bps: 10_001, ..Default::default() },
             Params { max_retries: RETRIES_LIMIT + 1, ..Default::default() },

@@ -56,6 +56,8 @@ pub struct Request {
     pub seed: Digest,
     /// The commit timeout the requester chose.
     pub timeout_ms: u64,
+    /// The network's reveal window when the request was submitted.
+    pub reveal_window_ms: u64,
     /// Fee held until settlement (MIST).
     pub fee: u64,
     /// Slashed collateral held for the winners, or the requester on failure (MIST).

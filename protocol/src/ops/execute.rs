@@ -81,22 +81,22 @@ impl State {
         if req.status == Status::Committing && is_cv_primary(req, req.slots[i].role) {
             return Err(ProtocolError::PrimaryCommitRequired);
         }
-        let (net, req) = self.split(request_id);
+        let req = self.request_mut(request_id);
         let mut out = Outcome::default();
         record_commit(req, i, commitment, &mut out);
         match req.status {
             Status::Committing if matches!(req.mode, Mode::Sealed { .. }) && req.round == Round::Main => {
                 // The Sealed primary committed: the verification window opens.
                 req.status = Status::Verifying;
-                req.deadline_ms = ctx.now_ms.saturating_add(net.params.reveal_window_ms);
+                req.deadline_ms = ctx.now_ms.saturating_add(req.reveal_window_ms);
             }
             Status::Committing => {
-                try_open_reveal(net, req, ctx.now_ms, &mut out);
+                try_open_reveal(req, ctx.now_ms, &mut out);
             }
             _ => {
                 // Verifying: once the secret chose the verifiers and all committed, reveal.
                 if req.checked == Some(true) {
-                    try_open_reveal(net, req, ctx.now_ms, &mut out);
+                    try_open_reveal(req, ctx.now_ms, &mut out);
                 }
             }
         }
@@ -121,7 +121,7 @@ impl State {
         if req.status != Status::Committing || !is_cv_primary(req, req.slots[i].role) {
             return Err(ProtocolError::NotPrimary);
         }
-        let (net, req) = self.split(request_id);
+        let req = self.request_mut(request_id);
         let mut out = Outcome::default();
         record_commit(req, i, commitment, &mut out);
         let checked = flip(&random, req.mode.p_bps());
@@ -132,7 +132,7 @@ impl State {
                 Some(Selection { role: Role::Verifier, count: req.mode.n(), seed: derive(&random, VERIFIERS_TAG) });
             req.status = Status::Selecting;
         } else {
-            try_open_reveal(net, req, ctx.now_ms, &mut out);
+            try_open_reveal(req, ctx.now_ms, &mut out);
         }
         Ok(out)
     }
@@ -220,7 +220,7 @@ impl State {
         }
         let verifiers = chosen.iter().map(|&pos| req.slots[pool[pos as usize]].node_id).collect();
         out.emit(SecretRevealed { request_id: req.id, checked, verifiers });
-        if !try_open_reveal(net, req, ctx.now_ms, &mut out) && ctx.now_ms >= req.deadline_ms {
+        if !try_open_reveal(req, ctx.now_ms, &mut out) && ctx.now_ms >= req.deadline_ms {
             close_verification(net, req, ctx.now_ms, &mut out);
         }
         Ok(out)
@@ -238,7 +238,7 @@ pub(super) fn close_verification(net: &mut crate::state::Network, req: &mut Requ
     for slot in req.slots.iter_mut().filter(|s| s.role == Role::Candidate) {
         release(net, slot);
     }
-    try_open_reveal(net, req, now_ms, out);
+    try_open_reveal(req, now_ms, out);
 }
 
 fn record_commit(req: &mut Request, i: usize, commitment: &[u8], out: &mut Outcome) {

@@ -106,6 +106,11 @@ impl State {
         Ok(req)
     }
 
+    /// The request, mutable, once `request_checked` found it.
+    fn request_mut(&mut self, request_id: &ObjectId) -> &mut Request {
+        self.split(request_id).1
+    }
+
     /// Splits the state into the network and one request, both mutable.
     fn split(&mut self, request_id: &ObjectId) -> (&mut Network, &mut Request) {
         let State { network, requests } = self;

@@ -79,13 +79,13 @@ pub(super) fn slash_timeouts(net: &mut Network, req: &mut Request, indices: &[us
 
 /// Opens the reveal phase if the current round has members and all committed.
 /// Returns whether it did.
-pub(super) fn try_open_reveal(net: &Network, req: &mut Request, now_ms: u64, out: &mut Outcome) -> bool {
+pub(super) fn try_open_reveal(req: &mut Request, now_ms: u64, out: &mut Outcome) -> bool {
     let members = req.members();
     if members.is_empty() || members.iter().any(|&i| req.slots[i].commitment.is_none()) {
         return false;
     }
     req.status = Status::Revealing;
-    req.deadline_ms = now_ms.saturating_add(net.params.reveal_window_ms);
+    req.deadline_ms = now_ms.saturating_add(req.reveal_window_ms);
     out.emit(RevealPhaseStarted { request_id: req.id, round: req.round, deadline_ms: req.deadline_ms });
     true
 }
@@ -97,7 +97,7 @@ pub(super) fn advance(net: &mut Network, req: &mut Request, now_ms: u64, out: &m
     if req.members().is_empty() {
         let reason = if req.round == Round::Dispute { FailReason::NoDisputeQuorum } else { FailReason::Timeout };
         fail(net, req, reason, out);
-    } else if !try_open_reveal(net, req, now_ms, out) {
+    } else if !try_open_reveal(req, now_ms, out) {
         req.status = Status::Committing;
     }
 }

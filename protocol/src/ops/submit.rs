@@ -139,6 +139,7 @@ impl State {
             checked: None,
             seed,
             timeout_ms: args.timeout_ms,
+            reveal_window_ms: params.reveal_window_ms,
             fee: payment,
             pool: 0,
             status: Status::Committing,

@@ -1,0 +1,914 @@
+/// Inference requests: submission, commit and reveal, the keeper calls that
+/// move a request on, and settlement (Rust: `atoma_protocol::ops::{submit,
+/// execute, keeper, settle}`; the rules are stated there and in
+/// `docs/protocol.md`, and both implementations follow them step for step).
+///
+/// Life cycle: `Committing` (members commit before the deadline) ->
+/// [`Verifying`, Sealed only] -> `Revealing` -> `Finalized`, with
+/// `Selecting` (a stored draw waits for `select_nodes`) and `Disputed` (the
+/// main round disagreed; `open_dispute` draws the dispute quorum) on the way,
+/// and `Failed` when nothing can finish it (fee refunded).
+///
+/// Randomness: the functions that take `Random` are private `entry`
+/// functions. A draw that decides something is stored on the request and
+/// used by a later, deterministic call, so a draw is never retried by
+/// aborting; `commit_primary` writes the same fields whatever its coin flip
+/// gives, so a primary cannot make one outcome run out of gas.
+module atoma::request;
+
+use atoma::commitment;
+use atoma::events;
+use atoma::network::Network;
+use atoma::node::NodeCap;
+use atoma::sampler;
+use atoma::types::{Self, Input, Mode, Role, Round, SlashReason, FailReason};
+use std::string::String;
+use sui::balance::{Self, Balance};
+use sui::clock::Clock;
+use sui::coin::{Self, Coin};
+use sui::hash::blake2b256;
+use sui::random::{Self, Random};
+use sui::sui::SUI;
+
+// === Errors ===
+
+/// The node or request belongs to another network.
+#[error(code = 1)]
+const EWrongNetwork: vector<u8> = b"object belongs to another network";
+/// No model with this id.
+#[error(code = 4)]
+const EUnknownModel: vector<u8> = b"no model with this id";
+/// A digest argument is not 32 bytes.
+#[error(code = 6)]
+const EInvalidDigest: vector<u8> = b"digest must be 32 bytes";
+/// `n` is zero or above `max_n`.
+#[error(code = 17)]
+const EInvalidQuorum: vector<u8> = b"n must be between 1 and max_n";
+/// `p_bps` is above 10_000.
+#[error(code = 18)]
+const EInvalidProbability: vector<u8> = b"p_bps must be at most 10000";
+/// The class has fewer eligible nodes than the mode needs.
+#[error(code = 19)]
+const ENotEnoughNodes: vector<u8> = b"not enough eligible nodes in the hardware class";
+/// The payment is below the minimum fee for this mode.
+#[error(code = 20)]
+const EFeeTooLow: vector<u8> = b"fee is below the minimum for this mode";
+/// Not exactly one of inline input and URI, or one of them too long.
+#[error(code = 21)]
+const EInvalidInput: vector<u8> = b"give exactly one of inline input and URI, within the size limits";
+/// The inline input does not hash to the input digest.
+#[error(code = 22)]
+const EInputDigestMismatch: vector<u8> = b"inline input does not match its digest";
+/// The timeout is outside the allowed range.
+#[error(code = 23)]
+const EInvalidTimeout: vector<u8> = b"timeout is outside the allowed range";
+/// The request is not in a phase that allows this.
+#[error(code = 24)]
+const EWrongPhase: vector<u8> = b"request is not in a phase that allows this";
+/// The node holds no slot of the current round.
+#[error(code = 25)]
+const ENotSelected: vector<u8> = b"node is not selected for this request";
+/// The node committed already.
+#[error(code = 26)]
+const EAlreadyCommitted: vector<u8> = b"node has committed already";
+/// The phase's deadline has passed.
+#[error(code = 27)]
+const EDeadlinePassed: vector<u8> = b"deadline has passed";
+/// The node revealed already.
+#[error(code = 28)]
+const EAlreadyRevealed: vector<u8> = b"node has revealed already";
+/// The reveal does not hash to the commitment.
+#[error(code = 29)]
+const ECommitmentMismatch: vector<u8> = b"reveal does not match the commitment";
+/// The phase's deadline has not been reached.
+#[error(code = 30)]
+const EDeadlineNotReached: vector<u8> = b"deadline has not been reached";
+/// The CrossValidation primary must commit with `commit_primary`.
+#[error(code = 31)]
+const EPrimaryCommitRequired: vector<u8> = b"the CrossValidation primary commits with commit_primary";
+/// Only the CrossValidation primary commits with `commit_primary`.
+#[error(code = 32)]
+const ENotPrimary: vector<u8> = b"only the CrossValidation primary commits with commit_primary";
+/// A Sealed candidate commits only after the primary.
+#[error(code = 33)]
+const EPrimaryNotCommitted: vector<u8> = b"a Sealed candidate commits only after the primary";
+/// The request is not in Sealed mode.
+#[error(code = 34)]
+const ENotSealed: vector<u8> = b"request is not in Sealed mode";
+/// The secret does not hash to the published hash.
+#[error(code = 35)]
+const ESecretMismatch: vector<u8> = b"secret does not match its hash";
+/// The secret is not 32 bytes.
+#[error(code = 36)]
+const EInvalidSecret: vector<u8> = b"secret must be 32 bytes";
+/// The salt is not 32 bytes.
+#[error(code = 37)]
+const EInvalidSalt: vector<u8> = b"salt must be 32 bytes";
+
+// === Constants ===
+
+const BPS: u64 = 10_000;
+const MAX_URI_LEN: u64 = 512;
+
+// === Structs ===
+
+public enum Status has copy, drop, store {
+    Committing,
+    Verifying,
+    Selecting,
+    Disputed,
+    Revealing,
+    Finalized,
+    Failed,
+}
+
+/// One node's assignment to a request. A slot stays after its node was
+/// dropped or released, so that no node is ever assigned twice.
+public struct Slot has copy, drop, store {
+    node_id: ID,
+    role: Role,
+    /// Collateral locked while the slot is active.
+    stake: u64,
+    commitment: Option<vector<u8>>,
+    reveal: Option<vector<u8>>,
+    active: bool,
+}
+
+/// A selection for `select_nodes`; pending while the status is `Selecting`.
+/// Always present, so that writing it costs the same whatever a draw gave.
+public struct Selection has copy, drop, store {
+    role: Role,
+    count: u64,
+    seed: vector<u8>,
+}
+
+public struct Request has key {
+    id: UID,
+    network_id: ID,
+    requester: address,
+    model_id: String,
+    class_id: u64,
+    input_digest: vector<u8>,
+    input: Input,
+    mode: Mode,
+    /// Sealed: `blake2b256(secret)`.
+    secret_hash: Option<vector<u8>>,
+    /// Sealed: the secret, once revealed.
+    secret: Option<vector<u8>>,
+    /// CrossValidation/Sealed: whether the primary is checked, once drawn.
+    checked: Option<bool>,
+    seed: vector<u8>,
+    timeout_ms: u64,
+    /// The network's reveal window when the request was submitted.
+    reveal_window_ms: u64,
+    fee: Balance<SUI>,
+    /// Slashed collateral held for the winners, or the requester on failure.
+    pool: Balance<SUI>,
+    status: Status,
+    round: Round,
+    /// End of the current phase; actions need `now < deadline_ms`.
+    deadline_ms: u64,
+    retries: u64,
+    slots: vector<Slot>,
+    selection: Selection,
+    dispute_size: u64,
+    output_digest: Option<vector<u8>>,
+    created_ms: u64,
+}
+
+// === Requester functions ===
+
+/// Submits a Sampling request: `n` nodes execute and must agree. The whole
+/// `payment` is the fee. Emits `RequestSubmitted` and `NodesSelected`.
+/// Aborts: see `submit`.
+entry fun submit_sampling(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    n: u64,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let seed = draw_seed(random, ctx);
+    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, types::sampling(n), option::none(), payment, seed, clock, ctx);
+}
+
+/// Submits a CrossValidation request: one primary, checked by `n` nodes with
+/// probability `p_bps / 10_000`. Emits `RequestSubmitted` and `NodesSelected`.
+entry fun submit_cross_validation(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    p_bps: u64,
+    n: u64,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let seed = draw_seed(random, ctx);
+    let mode = types::cross_validation(p_bps, n);
+    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::none(), payment, seed, clock, ctx);
+}
+
+/// Submits a Sealed request with `secret_hash = blake2b256(secret)`. Emits
+/// `RequestSubmitted` and `NodesSelected` for the primary and for the pool.
+/// Aborts: `EInvalidDigest` (secret hash), then see `submit`.
+entry fun submit_sealed(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    p_bps: u64,
+    n: u64,
+    secret_hash: vector<u8>,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    assert!(secret_hash.length() == 32, EInvalidDigest);
+    let seed = draw_seed(random, ctx);
+    let mode = types::sealed(p_bps, n);
+    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::some(secret_hash), payment, seed, clock, ctx);
+}
+
+/// Reveals a Sealed request's secret (the requester, or a chosen verifier
+/// that received it): unchosen candidates are released; when the primary is
+/// checked and every chosen verifier committed, or the window is over
+/// (absent verifiers are slashed for timeout), the reveal phase opens; when
+/// unchecked it opens for the primary alone. Emits `SecretRevealed`.
+/// Aborts: `EInvalidSecret`, `EWrongNetwork`, `ENotSealed`, `EWrongPhase`, `ESecretMismatch`.
+public fun reveal_secret(net: &mut Network, request: &mut Request, secret: vector<u8>, clock: &Clock) {
+    assert!(secret.length() == 32, EInvalidSecret);
+    assert!(request.network_id == object::id(net), EWrongNetwork);
+    assert!(request.mode.is_sealed(), ENotSealed);
+    assert!(request.status == Status::Verifying && request.secret.is_none(), EWrongPhase);
+    assert!(request.secret_hash == option::some(commitment::secret_hash(&secret)), ESecretMismatch);
+    let now = clock.timestamp_ms();
+    let pool = request.indices_with_role(types::candidate());
+    let (checked, chosen) = sampler::sealed_draw(&request.seed, &secret, request.mode.p_bps(), request.mode.n(), pool.length());
+    request.secret = option::some(secret);
+    request.checked = option::some(checked);
+    let mut verifiers = vector[];
+    let mut pos = 0;
+    while (pos < pool.length()) {
+        let slot = &mut request.slots[pool[pos]];
+        if (chosen.contains(&pos)) {
+            slot.role = types::verifier();
+        } else {
+            release(net, slot);
+        };
+        pos = pos + 1;
+    };
+    chosen.do_ref!(|p| verifiers.push_back(request.slots[pool[*p]].node_id));
+    events::emit_secret_revealed(object::id(request), checked, verifiers);
+    if (!request.try_open_reveal(now) && now >= request.deadline_ms) {
+        close_verification(net, request, now);
+    };
+}
+
+// === Executor functions ===
+
+/// Commits `blake2b256(bcs(request_id, node_id, output_digest, salt))`. Emits `Committed`.
+/// Aborts: `EInvalidDigest`, `EWrongNetwork`, `ENotSelected`, `EPrimaryNotCommitted`,
+/// `EWrongPhase`, `EDeadlinePassed`, `EAlreadyCommitted`, `EPrimaryCommitRequired`.
+public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, clock: &Clock) {
+    let now = clock.timestamp_ms();
+    let i = request.check_commit(cap, &commitment, now);
+    assert!(!(request.status == Status::Committing && request.is_cv_primary(i)), EPrimaryCommitRequired);
+    request.record_commit(i, commitment);
+    if (request.status == Status::Committing) {
+        if (request.mode.is_sealed() && request.round == types::main_round()) {
+            // The Sealed primary committed: the verification window opens.
+            request.status = Status::Verifying;
+            request.deadline_ms = now + request.reveal_window_ms;
+        } else {
+            request.try_open_reveal(now);
+        }
+    } else if (request.checked == option::some(true)) {
+        // Verifying: the secret chose the verifiers; once all committed, reveal.
+        request.try_open_reveal(now);
+    };
+}
+
+/// The CrossValidation primary's commit, which also draws the coin flip:
+/// checked with probability `p_bps / 10_000`, then `select_nodes` samples `n`
+/// verifiers from the stored seed. Emits `Committed` and `VerificationDrawn`.
+/// Aborts: those of `commit`, and `ENotPrimary` for any other slot or mode.
+entry fun commit_primary(
+    request: &mut Request,
+    cap: &NodeCap,
+    commitment: vector<u8>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let now = clock.timestamp_ms();
+    let i = request.check_commit(cap, &commitment, now);
+    assert!(request.status == Status::Committing && request.is_cv_primary(i), ENotPrimary);
+    let r = draw_seed(random, ctx);
+    request.record_commit(i, commitment);
+    let checked = sampler::flip(&r, request.mode.p_bps());
+    // The same fields are written either way; only the count differs.
+    request.checked = option::some(checked);
+    request.selection = Selection { role: types::verifier(), count: if (checked) request.mode.n() else 0, seed: sampler::verifier_seed(&r) };
+    events::emit_verification_drawn(object::id(request), checked);
+    if (checked) {
+        request.status = Status::Selecting;
+    } else {
+        request.try_open_reveal(now);
+    };
+}
+
+/// Reveals the output digest and salt behind the node's commitment; the
+/// last reveal of the round settles it. Emits `Revealed`, and the settlement's events.
+/// Aborts: `EInvalidDigest`, `EInvalidSalt`, `EWrongNetwork`, `EWrongPhase`, `ENotSelected`,
+/// `EDeadlinePassed`, `EAlreadyRevealed`, `ECommitmentMismatch`.
+public fun reveal(
+    net: &mut Network,
+    request: &mut Request,
+    cap: &NodeCap,
+    output_digest: vector<u8>,
+    salt: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    assert!(output_digest.length() == 32, EInvalidDigest);
+    assert!(salt.length() == 32, EInvalidSalt);
+    assert!(cap.network_id() == object::id(net) && request.network_id == object::id(net), EWrongNetwork);
+    assert!(request.status == Status::Revealing, EWrongPhase);
+    let node_id = cap.node_id();
+    let found = request.active_slot(node_id);
+    assert!(found.is_some(), ENotSelected);
+    let i = found.destroy_some();
+    assert!(types::includes(&request.round, &request.slots[i].role), ENotSelected);
+    assert!(clock.timestamp_ms() < request.deadline_ms, EDeadlinePassed);
+    let slot = &request.slots[i];
+    assert!(slot.reveal.is_none(), EAlreadyRevealed);
+    let expected = commitment::commitment(object::id(request), node_id, output_digest, salt);
+    // Every member committed before the reveal phase opened.
+    assert!(slot.commitment == option::some(expected), ECommitmentMismatch);
+    request.slots[i].reveal = option::some(output_digest);
+    events::emit_revealed(object::id(request), node_id, output_digest);
+    if (request.members().all!(|m| request.slots[*m].reveal.is_some())) {
+        settle_round(net, request, ctx);
+    };
+}
+
+// === Keeper functions (anyone) ===
+
+/// Performs the pending selection (CrossValidation verifiers, a dispute
+/// quorum or replacements) from the stored seed. Emits `NodesSelected`.
+/// Aborts: `EWrongNetwork`, `EWrongPhase` (nothing pending).
+public fun select_nodes(net: &mut Network, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
+    assert!(request.network_id == object::id(net), EWrongNetwork);
+    assert!(request.status == Status::Selecting, EWrongPhase);
+    let now = clock.timestamp_ms();
+    let sel = request.selection;
+    let mut count = sel.count;
+    if (sel.role == types::disputer()) {
+        // At most 2m + 1, odd, so that a strict majority exists.
+        count = count.min(net.available(request.class_id, &request.all_nodes()));
+        if (count % 2 == 0 && count > 0) count = count - 1;
+        request.round = types::dispute_round();
+    };
+    let nodes = assign(net, request, &sel.seed, count, sel.role);
+    if (sel.role == types::disputer()) request.dispute_size = nodes.length();
+    request.deadline_ms = now + request.timeout_ms;
+    if (!nodes.is_empty()) {
+        events::emit_nodes_selected(object::id(request), sel.role, nodes, request.deadline_ms);
+    };
+    advance(net, request, now, ctx);
+}
+
+/// Draws the seed of a disputed request's dispute quorum (`2m + 1` nodes,
+/// m = main-round reveals), to be selected by `select_nodes`.
+/// Aborts: `EWrongPhase` (not disputed).
+entry fun open_dispute(request: &mut Request, random: &Random, ctx: &mut TxContext) {
+    assert!(request.status == Status::Disputed, EWrongPhase);
+    let seed = draw_seed(random, ctx);
+    let revealed = request.members().count!(|i| request.slots[*i].reveal.is_some());
+    request.selection = Selection { role: types::disputer(), count: 2 * revealed + 1, seed };
+    request.status = Status::Selecting;
+}
+
+/// Ends the current phase after its deadline: in `Committing`, silent
+/// members lose `timeout_slash_bps` of their stake and are replaced (up to
+/// `max_retries` times); in `Verifying`, absent chosen verifiers are slashed
+/// for timeout (or, without the secret, the primary reveals alone); in
+/// `Revealing`, the round settles and members that withheld lose their stake.
+/// Aborts: `EWrongNetwork`, `EWrongPhase`, `EDeadlineNotReached`.
+entry fun expire(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
+    assert!(request.network_id == object::id(net), EWrongNetwork);
+    let status = request.status;
+    assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
+    let now = clock.timestamp_ms();
+    assert!(now >= request.deadline_ms, EDeadlineNotReached);
+    let seed = draw_seed(random, ctx);
+    if (status == Status::Committing) {
+        let silent = request.members().filter!(|i| request.slots[*i].commitment.is_none());
+        let role = if (silent.is_empty()) types::executor() else request.slots[silent[0]].role;
+        slash_timeouts(net, request, &silent);
+        if (request.retries < net.params().max_retries() && !silent.is_empty()) {
+            request.retries = request.retries + 1;
+            request.selection = Selection { role, count: silent.length(), seed };
+            request.status = Status::Selecting;
+        } else {
+            advance(net, request, now, ctx);
+        }
+    } else if (status == Status::Verifying) {
+        close_verification(net, request, now);
+    } else {
+        settle_round(net, request, ctx);
+    }
+}
+
+// === Views ===
+
+public fun network_id(r: &Request): ID { r.network_id }
+
+public fun requester(r: &Request): address { r.requester }
+
+public fun model_id(r: &Request): String { r.model_id }
+
+public fun class_id(r: &Request): u64 { r.class_id }
+
+public fun input_digest(r: &Request): vector<u8> { r.input_digest }
+
+public fun input(r: &Request): Input { r.input }
+
+public fun mode(r: &Request): Mode { r.mode }
+
+public fun seed(r: &Request): vector<u8> { r.seed }
+
+public fun checked(r: &Request): Option<bool> { r.checked }
+
+public fun fee(r: &Request): u64 { r.fee.value() }
+
+public fun pool(r: &Request): u64 { r.pool.value() }
+
+public fun deadline_ms(r: &Request): u64 { r.deadline_ms }
+
+public fun retries(r: &Request): u64 { r.retries }
+
+public fun round(r: &Request): Round { r.round }
+
+public fun dispute_size(r: &Request): u64 { r.dispute_size }
+
+public fun output_digest(r: &Request): Option<vector<u8>> { r.output_digest }
+
+public fun slots(r: &Request): &vector<Slot> { &r.slots }
+
+public fun is_committing(r: &Request): bool { r.status == Status::Committing }
+
+public fun is_verifying(r: &Request): bool { r.status == Status::Verifying }
+
+public fun is_selecting(r: &Request): bool { r.status == Status::Selecting }
+
+public fun is_disputed(r: &Request): bool { r.status == Status::Disputed }
+
+public fun is_revealing(r: &Request): bool { r.status == Status::Revealing }
+
+public fun is_finalized(r: &Request): bool { r.status == Status::Finalized }
+
+public fun is_failed(r: &Request): bool { r.status == Status::Failed }
+
+public fun slot_node_id(s: &Slot): ID { s.node_id }
+
+public fun slot_role(s: &Slot): Role { s.role }
+
+public fun slot_stake(s: &Slot): u64 { s.stake }
+
+public fun slot_commitment(s: &Slot): Option<vector<u8>> { s.commitment }
+
+public fun slot_reveal(s: &Slot): Option<vector<u8>> { s.reveal }
+
+public fun slot_active(s: &Slot): bool { s.active }
+
+/// Ids of the active slots with `role`.
+public fun nodes_with_role(r: &Request, role: Role): vector<ID> {
+    r.indices_with_role(role).map!(|i| r.slots[i].node_id)
+}
+
+/// Ids of the current round's members.
+public fun member_ids(r: &Request): vector<ID> {
+    r.members().map!(|i| r.slots[i].node_id)
+}
+
+// === Private functions: submission ===
+
+fun draw_seed(random: &Random, ctx: &mut TxContext): vector<u8> {
+    let mut g = random::new_generator(random, ctx);
+    g.generate_bytes(32)
+}
+
+fun submit(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    mode: Mode,
+    secret_hash: Option<vector<u8>>,
+    payment: Coin<SUI>,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    assert!(net.has_model(model_id), EUnknownModel);
+    let class_id = net.model(model_id).class_id();
+    let eligible = net.class(class_id).active_count();
+    let params = *net.params();
+    assert!(input_digest.length() == 32, EInvalidDigest);
+    let input = check_input(input_inline, input_uri, &input_digest, params.max_inline_input());
+    let (n, p_bps) = (mode.n(), mode.p_bps());
+    assert!(n >= 1 && n <= params.max_n(), EInvalidQuorum);
+    assert!(p_bps <= BPS, EInvalidProbability);
+    assert!(timeout_ms >= params.min_timeout_ms() && timeout_ms <= params.max_timeout_ms(), EInvalidTimeout);
+    let (primaries, needed) = if (mode.is_sampling()) (0, n) else (1, 1 + n);
+    let fee = payment.value();
+    assert!(fee >= params.min_fee(primaries, p_bps, n), EFeeTooLow);
+    assert!(eligible >= needed, ENotEnoughNodes);
+
+    let now = clock.timestamp_ms();
+    let deadline_ms = now + timeout_ms;
+    let mut request = Request {
+        id: object::new(ctx),
+        network_id: object::id(net),
+        requester: ctx.sender(),
+        model_id,
+        class_id,
+        input_digest,
+        input,
+        mode,
+        secret_hash,
+        secret: option::none(),
+        checked: option::none(),
+        seed,
+        timeout_ms,
+        reveal_window_ms: params.reveal_window_ms(),
+        fee: payment.into_balance(),
+        pool: balance::zero(),
+        status: Status::Committing,
+        round: types::main_round(),
+        deadline_ms,
+        retries: 0,
+        slots: vector[],
+        selection: Selection { role: types::executor(), count: 0, seed },
+        dispute_size: 0,
+        output_digest: option::none(),
+        created_ms: now,
+    };
+    let request_id = object::id(&request);
+    events::emit_request_submitted(request_id, ctx.sender(), model_id, input_digest, input, mode, fee, seed, timeout_ms);
+    if (mode.is_sealed()) {
+        // One draw for the primary and the pool, so that the pool never holds the primary.
+        let pool = (params.sealed_pool_factor() * n).min(eligible - 1);
+        let mut nodes = assign(net, &mut request, &seed, 1 + pool, types::candidate());
+        request.slots[0].role = types::executor();
+        let primary = vector[nodes.remove(0)];
+        events::emit_nodes_selected(request_id, types::executor(), primary, deadline_ms);
+        events::emit_nodes_selected(request_id, types::candidate(), nodes, deadline_ms);
+    } else {
+        let count = if (mode.is_sampling()) n else 1;
+        let nodes = assign(net, &mut request, &seed, count, types::executor());
+        events::emit_nodes_selected(request_id, types::executor(), nodes, deadline_ms);
+    };
+    transfer::share_object(request);
+}
+
+/// Exactly one of inline bytes (1..=max, hashing to the digest) and a URI (1..=512 bytes).
+fun check_input(inline: vector<u8>, uri: Option<String>, digest: &vector<u8>, max_inline: u64): Input {
+    if (!inline.is_empty() && uri.is_none()) {
+        assert!(inline.length() <= max_inline, EInvalidInput);
+        assert!(&blake2b256(&inline) == digest, EInputDigestMismatch);
+        types::inline_input(inline)
+    } else {
+        assert!(inline.is_empty() && uri.is_some(), EInvalidInput);
+        let uri = uri.destroy_some();
+        assert!(uri.length() > 0 && uri.length() <= MAX_URI_LEN, EInvalidInput);
+        types::uri_input(uri)
+    }
+}
+
+// === Private functions: commit ===
+
+/// Checks a commit by `cap`'s node and returns its slot index.
+fun check_commit(request: &Request, cap: &NodeCap, commitment: &vector<u8>, now: u64): u64 {
+    assert!(commitment.length() == 32, EInvalidDigest);
+    assert!(cap.network_id() == request.network_id, EWrongNetwork);
+    let found = request.active_slot(cap.node_id());
+    assert!(found.is_some(), ENotSelected);
+    let i = found.destroy_some();
+    let role = request.slots[i].role;
+    if (request.status == Status::Committing) {
+        assert!(role != types::candidate(), EPrimaryNotCommitted);
+        assert!(types::includes(&request.round, &role), ENotSelected);
+    } else {
+        assert!(request.status == Status::Verifying, EWrongPhase);
+        assert!(role != types::disputer(), ENotSelected);
+    };
+    assert!(now < request.deadline_ms, EDeadlinePassed);
+    assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
+    i
+}
+
+fun is_cv_primary(request: &Request, i: u64): bool {
+    request.mode.is_cross_validation() && request.round == types::main_round() && request.slots[i].role == types::executor()
+}
+
+fun record_commit(request: &mut Request, i: u64, commitment: vector<u8>) {
+    request.slots[i].commitment = option::some(commitment);
+    events::emit_committed(object::id(request), request.slots[i].node_id, commitment);
+}
+
+// === Private functions: slots ===
+
+fun active_slot(request: &Request, node_id: ID): Option<u64> {
+    request.slots.find_index!(|s| s.active && s.node_id == node_id)
+}
+
+/// Indices of the active slots taking part in the current round.
+fun members(request: &Request): vector<u64> {
+    let mut out = vector[];
+    request.slots.length().do!(|i| {
+        let s = &request.slots[i];
+        if (s.active && types::includes(&request.round, &s.role)) out.push_back(i);
+    });
+    out
+}
+
+fun indices_with_role(request: &Request, role: Role): vector<u64> {
+    let mut out = vector[];
+    request.slots.length().do!(|i| {
+        let s = &request.slots[i];
+        if (s.active && s.role == role) out.push_back(i);
+    });
+    out
+}
+
+/// Every node that ever held a slot (excluded from new selections).
+fun all_nodes(request: &Request): vector<ID> {
+    request.slots.map_ref!(|s| s.node_id)
+}
+
+/// Samples up to `count` fresh nodes of the class from `seed`, locks their
+/// stakes and adds them as slots with `role`.
+fun assign(net: &mut Network, request: &mut Request, seed: &vector<u8>, count: u64, role: Role): vector<ID> {
+    let nodes = net.sample_nodes(request.class_id, seed, count, &request.all_nodes());
+    nodes.do_ref!(|id| {
+        let stake = net.lock(*id);
+        request.slots.push_back(Slot { node_id: *id, role, stake, commitment: option::none(), reveal: option::none(), active: true });
+    });
+    nodes
+}
+
+/// Unlocks an active slot's stake and ends the slot.
+fun release(net: &mut Network, slot: &mut Slot) {
+    if (!slot.active) return;
+    slot.active = false;
+    net.unlock(slot.node_id, slot.stake);
+}
+
+fun release_all(net: &mut Network, request: &mut Request) {
+    request.slots.length().do!(|i| release(net, &mut request.slots[i]));
+}
+
+// === Private functions: settlement ===
+
+/// Slashes `amount` (at most the stake) from an active slot's node, unlocks
+/// the rest and ends the slot; the protocol share goes to the treasury and
+/// the rest to the request's pool.
+fun slash(net: &mut Network, request: &mut Request, i: u64, amount: u64, reason: SlashReason) {
+    let slot = &mut request.slots[i];
+    let amount = amount.min(slot.stake);
+    let taken = net.slash(slot.node_id, slot.stake, amount);
+    slot.active = false;
+    let node_id = slot.node_id;
+    request.pool.join(taken);
+    events::emit_node_slashed(object::id(request), node_id, reason, amount);
+}
+
+fun slash_timeouts(net: &mut Network, request: &mut Request, indices: &vector<u64>) {
+    let bps = net.params().timeout_slash_bps();
+    indices.do_ref!(|i| {
+        let amount = atoma::params::bps_of(request.slots[*i].stake, bps);
+        slash(net, request, *i, amount, types::slash_timeout());
+    });
+}
+
+/// Opens the reveal phase if the round has members and all committed.
+fun try_open_reveal(request: &mut Request, now: u64): bool {
+    let members = request.members();
+    if (members.is_empty() || members.any!(|i| request.slots[*i].commitment.is_none())) return false;
+    request.status = Status::Revealing;
+    request.deadline_ms = now + request.reveal_window_ms;
+    events::emit_reveal_phase_started(object::id(request), request.round, request.deadline_ms);
+    true
+}
+
+/// After members changed: commit phase if someone must still commit, reveal
+/// phase if all did, failure if nobody is left.
+fun advance(net: &mut Network, request: &mut Request, now: u64, ctx: &mut TxContext) {
+    if (request.members().is_empty()) {
+        let reason = if (request.round == types::dispute_round()) types::fail_no_dispute_quorum() else types::fail_timeout();
+        fail(net, request, reason, ctx);
+    } else if (!request.try_open_reveal(now)) {
+        request.status = Status::Committing;
+    }
+}
+
+/// Ends a Sealed verification window: chosen verifiers that did not commit
+/// are slashed for timeout, candidates released, the reveal phase opened.
+fun close_verification(net: &mut Network, request: &mut Request, now: u64) {
+    let silent = request.indices_with_role(types::verifier()).filter!(|i| request.slots[*i].commitment.is_none());
+    slash_timeouts(net, request, &silent);
+    let pool = request.indices_with_role(types::candidate());
+    pool.do_ref!(|i| release(net, &mut request.slots[*i]));
+    request.try_open_reveal(now);
+}
+
+/// Settles the current round after its reveal phase (see the module doc of
+/// `atoma_protocol::ops::settle` for the rules).
+fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) {
+    let members = request.members();
+    members.do_ref!(|i| {
+        if (request.slots[*i].reveal.is_none()) {
+            let stake = request.slots[*i].stake;
+            slash(net, request, *i, stake, types::slash_withheld());
+        }
+    });
+    let mut reveals = vector[];
+    members.do_ref!(|i| {
+        let r = request.slots[*i].reveal;
+        if (r.is_some()) reveals.push_back(r.destroy_some());
+    });
+    if (reveals.is_empty()) {
+        fail(net, request, types::fail_no_reveals(), ctx);
+        return
+    };
+    let first = reveals[0];
+    if (request.round == types::main_round()) {
+        if (reveals.all!(|d| d == &first)) {
+            finalize(net, request, first, ctx);
+        } else {
+            request.status = Status::Disputed;
+            events::emit_dispute_raised(object::id(request), 2 * reveals.length() + 1);
+        }
+    } else {
+        let winner = majority(&reveals, request.dispute_size);
+        if (winner.is_none()) {
+            fail(net, request, types::fail_no_majority(), ctx);
+        } else {
+            let winner = winner.destroy_some();
+            request.slots.length().do!(|i| {
+                let s = &request.slots[i];
+                if (s.active && s.reveal.is_some() && s.reveal != option::some(winner)) {
+                    let stake = s.stake;
+                    slash(net, request, i, stake, types::slash_wrong_output());
+                }
+            });
+            finalize(net, request, winner, ctx);
+        }
+    }
+}
+
+/// The digest revealed more than `quorum_size / 2` times, if any.
+fun majority(reveals: &vector<vector<u8>>, quorum_size: u64): Option<vector<u8>> {
+    let found = reveals.find_index!(|d| 2 * reveals.count!(|e| e == d) > quorum_size);
+    if (found.is_some()) option::some(reveals[found.destroy_some()]) else option::none()
+}
+
+/// Pays `fee + pool` equally to the nodes that revealed `digest` (the
+/// remainder to the treasury) and releases every slot. Emits `RequestFinalized`.
+fun finalize(net: &mut Network, request: &mut Request, digest: vector<u8>, ctx: &mut TxContext) {
+    let mut winners = vector[];
+    request.slots.length().do!(|i| {
+        let s = &request.slots[i];
+        if (s.active && s.reveal == option::some(digest)) winners.push_back(i);
+    });
+    let mut total = request.fee.withdraw_all();
+    total.join(request.pool.withdraw_all());
+    // Settlement runs only with at least one reveal of `digest`.
+    let per_node = total.value() / winners.length();
+    let mut nodes = vector[];
+    winners.do_ref!(|i| {
+        let node_id = request.slots[*i].node_id;
+        let owner = net.complete(node_id);
+        if (per_node > 0) transfer::public_transfer(coin::from_balance(total.split(per_node), ctx), owner);
+        nodes.push_back(node_id);
+    });
+    net.deposit_treasury(total);
+    release_all(net, request);
+    request.status = Status::Finalized;
+    request.output_digest = option::some(digest);
+    events::emit_request_finalized(object::id(request), digest, nodes, winners.length() >= 2, per_node);
+}
+
+/// Refunds `fee + pool` to the requester and releases every slot. Emits `RequestFailed`.
+fun fail(net: &mut Network, request: &mut Request, reason: FailReason, ctx: &mut TxContext) {
+    let mut refund = request.fee.withdraw_all();
+    refund.join(request.pool.withdraw_all());
+    let amount = refund.value();
+    if (amount > 0) {
+        transfer::public_transfer(coin::from_balance(refund, ctx), request.requester);
+    } else {
+        refund.destroy_zero();
+    };
+    release_all(net, request);
+    request.status = Status::Failed;
+    events::emit_request_failed(object::id(request), reason, amount);
+}
+
+// === Test-only functions ===
+
+#[test_only]
+public fun submit_sampling_for_testing(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    n: u64,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    submit_sampling(net, model_id, input_digest, input_inline, input_uri, timeout_ms, n, payment, random, clock, ctx);
+}
+
+#[test_only]
+public fun submit_cross_validation_for_testing(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    p_bps: u64,
+    n: u64,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    submit_cross_validation(net, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, payment, random, clock, ctx);
+}
+
+#[test_only]
+public fun submit_sealed_for_testing(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    p_bps: u64,
+    n: u64,
+    secret_hash: vector<u8>,
+    payment: Coin<SUI>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    submit_sealed(net, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, secret_hash, payment, random, clock, ctx);
+}
+
+#[test_only]
+public fun commit_primary_for_testing(
+    request: &mut Request,
+    cap: &NodeCap,
+    commitment: vector<u8>,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    commit_primary(request, cap, commitment, random, clock, ctx);
+}
+
+#[test_only]
+public fun open_dispute_for_testing(request: &mut Request, random: &Random, ctx: &mut TxContext) {
+    open_dispute(request, random, ctx);
+}
+
+#[test_only]
+public fun expire_for_testing(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
+    expire(net, request, random, clock, ctx);
+}
+
+#[test_only]
+public fun secret_for_testing(r: &Request): Option<vector<u8>> { r.secret }
