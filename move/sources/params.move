@@ -19,6 +19,8 @@ const POOL_FACTOR_LIMIT: u64 = 4;
 /// Sui's limit for one pure argument.
 const INLINE_INPUT_LIMIT: u64 = 16_384;
 const RETRIES_LIMIT: u64 = 10;
+/// Upper bound on every duration (365 days), so that no deadline overflows.
+const MAX_DURATION_MS: u64 = 31_536_000_000;
 
 // === Structs ===
 
@@ -92,7 +94,10 @@ public fun new(
 public fun is_valid(p: &Params): bool {
     p.min_timeout_ms > 0
         && p.min_timeout_ms <= p.max_timeout_ms
+        && p.max_timeout_ms <= MAX_DURATION_MS
         && p.reveal_window_ms > 0
+        && p.reveal_window_ms <= MAX_DURATION_MS
+        && p.unbonding_delay_ms <= MAX_DURATION_MS
         && p.timeout_slash_bps <= BPS
         && p.protocol_share_bps <= BPS
         && p.max_retries <= RETRIES_LIMIT

@@ -1,0 +1,200 @@
+/// The admin's entry functions and the parameters: a happy path each, and
+/// one test per abort code.
+#[test_only]
+module atoma::network_tests;
+
+use atoma::network::{Self, Network, AdminCap};
+use atoma::params;
+use atoma::test_utils::{Self as tu, out};
+use sui::test_scenario as ts;
+
+/// Creates a second network (sender `@0xB2`) and returns the ids of the first and second.
+fun second_network(s: &mut ts::Scenario): (ID, ID) {
+    s.next_tx(tu::admin());
+    let first = ts::most_recent_id_shared<Network>().destroy_some();
+    s.next_tx(@0xB2);
+    network::create_for_testing(params::default(), s.ctx());
+    s.next_tx(@0xB2);
+    let second = ts::most_recent_id_shared<Network>().destroy_some();
+    (first, second)
+}
+
+#[test]
+fun init_shares_a_network_with_default_params() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let net = s.take_shared<Network>();
+    assert!(net.params() == &params::default());
+    assert!(net.treasury() == 0);
+    assert!(net.has_class(0) && !net.has_class(1));
+    assert!(net.has_model(tu::model()));
+    let cap = s.take_from_sender<AdminCap>();
+    assert!(cap.admin_network_id() == object::id(&net));
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.end();
+}
+
+#[test]
+fun add_hardware_class_counts_ids_up() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    let id = net.add_hardware_class(&cap, b"h100".to_string(), 500, 500, s.ctx());
+    assert!(id == 1);
+    assert!(net.class(1).name() == b"h100".to_string());
+    assert!(net.class(1).min_collateral() == 500 && net.class(1).task_lock() == 500);
+    assert!(net.class(1).active_count() == 0);
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.end();
+}
+
+#[test]
+fun add_model_records_its_digest_and_class() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, b"gpt".to_string(), out(b"w"), 0);
+    assert!(net.model(b"gpt".to_string()).weight_digest() == out(b"w"));
+    assert!(net.model(b"gpt".to_string()).class_id() == 0);
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.end();
+}
+
+#[test]
+fun set_params_replaces_every_parameter() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.set_params(&cap, 7, 10, 20, 30, 40, 50, 3, 60, 8, 2, 100);
+    let p = net.params();
+    assert!(p.min_fee_per_execution() == 7 && p.min_timeout_ms() == 10 && p.max_timeout_ms() == 20);
+    assert!(p.reveal_window_ms() == 30 && p.timeout_slash_bps() == 40 && p.protocol_share_bps() == 50);
+    assert!(p.max_retries() == 3 && p.unbonding_delay_ms() == 60 && p.max_n() == 8);
+    assert!(p.sealed_pool_factor() == 2 && p.max_inline_input() == 100);
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.end();
+}
+
+#[test]
+fun withdraw_treasury_pays_the_admin() {
+    let mut s = tu::setup(3);
+    // A silent node's timeout slash (10 % of 1,000) sends 10 % of it (10) to the treasury.
+    let req = tu::submit_sampling(&mut s, 1);
+    tu::advance(&mut s, tu::timeout());
+    tu::expire(&mut s, req);
+    assert!(tu::treasury(&mut s) == 10);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.withdraw_treasury(&cap, 10, s.ctx());
+    assert!(net.treasury() == 0);
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    assert!(tu::coins_of(&mut s, tu::admin()) == 10);
+    s.end();
+}
+
+#[test]
+fun params_helpers_compute_fees_and_shares() {
+    let p = params::new(1_000, 1, 2, 3, 0, 0, 0, 0, 16, 3, 1);
+    assert!(p.min_fee(0, 10_000, 3) == 3_000);
+    assert!(p.min_fee(1, 1_000, 2) == 1_200);
+    assert!(p.min_fee(1, 1, 1) == 1_001);
+    let huge = params::new(18_446_744_073_709_551_615, 1, 2, 3, 0, 0, 0, 0, 32, 3, 1);
+    assert!(huge.min_fee(0, 10_000, 32) == 18_446_744_073_709_551_615);
+    assert!(params::bps_of(999, 1_000) == 99);
+    assert!(params::default().is_valid());
+}
+
+#[test, expected_failure(abort_code = network::EWrongNetwork)]
+fun admin_cap_of_another_network_is_rejected() {
+    let mut s = tu::setup(0);
+    let (first, _) = second_network(&mut s);
+    s.next_tx(@0xB2);
+    let mut net = s.take_shared_by_id<Network>(first);
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, b"x".to_string(), out(b"w"), 0);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EUnknownClass)]
+fun model_of_an_unknown_class_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, b"x".to_string(), out(b"w"), 9);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EModelExists)]
+fun model_added_twice_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, tu::model(), out(b"w"), 0);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidDigest)]
+fun weight_digest_of_the_wrong_length_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, b"x".to_string(), x"0102", 0);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidName)]
+fun empty_class_name_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_hardware_class(&cap, b"".to_string(), 10, 1, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidTaskLock)]
+fun task_lock_above_the_minimum_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_hardware_class(&cap, b"c".to_string(), 10, 11, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInsufficientTreasury)]
+fun treasury_overdraw_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.withdraw_treasury(&cap, 1, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = params::EInvalidParams)]
+fun out_of_range_params_are_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.set_params(&cap, 1, 10, 20, 30, 40, 50, 3, 60, 0, 2, 100);
+    abort
+}
+
+#[test, expected_failure(abort_code = params::EInvalidParams)]
+fun durations_beyond_a_year_are_rejected() {
+    params::new(1, 1, 31_536_000_001, 3, 0, 0, 0, 0, 16, 3, 1);
+}
