@@ -15,7 +15,7 @@ macro_rules! protocol_errors {
         /// A rule of the protocol refused an operation. Nothing was changed.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
         pub enum ProtocolError {
-            $(#[error($msg)] $variant,)*
+            $(#[doc = $msg] #[error($msg)] $variant,)*
         }
 
         impl ProtocolError {
@@ -87,6 +87,7 @@ protocol_errors! {
     39 UnknownRequest "EUnknownRequest" "no request with this id";
 }
 
+/// The protocol's result type.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
 
 /// Reads a Move abort code: a clever error (top nibble `0b1100`) carries the

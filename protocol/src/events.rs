@@ -5,7 +5,11 @@
 //! (and the localnet emits exactly these bytes). The vectors in
 //! `tests/vectors/events.json` pin the layouts for the Move tests.
 //!
+//! Field meanings are in `docs/protocol.md` (section Events); each name says
+//! what the field holds.
+//!
 //! Not for: deciding anything; events only report what the state machine did.
+#![allow(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 

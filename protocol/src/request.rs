@@ -14,11 +14,15 @@ use crate::types::{Address, Digest, Input, Mode, ObjectId, Role, Round, Status};
 /// One node's assignment to a request.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Slot {
+    /// The assigned node (its `NodeCap`'s id).
     pub node_id: ObjectId,
+    /// What the node does for the request.
     pub role: Role,
     /// Collateral locked for this slot while it is active.
     pub stake: u64,
+    /// The node's commitment, once made.
     pub commitment: Option<Digest>,
+    /// The output digest the node revealed, once revealed.
     pub reveal: Option<Digest>,
     /// Holds its stake and takes part; false once dropped, released or settled.
     pub active: bool,
@@ -32,19 +36,28 @@ pub struct Selection {
     pub role: Role,
     /// How many nodes to select (fewer if fewer are eligible).
     pub count: u64,
+    /// The stored random seed the selection samples from.
     pub seed: Digest,
 }
 
 /// The shared `Request` object.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Request {
+    /// The request object's id.
     pub id: ObjectId,
+    /// The network the request belongs to.
     pub network_id: ObjectId,
+    /// Who submitted it (refunds go here).
     pub requester: Address,
+    /// The model to run.
     pub model_id: String,
+    /// The model's hardware class, from which nodes are sampled.
     pub class_id: u64,
+    /// Blake2b-256 of the input bytes.
     pub input_digest: Digest,
+    /// The input, inline or by URI.
     pub input: Input,
+    /// How the request is verified.
     pub mode: Mode,
     /// Sealed: `blake2b256(secret)`, published at submission.
     pub secret_hash: Option<Digest>,
@@ -62,17 +75,23 @@ pub struct Request {
     pub fee: u64,
     /// Slashed collateral held for the winners, or the requester on failure (MIST).
     pub pool: u64,
+    /// Where the request is in its life cycle.
     pub status: Status,
+    /// The main round, or the dispute round.
     pub round: Round,
     /// End of the current phase (exclusive: actions need `now < deadline_ms`).
     pub deadline_ms: u64,
     /// Replacements made so far.
     pub retries: u64,
+    /// Every assignment ever made, in order.
     pub slots: Vec<Slot>,
+    /// A selection waiting for `select_nodes` (status `Selecting`).
     pub selection: Option<Selection>,
     /// Size of the dispute quorum, once selected.
     pub dispute_size: u64,
+    /// The final output digest, once finalized.
     pub output_digest: Option<Digest>,
+    /// Submission time (ms).
     pub created_ms: u64,
 }
 

@@ -30,8 +30,11 @@ use crate::types::{Address, Digest, Mode, ObjectId, Role, Status};
 /// How a simulated node behaves.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Strategy {
+    /// Executes and commits the true output.
     Honest,
+    /// Skips the work and commits the colluders' common wrong output.
     Malicious,
+    /// Skips the work and commits a guess of its own.
     Lazy,
 }
 
@@ -44,8 +47,11 @@ pub struct SimConfig {
     pub malicious: u64,
     /// Of which lazy nodes.
     pub lazy: u64,
+    /// The mode every request uses.
     pub mode: Mode,
+    /// How many requests to simulate.
     pub requests: u64,
+    /// Seed of the run's random numbers.
     pub seed: u64,
     /// Fee per request (MIST).
     pub fee: u64,
@@ -76,10 +82,12 @@ pub struct StrategyStats {
 }
 
 impl StrategyStats {
+    /// Mean net earnings per task.
     pub fn mean(&self) -> f64 {
         self.net as f64 / self.tasks.max(1) as f64
     }
 
+    /// Mean net earnings per task as primary.
     pub fn primary_mean(&self) -> f64 {
         self.primary_net as f64 / self.primary_tasks.max(1) as f64
     }
@@ -88,8 +96,11 @@ impl StrategyStats {
 /// What the run measured.
 #[derive(Clone, Debug, Default)]
 pub struct SimReport {
+    /// Requests simulated.
     pub requests: u64,
+    /// Requests finalized.
     pub finalized: u64,
+    /// Requests failed.
     pub failed: u64,
     /// Requests whose first executors included a cheater (malicious or lazy).
     pub with_cheater: u64,
@@ -107,6 +118,7 @@ pub struct SimReport {
     pub cheating_primary_detected: u64,
     /// Commitments made, i.e. executions an honest network would have run.
     pub executions: u64,
+    /// Earnings per strategy.
     pub by_strategy: HashMap<Strategy, StrategyStats>,
 }
 
@@ -116,6 +128,7 @@ impl SimReport {
         self.executions as f64 / self.requests.max(1) as f64
     }
 
+    /// `count` as a share of all requests.
     pub fn rate(&self, count: u64) -> f64 {
         count as f64 / self.requests.max(1) as f64
     }

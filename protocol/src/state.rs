@@ -22,7 +22,9 @@ use crate::types::{Address, Digest, ObjectId};
 /// treasury (Move: `AdminCap has key`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct AdminCap {
+    /// The capability object's id.
     pub id: ObjectId,
+    /// The network it governs.
     pub network_id: ObjectId,
 }
 
@@ -30,11 +32,14 @@ pub struct AdminCap {
 /// (Move: `NodeCap has key`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct NodeCap {
+    /// The capability object's id, which is also the node's id.
     pub id: ObjectId,
+    /// The network the node belongs to.
     pub network_id: ObjectId,
 }
 
 impl NodeCap {
+    /// The id of the node this cap acts for.
     pub fn node_id(&self) -> ObjectId {
         self.id
     }
@@ -61,10 +66,12 @@ impl PartialEq for ActiveSet {
 impl Eq for ActiveSet {}
 
 impl ActiveSet {
+    /// Number of eligible nodes.
     pub fn len(&self) -> u64 {
         self.nodes.len() as u64
     }
 
+    /// Whether no node is eligible.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
@@ -81,6 +88,7 @@ impl ActiveSet {
         self.index.get(node).copied()
     }
 
+    /// Whether `node` is eligible (an index lookup, not counted as a read).
     pub fn contains(&self, node: &ObjectId) -> bool {
         self.index.contains_key(node)
     }
@@ -117,11 +125,13 @@ impl ActiveSet {
 /// Nodes of one hardware, driver, libtorch and executor version.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct HardwareClass {
+    /// Human-readable name, e.g. `h100-80gb/cuda-12.4/torch-2.5`.
     pub name: String,
     /// Collateral a node needs to register and to stay eligible.
     pub min_collateral: u64,
     /// Collateral locked per task (the stake a wrong output loses).
     pub task_lock: u64,
+    /// The class's eligible nodes.
     pub active: ActiveSet,
 }
 
@@ -130,18 +140,22 @@ pub struct HardwareClass {
 pub struct Model {
     /// Blake2b-256 of the weight file; executors refuse files that differ.
     pub weight_digest: Digest,
+    /// The hardware class the model runs on.
     pub class_id: u64,
 }
 
 /// A registered node (Move: an entry of `Network.nodes`).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Node {
+    /// The address that registered the node; rewards and withdrawals go here.
     pub owner: Address,
+    /// The node's hardware class.
     pub class_id: u64,
     /// Collateral held (MIST), locked part included.
     pub collateral: u64,
     /// Collateral locked by open tasks.
     pub locked: u64,
+    /// Active slots held on requests.
     pub open_tasks: u64,
     /// When the node asked to leave, if it did.
     pub leaving_since_ms: Option<u64>,
@@ -156,6 +170,7 @@ pub struct Node {
 }
 
 impl Node {
+    /// Collateral not locked by open tasks.
     pub fn free_collateral(&self) -> u64 {
         self.collateral - self.locked
     }
@@ -164,25 +179,34 @@ impl Node {
 /// The shared `Network` object.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Network {
+    /// The shared object's id.
     pub id: ObjectId,
+    /// The current parameters.
     pub params: Params,
+    /// Hardware classes by id.
     pub classes: BTreeMap<u64, HardwareClass>,
+    /// The id the next class will get.
     pub next_class_id: u64,
+    /// Models by id.
     pub models: BTreeMap<String, Model>,
+    /// Registered nodes by id.
     pub nodes: BTreeMap<ObjectId, Node>,
     /// Protocol share of slashed collateral and rounding remainders (MIST).
     pub treasury: u64,
 }
 
 impl Network {
+    /// The class with this id (`UnknownClass` if none).
     pub fn class(&self, class_id: u64) -> Result<&HardwareClass> {
         self.classes.get(&class_id).ok_or(ProtocolError::UnknownClass)
     }
 
+    /// The model with this id (`UnknownModel` if none).
     pub fn model(&self, model_id: &str) -> Result<&Model> {
         self.models.get(model_id).ok_or(ProtocolError::UnknownModel)
     }
 
+    /// The node with this id (`UnknownNode` if none).
     pub fn node(&self, node_id: &ObjectId) -> Result<&Node> {
         self.nodes.get(node_id).ok_or(ProtocolError::UnknownNode)
     }

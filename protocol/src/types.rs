@@ -98,11 +98,13 @@ impl Digest {
         <[u8; 32]>::try_from(bytes).ok().map(Self)
     }
 
+    /// Parses exactly 64 hex digits, with or without `0x`.
     pub fn from_hex(s: &str) -> Option<Self> {
         let hex = s.strip_prefix("0x").unwrap_or(s);
         (hex.len() == 64).then(|| parse_hex32(hex)).flatten().map(Self)
     }
 
+    /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -146,12 +148,25 @@ pub enum Input {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Mode {
     /// `n` nodes sampled at submission all execute; any disagreement opens a dispute.
-    Sampling { n: u64 },
+    Sampling {
+        /// Nodes that execute.
+        n: u64,
+    },
     /// One primary; after it commits, with probability `p_bps / 10_000`, `n` more nodes re-execute.
-    CrossValidation { p_bps: u64, n: u64 },
+    CrossValidation {
+        /// Check probability in basis points.
+        p_bps: u64,
+        /// Verifiers when checked.
+        n: u64,
+    },
     /// One primary and a public pool of candidates; a requester's secret decides,
     /// with probability `p_bps / 10_000`, which `n` candidates verify.
-    Sealed { p_bps: u64, n: u64 },
+    Sealed {
+        /// Check probability in basis points.
+        p_bps: u64,
+        /// Verifiers when checked.
+        n: u64,
+    },
 }
 
 impl Mode {
@@ -250,11 +265,14 @@ pub enum Status {
     Disputed,
     /// Committed members reveal before `deadline_ms`.
     Revealing,
+    /// Settled: the output digest is final and the fee paid.
     Finalized,
+    /// Ended without an output: fee and pool refunded.
     Failed,
 }
 
 impl Status {
+    /// Whether the request has ended.
     pub fn is_final(self) -> bool {
         matches!(self, Status::Finalized | Status::Failed)
     }

@@ -39,11 +39,14 @@ use crate::types::{Address, ObjectId};
 /// The transaction context: who sends it and the clock's time.
 #[derive(Clone, Copy, Debug)]
 pub struct Ctx {
+    /// The transaction's sender.
     pub sender: Address,
+    /// The clock's time (ms), as `sui::clock::Clock` gives it.
     pub now_ms: u64,
 }
 
 impl Ctx {
+    /// A context for `sender` at `now_ms`.
     pub fn new(sender: Address, now_ms: u64) -> Self {
         Ctx { sender, now_ms }
     }
@@ -52,14 +55,18 @@ impl Ctx {
 /// SUI paid to an address (Move: a `Coin<SUI>` transferred to it).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Payout {
+    /// The address paid.
     pub recipient: Address,
+    /// MIST paid.
     pub amount: u64,
 }
 
 /// What an operation did: events in emission order and payouts.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Outcome {
+    /// Events, in emission order.
     pub events: Vec<Event>,
+    /// SUI paid to addresses.
     pub payouts: Vec<Payout>,
 }
 
@@ -84,11 +91,14 @@ impl Outcome {
 /// the shared `Request` objects.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct State {
+    /// The shared `Network` object.
     pub network: Network,
+    /// The shared `Request` objects, by id.
     pub requests: BTreeMap<ObjectId, Request>,
 }
 
 impl State {
+    /// The request with this id (`UnknownRequest` if none).
     pub fn request(&self, request_id: &ObjectId) -> Result<&Request> {
         self.requests.get(request_id).ok_or(ProtocolError::UnknownRequest)
     }

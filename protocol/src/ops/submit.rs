@@ -24,6 +24,7 @@ use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 /// receive them (digests as raw bytes, the input as two optional parts).
 #[derive(Clone, Debug)]
 pub struct SubmitArgs {
+    /// The model to run (a key of the network's model table).
     pub model_id: String,
     /// Blake2b-256 of the input bytes.
     pub input_digest: Vec<u8>,
