@@ -125,15 +125,21 @@ fn remainder_of_the_reward_split_goes_to_the_treasury() {
     assert_eq!(w.state.network.treasury, 1);
 }
 
-#[test]
-fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
-    let mut w = World::new(6);
+/// A Sampling request of two nodes that disagree (A, B), taken to the
+/// selection of its dispute quorum.
+fn disputed_pair(w: &mut World) -> ObjectId {
     let req = w.submit(Mode::Sampling { n: 2 });
-    let main = w.members(&req);
-    let first = main[0];
+    let first = w.members(&req)[0];
     w.play_round(&req, move |n| if *n == first { out("A") } else { out("B") });
     w.open_dispute(&req).unwrap();
     w.select_nodes(&req).unwrap();
+    req
+}
+
+#[test]
+fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
+    let mut w = World::new(6);
+    let req = disputed_pair(&mut w);
     let disputers = w.members(&req);
     assert_eq!(disputers.len(), 3); // min(2*2+1, 4 available) = 4, made odd
     let d = disputers.clone();
@@ -157,12 +163,7 @@ fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
 #[test]
 fn dispute_with_no_node_left_fails() {
     let mut w = World::new(2);
-    let req = w.submit(Mode::Sampling { n: 2 });
-    let main = w.members(&req);
-    let first = main[0];
-    w.play_round(&req, move |n| if *n == first { out("A") } else { out("B") });
-    w.open_dispute(&req).unwrap();
-    w.select_nodes(&req).unwrap();
+    let req = disputed_pair(&mut w);
     assert_eq!(failed(&w, &req).reason, FailReason::NoDisputeQuorum);
     w.assert_all_unlocked();
 }
