@@ -1,0 +1,295 @@
+//! The built-in GPT-style decoder: byte-level vocabulary (256 tokens),
+//! learned position embeddings, pre-norm blocks of written-out causal
+//! self-attention and a GELU MLP, final layer norm, output projection tied
+//! to the token embedding. Weights use GPT-2's names (`wte.weight`,
+//! `h.0.attn.c_attn.weight`, ...).
+//!
+//! Generation is greedy, or sampled at a temperature from a seed (the
+//! request's on-chain seed), with a KV cache: one forward pass over the
+//! prompt, then one per new token. The kernel path is fixed: attention is
+//! written out as matmul, mask, softmax, matmul (never a fused attention
+//! kernel, whose choice varies), and sampling draws its uniform numbers from
+//! Blake2b of the seed, not from libtorch's generator.
+//!
+//! Input (UTF-8 JSON): `{"prompt": "…", "max_tokens": 32, "temperature": 0.7}`
+//! (`temperature` optional, 0 = greedy). Output: the new tokens, each a
+//! little-endian u32.
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::EngineError;
+use atoma_protocol::Digest;
+use atoma_protocol::commitment::blake2b256;
+
+/// Size of the byte-level vocabulary.
+pub const VOCAB: i64 = 256;
+
+/// Architecture of a GPT model (the manifest's `[gpt]` table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GptConfig {
+    /// Width of the residual stream.
+    pub d_model: i64,
+    pub n_layers: i64,
+    pub n_heads: i64,
+    /// Longest sequence (prompt and new tokens).
+    pub context: i64,
+    /// Most new tokens one request may ask for.
+    pub max_new_tokens: i64,
+}
+
+impl GptConfig {
+    /// The repository's test model: small enough to generate and run in tests.
+    pub fn tiny() -> Self {
+        GptConfig { d_model: 64, n_layers: 2, n_heads: 4, context: 256, max_new_tokens: 64 }
+    }
+
+    /// Names the first bad field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=16_384).contains(&self.d_model) {
+            return Err("d_model`: must be 1 to 16384".into());
+        }
+        if !(1..=256).contains(&self.n_layers) {
+            return Err("n_layers`: must be 1 to 256".into());
+        }
+        if self.n_heads < 1 || self.d_model % self.n_heads != 0 {
+            return Err("n_heads`: must divide d_model".into());
+        }
+        if !(2..=65_536).contains(&self.context) {
+            return Err("context`: must be 2 to 65536".into());
+        }
+        if !(1..self.context).contains(&self.max_new_tokens) {
+            return Err("max_new_tokens`: must be 1 to context - 1".into());
+        }
+        Ok(())
+    }
+
+    /// Every parameter's name and shape, in a fixed order.
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<i64>)> {
+        let d = self.d_model;
+        let mut out = vec![("wte.weight".into(), vec![VOCAB, d]), ("wpe.weight".into(), vec![self.context, d])];
+        for l in 0..self.n_layers {
+            let p = |s: &str| format!("h.{l}.{s}");
+            out.extend([
+                (p("ln_1.weight"), vec![d]),
+                (p("ln_1.bias"), vec![d]),
+                (p("attn.c_attn.weight"), vec![3 * d, d]),
+                (p("attn.c_attn.bias"), vec![3 * d]),
+                (p("attn.c_proj.weight"), vec![d, d]),
+                (p("attn.c_proj.bias"), vec![d]),
+                (p("ln_2.weight"), vec![d]),
+                (p("ln_2.bias"), vec![d]),
+                (p("mlp.c_fc.weight"), vec![4 * d, d]),
+                (p("mlp.c_fc.bias"), vec![4 * d]),
+                (p("mlp.c_proj.weight"), vec![d, 4 * d]),
+                (p("mlp.c_proj.bias"), vec![d]),
+            ]);
+        }
+        out.extend([("ln_f.weight".into(), vec![d]), ("ln_f.bias".into(), vec![d])]);
+        out
+    }
+}
+
+/// A GPT request, parsed from its input bytes.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GptInput {
+    pub prompt: String,
+    pub max_tokens: i64,
+    #[serde(default)]
+    pub temperature: f32,
+}
+
+impl GptInput {
+    /// Parses and checks an input against the model's limits.
+    pub fn parse(bytes: &[u8], cfg: &GptConfig) -> Result<Self, EngineError> {
+        let input: GptInput = serde_json::from_slice(bytes).map_err(|e| {
+            EngineError::BadInput(format!("expected {{\"prompt\", \"max_tokens\"[, \"temperature\"]}}: {e}"))
+        })?;
+        if input.prompt.is_empty() {
+            return Err(EngineError::BadInput("empty prompt".into()));
+        }
+        if input.max_tokens < 1 || input.max_tokens > cfg.max_new_tokens {
+            return Err(EngineError::BadInput(format!("max_tokens must be 1 to {}", cfg.max_new_tokens)));
+        }
+        if input.prompt.len() as i64 + input.max_tokens > cfg.context {
+            return Err(EngineError::BadInput(format!(
+                "prompt ({} bytes) and max_tokens ({}) exceed the context of {} tokens",
+                input.prompt.len(),
+                input.max_tokens,
+                cfg.context
+            )));
+        }
+        if !input.temperature.is_finite() || input.temperature < 0.0 || input.temperature > 10.0 {
+            return Err(EngineError::BadInput("temperature must be between 0 and 10".into()));
+        }
+        Ok(input)
+    }
+
+    /// The prompt's tokens (its bytes).
+    pub fn tokens(&self) -> Vec<i64> {
+        self.prompt.bytes().map(i64::from).collect()
+    }
+}
+
+struct Block {
+    ln_1: nn::LayerNorm,
+    c_attn: nn::Linear,
+    c_proj: nn::Linear,
+    ln_2: nn::LayerNorm,
+    c_fc: nn::Linear,
+    mlp_proj: nn::Linear,
+}
+
+/// Keys and values of the positions seen so far, per layer: `[1, heads, t, head_dim]`.
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: i64,
+}
+
+/// The model, its weights in a `VarStore`.
+pub struct Gpt {
+    cfg: GptConfig,
+    wte: nn::Embedding,
+    wpe: nn::Embedding,
+    blocks: Vec<Block>,
+    ln_f: nn::LayerNorm,
+}
+
+impl Gpt {
+    /// Declares the model's variables in `vs` (load the weights afterwards).
+    pub fn new(vs: &nn::Path, cfg: GptConfig) -> Self {
+        let d = cfg.d_model;
+        let ln = |p: nn::Path| nn::layer_norm(p, vec![d], Default::default());
+        let lin = |p: nn::Path, i, o| nn::linear(p, i, o, Default::default());
+        let blocks = (0..cfg.n_layers)
+            .map(|l| {
+                let h = vs / "h" / l;
+                Block {
+                    ln_1: ln(&h / "ln_1"),
+                    c_attn: lin(&h / "attn" / "c_attn", d, 3 * d),
+                    c_proj: lin(&h / "attn" / "c_proj", d, d),
+                    ln_2: ln(&h / "ln_2"),
+                    c_fc: lin(&h / "mlp" / "c_fc", d, 4 * d),
+                    mlp_proj: lin(&h / "mlp" / "c_proj", 4 * d, d),
+                }
+            })
+            .collect();
+        Gpt {
+            cfg,
+            wte: nn::embedding(vs / "wte", VOCAB, d, Default::default()),
+            wpe: nn::embedding(vs / "wpe", cfg.context, d, Default::default()),
+            blocks,
+            ln_f: ln(vs / "ln_f"),
+        }
+    }
+
+    pub fn config(&self) -> &GptConfig {
+        &self.cfg
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache { layers: (0..self.cfg.n_layers).map(|_| None).collect(), len: 0 }
+    }
+
+    /// Logits `[1, t, 256]` for `tokens` (`[1, t]`), continuing from `cache`.
+    // Out-of-place adds: the traced graph (TorchScript path) keeps no in-place ops.
+    #[allow(clippy::assign_op_pattern)]
+    pub fn forward_cached(&self, tokens: &Tensor, cache: &mut KvCache) -> Tensor {
+        let (_, t) = tokens.size2().expect("tokens are [1, t]");
+        let start = cache.len;
+        let device = tokens.device();
+        let positions = Tensor::arange_start(start, start + t, (Kind::Int64, device));
+        let mut x = self.wte.forward(tokens) + self.wpe.forward(&positions).unsqueeze(0);
+        for (l, block) in self.blocks.iter().enumerate() {
+            let a = self.attention(block, &block.ln_1.forward(&x), &mut cache.layers[l], start);
+            x = x + a;
+            let m = block.mlp_proj.forward(&block.c_fc.forward(&block.ln_2.forward(&x)).gelu("none"));
+            x = x + m;
+        }
+        cache.len = start + t;
+        self.ln_f.forward(&x).matmul(&self.wte.ws.tr())
+    }
+
+    /// Logits for a whole sequence without a cache (the function traced for
+    /// the TorchScript path).
+    pub fn forward(&self, tokens: &Tensor) -> Tensor {
+        self.forward_cached(tokens, &mut self.new_cache())
+    }
+
+    fn attention(&self, block: &Block, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>, start: i64) -> Tensor {
+        let (b, t, d) = x.size3().expect("activations are [1, t, d]");
+        let h = self.cfg.n_heads;
+        let hd = d / h;
+        let heads = |y: Tensor| y.view([b, t, h, hd]).transpose(1, 2);
+        let qkv = block.c_attn.forward(x).split(d, 2);
+        let q = heads(qkv[0].shallow_clone());
+        let (mut k, mut v) = (heads(qkv[1].shallow_clone()), heads(qkv[2].shallow_clone()));
+        if let Some((pk, pv)) = cache.take() {
+            k = Tensor::cat(&[pk, k], 2);
+            v = Tensor::cat(&[pv, v], 2);
+        }
+        let total = start + t;
+        let mut att = q.matmul(&k.transpose(-2, -1)) * (1.0 / (hd as f64).sqrt());
+        if t > 1 {
+            // Query i (position start + i) sees keys 0..=start + i.
+            let mask = Tensor::ones([t, total], (Kind::Bool, x.device())).triu(start + 1);
+            att = att.masked_fill(&mask, f64::NEG_INFINITY);
+        }
+        let y = att.softmax(-1, Kind::Float).matmul(&v);
+        *cache = Some((k, v));
+        block.c_proj.forward(&y.transpose(1, 2).contiguous().view([b, t, d]))
+    }
+
+    /// Generates `input.max_tokens` tokens; returns them and the number of
+    /// forward passes.
+    pub fn generate(&self, input: &GptInput, seed: &Digest, device: Device) -> (Vec<u32>, u32) {
+        let mut cache = self.new_cache();
+        let prompt = Tensor::from_slice(&input.tokens()).view([1, -1]).to_device(device);
+        let mut logits = self.forward_cached(&prompt, &mut cache);
+        let mut passes = 1;
+        let mut out = Vec::with_capacity(input.max_tokens as usize);
+        for step in 0..input.max_tokens {
+            let last = logits.get(0).get(-1);
+            let next = if input.temperature == 0.0 {
+                last.argmax(0, false).int64_value(&[]) as u32
+            } else {
+                sample(&last, input.temperature, seed, step as u64)
+            };
+            out.push(next);
+            if step + 1 < input.max_tokens {
+                let tok = Tensor::from_slice(&[next as i64]).view([1, 1]).to_device(device);
+                logits = self.forward_cached(&tok, &mut cache);
+                passes += 1;
+            }
+        }
+        (out, passes)
+    }
+}
+
+/// Draws a token from `softmax(logits / temperature)` with the uniform
+/// number `u64_le(blake2b256(seed || u64_le(step))[0..8]) / 2^64`.
+fn sample(logits: &Tensor, temperature: f32, seed: &Digest, step: u64) -> u32 {
+    let probs = (logits.to_kind(Kind::Float) / f64::from(temperature)).softmax(0, Kind::Float).to_device(Device::Cpu);
+    let probs: Vec<f32> = Vec::<f32>::try_from(&probs).unwrap_or_default();
+    let mut data = seed.0.to_vec();
+    data.extend_from_slice(&step.to_le_bytes());
+    let h = blake2b256(&data);
+    let u = u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64);
+    let mut acc = 0f64;
+    for (i, p) in probs.iter().enumerate() {
+        acc += f64::from(*p);
+        if u < acc {
+            return i as u32;
+        }
+    }
+    // Rounding left the total just under 1: the last token with mass.
+    probs.iter().rposition(|p| *p > 0.0).unwrap_or(0) as u32
+}
+
+/// The canonical output bytes: each token as a little-endian u32.
+pub fn encode_tokens(tokens: &[u32]) -> Vec<u8> {
+    tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
+}

@@ -1,0 +1,170 @@
+//! The inference engine: load a model, run one request, return the canonical
+//! output bytes and their digest.
+//!
+//! The executor reaches models only through the [`Engine`] trait;
+//! [`TchEngine`] implements it with libtorch for the two model kinds
+//! (the built-in GPT decoder and TorchScript modules). Each request runs
+//! alone (batch size 1, no cross-request batching), without gradients, in
+//! the deterministic mode of the process's hardware class (`profile`).
+//!
+//! Not for: fetching inputs, talking to the chain, or scheduling requests
+//! (the node service does that, calling `run` on a worker thread).
+
+pub mod codec;
+pub mod gpt;
+pub mod profile;
+pub mod torchscript;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use atoma_protocol::Digest;
+use atoma_protocol::commitment::{blake2b256, output_digest};
+use tch::{Device, nn};
+
+use crate::manifest::{ModelKind, ModelManifest};
+use gpt::{Gpt, GptInput};
+pub use profile::{ClassProfile, DeviceKind, HardwareProfile};
+use torchscript::TorchScript;
+
+/// Why the engine refused a model or a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The manifest is missing, unreadable or invalid.
+    #[error("model manifest: {0}")]
+    Manifest(String),
+    /// The weight file's digest differs from the manifest or the chain.
+    #[error("weights of model {model} hash to {actual}, expected {expected}: refusing to serve it")]
+    WeightDigest { model: String, expected: Digest, actual: Digest },
+    /// This process cannot meet the hardware class.
+    #[error("hardware profile: {0}")]
+    Profile(String),
+    /// The input does not hash to the request's input digest.
+    #[error("input hashes to {actual}, the request says {expected}")]
+    InputDigest { expected: Digest, actual: Digest },
+    /// The input is malformed or outside the model's limits.
+    #[error("bad input: {0}")]
+    BadInput(String),
+    /// libtorch failed while loading or running the model.
+    #[error("model: {0}")]
+    Model(String),
+}
+
+/// One request as the engine sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct InferenceRequest<'a> {
+    /// The input bytes (fetched and checked by the caller, checked again here).
+    pub input: &'a [u8],
+    /// The input digest recorded on chain.
+    pub input_digest: Digest,
+    /// The request's on-chain seed: the only randomness sampling may use.
+    pub seed: Digest,
+}
+
+/// What a request produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InferenceOutput {
+    /// The canonical output bytes.
+    pub bytes: Vec<u8>,
+    /// `blake2b256(bytes)`: what the node commits to.
+    pub digest: Digest,
+    /// Forward passes the model ran.
+    pub forward_passes: u32,
+    /// Time inside the model (the forward passes and sampling).
+    pub model_time: Duration,
+}
+
+/// A loaded model that runs requests deterministically.
+pub trait Engine: Send {
+    /// The model's manifest.
+    fn manifest(&self) -> &ModelManifest;
+    /// The hardware profile in effect in this process.
+    fn profile(&self) -> &HardwareProfile;
+    /// Runs one request.
+    fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError>;
+}
+
+enum Loaded {
+    Gpt { model: Box<Gpt>, _vs: nn::VarStore },
+    TorchScript(TorchScript),
+}
+
+/// The libtorch engine.
+pub struct TchEngine {
+    manifest: ModelManifest,
+    profile: HardwareProfile,
+    device: Device,
+    model: Loaded,
+}
+
+// SAFETY: libtorch tensors and modules may move between threads; the engine
+// is used by one thread at a time (`run` takes `&mut self`).
+unsafe impl Send for TchEngine {}
+
+impl TchEngine {
+    /// Loads the model of `manifest_path` for `class`: enters the class's
+    /// deterministic mode, checks that the model belongs to the class, and
+    /// checks the weight file's digest against the manifest and, when given,
+    /// the on-chain model table.
+    pub fn load(
+        manifest_path: &Path,
+        class: &ClassProfile,
+        on_chain_digest: Option<&Digest>,
+    ) -> Result<Self, EngineError> {
+        let manifest = ModelManifest::read(manifest_path)?;
+        if manifest.hardware_class != class.name {
+            return Err(EngineError::Manifest(format!(
+                "model {} runs on class {}, this node serves {}",
+                manifest.id, manifest.hardware_class, class.name
+            )));
+        }
+        manifest.verify_weights(on_chain_digest)?;
+        let profile = profile::enter(class)?;
+        let device = match class.device {
+            DeviceKind::Cpu => Device::Cpu,
+            DeviceKind::Cuda => Device::Cuda(0),
+        };
+        let model = match manifest.kind {
+            ModelKind::Gpt => {
+                let cfg = manifest.gpt.expect("validated manifest");
+                let mut vs = nn::VarStore::new(device);
+                let model = Gpt::new(&vs.root(), cfg);
+                vs.load(&manifest.weights)
+                    .map_err(|e| EngineError::Model(format!("loading {}: {e}", manifest.weights.display())))?;
+                vs.freeze();
+                Loaded::Gpt { model: Box::new(model), _vs: vs }
+            }
+            ModelKind::Torchscript => Loaded::TorchScript(TorchScript::load(&manifest.weights, device)?),
+        };
+        Ok(TchEngine { manifest, profile, device, model })
+    }
+}
+
+impl Engine for TchEngine {
+    fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    fn profile(&self) -> &HardwareProfile {
+        &self.profile
+    }
+
+    fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError> {
+        let actual = blake2b256(request.input);
+        if actual != request.input_digest {
+            return Err(EngineError::InputDigest { expected: request.input_digest, actual });
+        }
+        let _guard = tch::no_grad_guard();
+        let start = Instant::now();
+        let (bytes, forward_passes) = match &self.model {
+            Loaded::Gpt { model, .. } => {
+                let input = GptInput::parse(request.input, model.config())?;
+                let (tokens, passes) = model.generate(&input, &request.seed, self.device);
+                (gpt::encode_tokens(&tokens), passes)
+            }
+            Loaded::TorchScript(ts) => (ts.run(request.input)?, 1),
+        };
+        let model_time = start.elapsed();
+        Ok(InferenceOutput { digest: output_digest(&bytes), bytes, forward_passes, model_time })
+    }
+}
