@@ -14,6 +14,7 @@
 //! - [`state`], [`request`]: the network, its nodes and classes, requests.
 //! - [`ops`]: one operation per Move entry function, on [`State`].
 //! - [`events`]: the events, field for field the Move structs.
+//! - [`objects`]: the BCS contents of the package's objects (Move layouts).
 //! - [`security`]: collusion probabilities, payoffs and the minimum check rate.
 //! - [`sim`]: a Monte Carlo network of honest, malicious and lazy nodes
 //!   driven through [`ops`].
@@ -77,6 +78,7 @@
 pub mod commitment;
 pub mod error;
 pub mod events;
+pub mod objects;
 pub mod ops;
 pub mod params;
 pub mod request;

@@ -9,10 +9,12 @@
 //!
 //! Not for: the transitions themselves (see `ops`).
 
+use serde::{Deserialize, Serialize};
+
 use crate::types::{Address, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
-/// One node's assignment to a request.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// One node's assignment to a request (BCS layout of Move's `Slot`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Slot {
     /// The assigned node (its `NodeCap`'s id).
     pub node_id: ObjectId,
@@ -28,8 +30,10 @@ pub struct Slot {
     pub active: bool,
 }
 
-/// A selection that `select_nodes` will perform from a stored seed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// The last selection drawn for a request; `select_nodes` performs it while
+/// the status is `Selecting` (BCS layout of Move's `Selection`). It is always
+/// present, as in Move, so that a draw writes the same fields whatever it gives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Selection {
     /// Role of the nodes to select: `Verifier` (CrossValidation), `Disputer`,
     /// or the role of the slots being replaced.
@@ -85,8 +89,9 @@ pub struct Request {
     pub retries: u64,
     /// Every assignment ever made, in order.
     pub slots: Vec<Slot>,
-    /// A selection waiting for `select_nodes` (status `Selecting`).
-    pub selection: Option<Selection>,
+    /// The last selection drawn; pending while the status is `Selecting`
+    /// (at submission: role `Executor`, count 0, the request's seed).
+    pub selection: Selection,
     /// Size of the dispute quorum, once selected.
     pub dispute_size: u64,
     /// The final output digest, once finalized.

@@ -127,9 +127,10 @@ impl State {
         let checked = flip(&random, req.mode.p_bps());
         req.checked = Some(checked);
         out.emit(VerificationDrawn { request_id: req.id, checked });
+        // The same fields are written either way; only the count differs (as in Move).
+        let count = if checked { req.mode.n() } else { 0 };
+        req.selection = Selection { role: Role::Verifier, count, seed: derive(&random, VERIFIERS_TAG) };
         if checked {
-            req.selection =
-                Some(Selection { role: Role::Verifier, count: req.mode.n(), seed: derive(&random, VERIFIERS_TAG) });
             req.status = Status::Selecting;
         } else {
             try_open_reveal(req, ctx.now_ms, &mut out);

@@ -30,10 +30,10 @@ impl State {
     /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (nothing pending).
     pub fn select_nodes(&mut self, ctx: &Ctx, request_id: &ObjectId) -> Result<Outcome> {
         let req = self.request_checked(request_id)?;
-        let sel = match (req.status, req.selection) {
-            (Status::Selecting, Some(sel)) => sel,
-            _ => return Err(ProtocolError::WrongPhase),
-        };
+        if req.status != Status::Selecting {
+            return Err(ProtocolError::WrongPhase);
+        }
+        let sel = req.selection;
         let (net, req) = self.split(request_id);
         let mut out = Outcome::default();
         perform_selection(net, req, sel, ctx.now_ms, &mut out);
@@ -51,7 +51,7 @@ impl State {
         }
         let (_, req) = self.split(request_id);
         let revealed = req.members().iter().filter(|&&i| req.slots[i].reveal.is_some()).count() as u64;
-        req.selection = Some(Selection { role: Role::Disputer, count: 2 * revealed + 1, seed: random });
+        req.selection = Selection { role: Role::Disputer, count: 2 * revealed + 1, seed: random };
         req.status = Status::Selecting;
         Ok(Outcome::default())
     }
@@ -78,7 +78,7 @@ impl State {
                 slash_timeouts(net, req, &silent, &mut out);
                 if req.retries < net.params.max_retries && !silent.is_empty() {
                     req.retries += 1;
-                    req.selection = Some(Selection { role, count: silent.len() as u64, seed: random });
+                    req.selection = Selection { role, count: silent.len() as u64, seed: random };
                     req.status = Status::Selecting;
                 } else {
                     advance(net, req, ctx.now_ms, &mut out);

@@ -134,7 +134,6 @@ pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count:
 
 /// Performs a pending selection (`select_nodes`).
 pub(super) fn perform_selection(net: &mut Network, req: &mut Request, sel: Selection, now_ms: u64, out: &mut Outcome) {
-    req.selection = None;
     let mut count = sel.count;
     if sel.role == Role::Disputer {
         // The dispute quorum: at most 2m + 1, odd, so that a strict majority exists.
@@ -235,7 +234,6 @@ pub(super) fn fail(net: &mut Network, req: &mut Request, reason: FailReason, out
     out.pay(req.requester, refund);
     release_all(net, req);
     req.status = Status::Failed;
-    req.selection = None;
     out.emit(RequestFailed { request_id: req.id, reason, refund });
 }
 

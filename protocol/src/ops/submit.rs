@@ -17,7 +17,7 @@ use crate::commitment::blake2b256;
 use crate::error::{ProtocolError, Result};
 use crate::events::{NodesSelected, RequestSubmitted};
 use crate::params::MAX_URI_LEN;
-use crate::request::Request;
+use crate::request::{Request, Selection};
 use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The arguments every submit function takes, as the Move entry functions
@@ -148,7 +148,7 @@ impl State {
             deadline_ms,
             retries: 0,
             slots: Vec::new(),
-            selection: None,
+            selection: Selection { role: Role::Executor, count: 0, seed },
             dispute_size: 0,
             output_digest: None,
             created_ms: ctx.now_ms,

@@ -1,0 +1,202 @@
+//! The BCS contents of the package's objects, field for field the Move
+//! structs, so that a client can decode what `GetObject` returns for a
+//! `Network`, a `Request` or a capability, and the local network can serve
+//! exactly the bytes a Sui node would.
+//!
+//! ```text
+//! UID, ID          = 32 bytes
+//! Balance<SUI>     = u64                      (struct Balance { value: u64 })
+//! Table<K, V>      = UID || u64 size          (entries are dynamic fields, not in the object)
+//! AdminCap         = UID || network_id
+//! NodeCap          = UID || network_id
+//! Network          = UID || Params || Table classes || u64 next_class_id || Table models
+//!                    || Table nodes || Balance treasury
+//! Request          = see `RequestObject` (the order of `atoma::request::Request`)
+//! ```
+//!
+//! Not for: rules. These are read-only views built from `State`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::params::Params;
+use crate::request::{Request, Selection, Slot};
+use crate::state::Network;
+use crate::types::{Address, Digest, Input, Mode, ObjectId, Round, Status};
+
+/// The Move module and struct name of each object type, for type tags.
+pub mod type_names {
+    /// `atoma::network::Network`.
+    pub const NETWORK: (&str, &str) = ("network", "Network");
+    /// `atoma::network::AdminCap`.
+    pub const ADMIN_CAP: (&str, &str) = ("network", "AdminCap");
+    /// `atoma::node::NodeCap`.
+    pub const NODE_CAP: (&str, &str) = ("node", "NodeCap");
+    /// `atoma::request::Request`.
+    pub const REQUEST: (&str, &str) = ("request", "Request");
+}
+
+/// The header of a `sui::table::Table` (or `TableVec`): its id and size.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TableHeader {
+    /// The table's UID (parent of its dynamic fields).
+    pub id: ObjectId,
+    /// Number of entries.
+    pub size: u64,
+}
+
+/// `atoma::network::AdminCap` and `atoma::node::NodeCap`: an id and the network it belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CapObject {
+    /// The capability's UID.
+    pub id: ObjectId,
+    /// The network it acts on.
+    pub network_id: ObjectId,
+}
+
+/// `atoma::network::Network`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct NetworkObject {
+    /// The shared object's UID.
+    pub id: ObjectId,
+    /// The current parameters.
+    pub params: Params,
+    /// Hardware classes by id.
+    pub classes: TableHeader,
+    /// The id the next class will get.
+    pub next_class_id: u64,
+    /// Models by id.
+    pub models: TableHeader,
+    /// Nodes by id.
+    pub nodes: TableHeader,
+    /// The treasury's balance (MIST).
+    pub treasury: u64,
+}
+
+impl NetworkObject {
+    /// The object of `network`, whose tables have the ids `tables` (classes,
+    /// models, nodes), fixed when the network was created.
+    pub fn new(network: &Network, tables: [ObjectId; 3]) -> Self {
+        NetworkObject {
+            id: network.id,
+            params: network.params,
+            classes: TableHeader { id: tables[0], size: network.classes.len() as u64 },
+            next_class_id: network.next_class_id,
+            models: TableHeader { id: tables[1], size: network.models.len() as u64 },
+            nodes: TableHeader { id: tables[2], size: network.nodes.len() as u64 },
+            treasury: network.treasury,
+        }
+    }
+}
+
+/// `atoma::request::Request`, in the Move field order.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct RequestObject {
+    pub id: ObjectId,
+    pub network_id: ObjectId,
+    pub requester: Address,
+    pub model_id: String,
+    pub class_id: u64,
+    pub input_digest: Digest,
+    pub input: Input,
+    pub mode: Mode,
+    pub secret_hash: Option<Digest>,
+    pub secret: Option<Digest>,
+    pub checked: Option<bool>,
+    pub seed: Digest,
+    pub timeout_ms: u64,
+    pub reveal_window_ms: u64,
+    /// `Balance<SUI>`: the fee held (MIST).
+    pub fee: u64,
+    /// `Balance<SUI>`: slashed collateral held (MIST).
+    pub pool: u64,
+    pub status: Status,
+    pub round: Round,
+    pub deadline_ms: u64,
+    pub retries: u64,
+    pub slots: Vec<Slot>,
+    pub selection: Selection,
+    pub dispute_size: u64,
+    pub output_digest: Option<Digest>,
+    pub created_ms: u64,
+}
+
+impl From<&Request> for RequestObject {
+    fn from(r: &Request) -> Self {
+        RequestObject {
+            id: r.id,
+            network_id: r.network_id,
+            requester: r.requester,
+            model_id: r.model_id.clone(),
+            class_id: r.class_id,
+            input_digest: r.input_digest,
+            input: r.input.clone(),
+            mode: r.mode,
+            secret_hash: r.secret_hash,
+            secret: r.secret,
+            checked: r.checked,
+            seed: r.seed,
+            timeout_ms: r.timeout_ms,
+            reveal_window_ms: r.reveal_window_ms,
+            fee: r.fee,
+            pool: r.pool,
+            status: r.status,
+            round: r.round,
+            deadline_ms: r.deadline_ms,
+            retries: r.retries,
+            slots: r.slots.clone(),
+            selection: r.selection,
+            dispute_size: r.dispute_size,
+            output_digest: r.output_digest,
+            created_ms: r.created_ms,
+        }
+    }
+}
+
+impl RequestObject {
+    /// The BCS contents of the Move object.
+    pub fn to_bcs(&self) -> Vec<u8> {
+        // BCS of plain structs of sized values cannot fail.
+        bcs::to_bytes(self).expect("BCS of a request object")
+    }
+
+    /// Ids of the active slots with `role`.
+    pub fn nodes_with_role(&self, role: crate::types::Role) -> Vec<ObjectId> {
+        self.slots.iter().filter(|s| s.active && s.role == role).map(|s| s.node_id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Role;
+
+    #[test]
+    fn caps_and_tables_are_ids_then_values() {
+        let cap = CapObject { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2) };
+        let bytes = bcs::to_bytes(&cap).unwrap();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(&bytes[..32], &ObjectId::from_u64(1).0);
+        let t = TableHeader { id: ObjectId::from_u64(3), size: 9 };
+        assert_eq!(&bcs::to_bytes(&t).unwrap()[32..], &9u64.to_le_bytes());
+    }
+
+    #[test]
+    fn slots_encode_in_the_move_order() {
+        let slot = Slot {
+            node_id: ObjectId::from_u64(4),
+            role: Role::Verifier,
+            stake: 5,
+            commitment: None,
+            reveal: Some(Digest([6; 32])),
+            active: true,
+        };
+        let bytes = bcs::to_bytes(&slot).unwrap();
+        // node_id(32) role(1) stake(8) commitment(1: none) reveal(1 + 1 + 32) active(1)
+        assert_eq!(bytes.len(), 32 + 1 + 8 + 1 + 34 + 1);
+        assert_eq!(bytes[32], 1);
+        assert_eq!(bytes[41], 0);
+        assert_eq!(bytes[42], 1);
+        assert_eq!(*bytes.last().unwrap(), 1);
+    }
+}
