@@ -1,0 +1,408 @@
+//! Genesis: the configuration a local network starts from, and the chain it
+//! builds: the system objects (Clock `0x6`, Random `0x8`), the package's
+//! shared `Network` with its parameters, hardware classes and models, the
+//! `AdminCap`, and funded accounts. All of it is one genesis transaction in
+//! checkpoint 0.
+//!
+//! ```toml
+//! admin = "0x…"                      # owner of the AdminCap (must be a funded account)
+//! reference_gas_price = 1000         # MIST per computation unit (default 1000)
+//! random_seed = "0x…"                # 32 bytes; a fixed seed repeats every draw (default: random)
+//! package = "0x…"                    # the atoma package's address (default: derived)
+//!
+//! [params]                           # protocol parameters; omitted fields keep their defaults
+//! reveal_window_ms = 10000
+//!
+//! [[accounts]]                       # either an address ...
+//! address = "0x…"
+//! balance = 1_000_000_000_000        # MIST, split into `coins` coins (default 1)
+//! coins = 4
+//! [[accounts]]                       # ... or every key of a Sui keystore file
+//! keystore = "keys/sui.keystore"
+//! balance = 1_000_000_000_000
+//!
+//! [[classes]]
+//! name = "cpu-x86_64-avx2/torch-2.13.0"
+//! min_collateral = 10_000_000_000
+//! task_lock = 1_000_000_000
+//!
+//! [[models]]
+//! id = "tiny-gpt"
+//! weight_digest = "0x…"              # blake2b256 of the weight file
+//! class = "cpu-x86_64-avx2/torch-2.13.0"
+//! ```
+//!
+//! Not for: executing transactions after genesis (see `exec`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail, ensure};
+use atoma_protocol::objects::CapObject;
+use atoma_protocol::{ObjectId, Params, State};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sui_sdk_types::{
+    Address, ChangedObject, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction,
+    IdOperation, Object, ObjectIn, ObjectOut, Owner, Transaction, TransactionEffects, TransactionEffectsV2,
+    TransactionEvents, TransactionExpiration, TransactionKind,
+};
+
+use crate::chain::{Chain, Identity, ObjectStore, TxRecord};
+use crate::objects::{self, Builder};
+
+/// Protocol parameters in the genesis file: each omitted field keeps the default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ParamsConfig {
+    pub min_fee_per_execution: Option<u64>,
+    pub min_timeout_ms: Option<u64>,
+    pub max_timeout_ms: Option<u64>,
+    pub reveal_window_ms: Option<u64>,
+    pub timeout_slash_bps: Option<u64>,
+    pub protocol_share_bps: Option<u64>,
+    pub max_retries: Option<u64>,
+    pub unbonding_delay_ms: Option<u64>,
+    pub max_n: Option<u64>,
+    pub sealed_pool_factor: Option<u64>,
+    pub max_inline_input: Option<u64>,
+}
+
+impl ParamsConfig {
+    /// The defaults with this file's values applied.
+    pub fn resolve(&self) -> Params {
+        let d = Params::default();
+        Params {
+            min_fee_per_execution: self.min_fee_per_execution.unwrap_or(d.min_fee_per_execution),
+            min_timeout_ms: self.min_timeout_ms.unwrap_or(d.min_timeout_ms),
+            max_timeout_ms: self.max_timeout_ms.unwrap_or(d.max_timeout_ms),
+            reveal_window_ms: self.reveal_window_ms.unwrap_or(d.reveal_window_ms),
+            timeout_slash_bps: self.timeout_slash_bps.unwrap_or(d.timeout_slash_bps),
+            protocol_share_bps: self.protocol_share_bps.unwrap_or(d.protocol_share_bps),
+            max_retries: self.max_retries.unwrap_or(d.max_retries),
+            unbonding_delay_ms: self.unbonding_delay_ms.unwrap_or(d.unbonding_delay_ms),
+            max_n: self.max_n.unwrap_or(d.max_n),
+            sealed_pool_factor: self.sealed_pool_factor.unwrap_or(d.sealed_pool_factor),
+            max_inline_input: self.max_inline_input.unwrap_or(d.max_inline_input),
+        }
+    }
+}
+
+/// A funded account: an address, or every key of a keystore file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The account's address.
+    pub address: Option<Address>,
+    /// A Sui keystore file (JSON array of base64 `flag || private key`); each key is funded.
+    pub keystore: Option<PathBuf>,
+    /// MIST per account.
+    pub balance: u64,
+    /// Number of coins the balance is split into (default 1).
+    #[serde(default = "one")]
+    pub coins: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A hardware class created at genesis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassConfig {
+    /// The class's name.
+    pub name: String,
+    /// Minimum collateral (MIST).
+    pub min_collateral: u64,
+    /// Collateral locked per task (MIST).
+    pub task_lock: u64,
+}
+
+/// A model registered at genesis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The model id.
+    pub id: String,
+    /// Blake2b-256 of the weight file, hex.
+    pub weight_digest: String,
+    /// The name of its hardware class (one of `classes`).
+    pub class: String,
+}
+
+/// The genesis file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisConfig {
+    /// Owner of the `AdminCap`.
+    pub admin: Address,
+    /// Reference gas price (MIST per computation unit).
+    #[serde(default = "default_gas_price")]
+    pub reference_gas_price: u64,
+    /// Seed of the randomness source (hex, 32 bytes).
+    pub random_seed: Option<String>,
+    /// The package's address.
+    pub package: Option<Address>,
+    /// Protocol parameters.
+    #[serde(default)]
+    pub params: ParamsConfig,
+    /// Funded accounts.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// Hardware classes, with ids 0, 1, … in this order.
+    #[serde(default)]
+    pub classes: Vec<ClassConfig>,
+    /// Models.
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+fn default_gas_price() -> u64 {
+    1_000
+}
+
+/// The default package address: fixed, so that clients can be configured once.
+pub const DEFAULT_PACKAGE: Address =
+    Address::from_static("0xa70a000000000000000000000000000000000000000000000000000000000001");
+
+impl GenesisConfig {
+    /// Reads a genesis file; relative keystore paths are taken from its directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading genesis file {}", path.display()))?;
+        let mut config: GenesisConfig =
+            toml::from_str(&text).with_context(|| format!("parsing genesis file {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for account in &mut config.accounts {
+            if let Some(k) = &account.keystore
+                && k.is_relative()
+            {
+                account.keystore = Some(dir.join(k));
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects nonsense with a message naming the field.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(self.reference_gas_price > 0, "reference_gas_price must be positive");
+        if let Some(seed) = &self.random_seed {
+            parse_seed(seed).context("random_seed")?;
+        }
+        self.params.resolve().validate().map_err(|e| anyhow::anyhow!("params: {e}"))?;
+        for (i, a) in self.accounts.iter().enumerate() {
+            ensure!(
+                a.address.is_some() != a.keystore.is_some(),
+                "accounts[{i}]: give exactly one of `address` and `keystore`"
+            );
+            ensure!((1..=1_000).contains(&a.coins), "accounts[{i}].coins must be between 1 and 1000");
+            ensure!(a.balance >= a.coins, "accounts[{i}].balance must be at least `coins` MIST");
+        }
+        for (i, m) in self.models.iter().enumerate() {
+            ensure!(self.classes.iter().any(|c| c.name == m.class), "models[{i}].class: no class named {:?}", m.class);
+            atoma_protocol::Digest::from_hex(&m.weight_digest)
+                .with_context(|| format!("models[{i}].weight_digest must be 64 hex digits"))?;
+        }
+        Ok(())
+    }
+
+    /// The random seed, if the file fixes one.
+    pub fn seed(&self) -> Option<[u8; 32]> {
+        self.random_seed.as_deref().and_then(|s| parse_seed(s).ok())
+    }
+
+    /// Every funded account with its balance and coin count.
+    pub fn funded(&self) -> anyhow::Result<Vec<(Address, u64, u64)>> {
+        let mut out = Vec::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            match (&a.address, &a.keystore) {
+                (Some(address), _) => out.push((*address, a.balance, a.coins)),
+                (None, Some(path)) => {
+                    for address in keystore_addresses(path).with_context(|| format!("accounts[{i}].keystore"))? {
+                        out.push((address, a.balance, a.coins));
+                    }
+                }
+                (None, None) => bail!("accounts[{i}]: no address"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_seed(s: &str) -> anyhow::Result<[u8; 32]> {
+    atoma_protocol::Digest::from_hex(s).map(|d| d.0).context("must be 32 bytes as 64 hex digits")
+}
+
+/// The addresses of the keys in a Sui keystore file (a JSON array of base64
+/// strings, each `flag || private key`; flag 0 Ed25519, 1 Secp256k1, 2 Secp256r1).
+pub fn keystore_addresses(path: &Path) -> anyhow::Result<Vec<Address>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let entries: Vec<String> = serde_json::from_str(&text).context("a keystore is a JSON array of base64 strings")?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(e.trim())
+                .with_context(|| format!("key {i} is not base64"))?;
+            let (flag, key) = bytes.split_first().with_context(|| format!("key {i} is empty"))?;
+            let key: [u8; 32] = key.try_into().ok().with_context(|| format!("key {i} is not 32 bytes"))?;
+            Ok(match flag {
+                0 => sui_crypto::ed25519::Ed25519PrivateKey::new(key).public_key().derive_address(),
+                1 => sui_crypto::secp256k1::Secp256k1PrivateKey::new(key)
+                    .map_err(|e| anyhow::anyhow!("key {i}: {e}"))?
+                    .public_key()
+                    .derive_address(),
+                2 => sui_crypto::secp256r1::Secp256r1PrivateKey::new(key).public_key().derive_address(),
+                other => bail!("key {i} has unknown scheme flag {other}"),
+            })
+        })
+        .collect()
+}
+
+/// Builds the chain at genesis: objects, protocol state, the genesis
+/// transaction and checkpoint 0 at `timestamp_ms`, with randomness from `seed`.
+pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyhow::Result<Chain> {
+    let package = config.package.unwrap_or(DEFAULT_PACKAGE);
+    let b = Builder { package };
+    // Ids of genesis objects derive from the seed, as a transaction's from its digest.
+    let id_base =
+        Digest::new(atoma_protocol::commitment::blake2b256(&[b"atoma-localnet/genesis".as_slice(), &seed].concat()).0);
+    let mut next = 0u64;
+    let mut new_id = || {
+        next += 1;
+        Address::derive_id(id_base, next - 1)
+    };
+    let network_id = new_id();
+    let admin_cap_id = new_id();
+    let tables = [new_id(), new_id(), new_id()].map(|a| objects::to_object_id(&a));
+    let random_inner = new_id();
+
+    let params = config.params.resolve();
+    let (mut state, admin_cap, out) =
+        State::create_network(objects::to_object_id(&network_id), objects::to_object_id(&admin_cap_id), params)
+            .map_err(|e| anyhow::anyhow!("params: {e}"))?;
+    let mut events = out.events;
+    let mut class_ids = HashMap::new();
+    for (i, c) in config.classes.iter().enumerate() {
+        let (id, out) = state
+            .add_hardware_class(&admin_cap, &c.name, c.min_collateral, c.task_lock)
+            .map_err(|e| anyhow::anyhow!("classes[{i}]: {e}"))?;
+        class_ids.insert(c.name.clone(), id);
+        events.extend(out.events);
+    }
+    for (i, m) in config.models.iter().enumerate() {
+        let digest = atoma_protocol::Digest::from_hex(&m.weight_digest).context("weight_digest")?;
+        let out = state
+            .add_model(&admin_cap, &m.id, &digest.0, class_ids[&m.class])
+            .map_err(|e| anyhow::anyhow!("models[{i}]: {e}"))?;
+        events.extend(out.events);
+    }
+
+    let version = 1;
+    let mut genesis_objects = vec![
+        b.clock(timestamp_ms, version),
+        b.random(random_inner, version),
+        b.network(&state.network, tables, version, version),
+        b.cap(true, CapObject { id: admin_cap.id, network_id: admin_cap.network_id }, version, config.admin),
+    ];
+    for (address, balance, coins) in config.funded()? {
+        for k in 0..coins {
+            // The balance is split evenly; the first coin takes the remainder.
+            let share = balance / coins + if k == 0 { balance % coins } else { 0 };
+            genesis_objects.push(b.coin(new_id(), share, version, Owner::Address(address)));
+        }
+    }
+
+    let transaction = Transaction {
+        kind: TransactionKind::Genesis(GenesisTransaction {
+            objects: genesis_objects.iter().map(|o| GenesisObject::new(o.data().clone(), *o.owner())).collect(),
+        }),
+        sender: Address::ZERO,
+        gas_payment: GasPayment { objects: Vec::new(), owner: Address::ZERO, price: 0, budget: 0 },
+        expiration: TransactionExpiration::None,
+    };
+    let digest = transaction.digest();
+    let written: Vec<Object> = genesis_objects.into_iter().map(|o| objects::finish(o, digest, 0)).collect();
+    let sui_events: Vec<sui_sdk_types::Event> = events
+        .iter()
+        .map(|e| sui_sdk_types::Event {
+            package_id: package,
+            module: sui_sdk_types::Identifier::from_static("network"),
+            sender: Address::ZERO,
+            type_: b.event_tag(e.name()),
+            contents: e.to_bcs(),
+        })
+        .collect();
+    let events = TransactionEvents(sui_events);
+    let mut changed: Vec<ChangedObject> = written
+        .iter()
+        .map(|o| ChangedObject {
+            object_id: o.object_id(),
+            input_state: ObjectIn::NotExist,
+            output_state: ObjectOut::ObjectWrite { digest: o.digest(), owner: *o.owner() },
+            id_operation: IdOperation::Created,
+        })
+        .collect();
+    changed.sort_by_key(|c| c.object_id);
+    let effects = TransactionEffects::V2(Box::new(TransactionEffectsV2 {
+        status: ExecutionStatus::Success,
+        epoch: 0,
+        gas_used: GasCostSummary::new(0, 0, 0, 0),
+        transaction_digest: digest,
+        gas_object_index: None,
+        events_digest: Some(events.digest()),
+        dependencies: Vec::new(),
+        lamport_version: version,
+        changed_objects: changed,
+        unchanged_consensus_objects: Vec::new(),
+        auxiliary_data_digest: None,
+    }));
+
+    let mut store = ObjectStore::default();
+    for o in &written {
+        store.put(o.clone());
+    }
+    let mut chain = Chain {
+        identity: Identity {
+            package,
+            network_id,
+            network_initial_version: version,
+            admin_cap_id,
+            network_tables: tables,
+            random_initial_version: version,
+            reference_gas_price: config.reference_gas_price,
+            random_seed: seed,
+        },
+        state,
+        objects: store,
+        txs: Default::default(),
+        checkpoints: Vec::new(),
+        pending: Vec::new(),
+        last_time_ms: timestamp_ms,
+        epoch_gas: GasCostSummary::new(0, 0, 0, 0),
+        total_transactions: 0,
+    };
+    chain.record(
+        digest,
+        TxRecord {
+            transaction,
+            signatures: Vec::new(),
+            effects,
+            events: Some(events),
+            timestamp_ms,
+            checkpoint: None,
+            input_objects: Vec::new(),
+            output_objects: written,
+        },
+    );
+    chain.seal_checkpoint(timestamp_ms);
+    Ok(chain)
+}
+
+/// Converts an object id of the protocol to a Sui address (re-exported for callers).
+pub fn address_of(id: &ObjectId) -> Address {
+    objects::to_address(id)
+}

@@ -1,0 +1,133 @@
+//! # atoma-localnet
+//!
+//! A local Sui-compatible node for the `atoma` package: it serves the subset
+//! of Sui's gRPC API that the SDK and the executor use, on loopback, with
+//! real transaction encoding, signatures, object versions, gas coins,
+//! checkpoints and events, and applies the Move calls of the package with
+//! `atoma-protocol`, the executable reference of the Move code. It is a
+//! development and test network, like a Sui localnet; production runs on Sui
+//! with the same client code.
+//!
+//! ## Layout
+//! - [`genesis`]: the genesis file and the chain it builds.
+//! - [`chain`]: the ledger: objects, protocol state, transactions, checkpoints.
+//! - [`exec`]: the checks before execution, gas, versions and effects.
+//! - [`ptb`], [`calls`]: the programmable-transaction interpreter and the
+//!   package's entry functions.
+//! - [`objects`]: the objects' types and Move layouts.
+//! - [`gas`]: the published gas schedule.
+//! - [`persist`]: the data directory (genesis and an input log replayed on restart).
+//! - [`node`]: the running network: lock, time source, checkpoint timer.
+//! - [`rpc`]: the gRPC services.
+//!
+//! ## Example
+//! ```no_run
+//! # async fn example(genesis: atoma_localnet::genesis::GenesisConfig) -> anyhow::Result<()> {
+//! let net = atoma_localnet::Localnet::start(&genesis, Default::default()).await?;
+//! let mut client = sui_rpc::Client::new(net.url())?;
+//! # Ok(()) }
+//! ```
+
+pub mod calls;
+pub mod chain;
+pub mod exec;
+pub mod gas;
+pub mod genesis;
+pub mod node;
+pub mod objects;
+pub mod persist;
+pub mod ptb;
+pub mod rpc;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::genesis::GenesisConfig;
+use crate::node::{Node, NodeConfig, TimeSource};
+
+/// How to start a local network.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Data directory; without one, the network lives in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// Random seed overriding the genesis file's (first start only).
+    pub seed: Option<[u8; 32]>,
+    /// Time source (the wall clock, or a manual clock for tests).
+    pub time: TimeSource,
+    /// Checkpoint intervals.
+    pub node: NodeConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            seed: None,
+            time: TimeSource::System,
+            node: NodeConfig::default(),
+        }
+    }
+}
+
+/// A local network running in this process; dropping it stops it.
+pub struct Localnet {
+    node: Arc<Node>,
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Localnet {
+    /// Starts a network and serves it on `options.listen`.
+    pub async fn start(genesis: &GenesisConfig, options: Options) -> anyhow::Result<Localnet> {
+        let node = Node::open(genesis, options.data_dir.as_deref(), options.seed, options.time, options.node)?;
+        let listener = TcpListener::bind(options.listen).await?;
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(node.clone().run_checkpoints(cancel.clone()));
+        let (serve_node, serve_cancel) = (node.clone(), cancel.clone());
+        tasks.spawn(async move {
+            if let Err(e) = rpc::serve(serve_node, listener, serve_cancel).await {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        });
+        tasks.close();
+        Ok(Localnet { node, addr, cancel, tasks })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to, `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The running node (for in-process tests and tools).
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Stops serving and waits for the tasks to end.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tasks.wait().await;
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

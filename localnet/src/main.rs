@@ -1,0 +1,228 @@
+//! `atoma-localnet`: runs a local Sui-compatible network for the atoma package.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::node::{NodeConfig, TimeSource};
+use atoma_localnet::{Localnet, Options};
+use base64::Engine;
+use clap::{Parser, Subcommand};
+
+/// A local Sui-compatible network for the atoma package.
+///
+/// It serves the Sui gRPC services that the atoma SDK and node service use
+/// (ledger, state, transaction execution, checkpoint subscription) on a
+/// loopback address, executes signed transactions with real Sui encodings,
+/// and applies the package's Move calls with the protocol's reference state
+/// machine. It is a development and test network; see docs/localnet.md.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts the network from a genesis file and serves it until Ctrl-C.
+    Start(StartArgs),
+    /// Writes a genesis file and a Sui keystore with new funded accounts.
+    Init(InitArgs),
+}
+
+#[derive(Parser)]
+struct StartArgs {
+    /// The genesis file (TOML; see docs/localnet.md). Ignored when --data-dir
+    /// holds a network started before, which continues where it stopped.
+    #[arg(long, env = "ATOMA_LOCALNET_GENESIS")]
+    genesis: PathBuf,
+    /// Address to serve gRPC on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    listen: SocketAddr,
+    /// Writes the URL clients connect to (http://host:port) to this file once serving.
+    #[arg(long)]
+    address_file: Option<PathBuf>,
+    /// Writes the network's identity (URL, chain id, package, network and
+    /// admin-cap ids, initial shared versions) as JSON to this file once serving.
+    #[arg(long)]
+    info_file: Option<PathBuf>,
+    /// Keeps the ledger in this directory, so a restart continues where it stopped.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Seed of on-chain randomness (64 hex digits); a fixed seed makes draws
+    /// repeat. Overrides the genesis file's `random_seed` on a first start.
+    #[arg(long)]
+    seed: Option<String>,
+    /// Executed transactions are sealed into a checkpoint at most this many ms later.
+    #[arg(long, default_value_t = 100)]
+    checkpoint_interval_ms: u64,
+    /// An empty checkpoint is sealed after this many ms without transactions.
+    #[arg(long, default_value_t = 2_000)]
+    idle_checkpoint_ms: u64,
+}
+
+#[derive(Parser)]
+struct InitArgs {
+    /// Directory to write genesis.toml and sui.keystore into.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Number of accounts to create; the first one holds the AdminCap.
+    #[arg(long, default_value_t = 4)]
+    accounts: usize,
+    /// MIST given to each account.
+    #[arg(long, default_value_t = 1_000_000_000_000_000)]
+    balance: u64,
+    /// Coins each account's balance is split into.
+    #[arg(long, default_value_t = 4)]
+    coins: u64,
+    /// A hardware class, as NAME:MIN_COLLATERAL:TASK_LOCK (repeatable).
+    #[arg(long = "class")]
+    classes: Vec<String>,
+    /// A model, as ID:WEIGHT_DIGEST_HEX:CLASS_NAME (repeatable).
+    #[arg(long = "model")]
+    models: Vec<String>,
+    /// The random seed to write into genesis.toml (64 hex digits).
+    #[arg(long)]
+    seed: Option<String>,
+    /// Overwrites existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Start(args) => tokio::runtime::Runtime::new()?.block_on(start(args)),
+        Command::Init(args) => init(args),
+    }
+}
+
+fn parse_seed(s: &str) -> anyhow::Result<[u8; 32]> {
+    atoma_protocol::Digest::from_hex(s).map(|d| d.0).context("--seed must be 64 hex digits")
+}
+
+/// Writes `contents` to `path` atomically (a reader never sees half a file).
+fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let genesis = GenesisConfig::load(&args.genesis)?;
+    let seed = args.seed.as_deref().map(parse_seed).transpose()?;
+    let options = Options {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        seed,
+        time: TimeSource::System,
+        node: NodeConfig {
+            checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
+            idle_checkpoint_interval: Duration::from_millis(args.idle_checkpoint_ms.max(1)),
+        },
+    };
+    let net = Localnet::start(&genesis, options).await?;
+    let url = net.url();
+    let info = net.node().with_chain(|chain| {
+        let id = &chain.identity;
+        serde_json::json!({
+            "url": url,
+            "chain_id": chain.chain_id().to_string(),
+            "package": id.package.to_string(),
+            "network": id.network_id.to_string(),
+            "network_initial_version": id.network_initial_version,
+            "admin_cap": id.admin_cap_id.to_string(),
+            "random_initial_version": id.random_initial_version,
+            "checkpoint_height": chain.checkpoint_height(),
+        })
+    });
+    if let Some(path) = &args.address_file {
+        write_atomic(path, &format!("{url}\n"))?;
+    }
+    if let Some(path) = &args.info_file {
+        write_atomic(path, &serde_json::to_string_pretty(&info)?)?;
+    }
+    println!("atoma-localnet serving {url}");
+    println!("  chain id {}  package {}  network {}", info["chain_id"], info["package"], info["network"]);
+    if let Some(dir) = &args.data_dir {
+        println!("  ledger kept in {}", dir.display());
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tracing::info!("stopping");
+    net.shutdown().await;
+    Ok(())
+}
+
+fn init(args: InitArgs) -> anyhow::Result<()> {
+    if args.accounts == 0 {
+        bail!("--accounts must be at least 1");
+    }
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let keystore = args.dir.join("sui.keystore");
+    let genesis_path = args.dir.join("genesis.toml");
+    for path in [&keystore, &genesis_path] {
+        if path.exists() && !args.force {
+            bail!("{} exists; pass --force to overwrite it", path.display());
+        }
+    }
+    let mut keys = Vec::new();
+    let mut addresses = Vec::new();
+    for _ in 0..args.accounts {
+        let secret: [u8; 32] = rand::random();
+        let key = sui_crypto::ed25519::Ed25519PrivateKey::new(secret);
+        addresses.push(key.public_key().derive_address());
+        let mut flagged = vec![0u8];
+        flagged.extend_from_slice(&secret);
+        keys.push(base64::engine::general_purpose::STANDARD.encode(flagged));
+    }
+    let mut classes = Vec::new();
+    for c in &args.classes {
+        let parts: Vec<&str> = c.rsplitn(3, ':').collect();
+        let [lock, min, name] = parts[..] else { bail!("--class {c:?}: expected NAME:MIN_COLLATERAL:TASK_LOCK") };
+        classes.push(ClassConfig {
+            name: name.to_string(),
+            min_collateral: min.parse().with_context(|| format!("--class {c:?}: MIN_COLLATERAL"))?,
+            task_lock: lock.parse().with_context(|| format!("--class {c:?}: TASK_LOCK"))?,
+        });
+    }
+    let mut models = Vec::new();
+    for m in &args.models {
+        let parts: Vec<&str> = m.splitn(3, ':').collect();
+        let [id, digest, class] = parts[..] else { bail!("--model {m:?}: expected ID:WEIGHT_DIGEST_HEX:CLASS_NAME") };
+        models.push(ModelConfig { id: id.to_string(), weight_digest: digest.to_string(), class: class.to_string() });
+    }
+    let config = GenesisConfig {
+        admin: addresses[0],
+        reference_gas_price: 1_000,
+        random_seed: args.seed.clone(),
+        package: None,
+        params: ParamsConfig::default(),
+        accounts: vec![AccountConfig {
+            address: None,
+            keystore: Some(PathBuf::from("sui.keystore")),
+            balance: args.balance,
+            coins: args.coins,
+        }],
+        classes,
+        models,
+    };
+    // Validate before writing anything (the keystore is read back relative to the file).
+    std::fs::write(&keystore, serde_json::to_string_pretty(&keys)?)
+        .with_context(|| format!("writing {}", keystore.display()))?;
+    write_atomic(&genesis_path, &toml::to_string(&config)?)?;
+    GenesisConfig::load(&genesis_path)?;
+    println!("wrote {} and {}", genesis_path.display(), keystore.display());
+    for (i, a) in addresses.iter().enumerate() {
+        println!("  account {i}: {a}{}", if i == 0 { " (admin)" } else { "" });
+    }
+    Ok(())
+}

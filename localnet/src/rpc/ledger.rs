@@ -1,0 +1,246 @@
+//! `LedgerService`: service info, objects, transactions, checkpoints, the epoch.
+
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use super::{Rpc, checkpoint_proto, mask, object_proto, parse_address, parse_digest, timestamp, transaction_proto};
+use crate::chain::Chain;
+
+/// Read masks used when a request gives none.
+pub const OBJECT_MASK: &str = "object_id,version,digest";
+/// Default read mask of `GetTransaction`.
+pub const TRANSACTION_MASK: &str = "digest";
+/// Default read mask of `GetCheckpoint`.
+pub const CHECKPOINT_MASK: &str = "sequence_number,digest";
+/// Default read mask of `GetEpoch`.
+pub const EPOCH_MASK: &str = "epoch,first_checkpoint,last_checkpoint,start,end,reference_gas_price";
+/// Largest batch of `BatchGetObjects` and `BatchGetTransactions`.
+pub const MAX_BATCH: usize = 1_000;
+
+fn get_object(
+    chain: &Chain,
+    request: &proto::GetObjectRequest,
+    default_mask: Option<&prost_types::FieldMask>,
+) -> Result<proto::Object, Status> {
+    let id = parse_address("object_id", request.object_id.as_deref())?;
+    let m = mask(request.read_mask.as_ref().or(default_mask), OBJECT_MASK);
+    let object = match request.version {
+        Some(v) => chain.objects.get_version(&id, v),
+        None => chain.objects.get(&id),
+    };
+    match object {
+        Some(o) => Ok(object_proto(chain, o, &m)),
+        None => Err(match (request.version, chain.objects.deleted_at(&id)) {
+            (Some(v), _) => Status::not_found(format!("object {id} at version {v} not found")),
+            (None, Some(v)) => Status::not_found(format!("object {id} was deleted at version {v}")),
+            (None, None) if id == chain.identity.package => Status::not_found(format!(
+                "{id} is the atoma package, which the local network runs natively: it holds no bytecode object"
+            )),
+            (None, None) => Status::not_found(format!("object {id} not found")),
+        }),
+    }
+}
+
+fn get_transaction(
+    chain: &Chain,
+    digest: Option<&str>,
+    m: &sui_rpc::field::FieldMaskTree,
+) -> Result<proto::ExecutedTransaction, Status> {
+    let digest = parse_digest("digest", digest)?;
+    let tx = chain.txs.get(&digest).ok_or_else(|| Status::not_found(format!("transaction {digest} not found")))?;
+    Ok(transaction_proto(chain, &digest, tx, m))
+}
+
+fn error_status(status: Status) -> sui_rpc::proto::google::rpc::Status {
+    sui_rpc::proto::google::rpc::Status {
+        code: status.code() as i32,
+        message: status.message().to_string(),
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl proto::ledger_service_server::LedgerService for Rpc {
+    async fn get_service_info(
+        &self,
+        _request: Request<proto::GetServiceInfoRequest>,
+    ) -> Result<Response<proto::GetServiceInfoResponse>, Status> {
+        let info = self.node.with_chain(|chain| {
+            let mut info = proto::GetServiceInfoResponse::default();
+            info.chain_id = Some(chain.chain_id().to_string());
+            info.chain = Some("atoma-localnet".to_string());
+            info.epoch = Some(0);
+            info.checkpoint_height = Some(chain.checkpoint_height());
+            let latest = &chain.checkpoints[chain.checkpoint_height() as usize];
+            info.timestamp = Some(timestamp(latest.summary.timestamp_ms));
+            info.lowest_available_checkpoint = Some(0);
+            info.lowest_available_checkpoint_objects = Some(0);
+            info.server = Some(format!("atoma-localnet/{}", env!("CARGO_PKG_VERSION")));
+            info
+        });
+        Ok(Response::new(info))
+    }
+
+    async fn get_object(
+        &self,
+        request: Request<proto::GetObjectRequest>,
+    ) -> Result<Response<proto::GetObjectResponse>, Status> {
+        let request = request.into_inner();
+        let object = self.node.with_chain(|chain| get_object(chain, &request, None))?;
+        let mut response = proto::GetObjectResponse::default();
+        response.object = Some(object);
+        Ok(Response::new(response))
+    }
+
+    async fn batch_get_objects(
+        &self,
+        request: Request<proto::BatchGetObjectsRequest>,
+    ) -> Result<Response<proto::BatchGetObjectsResponse>, Status> {
+        let request = request.into_inner();
+        if request.requests.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!("at most {MAX_BATCH} objects per batch")));
+        }
+        let objects = self.node.with_chain(|chain| {
+            request
+                .requests
+                .iter()
+                .map(|r| {
+                    let mut result = proto::GetObjectResult::default();
+                    result.result = Some(match get_object(chain, r, request.read_mask.as_ref()) {
+                        Ok(o) => proto::get_object_result::Result::Object(o),
+                        Err(e) => proto::get_object_result::Result::Error(error_status(e)),
+                    });
+                    result
+                })
+                .collect()
+        });
+        let mut response = proto::BatchGetObjectsResponse::default();
+        response.objects = objects;
+        Ok(Response::new(response))
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<proto::GetTransactionRequest>,
+    ) -> Result<Response<proto::GetTransactionResponse>, Status> {
+        let request = request.into_inner();
+        let m = mask(request.read_mask.as_ref(), TRANSACTION_MASK);
+        let tx = self.node.with_chain(|chain| get_transaction(chain, request.digest.as_deref(), &m))?;
+        let mut response = proto::GetTransactionResponse::default();
+        response.transaction = Some(tx);
+        Ok(Response::new(response))
+    }
+
+    async fn batch_get_transactions(
+        &self,
+        request: Request<proto::BatchGetTransactionsRequest>,
+    ) -> Result<Response<proto::BatchGetTransactionsResponse>, Status> {
+        let request = request.into_inner();
+        if request.digests.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!("at most {MAX_BATCH} transactions per batch")));
+        }
+        let m = mask(request.read_mask.as_ref(), TRANSACTION_MASK);
+        let transactions = self.node.with_chain(|chain| {
+            request
+                .digests
+                .iter()
+                .map(|d| {
+                    let mut result = proto::GetTransactionResult::default();
+                    result.result = Some(match get_transaction(chain, Some(d), &m) {
+                        Ok(t) => proto::get_transaction_result::Result::Transaction(t),
+                        Err(e) => proto::get_transaction_result::Result::Error(error_status(e)),
+                    });
+                    result
+                })
+                .collect()
+        });
+        let mut response = proto::BatchGetTransactionsResponse::default();
+        response.transactions = transactions;
+        Ok(Response::new(response))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<proto::GetCheckpointRequest>,
+    ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
+        let request = request.into_inner();
+        let m = mask(request.read_mask.as_ref(), CHECKPOINT_MASK);
+        let checkpoint = self.node.with_chain(|chain| {
+            let sequence = match &request.checkpoint_id {
+                None => chain.checkpoint_height(),
+                Some(proto::get_checkpoint_request::CheckpointId::SequenceNumber(s)) => *s,
+                Some(proto::get_checkpoint_request::CheckpointId::Digest(d)) => {
+                    let digest = parse_digest("digest", Some(d))?;
+                    chain
+                        .checkpoints
+                        .iter()
+                        .position(|c| c.summary.digest() == digest)
+                        .ok_or_else(|| Status::not_found(format!("checkpoint {digest} not found")))?
+                        as u64
+                }
+                Some(_) => return Err(Status::invalid_argument("unknown checkpoint_id kind")),
+            };
+            checkpoint_proto(chain, sequence, &m).ok_or_else(|| {
+                Status::not_found(format!(
+                    "checkpoint {sequence} not found; the latest is {}",
+                    chain.checkpoint_height()
+                ))
+            })
+        })?;
+        let mut response = proto::GetCheckpointResponse::default();
+        response.checkpoint = Some(checkpoint);
+        Ok(Response::new(response))
+    }
+
+    async fn get_epoch(
+        &self,
+        request: Request<proto::GetEpochRequest>,
+    ) -> Result<Response<proto::GetEpochResponse>, Status> {
+        let request = request.into_inner();
+        if let Some(e) = request.epoch
+            && e != 0
+        {
+            return Err(Status::not_found(format!("epoch {e} not found; the local network stays in epoch 0")));
+        }
+        let m = mask(request.read_mask.as_ref(), EPOCH_MASK);
+        let epoch = self.node.with_chain(|chain| {
+            let mut epoch = proto::Epoch::default();
+            epoch.epoch = Some(0);
+            epoch.first_checkpoint = Some(0);
+            epoch.start = Some(timestamp(chain.checkpoints[0].summary.timestamp_ms));
+            epoch.reference_gas_price = Some(chain.identity.reference_gas_price);
+            epoch
+        });
+        let mut response = proto::GetEpochResponse::default();
+        response.epoch = Some(sui_rpc::merge::Merge::merge_from(&epoch, &m));
+        Ok(Response::new(response))
+    }
+
+    async fn list_checkpoints(
+        &self,
+        _request: Request<proto::ListCheckpointsRequest>,
+    ) -> Result<Response<BoxStream<proto::ListCheckpointsResponse>>, Status> {
+        Err(Status::unimplemented(
+            "ListCheckpoints is not served by the local network; read checkpoints with GetCheckpoint",
+        ))
+    }
+
+    async fn list_transactions(
+        &self,
+        _request: Request<proto::ListTransactionsRequest>,
+    ) -> Result<Response<BoxStream<proto::ListTransactionsResponse>>, Status> {
+        Err(Status::unimplemented(
+            "ListTransactions is not served by the local network; read checkpoints with GetCheckpoint",
+        ))
+    }
+
+    async fn list_events(
+        &self,
+        _request: Request<proto::ListEventsRequest>,
+    ) -> Result<Response<BoxStream<proto::ListEventsResponse>>, Status> {
+        Err(Status::unimplemented(
+            "ListEvents is not served by the local network; read events from checkpoints with GetCheckpoint",
+        ))
+    }
+}

@@ -1,0 +1,145 @@
+//! `StateService`: objects an address owns, and SUI balances.
+
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, StructTag, TypeTag};
+use tonic::{Request, Response, Status};
+
+use super::{Rpc, mask, object_proto, parse_address};
+use crate::objects::{self, Kind};
+
+/// Default read mask of `ListOwnedObjects`.
+pub const OWNED_MASK: &str = "object_id,version,object_type";
+/// Default and largest page of `ListOwnedObjects`.
+pub const DEFAULT_PAGE: u32 = 50;
+/// Largest page of `ListOwnedObjects`.
+pub const MAX_PAGE: u32 = 1_000;
+
+/// Whether `tag` matches a type filter: a full struct tag, or a tag without
+/// type parameters that matches every instantiation (`0x2::coin::Coin`).
+fn matches_type(tag: &StructTag, filter: &StructTag) -> bool {
+    tag.address() == filter.address()
+        && tag.module() == filter.module()
+        && tag.name() == filter.name()
+        && (filter.type_params().is_empty() || tag.type_params() == filter.type_params())
+}
+
+fn is_sui(coin_type: &str) -> Result<bool, Status> {
+    let tag: StructTag =
+        coin_type.parse().map_err(|e| Status::invalid_argument(format!("coin_type {coin_type:?}: {e}")))?;
+    Ok(tag == StructTag::sui())
+}
+
+fn sui_balance(total: u64) -> proto::Balance {
+    let mut b = proto::Balance::default();
+    b.coin_type = Some(TypeTag::from(StructTag::sui()).to_string());
+    b.balance = Some(total);
+    b.coin_balance = Some(total);
+    b.address_balance = Some(0);
+    b
+}
+
+#[tonic::async_trait]
+impl proto::state_service_server::StateService for Rpc {
+    async fn list_owned_objects(
+        &self,
+        request: Request<proto::ListOwnedObjectsRequest>,
+    ) -> Result<Response<proto::ListOwnedObjectsResponse>, Status> {
+        let request = request.into_inner();
+        let owner = parse_address("owner", request.owner.as_deref())?;
+        let filter: Option<StructTag> = match request.object_type.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(t.parse().map_err(|e| Status::invalid_argument(format!("object_type {t:?}: {e}")))?),
+        };
+        let page = request.page_size.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+        let after: Option<Address> = match &request.page_token {
+            None => None,
+            Some(t) => {
+                Some(Address::from_bytes(t).map_err(|_| Status::invalid_argument("page_token is not one of ours"))?)
+            }
+        };
+        let m = mask(request.read_mask.as_ref(), OWNED_MASK);
+        let response = self.node.with_chain(|chain| {
+            let mut objects = Vec::new();
+            let mut next = None;
+            for id in chain.objects.owned_by(&owner).filter(|id| after.is_none_or(|a| **id > a)) {
+                let Some(object) = chain.objects.get(id) else { continue };
+                let matched = match (&filter, object.as_struct()) {
+                    (None, _) => true,
+                    (Some(f), Some(s)) => matches_type(s.object_type(), f),
+                    (Some(_), None) => false,
+                };
+                if !matched {
+                    continue;
+                }
+                if objects.len() == page {
+                    next = objects.last().map(|(id, _): &(Address, proto::Object)| *id);
+                    break;
+                }
+                objects.push((*id, object_proto(chain, object, &m)));
+            }
+            let mut response = proto::ListOwnedObjectsResponse::default();
+            response.next_page_token = next.map(|id| id.into_inner().to_vec().into());
+            response.objects = objects.into_iter().map(|(_, o)| o).collect();
+            response
+        });
+        Ok(Response::new(response))
+    }
+
+    async fn get_balance(
+        &self,
+        request: Request<proto::GetBalanceRequest>,
+    ) -> Result<Response<proto::GetBalanceResponse>, Status> {
+        let request = request.into_inner();
+        let owner = parse_address("owner", request.owner.as_deref())?;
+        let coin_type =
+            request.coin_type.as_deref().ok_or_else(|| Status::invalid_argument("coin_type is required"))?;
+        let total = if is_sui(coin_type)? { self.node.with_chain(|chain| sui_total(chain, &owner)) } else { 0 };
+        let mut balance = sui_balance(total);
+        balance.coin_type = Some(coin_type.to_string());
+        let mut response = proto::GetBalanceResponse::default();
+        response.balance = Some(balance);
+        Ok(Response::new(response))
+    }
+
+    async fn list_balances(
+        &self,
+        request: Request<proto::ListBalancesRequest>,
+    ) -> Result<Response<proto::ListBalancesResponse>, Status> {
+        let request = request.into_inner();
+        let owner = parse_address("owner", request.owner.as_deref())?;
+        let total = self.node.with_chain(|chain| sui_total(chain, &owner));
+        let mut response = proto::ListBalancesResponse::default();
+        if total > 0 {
+            response.balances = vec![sui_balance(total)];
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_coin_info(
+        &self,
+        _request: Request<proto::GetCoinInfoRequest>,
+    ) -> Result<Response<proto::GetCoinInfoResponse>, Status> {
+        Err(Status::unimplemented("GetCoinInfo is not served by the local network (it has SUI only)"))
+    }
+
+    async fn list_dynamic_fields(
+        &self,
+        _request: Request<proto::ListDynamicFieldsRequest>,
+    ) -> Result<Response<proto::ListDynamicFieldsResponse>, Status> {
+        Err(Status::unimplemented(
+            "ListDynamicFields is not served: the local network keeps the package's tables natively; follow the package's events",
+        ))
+    }
+}
+
+fn sui_total(chain: &crate::chain::Chain, owner: &Address) -> u64 {
+    chain
+        .objects
+        .owned_by(owner)
+        .filter_map(|id| chain.objects.get(id))
+        .map(|o| match objects::kind(o, &chain.identity.package) {
+            Kind::Coin(b) => b,
+            _ => 0,
+        })
+        .sum()
+}

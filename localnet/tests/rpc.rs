@@ -1,0 +1,552 @@
+//! The local network driven by the real Sui client (`sui_rpc::Client`) and
+//! transaction builder over loopback: execution, the checks that reject a
+//! transaction, Move aborts with the protocol's codes, a whole Sampling
+//! request, the checkpoint stream across a reconnect, and restarts.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use atoma_localnet::Options;
+use atoma_localnet::node::TimeSource;
+use atoma_protocol::commitment::{blake2b256, commitment};
+use atoma_protocol::objects::RequestObject;
+use atoma_protocol::{Event, ObjectId, ProtocolError, Role, Status};
+use common::*;
+use futures::StreamExt;
+use prost_types::FieldMask;
+use sui_rpc::field::FieldMaskUtil;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, Digest};
+use sui_transaction_builder::ObjectInput;
+
+fn error_kind(tx: &proto::ExecutedTransaction) -> Option<proto::execution_error::ExecutionErrorKind> {
+    let kind = tx.effects.as_ref()?.status.as_ref()?.error.as_ref()?.kind?;
+    proto::execution_error::ExecutionErrorKind::try_from(kind).ok()
+}
+
+fn abort_code(tx: &proto::ExecutedTransaction) -> Option<u64> {
+    let error = tx.effects.as_ref()?.status.as_ref()?.error.as_ref()?;
+    match error.error_details.as_ref()? {
+        proto::execution_error::ErrorDetails::Abort(a) => a.abort_code,
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_info_and_reference_gas_price_describe_the_network() {
+    let accounts = accounts(1);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let info =
+        client.ledger_client().get_service_info(proto::GetServiceInfoRequest::default()).await.unwrap().into_inner();
+    let chain_id = net.node().with_chain(|c| c.chain_id().to_string());
+    assert_eq!(info.chain_id.as_deref(), Some(chain_id.as_str()));
+    assert!(info.checkpoint_height.is_some());
+    assert_eq!(client.get_reference_gas_price().await.unwrap(), 1_000);
+    // The genesis transaction created the network and the admin's cap.
+    let admin_cap = net.node().with_chain(|c| c.identity.admin_cap_id);
+    let cap = object(&mut client, admin_cap).await;
+    assert!(cap.object_type.unwrap().ends_with("::network::AdminCap"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_transaction_executes_and_its_events_decode() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let before: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let cap_object = object(&mut client, cap).await;
+    assert!(cap_object.object_type.unwrap().ends_with("::node::NodeCap"));
+    assert_eq!(cap_object.owner.unwrap().address, Some(accounts[1].address.to_string()));
+    let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    let gas = before - after - CLASS_MIN;
+    assert!(gas > 0 && gas < GAS_BUDGET, "paid {gas} MIST of gas");
+    let node = net.node().with_chain(|c| c.state.network.nodes[&ObjectId(cap.into_inner())].clone());
+    assert_eq!(node.collateral, CLASS_MIN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_signer_is_rejected_and_nothing_changes() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    let gas = tx.gas();
+    let to = tx.pure(&accounts[1].address);
+    tx.transfer_objects(vec![gas], to);
+    let tx = tx.try_build().unwrap();
+    let forged = sign(&tx, &accounts[1]);
+    let err = execute_signed(&mut client, &tx, forged).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("not by the sender"), "{err}");
+    let gas_ref = tx.gas_payment.objects[0].clone();
+    let now = object(&mut client, *gas_ref.object_id()).await;
+    assert_eq!(now.version, Some(gas_ref.version()), "the gas coin is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_object_version_is_rejected() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let gas_before = coins(&mut client, accounts[0].address).await.remove(0);
+    let mut first = builder(&mut client, &accounts[0]).await;
+    let gas = first.gas();
+    let amount = first.pure(&5u64);
+    let coin = first.split_coins(gas, vec![amount]);
+    let to = first.pure(&accounts[1].address);
+    first.transfer_objects(coin, to);
+    assert!(succeeded(&execute(&mut client, first, &accounts[0]).await.unwrap()));
+    // The same gas coin at the version it had before.
+    let mut stale = sui_transaction_builder::TransactionBuilder::new();
+    stale.set_sender(accounts[0].address);
+    stale.set_gas_price(1_000);
+    stale.set_gas_budget(GAS_BUDGET);
+    stale.add_gas_objects([owned(&gas_before)]);
+    let to = stale.pure(&accounts[1].address);
+    let gas = stale.gas();
+    stale.transfer_objects(vec![gas], to);
+    let err = execute(&mut client, stale, &accounts[0]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("not available for consumption"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_budget_above_the_gas_balance_is_rejected() {
+    let accounts = accounts(1);
+    let mut config = genesis(&accounts);
+    config.accounts[0].balance = 3_000_000;
+    config.accounts[0].coins = 1;
+    let net = start(&config, Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    tx.set_gas_budget(5_000_000);
+    let to = tx.pure(&accounts[0].address);
+    let gas = tx.gas();
+    tx.transfer_objects(vec![gas], to);
+    let err = execute(&mut client, tx, &accounts[0]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("less than the budget"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_budget_below_the_cost_fails_with_insufficient_gas_and_pays_it() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[1]).await;
+    let budget = 1_000_000; // the minimum: less than a register_node costs
+    tx.set_gas_budget(budget);
+    let network = network_input(&mut client, &net).await;
+    let network = tx.object(network);
+    let class = tx.pure(&0u64);
+    let gas = tx.gas();
+    let amount = tx.pure(&CLASS_MIN);
+    let coin = tx.split_coins(gas, vec![amount]).remove(0);
+    let endpoint = tx.pure(&"http://x".to_string());
+    let key = tx.pure(&vec![1u8; 32]);
+    tx.move_call(function("node", "register_node"), vec![network, class, coin, endpoint, key]);
+    let before: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
+    assert!(!succeeded(&done));
+    assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::InsufficientGas));
+    let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    assert!(before > after && before - after <= budget, "charged {} of a {budget} budget", before - after);
+    assert!(net.node().with_chain(|c| c.state.network.nodes.is_empty()), "no node was registered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_move_calls_fail_or_are_rejected() {
+    let accounts = accounts(1);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    tx.move_call(function("node", "no_such_function"), vec![]);
+    let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
+    assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::FunctionNotFound));
+
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    let network = network_input(&mut client, &net).await;
+    let network = tx.object(network);
+    tx.move_call(function("node", "register_node"), vec![network]);
+    let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
+    assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::ArityMismatch));
+
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    tx.move_call(
+        sui_transaction_builder::Function::new(
+            Address::TWO,
+            sui_sdk_types::Identifier::from_static("coin"),
+            sui_sdk_types::Identifier::from_static("zero"),
+        ),
+        vec![],
+    );
+    let err = execute(&mut client, tx, &accounts[0]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err}");
+
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    let network = network_input(&mut client, &net).await;
+    let network = tx.object(network);
+    tx.move_call(function("network", "treasury"), vec![network]);
+    let err = execute(&mut client, tx, &accounts[0]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "a view function: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_abort_carries_the_protocol_error_code() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[1]).await;
+    let network = network_input(&mut client, &net).await;
+    let network = tx.object(network);
+    let class = tx.pure(&0u64);
+    let gas = tx.gas();
+    let amount = tx.pure(&(CLASS_MIN - 1));
+    let coin = tx.split_coins(gas, vec![amount]).remove(0);
+    let endpoint = tx.pure(&"http://x".to_string());
+    let key = tx.pure(&vec![1u8; 32]);
+    tx.move_call(function("node", "register_node"), vec![network, class, coin, endpoint, key]);
+    let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
+    assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::MoveAbort));
+    let code = abort_code(&done).unwrap();
+    assert_eq!(atoma_protocol::error::decode_abort_code(code), Some(ProtocolError::InsufficientCollateral));
+    let error = done.effects.unwrap().status.unwrap().error.unwrap();
+    let Some(proto::execution_error::ErrorDetails::Abort(abort)) = error.error_details else { panic!("abort details") };
+    let clever = abort.clever_error.unwrap();
+    assert_eq!(clever.error_code, Some(9));
+    assert_eq!(clever.constant_name.as_deref(), Some("EInsufficientCollateral"));
+    assert_eq!(abort.location.unwrap().function_name.as_deref(), Some("register_node"));
+    // The split coin went back: only gas was paid.
+    let left: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    assert!(BALANCE - left < GAS_BUDGET);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_transfers_and_merges_may_follow_a_command_that_uses_random() {
+    let accounts = accounts(1);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    let network = network_input(&mut client, &net).await;
+    let network = tx.object(network);
+    let random = shared_input(&mut client, Address::from_static("0x8"), false).await;
+    let random = tx.object(random);
+    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+    let input = b"hello".to_vec();
+    let args = submit_args(&mut tx, &input);
+    let gas = tx.gas();
+    let fee = tx.pure(&10_000_000u64);
+    let payment = tx.split_coins(gas, vec![fee]).remove(0);
+    let n = tx.pure(&1u64);
+    let mut call = vec![network];
+    call.extend(args);
+    call.extend([n, payment, random, clock]);
+    tx.move_call(function("request", "submit_sampling"), call);
+    let gas = tx.gas();
+    let more = tx.pure(&1u64);
+    let extra = tx.split_coins(gas, vec![more]);
+    let to = tx.pure(&accounts[0].address);
+    tx.transfer_objects(extra, to);
+    let err = execute(&mut client, tx, &accounts[0]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("uses Random"), "{err}");
+}
+
+/// The pure arguments of a submission with an inline input: model, input
+/// digest, inline bytes, no URI, a 60 s timeout.
+fn submit_args(
+    tx: &mut sui_transaction_builder::TransactionBuilder,
+    input: &[u8],
+) -> Vec<sui_transaction_builder::Argument> {
+    vec![
+        tx.pure(&"tiny".to_string()),
+        tx.pure(&blake2b256(input).0.to_vec()),
+        tx.pure(&input.to_vec()),
+        tx.pure(&Option::<String>::None),
+        tx.pure(&60_000u64),
+    ]
+}
+
+/// Submits a Sampling request of `n` nodes; returns the executed transaction.
+async fn submit_sampling(
+    client: &mut sui_rpc::Client,
+    net: &atoma_localnet::Localnet,
+    requester: &Account,
+    n: u64,
+    fee: u64,
+) -> proto::ExecutedTransaction {
+    let mut tx = builder(client, requester).await;
+    let network = network_input(client, net).await;
+    let network = tx.object(network);
+    let random = shared_input(client, Address::from_static("0x8"), false).await;
+    let random = tx.object(random);
+    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+    let args = submit_args(&mut tx, b"hello");
+    let gas = tx.gas();
+    let fee = tx.pure(&fee);
+    let payment = tx.split_coins(gas, vec![fee]).remove(0);
+    let n = tx.pure(&n);
+    let mut call = vec![network];
+    call.extend(args);
+    call.extend([n, payment, random, clock]);
+    tx.move_call(function("request", "submit_sampling"), call);
+    execute(client, tx, requester).await.expect("submission is accepted")
+}
+
+/// Commits (or reveals) for a node through its cap.
+async fn node_call(
+    client: &mut sui_rpc::Client,
+    net: &atoma_localnet::Localnet,
+    owner: &Account,
+    cap: Address,
+    request: Address,
+    reveal: Option<(&[u8; 32], &[u8; 32])>,
+    commitment: &[u8; 32],
+) -> proto::ExecutedTransaction {
+    let mut tx = builder(client, owner).await;
+    let request = shared_input(client, request, true).await;
+    let cap = object(client, cap).await;
+    let cap = tx.object(owned(&cap));
+    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+    match reveal {
+        None => {
+            let request = tx.object(request);
+            let c = tx.pure(&commitment.to_vec());
+            tx.move_call(function("request", "commit"), vec![request, cap, c, clock]);
+        }
+        Some((output, salt)) => {
+            let network = network_input(client, net).await;
+            let network = tx.object(network);
+            let request = tx.object(request);
+            let o = tx.pure(&output.to_vec());
+            let s = tx.pure(&salt.to_vec());
+            tx.move_call(function("request", "reveal"), vec![network, request, cap, o, s, clock]);
+        }
+    }
+    execute(client, tx, owner).await.expect("accepted")
+}
+
+/// All SUI: coins of every account, the protocol's holdings, and gas spent.
+fn total_sui(net: &atoma_localnet::Localnet) -> u128 {
+    net.node().with_chain(|c| {
+        let coins: u128 = c
+            .txs
+            .values()
+            .flat_map(|t| t.output_objects.iter())
+            .filter(|o| c.objects.get(&o.object_id()).map(|cur| cur.version()) == Some(o.version()))
+            .filter_map(|o| match atoma_localnet::objects::kind(o, &c.identity.package) {
+                atoma_localnet::objects::Kind::Coin(b) => Some(b as u128),
+                _ => None,
+            })
+            .sum();
+        let gas: u128 = c
+            .txs
+            .values()
+            .map(|t| {
+                let g = t.effects.gas_summary();
+                g.computation_cost as u128 + g.storage_cost as u128 - g.storage_rebate as u128
+            })
+            .sum();
+        coins + c.state.held() + gas
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
+    let accounts = accounts(4);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let initial = total_sui(&net);
+    let mut caps = Vec::new();
+    for owner in &accounts[1..] {
+        caps.push(register_node(&mut client, &net, owner, CLASS_MIN).await);
+    }
+    let fee = 3_000_000;
+    let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, fee).await;
+    assert!(succeeded(&submitted), "{:?}", submitted.effects);
+    let events = events(&submitted);
+    let (request, selected) = match &events[..] {
+        [Event::RequestSubmitted(s), Event::NodesSelected(n)] => (s.request_id, n.nodes.clone()),
+        other => panic!("unexpected events {other:?}"),
+    };
+    assert_eq!(selected.len(), 2);
+    let request = Address::new(request.0);
+    let output = blake2b256(b"the output");
+    let mut members = Vec::new();
+    for node in &selected {
+        let i = caps.iter().position(|c| c.into_inner() == node.0).unwrap();
+        members.push((&accounts[i + 1], caps[i], [i as u8; 32]));
+    }
+    for (owner, cap, salt) in &members {
+        let c = commitment(
+            &ObjectId(request.into_inner()),
+            &ObjectId(cap.into_inner()),
+            &output,
+            &atoma_protocol::Digest(*salt),
+        );
+        let done = node_call(&mut client, &net, owner, *cap, request, None, &c.0).await;
+        assert!(succeeded(&done), "{:?}", done.effects);
+    }
+    let mut last = None;
+    for (owner, cap, salt) in &members {
+        last = Some(node_call(&mut client, &net, owner, *cap, request, Some((&output.0, salt)), &[0; 32]).await);
+    }
+    let last = last.unwrap();
+    assert!(succeeded(&last));
+    assert!(
+        common::events(&last).iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.output_digest == output)),
+        "{:?}",
+        common::events(&last)
+    );
+    // The fee was paid to the two nodes' owners as new coins.
+    let changes = last.balance_changes.iter().filter(|b| b.amount.as_deref() == Some(&(fee / 2).to_string())).count();
+    assert!(changes >= 1, "{:?}", last.balance_changes);
+    // The Request object holds the Move layout of the settled request.
+    let mut req = proto::GetObjectRequest::default();
+    req.object_id = Some(request.to_string());
+    req.read_mask = Some(FieldMask::from_paths(["contents"]));
+    let o = client.ledger_client().get_object(req).await.unwrap().into_inner().object.unwrap();
+    let decoded: RequestObject = bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
+    assert_eq!(decoded.status, Status::Finalized);
+    assert_eq!(decoded.output_digest, Some(output));
+    assert_eq!(decoded.nodes_with_role(Role::Executor).len(), 0, "slots are released when settled");
+    assert_eq!(total_sui(&net), initial, "SUI is conserved, gas included");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_after_the_deadline_aborts_on_the_controllable_clock() {
+    let accounts = accounts(3);
+    let (time, clock) = TimeSource::manual(1_700_000_000_000);
+    let net = start(&genesis(&accounts), Options { time, ..Default::default() }).await;
+    let mut client = client(&net);
+    let cap1 = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let _cap2 = register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
+    let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, 3_000_000).await;
+    let Event::RequestSubmitted(s) = &common::events(&submitted)[0] else { panic!("submitted") };
+    clock.fetch_add(60_001, Ordering::SeqCst);
+    let request = Address::new(s.request_id.0);
+    let done = node_call(&mut client, &net, &accounts[1], cap1, request, None, &[1; 32]).await;
+    let code = abort_code(&done).expect("aborted");
+    assert_eq!(atoma_protocol::error::decode_abort_code(code), Some(ProtocolError::DeadlinePassed));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_stream_in_order_and_a_reconnect_misses_nothing() {
+    let accounts = accounts(3);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mask = FieldMask::from_paths(["sequence_number", "transactions.digest", "transactions.events"]);
+    let mut req = proto::SubscribeCheckpointsRequest::default();
+    req.read_mask = Some(mask.clone());
+    let mut stream = client.subscription_client().subscribe_checkpoints(req.clone()).await.unwrap().into_inner();
+
+    let mut executed = Vec::new();
+    for owner in &accounts[1..] {
+        let cap = register_node(&mut client, &net, owner, CLASS_MIN).await;
+        executed.push(cap);
+    }
+    // Read until both registrations were seen.
+    let mut seen_sequences = Vec::new();
+    let mut seen_events = Vec::new();
+    let mut last = 0;
+    while seen_events.len() < 2 {
+        let frame = tokio::time::timeout(WAIT, stream.next()).await.expect("a checkpoint").unwrap().unwrap();
+        let cp = frame.checkpoint.unwrap();
+        assert_eq!(frame.cursor, cp.sequence_number);
+        last = cp.sequence_number.unwrap();
+        seen_sequences.push(last);
+        for t in &cp.transactions {
+            for e in t.events.as_ref().map(|e| e.events.clone()).unwrap_or_default() {
+                seen_events.push(sui_sdk_types::Event::try_from(&e).unwrap());
+            }
+        }
+    }
+    drop(stream);
+    // While disconnected: one more registration and some empty checkpoints.
+    let missed = register_node(&mut client, &net, &accounts[0], CLASS_MIN).await;
+    net.node().seal_now();
+    let height = net.node().with_chain(|c| c.checkpoint_height());
+    // Catch up from the cursor with GetCheckpoint, then subscribe again.
+    let mut resumed = client.subscription_client().subscribe_checkpoints(req).await.unwrap().into_inner();
+    for sequence in last + 1..=height {
+        let mut get = proto::GetCheckpointRequest::default();
+        get.checkpoint_id = Some(proto::get_checkpoint_request::CheckpointId::SequenceNumber(sequence));
+        get.read_mask = Some(mask.clone());
+        let cp = client.ledger_client().get_checkpoint(get).await.unwrap().into_inner().checkpoint.unwrap();
+        seen_sequences.push(cp.sequence_number.unwrap());
+        for t in &cp.transactions {
+            for e in t.events.as_ref().map(|e| e.events.clone()).unwrap_or_default() {
+                seen_events.push(sui_sdk_types::Event::try_from(&e).unwrap());
+            }
+        }
+    }
+    net.node().seal_now();
+    let next = tokio::time::timeout(WAIT, resumed.next()).await.expect("a checkpoint").unwrap().unwrap();
+    assert_eq!(next.cursor, Some(height + 1), "the new subscription continues at the next checkpoint");
+
+    let contiguous: Vec<u64> = (seen_sequences[0]..=height).collect();
+    assert_eq!(seen_sequences, contiguous, "every checkpoint once, in order");
+    let registered: Vec<Address> = seen_events
+        .iter()
+        .filter_map(|e| match Event::from_bcs(e.type_.name().as_str(), &e.contents) {
+            Some(Ok(Event::NodeRegistered(r))) => Some(Address::new(r.node_id.0)),
+            _ => None,
+        })
+        .collect();
+    executed.push(missed);
+    assert_eq!(registered, executed, "every event once, in order, the missed one included");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
+    let accounts = accounts(2);
+    let dir = tempfile::tempdir().unwrap();
+    let options = || Options { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    let net = start(&genesis(&accounts), options()).await;
+    let mut client = client(&net);
+    let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    net.node().seal_now();
+    let before = object(&mut client, cap).await;
+    let (chain_id, height, coins_before) =
+        net.node().with_chain(|c| (c.chain_id(), c.checkpoint_height(), c.objects.len()));
+    net.shutdown().await;
+
+    // A different genesis is ignored: the directory's own continues.
+    let mut other = genesis(&accounts);
+    other.reference_gas_price = 5;
+    let net = start(&other, options()).await;
+    let mut client = common::client(&net);
+    let after = object(&mut client, cap).await;
+    assert_eq!((after.version, after.digest), (before.version, before.digest));
+    net.node().with_chain(|c| {
+        assert_eq!(c.chain_id(), chain_id);
+        assert!(c.checkpoint_height() >= height);
+        assert_eq!(c.objects.len(), coins_before);
+        assert_eq!(c.identity.reference_gas_price, 1_000);
+    });
+    // And it keeps executing.
+    register_node(&mut client, &net, &accounts[0], CLASS_MIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fixed_seed_repeats_the_draws() {
+    let accounts = accounts(5);
+    let mut selections = BTreeSet::new();
+    for _ in 0..2 {
+        let (time, _clock) = TimeSource::manual(1_700_000_000_000);
+        let net = start(&genesis(&accounts), Options { time, ..Default::default() }).await;
+        let mut client = client(&net);
+        for owner in &accounts[1..] {
+            register_node(&mut client, &net, owner, CLASS_MIN).await;
+        }
+        let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, 3_000_000).await;
+        let Event::RequestSubmitted(s) = &common::events(&submitted)[0] else { panic!("submitted") };
+        selections.insert((s.seed, Digest::from_base58(submitted.digest.as_deref().unwrap()).unwrap()));
+    }
+    assert_eq!(selections.len(), 1, "the same transactions on the same seed draw the same seed");
+}
