@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use atoma_protocol::objects::CapObject;
 use atoma_protocol::{ObjectId, Params, State};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::{
     Address, ChangedObject, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction,
@@ -235,8 +234,8 @@ fn parse_seed(s: &str) -> anyhow::Result<[u8; 32]> {
     atoma_protocol::Digest::from_hex(s).map(|d| d.0).context("must be 32 bytes as 64 hex digits")
 }
 
-/// The addresses of the keys in a Sui keystore file (a JSON array of base64
-/// strings, each `flag || private key`; flag 0 Ed25519, 1 Secp256k1, 2 Secp256r1).
+/// The addresses of the keys in a Sui keystore file (the Sui CLI's
+/// `sui.keystore`: a JSON array of base64 `flag || private key`).
 pub fn keystore_addresses(path: &Path) -> anyhow::Result<Vec<Address>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let entries: Vec<String> = serde_json::from_str(&text).context("a keystore is a JSON array of base64 strings")?;
@@ -244,20 +243,9 @@ pub fn keystore_addresses(path: &Path) -> anyhow::Result<Vec<Address>> {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(e.trim())
-                .with_context(|| format!("key {i} is not base64"))?;
-            let (flag, key) = bytes.split_first().with_context(|| format!("key {i} is empty"))?;
-            let key: [u8; 32] = key.try_into().ok().with_context(|| format!("key {i} is not 32 bytes"))?;
-            Ok(match flag {
-                0 => sui_crypto::ed25519::Ed25519PrivateKey::new(key).public_key().derive_address(),
-                1 => sui_crypto::secp256k1::Secp256k1PrivateKey::new(key)
-                    .map_err(|e| anyhow::anyhow!("key {i}: {e}"))?
-                    .public_key()
-                    .derive_address(),
-                2 => sui_crypto::secp256r1::Secp256r1PrivateKey::new(key).public_key().derive_address(),
-                other => bail!("key {i} has unknown scheme flag {other}"),
-            })
+            let key = sui_crypto::simple::SimpleKeypair::from_base64(e.trim())
+                .map_err(|err| anyhow::anyhow!("key {i} of the keystore: {err}"))?;
+            Ok(key.verifying_key().derive_address())
         })
         .collect()
 }

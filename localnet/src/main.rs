@@ -8,7 +8,6 @@ use anyhow::{Context, bail};
 use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
 use atoma_localnet::node::{NodeConfig, TimeSource};
 use atoma_localnet::{Localnet, Options};
-use base64::Engine;
 use clap::{Parser, Subcommand};
 
 /// A local Sui-compatible network for the atoma package.
@@ -152,7 +151,8 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         write_atomic(path, &serde_json::to_string_pretty(&info)?)?;
     }
     println!("atoma-localnet serving {url}");
-    println!("  chain id {}  package {}  network {}", info["chain_id"], info["package"], info["network"]);
+    let field = |k: &str| info[k].as_str().unwrap_or_default().to_string();
+    println!("  chain id {}  package {}  network {}", field("chain_id"), field("package"), field("network"));
     if let Some(dir) = &args.data_dir {
         println!("  ledger kept in {}", dir.display());
     }
@@ -177,12 +177,9 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     let mut keys = Vec::new();
     let mut addresses = Vec::new();
     for _ in 0..args.accounts {
-        let secret: [u8; 32] = rand::random();
-        let key = sui_crypto::ed25519::Ed25519PrivateKey::new(secret);
+        let key = sui_crypto::ed25519::Ed25519PrivateKey::new(rand::random());
         addresses.push(key.public_key().derive_address());
-        let mut flagged = vec![0u8];
-        flagged.extend_from_slice(&secret);
-        keys.push(base64::engine::general_purpose::STANDARD.encode(flagged));
+        keys.push(key.to_base64());
     }
     let mut classes = Vec::new();
     for c in &args.classes {

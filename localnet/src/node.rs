@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chain::Chain;
 use crate::exec::{self, Reject};
-use crate::genesis::{self, GenesisConfig};
+use crate::genesis::{self, AccountConfig, GenesisConfig};
 use crate::persist::{DataDir, Log, Record};
 
 /// Where the network reads the time.
@@ -103,7 +103,18 @@ impl Node {
                     replay(&mut chain, data.records()?)?;
                     chain
                 } else {
+                    // The saved genesis is self-contained: keystores become their addresses.
                     let mut fixed = genesis.clone();
+                    fixed.accounts = genesis
+                        .funded()?
+                        .into_iter()
+                        .map(|(address, balance, coins)| AccountConfig {
+                            address: Some(address),
+                            keystore: None,
+                            balance,
+                            coins,
+                        })
+                        .collect();
                     let seed = seed.or(genesis.seed()).unwrap_or_else(random_seed);
                     fixed.random_seed = Some(atoma_protocol::Digest(seed).to_string());
                     let now = time.now_ms();

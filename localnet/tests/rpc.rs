@@ -506,8 +506,15 @@ async fn checkpoints_stream_in_order_and_a_reconnect_misses_nothing() {
 async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
     let accounts = accounts(2);
     let dir = tempfile::tempdir().unwrap();
-    let options = || Options { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
-    let net = start(&genesis(&accounts), options()).await;
+    let options = || Options { data_dir: Some(dir.path().join("ledger")), ..Default::default() };
+    // Account 1 is funded through a Sui keystore file.
+    let keystore = dir.path().join("sui.keystore");
+    let entry = sui_crypto::ed25519::Ed25519PrivateKey::new([2u8; 32]).to_base64();
+    std::fs::write(&keystore, format!("[\"{entry}\"]")).unwrap();
+    let mut config = genesis(&accounts);
+    config.accounts[1].address = None;
+    config.accounts[1].keystore = Some(keystore.clone());
+    let net = start(&config, options()).await;
     let mut client = client(&net);
     let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
     net.node().seal_now();
@@ -515,6 +522,8 @@ async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
     let (chain_id, height, coins_before) =
         net.node().with_chain(|c| (c.chain_id(), c.checkpoint_height(), c.objects.len()));
     net.shutdown().await;
+    // The data directory does not depend on the keystore any more.
+    std::fs::remove_file(&keystore).unwrap();
 
     // A different genesis is ignored: the directory's own continues.
     let mut other = genesis(&accounts);

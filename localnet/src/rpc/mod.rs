@@ -46,7 +46,11 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .add_service(proto::state_service_server::StateServiceServer::new(rpc.clone()))
         .add_service(proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(rpc.clone()))
         .add_service(proto::subscription_service_server::SubscriptionServiceServer::new(rpc))
-        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(
+            // Without TCP_NODELAY, small responses wait for the peer's delayed ACK (about 40 ms).
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown.cancelled_owned(),
+        )
         .await?;
     Ok(())
 }
