@@ -15,6 +15,7 @@
 //! - [`ptb`], [`calls`]: the programmable-transaction interpreter and the
 //!   package's entry functions.
 //! - [`objects`]: the objects' types and Move layouts.
+//! - [`fields`]: the network's tables as dynamic fields.
 //! - [`gas`]: the published gas schedule.
 //! - [`persist`]: the data directory (genesis and an input log replayed on restart).
 //! - [`node`]: the running network: lock, time source, checkpoint timer.
@@ -31,6 +32,7 @@
 pub mod calls;
 pub mod chain;
 pub mod exec;
+pub mod fields;
 pub mod gas;
 pub mod genesis;
 pub mod node;

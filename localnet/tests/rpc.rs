@@ -559,3 +559,43 @@ async fn a_fixed_seed_repeats_the_draws() {
     }
     assert_eq!(selections.len(), 1, "the same transactions on the same seed draw the same seed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
+    let accounts = accounts(2);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    // The Network object names its tables; a node is the field keyed by its id.
+    let network_id = net.node().with_chain(|c| c.identity.network_id);
+    let o = object(&mut client, network_id).await;
+    let network: atoma_protocol::objects::NetworkObject =
+        bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
+    let nodes_table = Address::new(network.nodes.id.0);
+    assert_eq!(network.nodes.size, 1);
+    let id_type: sui_sdk_types::TypeTag = "0x2::object::ID".parse().unwrap();
+    let field_id = nodes_table.derive_dynamic_child_id(&id_type, &bcs::to_bytes(&cap).unwrap());
+    let field = object(&mut client, field_id).await;
+    let tag: sui_sdk_types::StructTag = field.object_type.as_deref().unwrap().parse().unwrap();
+    assert_eq!((tag.module().as_str(), tag.name().as_str()), ("dynamic_field", "Field"));
+    assert_eq!(tag.type_params()[0], id_type);
+    let bytes = field.contents.unwrap().value.unwrap();
+    let (uid, rest) = bytes.split_at(32);
+    assert_eq!(uid, field_id.as_bytes());
+    let (key, value): (ObjectId, atoma_protocol::objects::NodeObject) = bcs::from_bytes(rest).unwrap();
+    assert_eq!(key.0, cap.into_inner());
+    assert_eq!(value.owner.0, accounts[1].address.into_inner());
+    assert_eq!(value.endpoint, "http://127.0.0.1:1");
+    // ListDynamicFields on the models table lists the genesis model.
+    let models_table = Address::new(network.models.id.0);
+    let mut req = proto::ListDynamicFieldsRequest::default();
+    req.parent = Some(models_table.to_string());
+    req.read_mask = Some(FieldMask::from_paths(["field_id", "name", "value", "value_type"]));
+    let fields = client.state_client().list_dynamic_fields(req).await.unwrap().into_inner().dynamic_fields;
+    assert_eq!(fields.len(), 1);
+    let name: String = bcs::from_bytes(fields[0].name.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
+    assert_eq!(name, "tiny");
+    let model: atoma_protocol::objects::ModelObject =
+        bcs::from_bytes(fields[0].value.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
+    assert_eq!(model.weight_digest, atoma_protocol::Digest([0xab; 32]));
+}

@@ -14,13 +14,26 @@
 //! Request          = see `RequestObject` (the order of `atoma::request::Request`)
 //! ```
 //!
+//! The network's tables keep their entries as dynamic fields
+//! (`0x2::dynamic_field::Field<K, V>` = UID || K || V), whose ids derive from
+//! the table's id and the key. The values are:
+//!
+//! ```text
+//! nodes:   ID  -> Node          = address owner || u64 class_id || Balance collateral || u64 locked
+//!                                 || u64 open_tasks || Option<u64> leaving_since_ms || String endpoint
+//!                                 || vector<u8> public_key || u64 completed || u64 slashed
+//! classes: u64 -> HardwareClass = String name || u64 min_collateral || u64 task_lock
+//!                                 || TableVec active (= Table) || Table index
+//! models:  String -> Model      = vector<u8> weight_digest || u64 class_id
+//! ```
+//!
 //! Not for: rules. These are read-only views built from `State`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
 use crate::request::{Request, Selection, Slot};
-use crate::state::Network;
+use crate::state::{HardwareClass, Model, Network, Node};
 use crate::types::{Address, Digest, Input, Mode, ObjectId, Round, Status};
 
 /// The Move module and struct name of each object type, for type tags.
@@ -33,6 +46,12 @@ pub mod type_names {
     pub const NODE_CAP: (&str, &str) = ("node", "NodeCap");
     /// `atoma::request::Request`.
     pub const REQUEST: (&str, &str) = ("request", "Request");
+    /// `atoma::network::Node` (a value of the nodes table).
+    pub const NODE: (&str, &str) = ("network", "Node");
+    /// `atoma::hardware::HardwareClass` (a value of the classes table).
+    pub const HARDWARE_CLASS: (&str, &str) = ("hardware", "HardwareClass");
+    /// `atoma::model::Model` (a value of the models table).
+    pub const MODEL: (&str, &str) = ("model", "Model");
 }
 
 /// The header of a `sui::table::Table` (or `TableVec`): its id and size.
@@ -85,6 +104,80 @@ impl NetworkObject {
             nodes: TableHeader { id: tables[2], size: network.nodes.len() as u64 },
             treasury: network.treasury,
         }
+    }
+}
+
+/// `atoma::network::Node`, a value of the network's nodes table.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct NodeObject {
+    pub owner: Address,
+    pub class_id: u64,
+    /// `Balance<SUI>`: collateral held (MIST).
+    pub collateral: u64,
+    pub locked: u64,
+    pub open_tasks: u64,
+    pub leaving_since_ms: Option<u64>,
+    pub endpoint: String,
+    pub public_key: Vec<u8>,
+    pub completed: u64,
+    pub slashed: u64,
+}
+
+impl From<&Node> for NodeObject {
+    fn from(n: &Node) -> Self {
+        NodeObject {
+            owner: n.owner,
+            class_id: n.class_id,
+            collateral: n.collateral,
+            locked: n.locked,
+            open_tasks: n.open_tasks,
+            leaving_since_ms: n.leaving_since_ms,
+            endpoint: n.endpoint.clone(),
+            public_key: n.public_key.clone(),
+            completed: n.completed,
+            slashed: n.slashed,
+        }
+    }
+}
+
+/// `atoma::hardware::HardwareClass`, a value of the network's classes table.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct HardwareClassObject {
+    pub name: String,
+    pub min_collateral: u64,
+    pub task_lock: u64,
+    /// `TableVec<ID>`: a struct holding one `Table<u64, ID>`.
+    pub active: TableHeader,
+    pub index: TableHeader,
+}
+
+impl HardwareClassObject {
+    /// The value of `class`, whose inner tables have the ids `tables` (active, index).
+    pub fn new(class: &HardwareClass, tables: [ObjectId; 2]) -> Self {
+        let size = class.active.len();
+        HardwareClassObject {
+            name: class.name.clone(),
+            min_collateral: class.min_collateral,
+            task_lock: class.task_lock,
+            active: TableHeader { id: tables[0], size },
+            index: TableHeader { id: tables[1], size },
+        }
+    }
+}
+
+/// `atoma::model::Model`, a value of the network's models table.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ModelObject {
+    pub weight_digest: Digest,
+    pub class_id: u64,
+}
+
+impl From<&Model> for ModelObject {
+    fn from(m: &Model) -> Self {
+        ModelObject { weight_digest: m.weight_digest, class_id: m.class_id }
     }
 }
 

@@ -29,7 +29,11 @@ fn get_object(
         Some(v) => chain.objects.get_version(&id, v),
         None => chain.objects.get(&id),
     };
-    match object {
+    let field = match (object, request.version) {
+        (None, None) => crate::fields::field_object(chain, &id),
+        _ => None,
+    };
+    match object.or(field.as_ref()) {
         Some(o) => Ok(object_proto(chain, o, &m)),
         None => Err(match (request.version, chain.objects.deleted_at(&id)) {
             (Some(v), _) => Status::not_found(format!("object {id} at version {v} not found")),

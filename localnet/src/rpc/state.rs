@@ -11,8 +11,17 @@ use crate::objects::{self, Kind};
 pub const OWNED_MASK: &str = "object_id,version,object_type";
 /// Default and largest page of `ListOwnedObjects`.
 pub const DEFAULT_PAGE: u32 = 50;
-/// Largest page of `ListOwnedObjects`.
+/// Largest page of `ListOwnedObjects` and `ListDynamicFields`.
 pub const MAX_PAGE: u32 = 1_000;
+/// Default read mask of `ListDynamicFields`.
+pub const FIELDS_MASK: &str = "parent,field_id";
+
+fn bcs_value(name: String, value: &[u8]) -> proto::Bcs {
+    let mut b = proto::Bcs::default();
+    b.name = Some(name);
+    b.value = Some(value.to_vec().into());
+    b
+}
 
 /// Whether `tag` matches a type filter: a full struct tag, or a tag without
 /// type parameters that matches every instantiation (`0x2::coin::Coin`).
@@ -124,11 +133,48 @@ impl proto::state_service_server::StateService for Rpc {
 
     async fn list_dynamic_fields(
         &self,
-        _request: Request<proto::ListDynamicFieldsRequest>,
+        request: Request<proto::ListDynamicFieldsRequest>,
     ) -> Result<Response<proto::ListDynamicFieldsResponse>, Status> {
-        Err(Status::unimplemented(
-            "ListDynamicFields is not served: the local network keeps the package's tables natively; follow the package's events",
-        ))
+        let request = request.into_inner();
+        let parent = parse_address("parent", request.parent.as_deref())?;
+        let page = request.page_size.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+        let after: Option<Address> = match &request.page_token {
+            None => None,
+            Some(t) => {
+                Some(Address::from_bytes(t).map_err(|_| Status::invalid_argument("page_token is not one of ours"))?)
+            }
+        };
+        let m = mask(request.read_mask.as_ref(), FIELDS_MASK);
+        let response = self.node.with_chain(|chain| {
+            let mut fields = crate::fields::fields_of(chain, &parent).unwrap_or_default();
+            fields.sort_by_key(|f| f.id);
+            fields.retain(|f| after.is_none_or(|a| f.id > a));
+            let more = fields.len() > page;
+            fields.truncate(page);
+            let network = chain.objects.get(&chain.identity.network_id);
+            let mut response = proto::ListDynamicFieldsResponse::default();
+            response.next_page_token = more.then(|| fields.last().map(|f| f.id.into_inner().to_vec().into())).flatten();
+            response.dynamic_fields = fields
+                .iter()
+                .map(|f| {
+                    let mut d = proto::DynamicField::default();
+                    let has = |path: &str| m.contains(path);
+                    d.kind = has("kind").then_some(proto::dynamic_field::DynamicFieldKind::Field as i32);
+                    d.parent = has("parent").then(|| f.parent.to_string());
+                    d.field_id = has("field_id").then(|| f.id.to_string());
+                    d.name = has("name").then(|| bcs_value(f.name_type.to_string(), &f.name));
+                    d.value = has("value").then(|| bcs_value(f.value_type.to_string(), &f.value));
+                    d.value_type = has("value_type").then(|| f.value_type.to_string());
+                    if let (Some(sub), Some(n)) = (m.subtree("field_object"), network) {
+                        let object = f.object(n.version(), n.previous_transaction());
+                        d.field_object = Some(object_proto(chain, &object, &sub));
+                    }
+                    d
+                })
+                .collect();
+            response
+        });
+        Ok(Response::new(response))
     }
 }
 
