@@ -36,11 +36,14 @@ use crate::objects::{self, Kind};
 #[derive(Clone)]
 pub struct Rpc {
     node: Arc<Node>,
+    /// Fires when the server stops; open streams end then, so that the
+    /// graceful shutdown does not wait for subscribers.
+    shutdown: CancellationToken,
 }
 
 /// Serves the gRPC services on `listener` until `shutdown` fires.
 pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let rpc = Rpc { node };
+    let rpc = Rpc { node, shutdown: shutdown.clone() };
     tonic::transport::Server::builder()
         .add_service(proto::ledger_service_server::LedgerServiceServer::new(rpc.clone()))
         .add_service(proto::state_service_server::StateServiceServer::new(rpc.clone()))

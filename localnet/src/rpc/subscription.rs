@@ -27,6 +27,7 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
         }
         let m = mask(request.read_mask.as_ref(), SUBSCRIBE_MASK);
         let node = self.node.clone();
+        let shutdown = self.shutdown.clone();
         let mut height = node.watch_height();
         let mut next = *height.borrow_and_update() + 1;
         let (tx, rx) = tokio::sync::mpsc::channel(BUFFER);
@@ -44,8 +45,9 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
                     }
                     next += 1;
                 }
-                if height.changed().await.is_err() {
-                    return;
+                tokio::select! {
+                    changed = height.changed() => if changed.is_err() { return },
+                    _ = shutdown.cancelled() => return,
                 }
             }
         });

@@ -1,0 +1,509 @@
+//! `atoma`: submit verifiable inference requests and inspect the network.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use atoma_protocol::security::{Payoffs, collusion_probability};
+use atoma_protocol::{Mode, Status};
+use atoma_sdk::client::Outcome;
+use atoma_sdk::http::hex;
+use atoma_sdk::keys::{Keystore, load_key};
+use atoma_sdk::{Chain, Client, InputSpec, Key, RequestSpec};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use sui_sdk_types::Address;
+
+/// Verifiable AI inference on Sui: submit requests to sampled quorums of
+/// nodes, follow them to finality, inspect nodes and hardware classes, and
+/// compute the protocol's security figures.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Submits a request, prints the first output and waits for finality.
+    Submit(SubmitArgs),
+    /// Shows a request's state.
+    Status(StatusArgs),
+    /// Lists the registered nodes.
+    Nodes(ReadArgs),
+    /// Lists the hardware classes and models.
+    Classes(ReadArgs),
+    /// Security figures: collusion probability r^n, and the smallest check
+    /// probability p that makes honesty a node's best response.
+    Security(SecurityArgs),
+    /// Creates a new Ed25519 key.
+    Keygen(KeygenArgs),
+}
+
+/// Where the network is.
+#[derive(Args)]
+struct NetworkArgs {
+    /// The node's gRPC URL.
+    #[arg(long, env = "ATOMA_URL")]
+    url: Option<String>,
+    /// The atoma package's address.
+    #[arg(long, env = "ATOMA_PACKAGE")]
+    package: Option<Address>,
+    /// The shared Network object's id.
+    #[arg(long, env = "ATOMA_NETWORK")]
+    network: Option<Address>,
+    /// A JSON file with `url`, `package` and `network` (as atoma-localnet's
+    /// --info-file writes it); flags override it.
+    #[arg(long, env = "ATOMA_INFO")]
+    info: Option<PathBuf>,
+}
+
+impl NetworkArgs {
+    fn resolve(&self) -> anyhow::Result<(String, Address, Address)> {
+        let info: serde_json::Value = match &self.info {
+            Some(path) => serde_json::from_str(
+                &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", path.display()))?,
+            None => json!({}),
+        };
+        let field = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let url = self.url.clone().or(field("url")).context("give --url (or --info)")?;
+        let package = match self.package {
+            Some(p) => p,
+            None => field("package").context("give --package (or --info)")?.parse().context("package in --info")?,
+        };
+        let network = match self.network {
+            Some(n) => n,
+            None => field("network").context("give --network (or --info)")?.parse().context("network in --info")?,
+        };
+        Ok((url, package, network))
+    }
+
+    /// A read-only connection (signs nothing).
+    async fn connect_read_only(&self) -> anyhow::Result<Chain> {
+        let (url, package, network) = self.resolve()?;
+        Ok(Chain::connect(&url, package, network, Key::generate()).await?)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Sampling,
+    CrossValidation,
+    Sealed,
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// The requester's key: a suiprivkey string, or KEYSTORE_PATH[#ADDRESS].
+    #[arg(long, env = "ATOMA_KEY", hide_env_values = true)]
+    key: String,
+    /// The model's id.
+    #[arg(long)]
+    model: String,
+    /// The input, as text (for the GPT models: {"prompt": "...", "max_tokens": N}).
+    #[arg(long, conflicts_with_all = ["input_file", "input_uri"])]
+    input: Option<String>,
+    /// The input, read from a file.
+    #[arg(long, conflicts_with = "input_uri")]
+    input_file: Option<PathBuf>,
+    /// The input's URI (for inputs over the inline limit); needs --input-digest.
+    #[arg(long, requires = "input_digest")]
+    input_uri: Option<String>,
+    /// Blake2b-256 of the content at --input-uri (64 hex digits).
+    #[arg(long)]
+    input_digest: Option<String>,
+    /// How the output is verified.
+    #[arg(long, value_enum, default_value = "sampling")]
+    mode: ModeArg,
+    /// Nodes in the quorum (sampling) or verifiers (cross-validation, sealed).
+    #[arg(long, default_value_t = 3)]
+    n: u64,
+    /// Check probability for cross-validation and sealed, between 0 and 1.
+    #[arg(long, default_value_t = 0.1)]
+    p: f64,
+    /// Commit timeout for the nodes, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    timeout_ms: u64,
+    /// Fee in MIST (default: the network's minimum for the mode).
+    #[arg(long)]
+    fee: Option<u64>,
+    /// Gives up waiting after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    wait_s: u64,
+    /// Prints one JSON object instead of progress lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// The request's id.
+    request: Address,
+    /// Prints JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ReadArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// Prints JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SecurityArgs {
+    /// The adversary's share of a class's nodes, between 0 and 1.
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    r: f64,
+    /// Largest n of the r^n table.
+    #[arg(long, default_value_t = 10)]
+    max_n: u32,
+    /// Reward of a task (R), for p_min.
+    #[arg(long, default_value_t = 1.0)]
+    reward: f64,
+    /// Native cost of a task (C), for p_min.
+    #[arg(long, default_value_t = 0.5)]
+    cost: f64,
+    /// Collateral slashed from a caught cheater (S), for p_min.
+    #[arg(long, default_value_t = 100.0)]
+    slash: f64,
+    /// Verifiers when checked (n), for p_min.
+    #[arg(long, default_value_t = 1)]
+    n: u32,
+    /// Prints JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Adds the key to this Sui keystore file (created if missing) instead of printing it.
+    #[arg(long)]
+    keystore: Option<PathBuf>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli.command)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Submit(a) => submit(a).await,
+        Command::Status(a) => status(a).await,
+        Command::Nodes(a) => nodes(a).await,
+        Command::Classes(a) => classes(a).await,
+        Command::Security(a) => security(a),
+        Command::Keygen(a) => keygen(a),
+    }
+}
+
+fn bps(p: f64) -> anyhow::Result<u64> {
+    if !(0.0..=1.0).contains(&p) {
+        bail!("--p must be between 0 and 1, got {p}");
+    }
+    Ok((p * 10_000.0).round() as u64)
+}
+
+async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+    let (url, package, network) = a.network.resolve()?;
+    let key = load_key(&a.key)?;
+    let input = match (&a.input, &a.input_file, &a.input_uri) {
+        (Some(text), _, _) => InputSpec::Bytes(text.as_bytes().to_vec()),
+        (_, Some(path), _) => {
+            InputSpec::Bytes(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        (_, _, Some(uri)) => {
+            let digest = a
+                .input_digest
+                .as_deref()
+                .and_then(atoma_sdk::http::parse_hex32)
+                .context("--input-digest must be 64 hex digits")?;
+            InputSpec::Uri { uri: uri.clone(), digest }
+        }
+        _ => bail!("give --input, --input-file or --input-uri"),
+    };
+    let mode = match a.mode {
+        ModeArg::Sampling => Mode::Sampling { n: a.n },
+        ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
+        ModeArg::Sealed => Mode::Sealed { p_bps: bps(a.p)?, n: a.n },
+    };
+    let client = Client::connect(&url, package, network, key).await?;
+    let started = Instant::now();
+    let progress = |line: String| {
+        if !a.json {
+            eprintln!("[{:>7.3}s] {line}", started.elapsed().as_secs_f64());
+        }
+    };
+    let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms: a.timeout_ms, max_fee: a.fee };
+    let handle = client.submit(spec).await?;
+    progress(format!("submitted request {} (fee {} MIST), nodes {:?}", handle.id(), handle.fee(), handle.executors()));
+    let wait = Duration::from_secs(a.wait_s);
+    let (first, attestation) = tokio::join!(handle.first_output_within(wait), handle.finality_within(wait));
+    let first_elapsed = started.elapsed();
+    let first = match first {
+        Ok(f) => {
+            progress(format!("first output from node {} ({} bytes), bound to its commitment", f.node, f.output.len()));
+            Some(f)
+        }
+        Err(e) => {
+            progress(format!("no first output: {e}"));
+            None
+        }
+    };
+    let attestation = attestation?;
+    let verified = first.as_ref().map(|f| atoma_sdk::verify(&f.output, &attestation).is_ok());
+    match &attestation.outcome {
+        Outcome::Finalized { output_digest, nodes, verified: checked } => progress(format!(
+            "finalized: output {} by {} node(s){}",
+            hex(output_digest),
+            nodes.len(),
+            if *checked { ", verified" } else { ", unverified" }
+        )),
+        Outcome::Failed { reason, refund } => progress(format!("failed: {reason:?}, {refund} MIST refunded")),
+    }
+    if a.json {
+        let outcome = match &attestation.outcome {
+            Outcome::Finalized { output_digest, nodes, verified } => json!({
+                "status": "finalized",
+                "output_digest": hex(output_digest),
+                "nodes": nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                "verified": verified,
+            }),
+            Outcome::Failed { reason, refund } => {
+                json!({ "status": "failed", "reason": format!("{reason:?}"), "refund": refund })
+            }
+        };
+        let out = json!({
+            "request": handle.id().to_string(),
+            "mode": attestation.mode.name(),
+            "fee": handle.fee(),
+            "outcome": outcome,
+            "first_output": first.as_ref().map(|f| json!({
+                "node": f.node.to_string(),
+                "output_hex": hex(&f.output),
+                "output_text": String::from_utf8(f.output.clone()).ok(),
+                "matches_attestation": verified,
+                "seconds": first_elapsed.as_secs_f64(),
+            })),
+            "transactions": attestation.transactions.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if let Some(f) = first {
+        println!("{}", hex(&f.output));
+    }
+    if verified == Some(false) {
+        bail!("the first output does not match the attested output");
+    }
+    Ok(())
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Committing => "committing",
+        Status::Verifying => "verifying",
+        Status::Selecting => "selecting",
+        Status::Disputed => "disputed",
+        Status::Revealing => "revealing",
+        Status::Finalized => "finalized",
+        Status::Failed => "failed",
+    }
+}
+
+async fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let chain = a.network.connect_read_only().await?;
+    let r = chain.request(a.request).await?;
+    if a.json {
+        let slots: Vec<_> = r
+            .slots
+            .iter()
+            .map(|s| {
+                json!({
+                    "node": Address::new(s.node_id.0).to_string(),
+                    "role": format!("{:?}", s.role),
+                    "stake": s.stake,
+                    "committed": s.commitment.is_some(),
+                    "revealed": s.reveal.map(|d| hex(&d.0)),
+                    "active": s.active,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "request": a.request.to_string(),
+                "status": status_name(r.status),
+                "mode": r.mode.name(),
+                "model": r.model_id,
+                "requester": r.requester.to_string(),
+                "fee": r.fee,
+                "deadline_ms": r.deadline_ms,
+                "retries": r.retries,
+                "checked": r.checked,
+                "output_digest": r.output_digest.map(|d| hex(&d.0)),
+                "slots": slots,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("request {}: {} ({}, model {})", a.request, status_name(r.status), r.mode.name(), r.model_id);
+    println!("  requester {}  fee {} MIST  deadline {} ms  retries {}", r.requester, r.fee, r.deadline_ms, r.retries);
+    if let Some(d) = r.output_digest {
+        println!("  output digest {}", hex(&d.0));
+    }
+    for s in &r.slots {
+        println!(
+            "  {:<10} {}  committed {:<5} revealed {:<5} {}",
+            format!("{:?}", s.role),
+            Address::new(s.node_id.0),
+            s.commitment.is_some(),
+            s.reveal.is_some(),
+            if s.active { "active" } else { "released" }
+        );
+    }
+    Ok(())
+}
+
+async fn nodes(a: ReadArgs) -> anyhow::Result<()> {
+    let chain = a.network.connect_read_only().await?;
+    let nodes = chain.nodes().await?;
+    if a.json {
+        let list: Vec<_> = nodes
+            .iter()
+            .map(|(id, n)| {
+                json!({
+                    "node": id.to_string(), "owner": n.owner.to_string(), "class": n.class_id,
+                    "collateral": n.collateral, "locked": n.locked, "open_tasks": n.open_tasks,
+                    "leaving_since_ms": n.leaving_since_ms, "endpoint": n.endpoint,
+                    "completed": n.completed, "slashed": n.slashed,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("{} node(s)", nodes.len());
+    for (id, n) in nodes {
+        println!(
+            "  {id}  class {}  collateral {} (locked {})  tasks {}  completed {}  slashed {}  {}{}",
+            n.class_id,
+            n.collateral,
+            n.locked,
+            n.open_tasks,
+            n.completed,
+            n.slashed,
+            n.endpoint,
+            if n.leaving_since_ms.is_some() { "  leaving" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+async fn classes(a: ReadArgs) -> anyhow::Result<()> {
+    let chain = a.network.connect_read_only().await?;
+    let classes = chain.classes().await?;
+    let models = chain.models().await?;
+    if a.json {
+        let c: Vec<_> = classes
+            .iter()
+            .map(|(id, c)| json!({"class": id, "name": c.name, "min_collateral": c.min_collateral, "task_lock": c.task_lock, "active_nodes": c.active.size}))
+            .collect();
+        let m: Vec<_> = models
+            .iter()
+            .map(|(id, m)| json!({"model": id, "weight_digest": hex(&m.weight_digest.0), "class": m.class_id}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"classes": c, "models": m}))?);
+        return Ok(());
+    }
+    for (id, c) in &classes {
+        println!(
+            "class {id}: {}  min collateral {}  task lock {}  active nodes {}",
+            c.name, c.min_collateral, c.task_lock, c.active.size
+        );
+        for (m, model) in models.iter().filter(|(_, m)| m.class_id == *id) {
+            println!("  model {m}  weights {}", hex(&model.weight_digest.0));
+        }
+    }
+    Ok(())
+}
+
+fn security(a: SecurityArgs) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&a.r) {
+        bail!("--r must be at least 0 and below 1");
+    }
+    let table: Vec<(u32, f64)> = (1..=a.max_n).map(|n| (n, collusion_probability(a.r, n))).collect();
+    let payoffs = Payoffs::new(a.reward, a.cost, a.slash);
+    let p_min = payoffs.min_check_probability(a.r, a.n);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "r": a.r,
+                "collusion_probability": table.iter().map(|(n, p)| json!({"n": n, "p": p})).collect::<Vec<_>>(),
+                "p_min": p_min,
+                "p_min_bps": payoffs.min_check_bps(a.r, a.n),
+                "reward": a.reward, "cost": a.cost, "slash": a.slash, "n": a.n,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("Sampling: probability that all n sampled nodes collude, adversary share r = {:.4}", a.r);
+    for (n, p) in &table {
+        println!("  n = {n:>2}   r^n = {p:.4e}");
+    }
+    println!("CrossValidation / Sealed with R = {}, C = {}, S = {}, n = {}:", a.reward, a.cost, a.slash, a.n);
+    match p_min {
+        Some(p) => println!(
+            "  honesty is the strict best response for p > {p:.6} ({} bps or more)",
+            payoffs.min_check_bps(a.r, a.n).map_or("no".into(), |b| b.to_string())
+        ),
+        None => println!("  no check probability makes honesty the best response with these values"),
+    }
+    Ok(())
+}
+
+fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
+    let key = Key::generate();
+    match a.keystore {
+        Some(path) => {
+            let mut store = if path.exists() { Keystore::load(&path)? } else { Keystore::default() };
+            store.push(key.clone());
+            store.save(&path)?;
+            println!("{}", key.address());
+            eprintln!("added the key of {} to {}", key.address(), path.display());
+        }
+        None => {
+            eprintln!("address {}; the line below is the private key: keep it secret", key.address());
+            println!("{}", key.to_suiprivkey()?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! One typed function per entry function of the package (`docs/move.md`),
+//! each a Move call through `Chain::execute`. A protocol rule that aborts
+//! the call comes back as `SdkError::Protocol` with the protocol's error.
+//!
+//! Not for: building or sending transactions (see `chain`).
+
+use atoma_protocol::{Event, Params, SubmitArgs};
+use sui_sdk_types::Address;
+
+use crate::chain::{Arg, Call, Chain, Executed};
+use crate::error::{Result, SdkError};
+
+fn call(module: &'static str, function: &'static str, args: Vec<Arg>) -> Call {
+    Call { module, function, args }
+}
+
+fn submit_prefix(args: &SubmitArgs) -> Vec<Arg> {
+    vec![
+        Arg::Network,
+        Arg::pure(&args.model_id),
+        Arg::pure(&args.input_digest),
+        Arg::pure(&args.input_inline),
+        Arg::pure(&args.input_uri),
+        Arg::pure(&args.timeout_ms),
+    ]
+}
+
+/// The id of the request a submission created.
+fn submitted(executed: &Executed) -> Result<Address> {
+    executed
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::RequestSubmitted(s) => Some(Address::new(s.request_id.0)),
+            _ => None,
+        })
+        .ok_or_else(|| SdkError::Decode(format!("transaction {} emitted no RequestSubmitted", executed.digest)))
+}
+
+impl Chain {
+    // === Admin ===
+
+    /// `network::add_hardware_class`: returns the new class's id.
+    pub async fn add_hardware_class(
+        &self,
+        admin_cap: Address,
+        name: &str,
+        min_collateral: u64,
+        task_lock: u64,
+    ) -> Result<(u64, Executed)> {
+        let args = vec![
+            Arg::Network,
+            Arg::Owned(admin_cap),
+            Arg::pure(&name),
+            Arg::pure(&min_collateral),
+            Arg::pure(&task_lock),
+        ];
+        let executed = self.execute(call("network", "add_hardware_class", args)).await?;
+        let id = executed.events.iter().find_map(|e| match e {
+            Event::HardwareClassAdded(c) => Some(c.class_id),
+            _ => None,
+        });
+        let id = id.ok_or_else(|| SdkError::Decode("no HardwareClassAdded event".into()))?;
+        Ok((id, executed))
+    }
+
+    /// `network::add_model`.
+    pub async fn add_model(
+        &self,
+        admin_cap: Address,
+        model_id: &str,
+        weight_digest: &[u8],
+        class_id: u64,
+    ) -> Result<Executed> {
+        let args = vec![
+            Arg::Network,
+            Arg::Owned(admin_cap),
+            Arg::pure(&model_id),
+            Arg::pure(&weight_digest.to_vec()),
+            Arg::pure(&class_id),
+        ];
+        self.execute(call("network", "add_model", args)).await
+    }
+
+    /// `network::set_params`.
+    pub async fn set_params(&self, admin_cap: Address, p: &Params) -> Result<Executed> {
+        let values = [
+            p.min_fee_per_execution,
+            p.min_timeout_ms,
+            p.max_timeout_ms,
+            p.reveal_window_ms,
+            p.timeout_slash_bps,
+            p.protocol_share_bps,
+            p.max_retries,
+            p.unbonding_delay_ms,
+            p.max_n,
+            p.sealed_pool_factor,
+            p.max_inline_input,
+        ];
+        let mut args = vec![Arg::Network, Arg::Owned(admin_cap)];
+        args.extend(values.iter().map(Arg::pure));
+        self.execute(call("network", "set_params", args)).await
+    }
+
+    /// `network::withdraw_treasury`: pays `amount` to the sender.
+    pub async fn withdraw_treasury(&self, admin_cap: Address, amount: u64) -> Result<Executed> {
+        self.execute(call(
+            "network",
+            "withdraw_treasury",
+            vec![Arg::Network, Arg::Owned(admin_cap), Arg::pure(&amount)],
+        ))
+        .await
+    }
+
+    // === Node ===
+
+    /// `node::register_node` with `collateral` MIST from the sender's coins;
+    /// returns the node's id (its `NodeCap`'s id).
+    pub async fn register_node(
+        &self,
+        class_id: u64,
+        collateral: u64,
+        endpoint: &str,
+        public_key: &[u8],
+    ) -> Result<(Address, Executed)> {
+        let args = vec![
+            Arg::Network,
+            Arg::pure(&class_id),
+            Arg::Payment(collateral),
+            Arg::pure(&endpoint),
+            Arg::pure(&public_key.to_vec()),
+        ];
+        let executed = self.execute(call("node", "register_node", args)).await?;
+        let id = executed.events.iter().find_map(|e| match e {
+            Event::NodeRegistered(r) => Some(Address::new(r.node_id.0)),
+            _ => None,
+        });
+        let id = id.ok_or_else(|| SdkError::Decode("no NodeRegistered event".into()))?;
+        Ok((id, executed))
+    }
+
+    /// `node::add_collateral` with `amount` MIST from the sender's coins.
+    pub async fn add_collateral(&self, node_cap: Address, amount: u64) -> Result<Executed> {
+        self.execute(call("node", "add_collateral", vec![Arg::Network, Arg::Owned(node_cap), Arg::Payment(amount)]))
+            .await
+    }
+
+    /// `node::set_endpoint`.
+    pub async fn set_endpoint(&self, node_cap: Address, endpoint: &str) -> Result<Executed> {
+        self.execute(call("node", "set_endpoint", vec![Arg::Network, Arg::Owned(node_cap), Arg::pure(&endpoint)])).await
+    }
+
+    /// `node::request_leave`.
+    pub async fn request_leave(&self, node_cap: Address) -> Result<Executed> {
+        self.execute(call("node", "request_leave", vec![Arg::Network, Arg::Owned(node_cap), Arg::Clock])).await
+    }
+
+    /// `node::withdraw`: pays the collateral to the node's owner and deletes the cap.
+    pub async fn withdraw(&self, node_cap: Address) -> Result<Executed> {
+        self.execute(call("node", "withdraw", vec![Arg::Network, Arg::Owned(node_cap), Arg::Clock])).await
+    }
+
+    // === Requester ===
+
+    /// `request::submit_sampling` paying `fee`; returns the request's id.
+    pub async fn submit_sampling(&self, args: &SubmitArgs, n: u64, fee: u64) -> Result<(Address, Executed)> {
+        let mut a = submit_prefix(args);
+        a.extend([Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
+        let executed = self.execute(call("request", "submit_sampling", a)).await?;
+        Ok((submitted(&executed)?, executed))
+    }
+
+    /// `request::submit_cross_validation` paying `fee`; returns the request's id.
+    pub async fn submit_cross_validation(
+        &self,
+        args: &SubmitArgs,
+        p_bps: u64,
+        n: u64,
+        fee: u64,
+    ) -> Result<(Address, Executed)> {
+        let mut a = submit_prefix(args);
+        a.extend([Arg::pure(&p_bps), Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
+        let executed = self.execute(call("request", "submit_cross_validation", a)).await?;
+        Ok((submitted(&executed)?, executed))
+    }
+
+    /// `request::submit_sealed` with `secret_hash = blake2b256(secret)`, paying `fee`; returns the request's id.
+    pub async fn submit_sealed(
+        &self,
+        args: &SubmitArgs,
+        p_bps: u64,
+        n: u64,
+        secret_hash: &[u8; 32],
+        fee: u64,
+    ) -> Result<(Address, Executed)> {
+        let mut a = submit_prefix(args);
+        a.extend([
+            Arg::pure(&p_bps),
+            Arg::pure(&n),
+            Arg::pure(&secret_hash.to_vec()),
+            Arg::Payment(fee),
+            Arg::Random,
+            Arg::Clock,
+        ]);
+        let executed = self.execute(call("request", "submit_sealed", a)).await?;
+        Ok((submitted(&executed)?, executed))
+    }
+
+    /// `request::reveal_secret` (the requester, or a chosen verifier that received it).
+    pub async fn reveal_secret(&self, request: Address, secret: &[u8; 32]) -> Result<Executed> {
+        let args = vec![Arg::Network, Arg::Request(request), Arg::pure(&secret.to_vec()), Arg::Clock];
+        self.execute(call("request", "reveal_secret", args)).await
+    }
+
+    // === Executor ===
+
+    /// `request::commit`.
+    pub async fn commit(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
+        let args = vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec()), Arg::Clock];
+        self.execute(call("request", "commit", args)).await
+    }
+
+    /// `request::commit_primary` (the CrossValidation primary; draws the coin flip).
+    pub async fn commit_primary(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
+        let args =
+            vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec()), Arg::Random, Arg::Clock];
+        self.execute(call("request", "commit_primary", args)).await
+    }
+
+    /// `request::reveal`.
+    pub async fn reveal(
+        &self,
+        request: Address,
+        node_cap: Address,
+        output_digest: &[u8; 32],
+        salt: &[u8; 32],
+    ) -> Result<Executed> {
+        let args = vec![
+            Arg::Network,
+            Arg::Request(request),
+            Arg::Owned(node_cap),
+            Arg::pure(&output_digest.to_vec()),
+            Arg::pure(&salt.to_vec()),
+            Arg::Clock,
+        ];
+        self.execute(call("request", "reveal", args)).await
+    }
+
+    // === Anyone (keepers) ===
+
+    /// `request::select_nodes`: performs a pending selection.
+    pub async fn select_nodes(&self, request: Address) -> Result<Executed> {
+        self.execute(call("request", "select_nodes", vec![Arg::Network, Arg::Request(request), Arg::Clock])).await
+    }
+
+    /// `request::open_dispute`: draws a disputed request's quorum seed.
+    pub async fn open_dispute(&self, request: Address) -> Result<Executed> {
+        self.execute(call("request", "open_dispute", vec![Arg::Request(request), Arg::Random])).await
+    }
+
+    /// `request::expire`: ends a phase whose deadline passed.
+    pub async fn expire(&self, request: Address) -> Result<Executed> {
+        self.execute(call("request", "expire", vec![Arg::Network, Arg::Request(request), Arg::Random, Arg::Clock]))
+            .await
+    }
+}

@@ -1,0 +1,89 @@
+//! The SDK's errors: each says what went wrong in words a caller can act on,
+//! and protocol rules come back as the protocol's typed error.
+//!
+//! Not for: the protocol's own errors (`atoma_protocol::ProtocolError`), which
+//! are wrapped, not repeated.
+
+use atoma_protocol::ProtocolError;
+use sui_sdk_types::Digest;
+
+/// An error of the SDK.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The transaction executed and a rule of the protocol aborted it (a Move abort).
+    #[error("{error} ({name}, code {code}) in transaction {digest}", name = error.move_name(), code = error.code())]
+    Protocol {
+        /// The protocol's error.
+        error: ProtocolError,
+        /// The transaction that aborted (it paid gas).
+        digest: Digest,
+    },
+    /// The transaction executed and failed for another reason than a protocol rule.
+    #[error("transaction {digest} failed: {description}")]
+    Execution {
+        /// What failed, as the node describes it.
+        description: String,
+        /// The transaction.
+        digest: Digest,
+    },
+    /// The node refused the transaction before executing it (nothing was paid).
+    #[error("the node rejected the transaction: {0}")]
+    Rejected(String),
+    /// The node could not be reached or answered with an error.
+    #[error("{context}: {status}")]
+    Rpc {
+        /// What the SDK was doing.
+        context: String,
+        /// The gRPC status.
+        status: Box<tonic::Status>,
+    },
+    /// A transaction was sent but its outcome is unknown (the node did not
+    /// answer). The same signed transaction is sent again before its objects
+    /// are used for anything else, so it can never be replaced by another.
+    #[error("the outcome of transaction {digest} is unknown: {reason}")]
+    Unknown {
+        /// The transaction.
+        digest: Digest,
+        /// Why its outcome is unknown.
+        reason: String,
+    },
+    /// The sender cannot pay for the transaction.
+    #[error("insufficient balance: {0}")]
+    InsufficientBalance(String),
+    /// An argument is not valid (before anything was sent).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Something read from the chain or a node does not decode as expected.
+    #[error("{0}")]
+    Decode(String),
+    /// A key or keystore could not be read.
+    #[error("{0}")]
+    Key(String),
+    /// A node's output server could not be reached or refused.
+    #[error("{0}")]
+    Http(String),
+    /// A node served data that does not match what it committed or signed.
+    #[error("verification failed: {0}")]
+    Verification(String),
+    /// Waiting took longer than allowed.
+    #[error("timed out: {0}")]
+    Timeout(String),
+}
+
+impl SdkError {
+    /// A gRPC error with what the SDK was doing.
+    pub fn rpc(context: impl Into<String>, status: tonic::Status) -> Self {
+        SdkError::Rpc { context: context.into(), status: Box::new(status) }
+    }
+
+    /// The protocol error, if a protocol rule aborted the transaction.
+    pub fn protocol_error(&self) -> Option<ProtocolError> {
+        match self {
+            SdkError::Protocol { error, .. } => Some(*error),
+            _ => None,
+        }
+    }
+}
+
+/// The SDK's result type.
+pub type Result<T, E = SdkError> = std::result::Result<T, E>;

@@ -1,0 +1,157 @@
+//! The node output protocol: how a requester fetches an output from a
+//! selected node the moment it is ready, and how a Sealed requester tells
+//! its chosen verifiers. The node service serves it; the SDK calls it.
+//!
+//! ```text
+//! GET  /v1/outputs/{request_id}?wait_ms=N
+//!      x-atoma-signature: base64(UserSignature)   by the request's requester over
+//!                                                 personal message "atoma/output-request/v1" || request_id
+//!   200 body = the output bytes
+//!      x-atoma-node: node id      x-atoma-output-digest: hex     x-atoma-salt: hex
+//!      x-atoma-node-signature: base64(UserSignature) by the node's registered Ed25519 key over
+//!                              "atoma/served-output/v1" || request_id || node_id || output_digest || salt
+//!   404 no output (yet, after waiting up to wait_ms, at most 30 s)     401/403 bad or foreign signature
+//! POST /v1/sealed/{request_id}      body {"secret": "<hex>"}   (a Sealed requester to a chosen verifier)
+//!   202 accepted    400 secret does not match the request's hash    404 unknown request or not chosen
+//! GET  /health      200 "ok"
+//! ```
+//!
+//! The salt lets the requester check the output against the node's on-chain
+//! commitment as soon as it exists: `blake2b256(bcs(request, node, digest, salt))`.
+//!
+//! Not for: serving (the node service) or deciding whom to ask (the client).
+
+use atoma_protocol::commitment::blake2b256;
+use serde::{Deserialize, Serialize};
+use sui_sdk_types::{Address, SimpleSignature, UserSignature};
+
+use crate::error::{Result, SdkError};
+use crate::keys::{Key, verify_message};
+
+/// Header carrying the requester's signature.
+pub const REQUESTER_SIGNATURE: &str = "x-atoma-signature";
+/// Header naming the serving node.
+pub const NODE: &str = "x-atoma-node";
+/// Header carrying the output's digest (hex).
+pub const OUTPUT_DIGEST: &str = "x-atoma-output-digest";
+/// Header carrying the salt of the node's commitment (hex).
+pub const SALT: &str = "x-atoma-salt";
+/// Header carrying the node's signature of what it served.
+pub const NODE_SIGNATURE: &str = "x-atoma-node-signature";
+/// Longest wait a node grants (ms).
+pub const MAX_WAIT_MS: u64 = 30_000;
+
+/// The path of a request's output.
+pub fn output_path(request: &Address) -> String {
+    format!("/v1/outputs/{request}")
+}
+
+/// The path a Sealed requester posts its secret to.
+pub fn sealed_path(request: &Address) -> String {
+    format!("/v1/sealed/{request}")
+}
+
+/// The body of a Sealed notification.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SealedNotice {
+    /// The requester's secret, hex.
+    pub secret: String,
+}
+
+/// What the requester signs to fetch a request's output.
+pub fn output_request_message(request: &Address) -> Vec<u8> {
+    [b"atoma/output-request/v1".as_slice(), request.as_bytes()].concat()
+}
+
+/// What a node signs when it serves an output.
+pub fn served_output_message(request: &Address, node: &Address, output_digest: &[u8; 32], salt: &[u8; 32]) -> Vec<u8> {
+    [b"atoma/served-output/v1".as_slice(), request.as_bytes(), node.as_bytes(), output_digest, salt].concat()
+}
+
+/// The requester's header value for fetching `request`'s output.
+pub fn sign_output_request(key: &Key, request: &Address) -> Result<String> {
+    Ok(key.sign_message(&output_request_message(request))?.to_base64())
+}
+
+/// Checks a requester's header value and returns the signer's address.
+pub fn verify_output_request(header: &str, request: &Address) -> Result<Address> {
+    let signature = UserSignature::from_base64(header.trim())
+        .map_err(|_| SdkError::Verification(format!("{REQUESTER_SIGNATURE} is not a base64 Sui signature")))?;
+    verify_message(&output_request_message(request), &signature)
+}
+
+/// A node's header value for an output it serves.
+pub fn sign_served_output(
+    key: &Key,
+    request: &Address,
+    node: &Address,
+    output_digest: &[u8; 32],
+    salt: &[u8; 32],
+) -> Result<String> {
+    Ok(key.sign_message(&served_output_message(request, node, output_digest, salt))?.to_base64())
+}
+
+/// Checks a node's signature of a served output against the Ed25519 key the node registered.
+pub fn verify_served_output(
+    header: &str,
+    registered_key: &[u8],
+    request: &Address,
+    node: &Address,
+    output_digest: &[u8; 32],
+    salt: &[u8; 32],
+) -> Result<()> {
+    let signature = UserSignature::from_base64(header.trim())
+        .map_err(|_| SdkError::Verification(format!("{NODE_SIGNATURE} is not a base64 Sui signature")))?;
+    match &signature {
+        UserSignature::Simple(SimpleSignature::Ed25519 { public_key, .. })
+            if public_key.as_bytes() == registered_key => {}
+        _ => {
+            return Err(SdkError::Verification(format!(
+                "node {node} signed with another key than the one it registered"
+            )));
+        }
+    }
+    verify_message(&served_output_message(request, node, output_digest, salt), &signature).map(|_| ())
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 bytes from 64 hex digits (with or without `0x`).
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    atoma_protocol::Digest::from_hex(s.trim()).map(|d| d.0)
+}
+
+/// The digest of output bytes, as committed on chain.
+pub fn output_digest(output: &[u8]) -> [u8; 32] {
+    blake2b256(output).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_requests_verify_to_the_requester() {
+        let key = Key::from_ed25519_bytes([1; 32]);
+        let request = Address::from_static("0x42");
+        let header = sign_output_request(&key, &request).unwrap();
+        assert_eq!(verify_output_request(&header, &request).unwrap(), key.address());
+        let other = Address::from_static("0x43");
+        assert_ne!(verify_output_request(&header, &other).ok(), Some(key.address()));
+    }
+
+    #[test]
+    fn served_outputs_verify_only_with_the_registered_key() {
+        let node_key = Key::from_ed25519_bytes([2; 32]);
+        let (request, node) = (Address::from_static("0x1"), Address::from_static("0x2"));
+        let (digest, salt) = ([3; 32], [4; 32]);
+        let header = sign_served_output(&node_key, &request, &node, &digest, &salt).unwrap();
+        verify_served_output(&header, &node_key.public_key(), &request, &node, &digest, &salt).unwrap();
+        let other = Key::from_ed25519_bytes([5; 32]);
+        assert!(verify_served_output(&header, &other.public_key(), &request, &node, &digest, &salt).is_err());
+        assert!(verify_served_output(&header, &node_key.public_key(), &request, &node, &[9; 32], &salt).is_err());
+    }
+}
