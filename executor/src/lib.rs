@@ -1,8 +1,7 @@
 //! # atoma-executor
 //!
-//! The node operator's side of Sampling Consensus. Today: the deterministic
-//! inference engine and model manifests; the node service (`atoma-node`)
-//! builds on them.
+//! The node operator's side of Sampling Consensus: the deterministic
+//! inference engine, model manifests, and the node service `atoma-node`.
 //!
 //! ## Layout
 //! - [`engine`]: the [`engine::Engine`] trait and its libtorch implementation
@@ -10,6 +9,8 @@
 //!   deterministic mode, the canonical tensor encoding.
 //! - [`manifest`]: model manifests (TOML) and weight digests.
 //! - [`testmodel`]: the generated test model and its TorchScript trace.
+//! - [`node`]: the node service: configuration, database, event loop,
+//!   commits and reveals, output server, metrics.
 //!
 //! libtorch comes from `scripts/setup` (torch 2.13.0 for tch 0.26); the
 //! build embeds an rpath to it, so binaries and tests need no
@@ -17,4 +18,5 @@
 
 pub mod engine;
 pub mod manifest;
+pub mod node;
 pub mod testmodel;

@@ -96,3 +96,15 @@ pub fn trace_gpt(cfg: GptConfig, weights: &Path, seq_len: i64, out: &Path) -> Re
 pub fn token_tensor(tokens: &[i64]) -> Tensor {
     Tensor::from_slice(tokens).view([1, -1]).to_kind(Kind::Int64)
 }
+
+/// Writes the test model (weights generated from the fixed seed, and the
+/// repository's manifest `models/tiny-gpt.toml`) into `dir`; returns the
+/// manifest's path. Tests, the demo and benchmarks use it.
+pub fn write_test_model(dir: &Path) -> Result<std::path::PathBuf, EngineError> {
+    let manifest = include_str!("../../models/tiny-gpt.toml");
+    std::fs::create_dir_all(dir).map_err(|e| EngineError::Manifest(format!("creating {}: {e}", dir.display())))?;
+    write_gpt_weights(&GptConfig::tiny(), TEST_MODEL_SEED, &dir.join("tiny-gpt.safetensors"))?;
+    let path = dir.join("tiny-gpt.toml");
+    std::fs::write(&path, manifest).map_err(|e| EngineError::Manifest(format!("writing {}: {e}", path.display())))?;
+    Ok(path)
+}

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use atoma_executor::engine::gpt::GptConfig;
 use atoma_executor::engine::{ClassProfile, Engine, EngineError, InferenceRequest, TchEngine, codec};
 use atoma_executor::manifest::ModelManifest;
-use atoma_executor::testmodel::{TEST_MODEL_SEED, load_gpt, token_tensor, trace_gpt, write_gpt_weights};
+use atoma_executor::testmodel::{load_gpt, token_tensor, trace_gpt, write_test_model};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
 
@@ -27,8 +27,7 @@ fn model_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        write_gpt_weights(&GptConfig::tiny(), TEST_MODEL_SEED, &dir.path().join("tiny-gpt.safetensors")).unwrap();
-        std::fs::copy(repo().join("models/tiny-gpt.toml"), dir.path().join("tiny-gpt.toml")).unwrap();
+        write_test_model(dir.path()).unwrap();
         dir
     })
     .path()

@@ -17,7 +17,8 @@ async fn main() -> anyhow::Result<()> {
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(info)?)?;
     let field = |k: &str| info[k].as_str().unwrap_or_default().to_string();
 
-    let client = Client::connect(&field("url"), field("package").parse()?, field("network").parse()?, load_key(key)?).await?;
+    let client =
+        Client::connect(&field("url"), field("package").parse()?, field("network").parse()?, load_key(key)?).await?;
     let spec = RequestSpec::new(model, InputSpec::Bytes(input.as_bytes().to_vec()), Mode::Sampling { n: 3 });
     let handle = client.submit(spec).await?;
     println!("request {} on nodes {:?}", handle.id(), handle.executors());

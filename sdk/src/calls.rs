@@ -25,6 +25,30 @@ fn submit_prefix(args: &SubmitArgs) -> Vec<Arg> {
     ]
 }
 
+/// The call of `request::commit`, or of `request::commit_primary` when
+/// `primary` (for `Chain::execute_journaled`).
+pub fn commit_call(request: Address, node_cap: Address, commitment: &[u8; 32], primary: bool) -> Call {
+    let mut args = vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec())];
+    if primary {
+        args.push(Arg::Random);
+    }
+    args.push(Arg::Clock);
+    call("request", if primary { "commit_primary" } else { "commit" }, args)
+}
+
+/// The call of `request::reveal` (for `Chain::execute_journaled`).
+pub fn reveal_call(request: Address, node_cap: Address, output_digest: &[u8; 32], salt: &[u8; 32]) -> Call {
+    let args = vec![
+        Arg::Network,
+        Arg::Request(request),
+        Arg::Owned(node_cap),
+        Arg::pure(&output_digest.to_vec()),
+        Arg::pure(&salt.to_vec()),
+        Arg::Clock,
+    ];
+    call("request", "reveal", args)
+}
+
 /// The id of the request a submission created.
 fn submitted(executed: &Executed) -> Result<Address> {
     executed
@@ -216,15 +240,12 @@ impl Chain {
 
     /// `request::commit`.
     pub async fn commit(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
-        let args = vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec()), Arg::Clock];
-        self.execute(call("request", "commit", args)).await
+        self.execute(commit_call(request, node_cap, commitment, false)).await
     }
 
     /// `request::commit_primary` (the CrossValidation primary; draws the coin flip).
     pub async fn commit_primary(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
-        let args =
-            vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec()), Arg::Random, Arg::Clock];
-        self.execute(call("request", "commit_primary", args)).await
+        self.execute(commit_call(request, node_cap, commitment, true)).await
     }
 
     /// `request::reveal`.
@@ -235,15 +256,7 @@ impl Chain {
         output_digest: &[u8; 32],
         salt: &[u8; 32],
     ) -> Result<Executed> {
-        let args = vec![
-            Arg::Network,
-            Arg::Request(request),
-            Arg::Owned(node_cap),
-            Arg::pure(&output_digest.to_vec()),
-            Arg::pure(&salt.to_vec()),
-            Arg::Clock,
-        ];
-        self.execute(call("request", "reveal", args)).await
+        self.execute(reveal_call(request, node_cap, output_digest, salt)).await
     }
 
     // === Anyone (keepers) ===

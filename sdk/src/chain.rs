@@ -109,8 +109,9 @@ pub struct Executed {
     pub created: Vec<Address>,
 }
 
-/// A signed transaction, ready to be sent (and sent again, unchanged).
-#[derive(Clone, Debug)]
+/// A signed transaction, ready to be sent (and sent again, unchanged). Its
+/// BCS form is what a journal stores.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Signed {
     /// The transaction.
     pub transaction: Transaction,
@@ -238,6 +239,19 @@ impl Chain {
             .await
             .map_err(|e| SdkError::rpc(format!("reading object {id}"), e))?;
         response.into_inner().object.ok_or_else(|| SdkError::Decode(format!("object {id} came back empty")))
+    }
+
+    /// The node's latest checkpoint.
+    pub async fn checkpoint_height(&self) -> Result<u64> {
+        let info = self
+            .rpc
+            .clone()
+            .ledger_client()
+            .get_service_info(proto::GetServiceInfoRequest::default())
+            .await
+            .map_err(|e| SdkError::rpc("reading the node's service info", e))?
+            .into_inner();
+        info.checkpoint_height.ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
     }
 
     /// The sender's SUI balance (MIST).
@@ -368,6 +382,15 @@ impl Chain {
 
     /// Builds, signs, executes one Move call and reads its outcome.
     pub async fn execute(&self, call: Call) -> Result<Executed> {
+        self.execute_journaled(call, |_| Ok(())).await
+    }
+
+    /// As `execute`, handing the signed transaction to `journal` before it
+    /// is sent, so that a caller that may crash can store it and send the
+    /// same bytes again after a restart (`resend`) instead of signing
+    /// another transaction over the same objects. An error from `journal`
+    /// stops the call before anything is sent.
+    pub async fn execute_journaled(&self, call: Call, journal: impl FnOnce(&Signed) -> Result<()>) -> Result<Executed> {
         let mut owned: Vec<Address> = call
             .args
             .iter()
@@ -389,7 +412,17 @@ impl Chain {
             self.settle_pending(*id).await?;
         }
         let signed = self.sign(&call, &gas).await?;
+        journal(&signed)?;
         let used: Vec<Address> = owned.iter().chain(&gas).copied().collect();
+        self.send_and_read(signed, &used).await
+    }
+
+    /// Sends a transaction signed earlier (read back from a journal) again,
+    /// with its owned objects locked, and reads its outcome. A transaction
+    /// that executed before returns its first outcome.
+    pub async fn resend(&self, signed: Signed) -> Result<Executed> {
+        let mut used = objects_of(&signed.transaction);
+        let _guards = self.lock(&mut used).await;
         self.send_and_read(signed, &used).await
     }
 
@@ -446,14 +479,7 @@ impl Chain {
         let pending = self.cache.lock().expect("cache").pending.get(&id).cloned();
         if let Some(signed) = pending {
             tracing::info!(digest = %signed.digest(), "sending a transaction of unknown outcome again");
-            let used: Vec<Address> = signed
-                .transaction
-                .gas_payment
-                .objects
-                .iter()
-                .map(|r| *r.object_id())
-                .chain(owned_inputs(&signed.transaction))
-                .collect();
+            let used = objects_of(&signed.transaction);
             // Its outcome, whatever it is, settles the objects.
             match self.send_and_read(signed, &used).await {
                 Ok(_)
@@ -578,8 +604,9 @@ fn is_transient(status: &tonic::Status) -> bool {
     )
 }
 
-fn owned_inputs(tx: &Transaction) -> Vec<Address> {
-    match &tx.kind {
+/// The owned objects a transaction uses: its gas coins and owned inputs.
+fn objects_of(tx: &Transaction) -> Vec<Address> {
+    let owned = match &tx.kind {
         sui_sdk_types::TransactionKind::ProgrammableTransaction(p) => p
             .inputs
             .iter()
@@ -589,7 +616,8 @@ fn owned_inputs(tx: &Transaction) -> Vec<Address> {
             })
             .collect(),
         _ => Vec::new(),
-    }
+    };
+    tx.gas_payment.objects.iter().map(|r| *r.object_id()).chain(owned).collect()
 }
 
 /// The reference of an object read with `object_id,version,digest`.

@@ -210,7 +210,7 @@ impl Client {
             input_uri,
             timeout_ms: spec.timeout_ms,
         };
-        let start = self.checkpoint_height().await?;
+        let start = self.chain.checkpoint_height().await?;
         let mut secret = None;
         let (request, executed) = match spec.mode {
             Mode::Sampling { n } => self.chain.submit_sampling(&args, n, fee).await?,
@@ -252,18 +252,6 @@ impl Client {
             handle.notify_chosen_verifiers().await;
         }
         Ok(handle)
-    }
-
-    async fn checkpoint_height(&self) -> Result<u64> {
-        let info = self
-            .chain
-            .rpc()
-            .ledger_client()
-            .get_service_info(sui_rpc::proto::sui::rpc::v2::GetServiceInfoRequest::default())
-            .await
-            .map_err(|e| SdkError::rpc("reading the node's service info", e))?
-            .into_inner();
-        info.checkpoint_height.ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
     }
 }
 
@@ -499,6 +487,8 @@ impl RequestHandle {
                 _ = tokio::time::sleep(wait) => {
                     if deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
                         self.keeper("expire", chain.expire(self.request).await, &mut transactions);
+                        // Silent nodes are replaced by a selection anyone may perform.
+                        self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
                         deadline_ms = None;
                     }
                     continue;

@@ -1,0 +1,79 @@
+//! Prometheus metrics of the node service, served at `/metrics` on
+//! `metrics_listen`. `docs/operator.md` says what each one means.
+//!
+//! Not for: logs (`tracing`).
+
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Assignments to this node (quorum, primary, verifier, dispute, pool).
+    pub assigned: IntCounter,
+    /// Commitments confirmed on chain.
+    pub committed: IntCounter,
+    /// Reveals confirmed on chain.
+    pub revealed: IntCounter,
+    /// Requests of this node that went to a dispute.
+    pub disputed: IntCounter,
+    /// Times this node was slashed.
+    pub slashed: IntCounter,
+    /// Tasks that failed for good (bad input, model error).
+    pub failed: IntCounter,
+    /// Keeper calls made (select_nodes, open_dispute, expire).
+    pub keeper_calls: IntCounter,
+    /// Time inside the model per request (seconds).
+    pub inference_seconds: Histogram,
+    /// Tasks being worked on now.
+    pub queue_depth: IntGauge,
+    /// Seconds between now and the timestamp of the last checkpoint read.
+    pub chain_lag_seconds: IntGauge,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    // Names are static and unique, so creating and registering cannot fail.
+    let c = IntCounter::new(name, help).expect("a valid counter");
+    registry.register(Box::new(c.clone())).expect("a unique counter");
+    c
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("a valid gauge");
+    registry.register(Box::new(g.clone())).expect("a unique gauge");
+    g
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let inference_seconds = Histogram::with_opts(
+            HistogramOpts::new("atoma_node_inference_seconds", "Time inside the model per request")
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0]),
+        )
+        .expect("a valid histogram");
+        registry.register(Box::new(inference_seconds.clone())).expect("a unique histogram");
+        Metrics {
+            assigned: counter(&registry, "atoma_node_requests_assigned_total", "Assignments to this node"),
+            committed: counter(&registry, "atoma_node_requests_committed_total", "Commitments confirmed"),
+            revealed: counter(&registry, "atoma_node_requests_revealed_total", "Reveals confirmed"),
+            disputed: counter(&registry, "atoma_node_requests_disputed_total", "Requests of this node disputed"),
+            slashed: counter(&registry, "atoma_node_slashed_total", "Times this node was slashed"),
+            failed: counter(&registry, "atoma_node_tasks_failed_total", "Tasks failed for good"),
+            keeper_calls: counter(&registry, "atoma_node_keeper_calls_total", "Keeper calls made"),
+            inference_seconds,
+            queue_depth: gauge(&registry, "atoma_node_queue_depth", "Tasks being worked on"),
+            chain_lag_seconds: gauge(&registry, "atoma_node_chain_lag_seconds", "Age of the last checkpoint read"),
+            registry,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail.
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding");
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,577 @@
+//! The node service: follows the package's events, runs the model for every
+//! assignment, commits, reveals, serves outputs, and moves its requests on
+//! as a keeper.
+//!
+//! Each request the node is assigned to is a task. What to do next is
+//! decided by `drive`, from two sources only: the `Request` object on chain
+//! and the task in the database. So it is the same decision after a crash,
+//! a duplicate event or a timer: events and a one-second tick only say when
+//! to decide again. For one task:
+//!
+//! 1. assigned and no commitment on chain: fetch the input, run the model
+//!    on a worker thread, **write output and salt to the database**, sign
+//!    the commitment, **write the signed transaction to the outbox**, send it;
+//! 2. committed and the reveal phase open: reveal the digest and salt, but
+//!    only if the commitment on chain is the one in the database;
+//! 3. the request `Selecting` or `Disputed`: call `select_nodes` or
+//!    `open_dispute` (anyone may; another keeper being first is fine);
+//! 4. a deadline passed by the margin: call `expire`;
+//! 5. the request settled, or the node's slot released: the task is done.
+//!
+//! A Sealed pool member computes as soon as the requester tells it that it
+//! is chosen (checked against the secret's hash and the draw), and commits
+//! once the primary has committed.
+//!
+//! Not for: HTTP (see `server`), configuration (see `config`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
+use atoma_protocol::objects::RequestObject;
+use atoma_protocol::{Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Role, Round, Status};
+use atoma_sdk::calls::{commit_call, reveal_call};
+use atoma_sdk::{Chain, EventStream, SdkError, Start};
+use sui_sdk_types::Address;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::engine::{Engine, InferenceRequest, TchEngine};
+use crate::node::config::{Adversary, Config};
+use crate::node::db::{Db, Task};
+use crate::node::metrics::Metrics;
+
+/// How often every open task is looked at again.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A running node.
+pub struct Service {
+    pub(crate) config: Config,
+    pub(crate) chain: Chain,
+    /// The node's id (its NodeCap's id).
+    pub(crate) node: Address,
+    pub(crate) db: Db,
+    engines: HashMap<String, Arc<Mutex<TchEngine>>>,
+    workers: Semaphore,
+    http: reqwest::Client,
+    pub(crate) metrics: Metrics,
+    /// Woken when an output is computed (long-polling readers wait on it).
+    pub(crate) outputs: Notify,
+    /// Requests being driven now, and whether another pass was asked for.
+    driving: Mutex<HashMap<Address, bool>>,
+    /// Timestamp (ms) of the last checkpoint whose events were read.
+    last_checkpoint_ms: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Service {
+    /// Connects to the chain, checks the node is registered, and loads every
+    /// model (checking its weights against the manifest and the chain).
+    pub async fn start(config: Config, db: Db) -> anyhow::Result<Arc<Service>> {
+        let key = atoma_sdk::keys::load_key(&config.key).context("key")?;
+        let chain = Chain::connect(&config.url, config.package, config.network, key).await?;
+        let node = match config.node_cap.or(db.node_cap()?) {
+            Some(n) => n,
+            None => anyhow::bail!("this node is not registered: run `atoma-node register` first (or set node_cap)"),
+        };
+        let info = chain.node(node).await?.with_context(|| format!("node {node} is not registered on this network"))?;
+        if info.owner.0 != chain.sender().into_inner() {
+            anyhow::bail!(
+                "node {node} belongs to {}, not to this key's {}",
+                Address::new(info.owner.0),
+                chain.sender()
+            );
+        }
+        let on_chain = chain.models().await?;
+        let mut engines = HashMap::new();
+        for path in &config.models {
+            let manifest = crate::manifest::ModelManifest::read(path)?;
+            let Some((_, model)) = on_chain.iter().find(|(id, _)| *id == manifest.id) else {
+                anyhow::bail!("model {} of {} is not registered on this network", manifest.id, path.display());
+            };
+            let engine = TchEngine::load(path, &config.class, Some(&model.weight_digest))?;
+            tracing::info!(model = %manifest.id, class = %config.class.name, "model loaded, weights match the chain");
+            engines.insert(manifest.id.clone(), Arc::new(Mutex::new(engine)));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.input_timeout_ms))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Arc::new(Service {
+            workers: Semaphore::new(config.concurrency),
+            config,
+            chain,
+            node,
+            db,
+            engines,
+            http,
+            metrics: Metrics::default(),
+            outputs: Notify::new(),
+            driving: Mutex::default(),
+            last_checkpoint_ms: AtomicU64::new(0),
+        }))
+    }
+
+    fn adversary(&self) -> Option<Adversary> {
+        if cfg!(feature = "adversary") { self.config.adversary } else { None }
+    }
+
+    /// Crash points for the recovery tests: aborts the process (as kill -9
+    /// would) at a named step when `ATOMA_NODE_CRASH_AT` names it.
+    fn crash_point(&self, step: &str) {
+        if cfg!(feature = "adversary") && std::env::var("ATOMA_NODE_CRASH_AT").is_ok_and(|s| s == step) {
+            tracing::warn!(step, "crashing on purpose");
+            std::process::abort();
+        }
+    }
+
+    /// Runs the node: resends what the outbox holds, drives open tasks,
+    /// follows events, and ticks, until the task is dropped.
+    pub async fn run(self: Arc<Self>) -> anyhow::Result<()> {
+        for signed in self.db.outbox()? {
+            let digest = signed.digest();
+            tracing::info!(%digest, "sending a transaction signed before a restart again");
+            match self.chain.resend(signed).await {
+                Ok(_) | Err(SdkError::Protocol { .. } | SdkError::Execution { .. } | SdkError::Rejected(_)) => {
+                    self.db.outbox_remove(&digest)?;
+                }
+                Err(e) => tracing::warn!(%digest, error = %e, "outcome still unknown; kept in the outbox"),
+            }
+        }
+        let ticker = {
+            let service = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(TICK).await;
+                    match service.db.open_tasks() {
+                        Ok(tasks) => {
+                            for (request, _) in tasks {
+                                service.clone().drive(request);
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "reading open tasks"),
+                    }
+                }
+            })
+        };
+        let result = self.clone().follow_events().await;
+        ticker.abort();
+        result
+    }
+
+    async fn follow_events(self: Arc<Self>) -> anyhow::Result<()> {
+        let start = match (self.db.cursor()?, self.db.start_checkpoint()?) {
+            (Some(cursor), _) => Start::After(cursor),
+            (None, Some(checkpoint)) => Start::Checkpoint(checkpoint),
+            (None, None) => Start::Tip,
+        };
+        tracing::info!(node = %self.node, ?start, "following the package's events");
+        let mut events = EventStream::new(self.chain.rpc(), self.chain.identity().package, start);
+        loop {
+            let e = events.next().await?;
+            self.last_checkpoint_ms.store(e.timestamp_ms, Ordering::Relaxed);
+            self.metrics.chain_lag_seconds.set((now_ms().saturating_sub(e.timestamp_ms) / 1_000) as i64);
+            self.on_event(&e.event)?;
+            self.db.set_cursor(&e.cursor)?;
+        }
+    }
+
+    /// Records what an event means for this node; the work happens in `drive`.
+    fn on_event(self: &Arc<Self>, event: &Event) -> anyhow::Result<()> {
+        let me = ObjectId(self.node.into_inner());
+        let Some(request) = event.request_id().map(|r| Address::new(r.0)) else { return Ok(()) };
+        let has_task = self.db.task(&request)?.is_some();
+        match event {
+            Event::NodesSelected(s) if s.nodes.contains(&me) => {
+                self.metrics.assigned.inc();
+                tracing::info!(request = %request, node = %self.node, role = ?s.role, "assigned");
+                self.db.update_task(&request, |_| {})?;
+            }
+            Event::NodeSlashed(s) if s.node_id == me => {
+                self.metrics.slashed.inc();
+                tracing::warn!(request = %request, node = %self.node, reason = ?s.reason, amount = s.amount, "slashed");
+            }
+            Event::DisputeRaised(_) if has_task => {
+                self.metrics.disputed.inc();
+                tracing::warn!(request = %request, node = %self.node, "dispute raised");
+            }
+            _ => {}
+        }
+        if has_task || self.db.task(&request)?.is_some() {
+            self.clone().drive(request);
+        }
+        Ok(())
+    }
+
+    /// Decides and does the next step of a request's task, once at a time per request.
+    pub(crate) fn drive(self: Arc<Self>, request: Address) {
+        {
+            let mut driving = self.driving.lock().expect("driving table");
+            if let Some(again) = driving.get_mut(&request) {
+                *again = true;
+                return;
+            }
+            driving.insert(request, false);
+        }
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.step(request).await {
+                    tracing::warn!(request = %request, node = %self.node, error = %format!("{e:#}"), "task step failed; will retry");
+                }
+                let mut driving = self.driving.lock().expect("driving table");
+                if driving.get(&request) == Some(&true) {
+                    driving.insert(request, false);
+                    continue;
+                }
+                driving.remove(&request);
+                return;
+            }
+        });
+    }
+
+    async fn step(&self, request: Address) -> anyhow::Result<()> {
+        let Some(mut task) = self.db.task(&request)? else { return Ok(()) };
+        if task.done {
+            return Ok(());
+        }
+        let req = self.chain.request(request).await?;
+        let me = ObjectId(self.node.into_inner());
+        let slot = req.slots.iter().find(|s| s.node_id == me && s.active).cloned();
+        if req.status.is_final() || slot.is_none() {
+            self.db.update_task(&request, |t| t.done = true)?;
+            self.outputs.notify_waiters();
+            tracing::info!(request = %request, node = %self.node, status = ?req.status, "task done");
+            return Ok(());
+        }
+        let slot = slot.expect("checked above");
+        let now = now_ms();
+
+        // Keeper duties: a pending selection or dispute moves on at once.
+        match req.status {
+            Status::Selecting => return self.keeper(request, "select_nodes").await,
+            Status::Disputed => {
+                self.keeper(request, "open_dispute").await?;
+                return self.keeper(request, "select_nodes").await;
+            }
+            _ => {}
+        }
+
+        let member = req.round.includes(slot.role);
+        let chosen_candidate = slot.role == Role::Candidate && self.chosen(&req, &task);
+        if slot.commitment.is_none() && task.failure.is_none() && (member || chosen_candidate) {
+            // Compute as soon as assigned (a chosen Sealed verifier: as soon as told).
+            if task.output.is_none() {
+                task = self.compute(request, &req).await?;
+            }
+            let may_commit = match req.status {
+                Status::Committing => {
+                    member
+                        && !(matches!(req.mode, Mode::Sealed { .. })
+                            && slot.role != Role::Executor
+                            && req.round == Round::Main)
+                }
+                Status::Verifying => true,
+                _ => false,
+            };
+            if may_commit && now < req.deadline_ms && task.output.is_some() {
+                self.commit(request, &req, &slot, &mut task).await?;
+            }
+        } else if let (Some(on_chain), None, Status::Revealing, true) =
+            (slot.commitment, slot.reveal, req.status, member)
+        {
+            self.reveal(request, &req, on_chain, &task).await?;
+        }
+
+        let open = matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing);
+        if open && now >= req.deadline_ms + self.config.deadline_margin_ms {
+            self.keeper(request, "expire").await?;
+            // Replacements for silent nodes are selected at once.
+            self.keeper(request, "select_nodes").await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a Sealed pool member holds the requester's secret and is chosen by it.
+    fn chosen(&self, req: &RequestObject, task: &Task) -> bool {
+        let (Mode::Sealed { p_bps, n }, Some(secret)) = (req.mode, task.secret) else { return false };
+        if req.secret_hash != Some(secret_hash(&ProtoDigest(secret))) {
+            return false;
+        }
+        let pool: Vec<ObjectId> = req.slots.iter().filter(|s| s.role == Role::Candidate).map(|s| s.node_id).collect();
+        let (checked, positions) =
+            atoma_protocol::ops::sealed_draw(&req.seed, &ProtoDigest(secret), p_bps, n, pool.len() as u64);
+        let me = ObjectId(self.node.into_inner());
+        checked && positions.iter().any(|p| pool.get(*p as usize) == Some(&me))
+    }
+
+    /// Takes a Sealed requester's secret (from `POST /v1/sealed/…`): kept only
+    /// if it matches the request's hash and chooses this node.
+    pub(crate) async fn take_secret(self: &Arc<Self>, request: Address, secret: [u8; 32]) -> Result<(), (u16, String)> {
+        let req = self.chain.request(request).await.map_err(|e| (404, e.to_string()))?;
+        if req.secret_hash != Some(secret_hash(&ProtoDigest(secret))) {
+            return Err((400, "the secret does not match the request's hash".into()));
+        }
+        let task = Task { secret: Some(secret), ..Task::default() };
+        if !self.chosen(&req, &task) {
+            return Err((404, "this node is not a chosen verifier of the request".into()));
+        }
+        self.db.update_task(&request, |t| t.secret = Some(secret)).map_err(|e| (500, e.to_string()))?;
+        tracing::info!(request = %request, node = %self.node, "told it verifies a Sealed request");
+        self.clone().drive(request);
+        Ok(())
+    }
+
+    /// Fetches the input, runs the model, and writes output and salt to the database.
+    async fn compute(&self, request: Address, req: &RequestObject) -> anyhow::Result<Task> {
+        self.metrics.queue_depth.inc();
+        let result = self.compute_inner(request, req).await;
+        self.metrics.queue_depth.dec();
+        let (output, failure) = match result {
+            Ok(output) => (Some(output), None),
+            Err(Failure::Permanent(why)) => {
+                self.metrics.failed.inc();
+                tracing::error!(request = %request, node = %self.node, error = %why, "cannot run this request; giving up on it");
+                (None, Some(why))
+            }
+            Err(Failure::Transient(e)) => return Err(e),
+        };
+        let salt: [u8; 32] = rand::random();
+        let task = self.db.update_task(&request, |t| {
+            if t.output.is_none() {
+                t.output = output;
+                t.salt = Some(salt);
+            }
+            t.failure = failure;
+        })?;
+        self.outputs.notify_waiters();
+        self.crash_point("after-output");
+        Ok(task)
+    }
+
+    async fn compute_inner(&self, request: Address, req: &RequestObject) -> Result<Vec<u8>, Failure> {
+        if self.adversary() == Some(Adversary::LazyCopy) {
+            return Ok(Vec::new()); // it does not run the model
+        }
+        let engine = self
+            .engines
+            .get(&req.model_id)
+            .cloned()
+            .ok_or_else(|| Failure::Permanent(format!("model {} is not served by this node", req.model_id)))?;
+        let input = self.fetch_input(&req.input, &req.input_digest).await?;
+        let permit = self.workers.acquire().await.map_err(|e| Failure::Transient(anyhow!(e)))?;
+        let (input_digest, seed) = (req.input_digest, req.seed);
+        let started = Instant::now();
+        let output = tokio::task::spawn_blocking(move || {
+            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+            engine.run(&InferenceRequest { input: &input, input_digest, seed })
+        })
+        .await
+        .map_err(|e| Failure::Transient(anyhow!("the inference worker stopped: {e}")))?
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+        drop(permit);
+        self.metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
+        tracing::info!(request = %request, node = %self.node, ms = started.elapsed().as_millis() as u64, digest = %output.digest, "computed");
+        let mut bytes = output.bytes;
+        if self.adversary() == Some(Adversary::WrongOutput) {
+            bytes.push(0xff);
+        }
+        Ok(bytes)
+    }
+
+    async fn fetch_input(&self, input: &Input, digest: &ProtoDigest) -> Result<Vec<u8>, Failure> {
+        let bytes = match input {
+            Input::Inline(b) => b.clone(),
+            Input::Uri(uri) => {
+                let limit = self.config.max_input_bytes;
+                let response =
+                    self.http.get(uri).send().await.map_err(|e| Failure::Transient(anyhow!("fetching {uri}: {e}")))?;
+                if response.status().is_client_error() {
+                    return Err(Failure::Permanent(format!("fetching {uri}: {}", response.status())));
+                }
+                if !response.status().is_success() {
+                    return Err(Failure::Transient(anyhow!("fetching {uri}: {}", response.status())));
+                }
+                if response.content_length().is_some_and(|l| l > limit) {
+                    return Err(Failure::Permanent(format!("{uri} is larger than max_input_bytes ({limit})")));
+                }
+                let mut body = Vec::new();
+                let mut response = response;
+                while let Some(chunk) =
+                    response.chunk().await.map_err(|e| Failure::Transient(anyhow!("reading {uri}: {e}")))?
+                {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > limit {
+                        return Err(Failure::Permanent(format!("{uri} is larger than max_input_bytes ({limit})")));
+                    }
+                }
+                body
+            }
+        };
+        if blake2b256(&bytes) != *digest {
+            return Err(Failure::Permanent(format!(
+                "the input hashes to {}, the request says {digest}",
+                blake2b256(&bytes)
+            )));
+        }
+        Ok(bytes)
+    }
+
+    async fn commit(
+        &self,
+        request: Address,
+        req: &RequestObject,
+        slot: &atoma_protocol::Slot,
+        task: &mut Task,
+    ) -> anyhow::Result<()> {
+        let me = ObjectId(self.node.into_inner());
+        if self.adversary() == Some(Adversary::Silent) {
+            return Ok(());
+        }
+        let value = match (self.adversary(), task.commitment) {
+            (_, Some(c)) => c, // committing again after a crash: the same value
+            (Some(Adversary::LazyCopy), None) => {
+                // Copies the first commitment another node made; it cannot open it.
+                let Some(other) = req.slots.iter().find_map(|s| s.commitment.filter(|_| s.node_id != me)) else {
+                    return Ok(()); // nothing to copy yet
+                };
+                other.0
+            }
+            (_, None) => {
+                let (Some(output), Some(salt)) = (&task.output, task.salt) else { return Ok(()) };
+                commitment(&ObjectId(request.into_inner()), &me, &blake2b256(output), &ProtoDigest(salt)).0
+            }
+        };
+        if task.commitment.is_none() {
+            *task = self.db.update_task(&request, |t| t.commitment = Some(value))?;
+        }
+        let primary =
+            matches!(req.mode, Mode::CrossValidation { .. }) && slot.role == Role::Executor && req.round == Round::Main;
+        let call = commit_call(request, self.node, &value, primary);
+        match self.send(call).await {
+            Ok(_) => {
+                self.metrics.committed.inc();
+                tracing::info!(request = %request, node = %self.node, primary, "committed");
+                self.crash_point("after-commit");
+                Ok(())
+            }
+            Err(SdkError::Protocol { error: ProtocolError::AlreadyCommitted, .. }) => Ok(()),
+            Err(SdkError::Protocol { error, .. }) => {
+                tracing::warn!(request = %request, node = %self.node, %error, "commit refused by the protocol");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn reveal(
+        &self,
+        request: Address,
+        req: &RequestObject,
+        on_chain: ProtoDigest,
+        task: &Task,
+    ) -> anyhow::Result<()> {
+        if task.commitment != Some(on_chain.0) {
+            tracing::error!(request = %request, node = %self.node, "the commitment on chain is not the one this node stored: not revealing");
+            return Ok(());
+        }
+        let (Some(output), Some(salt)) = (&task.output, task.salt) else {
+            tracing::error!(request = %request, node = %self.node, "committed but the output is not in the database: cannot reveal");
+            return Ok(());
+        };
+        match self.adversary() {
+            Some(Adversary::Withhold) => return Ok(()),
+            Some(Adversary::LateReveal) => {
+                let wait = req.deadline_ms.saturating_sub(now_ms()) + 200;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            _ => {}
+        }
+        self.crash_point("before-reveal");
+        let digest = blake2b256(output);
+        let digest = if self.adversary() == Some(Adversary::LazyCopy) {
+            // A copier does not know the other node's salt: its reveal fails.
+            req.slots.iter().find_map(|s| s.reveal).unwrap_or(digest)
+        } else {
+            digest
+        };
+        match self.send(reveal_call(request, self.node, &digest.0, &salt)).await {
+            Ok(_) => {
+                self.metrics.revealed.inc();
+                self.db.update_task(&request, |t| t.revealed = true)?;
+                tracing::info!(request = %request, node = %self.node, "revealed");
+                Ok(())
+            }
+            Err(SdkError::Protocol { error, .. }) => {
+                tracing::warn!(request = %request, node = %self.node, %error, "reveal refused by the protocol");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends a call, journaling the signed transaction in the outbox first.
+    async fn send(&self, call: atoma_sdk::chain::Call) -> Result<atoma_sdk::Executed, SdkError> {
+        let mut journaled = None;
+        let result = self
+            .chain
+            .execute_journaled(call, |signed| {
+                journaled = Some(signed.digest());
+                self.db.outbox_put(signed).map_err(|e| SdkError::InvalidArgument(format!("writing the outbox: {e}")))
+            })
+            .await;
+        if let Some(digest) = journaled
+            && !matches!(result, Err(SdkError::Unknown { .. }))
+            && let Err(e) = self.db.outbox_remove(&digest)
+        {
+            tracing::error!(error = %e, "clearing the outbox");
+        }
+        result
+    }
+
+    async fn keeper(&self, request: Address, what: &str) -> anyhow::Result<()> {
+        let result = match what {
+            "select_nodes" => self.chain.select_nodes(request).await,
+            "open_dispute" => self.chain.open_dispute(request).await,
+            _ => self.chain.expire(request).await,
+        };
+        match result {
+            Ok(_) => {
+                self.metrics.keeper_calls.inc();
+                tracing::info!(request = %request, node = %self.node, call = what, "keeper call");
+                Ok(())
+            }
+            Err(SdkError::Protocol {
+                error: ProtocolError::WrongPhase | ProtocolError::DeadlineNotReached, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The output of a request this node computed, with its salt.
+    pub(crate) fn output(&self, request: &Address) -> anyhow::Result<Option<(Vec<u8>, [u8; 32])>> {
+        Ok(self.db.task(request)?.and_then(|t| Some((t.output?, t.salt?))))
+    }
+
+    /// The node's id.
+    pub fn node_id(&self) -> Address {
+        self.node
+    }
+
+    /// Requests this node has a task for (for tests and status).
+    pub fn known_requests(&self) -> anyhow::Result<HashSet<Address>> {
+        Ok(self.db.open_tasks()?.into_iter().map(|(r, _)| r).collect())
+    }
+}
+
+/// Why computing a request failed.
+enum Failure {
+    /// Will not work however often it is tried (bad input, unknown model).
+    Permanent(String),
+    /// May work later (network, worker).
+    Transient(anyhow::Error),
+}

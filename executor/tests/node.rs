@@ -1,0 +1,310 @@
+//! `atoma-node` processes on the local network, driven by the SDK: honest
+//! quorums finalize in every mode; each adversarial behaviour is caught and
+//! slashed as the protocol says; a node killed at each step of a request
+//! recovers and the request finalizes; a bad input is reported, not retried
+//! forever. Needs the `adversary` feature (scripts/test enables it).
+#![cfg(feature = "adversary")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::{Localnet, Options};
+use atoma_protocol::{Event, Mode, SlashReason};
+use atoma_sdk::client::Outcome;
+use atoma_sdk::{Client, InputSpec, Key, RequestSpec};
+use sui_sdk_types::Address;
+
+const CLASS: &str = "cpu-avx2-t1/torch-2.13.0";
+const CLASS_MIN: u64 = 10_000_000_000;
+const WAIT: Duration = Duration::from_secs(120);
+
+fn model_manifest() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+        atoma_executor::testmodel::write_test_model(dir.path()).unwrap()
+    })
+}
+
+fn weights_digest() -> String {
+    atoma_executor::manifest::ModelManifest::read(model_manifest()).unwrap().weights_blake2b256
+}
+
+/// A local network, its directory, the requester and up to `n` node keys.
+struct Net {
+    net: Localnet,
+    dir: tempfile::TempDir,
+    keys: Vec<Key>,
+    nodes: Vec<Child>,
+    /// Output and metrics ports of each node configured, by index.
+    ports: std::collections::HashMap<usize, (u16, u16)>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for child in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Net {
+    async fn start(nodes: usize) -> Net {
+        let keys: Vec<Key> = (0..=nodes as u8).map(|i| Key::from_ed25519_bytes([i + 11; 32])).collect();
+        let genesis = GenesisConfig {
+            admin: keys[0].address(),
+            reference_gas_price: 1_000,
+            random_seed: None,
+            package: None,
+            params: ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() },
+            accounts: keys
+                .iter()
+                .map(|k| AccountConfig {
+                    address: Some(k.address()),
+                    keystore: None,
+                    balance: 1_000_000_000_000,
+                    coins: 3,
+                })
+                .collect(),
+            classes: vec![ClassConfig { name: CLASS.into(), min_collateral: CLASS_MIN, task_lock: 1_000_000_000 }],
+            models: vec![ModelConfig { id: "tiny-gpt".into(), weight_digest: weights_digest(), class: CLASS.into() }],
+        };
+        let net = Localnet::start(&genesis, Options::default()).await.unwrap();
+        Net { net, dir: tempfile::tempdir().unwrap(), keys, nodes: Vec::new(), ports: Default::default() }
+    }
+
+    fn config(&mut self, i: usize, adversary: Option<&str>) -> PathBuf {
+        let (package, network) = self.net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
+        let dir = self.dir.path().join(format!("node{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (port, metrics) = (free(), free());
+        self.ports.insert(i, (port, metrics));
+        let adversary = adversary.map(|a| format!("adversary = \"{a}\"\n")).unwrap_or_default();
+        let text = format!(
+            "url = \"{}\"\npackage = \"{package}\"\nnetwork = \"{network}\"\nkey = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\nmodels = [\"{}\"]\n{adversary}",
+            self.net.url(),
+            self.keys[i].to_suiprivkey().unwrap(),
+            model_manifest().display()
+        );
+        let path = dir.join("atoma-node.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Registers node `i` (a process) and starts it.
+    fn add_node(&mut self, i: usize, adversary: Option<&str>, crash_at: Option<&str>) -> Address {
+        let config = self.config(i, adversary);
+        let out = Command::new(env!("CARGO_BIN_EXE_atoma-node"))
+            .arg("--config")
+            .arg(&config)
+            .arg("register")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
+        let id: Address = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+        self.spawn(i, crash_at);
+        id
+    }
+
+    fn spawn(&mut self, i: usize, crash_at: Option<&str>) {
+        let dir = self.dir.path().join(format!("node{i}"));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_atoma-node"));
+        cmd.arg("--config").arg(dir.join("atoma-node.toml")).arg("run");
+        cmd.env("OMP_WAIT_POLICY", "PASSIVE").stdout(Stdio::null()).stderr(log);
+        if let Some(step) = crash_at {
+            cmd.env("ATOMA_NODE_CRASH_AT", step);
+        }
+        self.nodes.push(cmd.spawn().unwrap());
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("node{i}/node.log"))).unwrap_or_default()
+    }
+
+    async fn client(&self) -> Client {
+        let (package, network) = self.net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
+        Client::connect(&self.net.url(), package, network, self.keys[0].clone()).await.unwrap()
+    }
+}
+
+fn input(prompt: &str) -> InputSpec {
+    InputSpec::Bytes(serde_json::to_vec(&serde_json::json!({ "prompt": prompt, "max_tokens": 8 })).unwrap())
+}
+
+fn spec(prompt: &str, mode: Mode) -> RequestSpec {
+    RequestSpec { timeout_ms: 20_000, ..RequestSpec::new("tiny-gpt", input(prompt), mode) }
+}
+
+/// Every event of the package so far, from the local network's checkpoints.
+fn all_events(net: &Localnet) -> Vec<Event> {
+    net.node().with_chain(|c| {
+        let mut out = Vec::new();
+        for cp in &c.checkpoints {
+            for d in &cp.transactions {
+                for e in c.txs[d].events.iter().flat_map(|e| e.0.iter()) {
+                    if let Some(Ok(ev)) = Event::from_bcs(e.type_.name().as_str(), &e.contents) {
+                        out.push(ev);
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn honest_nodes_serve_every_mode_and_report_metrics() {
+    let mut net = Net::start(4).await;
+    for i in 1..=4 {
+        net.add_node(i, None, None);
+    }
+    let client = net.client().await;
+    let mut digests = Vec::new();
+    for mode in
+        [Mode::Sampling { n: 3 }, Mode::CrossValidation { p_bps: 10_000, n: 1 }, Mode::Sealed { p_bps: 10_000, n: 1 }]
+    {
+        let handle = client.submit(spec("The quick brown fox", mode)).await.unwrap();
+        let (first, attestation) = tokio::join!(handle.first_output_within(WAIT), handle.finality_within(WAIT));
+        let (first, attestation) = (first.unwrap(), attestation.unwrap());
+        atoma_sdk::verify(&first.output, &attestation).unwrap();
+        assert!(attestation.verified(), "{mode:?}: {:?}", attestation.outcome);
+        assert_eq!(first.output.len(), 8 * 4, "eight tokens as u32");
+        digests.push(first.output_digest);
+    }
+    // The same prompt (greedy) gives the same output whatever the mode and the nodes.
+    assert!(digests.windows(2).all(|w| w[0] == w[1]));
+    // Health and metrics of a node.
+    let (port, metrics) = net.ports[&1];
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/health")).await.unwrap().text().await.unwrap();
+    assert_eq!(health, "ok");
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics}/metrics")).await.unwrap().text().await.unwrap();
+    for name in [
+        "atoma_node_requests_assigned_total",
+        "atoma_node_requests_committed_total",
+        "atoma_node_inference_seconds_count",
+    ] {
+        let value: f64 = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+        assert!(value >= 1.0, "{name} = {value}");
+    }
+    // An output is served only to its requester.
+    let other = atoma_sdk::http::sign_output_request(&net.keys[1], &Address::from_static("0x1")).unwrap();
+    let status = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/v1/outputs/0x1"))
+        .header(atoma_sdk::http::REQUESTER_SIGNATURE, other)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 404, "an unknown request");
+}
+
+/// Three nodes (one misbehaving) all serve a Sampling request of n = 3; two
+/// more honest nodes join afterwards, for a dispute quorum or replacements.
+async fn adversary_case(behaviour: &str, expected: SlashReason) {
+    let mut net = Net::start(5).await;
+    let bad = net.add_node(1, Some(behaviour), None);
+    net.add_node(2, None, None);
+    net.add_node(3, None, None);
+    let client = net.client().await;
+    let handle = client.submit(spec(&format!("case {behaviour}"), Mode::Sampling { n: 3 })).await.unwrap();
+    assert!(handle.executors().contains(&bad));
+    net.add_node(4, None, None);
+    net.add_node(5, None, None);
+    let attestation = handle.finality_within(WAIT).await.unwrap();
+    let Outcome::Finalized { nodes, .. } = &attestation.outcome else {
+        panic!("{behaviour}: {:?}\n{}", attestation.outcome, net.log(1))
+    };
+    assert!(!nodes.contains(&bad), "{behaviour}: the misbehaving node is not among the winners");
+    let slashes: Vec<SlashReason> = all_events(&net.net)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::NodeSlashed(s) if Address::new(s.node_id.0) == bad => Some(s.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(slashes, vec![expected], "{behaviour}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_output_loses_the_dispute_and_its_stake() {
+    adversary_case("wrong-output", SlashReason::WrongOutput).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lazy_copier_cannot_open_the_commitment_it_copied() {
+    adversary_case("lazy-copy", SlashReason::Withheld).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_node_is_slashed_for_timeout_and_replaced() {
+    adversary_case("silent", SlashReason::Timeout).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_reveal_counts_as_withheld() {
+    adversary_case("late-reveal", SlashReason::Withheld).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn committing_and_withholding_loses_the_stake() {
+    adversary_case("withhold", SlashReason::Withheld).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_killed_at_any_step_recovers_and_commits_once() {
+    for step in ["after-output", "after-commit", "before-reveal"] {
+        let mut net = Net::start(3).await;
+        let crashing = net.add_node(1, None, Some(step));
+        net.add_node(2, None, None);
+        net.add_node(3, None, None);
+        let client = net.client().await;
+        let handle = client.submit(spec(&format!("crash {step}"), Mode::Sampling { n: 3 })).await.unwrap();
+        // The node aborts at the step; it is started again, without the crash.
+        let deadline = std::time::Instant::now() + WAIT;
+        while net.nodes[0].try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "{step}: the node did not crash");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        net.nodes.remove(0).wait().unwrap();
+        net.spawn(1, None);
+        let attestation = handle.finality_within(WAIT).await.unwrap();
+        let Outcome::Finalized { nodes, .. } = &attestation.outcome else {
+            panic!("{step}: {:?}", attestation.outcome)
+        };
+        assert!(nodes.contains(&crashing), "{step}: the restarted node is among the winners\n{}", net.log(1));
+        let commits = all_events(&net.net)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Committed(c) if Address::new(c.node_id.0) == crashing))
+            .count();
+        assert_eq!(commits, 1, "{step}: one commitment, never a second one");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_input_is_reported_and_not_retried_forever() {
+    let mut net = Net::start(2).await;
+    net.add_node(1, None, None);
+    net.add_node(2, None, None);
+    let client = net.client().await;
+    let bad = RequestSpec {
+        timeout_ms: 3_000,
+        ..RequestSpec::new("tiny-gpt", InputSpec::Bytes(b"not json".to_vec()), Mode::Sampling { n: 2 })
+    };
+    let handle = client.submit(bad).await.unwrap();
+    let attestation = handle.finality_within(WAIT).await.unwrap();
+    assert!(matches!(attestation.outcome, Outcome::Failed { .. }), "{:?}", attestation.outcome);
+    let log = net.log(1);
+    assert_eq!(log.matches("cannot run this request").count(), 1, "reported once:\n{log}");
+}
