@@ -478,14 +478,25 @@ impl RequestHandle {
                 return Err(SdkError::Timeout(format!("request {} did not settle", self.request)));
             }
             // A phase that passed its deadline is ended by `expire` (anyone may).
-            let wait = match deadline_ms {
-                Some(d) => Duration::from_millis((d + DEADLINE_MARGIN_MS).saturating_sub(now_ms())),
+            // A Sealed secret still held once the primary committed is revealed a
+            // margin before the verification window closes; a phase past its
+            // deadline is ended by `expire` (anyone may).
+            let reveal_due = self.secret.is_some() && !secret_revealed && primary_committed;
+            let wake_at = deadline_ms
+                .map(|d| if reveal_due { d.saturating_sub(DEADLINE_MARGIN_MS) } else { d + DEADLINE_MARGIN_MS });
+            let wait = match wake_at {
+                Some(at) => Duration::from_millis(at.saturating_sub(now_ms())),
                 None => Duration::from_secs(1),
             };
             let event = tokio::select! {
                 e = events.next() => e?,
                 _ = tokio::time::sleep(wait) => {
-                    if deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
+                    if let (true, Some(secret), Some(d)) = (reveal_due, self.secret, deadline_ms)
+                        && now_ms() + DEADLINE_MARGIN_MS >= d
+                    {
+                        secret_revealed = true;
+                        self.keeper("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
+                    } else if deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
                         self.keeper("expire", chain.expire(self.request).await, &mut transactions);
                         // Silent nodes are replaced by a selection anyone may perform.
                         self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
@@ -512,8 +523,12 @@ impl RequestHandle {
                 }
                 Event::Committed(c) => {
                     let node = Address::new(c.node_id.0);
-                    if self.executors.contains(&node) {
+                    if self.executors.contains(&node) && !primary_committed {
                         primary_committed = true;
+                        if self.secret.is_some() {
+                            // The verification window: no event carries its end; the request does.
+                            deadline_ms = Some(chain.request(self.request).await?.deadline_ms);
+                        }
                     }
                     committed.insert(node);
                 }
@@ -536,14 +551,6 @@ impl RequestHandle {
             if let (Some(secret), false) = (self.secret, secret_revealed)
                 && primary_committed
                 && chosen.keys().all(|v| committed.contains(v))
-            {
-                secret_revealed = true;
-                self.keeper("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
-            }
-            // A Sealed window about to close: reveal so that absent verifiers are slashed.
-            if let (Some(secret), false, Some(d)) = (self.secret, secret_revealed, deadline_ms)
-                && primary_committed
-                && now_ms() + DEADLINE_MARGIN_MS >= d
             {
                 secret_revealed = true;
                 self.keeper("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);

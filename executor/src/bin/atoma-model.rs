@@ -51,7 +51,7 @@ enum Command {
     Run {
         manifest: PathBuf,
         /// The prompt (GPT models).
-        #[arg(long)]
+        #[arg(long, required_unless_present = "input_file", default_value = "")]
         prompt: String,
         /// New tokens to generate.
         #[arg(long, default_value_t = 16)]
@@ -65,6 +65,13 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Reads the whole input (the request's bytes) from this file instead
+        /// of building it from --prompt, --max-tokens and --temperature.
+        #[arg(long)]
+        input_file: Option<PathBuf>,
+        /// Runs the request this many times and reports the median model time.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
     },
     /// Print the digest of the logits of one full forward pass over the prompt
     /// (a finer determinism probe than the output tokens).
@@ -214,12 +221,26 @@ fn main() -> Result<()> {
             let digest = m.verify_weights(None)?;
             println!("ok: {} weights {} match {}", m.id, m.weights.display(), digest);
         }
-        Command::Run { manifest, prompt, max_tokens, temperature, seed, json } => {
+        Command::Run { manifest, prompt, max_tokens, temperature, seed, json, input_file, repeat } => {
             let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
             let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
-            let input = serde_json::json!({ "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature });
-            let input = serde_json::to_vec(&input)?;
-            let out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
+            let input = match input_file {
+                Some(path) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                None => {
+                    let input =
+                        serde_json::json!({ "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature });
+                    serde_json::to_vec(&input)?
+                }
+            };
+            let mut times = Vec::new();
+            let mut out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
+            for _ in 1..repeat.max(1) {
+                times.push(out.model_time);
+                out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
+            }
+            times.push(out.model_time);
+            times.sort();
+            out.model_time = times[times.len() / 2];
             let tokens: Vec<u32> =
                 out.bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
             let text: String = tokens.iter().map(|&t| char::from(t as u8)).collect();

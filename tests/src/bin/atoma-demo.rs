@@ -1,0 +1,283 @@
+//! `atoma-demo`: the whole system on one machine. A local network, eight
+//! nodes in two hardware classes (one cheating, one silent), and requests in
+//! every mode, with a table per request.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec, request_events, short};
+use atoma_localnet::genesis::ParamsConfig;
+use atoma_protocol::{Event, Mode, Role};
+use atoma_sdk::client::Outcome;
+use atoma_sdk::{Client, InputSpec, RequestSpec};
+use clap::Parser;
+use serde_json::json;
+
+/// Runs the demo: starts a local network and eight `atoma-node` processes
+/// (two hardware classes; one node returns wrong outputs, one never
+/// answers), submits Sampling, CrossValidation and Sealed requests, and
+/// prints for each: nodes, first-output and finality latency, native
+/// inference time, outcome, slashing and redistribution.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    /// Working directory (logs, databases, ledger); cleared first.
+    #[arg(long, default_value = ".work/demo")]
+    dir: PathBuf,
+}
+
+struct Row {
+    label: String,
+    mode: Mode,
+    nodes: Vec<String>,
+    /// When the first output came, from which node, and whether it is the attested one.
+    first: Option<(f64, String, bool)>,
+    final_ms: f64,
+    native_ms: f64,
+    outcome: String,
+    slashes: Vec<String>,
+    redistribution: String,
+}
+
+fn progress(line: &str) {
+    eprintln!("  {line}");
+}
+
+async fn run_request(
+    cluster: &Cluster,
+    client: &Client,
+    class: usize,
+    mode: Mode,
+    prompt: &str,
+) -> anyhow::Result<(Row, Vec<atoma_sdk::PackageEvent>)> {
+    let chain = client.chain();
+    let input = format!("{{\"prompt\":\"{prompt}\",\"max_tokens\":16}}").into_bytes();
+    let from = chain.checkpoint_height().await?;
+    let treasury_before = chain.network().await?.treasury;
+    let started = Instant::now();
+    let spec = RequestSpec {
+        timeout_ms: 8_000,
+        ..RequestSpec::new(&cluster.classes[class].model(), InputSpec::Bytes(input.clone()), mode)
+    };
+    let handle = client.submit(spec).await?;
+    let first = async {
+        let r = handle.first_output_within(Duration::from_secs(60)).await;
+        (r, started.elapsed())
+    };
+    let finality = async {
+        let r = handle.finality_within(Duration::from_secs(180)).await;
+        (r, started.elapsed())
+    };
+    let ((first, first_at), (attestation, final_at)) = tokio::join!(first, finality);
+    let attestation = attestation?;
+    let events = request_events(chain, handle.id(), from, Duration::from_secs(30)).await?;
+    let seed = events.iter().find_map(|e| match &e.event {
+        Event::RequestSubmitted(s) => Some(s.seed.0),
+        _ => None,
+    });
+    let (native_ms, _) = cluster.native(class, &input, &seed.unwrap_or_default(), 3)?;
+    let mut nodes = Vec::new();
+    let mut slashes = Vec::new();
+    let mut slashed_total = 0;
+    for e in &events {
+        match &e.event {
+            Event::NodesSelected(s) => {
+                for n in &s.nodes {
+                    let id = sui_sdk_types::Address::new(n.0);
+                    let role = match s.role {
+                        Role::Executor => "",
+                        Role::Verifier => " verifier",
+                        Role::Candidate => " pool",
+                        Role::Disputer => " disputer",
+                    };
+                    let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
+                    nodes.push(format!("{who}{role}"));
+                }
+            }
+            Event::NodeSlashed(s) => {
+                let id = sui_sdk_types::Address::new(s.node_id.0);
+                let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
+                slashes.push(format!("{who} {:?} -{} MIST", s.reason, s.amount));
+                slashed_total += s.amount;
+            }
+            _ => {}
+        }
+    }
+    let treasury_after = chain.network().await?.treasury;
+    let (outcome, redistribution) = match &attestation.outcome {
+        Outcome::Finalized { nodes: winners, verified, .. } => {
+            let reward = events.iter().find_map(|e| match &e.event {
+                Event::RequestFinalized(f) => Some(f.reward_per_node),
+                _ => None,
+            });
+            (
+                if *verified { "finalized, verified".to_string() } else { "finalized, unverified".to_string() },
+                format!(
+                    "{} winner(s) × {} MIST; slashed {} MIST, treasury +{}",
+                    winners.len(),
+                    reward.unwrap_or(0),
+                    slashed_total,
+                    treasury_after.saturating_sub(treasury_before)
+                ),
+            )
+        }
+        Outcome::Failed { reason, refund } => {
+            (format!("failed ({reason:?})"), format!("refund {refund} MIST to the requester"))
+        }
+    };
+    let first = first.ok().map(|f| {
+        let who = cluster.index_of(&f.node).map(|i| format!("#{i}")).unwrap_or_else(|| short(&f.node));
+        (first_at.as_secs_f64() * 1e3, who, atoma_sdk::verify(&f.output, &attestation).is_ok())
+    });
+    let row = Row {
+        label: String::new(),
+        mode,
+        nodes,
+        first,
+        final_ms: final_at.as_secs_f64() * 1e3,
+        native_ms,
+        outcome,
+        slashes,
+        redistribution,
+    };
+    Ok((row, events))
+}
+
+fn mode_name(m: &Mode) -> String {
+    match m {
+        Mode::Sampling { n } => format!("Sampling n={n}"),
+        Mode::CrossValidation { p_bps, n } => format!("CrossValidation p={:.2} n={n}", *p_bps as f64 / 1e4),
+        Mode::Sealed { p_bps, n } => format!("Sealed p={:.2} n={n}", *p_bps as f64 / 1e4),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // On Ctrl-C the demo's future is dropped, and with it the cluster, which stops every process.
+    tokio::select! {
+        r = demo(args) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted; stopping the local network and the nodes");
+            Ok(())
+        }
+    }
+}
+
+async fn demo(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("== starting a local network and 8 nodes in 2 hardware classes");
+    let mut nodes = Vec::new();
+    for i in 0..8 {
+        let class = if i < 4 { 0 } else { 1 };
+        let adversary = match i {
+            0 => Some("wrong-output".to_string()),
+            4 => Some("silent".to_string()),
+            _ => None,
+        };
+        nodes.push(NodeSpec { class, adversary, collateral: None });
+    }
+    let spec = ClusterSpec {
+        classes: vec![ClassSpec { threads: 1 }, ClassSpec { threads: 2 }],
+        nodes,
+        params: ParamsConfig {
+            reveal_window_ms: Some(3_000),
+            max_retries: Some(1),
+            sealed_pool_factor: Some(2),
+            ..Default::default()
+        },
+        seed: Some([42; 32]),
+        checkpoint_interval_ms: 50,
+    };
+    let cluster = Cluster::start(&spec, Some(&args.dir), &progress).await?;
+    let client = cluster.client().await?;
+    let mut rows: Vec<Row> = Vec::new();
+
+    eprintln!("== Sampling in class 0 until the cheating node #0 is sampled");
+    for i in 0..6 {
+        let (mut row, events) =
+            run_request(&cluster, &client, 0, Mode::Sampling { n: 3 }, &format!("The quick brown fox {i}")).await?;
+        let caught = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(0)));
+        row.label = if caught { "cheater caught".into() } else { "honest quorum".into() };
+        progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
+        rows.push(row);
+        if caught {
+            break;
+        }
+    }
+
+    eprintln!("== Sampling in class 1 until the silent node #4 is sampled");
+    for i in 0..6 {
+        let (mut row, events) =
+            run_request(&cluster, &client, 1, Mode::Sampling { n: 2 }, &format!("Over the lazy dog {i}")).await?;
+        let silent = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(4)));
+        row.label = if silent { "silent node replaced".into() } else { "honest quorum".into() };
+        progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
+        rows.push(row);
+        if silent {
+            break;
+        }
+    }
+
+    eprintln!("== CrossValidation and Sealed requests");
+    for (class, mode, prompt) in [
+        (0, Mode::CrossValidation { p_bps: 5_000, n: 2 }, "Cheap verification"),
+        (1, Mode::Sealed { p_bps: 5_000, n: 1 }, "Sealed verification"),
+    ] {
+        let (mut row, _) = run_request(&cluster, &client, class, mode, prompt).await?;
+        row.label = mode_name(&mode);
+        progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
+        rows.push(row);
+    }
+
+    println!();
+    println!(
+        "| # | request | mode | nodes | first output (ms) | finality (ms) | native (ms) | outcome | slashed | redistribution |"
+    );
+    println!("|---|---|---|---|---:|---:|---:|---|---|---|");
+    for (i, r) in rows.iter().enumerate() {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.0} | {:.1} | {} | {} | {} |",
+            i + 1,
+            r.label,
+            mode_name(&r.mode),
+            r.nodes.join(", "),
+            match &r.first {
+                Some((ms, who, true)) => format!("{ms:.0} ({who})"),
+                Some((ms, who, false)) => format!("{ms:.0} ({who}, not the attested output)"),
+                None => "—".into(),
+            },
+            r.final_ms,
+            r.native_ms,
+            r.outcome,
+            if r.slashes.is_empty() { "—".to_string() } else { r.slashes.join("; ") },
+            r.redistribution
+        );
+    }
+    let report: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "request": r.label, "mode": mode_name(&r.mode), "nodes": r.nodes,
+                "first_output_ms": r.first.as_ref().map(|f| f.0), "first_output_node": r.first.as_ref().map(|f| f.1.clone()),
+                "first_output_attested": r.first.as_ref().map(|f| f.2), "finality_ms": r.final_ms, "native_ms": r.native_ms,
+                "outcome": r.outcome, "slashed": r.slashes, "redistribution": r.redistribution,
+            })
+        })
+        .collect();
+    std::fs::write(args.dir.join("demo.json"), serde_json::to_string_pretty(&report)?)?;
+    println!();
+    println!(
+        "Nodes are numbered #0..#7: #0-#3 in {} (#0 returns wrong outputs), #4-#7 in {} (#4 never answers).",
+        cluster.classes[0].name(),
+        cluster.classes[1].name()
+    );
+    println!(
+        "Logs: {}/node*/node.log and {}/localnet/localnet.log; results: {}/demo.json. Took {:.0} s.",
+        args.dir.display(),
+        args.dir.display(),
+        args.dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

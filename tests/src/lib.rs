@@ -1,0 +1,455 @@
+//! # atoma-e2e
+//!
+//! The whole system as separate processes: an `atoma-localnet` process, one
+//! `atoma-node` process per node (real libtorch inference of the test
+//! model), and the SDK in this process as the requester. The demo
+//! (`atoma-demo`), the end-to-end tests and the end-to-end benchmarks build
+//! on [`Cluster`].
+//!
+//! The binaries are taken from the directory of the running executable (or
+//! its parent, for test executables in `deps/`), or from `ATOMA_BIN_DIR`;
+//! build them with `cargo build --bins --features atoma-executor/adversary`
+//! (`scripts/test` and `scripts/demo` do).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_protocol::Event;
+use atoma_sdk::{Chain, Client, EventStream, Key, PackageEvent, Start};
+use sui_sdk_types::Address;
+
+/// The libtorch version the node binaries are built against.
+pub const LIBTORCH: &str = "2.13.0";
+/// Collateral of every node (MIST).
+pub const COLLATERAL: u64 = 10_000_000_000;
+/// Collateral locked per task (MIST).
+pub const TASK_LOCK: u64 = 1_000_000_000;
+
+/// Finds one of the project's binaries.
+pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(d) = std::env::var("ATOMA_BIN_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        dirs.push(dir.to_path_buf());
+        if let Some(up) = dir.parent() {
+            dirs.push(up.to_path_buf());
+        }
+    }
+    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()).with_context(|| {
+        format!("{name} not found in {dirs:?}: build it with `cargo build --bins --features atoma-executor/adversary`")
+    })
+}
+
+/// A hardware class of the cluster: CPU, AVX2, `threads` intra-op threads.
+#[derive(Clone, Debug)]
+pub struct ClassSpec {
+    /// Intra-op threads.
+    pub threads: usize,
+}
+
+impl ClassSpec {
+    /// The class's on-chain name.
+    pub fn name(&self) -> String {
+        format!("cpu-avx2-t{}/torch-{LIBTORCH}", self.threads)
+    }
+
+    /// The model id served in this class.
+    pub fn model(&self) -> String {
+        if self.threads == 1 { "tiny-gpt".into() } else { format!("tiny-gpt-t{}", self.threads) }
+    }
+
+    fn profile_toml(&self) -> String {
+        format!(
+            "name = \"{}\"\ndevice = \"cpu\"\nthreads = {}\ncpu_capability = \"avx2\"\nlibtorch = \"{LIBTORCH}\"\n",
+            self.name(),
+            self.threads
+        )
+    }
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSpec {
+    /// Index into `ClusterSpec::classes`.
+    pub class: usize,
+    /// A misbehaviour (`wrong-output`, `lazy-copy`, `silent`, `late-reveal`, `withhold`).
+    pub adversary: Option<String>,
+    /// Collateral staked (default: the class minimum, `COLLATERAL`).
+    pub collateral: Option<u64>,
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    /// Hardware classes.
+    pub classes: Vec<ClassSpec>,
+    /// Nodes.
+    pub nodes: Vec<NodeSpec>,
+    /// Protocol parameters.
+    pub params: ParamsConfig,
+    /// Seed of the local network's randomness (None: random).
+    pub seed: Option<[u8; 32]>,
+    /// Milliseconds between checkpoints.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            classes: vec![ClassSpec { threads: 1 }],
+            nodes: Vec::new(),
+            params: ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() },
+            seed: None,
+            checkpoint_interval_ms: 50,
+        }
+    }
+}
+
+/// A running node process.
+pub struct NodeProc {
+    /// The node's id.
+    pub id: Address,
+    /// Its spec.
+    pub spec: NodeSpec,
+    /// Its process (None while stopped).
+    pub child: Option<Child>,
+    /// Its directory (config, database, log).
+    pub dir: PathBuf,
+    /// Its output server's port.
+    pub port: u16,
+    /// Its metrics port.
+    pub metrics_port: u16,
+}
+
+/// The local network, the nodes and the requester's key.
+pub struct Cluster {
+    /// The working directory (logs, databases, model files).
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    localnet: Child,
+    /// The gRPC URL.
+    pub url: String,
+    /// The package's address.
+    pub package: Address,
+    /// The Network object's id.
+    pub network: Address,
+    /// The classes.
+    pub classes: Vec<ClassSpec>,
+    /// The nodes, in spec order.
+    pub nodes: Vec<NodeProc>,
+    /// The requester's key (funded).
+    pub requester: Key,
+    manifests: Vec<PathBuf>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(c) = n.child.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        let _ = self.localnet.kill();
+        let _ = self.localnet.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !ready()? {
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+impl Cluster {
+    /// Starts a cluster in `dir` (a temporary directory when `None`);
+    /// `progress` is told what happens.
+    pub async fn start(spec: &ClusterSpec, dir: Option<&Path>, progress: &dyn Fn(&str)) -> anyhow::Result<Cluster> {
+        let (temp, dir) = match dir {
+            Some(d) => {
+                if d.exists() {
+                    std::fs::remove_dir_all(d).with_context(|| format!("clearing {}", d.display()))?;
+                }
+                std::fs::create_dir_all(d)?;
+                (None, d.to_path_buf())
+            }
+            None => {
+                let t = tempfile::tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        // The model: weights generated from the fixed seed, one manifest per class.
+        let models = dir.join("models");
+        let weights = models.join("tiny-gpt.safetensors");
+        let out = Command::new(bin("atoma-model")?)
+            .args(["generate-test-model", "--out"])
+            .arg(&weights)
+            .output()
+            .context("running atoma-model")?;
+        if !out.status.success() {
+            bail!("generating the test model: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let digest = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
+        let template = include_str!("../../models/tiny-gpt.toml");
+        let mut manifests = Vec::new();
+        for class in &spec.classes {
+            let text = template.replace("id = \"tiny-gpt\"", &format!("id = \"{}\"", class.model())).replace(
+                "hardware_class = \"cpu-avx2-t1/torch-2.13.0\"",
+                &format!("hardware_class = \"{}\"", class.name()),
+            );
+            let path = models.join(format!("{}.toml", class.model()));
+            std::fs::write(&path, text)?;
+            std::fs::write(models.join(format!("{}.class.toml", class.model())), class.profile_toml())?;
+            manifests.push(path);
+        }
+        progress(&format!("test model generated (weights {digest})"));
+
+        // Keys: the requester, then one per node.
+        let requester = Key::from_ed25519_bytes([200; 32]);
+        let node_keys: Vec<Key> = (0..spec.nodes.len()).map(|i| Key::from_ed25519_bytes([i as u8 + 1; 32])).collect();
+        let genesis = GenesisConfig {
+            admin: requester.address(),
+            reference_gas_price: 1_000,
+            random_seed: spec.seed.map(|s| atoma_protocol::Digest(s).to_string()),
+            package: None,
+            params: spec.params.clone(),
+            accounts: std::iter::once(&requester)
+                .chain(&node_keys)
+                .map(|k| AccountConfig {
+                    address: Some(k.address()),
+                    keystore: None,
+                    balance: 1_000_000_000_000_000,
+                    coins: 4,
+                })
+                .collect(),
+            classes: spec
+                .classes
+                .iter()
+                .map(|c| ClassConfig { name: c.name(), min_collateral: COLLATERAL, task_lock: TASK_LOCK })
+                .collect(),
+            models: spec
+                .classes
+                .iter()
+                .map(|c| ModelConfig { id: c.model(), weight_digest: digest.clone(), class: c.name() })
+                .collect(),
+        };
+        let net_dir = dir.join("localnet");
+        std::fs::create_dir_all(&net_dir)?;
+        std::fs::write(net_dir.join("genesis.toml"), toml::to_string(&genesis)?)?;
+        let info_path = net_dir.join("info.json");
+        let log = std::fs::File::create(net_dir.join("localnet.log"))?;
+        let localnet = Command::new(bin("atoma-localnet")?)
+            .arg("start")
+            .arg("--genesis")
+            .arg(net_dir.join("genesis.toml"))
+            .args(["--listen", "127.0.0.1:0", "--checkpoint-interval-ms", &spec.checkpoint_interval_ms.to_string()])
+            .arg("--info-file")
+            .arg(&info_path)
+            .arg("--data-dir")
+            .arg(net_dir.join("ledger"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting atoma-localnet")?;
+        let mut cluster = Cluster {
+            dir: dir.clone(),
+            _temp: temp,
+            localnet,
+            url: String::new(),
+            package: Address::ZERO,
+            network: Address::ZERO,
+            classes: spec.classes.clone(),
+            nodes: Vec::new(),
+            requester,
+            manifests,
+        };
+        wait_for("the local network", Duration::from_secs(30), || Ok(info_path.exists()))?;
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
+        let field = |k: &str| info[k].as_str().unwrap_or_default().to_string();
+        cluster.url = field("url");
+        cluster.package = field("package").parse()?;
+        cluster.network = field("network").parse()?;
+        progress(&format!("local network at {}", cluster.url));
+
+        for (i, (node, key)) in spec.nodes.iter().zip(&node_keys).enumerate() {
+            let proc = cluster.register(i, node, key)?;
+            cluster.nodes.push(proc);
+        }
+        for i in 0..cluster.nodes.len() {
+            cluster.start_node(i, None)?;
+        }
+        for i in 0..cluster.nodes.len() {
+            let port = cluster.nodes[i].port;
+            wait_for(&format!("node {i}"), Duration::from_secs(60), || Ok(health(port)))?;
+            let n = &cluster.nodes[i];
+            progress(&format!(
+                "node {i} {} in {}{}",
+                short(&n.id),
+                cluster.classes[n.spec.class].name(),
+                n.spec.adversary.as_deref().map(|a| format!(" (misbehaves: {a})")).unwrap_or_default()
+            ));
+        }
+        Ok(cluster)
+    }
+
+    fn register(&self, i: usize, spec: &NodeSpec, key: &Key) -> anyhow::Result<NodeProc> {
+        let dir = self.dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let (port, metrics_port) = (free_port()?, free_port()?);
+        let class = &self.classes[spec.class];
+        let mut text = format!(
+            "url = \"{}\"\npackage = \"{}\"\nnetwork = \"{}\"\nkey = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\nmodels = [\"{}\"]\n",
+            self.url,
+            self.package,
+            self.network,
+            key.to_suiprivkey()?,
+            self.manifests[spec.class].display(),
+        );
+        if let Some(a) = &spec.adversary {
+            text.push_str(&format!("adversary = \"{a}\"\n"));
+        }
+        text.push_str("\n[class]\n");
+        text.push_str(&class.profile_toml());
+        std::fs::write(dir.join("atoma-node.toml"), text)?;
+        let out = Command::new(bin("atoma-node")?)
+            .arg("--config")
+            .arg(dir.join("atoma-node.toml"))
+            .arg("register")
+            .args(spec.collateral.map(|c| vec!["--collateral".to_string(), c.to_string()]).unwrap_or_default())
+            .output()
+            .context("running atoma-node register")?;
+        if !out.status.success() {
+            bail!("registering node {i}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let id = String::from_utf8_lossy(&out.stdout).trim().parse().context("the node id register printed")?;
+        Ok(NodeProc { id, spec: spec.clone(), child: None, dir, port, metrics_port })
+    }
+
+    /// Starts node `i` (optionally crashing at a step, for recovery tests).
+    pub fn start_node(&mut self, i: usize, crash_at: Option<&str>) -> anyhow::Result<()> {
+        let n = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(n.dir.join("node.log"))?;
+        let mut cmd = Command::new(bin("atoma-node")?);
+        cmd.arg("--config").arg(n.dir.join("atoma-node.toml")).arg("run");
+        cmd.env("OMP_WAIT_POLICY", "PASSIVE").stdout(Stdio::null()).stderr(log);
+        if let Some(step) = crash_at {
+            cmd.env("ATOMA_NODE_CRASH_AT", step);
+        }
+        n.child = Some(cmd.spawn().context("starting atoma-node")?);
+        Ok(())
+    }
+
+    /// Kills node `i` (as `kill -9`).
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Node `i`'s log.
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].dir.join("node.log")).unwrap_or_default()
+    }
+
+    /// The index of the node with this id.
+    pub fn index_of(&self, id: &Address) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == *id)
+    }
+
+    /// A requester client.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::connect(&self.url, self.package, self.network, self.requester.clone()).await?)
+    }
+
+    /// A read connection.
+    pub async fn chain(&self) -> anyhow::Result<Chain> {
+        Ok(Chain::connect(&self.url, self.package, self.network, Key::generate()).await?)
+    }
+
+    /// The time the model takes natively on `input` in class `class` (median
+    /// of `runs` runs in a fresh `atoma-model` process), and the output digest.
+    pub fn native(&self, class: usize, input: &[u8], seed: &[u8; 32], runs: usize) -> anyhow::Result<(f64, String)> {
+        let file = self.dir.join("native-input.json");
+        std::fs::write(&file, input)?;
+        let model = self.classes[class].model();
+        let out = Command::new(bin("atoma-model")?)
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .arg("--class")
+            .arg(self.dir.join("models").join(format!("{model}.class.toml")))
+            .arg("run")
+            .arg(&self.manifests[class])
+            .arg("--input-file")
+            .arg(&file)
+            .args(["--seed", &atoma_protocol::Digest(*seed).to_string(), "--repeat", &runs.to_string(), "--json"])
+            .output()?;
+        if !out.status.success() {
+            bail!("atoma-model run: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        Ok((
+            report["model_time_ms"].as_f64().unwrap_or(0.0),
+            report["output_digest"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+}
+
+fn health(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
+}
+
+/// The first eight hex digits of an id, for tables.
+pub fn short(id: &Address) -> String {
+    id.to_string()[..10].to_string()
+}
+
+/// Every event of one request, from checkpoint `from` until it settled.
+pub async fn request_events(
+    chain: &Chain,
+    request: Address,
+    from: u64,
+    timeout: Duration,
+) -> anyhow::Result<Vec<PackageEvent>> {
+    let mut stream = EventStream::new(chain.rpc(), chain.identity().package, Start::Checkpoint(from));
+    let id = atoma_protocol::ObjectId(request.into_inner());
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let e =
+            tokio::time::timeout_at(deadline, stream.next()).await.context("waiting for the request's events")??;
+        if e.event.request_id() != Some(id) {
+            continue;
+        }
+        let last = matches!(e.event, Event::RequestFinalized(_) | Event::RequestFailed(_));
+        out.push(e);
+        if last {
+            return Ok(out);
+        }
+    }
+}

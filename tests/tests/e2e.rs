@@ -1,0 +1,266 @@
+//! End to end, as separate processes (the local network, `atoma-node`
+//! processes running the test model, the SDK here): slashing and
+//! redistribution exact to the MIST, the CrossValidation flip rate against
+//! p, Sealed mode's indistinguishability for the primary, and an absent
+//! Sealed verifier slashed. Per-node behaviours (every mode, each
+//! misbehaviour, crash recovery, bad inputs) are in `executor/tests/node.rs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use atoma_e2e::{COLLATERAL, Cluster, ClusterSpec, NodeSpec, TASK_LOCK, request_events};
+use atoma_localnet::genesis::ParamsConfig;
+use atoma_protocol::params::bps_of;
+use atoma_protocol::{Event, Mode, Role, SlashReason};
+use atoma_sdk::client::Outcome;
+use atoma_sdk::{InputSpec, RequestSpec};
+use prost_types::FieldMask;
+use sui_rpc::field::FieldMaskUtil;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::Address;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn spec(nodes: Vec<NodeSpec>, params: ParamsConfig) -> ClusterSpec {
+    ClusterSpec { nodes, params, seed: Some([17; 32]), ..ClusterSpec::default() }
+}
+
+fn honest(n: usize) -> Vec<NodeSpec> {
+    (0..n).map(|_| NodeSpec::default()).collect()
+}
+
+fn request(prompt: &str, mode: Mode) -> RequestSpec {
+    let input = format!("{{\"prompt\":\"{prompt}\",\"max_tokens\":4}}").into_bytes();
+    RequestSpec { timeout_ms: 8_000, ..RequestSpec::new("tiny-gpt", InputSpec::Bytes(input), mode) }
+}
+
+fn quiet(_: &str) {}
+
+/// The SUI balance changes of a transaction, by address.
+async fn balance_changes(cluster: &Cluster, digest: &sui_sdk_types::Digest) -> BTreeMap<Address, i128> {
+    let mut rpc = sui_rpc::Client::new(&cluster.url).unwrap();
+    let mut req = proto::GetTransactionRequest::default();
+    req.digest = Some(digest.to_string());
+    req.read_mask = Some(FieldMask::from_paths(["balance_changes"]));
+    let tx = rpc.ledger_client().get_transaction(req).await.unwrap().into_inner().transaction.unwrap();
+    tx.balance_changes
+        .iter()
+        .map(|b| (b.address.as_deref().unwrap().parse().unwrap(), b.amount.as_deref().unwrap().parse().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_output_is_slashed_and_redistributed_exactly() {
+    let mut nodes = honest(4);
+    nodes[0].adversary = Some("wrong-output".into());
+    let cluster = Cluster::start(&spec(nodes, ParamsConfig::default()), None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let cheater = cluster.nodes[0].id;
+    for i in 0..8 {
+        let from = chain.checkpoint_height().await.unwrap();
+        let treasury_before = chain.network().await.unwrap().treasury;
+        let handle = client.submit(request(&format!("exact {i}"), Mode::Sampling { n: 3 })).await.unwrap();
+        let attestation = handle.finality_within(WAIT).await.unwrap();
+        if !handle.executors().contains(&cheater) {
+            continue;
+        }
+        let Outcome::Finalized { nodes: winners, .. } = &attestation.outcome else {
+            panic!("{:?}", attestation.outcome)
+        };
+        let events = request_events(chain, handle.id(), from, WAIT).await.unwrap();
+        let slashed: Vec<(Address, SlashReason, u64)> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::NodeSlashed(s) => Some((Address::new(s.node_id.0), s.reason, s.amount)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            slashed,
+            vec![(cheater, SlashReason::WrongOutput, TASK_LOCK)],
+            "the whole stake of the cheater only"
+        );
+        let (per_node, finalize_tx) = events
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::RequestFinalized(f) => Some((f.reward_per_node, e.transaction)),
+                _ => None,
+            })
+            .unwrap();
+        // fee + slash - protocol share, split equally; the treasury gets the share and the remainder.
+        let share = bps_of(TASK_LOCK, atoma_protocol::Params::default().protocol_share_bps);
+        let total = handle.fee() + TASK_LOCK - share;
+        let k = winners.len() as u64;
+        assert_eq!(per_node, total / k);
+        let treasury_after = chain.network().await.unwrap().treasury;
+        assert_eq!(treasury_after - treasury_before, share + total % k);
+        // Collateral: the cheater lost exactly its stake; the others kept theirs.
+        assert_eq!(chain.node(cheater).await.unwrap().unwrap().collateral, COLLATERAL - TASK_LOCK);
+        for w in winners {
+            assert_eq!(chain.node(*w).await.unwrap().unwrap().collateral, COLLATERAL);
+        }
+        // Each winner's owner was paid exactly `per_node` (the one that sent the
+        // finalizing transaction also paid its gas there).
+        let changes = balance_changes(&cluster, &finalize_tx).await;
+        let sender = events.iter().find(|e| e.transaction == finalize_tx).unwrap().sender;
+        for w in winners {
+            let owner = Address::new(chain.node(*w).await.unwrap().unwrap().owner.0);
+            if owner != sender {
+                assert_eq!(changes.get(&owner).copied(), Some(per_node as i128), "winner {w}");
+            }
+        }
+        return;
+    }
+    panic!("the cheater was not sampled in 8 requests");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cross_validation_flip_rate_matches_p() {
+    let cluster = Cluster::start(&spec(honest(3), ParamsConfig::default()), None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let from = chain.checkpoint_height().await.unwrap();
+    let (p, requests) = (0.25, 60);
+    let mut handles = Vec::new();
+    for i in 0..requests {
+        handles.push(
+            client.submit(request(&format!("flip {i}"), Mode::CrossValidation { p_bps: 2_500, n: 1 })).await.unwrap(),
+        );
+    }
+    let mut checked = 0;
+    for h in &handles {
+        let attestation = h.finality_within(WAIT).await.unwrap();
+        let events = request_events(chain, h.id(), from, WAIT).await.unwrap();
+        let drawn = events.iter().find_map(|e| match &e.event {
+            Event::VerificationDrawn(v) => Some(v.checked),
+            _ => None,
+        });
+        let drawn = drawn.expect("every primary committed and drew");
+        assert_eq!(attestation.verified(), drawn, "checked requests are verified, the others not");
+        checked += drawn as u32;
+    }
+    // 99.9 % two-sided interval of a binomial(60, 0.25): 15 ± 3.29 sd.
+    let sd = (requests as f64 * p * (1.0 - p)).sqrt();
+    let expected = requests as f64 * p;
+    assert!(
+        (checked as f64 - expected).abs() <= 3.29 * sd,
+        "{checked} of {requests} checked, expected {expected} ± {:.1}",
+        3.29 * sd
+    );
+}
+
+/// The event kinds and roles a primary sees until it has committed.
+fn primary_view(events: &[atoma_sdk::PackageEvent], primary: Address) -> Vec<String> {
+    let mut view = Vec::new();
+    for e in events {
+        match &e.event {
+            Event::RequestSubmitted(_) => view.push("submitted".to_string()),
+            Event::NodesSelected(s) => view.push(format!("selected {:?} x{}", s.role, s.nodes.len())),
+            Event::Committed(c) => {
+                view.push(if Address::new(c.node_id.0) == primary {
+                    "primary committed".into()
+                } else {
+                    "other committed".into()
+                });
+                if Address::new(c.node_id.0) == primary {
+                    break;
+                }
+            }
+            other => view.push(other.name().to_string()),
+        }
+    }
+    view
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sealed_primary_sees_the_same_whether_it_is_checked_or_not() {
+    let cluster = Cluster::start(&spec(honest(5), ParamsConfig::default()), None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let mut views: BTreeMap<bool, Vec<Vec<String>>> = BTreeMap::new();
+    for i in 0..16 {
+        let from = chain.checkpoint_height().await.unwrap();
+        let handle = client.submit(request(&format!("sealed {i}"), Mode::Sealed { p_bps: 5_000, n: 1 })).await.unwrap();
+        let (checked, chosen) = handle.sealed_draw().unwrap();
+        let attestation = handle.finality_within(WAIT).await.unwrap();
+        assert_eq!(attestation.verified(), checked);
+        let primary = handle.executors()[0];
+        assert!(!chosen.contains(&primary));
+        let events = request_events(chain, handle.id(), from, WAIT).await.unwrap();
+        views.entry(checked).or_default().push(primary_view(&events, primary));
+        // Only the chosen verifier was told: no other pool member logged a notice.
+        for (i, n) in cluster.nodes.iter().enumerate() {
+            let told = cluster
+                .log(i)
+                .lines()
+                .any(|l| l.contains("told it verifies") && l.contains(&format!("request={}", handle.id())));
+            if told {
+                assert!(chosen.contains(&n.id), "node {i} was told but is not chosen");
+            }
+        }
+    }
+    let (Some(checked), Some(unchecked)) = (views.get(&true), views.get(&false)) else {
+        panic!("16 draws at p = 0.5 gave only one outcome: {views:?}")
+    };
+    let expected = vec![
+        "submitted".to_string(),
+        "selected Executor x1".into(),
+        "selected Candidate x3".into(),
+        "primary committed".into(),
+    ];
+    for v in checked.iter().chain(unchecked) {
+        assert_eq!(v, &expected, "until it commits, a primary sees the same in both cases");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absent_sealed_verifier_is_slashed() {
+    // Four nodes: the primary and a pool of three, so the silent node is
+    // the chosen verifier in about one request of four. It stakes more than
+    // the minimum, so that a timeout slash as primary leaves it eligible.
+    let mut nodes = honest(4);
+    nodes[0].adversary = Some("silent".into());
+    nodes[0].collateral = Some(3 * COLLATERAL);
+    let cluster = Cluster::start(
+        &spec(nodes, ParamsConfig { reveal_window_ms: Some(3_000), ..Default::default() }),
+        None,
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let absent = cluster.nodes[0].id;
+    for i in 0..12 {
+        let from = chain.checkpoint_height().await.unwrap();
+        let handle =
+            client.submit(request(&format!("absent {i}"), Mode::Sealed { p_bps: 10_000, n: 1 })).await.unwrap();
+        let (_, chosen) = handle.sealed_draw().unwrap();
+        let attestation = handle.finality_within(WAIT).await;
+        if !chosen.contains(&absent) {
+            continue; // (a silent primary fails the request: no node is left to replace it)
+        }
+        let attestation = attestation.unwrap();
+        let events = request_events(chain, handle.id(), from, WAIT).await.unwrap();
+        let slashed: Vec<(Address, SlashReason)> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::NodeSlashed(s) => Some((Address::new(s.node_id.0), s.reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(slashed, vec![(absent, SlashReason::Timeout)]);
+        assert!(matches!(attestation.outcome, Outcome::Finalized { .. }), "{:?}", attestation.outcome);
+        let roles: Vec<Role> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::NodesSelected(s) => Some(s.role),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(roles, [Role::Executor, Role::Candidate]);
+        return;
+    }
+    panic!("the silent node was never the chosen verifier in 20 requests");
+}
