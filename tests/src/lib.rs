@@ -141,6 +141,8 @@ pub struct Cluster {
     pub package: Address,
     /// The Network object's id.
     pub network: Address,
+    /// The AdminCap's id (owned by the requester, who is the admin).
+    pub admin_cap: Address,
     /// The classes.
     pub classes: Vec<ClassSpec>,
     /// The nodes, in spec order.
@@ -276,6 +278,7 @@ impl Cluster {
             url: String::new(),
             package: Address::ZERO,
             network: Address::ZERO,
+            admin_cap: Address::ZERO,
             classes: spec.classes.clone(),
             nodes: Vec::new(),
             requester,
@@ -287,6 +290,7 @@ impl Cluster {
         cluster.url = field("url");
         cluster.package = field("package").parse()?;
         cluster.network = field("network").parse()?;
+        cluster.admin_cap = field("admin_cap").parse()?;
         progress(&format!("local network at {}", cluster.url));
 
         for (i, (node, key)) in spec.nodes.iter().zip(&node_keys).enumerate() {

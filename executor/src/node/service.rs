@@ -63,6 +63,9 @@ pub struct Service {
     driving: Mutex<HashMap<Address, bool>>,
     /// Timestamp (ms) of the last checkpoint whose events were read.
     last_checkpoint_ms: AtomicU64,
+    /// When each assignment was read, the model time of its output, and the
+    /// time until the output was stored: logged when the node commits.
+    timings: Mutex<HashMap<Address, (Instant, Duration, Duration)>>,
 }
 
 fn now_ms() -> u64 {
@@ -114,6 +117,7 @@ impl Service {
             outputs: Notify::new(),
             driving: Mutex::default(),
             last_checkpoint_ms: AtomicU64::new(0),
+            timings: Mutex::default(),
         }))
     }
 
@@ -189,6 +193,7 @@ impl Service {
         match event {
             Event::NodesSelected(s) if s.nodes.contains(&me) => {
                 self.metrics.assigned.inc();
+                self.timings.lock().expect("timings").insert(request, (Instant::now(), Duration::ZERO, Duration::ZERO));
                 tracing::info!(request = %request, node = %self.node, role = ?s.role, "assigned");
                 self.db.update_task(&request, |_| {})?;
             }
@@ -348,6 +353,9 @@ impl Service {
             }
             t.failure = failure;
         })?;
+        if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
+            t.2 = t.0.elapsed();
+        }
         self.outputs.notify_waiters();
         self.crash_point("after-output");
         Ok(task)
@@ -375,6 +383,9 @@ impl Service {
         .map_err(|e| Failure::Permanent(e.to_string()))?;
         drop(permit);
         self.metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
+        if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
+            t.1 = output.model_time;
+        }
         tracing::info!(request = %request, node = %self.node, ms = started.elapsed().as_millis() as u64, digest = %output.digest, "computed");
         let mut bytes = output.bytes;
         if self.adversary() == Some(Adversary::WrongOutput) {
@@ -455,7 +466,13 @@ impl Service {
         match self.send(call).await {
             Ok(_) => {
                 self.metrics.committed.inc();
-                tracing::info!(request = %request, node = %self.node, primary, "committed");
+                // From reading the assignment: to the output stored, and to the commitment confirmed.
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                let (pipeline_ms, ready_ms, model_ms) = match self.timings.lock().expect("timings").remove(&request) {
+                    Some((at, model, ready)) => (ms(at.elapsed()), ms(ready), ms(model)),
+                    None => (0.0, 0.0, 0.0),
+                };
+                tracing::info!(request = %request, node = %self.node, primary, pipeline_ms, ready_ms, model_ms, "committed");
                 self.crash_point("after-commit");
                 Ok(())
             }
