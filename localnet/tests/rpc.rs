@@ -599,3 +599,97 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
         bcs::from_bytes(fields[0].value.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
     assert_eq!(model.weight_digest, atoma_protocol::Digest([0xab; 32]));
 }
+
+fn event_type_filter(type_: String) -> proto::EventFilter {
+    let mut t = proto::EventTypeFilter::default();
+    t.event_type = Some(type_);
+    let mut literal = proto::EventLiteral::default();
+    literal.predicate = Some(proto::event_literal::Predicate::EventType(t));
+    let mut term = proto::EventTerm::default();
+    term.literals = vec![literal];
+    let mut filter = proto::EventFilter::default();
+    filter.terms = vec![term];
+    filter
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_list_and_stream_through_the_clients_stream_helpers() {
+    use sui_rpc::client::{EventStreamRequest, EventStreamStart};
+    let accounts = accounts(4);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let first = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let second = register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
+    net.node().seal_now();
+    let registered = |e: &proto::Event| {
+        let event = sui_sdk_types::Event::try_from(e).unwrap();
+        match Event::from_bcs(event.type_.name().as_str(), &event.contents) {
+            Some(Ok(Event::NodeRegistered(r))) => Some(Address::new(r.node_id.0)),
+            _ => None,
+        }
+    };
+    let mask = FieldMask::from_paths([
+        "checkpoint",
+        "transaction_index",
+        "event_index",
+        "event_type",
+        "contents",
+        "sender",
+        "package_id",
+        "module",
+    ]);
+    let filter = event_type_filter(format!("{PACKAGE}::events::NodeRegistered"));
+
+    // A finite list, paginated by the helper (two items per page).
+    let mut list = proto::ListEventsRequest::default();
+    list.read_mask = Some(mask.clone());
+    list.filter = Some(filter.clone());
+    let mut options = proto::QueryOptions::default();
+    options.limit = Some(1);
+    list.options = Some(options);
+    let pages: Vec<_> = client.list_events(list).collect().await;
+    let listed: Vec<Address> =
+        pages.into_iter().filter_map(|p| p.unwrap().event).filter_map(|e| registered(&e)).collect();
+    assert_eq!(listed, vec![first, second]);
+
+    // A stream from genesis that then follows the tip: the two, and a third registered while it runs.
+    let request = EventStreamRequest::new()
+        .with_read_mask(mask.clone())
+        .with_filter(filter.clone())
+        .with_start(EventStreamStart::Checkpoint(0));
+    let mut stream = Box::pin(client.stream_events(request));
+    let mut seen = Vec::new();
+    let mut cursors = Vec::new();
+    let third = loop {
+        let frame = tokio::time::timeout(WAIT, stream.next()).await.expect("a frame in time").unwrap().unwrap();
+        if let Some(e) = frame.event.as_ref().and_then(registered) {
+            seen.push(e);
+            cursors.push(frame.cursor.clone());
+            if seen.len() == 2 {
+                break register_node(&mut client, &net, &accounts[3], CLASS_MIN).await;
+            }
+        }
+    };
+    loop {
+        let frame = tokio::time::timeout(WAIT, stream.next()).await.expect("a frame in time").unwrap().unwrap();
+        if let Some(e) = frame.event.as_ref().and_then(registered) {
+            seen.push(e);
+            break;
+        }
+    }
+    assert_eq!(seen, vec![first, second, third], "in order, none twice, the live one included");
+
+    // Resuming after the first event's cursor yields the second next.
+    let request = EventStreamRequest::new()
+        .with_read_mask(mask)
+        .with_filter(filter)
+        .with_start(EventStreamStart::Resume(cursors[0].clone()));
+    let mut resumed = Box::pin(client.stream_events(request));
+    let next = loop {
+        let frame = tokio::time::timeout(WAIT, resumed.next()).await.expect("a frame in time").unwrap().unwrap();
+        if let Some(e) = frame.event.as_ref().and_then(registered) {
+            break e;
+        }
+    };
+    assert_eq!(next, second);
+}

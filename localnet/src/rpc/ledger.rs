@@ -241,10 +241,58 @@ impl proto::ledger_service_server::LedgerService for Rpc {
 
     async fn list_events(
         &self,
-        _request: Request<proto::ListEventsRequest>,
+        request: Request<proto::ListEventsRequest>,
     ) -> Result<Response<BoxStream<proto::ListEventsResponse>>, Status> {
-        Err(Status::unimplemented(
-            "ListEvents is not served by the local network; read events from checkpoints with GetCheckpoint",
-        ))
+        use super::events::{DEFAULT_LIMIT, Filter, MAX_LIMIT, end_of, events_of, parse_cursor, watermark};
+        let request = request.into_inner();
+        let filter = Filter::new(request.filter.as_ref())?;
+        let options = request.options.clone().unwrap_or_default();
+        if options.ordering == Some(proto::Ordering::Descending as i32) {
+            return Err(Status::unimplemented("descending ListEvents is not served by the local network"));
+        }
+        if options.before.is_some() {
+            return Err(Status::unimplemented(
+                "options.before is not served by the local network (ascending lists only)",
+            ));
+        }
+        let after = options.after.as_deref().map(parse_cursor).transpose()?;
+        let limit = options.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
+        let frames = self.node.with_chain(|chain| {
+            let tip = chain.checkpoint_height();
+            let start = request.start_checkpoint.unwrap_or(0).max(after.map_or(0, |a| a.0));
+            let (end, bound) = match request.end_checkpoint {
+                Some(e) => (e.min(tip + 1), proto::QueryEndReason::CheckpointBound),
+                None => (tip + 1, proto::QueryEndReason::LedgerTip),
+            };
+            let mut frames = Vec::new();
+            let mut sent = 0;
+            for c in start..end {
+                for (position, event) in events_of(chain, c, after, filter.as_ref(), &m) {
+                    let mut frame = proto::ListEventsResponse::default();
+                    frame.event = Some(event);
+                    frame.watermark = Some(watermark(position));
+                    sent += 1;
+                    if sent == limit {
+                        let mut end = proto::QueryEnd::default();
+                        end.reason = Some(proto::QueryEndReason::ItemLimit as i32);
+                        frame.end = Some(end);
+                        frames.push(Ok(frame));
+                        return frames;
+                    }
+                    frames.push(Ok(frame));
+                }
+            }
+            // The last progress: after every checkpoint scanned (or the resume point if none was).
+            let last = if end > start { end_of(end - 1) } else { after.unwrap_or(end_of(start.saturating_sub(1))) };
+            let mut frame = proto::ListEventsResponse::default();
+            frame.watermark = Some(watermark(last));
+            let mut query_end = proto::QueryEnd::default();
+            query_end.reason = Some(bound as i32);
+            frame.end = Some(query_end);
+            frames.push(Ok(frame));
+            frames
+        });
+        Ok(Response::new(Box::pin(futures::stream::iter(frames))))
     }
 }

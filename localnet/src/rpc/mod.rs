@@ -4,13 +4,15 @@
 //! and then projected onto the request's read mask, as a full node does.
 //! Methods not implemented answer `Unimplemented` with a message.
 //!
-//! Layout: `ledger` (objects, transactions, checkpoints, epoch, service
-//! info), `state` (owned objects, balances), `execution` (execute),
-//! `subscription` (checkpoint stream); this file holds the server, the
+//! Layout: `ledger` (objects, transactions, checkpoints, events, epoch,
+//! service info), `state` (owned objects, balances, dynamic fields),
+//! `execution` (execute), `subscription` (checkpoint and event streams),
+//! `events` (event filters, cursors, watermarks); this file holds the server, the
 //! conversions and the read-mask defaults shared by them.
 //!
 //! Not for: rules or state (see `exec`, `chain`).
 
+mod events;
 mod execution;
 mod ledger;
 mod state;

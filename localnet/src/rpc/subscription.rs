@@ -1,6 +1,6 @@
 //! `SubscriptionService`: the checkpoint stream, from the next checkpoint on,
-//! every checkpoint in order and none twice. A client that reconnects reads
-//! what it missed with `GetCheckpoint`.
+//! every checkpoint in order and none twice (a client that reconnects reads
+//! what it missed with `GetCheckpoint`), and the event stream (see `events`).
 
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use tonic::codegen::BoxStream;
@@ -63,10 +63,57 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
 
     async fn subscribe_events(
         &self,
-        _request: Request<proto::SubscribeEventsRequest>,
+        request: Request<proto::SubscribeEventsRequest>,
     ) -> Result<Response<BoxStream<proto::SubscribeEventsResponse>>, Status> {
-        Err(Status::unimplemented(
-            "SubscribeEvents is not served by the local network; use SubscribeCheckpoints and read each checkpoint's events",
-        ))
+        use super::events::{Filter, end_of, events_of, watermark};
+        let request = request.into_inner();
+        let filter = Filter::new(request.filter.as_ref())?;
+        let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
+        let node = self.node.clone();
+        let shutdown = self.shutdown.clone();
+        let mut height = node.watch_height();
+        let tip = *height.borrow_and_update();
+        let (tx, rx) = tokio::sync::mpsc::channel(BUFFER);
+        tokio::spawn(async move {
+            // First a progress frame at the tip, then every new checkpoint's events and its progress.
+            let mut first = proto::SubscribeEventsResponse::default();
+            first.watermark = Some(watermark(end_of(tip)));
+            if tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            let mut next = tip + 1;
+            loop {
+                let now = *height.borrow_and_update();
+                while next <= now {
+                    let frames = node.with_chain(|chain| {
+                        let mut frames: Vec<proto::SubscribeEventsResponse> =
+                            events_of(chain, next, None, filter.as_ref(), &m)
+                                .into_iter()
+                                .map(|(p, e)| {
+                                    let mut f = proto::SubscribeEventsResponse::default();
+                                    f.event = Some(e);
+                                    f.watermark = Some(watermark(p));
+                                    f
+                                })
+                                .collect();
+                        let mut progress = proto::SubscribeEventsResponse::default();
+                        progress.watermark = Some(watermark(end_of(next)));
+                        frames.push(progress);
+                        frames
+                    });
+                    for f in frames {
+                        if tx.send(Ok(f)).await.is_err() {
+                            return;
+                        }
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    changed = height.changed() => if changed.is_err() { return },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 }
