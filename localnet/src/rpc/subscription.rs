@@ -13,6 +13,48 @@ pub const SUBSCRIBE_MASK: &str = "sequence_number,digest";
 /// Checkpoints buffered per subscriber before it is considered too slow.
 const BUFFER: usize = 64;
 
+impl Rpc {
+    /// A stream that sends `first(tip)`, then the frames `frames(chain, c)` of
+    /// every checkpoint `c` after that tip, in order, until the client goes
+    /// away or the server stops.
+    fn follow<T: Send + 'static>(
+        &self,
+        first: impl FnOnce(u64) -> Vec<T>,
+        frames: impl Fn(&crate::chain::Chain, u64) -> Vec<T> + Send + 'static,
+    ) -> BoxStream<T> {
+        let node = self.node.clone();
+        let shutdown = self.shutdown.clone();
+        let mut height = node.watch_height();
+        let tip = *height.borrow_and_update();
+        let first = first(tip);
+        let mut next = tip + 1;
+        let (tx, rx) = tokio::sync::mpsc::channel(BUFFER);
+        tokio::spawn(async move {
+            for f in first {
+                if tx.send(Ok(f)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let tip = *height.borrow_and_update();
+                while next <= tip {
+                    for f in node.with_chain(|chain| frames(chain, next)) {
+                        if tx.send(Ok(f)).await.is_err() {
+                            return;
+                        }
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    changed = height.changed() => if changed.is_err() { return },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        });
+        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    }
+}
+
 #[tonic::async_trait]
 impl proto::subscription_service_server::SubscriptionService for Rpc {
     async fn subscribe_checkpoints(
@@ -26,32 +68,16 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
             ));
         }
         let m = mask(request.read_mask.as_ref(), SUBSCRIBE_MASK);
-        let node = self.node.clone();
-        let shutdown = self.shutdown.clone();
-        let mut height = node.watch_height();
-        let mut next = *height.borrow_and_update() + 1;
-        let (tx, rx) = tokio::sync::mpsc::channel(BUFFER);
-        tokio::spawn(async move {
-            loop {
-                let tip = *height.borrow_and_update();
-                while next <= tip {
-                    let frame = node.with_chain(|chain| checkpoint_proto(chain, next, &m));
-                    let Some(checkpoint) = frame else { return };
-                    let mut response = proto::SubscribeCheckpointsResponse::default();
-                    response.cursor = Some(next);
-                    response.checkpoint = Some(checkpoint);
-                    if tx.send(Ok(response)).await.is_err() {
-                        return;
-                    }
-                    next += 1;
-                }
-                tokio::select! {
-                    changed = height.changed() => if changed.is_err() { return },
-                    _ = shutdown.cancelled() => return,
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        let stream = self.follow(
+            |_| Vec::new(),
+            move |chain, sequence| {
+                let mut response = proto::SubscribeCheckpointsResponse::default();
+                response.cursor = Some(sequence);
+                response.checkpoint = checkpoint_proto(chain, sequence, &m);
+                vec![response]
+            },
+        );
+        Ok(Response::new(stream))
     }
 
     async fn subscribe_transactions(
@@ -69,51 +95,27 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
         let request = request.into_inner();
         let filter = Filter::new(request.filter.as_ref())?;
         let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
-        let node = self.node.clone();
-        let shutdown = self.shutdown.clone();
-        let mut height = node.watch_height();
-        let tip = *height.borrow_and_update();
-        let (tx, rx) = tokio::sync::mpsc::channel(BUFFER);
-        tokio::spawn(async move {
-            // First a progress frame at the tip, then every new checkpoint's events and its progress.
-            let mut first = proto::SubscribeEventsResponse::default();
-            first.watermark = Some(watermark(end_of(tip)));
-            if tx.send(Ok(first)).await.is_err() {
-                return;
-            }
-            let mut next = tip + 1;
-            loop {
-                let now = *height.borrow_and_update();
-                while next <= now {
-                    let frames = node.with_chain(|chain| {
-                        let mut frames: Vec<proto::SubscribeEventsResponse> =
-                            events_of(chain, next, None, filter.as_ref(), &m)
-                                .into_iter()
-                                .map(|(p, e)| {
-                                    let mut f = proto::SubscribeEventsResponse::default();
-                                    f.event = Some(e);
-                                    f.watermark = Some(watermark(p));
-                                    f
-                                })
-                                .collect();
-                        let mut progress = proto::SubscribeEventsResponse::default();
-                        progress.watermark = Some(watermark(end_of(next)));
-                        frames.push(progress);
-                        frames
-                    });
-                    for f in frames {
-                        if tx.send(Ok(f)).await.is_err() {
-                            return;
-                        }
-                    }
-                    next += 1;
-                }
-                tokio::select! {
-                    changed = height.changed() => if changed.is_err() { return },
-                    _ = shutdown.cancelled() => return,
-                }
-            }
+        // First a progress frame at the tip, then every new checkpoint's events and its progress.
+        let first = |tip| {
+            let mut progress = proto::SubscribeEventsResponse::default();
+            progress.watermark = Some(watermark(end_of(tip)));
+            vec![progress]
+        };
+        let stream = self.follow(first, move |chain, sequence| {
+            let mut frames: Vec<proto::SubscribeEventsResponse> = events_of(chain, sequence, None, filter.as_ref(), &m)
+                .into_iter()
+                .map(|(p, e)| {
+                    let mut f = proto::SubscribeEventsResponse::default();
+                    f.event = Some(e);
+                    f.watermark = Some(watermark(p));
+                    f
+                })
+                .collect();
+            let mut progress = proto::SubscribeEventsResponse::default();
+            progress.watermark = Some(watermark(end_of(sequence)));
+            frames.push(progress);
+            frames
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(stream))
     }
 }
