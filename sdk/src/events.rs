@@ -141,6 +141,16 @@ impl EventStream {
                 .map_err(|e| SdkError::rpc("subscribing to checkpoints", e))?
                 .into_inner();
             self.subscription = Some(stream);
+            // Catch up now on what is already sealed, rather than at the next
+            // frame: an idle chain may not seal one for a while. Anything
+            // sealed after this height comes through the subscription.
+            if let Some(next) = self.next {
+                for sequence in next..=self.sealed_height().await? {
+                    let c = self.get_checkpoint(sequence).await?;
+                    self.process(sequence, &c)?;
+                }
+                return Ok(());
+            }
         }
         let stream = self.subscription.as_mut().expect("subscribed above");
         let frame = match stream.next().await {
@@ -166,6 +176,17 @@ impl EventStream {
             self.process(missing, &c)?;
         }
         self.process(sequence, &checkpoint)
+    }
+
+    async fn sealed_height(&mut self) -> Result<u64> {
+        self.rpc
+            .ledger_client()
+            .get_service_info(proto::GetServiceInfoRequest::default())
+            .await
+            .map_err(|e| SdkError::rpc("reading the node's service info", e))?
+            .into_inner()
+            .checkpoint_height
+            .ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
     }
 
     async fn get_checkpoint(&mut self, sequence: u64) -> Result<proto::Checkpoint> {
