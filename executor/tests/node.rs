@@ -210,18 +210,27 @@ async fn honest_nodes_serve_every_mode_and_report_metrics() {
     assert_eq!(status.as_u16(), 404, "an unknown request");
 }
 
-/// Three nodes (one misbehaving) all serve a Sampling request of n = 3; two
-/// more honest nodes join afterwards, for a dispute quorum or replacements.
+/// Five nodes, one misbehaving; Sampling requests of n = 3 until one samples
+/// the misbehaving node, whose two unsampled peers then form the dispute
+/// quorum or replace it.
 async fn adversary_case(behaviour: &str, expected: SlashReason) {
     let mut net = Net::start(5).await;
     let bad = net.add_node(1, Some(behaviour), None);
-    net.add_node(2, None, None);
-    net.add_node(3, None, None);
+    for i in 2..=5 {
+        net.add_node(i, None, None);
+    }
     let client = net.client().await;
-    let handle = client.submit(spec(&format!("case {behaviour}"), Mode::Sampling { n: 3 })).await.unwrap();
-    assert!(handle.executors().contains(&bad));
-    net.add_node(4, None, None);
-    net.add_node(5, None, None);
+    // Each draw samples it with probability 3/5: 20 draws all miss it once in 10^8 runs.
+    let mut attempt = 0;
+    let handle = loop {
+        attempt += 1;
+        let handle =
+            client.submit(spec(&format!("case {behaviour} {attempt}"), Mode::Sampling { n: 3 })).await.unwrap();
+        if handle.executors().contains(&bad) {
+            break handle;
+        }
+        assert!(attempt < 20, "{behaviour}: the misbehaving node was not sampled in 20 requests");
+    };
     let attestation = handle.finality_within(WAIT).await.unwrap();
     let Outcome::Finalized { nodes, .. } = &attestation.outcome else {
         panic!("{behaviour}: {:?}\n{}", attestation.outcome, net.log(1))
