@@ -44,6 +44,8 @@ pub const RANDOM: Address = Address::from_static("0x8");
 pub const DEFAULT_GAS_BUDGET: u64 = 50_000_000;
 /// Attempts to send one signed transaction when the node does not answer.
 const SEND_ATTEMPTS: u32 = 5;
+/// How long a transaction waits for gas coins that other transactions in flight hold.
+const GAS_WAIT: Duration = Duration::from_secs(60);
 
 /// Where the package lives and which network object it acts on.
 #[derive(Clone, Debug)]
@@ -337,17 +339,39 @@ impl Chain {
         }
         let mut cache = self.cache.lock().expect("cache");
         cache.coins = coins;
+        // A transaction in flight may have moved a coin on since the node
+        // answered: keep the newer of the two references.
         for r in refs {
-            cache.refs.insert(*r.object_id(), r);
+            match cache.refs.get(r.object_id()) {
+                Some(known) if known.version() >= r.version() => {}
+                _ => {
+                    cache.refs.insert(*r.object_id(), r);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Picks gas coins holding at least `need` MIST that are not locked, and locks them.
+    /// Picks gas coins holding at least `need` MIST that are not locked, and
+    /// locks them. When the sender's coins would do but transactions in
+    /// flight hold them, waits (at most `GAS_WAIT`) for them to be released.
     async fn take_gas(&self, need: u64) -> Result<(Vec<Address>, Vec<OwnedMutexGuard<()>>)> {
-        for refreshed in [false, true] {
-            if refreshed {
-                self.refresh_coins().await?;
+        let give_up = tokio::time::Instant::now() + GAS_WAIT;
+        let held = || -> u128 { self.cache.lock().expect("cache").coins.values().map(|b| *b as u128).sum() };
+        for attempt in 0u32.. {
+            if attempt > 0 {
+                if tokio::time::Instant::now() >= give_up {
+                    break;
+                }
+                if attempt > 1 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                if attempt == 1 || held() < need as u128 {
+                    self.refresh_coins().await?;
+                }
+                if held() < need as u128 {
+                    break; // short even counting the coins in use
+                }
             }
             let candidates: Vec<(Address, u64)> = {
                 let cache = self.cache.lock().expect("cache");
@@ -375,7 +399,7 @@ impl Chain {
         }
         let balance = self.balance().await?;
         Err(SdkError::InsufficientBalance(format!(
-            "{} holds {balance} MIST in coins not in use; this call needs {need} (payment and gas budget)",
+            "{} holds {balance} MIST; this call needs {need} (payment and gas budget) in coins not in use by other transactions",
             self.sender()
         )))
     }

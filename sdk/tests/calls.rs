@@ -185,6 +185,23 @@ async fn a_sampling_request_settles_through_typed_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_share_a_few_gas_coins_without_failing() {
+    // The requester has three coins and sends 24 transactions at once: each
+    // waits for a free coin, and none signs over a stale coin version.
+    let keys = keys(4);
+    let net = Net::start(&keys, false).await;
+    register(&net, &keys[1..]).await;
+    let requester = net.chain(&keys[0]).await;
+    let calls = (0..24).map(|i| {
+        let requester = &requester;
+        async move { requester.submit_sampling(&args(format!("concurrent {i}").as_bytes()), 1, 1_000_000).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let failures: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
+    assert!(failures.is_empty(), "{} of 24 failed: {failures:?}", failures.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     let keys = keys(6);
     let net = Net::start(&keys, true).await;
