@@ -190,7 +190,8 @@ impl Cluster {
                     std::fs::remove_dir_all(d).with_context(|| format!("clearing {}", d.display()))?;
                 }
                 std::fs::create_dir_all(d)?;
-                (None, d.to_path_buf())
+                // Absolute: the node configs written below name paths in it.
+                (None, std::path::absolute(d)?)
             }
             None => {
                 let t = tempfile::tempdir()?;
