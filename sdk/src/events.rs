@@ -5,7 +5,8 @@
 //! It follows the path every Sui full node serves: `SubscribeCheckpoints`
 //! (with the transactions' events in the read mask) for new checkpoints,
 //! and `GetCheckpoint` for every checkpoint between the last one processed
-//! and the first one a (re)subscription delivers. Events of other packages
+//! and the node's latest (`GetServiceInfo`), read as soon as a
+//! (re)subscription is open. Events of other packages
 //! are skipped. Each event comes with its `EventCursor`; a consumer that
 //! persists the cursor of the last event it handled and starts again with
 //! `Start::After(cursor)` sees every later event exactly once.
