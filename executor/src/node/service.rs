@@ -63,9 +63,18 @@ pub struct Service {
     driving: Mutex<HashMap<Address, bool>>,
     /// Timestamp (ms) of the last checkpoint whose events were read.
     last_checkpoint_ms: AtomicU64,
-    /// When each assignment was read, the model time of its output, and the
-    /// time until the output was stored: logged when the node commits.
-    timings: Mutex<HashMap<Address, (Instant, Duration, Duration)>>,
+    /// Per open assignment, how long its steps took: logged when the node commits.
+    timings: Mutex<HashMap<Address, Timing>>,
+}
+
+/// The timing of one assignment.
+struct Timing {
+    /// When the assignment was read.
+    assigned: Instant,
+    /// The model's time for the output.
+    model: Duration,
+    /// From the assignment to the output stored.
+    ready: Duration,
 }
 
 fn now_ms() -> u64 {
@@ -193,7 +202,8 @@ impl Service {
         match event {
             Event::NodesSelected(s) if s.nodes.contains(&me) => {
                 self.metrics.assigned.inc();
-                self.timings.lock().expect("timings").insert(request, (Instant::now(), Duration::ZERO, Duration::ZERO));
+                let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
+                self.timings.lock().expect("timings").insert(request, timing);
                 tracing::info!(request = %request, node = %self.node, role = ?s.role, "assigned");
                 self.db.update_task(&request, |_| {})?;
             }
@@ -249,6 +259,8 @@ impl Service {
         let slot = req.slots.iter().find(|s| s.node_id == me && s.active).cloned();
         if req.status.is_final() || slot.is_none() {
             self.db.update_task(&request, |t| t.done = true)?;
+            // A task that ends without a commitment (a bad input, a replaced node) leaves no timing behind.
+            self.timings.lock().expect("timings").remove(&request);
             self.outputs.notify_waiters();
             tracing::info!(request = %request, node = %self.node, status = ?req.status, "task done");
             return Ok(());
@@ -354,7 +366,7 @@ impl Service {
             t.failure = failure;
         })?;
         if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
-            t.2 = t.0.elapsed();
+            t.ready = t.assigned.elapsed();
         }
         self.outputs.notify_waiters();
         self.crash_point("after-output");
@@ -384,7 +396,7 @@ impl Service {
         drop(permit);
         self.metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
         if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
-            t.1 = output.model_time;
+            t.model = output.model_time;
         }
         tracing::info!(request = %request, node = %self.node, ms = started.elapsed().as_millis() as u64, digest = %output.digest, "computed");
         let mut bytes = output.bytes;
@@ -469,7 +481,7 @@ impl Service {
                 // From reading the assignment: to the output stored, and to the commitment confirmed.
                 let ms = |d: Duration| d.as_secs_f64() * 1e3;
                 let (pipeline_ms, ready_ms, model_ms) = match self.timings.lock().expect("timings").remove(&request) {
-                    Some((at, model, ready)) => (ms(at.elapsed()), ms(ready), ms(model)),
+                    Some(t) => (ms(t.assigned.elapsed()), ms(t.ready), ms(t.model)),
                     None => (0.0, 0.0, 0.0),
                 };
                 tracing::info!(request = %request, node = %self.node, primary, pipeline_ms, ready_ms, model_ms, "committed");
