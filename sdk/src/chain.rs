@@ -245,15 +245,7 @@ impl Chain {
 
     /// The node's latest checkpoint.
     pub async fn checkpoint_height(&self) -> Result<u64> {
-        let info = self
-            .rpc
-            .clone()
-            .ledger_client()
-            .get_service_info(proto::GetServiceInfoRequest::default())
-            .await
-            .map_err(|e| SdkError::rpc("reading the node's service info", e))?
-            .into_inner();
-        info.checkpoint_height.ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
+        checkpoint_height(&mut self.rpc.clone()).await
     }
 
     /// The sender's SUI balance (MIST).
@@ -358,43 +350,18 @@ impl Chain {
     async fn take_gas(&self, need: u64) -> Result<(Vec<Address>, Vec<OwnedMutexGuard<()>>)> {
         let give_up = tokio::time::Instant::now() + GAS_WAIT;
         let held = || -> u128 { self.cache.lock().expect("cache").coins.values().map(|b| *b as u128).sum() };
-        for attempt in 0u32.. {
-            if attempt > 0 {
-                if tokio::time::Instant::now() >= give_up {
-                    break;
-                }
-                if attempt > 1 {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                if attempt == 1 || held() < need as u128 {
-                    self.refresh_coins().await?;
-                }
-                if held() < need as u128 {
-                    break; // short even counting the coins in use
-                }
+        for retry in 0u32.. {
+            if let Some(taken) = self.try_take_gas(need) {
+                return Ok(taken);
             }
-            let candidates: Vec<(Address, u64)> = {
-                let cache = self.cache.lock().expect("cache");
-                let mut c: Vec<(Address, u64)> = cache.coins.iter().map(|(a, b)| (*a, *b)).collect();
-                c.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
-                c
-            };
-            let mut chosen = Vec::new();
-            let mut guards = Vec::new();
-            let mut total: u128 = 0;
-            for (id, balance) in candidates {
-                let m = {
-                    let mut locks = self.locks.lock().expect("lock table");
-                    locks.entry(id).or_default().clone()
-                };
-                // A coin in use by a transaction in flight is skipped, not waited for.
-                let Ok(guard) = m.try_lock_owned() else { continue };
-                chosen.push(id);
-                guards.push(guard);
-                total += balance as u128;
-                if total >= need as u128 {
-                    return Ok((chosen, guards));
-                }
+            if retry > 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            if retry == 0 || held() < need as u128 {
+                self.refresh_coins().await?;
+            }
+            if held() < need as u128 || tokio::time::Instant::now() >= give_up {
+                break; // short even counting the coins in use, or waited long enough
             }
         }
         let balance = self.balance().await?;
@@ -402,6 +369,35 @@ impl Chain {
             "{} holds {balance} MIST; this call needs {need} (payment and gas budget) in coins not in use by other transactions",
             self.sender()
         )))
+    }
+
+    /// Locks the largest free coins until they cover `need`; `None` (and
+    /// nothing locked) when the free coins fall short.
+    fn try_take_gas(&self, need: u64) -> Option<(Vec<Address>, Vec<OwnedMutexGuard<()>>)> {
+        let candidates: Vec<(Address, u64)> = {
+            let cache = self.cache.lock().expect("cache");
+            let mut c: Vec<(Address, u64)> = cache.coins.iter().map(|(a, b)| (*a, *b)).collect();
+            c.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+            c
+        };
+        let mut chosen = Vec::new();
+        let mut guards = Vec::new();
+        let mut total: u128 = 0;
+        for (id, balance) in candidates {
+            let m = {
+                let mut locks = self.locks.lock().expect("lock table");
+                locks.entry(id).or_default().clone()
+            };
+            // A coin in use by a transaction in flight is skipped, not waited for.
+            let Ok(guard) = m.try_lock_owned() else { continue };
+            chosen.push(id);
+            guards.push(guard);
+            total += balance as u128;
+            if total >= need as u128 {
+                return Some((chosen, guards));
+            }
+        }
+        None
     }
 
     /// Builds, signs, executes one Move call and reads its outcome.
@@ -656,6 +652,17 @@ pub fn reference(o: &proto::Object) -> Result<ObjectReference> {
     let digest = Digest::from_base58(o.digest.as_deref().unwrap_or_default())
         .map_err(|_| SdkError::Decode(format!("object {id} without a valid digest")))?;
     Ok(ObjectReference::new(id, version, digest))
+}
+
+/// The latest checkpoint of the node behind `rpc` (`GetServiceInfo`).
+pub async fn checkpoint_height(rpc: &mut sui_rpc::Client) -> Result<u64> {
+    rpc.ledger_client()
+        .get_service_info(proto::GetServiceInfoRequest::default())
+        .await
+        .map_err(|e| SdkError::rpc("reading the node's service info", e))?
+        .into_inner()
+        .checkpoint_height
+        .ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
 }
 
 /// The initial shared version of a shared object read with `owner`.

@@ -29,7 +29,7 @@ use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, Digest};
 use tonic::Streaming;
 
-use crate::chain::decode_event;
+use crate::chain::{checkpoint_height, decode_event};
 use crate::error::{Result, SdkError};
 
 /// The position of an event in the ledger.
@@ -146,7 +146,7 @@ impl EventStream {
             // frame: an idle chain may not seal one for a while. Anything
             // sealed after this height comes through the subscription.
             if let Some(next) = self.next {
-                for sequence in next..=self.sealed_height().await? {
+                for sequence in next..=checkpoint_height(&mut self.rpc).await? {
                     let c = self.get_checkpoint(sequence).await?;
                     self.process(sequence, &c)?;
                 }
@@ -177,17 +177,6 @@ impl EventStream {
             self.process(missing, &c)?;
         }
         self.process(sequence, &checkpoint)
-    }
-
-    async fn sealed_height(&mut self) -> Result<u64> {
-        self.rpc
-            .ledger_client()
-            .get_service_info(proto::GetServiceInfoRequest::default())
-            .await
-            .map_err(|e| SdkError::rpc("reading the node's service info", e))?
-            .into_inner()
-            .checkpoint_height
-            .ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
     }
 
     async fn get_checkpoint(&mut self, sequence: u64) -> Result<proto::Checkpoint> {
