@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
 use atoma_protocol::Event;
-use atoma_sdk::{Chain, Client, EventStream, Key, PackageEvent, Start};
+use atoma_sdk::{Attestation, Chain, Client, EventStream, FirstOutput, Key, PackageEvent, RequestHandle, Start};
 use sui_sdk_types::Address;
 
 /// The libtorch version the node binaries are built against.
@@ -432,6 +432,29 @@ fn health(port: u16) -> bool {
 /// The first eight hex digits of an id, for tables.
 pub fn short(id: &Address) -> String {
     id.to_string()[..10].to_string()
+}
+
+/// A request's first output and its finality, awaited together, each with
+/// the time it came measured from `started` (its submission).
+pub struct Timed {
+    /// The first output, and when it came.
+    pub first: (atoma_sdk::Result<FirstOutput>, Duration),
+    /// The attestation, and when it came.
+    pub finality: (atoma_sdk::Result<Attestation>, Duration),
+}
+
+/// Waits for `handle`'s first output (at most `first_within`) and its
+/// finality (at most `final_within`) at once.
+pub async fn first_output_and_finality(
+    handle: &RequestHandle,
+    started: Instant,
+    first_within: Duration,
+    final_within: Duration,
+) -> Timed {
+    let first = async { (handle.first_output_within(first_within).await, started.elapsed()) };
+    let finality = async { (handle.finality_within(final_within).await, started.elapsed()) };
+    let (first, finality) = tokio::join!(first, finality);
+    Timed { first, finality }
 }
 
 /// Every event of one request, from checkpoint `from` until it settled.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec};
+use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec, Timed, first_output_and_finality};
 use atoma_localnet::genesis::ParamsConfig;
 use atoma_protocol::security::{collusion_probability, collusion_probability_finite, proportion_margin};
 use atoma_protocol::sim::{SimConfig, run as simulate};
@@ -99,15 +99,8 @@ async fn latency(args: &Args) -> anyhow::Result<Value> {
             };
             let started = Instant::now();
             let handle = client.submit(spec).await?;
-            let f = async {
-                let r = handle.first_output_within(Duration::from_secs(60)).await;
-                (r, started.elapsed())
-            };
-            let g = async {
-                let r = handle.finality_within(Duration::from_secs(60)).await;
-                (r, started.elapsed())
-            };
-            let ((fr, ft), (gr, gt)) = tokio::join!(f, g);
+            let Timed { first: (fr, ft), finality: (gr, gt) } =
+                first_output_and_finality(&handle, started, Duration::from_secs(60), Duration::from_secs(60)).await;
             fr?;
             gr?;
             first.push(ft.as_secs_f64() * 1e3);

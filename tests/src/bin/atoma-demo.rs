@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec, request_events, short};
+use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec, Timed, first_output_and_finality, request_events, short};
 use atoma_localnet::genesis::ParamsConfig;
 use atoma_protocol::{Event, Mode, Role};
 use atoma_sdk::client::Outcome;
@@ -60,15 +60,8 @@ async fn run_request(
         ..RequestSpec::new(&cluster.classes[class].model(), InputSpec::Bytes(input.clone()), mode)
     };
     let handle = client.submit(spec).await?;
-    let first = async {
-        let r = handle.first_output_within(Duration::from_secs(60)).await;
-        (r, started.elapsed())
-    };
-    let finality = async {
-        let r = handle.finality_within(Duration::from_secs(180)).await;
-        (r, started.elapsed())
-    };
-    let ((first, first_at), (attestation, final_at)) = tokio::join!(first, finality);
+    let Timed { first: (first, first_at), finality: (attestation, final_at) } =
+        first_output_and_finality(&handle, started, Duration::from_secs(60), Duration::from_secs(180)).await;
     let attestation = attestation?;
     let events = request_events(chain, handle.id(), from, Duration::from_secs(30)).await?;
     let seed = events.iter().find_map(|e| match &e.event {
