@@ -28,7 +28,7 @@ use tonic::codegen::Bytes;
 
 use crate::chain::Chain;
 
-/// Default and largest number of items of one list.
+/// Number of items of one list when the request names none.
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest number of items of one list.
 pub const MAX_LIMIT: u32 = 1_000;
