@@ -58,7 +58,7 @@ use Param::*;
 pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
     ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, U64, U64]),
     ("network", "add_model", &[NetworkMut, AdminCap, Str, Bytes, U64]),
-    ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
+    ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
     ("network", "withdraw_treasury", &[NetworkMut, AdminCap, U64]),
     ("node", "register_node", &[NetworkMut, U64, Coin, Str, Bytes]),
     ("node", "add_collateral", &[NetworkMut, NodeCap, Coin]),
@@ -75,6 +75,7 @@ pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
     ("request", "reveal_secret", &[NetworkMut, RequestMut, Bytes, Clock]),
     ("request", "commit", &[RequestMut, NodeCap, Bytes, Clock]),
     ("request", "commit_primary", &[RequestMut, NodeCap, Bytes, Random, Clock]),
+    ("request", "abstain", &[NetworkMut, RequestMut, NodeCap, Clock]),
     ("request", "reveal", &[NetworkMut, RequestMut, NodeCap, Bytes, Bytes, Clock]),
     ("request", "select_nodes", &[NetworkMut, RequestMut, Clock]),
     ("request", "open_dispute", &[RequestMut, Random]),
@@ -331,6 +332,7 @@ fn apply(
                 max_n: v[8],
                 sealed_pool_factor: v[9],
                 max_inline_input: v[10],
+                grace_ms: v[11],
             };
             none(state.set_params(&admin(cap), params)?)
         }
@@ -375,6 +377,10 @@ fn apply(
             args!(args, Arg::Request(request), Arg::NodeCap(cap), Arg::Bytes(commitment), _, _);
             let random = atoma_protocol::Digest(it.draw());
             none(state.commit_primary(ctx, &request, &node(cap), &commitment, random)?)
+        }
+        "abstain" => {
+            args!(args, _, Arg::Request(request), Arg::NodeCap(cap), _);
+            none(state.abstain(ctx, &request, &node(cap))?)
         }
         "reveal" => {
             args!(args, _, Arg::Request(request), Arg::NodeCap(cap), Arg::Bytes(output), Arg::Bytes(salt), _);

@@ -66,6 +66,7 @@ pub struct ParamsConfig {
     pub max_n: Option<u64>,
     pub sealed_pool_factor: Option<u64>,
     pub max_inline_input: Option<u64>,
+    pub grace_ms: Option<u64>,
 }
 
 impl ParamsConfig {
@@ -84,6 +85,7 @@ impl ParamsConfig {
             max_n: self.max_n.unwrap_or(d.max_n),
             sealed_pool_factor: self.sealed_pool_factor.unwrap_or(d.sealed_pool_factor),
             max_inline_input: self.max_inline_input.unwrap_or(d.max_inline_input),
+            grace_ms: self.grace_ms.unwrap_or(d.grace_ms),
         }
     }
 }

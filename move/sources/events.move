@@ -149,6 +149,19 @@ public struct RequestFailed has copy, drop {
     refund: u64,
 }
 
+/// A member could not obtain the request's input (a URI) and left the round,
+/// neither slashed nor paid.
+public struct Abstained has copy, drop {
+    request_id: ID,
+    node_id: ID,
+}
+
+/// The first `expire` after a deadline extended it by the request's grace.
+public struct DeadlineExtended has copy, drop {
+    request_id: ID,
+    deadline_ms: u64,
+}
+
 // === Package functions ===
 
 public(package) fun emit_network_created(network_id: ID, admin_cap_id: ID, params: Params) {
@@ -233,4 +246,12 @@ public(package) fun emit_request_finalized(request_id: ID, output_digest: vector
 
 public(package) fun emit_request_failed(request_id: ID, reason: FailReason, refund: u64) {
     event::emit(RequestFailed { request_id, reason, refund });
+}
+
+public(package) fun emit_abstained(request_id: ID, node_id: ID) {
+    event::emit(Abstained { request_id, node_id });
+}
+
+public(package) fun emit_deadline_extended(request_id: ID, deadline_ms: u64) {
+    event::emit(DeadlineExtended { request_id, deadline_ms });
 }

@@ -138,7 +138,8 @@ public fun add_model(net: &mut Network, cap: &AdminCap, model_id: String, weight
     events::emit_model_added(model_id, weight_digest, class_id);
 }
 
-/// Replaces the parameters. Emits `ParamsUpdated`.
+/// Replaces the parameters for requests submitted from now on (a request
+/// keeps the copy it took at submission). Emits `ParamsUpdated`.
 /// Aborts: `EWrongNetwork`, `params::EInvalidParams`.
 public fun set_params(
     net: &mut Network,
@@ -154,6 +155,7 @@ public fun set_params(
     max_n: u64,
     sealed_pool_factor: u64,
     max_inline_input: u64,
+    grace_ms: u64,
 ) {
     net.check_admin(cap);
     let params = params::new(
@@ -168,6 +170,7 @@ public fun set_params(
         max_n,
         sealed_pool_factor,
         max_inline_input,
+        grace_ms,
     );
     net.params = params;
     events::emit_params_updated(params);
@@ -320,9 +323,9 @@ public(package) fun unlock(net: &mut Network, node_id: ID, stake: u64) {
 }
 
 /// Takes `amount` (at most `stake`) of the node's collateral and unlocks the
-/// stake; the protocol share goes to the treasury, the rest is returned.
-public(package) fun slash(net: &mut Network, node_id: ID, stake: u64, amount: u64): Balance<SUI> {
-    let share_bps = net.params.protocol_share_bps();
+/// stake; `share_bps` of it (the request's protocol share) goes to the
+/// treasury, the rest is returned.
+public(package) fun slash(net: &mut Network, node_id: ID, stake: u64, amount: u64, share_bps: u64): Balance<SUI> {
     let node = &mut net.nodes[node_id];
     let mut taken = node.collateral.split(amount.min(stake));
     node.slashed = node.slashed + 1;
@@ -352,6 +355,11 @@ public(package) fun active_indices(net: &Network, class_id: u64, nodes: &vector<
         if (i.is_some()) out.push_back(i.destroy_some());
     });
     out
+}
+
+/// Whether the node is in its class's active list (eligible for a new task).
+public(package) fun is_active(net: &Network, class_id: u64, node_id: ID): bool {
+    net.classes[class_id].is_active(node_id)
 }
 
 /// How many eligible nodes of the class are not in `exclude`.

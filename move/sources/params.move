@@ -40,6 +40,8 @@ public struct Params has copy, drop, store {
     max_n: u64,
     sealed_pool_factor: u64,
     max_inline_input: u64,
+    /// How long the first `expire` after a deadline extends it.
+    grace_ms: u64,
 }
 
 // === Public functions ===
@@ -57,6 +59,7 @@ public fun default(): Params {
         max_n: 16,
         sealed_pool_factor: 3,
         max_inline_input: 8_192,
+        grace_ms: 10_000,
     }
 }
 
@@ -73,6 +76,7 @@ public fun new(
     max_n: u64,
     sealed_pool_factor: u64,
     max_inline_input: u64,
+    grace_ms: u64,
 ): Params {
     let p = Params {
         min_fee_per_execution,
@@ -86,6 +90,7 @@ public fun new(
         max_n,
         sealed_pool_factor,
         max_inline_input,
+        grace_ms,
     };
     assert!(p.is_valid(), EInvalidParams);
     p
@@ -104,6 +109,7 @@ public fun is_valid(p: &Params): bool {
         && p.max_n >= 1 && p.max_n <= MAX_N_LIMIT
         && p.sealed_pool_factor >= 1 && p.sealed_pool_factor <= POOL_FACTOR_LIMIT
         && p.max_inline_input >= 1 && p.max_inline_input <= INLINE_INPUT_LIMIT
+        && p.grace_ms >= 1 && p.grace_ms <= MAX_DURATION_MS
 }
 
 /// `ceil(min_fee_per_execution * (primaries * 10_000 + p_bps * n) / 10_000)`,
@@ -142,3 +148,5 @@ public fun max_n(p: &Params): u64 { p.max_n }
 public fun sealed_pool_factor(p: &Params): u64 { p.sealed_pool_factor }
 
 public fun max_inline_input(p: &Params): u64 { p.max_inline_input }
+
+public fun grace_ms(p: &Params): u64 { p.grace_ms }

@@ -14,12 +14,19 @@
 /// used by a later, deterministic call, so a draw is never retried by
 /// aborting; `commit_primary` writes the same fields whatever its coin flip
 /// gives, so a primary cannot make one outcome run out of gas.
+///
+/// A request keeps a copy of the network's parameters from its submission
+/// (`params`) and reads only that copy; every deadline gets one grace
+/// (`expire` extends it once); a Sealed candidate holds no stake until the
+/// secret chooses it; the dispute quorum's size is fixed when the dispute is
+/// raised and disputers vote with `(output_digest, dispute key)`.
 module atoma::request;
 
 use atoma::commitment;
 use atoma::events;
 use atoma::network::Network;
 use atoma::node::NodeCap;
+use atoma::params::Params;
 use atoma::sampler;
 use atoma::types::{Self, Input, Mode, Role, Round, SlashReason, FailReason};
 use std::string::String;
@@ -104,6 +111,9 @@ const EInvalidSecret: vector<u8> = b"secret must be 32 bytes";
 /// The salt is not 32 bytes.
 #[error(code = 37)]
 const EInvalidSalt: vector<u8> = b"salt must be 32 bytes";
+/// `abstain` from a request whose input is inline (on chain).
+#[error(code = 40)]
+const EInputOnChain: vector<u8> = b"the input is on chain: only a URI input can be unavailable";
 
 // === Constants ===
 
@@ -127,10 +137,12 @@ public enum Status has copy, drop, store {
 public struct Slot has copy, drop, store {
     node_id: ID,
     role: Role,
-    /// Collateral locked while the slot is active.
+    /// Collateral locked while the slot is active (0 for a Sealed candidate).
     stake: u64,
     commitment: Option<vector<u8>>,
     reveal: Option<vector<u8>>,
+    /// The salt revealed (in the dispute round, the dispute key).
+    salt: Option<vector<u8>>,
     active: bool,
 }
 
@@ -159,8 +171,8 @@ public struct Request has key {
     checked: Option<bool>,
     seed: vector<u8>,
     timeout_ms: u64,
-    /// The network's reveal window when the request was submitted.
-    reveal_window_ms: u64,
+    /// The network's parameters at submission; later steps read only this copy.
+    params: Params,
     fee: Balance<SUI>,
     /// Slashed collateral held for the winners, or the requester on failure.
     pool: Balance<SUI>,
@@ -168,9 +180,12 @@ public struct Request has key {
     round: Round,
     /// End of the current phase; actions need `now < deadline_ms`.
     deadline_ms: u64,
+    /// Whether a first `expire` extended the current deadline by the grace.
+    extended: bool,
     retries: u64,
     slots: vector<Slot>,
     selection: Selection,
+    /// The dispute quorum's size, fixed when the dispute is raised.
     dispute_size: u64,
     output_digest: Option<vector<u8>>,
     created_ms: u64,
@@ -244,18 +259,22 @@ entry fun submit_sealed(
 }
 
 /// Reveals a Sealed request's secret (the requester, or a chosen verifier
-/// that received it): unchosen candidates are released; when the primary is
-/// checked and every chosen verifier committed, or the window is over
-/// (absent verifiers are slashed for timeout), the reveal phase opens; when
-/// unchecked it opens for the primary alone. Emits `SecretRevealed`.
-/// Aborts: `EInvalidSecret`, `EWrongNetwork`, `ENotSealed`, `EWrongPhase`, `ESecretMismatch`.
+/// that received it), inside the verification window. Unchosen candidates
+/// are released; unchecked, the reveal phase opens for the primary alone;
+/// checked, every chosen candidate still eligible is locked and becomes a
+/// verifier (the others are dropped, unslashed), and the verifiers get a full
+/// commit timeout from now. Emits `SecretRevealed`, then `NodesSelected`
+/// (role `Verifier`) when some verifier has yet to commit.
+/// Aborts: `EInvalidSecret`, `EWrongNetwork`, `ENotSealed`, `EWrongPhase`,
+/// `EDeadlinePassed`, `ESecretMismatch`.
 public fun reveal_secret(net: &mut Network, request: &mut Request, secret: vector<u8>, clock: &Clock) {
     assert!(secret.length() == 32, EInvalidSecret);
     assert!(request.network_id == object::id(net), EWrongNetwork);
     assert!(request.mode.is_sealed(), ENotSealed);
     assert!(request.status == Status::Verifying && request.secret.is_none(), EWrongPhase);
-    assert!(request.secret_hash == option::some(commitment::secret_hash(&secret)), ESecretMismatch);
     let now = clock.timestamp_ms();
+    assert!(now < request.deadline_ms, EDeadlinePassed);
+    assert!(request.secret_hash == option::some(commitment::secret_hash(&secret)), ESecretMismatch);
     let pool = request.indices_with_role(types::candidate());
     let (checked, chosen) = sampler::sealed_draw(&request.seed, &secret, request.mode.p_bps(), request.mode.n(), pool.length());
     request.secret = option::some(secret);
@@ -263,19 +282,28 @@ public fun reveal_secret(net: &mut Network, request: &mut Request, secret: vecto
     let mut verifiers = vector[];
     let mut pos = 0;
     while (pos < pool.length()) {
-        let slot = &mut request.slots[pool[pos]];
-        if (chosen.contains(&pos)) {
+        let i = pool[pos];
+        let node_id = request.slots[i].node_id;
+        if (chosen.contains(&pos) && net.is_active(request.class_id, node_id)) {
+            let stake = net.lock(node_id);
+            let slot = &mut request.slots[i];
+            slot.stake = stake;
             slot.role = types::verifier();
+            verifiers.push_back(node_id);
         } else {
-            release(net, slot);
+            release(net, &mut request.slots[i]);
         };
         pos = pos + 1;
     };
-    chosen.do_ref!(|p| verifiers.push_back(request.slots[pool[*p]].node_id));
-    events::emit_secret_revealed(object::id(request), checked, verifiers);
-    if (!request.try_open_reveal(now) && now >= request.deadline_ms) {
-        close_verification(net, request, now);
+    let request_id = object::id(request);
+    events::emit_secret_revealed(request_id, checked, verifiers);
+    if (request.members().any!(|m| request.slots[*m].commitment.is_none())) {
+        request.status = Status::Committing;
+        let deadline = now + request.timeout_ms;
+        request.set_deadline(deadline);
+        events::emit_nodes_selected(request_id, types::verifier(), verifiers, request.deadline_ms);
     };
+    request.try_open_reveal(now);
 }
 
 // === Executor functions ===
@@ -288,18 +316,44 @@ public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, 
     let i = request.check_commit(cap, &commitment, now);
     assert!(!(request.status == Status::Committing && request.is_cv_primary(i)), EPrimaryCommitRequired);
     request.record_commit(i, commitment);
+    // Verifying: a candidate told it is chosen commits early; the secret decides.
     if (request.status == Status::Committing) {
-        if (request.mode.is_sealed() && request.round == types::main_round()) {
+        if (request.mode.is_sealed() && request.slots[i].role == types::executor()) {
             // The Sealed primary committed: the verification window opens.
             request.status = Status::Verifying;
-            request.deadline_ms = now + request.reveal_window_ms;
+            let deadline = now + request.params.reveal_window_ms();
+            request.set_deadline(deadline);
         } else {
             request.try_open_reveal(now);
         }
-    } else if (request.checked == option::some(true)) {
-        // Verifying: the secret chose the verifiers; once all committed, reveal.
-        request.try_open_reveal(now);
     };
+}
+
+/// Leaves the current round without committing, because the request's input
+/// (a URI) cannot be obtained: the stake is unlocked, the node is neither
+/// slashed nor paid, and it is not replaced. When no member is left the
+/// request fails (`InputUnavailable`, the fee refunded). Emits `Abstained`.
+/// Aborts: `EWrongNetwork`, `EInputOnChain`, `EWrongPhase`, `ENotSelected`,
+/// `EDeadlinePassed`, `EAlreadyCommitted`.
+public fun abstain(net: &mut Network, request: &mut Request, cap: &NodeCap, clock: &Clock, ctx: &mut TxContext) {
+    assert!(cap.network_id() == object::id(net) && request.network_id == object::id(net), EWrongNetwork);
+    assert!(!request.input.is_inline(), EInputOnChain);
+    assert!(request.status == Status::Committing, EWrongPhase);
+    let node_id = cap.node_id();
+    let found = request.active_slot(node_id);
+    assert!(found.is_some(), ENotSelected);
+    let i = found.destroy_some();
+    assert!(types::includes(&request.round, &request.slots[i].role), ENotSelected);
+    let now = clock.timestamp_ms();
+    assert!(now < request.deadline_ms, EDeadlinePassed);
+    assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
+    release(net, &mut request.slots[i]);
+    events::emit_abstained(object::id(request), node_id);
+    if (request.members().is_empty()) {
+        fail(net, request, types::fail_input_unavailable(), ctx);
+    } else {
+        request.try_open_reveal(now);
+    }
 }
 
 /// The CrossValidation primary's commit, which also draws the coin flip:
@@ -360,6 +414,7 @@ public fun reveal(
     // Every member committed before the reveal phase opened.
     assert!(slot.commitment == option::some(expected), ECommitmentMismatch);
     request.slots[i].reveal = option::some(output_digest);
+    request.slots[i].salt = option::some(salt);
     events::emit_revealed(object::id(request), node_id, output_digest);
     if (request.members().all!(|m| request.slots[*m].reveal.is_some())) {
         settle_round(net, request, ctx);
@@ -369,45 +424,50 @@ public fun reveal(
 // === Keeper functions (anyone) ===
 
 /// Performs the pending selection (CrossValidation verifiers, a dispute
-/// quorum or replacements) from the stored seed. Emits `NodesSelected`.
+/// quorum or replacements) from the stored seed. The dispute quorum takes
+/// its `dispute_size` seats at once, or the request fails (`NoDisputeQuorum`)
+/// without slashing anyone; replacements take what the class can give, one
+/// per silent seat. Emits `NodesSelected`.
 /// Aborts: `EWrongNetwork`, `EWrongPhase` (nothing pending).
 public fun select_nodes(net: &mut Network, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
     assert!(request.network_id == object::id(net), EWrongNetwork);
     assert!(request.status == Status::Selecting, EWrongPhase);
     let now = clock.timestamp_ms();
     let sel = request.selection;
-    let mut count = sel.count;
-    if (sel.role == types::disputer()) {
-        // At most 2m + 1, odd, so that a strict majority exists.
-        count = count.min(net.available(request.class_id, &request.all_nodes()));
-        if (count % 2 == 0 && count > 0) count = count - 1;
+    if (sel.role == types::disputer() && request.round == types::main_round()) {
+        // The dispute quorum takes all its seats at once, or there is no dispute.
+        if (net.available(request.class_id, &request.all_nodes()) < request.dispute_size) {
+            fail(net, request, types::fail_no_dispute_quorum(), ctx);
+            return
+        };
         request.round = types::dispute_round();
     };
-    let nodes = assign(net, request, &sel.seed, count, sel.role);
-    if (sel.role == types::disputer()) request.dispute_size = nodes.length();
-    request.deadline_ms = now + request.timeout_ms;
+    let nodes = assign(net, request, &sel.seed, sel.count, sel.role);
+    let deadline = now + request.timeout_ms;
+    request.set_deadline(deadline);
     if (!nodes.is_empty()) {
         events::emit_nodes_selected(object::id(request), sel.role, nodes, request.deadline_ms);
     };
     advance(net, request, now, ctx);
 }
 
-/// Draws the seed of a disputed request's dispute quorum (`2m + 1` nodes,
-/// m = main-round reveals), to be selected by `select_nodes`.
+/// Draws the seed of a disputed request's dispute quorum (its
+/// `dispute_size` seats), to be selected by `select_nodes`.
 /// Aborts: `EWrongPhase` (not disputed).
 entry fun open_dispute(request: &mut Request, random: &Random, ctx: &mut TxContext) {
     assert!(request.status == Status::Disputed, EWrongPhase);
     let seed = draw_seed(random, ctx);
-    let revealed = request.members().count!(|i| request.slots[*i].reveal.is_some());
-    request.selection = Selection { role: types::disputer(), count: 2 * revealed + 1, seed };
+    request.selection = Selection { role: types::disputer(), count: request.dispute_size, seed };
     request.status = Status::Selecting;
 }
 
-/// Ends the current phase after its deadline: in `Committing`, silent
-/// members lose `timeout_slash_bps` of their stake and are replaced (up to
-/// `max_retries` times); in `Verifying`, absent chosen verifiers are slashed
-/// for timeout (or, without the secret, the primary reveals alone); in
-/// `Revealing`, the round settles and members that withheld lose their stake.
+/// After a deadline: the first call extends it, once, by the request's
+/// `grace_ms` (`DeadlineExtended`), so that every member has that long on a
+/// running chain before it can be slashed; the second call ends the phase:
+/// in `Committing`, silent members lose `timeout_slash_bps` of their stake
+/// and are replaced (up to `max_retries` times); in `Verifying` (no secret),
+/// the pool is released and the primary reveals alone; in `Revealing`, the
+/// round settles and members that withheld lose their stake.
 /// Aborts: `EWrongNetwork`, `EWrongPhase`, `EDeadlineNotReached`.
 entry fun expire(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
     assert!(request.network_id == object::id(net), EWrongNetwork);
@@ -415,12 +475,18 @@ entry fun expire(net: &mut Network, request: &mut Request, random: &Random, cloc
     assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
     let now = clock.timestamp_ms();
     assert!(now >= request.deadline_ms, EDeadlineNotReached);
+    if (!request.extended) {
+        request.extended = true;
+        request.deadline_ms = now + request.params.grace_ms();
+        events::emit_deadline_extended(object::id(request), request.deadline_ms);
+        return
+    };
     let seed = draw_seed(random, ctx);
     if (status == Status::Committing) {
         let silent = request.members().filter!(|i| request.slots[*i].commitment.is_none());
         let role = if (silent.is_empty()) types::executor() else request.slots[silent[0]].role;
         slash_timeouts(net, request, &silent);
-        if (request.retries < net.params().max_retries() && !silent.is_empty()) {
+        if (request.retries < request.params.max_retries() && !silent.is_empty()) {
             request.retries = request.retries + 1;
             request.selection = Selection { role, count: silent.length(), seed };
             request.status = Status::Selecting;
@@ -460,6 +526,10 @@ public fun pool(r: &Request): u64 { r.pool.value() }
 
 public fun deadline_ms(r: &Request): u64 { r.deadline_ms }
 
+public fun extended(r: &Request): bool { r.extended }
+
+public fun params(r: &Request): Params { r.params }
+
 public fun retries(r: &Request): u64 { r.retries }
 
 public fun round(r: &Request): Round { r.round }
@@ -493,6 +563,8 @@ public fun slot_stake(s: &Slot): u64 { s.stake }
 public fun slot_commitment(s: &Slot): Option<vector<u8>> { s.commitment }
 
 public fun slot_reveal(s: &Slot): Option<vector<u8>> { s.reveal }
+
+public fun slot_salt(s: &Slot): Option<vector<u8>> { s.salt }
 
 public fun slot_active(s: &Slot): bool { s.active }
 
@@ -558,12 +630,13 @@ fun submit(
         checked: option::none(),
         seed,
         timeout_ms,
-        reveal_window_ms: params.reveal_window_ms(),
+        params,
         fee: payment.into_balance(),
         pool: balance::zero(),
         status: Status::Committing,
         round: types::main_round(),
         deadline_ms,
+        extended: false,
         retries: 0,
         slots: vector[],
         selection: Selection { role: types::executor(), count: 0, seed },
@@ -574,10 +647,16 @@ fun submit(
     let request_id = object::id(&request);
     events::emit_request_submitted(request_id, ctx.sender(), model_id, input_digest, input, mode, fee, seed, timeout_ms);
     if (mode.is_sealed()) {
-        // One draw for the primary and the pool, so that the pool never holds the primary.
+        // One draw for the primary and the pool, so that the pool never holds
+        // the primary; only the primary is locked.
         let pool = (params.sealed_pool_factor() * n).min(eligible - 1);
-        let mut nodes = assign(net, &mut request, &seed, 1 + pool, types::candidate());
-        request.slots[0].role = types::executor();
+        let mut nodes = net.sample_nodes(request.class_id, &seed, 1 + pool, &request.all_nodes());
+        nodes.length().do!(|k| {
+            let node_id = nodes[k];
+            let slot = if (k == 0) new_slot(node_id, types::executor(), net.lock(node_id))
+                else new_slot(node_id, types::candidate(), 0);
+            request.slots.push_back(slot);
+        });
         let primary = vector[nodes.remove(0)];
         events::emit_nodes_selected(request_id, types::executor(), primary, deadline_ms);
         events::emit_nodes_selected(request_id, types::candidate(), nodes, deadline_ms);
@@ -670,15 +749,35 @@ fun assign(net: &mut Network, request: &mut Request, seed: &vector<u8>, count: u
     let nodes = net.sample_nodes(request.class_id, seed, count, &request.all_nodes());
     nodes.do_ref!(|id| {
         let stake = net.lock(*id);
-        request.slots.push_back(Slot { node_id: *id, role, stake, commitment: option::none(), reveal: option::none(), active: true });
+        request.slots.push_back(new_slot(*id, role, stake));
     });
     nodes
 }
 
-/// Unlocks an active slot's stake and ends the slot.
+fun new_slot(node_id: ID, role: Role, stake: u64): Slot {
+    Slot { node_id, role, stake, commitment: option::none(), reveal: option::none(), salt: option::none(), active: true }
+}
+
+/// What a slot voted for: `reveal || salt` (in the dispute round the salt is
+/// the dispute key), once revealed.
+fun vote(slot: &Slot): Option<vector<u8>> {
+    if (slot.reveal.is_none()) return option::none();
+    let mut v = *slot.reveal.borrow();
+    v.append(*slot.salt.borrow());
+    option::some(v)
+}
+
+/// Starts a phase that ends at `deadline_ms`, with a fresh grace.
+fun set_deadline(request: &mut Request, deadline_ms: u64) {
+    request.deadline_ms = deadline_ms;
+    request.extended = false;
+}
+
+/// Ends an active slot and unlocks its stake (a Sealed candidate holds none).
 fun release(net: &mut Network, slot: &mut Slot) {
     if (!slot.active) return;
     slot.active = false;
+    if (slot.role == types::candidate()) return;
     net.unlock(slot.node_id, slot.stake);
 }
 
@@ -694,7 +793,7 @@ fun release_all(net: &mut Network, request: &mut Request) {
 fun slash(net: &mut Network, request: &mut Request, i: u64, amount: u64, reason: SlashReason) {
     let slot = &mut request.slots[i];
     let amount = amount.min(slot.stake);
-    let taken = net.slash(slot.node_id, slot.stake, amount);
+    let taken = net.slash(slot.node_id, slot.stake, amount, request.params.protocol_share_bps());
     slot.active = false;
     let node_id = slot.node_id;
     request.pool.join(taken);
@@ -702,7 +801,7 @@ fun slash(net: &mut Network, request: &mut Request, i: u64, amount: u64, reason:
 }
 
 fun slash_timeouts(net: &mut Network, request: &mut Request, indices: &vector<u64>) {
-    let bps = net.params().timeout_slash_bps();
+    let bps = request.params.timeout_slash_bps();
     indices.do_ref!(|i| {
         let amount = atoma::params::bps_of(request.slots[*i].stake, bps);
         slash(net, request, *i, amount, types::slash_timeout());
@@ -714,7 +813,8 @@ fun try_open_reveal(request: &mut Request, now: u64): bool {
     let members = request.members();
     if (members.is_empty() || members.any!(|i| request.slots[*i].commitment.is_none())) return false;
     request.status = Status::Revealing;
-    request.deadline_ms = now + request.reveal_window_ms;
+    let deadline = now + request.params.reveal_window_ms();
+    request.set_deadline(deadline);
     events::emit_reveal_phase_started(object::id(request), request.round, request.deadline_ms);
     true
 }
@@ -730,11 +830,9 @@ fun advance(net: &mut Network, request: &mut Request, now: u64, ctx: &mut TxCont
     }
 }
 
-/// Ends a Sealed verification window: chosen verifiers that did not commit
-/// are slashed for timeout, candidates released, the reveal phase opened.
+/// Ends a Sealed verification window without the secret: the pool is
+/// released and the reveal phase opens for the primary alone (unverified).
 fun close_verification(net: &mut Network, request: &mut Request, now: u64) {
-    let silent = request.indices_with_role(types::verifier()).filter!(|i| request.slots[*i].commitment.is_none());
-    slash_timeouts(net, request, &silent);
     let pool = request.indices_with_role(types::candidate());
     pool.do_ref!(|i| release(net, &mut request.slots[*i]));
     request.try_open_reveal(now);
@@ -765,30 +863,37 @@ fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) 
             finalize(net, request, first, ctx);
         } else {
             request.status = Status::Disputed;
-            events::emit_dispute_raised(object::id(request), 2 * reveals.length() + 1);
+            request.dispute_size = 2 * reveals.length() + 1;
+            events::emit_dispute_raised(object::id(request), request.dispute_size);
         }
     } else {
-        let winner = majority(&reveals, request.dispute_size);
+        let winner = majority(request, &members);
         if (winner.is_none()) {
             fail(net, request, types::fail_no_majority(), ctx);
         } else {
-            let winner = winner.destroy_some();
+            let w = winner.destroy_some();
+            let vote_won = request.slots[w].vote();
+            let digest = *request.slots[w].reveal.borrow();
             request.slots.length().do!(|i| {
                 let s = &request.slots[i];
-                if (s.active && s.reveal.is_some() && s.reveal != option::some(winner)) {
+                let wrong = if (s.reveal.is_none()) false
+                    else if (s.role == types::disputer()) s.vote() != vote_won
+                    else s.reveal != option::some(digest);
+                if (s.active && wrong) {
                     let stake = s.stake;
                     slash(net, request, i, stake, types::slash_wrong_output());
                 }
             });
-            finalize(net, request, winner, ctx);
+            finalize(net, request, digest, ctx);
         }
     }
 }
 
-/// The digest revealed more than `quorum_size / 2` times, if any.
-fun majority(reveals: &vector<vector<u8>>, quorum_size: u64): Option<vector<u8>> {
-    let found = reveals.find_index!(|d| 2 * reveals.count!(|e| e == d) > quorum_size);
-    if (found.is_some()) option::some(reveals[found.destroy_some()]) else option::none()
+/// The first of `members` whose vote more than `dispute_size / 2` of them cast, if any.
+fun majority(request: &Request, members: &vector<u64>): Option<u64> {
+    let votes = members.map_ref!(|i| request.slots[*i].vote());
+    let found = votes.find_index!(|v| v.is_some() && 2 * votes.count!(|w| w == v) > request.dispute_size);
+    if (found.is_some()) option::some(members[found.destroy_some()]) else option::none()
 }
 
 /// Pays `fee + pool` equally to the nodes that revealed `digest` (the
@@ -817,10 +922,12 @@ fun finalize(net: &mut Network, request: &mut Request, digest: vector<u8>, ctx: 
     events::emit_request_finalized(object::id(request), digest, nodes, winners.length() >= 2, per_node);
 }
 
-/// Refunds `fee + pool` to the requester and releases every slot. Emits `RequestFailed`.
+/// Refunds the fee to the requester, moves the pool (slashed stake) to the
+/// treasury and releases every slot: a requester never receives slashed
+/// stake. Emits `RequestFailed`.
 fun fail(net: &mut Network, request: &mut Request, reason: FailReason, ctx: &mut TxContext) {
-    let mut refund = request.fee.withdraw_all();
-    refund.join(request.pool.withdraw_all());
+    let refund = request.fee.withdraw_all();
+    net.deposit_treasury(request.pool.withdraw_all());
     let amount = refund.value();
     if (amount > 0) {
         transfer::public_transfer(coin::from_balance(refund, ctx), request.requester);
@@ -833,6 +940,98 @@ fun fail(net: &mut Network, request: &mut Request, reason: FailReason, ctx: &mut
 }
 
 // === Test-only functions ===
+
+/// A request with every field given (a fresh id), for the layout vector.
+#[test_only]
+public fun new_for_testing(
+    network_id: ID,
+    requester: address,
+    model_id: String,
+    class_id: u64,
+    input_digest: vector<u8>,
+    input: Input,
+    mode: Mode,
+    secret_hash: Option<vector<u8>>,
+    secret: Option<vector<u8>>,
+    checked: Option<bool>,
+    seed: vector<u8>,
+    timeout_ms: u64,
+    params: Params,
+    fee: u64,
+    pool: u64,
+    status: u8,
+    round: Round,
+    deadline_ms: u64,
+    extended: bool,
+    retries: u64,
+    slots: vector<Slot>,
+    selection_role: Role,
+    selection_count: u64,
+    selection_seed: vector<u8>,
+    dispute_size: u64,
+    output_digest: Option<vector<u8>>,
+    created_ms: u64,
+    ctx: &mut TxContext,
+): Request {
+    let statuses = vector[
+        Status::Committing,
+        Status::Verifying,
+        Status::Selecting,
+        Status::Disputed,
+        Status::Revealing,
+        Status::Finalized,
+        Status::Failed,
+    ];
+    Request {
+        id: object::new(ctx),
+        network_id,
+        requester,
+        model_id,
+        class_id,
+        input_digest,
+        input,
+        mode,
+        secret_hash,
+        secret,
+        checked,
+        seed,
+        timeout_ms,
+        params,
+        fee: balance::create_for_testing(fee),
+        pool: balance::create_for_testing(pool),
+        status: statuses[status as u64],
+        round,
+        deadline_ms,
+        extended,
+        retries,
+        slots,
+        selection: Selection { role: selection_role, count: selection_count, seed: selection_seed },
+        dispute_size,
+        output_digest,
+        created_ms,
+    }
+}
+
+#[test_only]
+public fun slot_for_testing(
+    node_id: ID,
+    role: Role,
+    stake: u64,
+    commitment: Option<vector<u8>>,
+    reveal: Option<vector<u8>>,
+    salt: Option<vector<u8>>,
+    active: bool,
+): Slot {
+    Slot { node_id, role, stake, commitment, reveal, salt, active }
+}
+
+#[test_only]
+public fun destroy_for_testing(request: Request) {
+    let Request { id, fee, pool, .. } = request;
+    id.delete();
+    fee.destroy_for_testing();
+    pool.destroy_for_testing();
+}
 
 #[test_only]
 public fun submit_sampling_for_testing(

@@ -53,6 +53,7 @@ public enum FailReason has copy, drop, store {
     NoReveals,
     NoDisputeQuorum,
     NoMajority,
+    InputUnavailable,
 }
 
 // === Constructors ===
@@ -93,6 +94,8 @@ public fun fail_no_dispute_quorum(): FailReason { FailReason::NoDisputeQuorum }
 
 public fun fail_no_majority(): FailReason { FailReason::NoMajority }
 
+public fun fail_input_unavailable(): FailReason { FailReason::InputUnavailable }
+
 // === Views ===
 
 /// The number of re-executing nodes.
@@ -110,6 +113,14 @@ public fun p_bps(mode: &Mode): u64 {
         Mode::Sampling { .. } => 10_000,
         Mode::CrossValidation { p_bps, .. } => *p_bps,
         Mode::Sealed { p_bps, .. } => *p_bps,
+    }
+}
+
+/// Whether the input is inline (on chain), as opposed to a URI.
+public fun is_inline(input: &Input): bool {
+    match (input) {
+        Input::Inline(_) => true,
+        Input::Uri(_) => false,
     }
 }
 

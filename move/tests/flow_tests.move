@@ -80,7 +80,7 @@ fun disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners
 
 #[test]
 fun dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
-    let mut s = tu::setup(6);
+    let mut s = tu::setup(7);
     let req = tu::submit_sampling(&mut s, 2);
     let main = tu::members(&mut s, req);
     tu::commit(&mut s, req, main[0], out(b"A"));
@@ -90,18 +90,19 @@ fun dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
     tu::open_dispute(&mut s, req);
     tu::select_nodes(&mut s, req);
     let d = tu::members(&mut s, req);
-    assert!(d.length() == 3); // min(5, 4 left), made odd
-    let outputs = vector[out(b"A"), out(b"B"), out(b"C")];
-    3u64.do!(|i| tu::commit(&mut s, req, d[i], outputs[i]));
-    3u64.do!(|i| tu::reveal(&mut s, req, d[i], outputs[i]));
+    assert!(d.length() == 5); // 2 * 2 + 1
+    // A, B, C, D, D: no output reaches 3 of 5.
+    let outputs = vector[out(b"A"), out(b"B"), out(b"C"), out(b"D"), out(b"D")];
+    5u64.do!(|i| tu::commit(&mut s, req, d[i], outputs[i]));
+    5u64.do!(|i| tu::reveal(&mut s, req, d[i], outputs[i]));
     assert!(tu::inspect!(&mut s, req, |r| r.is_failed()));
     assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee());
-    6u64.do!(|i| {
+    7u64.do!(|i| {
         let id = tu::node_id(&mut s, i);
         assert!(tu::collateral(&mut s, id) == tu::min_collateral());
     });
-    assert!(tu::total_sui(&mut s, req, 6) == start(6));
-    tu::assert_all_unlocked(&mut s, 6);
+    assert!(tu::total_sui(&mut s, req, 7) == start(7));
+    tu::assert_all_unlocked(&mut s, 7);
     s.end();
 }
 
@@ -128,7 +129,7 @@ fun silent_node_is_slashed_for_timeout_and_replaced() {
     let main = tu::members(&mut s, req);
     tu::commit(&mut s, req, main[0], out(b"A"));
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, main[1]) == tu::min_collateral() - 100);
     assert!(tu::treasury(&mut s) == 10);
     tu::select_nodes(&mut s, req);
@@ -147,15 +148,16 @@ fun request_fails_and_refunds_once_retries_are_used_up() {
     let req = tu::submit_sampling(&mut s, 2);
     2u64.do!(|_| {
         tu::advance(&mut s, tu::timeout());
-        tu::expire(&mut s, req);
+        tu::expire_after_grace(&mut s, req);
         tu::select_nodes(&mut s, req);
     });
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::inspect!(&mut s, req, |r| r.is_failed()));
-    // Six silent nodes lost 100 each: 90 of each refunded with the fee, 10 to the treasury.
-    assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee() + 540);
-    assert!(tu::treasury(&mut s) == 60);
+    // Six silent nodes lost 100 each: the requester gets its fee back, never
+    // the slashed stake, which goes to the treasury.
+    assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee());
+    assert!(tu::treasury(&mut s) == 600);
     assert!(tu::total_sui(&mut s, req, 8) == start(8));
     tu::assert_all_unlocked(&mut s, 8);
     s.end();
@@ -170,7 +172,7 @@ fun withheld_reveal_loses_the_whole_stake() {
     tu::commit(&mut s, req, m[1], out(b"A"));
     tu::reveal(&mut s, req, m[0], out(b"A"));
     tu::advance(&mut s, tu::reveal_window());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, m[1]) == tu::min_collateral() - tu::task_lock());
     assert!(paid(&mut s, m[0]) == tu::fee() + 900);
     assert!(tu::inspect!(&mut s, req, |r| agreeing(r)) == 1);
@@ -185,9 +187,10 @@ fun nobody_revealing_fails_the_request() {
     let m = tu::members(&mut s, req);
     m.do_ref!(|n| tu::commit(&mut s, req, *n, out(b"A")));
     tu::advance(&mut s, tu::reveal_window());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::inspect!(&mut s, req, |r| r.is_failed()));
-    assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee() + 1_800);
+    assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee());
+    assert!(tu::treasury(&mut s) == 2_000);
     assert!(tu::total_sui(&mut s, req, 2) == start(2));
     s.end();
 }
@@ -255,7 +258,7 @@ fun cross_validation_replaces_silent_verifiers_with_verifiers() {
     tu::select_nodes(&mut s, req);
     let first = tu::nodes_with_role(&mut s, req, types::verifier());
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     tu::select_nodes(&mut s, req);
     let second = tu::nodes_with_role(&mut s, req, types::verifier());
     assert!(second.length() == 2 && second.all!(|v| !first.contains(v)));
@@ -295,21 +298,51 @@ fun sealed_checked_verifiers_commit_after_the_primary_and_agree() {
 }
 
 #[test]
-fun sealed_absent_verifier_is_slashed_when_the_window_closes() {
-    let mut s = tu::setup(10);
+fun sealed_verifiers_get_a_full_commit_timeout_after_the_secret() {
+    let mut s = tu::setup(12);
     let req = tu::submit_sealed(&mut s, 10_000, 2);
     let p = tu::members(&mut s, req)[0];
+    let (_, chosen) = chosen_verifiers(&mut s, req, 10_000, 2);
+    // Candidates hold no stake until the secret chooses them.
+    chosen.do_ref!(|c| assert!(tu::inspect_network!(&mut s, |net| net.node(*c).locked()) == 0));
     tu::commit(&mut s, req, p, out(b"A"));
+    // Revealed at the last moment of the window, told to nobody privately.
+    tu::advance(&mut s, tu::reveal_window() - 1);
     tu::reveal_secret(&mut s, req, tu::secret());
     let verifiers = tu::nodes_with_role(&mut s, req, types::verifier());
-    assert!(verifiers.length() == 2 && tu::inspect!(&mut s, req, |r| r.is_verifying()));
+    assert!(verifiers.length() == 2 && verifiers.all!(|v| chosen.contains(v)));
+    assert!(tu::inspect!(&mut s, req, |r| r.is_committing()));
+    verifiers.do_ref!(|v| assert!(tu::inspect_network!(&mut s, |net| net.node(*v).locked()) == tu::task_lock()));
+    tu::advance(&mut s, tu::timeout() - 1);
     tu::commit(&mut s, req, verifiers[0], out(b"A"));
-    tu::advance(&mut s, tu::reveal_window());
-    tu::expire(&mut s, req);
+    tu::advance(&mut s, 1);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, verifiers[1]) == tu::min_collateral() - 100);
+    // The silent verifier is replaced by a fresh verifier of the class.
+    tu::select_nodes(&mut s, req);
+    assert!(tu::nodes_with_role(&mut s, req, types::verifier()).length() == 2);
+    tu::play_round(&mut s, req, out(b"A"));
+    assert!(tu::inspect!(&mut s, req, |r| r.is_finalized() && agreeing(r) == 3));
+    assert!(tu::total_sui(&mut s, req, 12) == start(12));
+    tu::assert_all_unlocked(&mut s, 12);
+    s.end();
+}
+
+#[test]
+fun sealed_secret_after_the_window_is_refused_and_nobody_is_slashed() {
+    let mut s = tu::setup(10);
+    let req = tu::submit_sealed(&mut s, 10_000, 1);
+    let p = tu::members(&mut s, req)[0];
+    tu::commit(&mut s, req, p, out(b"A"));
+    tu::advance(&mut s, tu::reveal_window());
+    tu::expire_after_grace(&mut s, req);
+    assert!(tu::members(&mut s, req) == vector[p]);
     tu::reveal(&mut s, req, p, out(b"A"));
-    tu::reveal(&mut s, req, verifiers[0], out(b"A"));
-    assert!(tu::inspect!(&mut s, req, |r| r.is_finalized() && agreeing(r) == 2));
+    assert!(tu::inspect!(&mut s, req, |r| r.is_finalized() && agreeing(r) == 1));
+    10u64.do!(|i| {
+        let id = tu::node_id(&mut s, i);
+        assert!(tu::collateral(&mut s, id) == tu::min_collateral());
+    });
     assert!(tu::total_sui(&mut s, req, 10) == start(10));
     tu::assert_all_unlocked(&mut s, 10);
     s.end();
@@ -339,7 +372,7 @@ fun sealed_without_the_secret_finalizes_the_primary_unverified() {
     let candidate = tu::nodes_with_role(&mut s, req, types::candidate())[0];
     tu::commit(&mut s, req, candidate, out(b"A"));
     tu::advance(&mut s, tu::reveal_window());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::members(&mut s, req) == vector[p]);
     tu::reveal(&mut s, req, p, out(b"A"));
     assert!(tu::inspect!(&mut s, req, |r| r.is_finalized() && agreeing(r) == 1));
@@ -359,7 +392,7 @@ fun sealed_silent_primary_is_replaced_and_the_pool_stays() {
     let p = tu::members(&mut s, req)[0];
     let pool = tu::nodes_with_role(&mut s, req, types::candidate());
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     tu::select_nodes(&mut s, req);
     let new_primary = tu::members(&mut s, req)[0];
     assert!(new_primary != p && !pool.contains(&new_primary));

@@ -71,12 +71,12 @@ fun set_params_replaces_every_parameter() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    net.set_params(&cap, 7, 10, 20, 30, 40, 50, 3, 60, 8, 2, 100);
+    net.set_params(&cap, 7, 10, 20, 30, 40, 50, 3, 60, 8, 2, 100, 70);
     let p = net.params();
     assert!(p.min_fee_per_execution() == 7 && p.min_timeout_ms() == 10 && p.max_timeout_ms() == 20);
     assert!(p.reveal_window_ms() == 30 && p.timeout_slash_bps() == 40 && p.protocol_share_bps() == 50);
     assert!(p.max_retries() == 3 && p.unbonding_delay_ms() == 60 && p.max_n() == 8);
-    assert!(p.sealed_pool_factor() == 2 && p.max_inline_input() == 100);
+    assert!(p.sealed_pool_factor() == 2 && p.max_inline_input() == 100 && p.grace_ms() == 70);
     s.return_to_sender(cap);
     ts::return_shared(net);
     s.end();
@@ -88,7 +88,7 @@ fun withdraw_treasury_pays_the_admin() {
     // A silent node's timeout slash (10 % of 1,000) sends 10 % of it (10) to the treasury.
     let req = tu::submit_sampling(&mut s, 1);
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::treasury(&mut s) == 10);
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
@@ -103,11 +103,11 @@ fun withdraw_treasury_pays_the_admin() {
 
 #[test]
 fun params_helpers_compute_fees_and_shares() {
-    let p = params::new(1_000, 1, 2, 3, 0, 0, 0, 0, 16, 3, 1);
+    let p = params::new(1_000, 1, 2, 3, 0, 0, 0, 0, 16, 3, 1, 1);
     assert!(p.min_fee(0, 10_000, 3) == 3_000);
     assert!(p.min_fee(1, 1_000, 2) == 1_200);
     assert!(p.min_fee(1, 1, 1) == 1_001);
-    let huge = params::new(18_446_744_073_709_551_615, 1, 2, 3, 0, 0, 0, 0, 32, 3, 1);
+    let huge = params::new(18_446_744_073_709_551_615, 1, 2, 3, 0, 0, 0, 0, 32, 3, 1, 1);
     assert!(huge.min_fee(0, 10_000, 32) == 18_446_744_073_709_551_615);
     assert!(params::bps_of(999, 1_000) == 99);
     assert!(params::default().is_valid());
@@ -190,11 +190,11 @@ fun out_of_range_params_are_rejected() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    net.set_params(&cap, 1, 10, 20, 30, 40, 50, 3, 60, 0, 2, 100);
+    net.set_params(&cap, 1, 10, 20, 30, 40, 50, 3, 60, 0, 2, 100, 1);
     abort
 }
 
 #[test, expected_failure(abort_code = params::EInvalidParams)]
 fun durations_beyond_a_year_are_rejected() {
-    params::new(1, 1, 31_536_000_001, 3, 0, 0, 0, 0, 16, 3, 1);
+    params::new(1, 1, 31_536_000_001, 3, 0, 0, 0, 0, 16, 3, 1, 1);
 }

@@ -195,7 +195,7 @@ fun expire_slashes_silent_members_and_stores_a_replacement_draw() {
     let req = tu::submit_sampling(&mut s, 1);
     let silent = tu::members(&mut s, req)[0];
     tu::advance(&mut s, tu::timeout());
-    tu::expire(&mut s, req);
+    tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, silent) == tu::min_collateral() - 100);
     assert!(tu::inspect!(&mut s, req, |r| r.is_selecting() && r.retries() == 1 && r.pool() == 90));
     s.end();

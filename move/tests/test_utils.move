@@ -49,6 +49,18 @@ public fun secret(): vector<u8> { blake2b256(&b"secret") }
 
 public fun salt(node_id: ID): vector<u8> { blake2b256(&node_id.to_bytes()) }
 
+/// The dispute key an honest disputer computes: `blake2b256(request_id ||
+/// output)`, where the tests' output bytes are the digest's 32 bytes.
+public fun dispute_key(req: ID, output: vector<u8>): vector<u8> {
+    let mut data = req.to_bytes();
+    data.append(output);
+    blake2b256(&data)
+}
+
+public fun grace(): u64 { 10_000 }
+
+public fun uri(): std::string::String { b"https://inputs.example/x".to_string() }
+
 // === Set-up ===
 
 /// A network with `nodes` registered nodes (owners `owner(0..nodes)`), the
@@ -156,6 +168,19 @@ public fun submit_sealed(s: &mut Scenario, p_bps: u64, n: u64): ID {
     latest_request(s)
 }
 
+/// A Sampling request whose input is given by URI.
+public fun submit_sampling_uri(s: &mut Scenario, n: u64): ID {
+    s.next_tx(requester());
+    let mut net = s.take_shared<Network>();
+    let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
+    let payment = coin::mint_for_testing<SUI>(fee(), s.ctx());
+    request::submit_sampling_for_testing(&mut net, model(), input_digest(), vector[], option::some(uri()), timeout(), n, payment, &random, &clock, s.ctx());
+    ts::return_shared(net);
+    ts::return_shared(random);
+    ts::return_shared(clock);
+    latest_request(s)
+}
+
 fun latest_request(s: &mut Scenario): ID {
     s.next_tx(requester());
     ts::most_recent_id_shared<Request>().destroy_some()
@@ -174,17 +199,29 @@ public fun reveal_secret(s: &mut Scenario, req: ID, secret: vector<u8>) {
 
 // === Executor actions ===
 
+/// The salt an honest node uses: its own in the main round, the dispute key
+/// of its output as a disputer.
+public fun salt_for(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>): vector<u8> {
+    let disputer = inspect!(s, req, |r| r.slots().any!(|slot| slot.slot_node_id() == node_id && slot.slot_role() == atoma::types::disputer()));
+    if (disputer) dispute_key(req, output) else salt(node_id)
+}
+
 public fun commitment_of(req: ID, node_id: ID, output: vector<u8>): vector<u8> {
     commitment::commitment(req, node_id, output, salt(node_id))
 }
 
 public fun commit(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>) {
+    let salt = salt_for(s, req, node_id, output);
+    commit_with_salt(s, req, node_id, output, salt);
+}
+
+public fun commit_with_salt(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>, salt: vector<u8>) {
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::commit(&mut r, &cap, commitment_of(req, node_id, output), &clock);
+    request::commit(&mut r, &cap, commitment::commitment(req, node_id, output, salt), &clock);
     s.return_to_sender(cap);
     ts::return_shared(r);
     ts::return_shared(clock);
@@ -204,7 +241,22 @@ public fun commit_primary(s: &mut Scenario, req: ID, node_id: ID, output: vector
 }
 
 public fun reveal(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>) {
-    reveal_with_salt(s, req, node_id, output, salt(node_id));
+    let salt = salt_for(s, req, node_id, output);
+    reveal_with_salt(s, req, node_id, output, salt);
+}
+
+public fun abstain(s: &mut Scenario, req: ID, node_id: ID) {
+    let owner = owner_of(s, node_id);
+    s.next_tx(owner);
+    let cap = s.take_from_sender_by_id<NodeCap>(node_id);
+    let mut net = s.take_shared<Network>();
+    let mut r = s.take_shared_by_id<Request>(req);
+    let clock = s.take_shared<Clock>();
+    request::abstain(&mut net, &mut r, &cap, &clock, s.ctx());
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    ts::return_shared(r);
+    ts::return_shared(clock);
 }
 
 public fun reveal_with_salt(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>, salt: vector<u8>) {
@@ -240,6 +292,15 @@ public fun expire(s: &mut Scenario, req: ID) {
     ts::return_shared(r);
     ts::return_shared(random);
     ts::return_shared(clock);
+}
+
+/// Ends the current phase once its deadline has passed: `expire` (which
+/// extends the deadline by the grace), the grace, `expire` again.
+public fun expire_after_grace(s: &mut Scenario, req: ID) {
+    expire(s, req);
+    assert!(inspect!(s, req, |r| r.extended()));
+    advance(s, grace());
+    expire(s, req);
 }
 
 public fun select_nodes(s: &mut Scenario, req: ID) {

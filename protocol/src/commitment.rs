@@ -9,6 +9,7 @@
 //! secret_hash             = blake2b256(secret)
 //! derive(seed, tag)       = blake2b256(seed || tag)          (tag: one byte)
 //! sealed_draw_seed        = blake2b256(request_seed || secret)
+//! dispute_key             = blake2b256(request_id(32) || output bytes)   (the dispute round's salt)
 //! ```
 //!
 //! Not for: choosing nodes (see `sampler`), or checking reveals against the
@@ -49,6 +50,17 @@ pub fn commitment(request_id: &ObjectId, node_id: &ObjectId, output_digest: &Dig
     blake2b256(&commitment_preimage(request_id, node_id, output_digest, salt))
 }
 
+/// The salt a dispute-round member commits with: `blake2b256(request_id ||
+/// output bytes)`. Only a node that holds the output bytes can compute it, so
+/// a disputer cannot vote with the public main-round digests without running
+/// the model (docs/protocol.md, Settlement).
+pub fn dispute_key(request_id: &ObjectId, output: &[u8]) -> Digest {
+    let mut data = Vec::with_capacity(32 + output.len());
+    data.extend_from_slice(&request_id.0);
+    data.extend_from_slice(output);
+    blake2b256(&data)
+}
+
 /// The hash a Sealed requester publishes at submission: `blake2b256(secret)`.
 pub fn secret_hash(secret: &Digest) -> Digest {
     blake2b256(&secret.0)
@@ -81,6 +93,15 @@ mod tests {
         assert_eq!(p[64], 32);
         assert_eq!(p[97], 32);
         assert_eq!(&p[98..], &[4u8; 32]);
+    }
+
+    #[test]
+    fn dispute_key_hashes_the_request_id_then_the_output() {
+        let id = ObjectId([9; 32]);
+        let mut data = vec![9u8; 32];
+        data.extend_from_slice(b"out");
+        assert_eq!(dispute_key(&id, b"out"), blake2b256(&data));
+        assert_ne!(dispute_key(&id, b"out"), output_digest(b"out"));
     }
 
     #[test]

@@ -85,6 +85,7 @@ protocol_errors! {
     37 InvalidSalt "EInvalidSalt" "salt must be 32 bytes";
     38 InsufficientTreasury "EInsufficientTreasury" "treasury holds less than the amount";
     39 UnknownRequest "EUnknownRequest" "no request with this id";
+    40 InputOnChain "EInputOnChain" "the input is on chain: only a URI input can be unavailable";
 }
 
 /// The protocol's result type.

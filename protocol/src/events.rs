@@ -178,6 +178,21 @@ pub struct RequestFailed {
     pub refund: u64,
 }
 
+/// A member of the round could not obtain the request's input (a URI) and
+/// left the round, neither slashed nor paid.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Abstained {
+    pub request_id: ObjectId,
+    pub node_id: ObjectId,
+}
+
+/// The first `expire` after a deadline extended it by the request's grace.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DeadlineExtended {
+    pub request_id: ObjectId,
+    pub deadline_ms: u64,
+}
+
 macro_rules! event_enum {
     ($($name:ident),* $(,)?) => {
         /// Any event of the package.
@@ -239,6 +254,8 @@ event_enum!(
     NodeSlashed,
     RequestFinalized,
     RequestFailed,
+    Abstained,
+    DeadlineExtended,
 );
 
 impl Event {
@@ -256,6 +273,8 @@ impl Event {
             Event::NodeSlashed(e) => Some(e.request_id),
             Event::RequestFinalized(e) => Some(e.request_id),
             Event::RequestFailed(e) => Some(e.request_id),
+            Event::Abstained(e) => Some(e.request_id),
+            Event::DeadlineExtended(e) => Some(e.request_id),
             _ => None,
         }
     }

@@ -15,6 +15,7 @@
 //! - [`ops`]: one operation per Move entry function, on [`State`].
 //! - [`events`]: the events, field for field the Move structs.
 //! - [`objects`]: the BCS contents of the package's objects (Move layouts).
+//! - [`output`]: the canonical error output nodes commit to for a refused input.
 //! - [`security`]: collusion probabilities, payoffs and the minimum check rate.
 //! - [`sim`]: a Monte Carlo network of honest, malicious and lazy nodes
 //!   driven through [`ops`].
@@ -80,6 +81,7 @@ pub mod error;
 pub mod events;
 pub mod objects;
 pub mod ops;
+pub mod output;
 pub mod params;
 pub mod request;
 pub mod sampler;

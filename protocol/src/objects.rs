@@ -198,7 +198,7 @@ pub struct RequestObject {
     pub checked: Option<bool>,
     pub seed: Digest,
     pub timeout_ms: u64,
-    pub reveal_window_ms: u64,
+    pub params: Params,
     /// `Balance<SUI>`: the fee held (MIST).
     pub fee: u64,
     /// `Balance<SUI>`: slashed collateral held (MIST).
@@ -206,6 +206,7 @@ pub struct RequestObject {
     pub status: Status,
     pub round: Round,
     pub deadline_ms: u64,
+    pub extended: bool,
     pub retries: u64,
     pub slots: Vec<Slot>,
     pub selection: Selection,
@@ -230,12 +231,13 @@ impl From<&Request> for RequestObject {
             checked: r.checked,
             seed: r.seed,
             timeout_ms: r.timeout_ms,
-            reveal_window_ms: r.reveal_window_ms,
+            params: r.params,
             fee: r.fee,
             pool: r.pool,
             status: r.status,
             round: r.round,
             deadline_ms: r.deadline_ms,
+            extended: r.extended,
             retries: r.retries,
             slots: r.slots.clone(),
             selection: r.selection,
@@ -282,11 +284,12 @@ mod tests {
             stake: 5,
             commitment: None,
             reveal: Some(Digest([6; 32])),
+            salt: None,
             active: true,
         };
         let bytes = bcs::to_bytes(&slot).unwrap();
-        // node_id(32) role(1) stake(8) commitment(1: none) reveal(1 + 1 + 32) active(1)
-        assert_eq!(bytes.len(), 32 + 1 + 8 + 1 + 34 + 1);
+        // node_id(32) role(1) stake(8) commitment(1: none) reveal(1 + 1 + 32) salt(1: none) active(1)
+        assert_eq!(bytes.len(), 32 + 1 + 8 + 1 + 34 + 1 + 1);
         assert_eq!(bytes[32], 1);
         assert_eq!(bytes[41], 0);
         assert_eq!(bytes[42], 1);

@@ -57,6 +57,9 @@ pub struct Params {
     pub sealed_pool_factor: u64,
     /// Largest inline input (bytes).
     pub max_inline_input: u64,
+    /// How long the first `expire` after a deadline extends it: the live-chain
+    /// time every member gets before it can be slashed (see docs/protocol.md, Timeouts).
+    pub grace_ms: u64,
 }
 
 impl Default for Params {
@@ -73,6 +76,7 @@ impl Default for Params {
             max_n: 16,
             sealed_pool_factor: 3,
             max_inline_input: 8_192,
+            grace_ms: 10_000,
         }
     }
 }
@@ -91,7 +95,8 @@ impl Params {
             && self.max_retries <= RETRIES_LIMIT
             && (1..=MAX_N_LIMIT).contains(&self.max_n)
             && (1..=POOL_FACTOR_LIMIT).contains(&self.sealed_pool_factor)
-            && (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input);
+            && (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input)
+            && (1..=MAX_DURATION_MS).contains(&self.grace_ms);
         if ok { Ok(()) } else { Err(ProtocolError::InvalidParams) }
     }
 
@@ -138,6 +143,8 @@ mod tests {
             Params { max_n: MAX_N_LIMIT + 1, ..Default::default() },
             Params { sealed_pool_factor: 0, ..Default::default() },
             Params { max_inline_input: INLINE_INPUT_LIMIT + 1, ..Default::default() },
+            Params { grace_ms: 0, ..Default::default() },
+            Params { grace_ms: MAX_DURATION_MS + 1, ..Default::default() },
         ];
         for p in bad {
             assert_eq!(p.validate(), Err(ProtocolError::InvalidParams), "{p:?}");

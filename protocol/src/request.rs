@@ -3,14 +3,18 @@
 //! where it is in its life cycle.
 //!
 //! Each assignment is a `Slot`. A slot stays in the list after its node was
-//! dropped (timed out or withheld) or released (a Sealed candidate not
-//! chosen), so that a node is never assigned twice to one request: every
-//! selection excludes every node that ever held a slot.
+//! dropped (timed out, withheld or abstained) or released (a Sealed
+//! candidate not chosen), so that a node is never assigned twice to one
+//! request: every selection excludes every node that ever held a slot.
+//!
+//! A Sealed `Candidate` slot holds no stake and no task: its node is locked
+//! only when the secret chooses it (it becomes a `Verifier`).
 //!
 //! Not for: the transitions themselves (see `ops`).
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::Params;
 use crate::types::{Address, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// One node's assignment to a request (BCS layout of Move's `Slot`).
@@ -20,14 +24,30 @@ pub struct Slot {
     pub node_id: ObjectId,
     /// What the node does for the request.
     pub role: Role,
-    /// Collateral locked for this slot while it is active.
+    /// Collateral locked for this slot while it is active (0 for a Sealed candidate).
     pub stake: u64,
     /// The node's commitment, once made.
     pub commitment: Option<Digest>,
     /// The output digest the node revealed, once revealed.
     pub reveal: Option<Digest>,
-    /// Holds its stake and takes part; false once dropped, released or settled.
+    /// The salt the node revealed (in the dispute round, its dispute key).
+    pub salt: Option<Digest>,
+    /// Takes part (and, unless a candidate, holds its stake); false once
+    /// dropped, released or settled.
     pub active: bool,
+}
+
+impl Slot {
+    /// A new active slot for `node_id`.
+    pub(crate) fn new(node_id: ObjectId, role: Role, stake: u64) -> Self {
+        Slot { node_id, role, stake, commitment: None, reveal: None, salt: None, active: true }
+    }
+
+    /// What the node voted for: in the dispute round the pair `(output_digest,
+    /// dispute key)`, so that only a node holding the output bytes matches.
+    pub fn vote(&self) -> Option<(Digest, Digest)> {
+        Some((self.reveal?, self.salt?))
+    }
 }
 
 /// The last selection drawn for a request; `select_nodes` performs it while
@@ -73,8 +93,9 @@ pub struct Request {
     pub seed: Digest,
     /// The commit timeout the requester chose.
     pub timeout_ms: u64,
-    /// The network's reveal window when the request was submitted.
-    pub reveal_window_ms: u64,
+    /// The network's parameters when the request was submitted: every later
+    /// step reads this copy, so parameter changes never reach a request in flight.
+    pub params: Params,
     /// Fee held until settlement (MIST).
     pub fee: u64,
     /// Slashed collateral held for the winners, or the requester on failure (MIST).
@@ -85,6 +106,8 @@ pub struct Request {
     pub round: Round,
     /// End of the current phase (exclusive: actions need `now < deadline_ms`).
     pub deadline_ms: u64,
+    /// Whether a first `expire` extended the current phase's deadline by the grace.
+    pub extended: bool,
     /// Replacements made so far.
     pub retries: u64,
     /// Every assignment ever made, in order.
@@ -92,7 +115,7 @@ pub struct Request {
     /// The last selection drawn; pending while the status is `Selecting`
     /// (at submission: role `Executor`, count 0, the request's seed).
     pub selection: Selection,
-    /// Size of the dispute quorum, once selected.
+    /// Size of the dispute quorum, fixed when the dispute is raised (0 before).
     pub dispute_size: u64,
     /// The final output digest, once finalized.
     pub output_digest: Option<Digest>,
@@ -101,6 +124,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// Starts a phase that ends at `deadline_ms` (with a fresh grace).
+    pub(crate) fn set_deadline(&mut self, deadline_ms: u64) {
+        self.deadline_ms = deadline_ms;
+        self.extended = false;
+    }
+
     /// Index of the active slot of `node_id`, if any.
     pub fn active_slot(&self, node_id: &ObjectId) -> Option<usize> {
         self.slots.iter().position(|s| s.active && s.node_id == *node_id)

@@ -45,6 +45,28 @@ pub fn collusion_probability_finite(malicious: u64, total: u64, n: u64) -> f64 {
     (0..n).map(|i| (malicious - i) as f64 / (total - i) as f64).product()
 }
 
+/// The smallest class (eligible nodes with a free task lock) in which a
+/// request of `mode` can always gather a full dispute quorum of fresh nodes:
+/// the nodes it excludes before the dispute (every node that held a slot)
+/// plus `2m + 1`, with `m` the main round's size (docs/protocol.md, Security
+/// maths). In a smaller class a disagreement fails the request
+/// (`NoDisputeQuorum`) rather than being decided by fewer nodes.
+///
+/// | mode | excluded | m | smallest class |
+/// |---|---|---|---|
+/// | Sampling | n | n | 3n + 1 |
+/// | CrossValidation | 1 + n | 1 + n | 3n + 4 |
+/// | Sealed | 1 + f n | 1 + n | (f + 2) n + 4 |
+pub fn min_class_size(mode: crate::types::Mode, sealed_pool_factor: u64) -> u64 {
+    use crate::types::Mode;
+    let (excluded, main) = match mode {
+        Mode::Sampling { n } => (n, n),
+        Mode::CrossValidation { n, .. } => (1 + n, 1 + n),
+        Mode::Sealed { n, .. } => (1 + sealed_pool_factor * n, 1 + n),
+    };
+    excluded + 2 * main + 1
+}
+
 /// `C(n, i) r^i (1 - r)^(n - i)`.
 pub fn binomial_pmf(n: u32, i: u32, r: f64) -> f64 {
     if i > n {
@@ -146,6 +168,15 @@ mod tests {
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * b.abs()
+    }
+
+    #[test]
+    fn smallest_classes_hold_the_main_round_and_a_full_dispute_quorum() {
+        use crate::types::Mode;
+        assert_eq!(min_class_size(Mode::Sampling { n: 3 }, 3), 10);
+        assert_eq!(min_class_size(Mode::CrossValidation { p_bps: 1_000, n: 1 }, 3), 7);
+        assert_eq!(min_class_size(Mode::Sealed { p_bps: 1_000, n: 1 }, 3), 9);
+        assert_eq!(min_class_size(Mode::Sealed { p_bps: 1_000, n: 2 }, 4), 16);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A Monte Carlo network of honest, malicious and lazy nodes, driven through
 //! the real state machine (`ops`), one request at a time, with a fixed seed.
 //!
-//! - Honest nodes execute (cost `cost` per execution) and commit the true output.
+//! - Honest nodes execute (cost `cost` per execution) and commit the true
+//!   output (in a dispute, with the dispute key of its bytes).
 //! - Malicious nodes collude: they skip the work and all commit the same
 //!   wrong output, hoping to be checked only by each other.
 //! - Lazy nodes skip the work and commit a guess of their own.
@@ -20,12 +21,12 @@ use std::collections::HashMap;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::commitment::{self, blake2b256, secret_hash};
+use crate::commitment::{self, blake2b256, dispute_key, secret_hash};
 use crate::events::Event;
 use crate::ops::{Ctx, State, SubmitArgs};
 use crate::params::Params;
 use crate::state::NodeCap;
-use crate::types::{Address, Digest, Mode, ObjectId, Role, Status};
+use crate::types::{Address, Digest, Mode, ObjectId, Role, Round, Status};
 
 /// How a simulated node behaves.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -196,8 +197,9 @@ fn simulate_request(
     let ctx = Ctx::new(requester, now);
     let request_id = ObjectId::from_u64(10_000_000 + k);
     let input = k.to_le_bytes().to_vec();
-    let truth = blake2b256(&[b"out".as_slice(), &input].concat());
-    let wrong = blake2b256(&[b"colluded".as_slice(), &input].concat());
+    let truth_bytes = [b"out".as_slice(), &input].concat();
+    let wrong_bytes = [b"colluded".as_slice(), &input].concat();
+    let truth = blake2b256(&truth_bytes);
     let args = SubmitArgs {
         model_id: "m".into(),
         input_digest: blake2b256(&input).0.to_vec(),
@@ -219,12 +221,17 @@ fn simulate_request(
     let mut events = submitted.expect("the class can serve the configured mode").events;
     let mut payouts = Vec::new();
 
-    // What each node committed, with its salt.
+    // What each node committed, with its salt (in the dispute round, the
+    // dispute key of the bytes it claims).
     let mut answers: HashMap<ObjectId, (Digest, Digest)> = HashMap::new();
-    let answer = |node: &SimNode, rng: &mut ChaCha8Rng| match node.strategy {
-        Strategy::Honest => truth,
-        Strategy::Malicious => wrong,
-        Strategy::Lazy => random_digest(rng),
+    let answer = |node: &SimNode, round: Round, rng: &mut ChaCha8Rng| {
+        let bytes = match node.strategy {
+            Strategy::Honest => truth_bytes.clone(),
+            Strategy::Malicious => wrong_bytes.clone(),
+            Strategy::Lazy => random_digest(rng).0.to_vec(),
+        };
+        let salt = if round == Round::Dispute { dispute_key(&request_id, &bytes) } else { random_digest(rng) };
+        (blake2b256(&bytes), salt)
     };
     let first: Vec<ObjectId> = state.request(&request_id).expect("submitted").nodes_with_role(Role::Executor);
     if first.iter().any(|id| nodes[id].strategy != Strategy::Honest) {
@@ -253,8 +260,7 @@ fn simulate_request(
                         continue;
                     }
                     let node = &nodes[&slot.node_id];
-                    let salt = random_digest(rng);
-                    let out = answer(node, rng);
+                    let (out, salt) = answer(node, req.round, rng);
                     answers.insert(slot.node_id, (out, salt));
                     let c = commitment::commitment(&request_id, &slot.node_id, &out, &salt);
                     let nctx = Ctx::new(node.owner, now);
@@ -269,7 +275,7 @@ fn simulate_request(
                 merge(outs)
             }
             Status::Revealing => {
-                if req.round == crate::types::Round::Main {
+                if req.round == Round::Main {
                     main_members_seen = req.members().iter().map(|&i| req.slots[i].node_id).collect();
                 }
                 let mut outs = Vec::new();

@@ -238,17 +238,20 @@ pub enum SlashReason {
     WrongOutput,
 }
 
-/// Why a request failed (fee and slashed collateral go back to the requester).
+/// Why a request failed (the fee goes back to the requester, slashed stake to the treasury).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum FailReason {
     /// Retries were used up and no node of the round committed.
     Timeout,
     /// Every committed node of the round withheld its reveal.
     NoReveals,
-    /// The main round disagreed and no node was left to form a dispute quorum.
+    /// The main round disagreed and the class could not supply a full dispute
+    /// quorum of fresh nodes, or every disputer dropped out.
     NoDisputeQuorum,
     /// No output won a strict majority of the dispute quorum.
     NoMajority,
+    /// Every member of the round abstained: none could obtain the input.
+    InputUnavailable,
 }
 
 /// The life-cycle state of a request (DESIGN.md section 4).

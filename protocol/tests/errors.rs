@@ -356,6 +356,54 @@ fn cases() -> Vec<Case> {
             let mut w = World::new(1);
             unit(w.select_nodes(&ObjectId::from_u64(424242)))
         }),
+        (E::InputOnChain, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            unit(w.abstain(&req, &w.members(&req)[0]))
+        }),
+        (E::DeadlinePassed, || {
+            let mut w = World::new(4);
+            let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
+            w.commit(&req, &w.members(&req)[0], &out("A")).unwrap();
+            w.now += Params::default().reveal_window_ms;
+            unit(w.reveal_secret(&req, &World::secret()))
+        }),
+        (E::DeadlinePassed, || {
+            let mut w = World::new(2);
+            let req = w.try_submit(Mode::Sampling { n: 1 }, FEE, w.uri_args(b"x")).unwrap();
+            w.now += TIMEOUT;
+            unit(w.abstain(&req, &w.members(&req)[0]))
+        }),
+        (E::AlreadyCommitted, || {
+            let mut w = World::new(3);
+            let req = w.try_submit(Mode::Sampling { n: 2 }, FEE, w.uri_args(b"x")).unwrap();
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            unit(w.abstain(&req, &node))
+        }),
+        (E::NotSelected, || {
+            let mut w = World::new(3);
+            let req = w.try_submit(Mode::Sampling { n: 1 }, FEE, w.uri_args(b"x")).unwrap();
+            let other = w.caps.iter().map(|c| c.id).find(|id| !w.members(&req).contains(id)).unwrap();
+            unit(w.abstain(&req, &other))
+        }),
+        (E::WrongPhase, || {
+            let mut w = World::new(3);
+            let req = w.try_submit(Mode::Sampling { n: 2 }, FEE, w.uri_args(b"x")).unwrap();
+            let nodes = w.members(&req);
+            for n in &nodes {
+                w.commit(&req, n, &out("A")).unwrap();
+            }
+            unit(w.abstain(&req, &nodes[0]))
+        }),
+        (E::DeadlineNotReached, || {
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.now += TIMEOUT;
+            w.expire(&req).unwrap(); // extends the deadline by the grace
+            w.now += Params::default().grace_ms - 1;
+            unit(w.expire(&req))
+        }),
     ]
 }
 

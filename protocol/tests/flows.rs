@@ -138,18 +138,21 @@ fn disputed_pair(w: &mut World) -> ObjectId {
 
 #[test]
 fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
-    let mut w = World::new(6);
+    let mut w = World::new(7);
     let req = disputed_pair(&mut w);
     let disputers = w.members(&req);
-    assert_eq!(disputers.len(), 3); // min(2*2+1, 4 available) = 4, made odd
+    assert_eq!(disputers.len(), 5); // 2 * 2 + 1
     let d = disputers.clone();
+    // A, B, C, D, D: no output reaches 3 of 5.
     w.play_round(&req, move |n| {
         if *n == d[0] {
             out("A")
         } else if *n == d[1] {
             out("B")
-        } else {
+        } else if *n == d[2] {
             out("C")
+        } else {
+            out("D")
         }
     });
     let f = failed(&w, &req);
@@ -175,7 +178,7 @@ fn silent_node_is_slashed_for_timeout_and_replaced() {
     let main = w.members(&req);
     w.commit(&req, &main[0], &out("A")).unwrap();
     w.now += TIMEOUT;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     let s = slashes(&w, &req);
     assert_eq!(s, vec![(main[1], SlashReason::Timeout, 100)]);
     assert_eq!(w.state.network.treasury, 10);
@@ -202,17 +205,18 @@ fn request_fails_and_refunds_once_retries_are_used_up() {
     let req = w.submit(Mode::Sampling { n: 2 });
     for _ in 0..Params::default().max_retries {
         w.now += TIMEOUT;
-        w.expire(&req).unwrap();
+        w.expire_after_grace(&req);
         w.select_nodes(&req).unwrap();
     }
     w.now += TIMEOUT;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     let f = failed(&w, &req);
     assert_eq!(f.reason, FailReason::Timeout);
-    // Six silent nodes lost 100 each; 90 of each went to the pool, refunded with the fee.
-    assert_eq!(f.refund, FEE + 6 * 90);
-    assert_eq!(w.received[&REQUESTER], FEE + 540);
-    assert_eq!(w.state.network.treasury, 60);
+    // Six silent nodes lost 100 each: the requester gets its fee back, never
+    // the slashed stake, which goes to the treasury.
+    assert_eq!(f.refund, FEE);
+    assert_eq!(w.received[&REQUESTER], FEE);
+    assert_eq!(w.state.network.treasury, 600);
     w.assert_all_unlocked();
 }
 
@@ -226,7 +230,7 @@ fn withheld_reveal_loses_the_whole_stake() {
     }
     w.reveal(&req, &main[0], &out("A")).unwrap();
     w.now += Params::default().reveal_window_ms;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     assert_eq!(slashes(&w, &req), vec![(main[1], SlashReason::Withheld, TASK_LOCK)]);
     let f = finalized(&w, &req);
     assert!(!f.verified);
@@ -242,10 +246,11 @@ fn nobody_revealing_fails_the_request() {
         w.commit(&req, &n, &out("A")).unwrap();
     }
     w.now += Params::default().reveal_window_ms;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     let f = failed(&w, &req);
     assert_eq!(f.reason, FailReason::NoReveals);
-    assert_eq!(f.refund, FEE + 2 * 900);
+    assert_eq!(f.refund, FEE);
+    assert_eq!(w.state.network.treasury, 2 * TASK_LOCK);
 }
 
 /// A random value for `commit_primary` whose flip comes out as `checked` at `p_bps`.
@@ -315,7 +320,7 @@ fn cross_validation_replaces_silent_verifiers_with_verifiers() {
     w.commit_primary(&req, &primary, &out("A"), random).unwrap();
     w.select_nodes(&req).unwrap();
     w.now += TIMEOUT;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     w.select_nodes(&req).unwrap();
     let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
     assert_eq!(verifiers.len(), 2);
@@ -347,6 +352,9 @@ fn sealed_checked_verifiers_commit_after_the_primary_and_agree() {
     let pool = w.req(&req).nodes_with_role(Role::Candidate);
     assert_eq!(pool.len(), 6);
     assert!(!pool.contains(&primary));
+    // Only the primary holds a stake; candidates hold nothing until chosen.
+    assert_eq!(w.state.network.nodes[&primary].locked, TASK_LOCK);
+    assert!(pool.iter().all(|c| w.state.network.nodes[c].locked == 0 && w.state.network.nodes[c].open_tasks == 0));
     // Candidates cannot commit before the primary.
     assert_eq!(w.commit(&req, &pool[0], &out("A")), Err(atoma_protocol::ProtocolError::PrimaryNotCommitted));
     w.commit(&req, &primary, &out("A")).unwrap();
@@ -361,6 +369,7 @@ fn sealed_checked_verifiers_commit_after_the_primary_and_agree() {
     }
     w.reveal_secret(&req, &secret).unwrap();
     assert_eq!(w.req(&req).status, Status::Revealing);
+    assert!(verifiers.iter().all(|v| w.state.network.nodes[v].locked == TASK_LOCK));
     for n in [primary, verifiers[0], verifiers[1]] {
         w.reveal(&req, &n, &out("A")).unwrap();
     }
@@ -371,34 +380,71 @@ fn sealed_checked_verifiers_commit_after_the_primary_and_agree() {
 }
 
 #[test]
-fn sealed_absent_verifier_is_slashed_when_the_window_closes() {
-    let mut w = World::new(10);
+fn sealed_verifiers_get_a_full_commit_timeout_after_the_secret() {
+    let mut w = World::new(12);
     let (req, secret) = submit_sealed_with(&mut w, 10_000, 2, true);
     let primary = w.members(&req)[0];
     w.commit(&req, &primary, &out("A")).unwrap();
+    // Revealed at the last moment of the window, told to nobody privately.
+    w.now = w.req(&req).deadline_ms - 1;
     w.reveal_secret(&req, &secret).unwrap();
     let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
     assert_eq!(verifiers.len(), 2);
-    assert_eq!(w.req(&req).status, Status::Verifying);
+    assert_eq!(w.req(&req).status, Status::Committing);
+    assert_eq!(w.req(&req).deadline_ms, w.now + TIMEOUT);
+    assert!(matches!(w.events_named("NodesSelected").last().unwrap(),
+        Event::NodesSelected(e) if e.role == Role::Verifier && e.nodes == verifiers));
+    // The window is long gone; the verifiers still have their whole timeout.
+    w.now += TIMEOUT - 1;
     w.commit(&req, &verifiers[0], &out("A")).unwrap();
-    w.now += Params::default().reveal_window_ms;
-    w.expire(&req).unwrap();
+    w.now += 1;
+    w.expire_after_grace(&req);
     assert_eq!(slashes(&w, &req), vec![(verifiers[1], SlashReason::Timeout, 100)]);
-    w.reveal(&req, &primary, &out("A")).unwrap();
-    w.reveal(&req, &verifiers[0], &out("A")).unwrap();
-    assert!(finalized(&w, &req).verified);
+    // The silent verifier is replaced by a fresh verifier of the class.
+    w.select_nodes(&req).unwrap();
+    let now_verifying = w.req(&req).nodes_with_role(Role::Verifier);
+    assert_eq!(now_verifying.len(), 2);
+    w.play_round(&req, |_| out("A"));
+    assert_eq!(finalized(&w, &req).nodes.len(), 3);
+    w.assert_all_unlocked();
 }
 
 #[test]
-fn sealed_secret_revealed_after_the_window_slashes_absent_verifiers_at_once() {
+fn sealed_secret_after_the_window_is_refused_and_nobody_is_slashed() {
     let mut w = World::new(10);
     let (req, secret) = submit_sealed_with(&mut w, 10_000, 1, true);
     let primary = w.members(&req)[0];
     w.commit(&req, &primary, &out("A")).unwrap();
     w.now += Params::default().reveal_window_ms;
+    assert_eq!(w.reveal_secret(&req, &secret), Err(atoma_protocol::ProtocolError::DeadlinePassed));
+    w.expire_after_grace(&req);
+    assert_eq!(w.reveal_secret(&req, &secret), Err(atoma_protocol::ProtocolError::WrongPhase));
+    assert!(slashes(&w, &req).is_empty());
+    assert_eq!(w.members(&req), vec![primary]);
+    w.reveal(&req, &primary, &out("A")).unwrap();
+    assert!(!finalized(&w, &req).verified);
+    w.assert_all_unlocked();
+}
+
+#[test]
+fn sealed_chosen_candidate_that_left_is_dropped_unslashed() {
+    let mut w = World::new(10);
+    let (req, secret) = submit_sealed_with(&mut w, 10_000, 2, true);
+    let primary = w.members(&req)[0];
+    w.commit(&req, &primary, &out("A")).unwrap();
+    let pool = w.req(&req).nodes_with_role(Role::Candidate);
+    let (_, chosen) = sealed_draw(&w.req(&req).seed, &secret, 10_000, 2, pool.len() as u64);
+    let leaver = pool[chosen[0] as usize];
+    let (cap, ctx) = (w.cap(&leaver), w.ctx(w.owner(&leaver)));
+    w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
     w.reveal_secret(&req, &secret).unwrap();
-    assert_eq!(slashes(&w, &req).len(), 1);
-    assert_eq!(w.req(&req).status, Status::Revealing);
+    let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
+    assert_eq!(verifiers, vec![pool[chosen[1] as usize]]);
+    w.play_round(&req, |_| out("A"));
+    assert!(finalized(&w, &req).verified);
+    assert!(slashes(&w, &req).is_empty());
+    assert_eq!(w.collateral(&leaver), MIN_COLLATERAL);
+    w.assert_all_unlocked();
 }
 
 #[test]
@@ -426,7 +472,7 @@ fn sealed_without_the_secret_finalizes_the_primary_unverified() {
     let pool = w.req(&req).nodes_with_role(Role::Candidate);
     w.commit(&req, &pool[0], &out("A")).unwrap(); // a candidate that guessed it was chosen
     w.now += Params::default().reveal_window_ms;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     assert!(slashes(&w, &req).is_empty());
     assert_eq!(w.req(&req).status, Status::Revealing);
     assert_eq!(w.members(&req), vec![primary]);
@@ -442,7 +488,7 @@ fn sealed_silent_primary_is_replaced_and_the_pool_stays() {
     let primary = w.members(&req)[0];
     let pool = w.req(&req).nodes_with_role(Role::Candidate);
     w.now += TIMEOUT;
-    w.expire(&req).unwrap();
+    w.expire_after_grace(&req);
     w.select_nodes(&req).unwrap();
     let new_primary = w.members(&req)[0];
     assert_ne!(new_primary, primary);
@@ -485,7 +531,7 @@ fn a_node_is_never_assigned_twice_to_one_request() {
     let req = w.submit(Mode::Sampling { n: 2 });
     for _ in 0..2 {
         w.now += TIMEOUT;
-        w.expire(&req).unwrap();
+        w.expire_after_grace(&req);
         w.select_nodes(&req).unwrap();
     }
     let all = w.req(&req).all_nodes();

@@ -2,8 +2,11 @@
 //! and arguments, SUI is conserved, failed operations change nothing,
 //! collateral bookkeeping stays exact, a node is never selected twice for a
 //! request nor from another class, slashing never exceeds a stake, sampling
-//! reads O(k) entries of the class, and every request reaches a final state
-//! once its deadlines pass.
+//! reads O(k) entries of the class, every request reaches a final state
+//! once its deadlines pass, a failed request refunds exactly its fee, a
+//! dispute quorum's size never changes; and, in a network of honest prompt
+//! nodes, whatever the requesters, keepers and the admin do, nobody is ever
+//! slashed.
 
 mod common;
 
@@ -20,6 +23,14 @@ enum Op {
         kind: u8,
         n: u64,
         p_bps: u64,
+        uri: bool,
+    },
+    Abstain {
+        req: usize,
+        member: usize,
+    },
+    SetParams {
+        variant: u8,
     },
     Commit {
         req: usize,
@@ -67,8 +78,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0u8..3, 1u64..4, prop_oneof![Just(0u64), Just(5_000), Just(10_000)])
-            .prop_map(|(kind, n, p_bps)| Op::Submit { kind, n, p_bps }),
+        3 => (0u8..3, 1u64..4, prop_oneof![Just(0u64), Just(5_000), Just(10_000)], any::<bool>())
+            .prop_map(|(kind, n, p_bps, uri)| Op::Submit { kind, n, p_bps, uri }),
+        1 => (0usize..8, 0usize..8).prop_map(|(req, member)| Op::Abstain { req, member }),
+        1 => (0u8..3).prop_map(|variant| Op::SetParams { variant }),
         6 => (0usize..8, 0usize..8, 0u8..4).prop_map(|(req, member, output)| Op::Commit { req, member, output }),
         5 => (0usize..8, 0usize..8).prop_map(|(req, member)| Op::Reveal { req, member }),
         1 => (0usize..8, any::<bool>()).prop_map(|(req, right)| Op::RevealSecret { req, right }),
@@ -82,6 +95,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Register),
         16 => (0usize..8, 0usize..6).prop_map(|(req, cheat)| Op::Play { req, cheat }),
     ]
+}
+
+/// Parameter sets the admin switches between while requests run.
+fn params_variant(variant: u8) -> Params {
+    match variant {
+        0 => Params::default(),
+        1 => Params {
+            timeout_slash_bps: 10_000,
+            protocol_share_bps: 5_000,
+            max_retries: 0,
+            reveal_window_ms: 1_000,
+            grace_ms: 1,
+            ..Params::default()
+        },
+        _ => Params { max_retries: 10, reveal_window_ms: 3_600_000, grace_ms: 60_000, ..Params::default() },
+    }
 }
 
 /// Outputs: honest "A", a cheat "B", or a per-node guess.
@@ -98,6 +127,8 @@ struct Run {
     requests: Vec<ObjectId>,
     outputs: HashMap<(ObjectId, ObjectId), Digest>,
     live_caps: Vec<atoma_protocol::NodeCap>,
+    /// Each request's dispute quorum size, once raised.
+    dispute_sizes: HashMap<ObjectId, u64>,
 }
 
 impl Run {
@@ -132,16 +163,26 @@ impl Run {
         let reads_before = self.reads();
         let slots_before: usize = self.requests.iter().map(|r| self.w.req(r).slots.len()).sum();
         match op.clone() {
-            Op::Submit { kind, n, p_bps } => {
+            Op::Submit { kind, n, p_bps, uri } => {
                 let mode = match kind {
                     0 => Mode::Sampling { n },
                     1 => Mode::CrossValidation { p_bps, n },
                     _ => Mode::Sealed { p_bps, n },
                 };
-                let args = self.w.args(format!("input {}", self.requests.len()).as_bytes());
+                let input = format!("input {}", self.requests.len());
+                let args = if uri { self.w.uri_args(input.as_bytes()) } else { self.w.args(input.as_bytes()) };
                 if let Ok(id) = self.w.try_submit(mode, FEE, args) {
                     self.requests.push(id);
                 }
+            }
+            Op::Abstain { req, member } => {
+                let Some(req) = self.req_at(req) else { return };
+                let Some(node) = self.slot_node(&req, member) else { return };
+                let _ = self.w.abstain(&req, &node);
+            }
+            Op::SetParams { variant } => {
+                let cap = self.w.admin;
+                self.w.run(0, |s| s.set_params(&cap, params_variant(variant))).unwrap();
             }
             Op::Commit { req, member, output } => {
                 let Some(req) = self.req_at(req) else { return };
@@ -227,6 +268,12 @@ impl Run {
                 }
             }
         }
+        for r in &self.requests {
+            let size = self.w.req(r).dispute_size;
+            if size > 0 {
+                self.dispute_sizes.entry(*r).or_insert(size);
+            }
+        }
         // Sampling reads O(k): each selection reads one entry per node drawn
         // and one per node the request already holds (its exclusions).
         let slots_after: usize = self.requests.iter().map(|r| self.w.req(r).slots.len()).sum();
@@ -252,7 +299,7 @@ impl Run {
                 if let Some(node) = net.nodes.get(&s.node_id) {
                     assert_eq!(node.class_id, r.class_id, "node from another class");
                 }
-                if s.active {
+                if s.active && s.role != Role::Candidate {
                     let e = locked.entry(s.node_id).or_default();
                     e.0 += s.stake;
                     e.1 += 1;
@@ -261,6 +308,14 @@ impl Run {
             if r.status.is_final() {
                 assert!(r.slots.iter().all(|s| !s.active), "final request holds stakes");
                 assert_eq!((r.fee, r.pool), (0, 0));
+            }
+            if let Some(size) = self.dispute_sizes.get(&r.id) {
+                assert_eq!(r.dispute_size, *size, "a dispute quorum changed size");
+            }
+        }
+        for e in &self.w.events {
+            if let Event::RequestFailed(f) = e {
+                assert_eq!(f.refund, FEE, "a failed request refunds exactly its fee");
             }
         }
         for (id, node) in &net.nodes {
@@ -304,14 +359,93 @@ impl Run {
     }
 }
 
+/// What requesters, keepers and the admin may do to a network of honest nodes.
+fn outside_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..3, 1u64..4, prop_oneof![Just(0u64), Just(5_000), Just(10_000)], any::<bool>())
+            .prop_map(|(kind, n, p_bps, uri)| Op::Submit { kind, n, p_bps, uri }),
+        1 => (0usize..8, 0usize..8).prop_map(|(req, member)| Op::Abstain { req, member }),
+        1 => (0u8..3).prop_map(|variant| Op::SetParams { variant }),
+        1 => (0usize..8, any::<bool>()).prop_map(|(req, right)| Op::RevealSecret { req, right }),
+        2 => (0usize..8).prop_map(|req| Op::Expire { req }),
+        2 => (0usize..8).prop_map(|req| Op::Select { req }),
+        1 => (0usize..8).prop_map(|req| Op::OpenDispute { req }),
+        3 => prop_oneof![Just(1u64), Just(TIMEOUT), Just(30_000), Just(3_600_000)].prop_map(|ms| Op::Wait { ms }),
+        1 => (0usize..16, 0u64..3_000).prop_map(|(node, amount)| Op::AddCollateral { node, amount }),
+        1 => (0usize..16).prop_map(|node| Op::Leave { node }),
+        1 => (0usize..16).prop_map(|node| Op::Withdraw { node }),
+        1 => Just(Op::Register),
+    ]
+}
+
+impl Run {
+    /// Honest, prompt nodes: after anything happens, every member that has not
+    /// committed commits the true output and every member in a reveal phase
+    /// reveals it. Abstention is an `Op` (a node that could not fetch a URI).
+    fn respond(&mut self) {
+        loop {
+            let mut acted = false;
+            for req in self.requests.clone() {
+                let r = self.w.req(&req).clone();
+                for i in r.members() {
+                    let (node, slot) = (r.slots[i].node_id, &r.slots[i]);
+                    if r.status == Status::Committing && slot.commitment.is_none() {
+                        self.commit_node(&req, &node, out("A"));
+                        assert!(self.outputs.contains_key(&(req, node)), "an honest commit is accepted");
+                        acted = true;
+                    } else if r.status == Status::Revealing && slot.reveal.is_none() {
+                        self.w.reveal(&req, &node, &out("A")).expect("an honest reveal is accepted");
+                        acted = true;
+                    }
+                }
+            }
+            if !acted {
+                return;
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn honest_prompt_nodes_are_never_slashed_whatever_anyone_else_does(
+        nodes in 3usize..12,
+        ops in prop::collection::vec(outside_op(), 1..60),
+    ) {
+        let w = World::new(nodes);
+        let live_caps = w.caps.clone();
+        let mut run = Run { w, requests: Vec::new(), outputs: HashMap::new(), live_caps, dispute_sizes: HashMap::new() };
+        for op in &ops {
+            run.apply(op);
+            run.respond();
+        }
+        for _ in 0..8 {
+            run.w.now += 10 * Params::default().max_timeout_ms;
+            for req in run.requests.clone() {
+                let _ = match run.w.req(&req).status {
+                    Status::Selecting => run.w.select_nodes(&req),
+                    Status::Disputed => run.w.open_dispute(&req),
+                    _ => run.w.expire(&req),
+                };
+                run.respond();
+            }
+        }
+        for req in &run.requests {
+            prop_assert!(run.w.req(req).status.is_final(), "request {} never finished", req);
+        }
+        run.w.assert_all_unlocked();
+        let slashed: Vec<_> = run.w.events.iter().filter(|e| matches!(e, Event::NodeSlashed(_))).collect();
+        prop_assert!(slashed.is_empty(), "honest nodes slashed: {:?}", slashed);
+        prop_assert!(!run.w.events.iter().any(|e| matches!(e, Event::DisputeRaised(_))));
+    }
 
     #[test]
     fn random_operation_sequences_keep_every_invariant(nodes in 3usize..12, ops in prop::collection::vec(op(), 1..80)) {
         let w = World::new(nodes);
         let live_caps = w.caps.clone();
-        let mut run = Run { w, requests: Vec::new(), outputs: HashMap::new(), live_caps };
+        let mut run = Run { w, requests: Vec::new(), outputs: HashMap::new(), live_caps, dispute_sizes: HashMap::new() };
         for op in &ops {
             run.apply(op);
         }

@@ -89,6 +89,21 @@ fn derived_seeds_flips_and_sealed_draws_match_the_vectors() {
 }
 
 #[test]
+fn the_request_object_layout_matches_the_vector() {
+    let generated = event_samples::request_vector();
+    let path = vectors_dir().join("objects.json");
+    let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+    if std::env::var_os("UPDATE_VECTORS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).expect("objects.json (run with UPDATE_VECTORS=1 to write it)");
+    assert_eq!(
+        stored, text,
+        "the Request layout changed: the Move package must change too (UPDATE_VECTORS=1 rewrites)"
+    );
+}
+
+#[test]
 fn event_layouts_match_the_vectors() {
     let generated = event_samples::vectors();
     let path = vectors_dir().join("events.json");

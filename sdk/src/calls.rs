@@ -49,6 +49,11 @@ pub fn reveal_call(request: Address, node_cap: Address, output_digest: &[u8; 32]
     call("request", "reveal", args)
 }
 
+/// The call of `request::abstain` (for `Chain::execute_journaled`).
+pub fn abstain_call(request: Address, node_cap: Address) -> Call {
+    call("request", "abstain", vec![Arg::Network, Arg::Request(request), Arg::Owned(node_cap), Arg::Clock])
+}
+
 /// The id of the request a submission created.
 fn submitted(executed: &Executed) -> Result<Address> {
     executed
@@ -120,6 +125,7 @@ impl Chain {
             p.max_n,
             p.sealed_pool_factor,
             p.max_inline_input,
+            p.grace_ms,
         ];
         let mut args = vec![Arg::Network, Arg::Owned(admin_cap)];
         args.extend(values.iter().map(Arg::pure));
@@ -248,6 +254,12 @@ impl Chain {
         self.execute(commit_call(request, node_cap, commitment, true)).await
     }
 
+    /// `request::abstain`: the node cannot obtain the request's input (a URI)
+    /// and leaves the round, neither slashed nor paid.
+    pub async fn abstain(&self, request: Address, node_cap: Address) -> Result<Executed> {
+        self.execute(abstain_call(request, node_cap)).await
+    }
+
     /// `request::reveal`.
     pub async fn reveal(
         &self,
@@ -271,7 +283,8 @@ impl Chain {
         self.execute(call("request", "open_dispute", vec![Arg::Request(request), Arg::Random])).await
     }
 
-    /// `request::expire`: ends a phase whose deadline passed.
+    /// `request::expire`: after a deadline, the first call extends it by the
+    /// request's grace, the second ends the phase.
     pub async fn expire(&self, request: Address) -> Result<Executed> {
         self.execute(call("request", "expire", vec![Arg::Network, Arg::Request(request), Arg::Random, Arg::Clock]))
             .await

@@ -1,5 +1,6 @@
 //! What executors and requesters do while a request runs (Move module
-//! `request`): `commit`, `commit_primary`, `reveal` and `reveal_secret`.
+//! `request`): `commit`, `commit_primary`, `abstain`, `reveal` and
+//! `reveal_secret`.
 //!
 //! Commit rules:
 //! - in `Committing`, a member of the current round commits before the deadline;
@@ -7,22 +8,28 @@
 //!   the coin flip; a Sealed candidate must wait for the primary
 //!   (`PrimaryNotCommitted`);
 //! - the Sealed primary's commit moves the request to `Verifying` for one
-//!   reveal window, in which pool candidates (and, after the secret, the
-//!   chosen verifiers) commit;
+//!   reveal window, in which pool candidates that were told they are chosen
+//!   may commit early;
 //! - when every member has committed, the reveal phase opens.
+//!
+//! Abstain: a member that has not committed leaves the round, unslashed and
+//! unpaid, when it cannot obtain a URI input; an inline input is on chain.
+//!
+//! The Sealed secret is accepted only inside the verification window; the
+//! chosen verifiers are locked then and get a full commit timeout.
 //!
 //! Reveal rules: in `Revealing`, a member reveals `(output_digest, salt)`
 //! that hashes to its commitment; the last reveal settles the round.
 
-use super::settle::{release, settle_round, slash_timeouts, try_open_reveal};
+use super::settle::{fail, lock, release, settle_round, try_open_reveal};
 use super::{Ctx, Outcome, State};
 use crate::commitment::{self, FLIP_TAG, VERIFIERS_TAG, derive, sealed_draw_seed, secret_hash};
 use crate::error::{ProtocolError, Result};
-use crate::events::{Committed, Revealed, SecretRevealed, VerificationDrawn};
+use crate::events::{Abstained, Committed, NodesSelected, Revealed, SecretRevealed, VerificationDrawn};
 use crate::request::{Request, Selection};
 use crate::sampler::{draw_below, sample};
 use crate::state::NodeCap;
-use crate::types::{BPS, Digest, Mode, ObjectId, Role, Round, Status};
+use crate::types::{BPS, Digest, FailReason, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The CrossValidation/Sealed coin flip of `seed`: checked with probability `p_bps / 10_000`.
 pub fn flip(seed: &Digest, p_bps: u64) -> bool {
@@ -84,21 +91,18 @@ impl State {
         let req = self.request_mut(request_id);
         let mut out = Outcome::default();
         record_commit(req, i, commitment, &mut out);
+        let sealed_primary = matches!(req.mode, Mode::Sealed { .. }) && req.slots[i].role == Role::Executor;
         match req.status {
-            Status::Committing if matches!(req.mode, Mode::Sealed { .. }) && req.round == Round::Main => {
+            Status::Committing if sealed_primary => {
                 // The Sealed primary committed: the verification window opens.
                 req.status = Status::Verifying;
-                req.deadline_ms = ctx.now_ms.saturating_add(req.reveal_window_ms);
+                req.set_deadline(ctx.now_ms.saturating_add(req.params.reveal_window_ms));
             }
             Status::Committing => {
                 try_open_reveal(req, ctx.now_ms, &mut out);
             }
-            _ => {
-                // Verifying: once the secret chose the verifiers and all committed, reveal.
-                if req.checked == Some(true) {
-                    try_open_reveal(req, ctx.now_ms, &mut out);
-                }
-            }
+            // Verifying: a candidate told it is chosen commits early; the secret decides.
+            _ => {}
         }
         Ok(out)
     }
@@ -179,6 +183,7 @@ impl State {
         let (net, req) = self.split(request_id);
         let mut out = Outcome::default();
         req.slots[i].reveal = Some(output_digest);
+        req.slots[i].salt = Some(salt);
         out.emit(Revealed { request_id: req.id, node_id, output_digest });
         if req.members().iter().all(|&m| req.slots[m].reveal.is_some()) {
             settle_round(net, req, &mut out);
@@ -187,20 +192,25 @@ impl State {
     }
 
     /// Reveals a Sealed request's secret (the requester, or a chosen verifier
-    /// that received it). The chain recomputes the draw: unchosen candidates
-    /// are released; if the primary is checked and every chosen verifier has
-    /// committed, or the window is over (chosen verifiers that did not commit
-    /// are slashed for timeout), the reveal phase opens; unchecked, it opens
-    /// for the primary alone.
+    /// that received it), inside the verification window. The chain
+    /// recomputes the draw: unchosen candidates are released; unchecked, the
+    /// reveal phase opens for the primary alone; checked, every chosen
+    /// candidate that is still eligible is locked and becomes a verifier (the
+    /// others are dropped, unslashed), and the verifiers get a full commit
+    /// timeout from now (the reveal phase opens at once if all committed early).
     ///
     /// Errors: `InvalidSecret`, `WrongNetwork`, `UnknownRequest`, `NotSealed`,
-    /// `WrongPhase` (before the primary committed, or revealed already), `SecretMismatch`.
+    /// `WrongPhase` (before the primary committed, or revealed already),
+    /// `DeadlinePassed`, `SecretMismatch`.
     pub fn reveal_secret(&mut self, ctx: &Ctx, request_id: &ObjectId, secret: &[u8]) -> Result<Outcome> {
         let secret = Digest::from_slice(secret).ok_or(ProtocolError::InvalidSecret)?;
         let req = self.request_checked(request_id)?;
         let Mode::Sealed { p_bps, n } = req.mode else { return Err(ProtocolError::NotSealed) };
         if req.status != Status::Verifying || req.secret.is_some() {
             return Err(ProtocolError::WrongPhase);
+        }
+        if ctx.now_ms >= req.deadline_ms {
+            return Err(ProtocolError::DeadlinePassed);
         }
         if req.secret_hash != Some(secret_hash(&secret)) {
             return Err(ProtocolError::SecretMismatch);
@@ -212,30 +222,77 @@ impl State {
         let (checked, chosen) = sealed_draw(&req.seed, &secret, p_bps, n, pool.len() as u64);
         req.secret = Some(secret);
         req.checked = Some(checked);
+        let mut verifiers = Vec::new();
         for (pos, &i) in pool.iter().enumerate() {
-            if chosen.contains(&(pos as u64)) {
+            let node_id = req.slots[i].node_id;
+            let eligible = net.classes.get(&req.class_id).is_some_and(|c| c.active.contains(&node_id));
+            if chosen.contains(&(pos as u64)) && eligible {
+                req.slots[i].stake = lock(net, &node_id);
                 req.slots[i].role = Role::Verifier;
+                verifiers.push(node_id);
             } else {
                 release(net, &mut req.slots[i]);
             }
         }
-        let verifiers = chosen.iter().map(|&pos| req.slots[pool[pos as usize]].node_id).collect();
-        out.emit(SecretRevealed { request_id: req.id, checked, verifiers });
-        if !try_open_reveal(req, ctx.now_ms, &mut out) && ctx.now_ms >= req.deadline_ms {
-            close_verification(net, req, ctx.now_ms, &mut out);
+        out.emit(SecretRevealed { request_id: req.id, checked, verifiers: verifiers.clone() });
+        if req.members().iter().any(|&m| req.slots[m].commitment.is_none()) {
+            req.status = Status::Committing;
+            req.set_deadline(ctx.now_ms.saturating_add(req.timeout_ms));
+            out.emit(NodesSelected {
+                request_id: req.id,
+                role: Role::Verifier,
+                nodes: verifiers,
+                deadline_ms: req.deadline_ms,
+            });
+        }
+        try_open_reveal(req, ctx.now_ms, &mut out);
+        Ok(out)
+    }
+
+    /// Leaves the current round without committing, because the request's
+    /// input (a URI) cannot be obtained: the node's stake is unlocked, it is
+    /// neither slashed nor paid, and it is not replaced. The round goes on
+    /// with the other members; when none is left the request fails
+    /// (`InputUnavailable`) and the fee is refunded.
+    ///
+    /// Errors: `WrongNetwork`, `UnknownRequest`, `InputOnChain`, `WrongPhase`,
+    /// `NotSelected`, `DeadlinePassed`, `AlreadyCommitted`.
+    pub fn abstain(&mut self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        let req = self.request_checked(request_id)?;
+        if matches!(req.input, Input::Inline(_)) {
+            return Err(ProtocolError::InputOnChain);
+        }
+        if req.status != Status::Committing {
+            return Err(ProtocolError::WrongPhase);
+        }
+        let node_id = cap.node_id();
+        let i = req
+            .active_slot(&node_id)
+            .filter(|&i| req.round.includes(req.slots[i].role))
+            .ok_or(ProtocolError::NotSelected)?;
+        if ctx.now_ms >= req.deadline_ms {
+            return Err(ProtocolError::DeadlinePassed);
+        }
+        if req.slots[i].commitment.is_some() {
+            return Err(ProtocolError::AlreadyCommitted);
+        }
+        let (net, req) = self.split(request_id);
+        let mut out = Outcome::default();
+        release(net, &mut req.slots[i]);
+        out.emit(Abstained { request_id: req.id, node_id });
+        if req.members().is_empty() {
+            fail(net, req, FailReason::InputUnavailable, &mut out);
+        } else {
+            try_open_reveal(req, ctx.now_ms, &mut out);
         }
         Ok(out)
     }
 }
 
-/// Ends a Sealed verification window: chosen verifiers that did not commit
-/// are slashed for timeout, unchosen candidates released, and the reveal
-/// phase opens for the primary and the verifiers that committed.
+/// Ends a Sealed verification window without the secret: the pool is
+/// released and the reveal phase opens for the primary alone (unverified).
 pub(super) fn close_verification(net: &mut crate::state::Network, req: &mut Request, now_ms: u64, out: &mut Outcome) {
-    let silent: Vec<usize> = (0..req.slots.len())
-        .filter(|&i| req.slots[i].active && req.slots[i].role == Role::Verifier && req.slots[i].commitment.is_none())
-        .collect();
-    slash_timeouts(net, req, &silent, out);
     for slot in req.slots.iter_mut().filter(|s| s.role == Role::Candidate) {
         release(net, slot);
     }

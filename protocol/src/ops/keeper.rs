@@ -6,13 +6,16 @@
 //! `select_nodes` (no randomness, deterministic) performs it. A draw is thus
 //! never retried by aborting the transaction that would use it.
 //!
-//! `expire`, once the current phase's deadline has passed:
+//! `expire`, once the current phase's deadline has passed: the first call
+//! only extends the deadline, once, by the request's `grace_ms`
+//! (`DeadlineExtended`), so that every member has that much time on a
+//! running chain before it can be slashed, however long the chain was halted;
+//! the second call ends the phase:
 //! - `Committing`: members that did not commit lose `timeout_slash_bps` of
 //!   their stake and are replaced by fresh nodes (up to `max_retries` times;
 //!   then the round goes on with those that committed, or fails);
-//! - `Verifying` (Sealed): with the secret revealed, chosen verifiers that did
-//!   not commit are slashed for timeout; without it, the pool is released and
-//!   the primary reveals alone (unverified);
+//! - `Verifying` (Sealed, no secret): the pool is released and the primary
+//!   reveals alone (unverified);
 //! - `Revealing`: the round settles with the reveals it has; members that
 //!   withheld their reveal lose their whole stake.
 
@@ -20,6 +23,7 @@ use super::execute::close_verification;
 use super::settle::{advance, perform_selection, settle_round, slash_timeouts};
 use super::{Ctx, Outcome, State};
 use crate::error::{ProtocolError, Result};
+use crate::events::DeadlineExtended;
 use crate::request::Selection;
 use crate::types::{Digest, ObjectId, Role, Status};
 
@@ -40,8 +44,9 @@ impl State {
         Ok(out)
     }
 
-    /// Draws the seed of a disputed request's dispute quorum (`2m + 1` nodes,
-    /// m = main-round reveals), to be selected by `select_nodes`.
+    /// Draws the seed of a disputed request's dispute quorum (its
+    /// `dispute_size` seats, fixed when the dispute was raised), to be
+    /// selected by `select_nodes`.
     ///
     /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (not `Disputed`).
     pub fn open_dispute(&mut self, _ctx: &Ctx, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
@@ -50,13 +55,14 @@ impl State {
             return Err(ProtocolError::WrongPhase);
         }
         let (_, req) = self.split(request_id);
-        let revealed = req.members().iter().filter(|&&i| req.slots[i].reveal.is_some()).count() as u64;
-        req.selection = Selection { role: Role::Disputer, count: 2 * revealed + 1, seed: random };
+        req.selection = Selection { role: Role::Disputer, count: req.dispute_size, seed: random };
         req.status = Status::Selecting;
         Ok(Outcome::default())
     }
 
-    /// Ends the current phase after its deadline (see the module doc).
+    /// After a deadline: extends it by the grace the first time, ends the
+    /// phase the second time (see the module doc). `random` seeds the
+    /// replacements of silent members.
     ///
     /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (no deadline
     /// runs), `DeadlineNotReached`.
@@ -70,13 +76,19 @@ impl State {
         }
         let (net, req) = self.split(request_id);
         let mut out = Outcome::default();
+        if !req.extended {
+            req.extended = true;
+            req.deadline_ms = ctx.now_ms.saturating_add(req.params.grace_ms);
+            out.emit(DeadlineExtended { request_id: req.id, deadline_ms: req.deadline_ms });
+            return Ok(out);
+        }
         match req.status {
             Status::Committing => {
                 let silent: Vec<usize> =
                     req.members().into_iter().filter(|&i| req.slots[i].commitment.is_none()).collect();
                 let role = silent.first().map_or(Role::Executor, |&i| req.slots[i].role);
                 slash_timeouts(net, req, &silent, &mut out);
-                if req.retries < net.params.max_retries && !silent.is_empty() {
+                if req.retries < req.params.max_retries && !silent.is_empty() {
                     req.retries += 1;
                     req.selection = Selection { role, count: silent.len() as u64, seed: random };
                     req.status = Status::Selecting;

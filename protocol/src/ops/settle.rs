@@ -1,24 +1,28 @@
 //! The transitions every operation shares: locking and releasing stakes,
 //! slashing, opening the reveal phase, selecting nodes, and settling a round.
 //!
-//! Settlement (DESIGN.md section 4, step 5):
+//! Settlement (docs/protocol.md, "Settlement and money"):
 //! - members that committed but did not reveal lose their whole stake (`Withheld`);
 //! - no reveal at all: the request fails (`NoReveals`);
 //! - main round, every reveal equal: finalized with that digest;
-//! - main round, reveals differ: `Disputed`, then a dispute quorum of
-//!   `2m + 1` fresh nodes (m = main-round reveals; fewer if fewer are
-//!   eligible, made odd) re-executes;
-//! - dispute round: the digest revealed by a strict majority of the dispute
-//!   quorum's size wins; every node on either round that revealed another
-//!   digest loses its whole stake (`WrongOutput`); no majority: the request
-//!   fails (`NoMajority`) and nobody is slashed for its output.
+//! - main round, reveals differ: `Disputed`, with the dispute quorum's size
+//!   `Q = 2m + 1` (m = main-round reveals) fixed there and then; its `Q`
+//!   fresh nodes are selected all at once or the request fails
+//!   (`NoDisputeQuorum`); replacements fill silent seats one for one;
+//! - dispute round: the vote `(output_digest, dispute key)` revealed by more
+//!   than `Q / 2` disputers wins; every main-round node that revealed another
+//!   digest, and every disputer with another vote, loses its whole stake
+//!   (`WrongOutput`); no majority: the request fails (`NoMajority`) and
+//!   nobody is slashed for its output.
 //!
-//! Money: a slash moves `protocol_share_bps` of the amount to the treasury and
-//! the rest to the request's pool. On finalization `fee + pool` is split
-//! equally among the nodes that revealed the final digest (paid to their
-//! owners); the remainder of the division goes to the treasury. On failure
-//! `fee + pool` is refunded to the requester.
+//! Money: a slash moves the request's `protocol_share_bps` of the amount to
+//! the treasury and the rest to the request's pool. On finalization
+//! `fee + pool` is split equally among the nodes that revealed the final
+//! digest (paid to their owners); the remainder of the division goes to the
+//! treasury. On failure the fee is refunded to the requester and the pool
+//! goes to the treasury.
 //!
+//! Every parameter is read from the request's copy (`Request::params`).
 //! Every function here is infallible: callers have checked their arguments.
 
 use super::Outcome;
@@ -39,12 +43,15 @@ pub(super) fn lock(net: &mut Network, node_id: &ObjectId) -> u64 {
     stake
 }
 
-/// Unlocks an active slot's stake and ends the slot.
+/// Ends an active slot and unlocks its stake (a Sealed candidate holds none).
 pub(super) fn release(net: &mut Network, slot: &mut Slot) {
     if !slot.active {
         return;
     }
     slot.active = false;
+    if slot.role == Role::Candidate {
+        return;
+    }
     if let Some(node) = net.nodes.get_mut(&slot.node_id) {
         node.locked -= slot.stake;
         node.open_tasks -= 1;
@@ -55,7 +62,7 @@ pub(super) fn release(net: &mut Network, slot: &mut Slot) {
 /// Slashes `amount` (at most the slot's stake) from an active slot's node,
 /// unlocks the rest of its stake and ends the slot.
 fn slash(net: &mut Network, req: &mut Request, i: usize, amount: u64, reason: SlashReason, out: &mut Outcome) {
-    let share_bps = net.params.protocol_share_bps;
+    let share_bps = req.params.protocol_share_bps;
     let slot = &mut req.slots[i];
     let amount = amount.min(slot.stake);
     if let Some(node) = net.nodes.get_mut(&slot.node_id) {
@@ -72,7 +79,7 @@ fn slash(net: &mut Network, req: &mut Request, i: usize, amount: u64, reason: Sl
 /// Slashes the slots `indices` for missing a commit deadline (`timeout_slash_bps` of the stake).
 pub(super) fn slash_timeouts(net: &mut Network, req: &mut Request, indices: &[usize], out: &mut Outcome) {
     for &i in indices {
-        let amount = bps_of(req.slots[i].stake, net.params.timeout_slash_bps);
+        let amount = bps_of(req.slots[i].stake, req.params.timeout_slash_bps);
         slash(net, req, i, amount, SlashReason::Timeout, out);
     }
 }
@@ -85,7 +92,7 @@ pub(super) fn try_open_reveal(req: &mut Request, now_ms: u64, out: &mut Outcome)
         return false;
     }
     req.status = Status::Revealing;
-    req.deadline_ms = now_ms.saturating_add(req.reveal_window_ms);
+    req.set_deadline(now_ms.saturating_add(req.params.reveal_window_ms));
     out.emit(RevealPhaseStarted { request_id: req.id, round: req.round, deadline_ms: req.deadline_ms });
     true
 }
@@ -115,39 +122,43 @@ pub(super) fn available(net: &Network, req: &Request) -> u64 {
     len - excluded_indices(net, req).len() as u64
 }
 
-/// Samples up to `count` fresh nodes of the request's class from `seed`,
-/// locks their stakes and adds them as slots with `role`. Returns their ids.
-pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count: u64, role: Role) -> Vec<ObjectId> {
+/// Samples up to `count` eligible nodes of the request's class that never
+/// held a slot on `req`, from `seed`, without locking them.
+pub(super) fn sample_fresh(net: &Network, req: &Request, seed: &Digest, count: u64) -> Vec<ObjectId> {
     let excluded = excluded_indices(net, req);
     let Some(class) = net.classes.get(&req.class_id) else { return Vec::new() };
     let len = class.active.len();
     let k = count.min(len - excluded.len() as u64);
     // `k` never exceeds the nodes left after exclusions, so sampling succeeds.
     let indices = sampler::sample(seed, k, len, &excluded).unwrap_or_default();
-    let nodes: Vec<ObjectId> = indices.iter().filter_map(|&i| class.active.get(i)).collect();
+    indices.iter().filter_map(|&i| class.active.get(i)).collect()
+}
+
+/// Samples up to `count` fresh nodes of the request's class from `seed`,
+/// locks their stakes and adds them as slots with `role`. Returns their ids.
+pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count: u64, role: Role) -> Vec<ObjectId> {
+    let nodes = sample_fresh(net, req, seed, count);
     for node_id in &nodes {
         let stake = lock(net, node_id);
-        req.slots.push(Slot { node_id: *node_id, role, stake, commitment: None, reveal: None, active: true });
+        req.slots.push(Slot::new(*node_id, role, stake));
     }
     nodes
 }
 
-/// Performs a pending selection (`select_nodes`).
+/// Performs a pending selection (`select_nodes`). Opening the dispute round
+/// takes the quorum's `dispute_size` seats at once, or fails the request
+/// without slashing anyone when the class cannot fill them; replacements
+/// take what the class can give, one per silent seat.
 pub(super) fn perform_selection(net: &mut Network, req: &mut Request, sel: Selection, now_ms: u64, out: &mut Outcome) {
-    let mut count = sel.count;
-    if sel.role == Role::Disputer {
-        // The dispute quorum: at most 2m + 1, odd, so that a strict majority exists.
-        count = count.min(available(net, req));
-        if count % 2 == 0 {
-            count = count.saturating_sub(1);
+    if sel.role == Role::Disputer && req.round == Round::Main {
+        if available(net, req) < req.dispute_size {
+            fail(net, req, FailReason::NoDisputeQuorum, out);
+            return;
         }
         req.round = Round::Dispute;
     }
-    let nodes = assign(net, req, &sel.seed, count, sel.role);
-    if sel.role == Role::Disputer {
-        req.dispute_size = nodes.len() as u64;
-    }
-    req.deadline_ms = now_ms.saturating_add(req.timeout_ms);
+    let nodes = assign(net, req, &sel.seed, sel.count, sel.role);
+    req.set_deadline(now_ms.saturating_add(req.timeout_ms));
     if !nodes.is_empty() {
         out.emit(NodesSelected { request_id: req.id, role: sel.role, nodes, deadline_ms: req.deadline_ms });
     }
@@ -173,27 +184,36 @@ pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outco
         Round::Main if reveals.iter().all(|d| *d == first) => finalize(net, req, first, out),
         Round::Main => {
             req.status = Status::Disputed;
-            out.emit(DisputeRaised { request_id: req.id, quorum_size: 2 * reveals.len() as u64 + 1 });
+            req.dispute_size = 2 * reveals.len() as u64 + 1;
+            out.emit(DisputeRaised { request_id: req.id, quorum_size: req.dispute_size });
         }
-        Round::Dispute => match majority(&reveals, req.dispute_size) {
-            None => fail(net, req, FailReason::NoMajority, out),
-            Some(winner) => {
-                for i in 0..req.slots.len() {
-                    let s = &req.slots[i];
-                    if s.active && s.reveal.is_some_and(|d| d != winner) {
-                        let stake = s.stake;
-                        slash(net, req, i, stake, SlashReason::WrongOutput, out);
+        Round::Dispute => {
+            let votes: Vec<(Digest, Digest)> = members.iter().filter_map(|&i| req.slots[i].vote()).collect();
+            match majority(&votes, req.dispute_size) {
+                None => fail(net, req, FailReason::NoMajority, out),
+                Some(winner) => {
+                    for i in 0..req.slots.len() {
+                        let s = &req.slots[i];
+                        let wrong = match (s.role, s.reveal) {
+                            (_, None) => false,
+                            (Role::Disputer, Some(_)) => s.vote() != Some(winner),
+                            (_, Some(d)) => d != winner.0,
+                        };
+                        if s.active && wrong {
+                            let stake = s.stake;
+                            slash(net, req, i, stake, SlashReason::WrongOutput, out);
+                        }
                     }
+                    finalize(net, req, winner.0, out);
                 }
-                finalize(net, req, winner, out);
             }
-        },
+        }
     }
 }
 
-/// The digest revealed more than `quorum_size / 2` times, if any.
-fn majority(reveals: &[Digest], quorum_size: u64) -> Option<Digest> {
-    reveals.iter().find(|d| 2 * reveals.iter().filter(|e| e == d).count() as u64 > quorum_size).copied()
+/// The vote cast by more than `quorum_size / 2` members, if any.
+fn majority(votes: &[(Digest, Digest)], quorum_size: u64) -> Option<(Digest, Digest)> {
+    votes.iter().find(|v| 2 * votes.iter().filter(|w| w == v).count() as u64 > quorum_size).copied()
 }
 
 /// Finalizes with `digest`: pays `fee + pool` to the nodes that revealed it
@@ -226,9 +246,12 @@ fn finalize(net: &mut Network, req: &mut Request, digest: Digest, out: &mut Outc
     });
 }
 
-/// Fails the request: refunds `fee + pool` to the requester and releases every slot.
+/// Fails the request: refunds the fee to the requester, moves the pool
+/// (slashed stake) to the treasury and releases every slot. A requester never
+/// receives slashed stake, so no requester profits from a failure it provoked.
 pub(super) fn fail(net: &mut Network, req: &mut Request, reason: FailReason, out: &mut Outcome) {
-    let refund = req.fee + req.pool;
+    let refund = req.fee;
+    net.treasury += req.pool;
     req.fee = 0;
     req.pool = 0;
     out.pay(req.requester, refund);

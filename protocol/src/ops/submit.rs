@@ -9,15 +9,17 @@
 //!   `min(sealed_pool_factor * n, eligible - 1)` candidates (at least `n`),
 //!   from one draw (index 0 is the primary).
 //!
-//! Each selected node's task lock is locked at once.
+//! Each executor's task lock is locked at once; Sealed candidates hold no
+//! stake until the secret chooses them. The request keeps a copy of the
+//! network's parameters, which every later step reads.
 
-use super::settle::assign;
+use super::settle::{assign, lock, sample_fresh};
 use super::{Ctx, Outcome, State};
 use crate::commitment::blake2b256;
 use crate::error::{ProtocolError, Result};
 use crate::events::{NodesSelected, RequestSubmitted};
 use crate::params::MAX_URI_LEN;
-use crate::request::{Request, Selection};
+use crate::request::{Request, Selection, Slot};
 use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The arguments every submit function takes, as the Move entry functions
@@ -140,12 +142,13 @@ impl State {
             checked: None,
             seed,
             timeout_ms: args.timeout_ms,
-            reveal_window_ms: params.reveal_window_ms,
+            params,
             fee: payment,
             pool: 0,
             status: Status::Committing,
             round: Round::Main,
             deadline_ms,
+            extended: false,
             retries: 0,
             slots: Vec::new(),
             selection: Selection { role: Role::Executor, count: 0, seed },
@@ -176,10 +179,18 @@ impl State {
                 out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
             }
             Mode::Sealed { n, .. } => {
-                // One draw for the primary and the pool, so that the pool never holds the primary.
+                // One draw for the primary and the pool, so that the pool never holds the primary;
+                // only the primary is locked.
                 let pool = (params.sealed_pool_factor * n).min(eligible - 1);
-                let nodes = assign(net, &mut req, &seed, 1 + pool, Role::Candidate);
-                req.slots[0].role = Role::Executor;
+                let nodes = sample_fresh(net, &req, &seed, 1 + pool);
+                for (k, node_id) in nodes.iter().enumerate() {
+                    let slot = if k == 0 {
+                        Slot::new(*node_id, Role::Executor, lock(net, node_id))
+                    } else {
+                        Slot::new(*node_id, Role::Candidate, 0)
+                    };
+                    req.slots.push(slot);
+                }
                 out.emit(NodesSelected { request_id, role: Role::Executor, nodes: nodes[..1].to_vec(), deadline_ms });
                 out.emit(NodesSelected { request_id, role: Role::Candidate, nodes: nodes[1..].to_vec(), deadline_ms });
             }

@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
+use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
 use atoma_protocol::ops::{Ctx, Outcome, State, SubmitArgs};
-use atoma_protocol::{Address, AdminCap, Digest, Event, Mode, NodeCap, ObjectId, Params, ProtocolError, Request};
+use atoma_protocol::{Address, AdminCap, Digest, Event, Mode, NodeCap, ObjectId, Params, ProtocolError, Request, Role};
 
 pub const MIN_COLLATERAL: u64 = 10_000;
 pub const TASK_LOCK: u64 = 1_000;
@@ -40,8 +40,17 @@ pub fn salt_of(node: &ObjectId) -> Digest {
     blake2b256(&[b"salt".as_slice(), &node.0].concat())
 }
 
+/// The digest of the output bytes `tag`. The world's outputs are named by
+/// their digest; a dispute key hashes the digest's 32 bytes in place of the
+/// output bytes, which changes nothing for the rules (any function of the
+/// output that honest nodes share would do).
 pub fn out(tag: &str) -> Digest {
     blake2b256(tag.as_bytes())
+}
+
+/// The dispute key an honest disputer computes for `output`.
+pub fn key_of(req: &ObjectId, output: &Digest) -> Digest {
+    dispute_key(req, &output.0)
 }
 
 impl World {
@@ -99,8 +108,9 @@ impl World {
         *self.caps.iter().find(|c| c.id == *node).expect("known node")
     }
 
+    /// The node's owner (a zero address once the node has withdrawn).
     pub fn owner(&self, node: &ObjectId) -> Address {
-        self.state.network.nodes[node].owner
+        self.state.network.nodes.get(node).map_or(Address::default(), |n| n.owner)
     }
 
     fn check_ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
@@ -142,6 +152,11 @@ impl World {
             input_uri: None,
             timeout_ms: TIMEOUT,
         }
+    }
+
+    /// Arguments for an input given by URI (whose content hashes to `input`).
+    pub fn uri_args(&self, input: &[u8]) -> SubmitArgs {
+        SubmitArgs { input_inline: Vec::new(), input_uri: Some("https://inputs.example/x".into()), ..self.args(input) }
     }
 
     pub fn seed(&mut self) -> Digest {
@@ -186,12 +201,31 @@ impl World {
         self.state.request(id).unwrap()
     }
 
+    /// The salt an honest node uses: its own in the main round, the dispute
+    /// key of its output as a disputer.
+    pub fn salt(&self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Digest {
+        let disputer = self.req(req).slots.iter().any(|s| s.node_id == *node && s.role == Role::Disputer);
+        if disputer { key_of(req, output) } else { salt_of(node) }
+    }
+
     pub fn commitment(&self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Digest {
-        commitment(req, node, output, &salt_of(node))
+        commitment(req, node, output, &self.salt(req, node, output))
     }
 
     pub fn commit(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
-        let c = self.commitment(req, node, output);
+        let salt = self.salt(req, node, output);
+        self.commit_with_salt(req, node, output, &salt)
+    }
+
+    /// Commits `output` with an explicit salt (a lazy disputer guessing a key, say).
+    pub fn commit_with_salt(
+        &mut self,
+        req: &ObjectId,
+        node: &ObjectId,
+        output: &Digest,
+        salt: &Digest,
+    ) -> Result<Outcome, ProtocolError> {
+        let c = commitment(req, node, output, salt);
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
         let req = *req;
@@ -213,10 +247,28 @@ impl World {
     }
 
     pub fn reveal(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
+        let salt = self.salt(req, node, output);
+        self.reveal_with_salt(req, node, output, &salt)
+    }
+
+    pub fn reveal_with_salt(
+        &mut self,
+        req: &ObjectId,
+        node: &ObjectId,
+        output: &Digest,
+        salt: &Digest,
+    ) -> Result<Outcome, ProtocolError> {
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let (req, salt) = (*req, salt_of(node));
+        let (req, salt) = (*req, *salt);
         self.run(0, |s| s.reveal(&ctx, &req, &cap, &output.0, &salt.0))
+    }
+
+    pub fn abstain(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
+        let cap = self.cap(node);
+        let ctx = self.ctx(self.owner(node));
+        let req = *req;
+        self.run(0, |s| s.abstain(&ctx, &req, &cap))
     }
 
     pub fn reveal_secret(&mut self, req: &ObjectId, secret: &Digest) -> Result<Outcome, ProtocolError> {
@@ -225,10 +277,20 @@ impl World {
         self.run(0, |s| s.reveal_secret(&ctx, &req, &secret.0))
     }
 
+    /// One `expire` call (the first after a deadline only extends it).
     pub fn expire(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
         let ctx = self.ctx(Address::from_u64(9));
         let (req, random) = (*req, self.seed());
         self.run(0, |s| s.expire(&ctx, &req, random))
+    }
+
+    /// Ends the current phase once its deadline has passed: `expire`, the
+    /// grace, `expire` again.
+    pub fn expire_after_grace(&mut self, req: &ObjectId) {
+        let first = self.expire(req).unwrap();
+        assert!(matches!(first.events.as_slice(), [Event::DeadlineExtended(_)]), "{first:?}");
+        self.now += self.req(req).params.grace_ms;
+        self.expire(req).unwrap();
     }
 
     pub fn select_nodes(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {

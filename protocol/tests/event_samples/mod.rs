@@ -4,7 +4,11 @@
 //! the bytes.
 
 use atoma_protocol::events::*;
-use atoma_protocol::{Address, Digest, Event, FailReason, Input, Mode, ObjectId, Params, Role, Round, SlashReason};
+use atoma_protocol::objects::RequestObject;
+use atoma_protocol::request::{Selection, Slot};
+use atoma_protocol::{
+    Address, Digest, Event, FailReason, Input, Mode, ObjectId, Params, Role, Round, SlashReason, Status,
+};
 use serde_json::{Map, Value, json};
 
 fn id(n: u64) -> ObjectId {
@@ -160,10 +164,121 @@ pub fn vectors() -> Value {
             RequestFailed { request_id: id(8), reason: FailReason::NoMajority, refund: 42 },
             &["ID", "FailReason", "u64"],
         ),
+        sample(
+            RequestFailed { request_id: id(8), reason: FailReason::InputUnavailable, refund: 3_000_000 },
+            &["ID", "FailReason", "u64"],
+        ),
+        sample(Abstained { request_id: id(8), node_id: id(10) }, &["ID", "ID"]),
+        sample(DeadlineExtended { request_id: id(6), deadline_ms: 1 << 41 }, &["ID", "u64"]),
     ];
     json!({
         "origin": "protocol/tests/event_samples.rs (the Rust layout); UPDATE_VECTORS=1 cargo test -p atoma-protocol --test vectors rewrites it",
         "module": atoma_protocol::events::EVENTS_MODULE,
         "events": events,
+    })
+}
+
+fn opt_hex(d: Option<Digest>) -> Value {
+    d.map_or(Value::Null, |d| Value::String(hex(&d.0)))
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Executor => "Executor",
+        Role::Verifier => "Verifier",
+        Role::Candidate => "Candidate",
+        Role::Disputer => "Disputer",
+    }
+}
+
+/// A `Request` object in mid-flight (a Sealed request whose secret chose one
+/// verifier, one candidate released, reveals under way), with its BCS, for
+/// `tests/vectors/objects.json`: the Move test builds the same object and
+/// compares the bytes after its id.
+pub fn request_vector() -> Value {
+    let slot = |n: u64, role, stake, commitment: Option<u8>, reveal: Option<u8>, salt: Option<u8>, active| Slot {
+        node_id: id(n),
+        role,
+        stake,
+        commitment: commitment.map(d),
+        reveal: reveal.map(d),
+        salt: salt.map(d),
+        active,
+    };
+    let r = RequestObject {
+        id: id(0x77),
+        network_id: id(1),
+        requester: Address::from_u64(7),
+        model_id: "tiny-gpt".into(),
+        class_id: 3,
+        input_digest: d(1),
+        input: Input::Uri("https://inputs.example/x".into()),
+        mode: Mode::Sealed { p_bps: 2_500, n: 1 },
+        secret_hash: Some(d(2)),
+        secret: Some(d(3)),
+        checked: Some(true),
+        seed: d(4),
+        timeout_ms: 60_000,
+        params: Params { grace_ms: 12_345, ..Params::default() },
+        fee: 3_000_000,
+        pool: 900,
+        status: Status::Revealing,
+        round: Round::Main,
+        deadline_ms: 1 << 40,
+        extended: true,
+        retries: 1,
+        slots: vec![
+            slot(10, Role::Executor, 500, Some(5), Some(6), Some(7), true),
+            slot(11, Role::Verifier, 500, Some(8), None, None, true),
+            slot(12, Role::Candidate, 0, None, None, None, false),
+        ],
+        selection: Selection { role: Role::Verifier, count: 1, seed: d(9) },
+        dispute_size: 0,
+        output_digest: None,
+        created_ms: 1_000,
+    };
+    let slots: Vec<Value> = r
+        .slots
+        .iter()
+        .map(|s| {
+            json!({
+                "node_id": hex(&s.node_id.0), "role": role_name(s.role), "stake": s.stake,
+                "commitment": opt_hex(s.commitment), "reveal": opt_hex(s.reveal), "salt": opt_hex(s.salt),
+                "active": s.active,
+            })
+        })
+        .collect();
+    let fields = json!([
+        { "name": "network_id", "type": "ID", "value": hex(&r.network_id.0) },
+        { "name": "requester", "type": "address", "value": hex(&r.requester.0) },
+        { "name": "model_id", "type": "String", "value": r.model_id },
+        { "name": "class_id", "type": "u64", "value": r.class_id },
+        { "name": "input_digest", "type": "digest", "value": hex(&r.input_digest.0) },
+        { "name": "input", "type": "Input", "value": { "Uri": "https://inputs.example/x" } },
+        { "name": "mode", "type": "Mode", "value": { "Sealed": { "p_bps": 2_500, "n": 1 } } },
+        { "name": "secret_hash", "type": "Option<digest>", "value": opt_hex(r.secret_hash) },
+        { "name": "secret", "type": "Option<digest>", "value": opt_hex(r.secret) },
+        { "name": "checked", "type": "Option<bool>", "value": r.checked },
+        { "name": "seed", "type": "digest", "value": hex(&r.seed.0) },
+        { "name": "timeout_ms", "type": "u64", "value": r.timeout_ms },
+        { "name": "params", "type": "Params", "value": serde_json::to_value(r.params).unwrap() },
+        { "name": "fee", "type": "u64", "value": r.fee },
+        { "name": "pool", "type": "u64", "value": r.pool },
+        { "name": "status", "type": "Status", "value": "Revealing" },
+        { "name": "round", "type": "Round", "value": "Main" },
+        { "name": "deadline_ms", "type": "u64", "value": r.deadline_ms },
+        { "name": "extended", "type": "bool", "value": r.extended },
+        { "name": "retries", "type": "u64", "value": r.retries },
+        { "name": "slots", "type": "vector<Slot>", "value": slots },
+        { "name": "selection", "type": "Selection", "value": {
+            "role": role_name(r.selection.role), "count": r.selection.count, "seed": hex(&r.selection.seed.0) } },
+        { "name": "dispute_size", "type": "u64", "value": r.dispute_size },
+        { "name": "output_digest", "type": "Option<digest>", "value": opt_hex(r.output_digest) },
+        { "name": "created_ms", "type": "u64", "value": r.created_ms },
+    ]);
+    let bcs = r.to_bcs();
+    json!({
+        "origin": "protocol/tests/event_samples.rs (the Rust layout); UPDATE_VECTORS=1 cargo test -p atoma-protocol --test vectors rewrites it",
+        "request": { "fields": fields, "bcs_after_id": hex(&bcs[32..]) },
     })
 }
