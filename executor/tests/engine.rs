@@ -17,6 +17,7 @@ use atoma_executor::manifest::ModelManifest;
 use atoma_executor::testmodel::{load_gpt, token_tensor, trace_gpt, write_test_model};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
+use atoma_protocol::output::ErrorOutput;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -178,24 +179,35 @@ fn torchscript_path_agrees_bit_for_bit_with_the_built_in_path() {
     assert_eq!(out.bytes, codec::encode(&built_in).unwrap(), "logits differ between TorchScript and built-in");
     let decoded = codec::decode(&out.bytes).unwrap();
     assert_eq!(decoded.size(), vec![1, 8, 256]);
+    // A tensor the module cannot take (floats for token ids) is refused, the same way every time.
+    let wrong = codec::encode(&tch::Tensor::from_slice(&[0.5f32, 1.5]).view([1, 2])).unwrap();
+    let refused = run(&mut ts, &wrong, Digest([0; 32])).unwrap();
+    assert_eq!(ErrorOutput::from_bytes(&refused.bytes).unwrap().code, "model_refused_input");
+    assert_eq!(run(&mut ts, &wrong, Digest([0; 32])).unwrap().bytes, refused.bytes);
 }
 
 #[test]
-fn bad_requests_are_errors() {
+fn refused_inputs_give_one_deterministic_error_output() {
     let mut e = engine();
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("empty input", vec![]),
-        ("not JSON", b"hello".to_vec()),
-        ("empty prompt", gpt_input("", 4, 0.0)),
-        ("zero tokens", gpt_input("x", 0, 0.0)),
-        ("too many tokens", gpt_input("x", 65, 0.0)),
-        ("beyond the context", gpt_input(&"x".repeat(250), 10, 0.0)),
-        ("negative temperature", gpt_input("x", 4, -1.0)),
-        ("unknown field", br#"{"prompt":"x","max_tokens":1,"top_k":3}"#.to_vec()),
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty input", vec![], "invalid_json"),
+        ("not JSON", b"hello world".to_vec(), "invalid_json"),
+        ("wrong JSON shape", br#"{"text":"x"}"#.to_vec(), "invalid_json"),
+        ("empty prompt", gpt_input("", 4, 0.0), "empty_prompt"),
+        ("zero tokens", gpt_input("x", 0, 0.0), "max_tokens_out_of_range"),
+        ("negative tokens", gpt_input("x", -1, 0.0), "max_tokens_out_of_range"),
+        ("a million tokens", gpt_input("x", 1_000_000, 0.0), "max_tokens_out_of_range"),
+        ("beyond the context", gpt_input(&"x".repeat(250), 10, 0.0), "context_exceeded"),
+        ("negative temperature", gpt_input("x", 4, -1.0), "temperature_out_of_range"),
+        ("unknown field", br#"{"prompt":"x","max_tokens":1,"top_k":3}"#.to_vec(), "invalid_json"),
     ];
-    for (what, input) in cases {
-        let err = run(&mut e, &input, Digest([0; 32])).err().unwrap_or_else(|| panic!("{what} was accepted"));
-        assert!(matches!(err, EngineError::BadInput(_)), "{what}: {err}");
+    for (what, input, code) in cases {
+        let out = run(&mut e, &input, Digest([0; 32])).unwrap_or_else(|err| panic!("{what}: {err}"));
+        let refusal = ErrorOutput::from_bytes(&out.bytes).unwrap_or_else(|| panic!("{what} was accepted"));
+        assert_eq!(refusal.code, code, "{what}: {}", refusal.message);
+        assert_eq!(out.forward_passes, 0);
+        // The same bytes again, with another seed: what honest nodes commit to.
+        assert_eq!(run(&mut e, &input, Digest([9; 32])).unwrap().bytes, out.bytes, "{what}");
     }
     let input = gpt_input("x", 4, 0.0);
     let err =
@@ -212,7 +224,10 @@ fn malformed_tensor_encodings_are_rejected() {
         vec![0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3],
         vec![0, 1, 255, 255, 255, 255, 255, 255, 255, 255],
     ] {
-        assert!(matches!(codec::decode(&bytes), Err(EngineError::BadInput(_))), "{bytes:?}");
+        assert!(
+            matches!(codec::decode(&bytes), Err(EngineError::BadInput { code: "invalid_tensor", .. })),
+            "{bytes:?}"
+        );
     }
     let t = tch::Tensor::from_slice(&[1.5f32, -2.0]).view([1, 2]);
     assert_eq!(codec::decode(&codec::encode(&t).unwrap()).unwrap().size(), vec![1, 2]);

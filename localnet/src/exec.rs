@@ -391,9 +391,13 @@ fn run(
     };
     let mut gas_used = costs(chain, &checked, &outcome, lamport, commands);
     if !matches!(status, ExecutionStatus::Success) {
-        // A failure pays its computation, capped at the budget, and no storage beyond the rebate.
-        gas_used.computation_cost = gas_used.computation_cost.min(checked.budget);
-        gas_used.storage_cost = gas_used.storage_cost.min(checked.budget - gas_used.computation_cost);
+        // A failure still rewrites its mutable inputs (new versions), so it
+        // pays their storage in full and gets their old rebate back, as on
+        // Sui: capping the storage charge while paying the whole rebate would
+        // credit the sender with SUI nobody paid. The computation takes what
+        // is left of the budget.
+        let net_storage = gas_used.storage_cost.saturating_sub(gas_used.storage_rebate);
+        gas_used.computation_cost = gas_used.computation_cost.min(checked.budget.saturating_sub(net_storage));
     }
     write(chain, tx, signatures, checked, outcome, status, gas_used, input_objects, digest, lamport, now_ms)
 }

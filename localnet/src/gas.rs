@@ -9,8 +9,11 @@
 //! ```
 //!
 //! A transaction whose `computation_cost + storage_cost` exceeds its budget
-//! fails with `InsufficientGas`, changes nothing but the gas coin, and pays
-//! `min(budget, computation_cost)`.
+//! fails with `InsufficientGas` and changes nothing but the versions of its
+//! mutable inputs and the gas coin: it pays the storage of those rewritten
+//! objects in full, gets their previous rebate back, and pays computation
+//! with what is left of the budget. A failed transaction never credits its
+//! sender.
 //!
 //! Not for: checking budgets and gas coins before execution (see `exec`).
 

@@ -315,7 +315,16 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         expiration: TransactionExpiration::None,
     };
     let digest = transaction.digest();
-    let written: Vec<Object> = genesis_objects.into_iter().map(|o| objects::finish(o, digest, 0)).collect();
+    // Every object records the storage it occupies, as on Sui (whose storage
+    // fund holds the genesis objects' rebates), so that rewriting one costs
+    // its sender only the non-refundable share.
+    let written: Vec<Object> = genesis_objects
+        .into_iter()
+        .map(|o| {
+            let rebate = crate::gas::storage_cost(bcs::serialized_size(&o).unwrap_or(0));
+            objects::finish(o, digest, rebate)
+        })
+        .collect();
     let sui_events: Vec<sui_sdk_types::Event> = events
         .iter()
         .map(|e| sui_sdk_types::Event {

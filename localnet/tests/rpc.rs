@@ -159,6 +159,39 @@ async fn a_budget_below_the_cost_fails_with_insufficient_gas_and_pays_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn failed_transactions_under_a_small_budget_never_credit_the_sender() {
+    // Each failure rewrites the Network and a Request (large objects, large
+    // rebates) under the smallest budget: the sender must lose SUI every time.
+    let accounts = accounts(3);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
+    let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, 2_000_000).await;
+    let request = match &events(&submitted)[..] {
+        [Event::RequestSubmitted(s), ..] => Address::new(s.request_id.0),
+        other => panic!("unexpected events {other:?}"),
+    };
+    for _ in 0..10 {
+        let mut tx = builder(&mut client, &accounts[0]).await;
+        tx.set_gas_budget(1_000_000);
+        let network = network_input(&mut client, &net).await;
+        let network = tx.object(network);
+        let req = shared_input(&mut client, request, true).await;
+        let req = tx.object(req);
+        let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+        // Nothing to select: aborts with EWrongPhase after reading both objects.
+        tx.move_call(function("request", "select_nodes"), vec![network, req, clock]);
+        let before: u64 = coins(&mut client, accounts[0].address).await.iter().map(|c| c.balance.unwrap()).sum();
+        let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
+        assert!(!succeeded(&done));
+        let after: u64 = coins(&mut client, accounts[0].address).await.iter().map(|c| c.balance.unwrap()).sum();
+        assert!(after < before, "a failed transaction credited its sender {} MIST", after - before);
+        assert!(before - after <= 1_000_000, "charged {} of a 1,000,000 budget", before - after);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_move_calls_fail_or_are_rejected() {
     let accounts = accounts(1);
     let net = start(&genesis(&accounts), Options::default()).await;

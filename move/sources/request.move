@@ -368,10 +368,15 @@ entry fun commit_primary(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    let r = draw_seed(random, ctx);
+    commit_primary_with(request, cap, commitment, r, clock);
+}
+
+/// `commit_primary` with the draw `r` made.
+fun commit_primary_with(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, r: vector<u8>, clock: &Clock) {
     let now = clock.timestamp_ms();
     let i = request.check_commit(cap, &commitment, now);
     assert!(request.status == Status::Committing && request.is_cv_primary(i), ENotPrimary);
-    let r = draw_seed(random, ctx);
     request.record_commit(i, commitment);
     let checked = sampler::flip(&r, request.mode.p_bps());
     // The same fields are written either way; only the count differs.
@@ -455,8 +460,13 @@ public fun select_nodes(net: &mut Network, request: &mut Request, clock: &Clock,
 /// `dispute_size` seats), to be selected by `select_nodes`.
 /// Aborts: `EWrongPhase` (not disputed).
 entry fun open_dispute(request: &mut Request, random: &Random, ctx: &mut TxContext) {
-    assert!(request.status == Status::Disputed, EWrongPhase);
     let seed = draw_seed(random, ctx);
+    open_dispute_with(request, seed);
+}
+
+/// `open_dispute` with the draw `seed` made.
+fun open_dispute_with(request: &mut Request, seed: vector<u8>) {
+    assert!(request.status == Status::Disputed, EWrongPhase);
     request.selection = Selection { role: types::disputer(), count: request.dispute_size, seed };
     request.status = Status::Selecting;
 }
@@ -470,6 +480,12 @@ entry fun open_dispute(request: &mut Request, random: &Random, ctx: &mut TxConte
 /// round settles and members that withheld lose their stake.
 /// Aborts: `EWrongNetwork`, `EWrongPhase`, `EDeadlineNotReached`.
 entry fun expire(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
+    let seed = draw_seed(random, ctx);
+    expire_with(net, request, seed, clock, ctx);
+}
+
+/// `expire` with the draw `seed` made (it seeds replacements of silent members).
+fun expire_with(net: &mut Network, request: &mut Request, seed: vector<u8>, clock: &Clock, ctx: &mut TxContext) {
     assert!(request.network_id == object::id(net), EWrongNetwork);
     let status = request.status;
     assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
@@ -481,7 +497,6 @@ entry fun expire(net: &mut Network, request: &mut Request, random: &Random, cloc
         events::emit_deadline_extended(object::id(request), request.deadline_ms);
         return
     };
-    let seed = draw_seed(random, ctx);
     if (status == Status::Committing) {
         let silent = request.members().filter!(|i| request.slots[*i].commitment.is_none());
         let role = if (silent.is_empty()) types::executor() else request.slots[silent[0]].role;
@@ -1085,6 +1100,53 @@ public fun submit_sealed_for_testing(
     ctx: &mut TxContext,
 ) {
     submit_sealed(net, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, secret_hash, payment, random, clock, ctx);
+}
+
+/// A submission with the draw `seed` made (any mode; `secret_hash` for Sealed).
+#[test_only]
+public fun submit_with_seed_for_testing(
+    net: &mut Network,
+    model_id: String,
+    input_digest: vector<u8>,
+    input_inline: vector<u8>,
+    input_uri: Option<String>,
+    timeout_ms: u64,
+    mode: Mode,
+    secret_hash: Option<vector<u8>>,
+    payment: Coin<SUI>,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    if (mode.is_sealed()) assert!(secret_hash.borrow().length() == 32, EInvalidDigest);
+    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, secret_hash, payment, seed, clock, ctx);
+}
+
+#[test_only]
+public fun commit_primary_with_seed_for_testing(
+    request: &mut Request,
+    cap: &NodeCap,
+    commitment: vector<u8>,
+    r: vector<u8>,
+    clock: &Clock,
+) {
+    commit_primary_with(request, cap, commitment, r, clock);
+}
+
+#[test_only]
+public fun open_dispute_with_seed_for_testing(request: &mut Request, seed: vector<u8>) {
+    open_dispute_with(request, seed);
+}
+
+#[test_only]
+public fun expire_with_seed_for_testing(
+    net: &mut Network,
+    request: &mut Request,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    expire_with(net, request, seed, clock, ctx);
 }
 
 #[test_only]

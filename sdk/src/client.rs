@@ -477,10 +477,10 @@ impl RequestHandle {
             if Instant::now() >= give_up {
                 return Err(SdkError::Timeout(format!("request {} did not settle", self.request)));
             }
-            // A phase that passed its deadline is ended by `expire` (anyone may).
             // A Sealed secret still held once the primary committed is revealed a
             // margin before the verification window closes; a phase past its
-            // deadline is ended by `expire` (anyone may).
+            // deadline is ended by `expire` (anyone may), twice: the first call
+            // extends the deadline by the grace.
             let reveal_due = self.secret.is_some() && !secret_revealed && primary_committed;
             let wake_at = deadline_ms
                 .map(|d| if reveal_due { d.saturating_sub(DEADLINE_MARGIN_MS) } else { d + DEADLINE_MARGIN_MS });
@@ -514,6 +514,8 @@ impl RequestHandle {
             match &event.event {
                 Event::NodesSelected(s) => deadline_ms = Some(s.deadline_ms),
                 Event::RevealPhaseStarted(s) => deadline_ms = Some(s.deadline_ms),
+                // A first `expire` granted the grace: the phase ends with a second one after it.
+                Event::DeadlineExtended(d) => deadline_ms = Some(d.deadline_ms),
                 Event::VerificationDrawn(v) if v.checked => {
                     self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
                 }

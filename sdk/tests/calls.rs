@@ -3,7 +3,7 @@
 
 mod common;
 
-use atoma_protocol::commitment::{blake2b256, commitment};
+use atoma_protocol::commitment::{blake2b256, commitment, dispute_key};
 use atoma_protocol::{Event, ObjectId, Params, ProtocolError, Role, Status, SubmitArgs};
 use atoma_sdk::{Chain, Executed, SdkError};
 use common::*;
@@ -53,6 +53,12 @@ impl Nodes {
         blake2b256(node.as_bytes()).0
     }
 
+    /// A disputer's salt: the dispute key of its output (here the output
+    /// bytes are the digest's 32 bytes).
+    fn dispute_salt(request: &Address, output: &[u8; 32]) -> [u8; 32] {
+        dispute_key(&ObjectId(request.into_inner()), output).0
+    }
+
     async fn commit(
         &self,
         request: Address,
@@ -60,11 +66,22 @@ impl Nodes {
         output: &[u8; 32],
         primary: bool,
     ) -> Result<Executed, SdkError> {
+        self.commit_with_salt(request, node, output, &Self::salt(&node), primary).await
+    }
+
+    async fn commit_with_salt(
+        &self,
+        request: Address,
+        node: Address,
+        output: &[u8; 32],
+        salt: &[u8; 32],
+        primary: bool,
+    ) -> Result<Executed, SdkError> {
         let c = commitment(
             &ObjectId(request.into_inner()),
             &ObjectId(node.into_inner()),
             &atoma_protocol::Digest(*output),
-            &atoma_protocol::Digest(Self::salt(&node)),
+            &atoma_protocol::Digest(*salt),
         );
         let chain = self.chain(&node);
         if primary { chain.commit_primary(request, node, &c.0).await } else { chain.commit(request, node, &c.0).await }
@@ -203,11 +220,12 @@ async fn concurrent_calls_share_a_few_gas_coins_without_failing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
-    let keys = keys(6);
+    // Seven nodes: a Sampling pair and a full dispute quorum of five.
+    let keys = keys(8);
     let net = Net::start(&keys, true).await;
     let nodes = register(&net, &keys[1..]).await;
     let requester = net.chain(&keys[0]).await;
-    let keeper = net.chain(&keys[5]).await;
+    let keeper = net.chain(&keys[7]).await;
     let output = blake2b256(b"out").0;
 
     // CrossValidation, always checked, one verifier.
@@ -260,22 +278,27 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     expect_protocol(keeper.select_nodes(request).await, ProtocolError::WrongPhase);
     keeper.open_dispute(request).await.unwrap();
     let quorum = selected(&keeper.select_nodes(request).await.unwrap(), Role::Disputer);
-    assert!(!quorum.is_empty());
+    assert_eq!(quorum.len(), 5);
+    let key = Nodes::dispute_salt(&request, &output);
     for d in &quorum {
-        nodes.commit(request, *d, &output, false).await.unwrap();
+        nodes.commit_with_salt(request, *d, &output, &key, false).await.unwrap();
     }
     let mut last = None;
     for d in &quorum {
-        last = Some(nodes.reveal(request, *d, &output).await.unwrap());
+        last = Some(nodes.chain(d).reveal(request, *d, &output, &key).await.unwrap());
     }
     let events = last.unwrap().events;
     assert!(events.iter().any(|e| matches!(e, Event::NodeSlashed(s) if Address::new(s.node_id.0) == members[1])));
     assert!(events.iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.output_digest.0 == output)));
 
-    // Nobody commits: expire slashes and replaces after the deadline.
+    // Nobody commits: expire extends the deadline by the grace, then slashes and replaces.
     let (request, _) = requester.submit_sampling(&args(b"silent"), 1, 1_000_000).await.unwrap();
     expect_protocol(keeper.expire(request).await, ProtocolError::DeadlineNotReached);
     net.advance(10_001);
+    let extended = keeper.expire(request).await.unwrap();
+    assert!(matches!(extended.events.as_slice(), [Event::DeadlineExtended(_)]), "{:?}", extended.events);
+    expect_protocol(keeper.expire(request).await, ProtocolError::DeadlineNotReached);
+    net.advance(Params::default().grace_ms);
     let expired = keeper.expire(request).await.unwrap();
     assert!(expired.events.iter().any(|e| matches!(e, Event::NodeSlashed(_))));
     expect_protocol(keeper.open_dispute(request).await, ProtocolError::WrongPhase);

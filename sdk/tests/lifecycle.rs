@@ -63,10 +63,12 @@ async fn requests_in_every_mode_settle_and_verify() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cheating_node_loses_the_dispute() {
-    let keys = keys(6);
+    // One cheater among seven: any quorum of two that includes it disagrees,
+    // and five fresh nodes are left for the dispute quorum.
+    let keys = keys(8);
     let net = Net::start(&keys, false).await;
-    // One cheater among five: any quorum of two that includes it disagrees.
-    start_nodes(&net, &keys[1..], &[cheat as sim::Model, sim::honest, sim::honest, sim::honest, sim::honest]).await;
+    let models = [cheat as sim::Model, sim::honest, sim::honest, sim::honest, sim::honest, sim::honest, sim::honest];
+    start_nodes(&net, &keys[1..], &models).await;
     let client = Client::from_chain(net.chain(&keys[0]).await);
     let cheater = net
         .chain(&keys[1])

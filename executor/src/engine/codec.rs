@@ -66,7 +66,7 @@ pub fn encode(t: &Tensor) -> Result<Vec<u8>, EngineError> {
 
 /// Decodes a tensor, rejecting malformed bytes.
 pub fn decode(bytes: &[u8]) -> Result<Tensor, EngineError> {
-    let bad = |why: &str| EngineError::BadInput(format!("tensor encoding: {why}"));
+    let bad = |why: &str| EngineError::bad_input("invalid_tensor", format!("tensor encoding: {why}"));
     if bytes.len() < 2 {
         return Err(bad("shorter than its header"));
     }

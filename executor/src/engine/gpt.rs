@@ -106,24 +106,33 @@ impl GptInput {
     /// Parses and checks an input against the model's limits.
     pub fn parse(bytes: &[u8], cfg: &GptConfig) -> Result<Self, EngineError> {
         let input: GptInput = serde_json::from_slice(bytes).map_err(|e| {
-            EngineError::BadInput(format!("expected {{\"prompt\", \"max_tokens\"[, \"temperature\"]}}: {e}"))
+            EngineError::bad_input(
+                "invalid_json",
+                format!("expected {{\"prompt\", \"max_tokens\"[, \"temperature\"]}}: {e}"),
+            )
         })?;
         if input.prompt.is_empty() {
-            return Err(EngineError::BadInput("empty prompt".into()));
+            return Err(EngineError::bad_input("empty_prompt", "the prompt is empty"));
         }
         if input.max_tokens < 1 || input.max_tokens > cfg.max_new_tokens {
-            return Err(EngineError::BadInput(format!("max_tokens must be 1 to {}", cfg.max_new_tokens)));
+            return Err(EngineError::bad_input(
+                "max_tokens_out_of_range",
+                format!("max_tokens must be 1 to {}", cfg.max_new_tokens),
+            ));
         }
         if input.prompt.len() as i64 + input.max_tokens > cfg.context {
-            return Err(EngineError::BadInput(format!(
-                "prompt ({} bytes) and max_tokens ({}) exceed the context of {} tokens",
-                input.prompt.len(),
-                input.max_tokens,
-                cfg.context
-            )));
+            return Err(EngineError::bad_input(
+                "context_exceeded",
+                format!(
+                    "prompt ({} bytes) and max_tokens ({}) exceed the context of {} tokens",
+                    input.prompt.len(),
+                    input.max_tokens,
+                    cfg.context
+                ),
+            ));
         }
         if !input.temperature.is_finite() || input.temperature < 0.0 || input.temperature > 10.0 {
-            return Err(EngineError::BadInput("temperature must be between 0 and 10".into()));
+            return Err(EngineError::bad_input("temperature_out_of_range", "temperature must be between 0 and 10"));
         }
         Ok(input)
     }

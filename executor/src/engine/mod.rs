@@ -1,6 +1,15 @@
 //! The inference engine: load a model, run one request, return the canonical
 //! output bytes and their digest.
 //!
+//! An input the model refuses (not what its kind accepts, or outside its
+//! limits) is still an output: `run` returns the canonical error output of
+//! `atoma_protocol::output` (`atoma-error/v1\n{"code":…,"message":…}`), whose
+//! code and message depend on the input bytes and the model only, so every
+//! honest node of the class commits to the same bytes (docs/protocol.md,
+//! "Inputs a node cannot run"). The prefix cannot begin a token output
+//! (`"atom"` as a little-endian u32 is far above any vocabulary) nor a tensor
+//! output (its first byte is a dtype code of 0 to 6).
+//!
 //! The executor reaches models only through the [`Engine`] trait;
 //! [`TchEngine`] implements it with libtorch for the two model kinds
 //! (the built-in GPT decoder and TorchScript modules). Each request runs
@@ -20,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::{blake2b256, output_digest};
+use atoma_protocol::output::ErrorOutput;
 use tch::{Device, nn};
 
 use crate::manifest::{ModelKind, ModelManifest};
@@ -42,9 +52,15 @@ pub enum EngineError {
     /// The input does not hash to the request's input digest.
     #[error("input hashes to {actual}, the request says {expected}")]
     InputDigest { expected: Digest, actual: Digest },
-    /// The input is malformed or outside the model's limits.
-    #[error("bad input: {0}")]
-    BadInput(String),
+    /// The input is malformed or outside the model's limits. `run` turns it
+    /// into the error output; the other functions return it.
+    #[error("bad input ({code}): {message}")]
+    BadInput {
+        /// A stable snake_case code, e.g. `invalid_json`.
+        code: &'static str,
+        /// What is wrong, deterministic for given input bytes and model.
+        message: String,
+    },
     /// libtorch failed while loading or running the model.
     #[error("model: {0}")]
     Model(String),
@@ -59,6 +75,13 @@ pub struct InferenceRequest<'a> {
     pub input_digest: Digest,
     /// The request's on-chain seed: the only randomness sampling may use.
     pub seed: Digest,
+}
+
+impl EngineError {
+    /// A `BadInput` error.
+    pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
+        EngineError::BadInput { code, message: message.into() }
+    }
 }
 
 /// What a request produced.
@@ -80,7 +103,9 @@ pub trait Engine: Send {
     fn manifest(&self) -> &ModelManifest;
     /// The hardware profile in effect in this process.
     fn profile(&self) -> &HardwareProfile;
-    /// Runs one request.
+    /// Runs one request. An input the model refuses gives the error output
+    /// (`Ok`); `Err` is kept for what is not the input's doing (the input
+    /// digest, libtorch failing).
     fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError>;
 }
 
@@ -156,13 +181,17 @@ impl Engine for TchEngine {
         }
         let _guard = tch::no_grad_guard();
         let start = Instant::now();
-        let (bytes, forward_passes) = match &self.model {
-            Loaded::Gpt { model, .. } => {
-                let input = GptInput::parse(request.input, model.config())?;
+        let result = match &self.model {
+            Loaded::Gpt { model, .. } => GptInput::parse(request.input, model.config()).map(|input| {
                 let (tokens, passes) = model.generate(&input, &request.seed, self.device);
                 (gpt::encode_tokens(&tokens), passes)
-            }
-            Loaded::TorchScript(ts) => (ts.run(request.input)?, 1),
+            }),
+            Loaded::TorchScript(ts) => ts.run(request.input).map(|bytes| (bytes, 1)),
+        };
+        let (bytes, forward_passes) = match result {
+            Ok(done) => done,
+            Err(EngineError::BadInput { code, message }) => (ErrorOutput::new(code, message).to_bytes(), 0),
+            Err(e) => return Err(e),
         };
         let model_time = start.elapsed();
         Ok(InferenceOutput { digest: output_digest(&bytes), bytes, forward_passes, model_time })

@@ -26,9 +26,22 @@ impl TorchScript {
     }
 
     /// Runs `forward` on the decoded input; returns the encoded output.
+    ///
+    /// A module that raises on a tensor it was given (a wrong shape or
+    /// dtype) refuses that input: the refusal depends on the module and the
+    /// input only, so it is a `BadInput` with a fixed message (libtorch's
+    /// text is not committed to). Running out of memory is the node's
+    /// failure, not the input's.
     pub fn run(&self, input: &[u8]) -> Result<Vec<u8>, EngineError> {
         let x = codec::decode(input)?.to_device(self.device);
-        let y = self.module.forward_ts(&[x]).map_err(|e| EngineError::Model(format!("forward: {e}")))?;
+        let y = self.module.forward_ts(&[x]).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("out of memory") {
+                EngineError::Model(format!("forward: {text}"))
+            } else {
+                EngineError::bad_input("model_refused_input", "the model raised an error on this input")
+            }
+        })?;
         codec::encode(&y)
     }
 }

@@ -14,8 +14,11 @@
 //! metrics_listen = "127.0.0.1:9100"      # Prometheus /metrics (optional; ATOMA_NODE_METRICS_LISTEN)
 //! concurrency = 1                        # inference workers
 //! deadline_margin_ms = 500               # margin after a deadline before calling expire
-//! max_input_bytes = 1048576              # inputs by URI larger than this are refused
-//! input_timeout_ms = 10000               # fetching an input by URI
+//! max_input_bytes = 1048576              # inputs by URI larger than this are unobtainable: abstain
+//! input_timeout_ms = 10000               # fetching an input by URI (one attempt)
+//! abstain_margin_ms = 2000               # an input still unobtainable this close to the deadline: abstain
+//! max_connections = 256                  # open connections the output server accepts at once
+//! header_timeout_ms = 10000              # a connection that sends no complete request head in this time is closed
 //! models = ["models/tiny-gpt.toml"]      # model manifests served
 //!
 //! [class]                                # hardware-class profile (default: the test class)
@@ -47,10 +50,13 @@ pub enum Adversary {
     LazyCopy,
     /// Never commits.
     Silent,
-    /// Commits, and reveals only after the reveal deadline.
+    /// Commits, and reveals only after the reveal deadline and its grace.
     LateReveal,
     /// Commits and never reveals.
     Withhold,
+    /// Honest in the main round; as a disputer, does not run the model and
+    /// votes the digest most main-round nodes revealed, guessing the dispute key.
+    LazyDisputer,
 }
 
 /// The configuration file.
@@ -85,9 +91,21 @@ pub struct Config {
     /// Largest input fetched by URI (bytes).
     #[serde(default = "default_max_input")]
     pub max_input_bytes: u64,
-    /// Timeout of an input fetch (ms).
+    /// Timeout of one attempt to fetch an input (ms).
     #[serde(default = "default_input_timeout")]
     pub input_timeout_ms: u64,
+    /// How long before the commit deadline a node that still cannot obtain a
+    /// URI input abstains (ms).
+    #[serde(default = "default_abstain_margin")]
+    pub abstain_margin_ms: u64,
+    /// Open connections the output server accepts at once; more wait to be
+    /// accepted, so idle clients cannot use up the process's file descriptors.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A connection that has not sent a complete request head (or is idle
+    /// between requests) this long is closed (ms).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_ms: u64,
     /// Model manifests (relative paths are taken from the config file's directory).
     pub models: Vec<PathBuf>,
     /// The hardware class this node serves.
@@ -114,6 +132,18 @@ fn default_max_input() -> u64 {
 }
 
 fn default_input_timeout() -> u64 {
+    10_000
+}
+
+fn default_abstain_margin() -> u64 {
+    2_000
+}
+
+fn default_max_connections() -> usize {
+    256
+}
+
+fn default_header_timeout() -> u64 {
     10_000
 }
 
@@ -168,6 +198,9 @@ impl Config {
         ensure!(self.deadline_margin_ms <= 60_000, "deadline_margin_ms must be at most 60000");
         ensure!((1..=1 << 30).contains(&self.max_input_bytes), "max_input_bytes must be between 1 and 2^30");
         ensure!((100..=600_000).contains(&self.input_timeout_ms), "input_timeout_ms must be between 100 and 600000");
+        ensure!(self.abstain_margin_ms <= 600_000, "abstain_margin_ms must be at most 600000");
+        ensure!((1..=65_536).contains(&self.max_connections), "max_connections must be between 1 and 65536");
+        ensure!((100..=600_000).contains(&self.header_timeout_ms), "header_timeout_ms must be between 100 and 600000");
         ensure!(!self.models.is_empty(), "models: list at least one model manifest");
         if let Some(u) = &self.public_url {
             ensure!(u.starts_with("http://") || u.starts_with("https://"), "public_url must be an http(s) URL");

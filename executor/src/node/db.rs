@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sui_sdk_types::{Address, Digest};
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TASKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tasks");
@@ -47,10 +47,12 @@ pub struct Task {
     pub revealed: bool,
     /// A Sealed requester's secret, if it told this node.
     pub secret: Option<[u8; 32]>,
-    /// A permanent failure (bad input): the task is not retried.
+    /// A permanent failure (the model is not served, or failed): the task is not retried.
     pub failure: Option<String>,
     /// Nothing is left to do.
     pub done: bool,
+    /// Why the input could not be obtained: the node abstains.
+    pub unavailable: Option<String>,
 }
 
 /// The database.

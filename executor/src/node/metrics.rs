@@ -18,8 +18,10 @@ pub struct Metrics {
     pub disputed: IntCounter,
     /// Times this node was slashed.
     pub slashed: IntCounter,
-    /// Tasks that failed for good (bad input, model error).
+    /// Tasks that failed for good (model not served, model error).
     pub failed: IntCounter,
+    /// Requests this node abstained from: their input could not be obtained.
+    pub abstained: IntCounter,
     /// Keeper calls made (select_nodes, open_dispute, expire).
     pub keeper_calls: IntCounter,
     /// Time inside the model per request (seconds).
@@ -59,6 +61,7 @@ impl Default for Metrics {
             disputed: counter(&registry, "atoma_node_requests_disputed_total", "Requests of this node disputed"),
             slashed: counter(&registry, "atoma_node_slashed_total", "Times this node was slashed"),
             failed: counter(&registry, "atoma_node_tasks_failed_total", "Tasks failed for good"),
+            abstained: counter(&registry, "atoma_node_abstained_total", "Requests abstained from (input unobtainable)"),
             keeper_calls: counter(&registry, "atoma_node_keeper_calls_total", "Keeper calls made"),
             inference_seconds,
             queue_depth: gauge(&registry, "atoma_node_queue_depth", "Tasks being worked on"),

@@ -2,10 +2,21 @@
 //! (outputs to their requester, Sealed notices, health) on `listen`, and
 //! Prometheus metrics on `metrics_listen`.
 //!
+//! Both accept at most `max_connections` connections at once (the others
+//! wait in the kernel's backlog) and close a connection that does not send a
+//! complete request head within `header_timeout_ms`, idle keep-alive
+//! connections included: so clients that open connections and send nothing
+//! cannot use up the file descriptors the node needs to fetch inputs and
+//! reach the chain.
+//!
 //! Not for: deciding what to compute (see `service`).
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
 
 use atoma_sdk::http;
 use axum::extract::{Path, Query, State};
@@ -24,24 +35,72 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, message.into()).into_response()
 }
 
+/// What one server accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Longest wait for a complete request head (and between requests).
+    pub header_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits of the node's configuration.
+    pub fn of(config: &crate::node::config::Config) -> Self {
+        Limits {
+            max_connections: config.max_connections,
+            header_timeout: Duration::from_millis(config.header_timeout_ms),
+        }
+    }
+}
+
 /// Serves the output protocol on `listener` until the task is dropped.
 pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let limits = Limits::of(&service.config);
     let app = axum::Router::new()
         .route("/v1/outputs/{request}", axum::routing::get(output))
         .route("/v1/sealed/{request}", axum::routing::post(sealed))
         .route("/health", axum::routing::get(|| async { "ok" }))
         .with_state(service);
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve_bounded(listener, app, limits).await
 }
 
 /// Serves `/metrics` on `listener`.
 pub async fn serve_metrics(service: Arc<Service>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let limits = Limits::of(&service.config);
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(|State(s): State<Arc<Service>>| async move { s.metrics.render() }))
         .with_state(service);
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve_bounded(listener, app, limits).await
+}
+
+/// Serves `app` over HTTP/1.1 on `listener` within `limits` (see the module
+/// doc), until the task is dropped. A failed accept (out of file
+/// descriptors, say) is retried after a pause, never fatal.
+pub async fn serve_bounded(listener: tokio::net::TcpListener, app: axum::Router, limits: Limits) -> anyhow::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        // A permit per open connection: past the cap, accepting waits.
+        let permit = permits.clone().acquire_owned().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+            drop(permit);
+        });
+    }
 }
 
 async fn output(

@@ -10,7 +10,12 @@
 //!
 //! 1. assigned and no commitment on chain: fetch the input, run the model
 //!    on a worker thread, **write output and salt to the database**, sign
-//!    the commitment, **write the signed transaction to the outbox**, send it;
+//!    the commitment, **write the signed transaction to the outbox**, send it.
+//!    An input the model refuses gives the engine's error output, committed
+//!    like any output. A URI input that cannot be obtained (refused, 4xx,
+//!    too large, not matching its digest, or still failing `abstain_margin_ms`
+//!    before the deadline) makes the node `abstain`: never slashed, never paid.
+//!    As a disputer, the salt is the dispute key of the output;
 //! 2. committed and the reveal phase open: reveal the digest and salt, but
 //!    only if the commitment on chain is the one in the database;
 //! 3. the request `Selecting` or `Disputed`: call `select_nodes` or
@@ -30,10 +35,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
+use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
 use atoma_protocol::objects::RequestObject;
 use atoma_protocol::{Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Role, Round, Status};
-use atoma_sdk::calls::{commit_call, reveal_call};
+use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
 use atoma_sdk::{Chain, EventStream, SdkError, Start};
 use sui_sdk_types::Address;
 use tokio::sync::{Notify, Semaphore};
@@ -282,20 +287,23 @@ impl Service {
         let chosen_candidate = slot.role == Role::Candidate && self.chosen(&req, &task);
         if slot.commitment.is_none() && task.failure.is_none() && (member || chosen_candidate) {
             // Compute as soon as assigned (a chosen Sealed verifier: as soon as told).
-            if task.output.is_none() {
-                task = self.compute(request, &req).await?;
+            if task.output.is_none() && task.unavailable.is_none() {
+                task = self.compute(request, &req, &slot).await?;
             }
-            let may_commit = match req.status {
-                Status::Committing => {
-                    member
-                        && !(matches!(req.mode, Mode::Sealed { .. })
-                            && slot.role != Role::Executor
-                            && req.round == Round::Main)
-                }
-                Status::Verifying => true,
+            // Members commit in the commit phase (a Sealed candidate is not a
+            // member until the secret makes it a verifier); a chosen candidate
+            // may commit early, in the verification window.
+            let may_act = match req.status {
+                Status::Committing => member,
+                Status::Verifying => chosen_candidate,
                 _ => false,
             };
-            if may_commit && now < req.deadline_ms && task.output.is_some() {
+            if let Some(why) = &task.unavailable {
+                // Only a member abstains; a chosen candidate does once the secret makes it a verifier.
+                if may_act && member && now < req.deadline_ms {
+                    self.abstain(request, why).await?;
+                }
+            } else if may_act && now < req.deadline_ms && task.output.is_some() {
                 self.commit(request, &req, &slot, &mut task).await?;
             }
         } else if let (Some(on_chain), None, Status::Revealing, true) =
@@ -343,27 +351,46 @@ impl Service {
         Ok(())
     }
 
-    /// Fetches the input, runs the model, and writes output and salt to the database.
-    async fn compute(&self, request: Address, req: &RequestObject) -> anyhow::Result<Task> {
+    /// Fetches the input, runs the model, and writes output and salt to the
+    /// database (a disputer's salt is the dispute key of its output); or
+    /// records why the input cannot be obtained, or why the task failed.
+    async fn compute(
+        &self,
+        request: Address,
+        req: &RequestObject,
+        slot: &atoma_protocol::Slot,
+    ) -> anyhow::Result<Task> {
         self.metrics.queue_depth.inc();
-        let result = self.compute_inner(request, req).await;
+        let result = self.compute_inner(request, req, slot).await;
         self.metrics.queue_depth.dec();
-        let (output, failure) = match result {
-            Ok(output) => (Some(output), None),
-            Err(Failure::Permanent(why)) => {
+        let uri = matches!(req.input, Input::Uri(_));
+        let (output, failure, unavailable) = match result {
+            Ok(output) => (Some(output), None, None),
+            Err(Failure::Unavailable(why)) if uri => (None, None, Some(why)),
+            Err(Failure::Unavailable(why) | Failure::Permanent(why)) => {
                 self.metrics.failed.inc();
                 tracing::error!(request = %request, node = %self.node, error = %why, "cannot run this request; giving up on it");
-                (None, Some(why))
+                (None, Some(why), None)
+            }
+            Err(Failure::Transient(e)) if uri && now_ms() + self.config.abstain_margin_ms >= req.deadline_ms => {
+                (None, None, Some(format!("still failing close to the deadline: {e:#}")))
             }
             Err(Failure::Transient(e)) => return Err(e),
         };
-        let salt: [u8; 32] = rand::random();
+        if let Some(why) = &unavailable {
+            tracing::warn!(request = %request, node = %self.node, reason = %why, "the input cannot be obtained");
+        }
+        let salt: [u8; 32] = match &output {
+            Some(bytes) if slot.role == Role::Disputer => dispute_key(&ObjectId(request.into_inner()), bytes).0,
+            _ => rand::random(),
+        };
         let task = self.db.update_task(&request, |t| {
             if t.output.is_none() {
                 t.output = output;
                 t.salt = Some(salt);
             }
             t.failure = failure;
+            t.unavailable = unavailable;
         })?;
         if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
             t.ready = t.assigned.elapsed();
@@ -373,8 +400,18 @@ impl Service {
         Ok(task)
     }
 
-    async fn compute_inner(&self, request: Address, req: &RequestObject) -> Result<Vec<u8>, Failure> {
-        if self.adversary() == Some(Adversary::LazyCopy) {
+    async fn compute_inner(
+        &self,
+        request: Address,
+        req: &RequestObject,
+        slot: &atoma_protocol::Slot,
+    ) -> Result<Vec<u8>, Failure> {
+        let lazy = match self.adversary() {
+            Some(Adversary::LazyCopy) => true,
+            Some(Adversary::LazyDisputer) => slot.role == Role::Disputer,
+            _ => false,
+        };
+        if lazy {
             return Ok(Vec::new()); // it does not run the model
         }
         let engine = self
@@ -382,7 +419,7 @@ impl Service {
             .get(&req.model_id)
             .cloned()
             .ok_or_else(|| Failure::Permanent(format!("model {} is not served by this node", req.model_id)))?;
-        let input = self.fetch_input(&req.input, &req.input_digest).await?;
+        let input = self.fetch_input(&req.input, &req.input_digest, req.deadline_ms).await?;
         let permit = self.workers.acquire().await.map_err(|e| Failure::Transient(anyhow!(e)))?;
         let (input_digest, seed) = (req.input_digest, req.seed);
         let started = Instant::now();
@@ -406,21 +443,40 @@ impl Service {
         Ok(bytes)
     }
 
-    async fn fetch_input(&self, input: &Input, digest: &ProtoDigest) -> Result<Vec<u8>, Failure> {
+    /// The input's bytes, checked against the digest. A URI that cannot give
+    /// them is `Unavailable` (the node abstains) when retrying cannot help:
+    /// a scheme other than http(s), a 4xx answer, a body over
+    /// `max_input_bytes`, bytes that do not hash to the digest. A refused
+    /// connection, a timeout or a 5xx answer is `Transient`: retried until
+    /// `abstain_margin_ms` before the deadline. One attempt lasts at most
+    /// `input_timeout_ms`, and never past that point.
+    async fn fetch_input(&self, input: &Input, digest: &ProtoDigest, deadline_ms: u64) -> Result<Vec<u8>, Failure> {
         let bytes = match input {
             Input::Inline(b) => b.clone(),
             Input::Uri(uri) => {
                 let limit = self.config.max_input_bytes;
-                let response =
-                    self.http.get(uri).send().await.map_err(|e| Failure::Transient(anyhow!("fetching {uri}: {e}")))?;
-                if response.status().is_client_error() {
-                    return Err(Failure::Permanent(format!("fetching {uri}: {}", response.status())));
+                let unavailable = |why: String| Failure::Unavailable(format!("{uri}: {why}"));
+                if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+                    return Err(unavailable("only http and https inputs can be fetched".into()));
                 }
-                if !response.status().is_success() {
-                    return Err(Failure::Transient(anyhow!("fetching {uri}: {}", response.status())));
+                let left = deadline_ms.saturating_sub(now_ms() + self.config.abstain_margin_ms);
+                let attempt = Duration::from_millis(left.clamp(500, self.config.input_timeout_ms));
+                let response = self
+                    .http
+                    .get(uri)
+                    .timeout(attempt)
+                    .send()
+                    .await
+                    .map_err(|e| Failure::Transient(anyhow!("fetching {uri}: {e}")))?;
+                let status = response.status();
+                if status.is_client_error() {
+                    return Err(unavailable(format!("the server answered {status}")));
+                }
+                if !status.is_success() {
+                    return Err(Failure::Transient(anyhow!("fetching {uri}: the server answered {status}")));
                 }
                 if response.content_length().is_some_and(|l| l > limit) {
-                    return Err(Failure::Permanent(format!("{uri} is larger than max_input_bytes ({limit})")));
+                    return Err(unavailable(format!("larger than max_input_bytes ({limit})")));
                 }
                 let mut body = Vec::new();
                 let mut response = response;
@@ -429,8 +485,14 @@ impl Service {
                 {
                     body.extend_from_slice(&chunk);
                     if body.len() as u64 > limit {
-                        return Err(Failure::Permanent(format!("{uri} is larger than max_input_bytes ({limit})")));
+                        return Err(unavailable(format!("larger than max_input_bytes ({limit})")));
                     }
+                }
+                if blake2b256(&body) != *digest {
+                    return Err(unavailable(format!(
+                        "the bytes hash to {}, the request says {digest}",
+                        blake2b256(&body)
+                    )));
                 }
                 body
             }
@@ -442,6 +504,22 @@ impl Service {
             )));
         }
         Ok(bytes)
+    }
+
+    /// Leaves the round: the input cannot be obtained (never slashed, never paid).
+    async fn abstain(&self, request: Address, why: &str) -> anyhow::Result<()> {
+        match self.send(abstain_call(request, self.node)).await {
+            Ok(_) => {
+                self.metrics.abstained.inc();
+                tracing::warn!(request = %request, node = %self.node, reason = %why, "abstained: the input cannot be obtained");
+                Ok(())
+            }
+            Err(SdkError::Protocol { error, .. }) => {
+                tracing::warn!(request = %request, node = %self.node, %error, "abstain refused by the protocol");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn commit(
@@ -457,6 +535,11 @@ impl Service {
         }
         let value = match (self.adversary(), task.commitment) {
             (_, Some(c)) => c, // committing again after a crash: the same value
+            (Some(Adversary::LazyDisputer), None) if slot.role == Role::Disputer => {
+                // Votes the main round's most revealed digest, with a guessed key.
+                let (Some(digest), Some(salt)) = (majority_main_digest(req), task.salt) else { return Ok(()) };
+                commitment(&ObjectId(request.into_inner()), &me, &digest, &ProtoDigest(salt)).0
+            }
             (Some(Adversary::LazyCopy), None) => {
                 // Copies the first commitment another node made; it cannot open it.
                 let Some(other) = req.slots.iter().find_map(|s| s.commitment.filter(|_| s.node_id != me)) else {
@@ -515,6 +598,10 @@ impl Service {
         match self.adversary() {
             Some(Adversary::Withhold) => return Ok(()),
             Some(Adversary::LateReveal) => {
+                // Waits out the deadline, and the grace a first `expire` grants.
+                if !req.extended {
+                    return Ok(());
+                }
                 let wait = req.deadline_ms.saturating_sub(now_ms()) + 200;
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
@@ -522,11 +609,13 @@ impl Service {
         }
         self.crash_point("before-reveal");
         let digest = blake2b256(output);
-        let digest = if self.adversary() == Some(Adversary::LazyCopy) {
+        let me = ObjectId(self.node.into_inner());
+        let disputer = req.slots.iter().any(|s| s.node_id == me && s.role == Role::Disputer);
+        let digest = match self.adversary() {
             // A copier does not know the other node's salt: its reveal fails.
-            req.slots.iter().find_map(|s| s.reveal).unwrap_or(digest)
-        } else {
-            digest
+            Some(Adversary::LazyCopy) => req.slots.iter().find_map(|s| s.reveal).unwrap_or(digest),
+            Some(Adversary::LazyDisputer) if disputer => majority_main_digest(req).unwrap_or(digest),
+            _ => digest,
         };
         match self.send(reveal_call(request, self.node, &digest.0, &salt)).await {
             Ok(_) => {
@@ -597,9 +686,18 @@ impl Service {
     }
 }
 
+/// The digest most main-round nodes revealed (what a lazy disputer votes).
+fn majority_main_digest(req: &RequestObject) -> Option<ProtoDigest> {
+    let reveals: Vec<ProtoDigest> =
+        req.slots.iter().filter(|s| s.role != Role::Disputer).filter_map(|s| s.reveal).collect();
+    reveals.iter().max_by_key(|d| reveals.iter().filter(|e| e == d).count()).copied()
+}
+
 /// Why computing a request failed.
 enum Failure {
-    /// Will not work however often it is tried (bad input, unknown model).
+    /// The input cannot be obtained (a URI): the node abstains.
+    Unavailable(String),
+    /// Will not work however often it is tried (the model is not served, or fails).
     Permanent(String),
     /// May work later (network, worker).
     Transient(anyhow::Error),

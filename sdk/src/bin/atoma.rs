@@ -1,5 +1,6 @@
 //! `atoma`: submit verifiable inference requests and inspect the network.
 
+use atoma_protocol::output::ErrorOutput;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -272,6 +273,9 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let first = match first {
         Ok(f) => {
             progress(format!("first output from node {} ({} bytes), bound to its commitment", f.node, f.output.len()));
+            if let Some(refusal) = ErrorOutput::from_bytes(&f.output) {
+                progress(format!("the model refused the input ({}): {}", refusal.code, refusal.message));
+            }
             Some(f)
         }
         Err(e) => {
@@ -311,6 +315,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 "node": f.node.to_string(),
                 "output_hex": hex(&f.output),
                 "output_text": String::from_utf8(f.output.clone()).ok(),
+                "refused": ErrorOutput::from_bytes(&f.output),
                 "matches_attestation": verified,
                 "seconds": first_elapsed.as_secs_f64(),
             })),

@@ -72,7 +72,7 @@ pub async fn start(chain: Chain, node: Address, model: Model, listener: tokio::n
                 .map(|(id, _)| *id)
                 .collect();
             for request in due {
-                execute_and_commit(&chain, &shared, model, request, false).await;
+                execute_and_commit(&chain, &shared, model, request, false, false).await;
             }
         }
     });
@@ -102,7 +102,7 @@ async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
             };
             if s.role != Role::Candidate {
                 let primary = s.role == Role::Executor && matches!(mode, Some(Mode::CrossValidation { .. }));
-                execute_and_commit(chain, shared, model, request, primary).await;
+                execute_and_commit(chain, shared, model, request, primary, s.role == Role::Disputer).await;
             }
         }
         Event::Committed(c) => {
@@ -125,7 +125,15 @@ async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
     }
 }
 
-async fn execute_and_commit(chain: &Chain, shared: &Shared, model: Model, request: Address, primary: bool) {
+/// Runs the model and commits; a disputer's salt is the dispute key of its output.
+async fn execute_and_commit(
+    chain: &Chain,
+    shared: &Shared,
+    model: Model,
+    request: Address,
+    primary: bool,
+    disputer: bool,
+) {
     let (output, salt) = {
         let mut requests = shared.requests.lock().unwrap();
         let r = requests.entry(request).or_default();
@@ -134,7 +142,11 @@ async fn execute_and_commit(chain: &Chain, shared: &Shared, model: Model, reques
         }
         r.committed = true;
         let output = model(&r.input);
-        let salt = blake2b256(&[shared.node.as_bytes(), request.as_bytes()].concat()).0;
+        let salt = if disputer {
+            atoma_protocol::commitment::dispute_key(&ObjectId(request.into_inner()), &output).0
+        } else {
+            blake2b256(&[shared.node.as_bytes(), request.as_bytes()].concat()).0
+        };
         r.output = Some((output.clone(), salt));
         (output, salt)
     };
