@@ -268,6 +268,11 @@ async fn a_reveal_after_the_deadline_and_its_grace_counts_as_withheld() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_salt_that_does_not_open_the_commitment_counts_as_withheld() {
+    adversary_case("wrong-salt", SlashReason::Withheld, 5, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn committing_and_withholding_loses_the_stake() {
     adversary_case("withhold", SlashReason::Withheld, 5, 3).await;
 }

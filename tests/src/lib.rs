@@ -11,6 +11,9 @@
 //! build them with `cargo build --bins --features atoma-executor/adversary`
 //! (`scripts/test` and `scripts/demo` do).
 
+pub mod audit;
+pub mod conformance;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -80,10 +83,26 @@ impl ClassSpec {
 pub struct NodeSpec {
     /// Index into `ClusterSpec::classes`.
     pub class: usize,
-    /// A misbehaviour (`wrong-output`, `lazy-copy`, `silent`, `late-reveal`, `withhold`).
+    /// A misbehaviour (`wrong-output`, `lazy-copy`, `silent`, `late-reveal`,
+    /// `withhold`, `wrong-salt`, `lazy-disputer`).
     pub adversary: Option<String>,
     /// Collateral staked (default: the class minimum, `COLLATERAL`).
     pub collateral: Option<u64>,
+    /// The process's limit on open files (`ulimit -n`), if any.
+    pub max_open_files: Option<u64>,
+}
+
+impl NodeSpec {
+    /// An honest node.
+    pub fn honest() -> Self {
+        NodeSpec::default()
+    }
+
+    /// A node with a misbehaviour, staking `stakes` times the class minimum
+    /// (so that slashes leave it eligible).
+    pub fn adversary(behaviour: &str, stakes: u64) -> Self {
+        NodeSpec { adversary: Some(behaviour.into()), collateral: Some(stakes * COLLATERAL), ..NodeSpec::default() }
+    }
 }
 
 /// What to start.
@@ -106,7 +125,12 @@ impl Default for ClusterSpec {
         ClusterSpec {
             classes: vec![ClassSpec { threads: 1 }],
             nodes: Vec::new(),
-            params: ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() },
+            params: ParamsConfig {
+                reveal_window_ms: Some(3_000),
+                max_retries: Some(1),
+                grace_ms: Some(2_000),
+                ..Default::default()
+            },
             seed: None,
             checkpoint_interval_ms: 50,
         }
@@ -149,6 +173,8 @@ pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     /// The requester's key (funded).
     pub requester: Key,
+    /// The nodes' operator keys, in spec order (funded).
+    pub node_keys: Vec<Key>,
     manifests: Vec<PathBuf>,
 }
 
@@ -283,6 +309,7 @@ impl Cluster {
             classes: spec.classes.clone(),
             nodes: Vec::new(),
             requester,
+            node_keys: node_keys.clone(),
             manifests,
         };
         wait_for("the local network", Duration::from_secs(30), || Ok(info_path.exists()))?;
@@ -352,7 +379,16 @@ impl Cluster {
     pub fn start_node(&mut self, i: usize, crash_at: Option<&str>) -> anyhow::Result<()> {
         let n = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new().create(true).append(true).open(n.dir.join("node.log"))?;
-        let mut cmd = Command::new(bin("atoma-node")?);
+        let node = bin("atoma-node")?;
+        let mut cmd = match n.spec.max_open_files {
+            // The shell's `ulimit` sets the limit for the node it then becomes.
+            Some(limit) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(&node);
+                c
+            }
+            None => Command::new(&node),
+        };
         cmd.arg("--config").arg(n.dir.join("atoma-node.toml")).arg("run");
         cmd.env("OMP_WAIT_POLICY", "PASSIVE").stdout(Stdio::null()).stderr(log);
         if let Some(step) = crash_at {
@@ -360,6 +396,37 @@ impl Cluster {
         }
         n.child = Some(cmd.spawn().context("starting atoma-node")?);
         Ok(())
+    }
+
+    /// Halts the local network (SIGSTOP) for `duration`, then lets it go on
+    /// (SIGCONT): a chain that makes no checkpoint while its clock runs on.
+    pub async fn halt_chain(&self, duration: Duration) -> anyhow::Result<()> {
+        let pid = self.localnet.id().to_string();
+        let signal = |s: &str| -> anyhow::Result<()> {
+            let status = Command::new("kill").args([s, &pid]).status().context("running kill")?;
+            if !status.success() {
+                bail!("kill {s} {pid} failed");
+            }
+            Ok(())
+        };
+        signal("-STOP")?;
+        tokio::time::sleep(duration).await;
+        signal("-CONT")
+    }
+
+    /// Audits the run so far to the MIST (see `audit`).
+    pub async fn audit(&self) -> anyhow::Result<audit::Audit> {
+        audit::audit(&self.chain().await?).await
+    }
+
+    /// A connection acting with node `i`'s operator key.
+    pub async fn operator(&self, i: usize) -> anyhow::Result<Chain> {
+        Ok(Chain::connect(&self.url, self.package, self.network, self.node_keys[i].clone()).await?)
+    }
+
+    /// A connection acting with the requester's key (the admin).
+    pub async fn requester_chain(&self) -> anyhow::Result<Chain> {
+        Ok(Chain::connect(&self.url, self.package, self.network, self.requester.clone()).await?)
     }
 
     /// Kills node `i` (as `kill -9`).

@@ -54,6 +54,8 @@ pub enum Adversary {
     LateReveal,
     /// Commits and never reveals.
     Withhold,
+    /// Commits, then reveals with a salt that does not open its commitment.
+    WrongSalt,
     /// Honest in the main round; as a disputer, does not run the model and
     /// votes the digest most main-round nodes revealed, guessing the dispute key.
     LazyDisputer,

@@ -617,6 +617,7 @@ impl Service {
             Some(Adversary::LazyDisputer) if disputer => majority_main_digest(req).unwrap_or(digest),
             _ => digest,
         };
+        let salt = if self.adversary() == Some(Adversary::WrongSalt) { blake2b256(&salt).0 } else { salt };
         match self.send(reveal_call(request, self.node, &digest.0, &salt)).await {
             Ok(_) => {
                 self.metrics.revealed.inc();

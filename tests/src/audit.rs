@@ -1,0 +1,227 @@
+//! The audit of a whole run, to the MIST: every balance the protocol holds
+//! (each node's collateral, the treasury, each open request's fee and pool)
+//! is recomputed from the package's events since genesis and from the rules
+//! of docs/protocol.md, and compared with the objects on chain; SUI that
+//! entered the protocol (collateral, top-ups, fees) equals SUI paid out
+//! (rewards, refunds, withdrawals) plus SUI held.
+//!
+//! Not for: gas, which the local network charges outside the protocol.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use atoma_protocol::params::bps_of;
+use atoma_protocol::{Event, FailReason, ObjectId, SlashReason};
+use atoma_sdk::{Chain, EventStream, PackageEvent, Start};
+use sui_sdk_types::Address;
+
+/// How one request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Still open.
+    Open,
+    /// Finalized with this digest, paying `reward` to each of `nodes`.
+    Finalized { output_digest: [u8; 32], nodes: Vec<Address>, reward: u64, verified: bool },
+    /// Failed, refunding `refund`.
+    Failed { reason: FailReason, refund: u64 },
+}
+
+/// What the audit found.
+#[derive(Debug, Default)]
+pub struct Audit {
+    /// Every event since genesis, in order.
+    pub events: Vec<PackageEvent>,
+    /// Every slash, by node: (request, reason, amount).
+    pub slashes: BTreeMap<Address, Vec<(Address, SlashReason, u64)>>,
+    /// Rewards paid, by node (MIST).
+    pub rewards: BTreeMap<Address, u64>,
+    /// How each request ended, by request.
+    pub endings: BTreeMap<Address, Ending>,
+    /// Fee paid at submission, by request.
+    pub fees: BTreeMap<Address, u64>,
+}
+
+impl Audit {
+    /// The slashes of `node` (empty if none).
+    pub fn slashes_of(&self, node: &Address) -> Vec<(Address, SlashReason, u64)> {
+        self.slashes.get(node).cloned().unwrap_or_default()
+    }
+
+    /// Whether `node` was ever slashed.
+    pub fn slashed(&self, node: &Address) -> bool {
+        !self.slashes_of(node).is_empty()
+    }
+
+    /// Requests that ended this way.
+    pub fn finalized(&self) -> impl Iterator<Item = (&Address, &Ending)> {
+        self.endings.iter().filter(|(_, e)| matches!(e, Ending::Finalized { .. }))
+    }
+}
+
+fn addr(id: &ObjectId) -> Address {
+    Address::new(id.0)
+}
+
+/// Every event of the package from checkpoint 0 to the first checkpoint
+/// sealed after the call: so every transaction executed before the call is in.
+pub async fn all_events(chain: &Chain) -> anyhow::Result<Vec<PackageEvent>> {
+    let now = chain.checkpoint_height().await?;
+    let mut height = now;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    while height <= now && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        height = chain.checkpoint_height().await?;
+    }
+    let mut stream = EventStream::new(chain.rpc(), chain.identity().package, Start::Checkpoint(0));
+    let mut out = Vec::new();
+    loop {
+        // The first read catches up on every checkpoint sealed so far; later
+        // reads wait only for what follows.
+        let wait = if out.is_empty() { Duration::from_secs(120) } else { Duration::from_secs(3) };
+        match tokio::time::timeout(wait, stream.next()).await {
+            Ok(e) => {
+                let e = e?;
+                if e.cursor.checkpoint > height {
+                    return Ok(out);
+                }
+                out.push(e);
+            }
+            // No event after the last one read: the stream waits at the tip.
+            Err(_) => return Ok(out),
+        }
+    }
+}
+
+/// Recomputes every balance from the events and checks it against the chain
+/// (see the module doc). Fails with the first difference.
+pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
+    let events = all_events(chain).await?;
+    let mut a = Audit::default();
+    let mut paid_in: u128 = 0;
+    let mut paid_out: u128 = 0;
+    let mut collateral: BTreeMap<Address, i128> = BTreeMap::new();
+    let mut withdrawn: BTreeSet<Address> = BTreeSet::new();
+    let mut treasury: i128 = 0;
+    // Per request: slashed amounts (for the pool and the protocol share).
+    let mut slashed_on: BTreeMap<Address, Vec<u64>> = BTreeMap::new();
+    let mut share_bps: BTreeMap<Address, u64> = BTreeMap::new();
+    for e in &events {
+        match &e.event {
+            Event::NodeRegistered(r) => {
+                paid_in += r.collateral as u128;
+                collateral.insert(addr(&r.node_id), r.collateral as i128);
+            }
+            Event::CollateralAdded(c) => {
+                paid_in += c.amount as u128;
+                *collateral.entry(addr(&c.node_id)).or_default() += c.amount as i128;
+                ensure!(
+                    collateral[&addr(&c.node_id)] == c.collateral as i128,
+                    "node {}: CollateralAdded says {}",
+                    addr(&c.node_id),
+                    c.collateral
+                );
+            }
+            Event::NodeWithdrawn(w) => {
+                let node = addr(&w.node_id);
+                ensure!(
+                    collateral.get(&node).copied() == Some(w.amount as i128),
+                    "node {node} withdrew {} but held {:?}",
+                    w.amount,
+                    collateral.get(&node)
+                );
+                paid_out += w.amount as u128;
+                collateral.remove(&node);
+                withdrawn.insert(node);
+            }
+            Event::TreasuryWithdrawn(t) => {
+                paid_out += t.amount as u128;
+                treasury -= t.amount as i128;
+            }
+            Event::RequestSubmitted(s) => {
+                let request = addr(&s.request_id);
+                paid_in += s.fee as u128;
+                a.fees.insert(request, s.fee);
+                a.endings.insert(request, Ending::Open);
+                let params = chain.request(request).await?.params;
+                share_bps.insert(request, params.protocol_share_bps);
+            }
+            Event::NodeSlashed(s) => {
+                let (request, node) = (addr(&s.request_id), addr(&s.node_id));
+                *collateral.entry(node).or_default() -= s.amount as i128;
+                a.slashes.entry(node).or_default().push((request, s.reason, s.amount));
+                slashed_on.entry(request).or_default().push(s.amount);
+            }
+            Event::RequestFinalized(f) => {
+                let request = addr(&f.request_id);
+                let fee = *a.fees.get(&request).context("finalized before submitted")?;
+                let bps = share_bps[&request];
+                let slashes = slashed_on.get(&request).cloned().unwrap_or_default();
+                let share: u64 = slashes.iter().map(|s| bps_of(*s, bps)).sum();
+                let pool: u64 = slashes.iter().sum::<u64>() - share;
+                let total = fee + pool;
+                let k = f.nodes.len() as u64;
+                ensure!(k > 0, "request {request} finalized with no node");
+                ensure!(
+                    f.reward_per_node == total / k,
+                    "request {request}: reward {} is not (fee {fee} + pool {pool}) / {k}",
+                    f.reward_per_node
+                );
+                treasury += share as i128 + (total - f.reward_per_node * k) as i128;
+                paid_out += (f.reward_per_node * k) as u128;
+                for n in &f.nodes {
+                    *a.rewards.entry(addr(n)).or_default() += f.reward_per_node;
+                }
+                a.endings.insert(
+                    request,
+                    Ending::Finalized {
+                        output_digest: f.output_digest.0,
+                        nodes: f.nodes.iter().map(addr).collect(),
+                        reward: f.reward_per_node,
+                        verified: f.verified,
+                    },
+                );
+            }
+            Event::RequestFailed(f) => {
+                let request = addr(&f.request_id);
+                let fee = *a.fees.get(&request).context("failed before submitted")?;
+                ensure!(f.refund == fee, "request {request} refunded {} of a fee of {fee}", f.refund);
+                let slashes: u64 = slashed_on.get(&request).map(|s| s.iter().sum()).unwrap_or(0);
+                // The protocol share and the pool: all the slashed stake goes to the treasury.
+                treasury += slashes as i128;
+                paid_out += f.refund as u128;
+                a.endings.insert(request, Ending::Failed { reason: f.reason, refund: f.refund });
+            }
+            _ => {}
+        }
+    }
+
+    // The chain's objects.
+    let network = chain.network().await?;
+    ensure!(network.treasury as i128 == treasury, "treasury is {}, the events give {treasury}", network.treasury);
+    let mut held: u128 = network.treasury as u128;
+    for (node, expected) in &collateral {
+        let on_chain = chain.node(*node).await?.with_context(|| format!("node {node} is gone"))?;
+        ensure!(
+            on_chain.collateral as i128 == *expected,
+            "node {node}: collateral {} on chain, {expected} from the events",
+            on_chain.collateral
+        );
+        held += on_chain.collateral as u128;
+    }
+    for node in &withdrawn {
+        if chain.node(*node).await?.is_some() {
+            bail!("node {node} withdrew but is still registered");
+        }
+    }
+    for (request, ending) in &a.endings {
+        let r = chain.request(*request).await?;
+        match ending {
+            Ending::Open => held += r.fee as u128 + r.pool as u128,
+            _ => ensure!((r.fee, r.pool) == (0, 0), "request {request} ended but holds {} + {}", r.fee, r.pool),
+        }
+    }
+    ensure!(paid_in == paid_out + held, "SUI not conserved: {paid_in} in, {paid_out} out, {held} held");
+    a.events = events;
+    Ok(a)
+}
