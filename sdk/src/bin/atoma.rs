@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use atoma_protocol::security::{Payoffs, collusion_probability};
+use atoma_protocol::security::{Payoffs, collusion_probability, min_class_size};
 use atoma_protocol::{Mode, Status};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
@@ -178,9 +178,12 @@ struct SecurityArgs {
     /// Collateral slashed from a caught cheater (S), for p_min.
     #[arg(long, default_value_t = 100.0)]
     slash: f64,
-    /// Verifiers when checked (n), for p_min.
+    /// Verifiers when checked (n), for p_min; also the n of the smallest classes.
     #[arg(long, default_value_t = 1)]
     n: u32,
+    /// The network's sealed_pool_factor, for the smallest Sealed class.
+    #[arg(long, default_value_t = 3)]
+    pool_factor: u64,
     /// Prints JSON.
     #[arg(long)]
     json: bool,
@@ -468,6 +471,12 @@ fn security(a: SecurityArgs) -> anyhow::Result<()> {
     let table: Vec<(u32, f64)> = (1..=a.max_n).map(|n| (n, collusion_probability(a.r, n))).collect();
     let payoffs = Payoffs::new(a.reward, a.cost, a.slash);
     let p_min = payoffs.min_check_probability(a.r, a.n);
+    let n = a.n as u64;
+    let min_class = [
+        ("sampling", min_class_size(Mode::Sampling { n }, a.pool_factor)),
+        ("cross_validation", min_class_size(Mode::CrossValidation { p_bps: 0, n }, a.pool_factor)),
+        ("sealed", min_class_size(Mode::Sealed { p_bps: 0, n }, a.pool_factor)),
+    ];
     if a.json {
         println!(
             "{}",
@@ -477,6 +486,8 @@ fn security(a: SecurityArgs) -> anyhow::Result<()> {
                 "p_min": p_min,
                 "p_min_bps": payoffs.min_check_bps(a.r, a.n),
                 "reward": a.reward, "cost": a.cost, "slash": a.slash, "n": a.n,
+                "min_class": min_class.iter().map(|(m, s)| (m.to_string(), json!(s))).collect::<serde_json::Map<_, _>>(),
+                "pool_factor": a.pool_factor,
             }))?
         );
         return Ok(());
@@ -493,6 +504,14 @@ fn security(a: SecurityArgs) -> anyhow::Result<()> {
         ),
         None => println!("  no check probability makes honesty the best response with these values"),
     }
+    println!(
+        "Smallest class (eligible nodes) that seats a full dispute quorum, n = {}, pool factor {}:",
+        a.n, a.pool_factor
+    );
+    for (mode, size) in min_class {
+        println!("  {mode:<16} {size}");
+    }
+    println!("  (a smaller class fails a disputed request without slashing anyone: NoDisputeQuorum)");
     Ok(())
 }
 
