@@ -319,21 +319,11 @@ fn apply(
         "set_params" => {
             let mut iter = args.into_iter();
             let (Some(_), Some(Arg::AdminCap(cap))) = (iter.next(), iter.next()) else { unreachable!("typed") };
-            let v: Vec<u64> = iter.map(|a| if let Arg::U64(x) = a { x } else { unreachable!("typed") }).collect();
-            let params = Params {
-                min_fee_per_execution: v[0],
-                min_timeout_ms: v[1],
-                max_timeout_ms: v[2],
-                reveal_window_ms: v[3],
-                timeout_slash_bps: v[4],
-                protocol_share_bps: v[5],
-                max_retries: v[6],
-                unbonding_delay_ms: v[7],
-                max_n: v[8],
-                sealed_pool_factor: v[9],
-                max_inline_input: v[10],
-                grace_ms: v[11],
-            };
+            let mut v = [0u64; 12];
+            for (slot, a) in v.iter_mut().zip(iter) {
+                *slot = if let Arg::U64(x) = a { x } else { unreachable!("typed") };
+            }
+            let params = Params::from_values(v);
             none(state.set_params(&admin(cap), params)?)
         }
         "withdraw_treasury" => {

@@ -100,6 +100,43 @@ impl Params {
         if ok { Ok(()) } else { Err(ProtocolError::InvalidParams) }
     }
 
+    /// The fields in their Move order: the arguments of `network::set_params`
+    /// and of `params::new`.
+    pub fn values(&self) -> [u64; 12] {
+        [
+            self.min_fee_per_execution,
+            self.min_timeout_ms,
+            self.max_timeout_ms,
+            self.reveal_window_ms,
+            self.timeout_slash_bps,
+            self.protocol_share_bps,
+            self.max_retries,
+            self.unbonding_delay_ms,
+            self.max_n,
+            self.sealed_pool_factor,
+            self.max_inline_input,
+            self.grace_ms,
+        ]
+    }
+
+    /// The parameters of `values` in their Move order (see `values`).
+    pub fn from_values(v: [u64; 12]) -> Self {
+        Params {
+            min_fee_per_execution: v[0],
+            min_timeout_ms: v[1],
+            max_timeout_ms: v[2],
+            reveal_window_ms: v[3],
+            timeout_slash_bps: v[4],
+            protocol_share_bps: v[5],
+            max_retries: v[6],
+            unbonding_delay_ms: v[7],
+            max_n: v[8],
+            sealed_pool_factor: v[9],
+            max_inline_input: v[10],
+            grace_ms: v[11],
+        }
+    }
+
     /// The minimum fee for `n` re-executions checked with probability `p_bps`
     /// on top of `primaries` first executions:
     /// `ceil(min_fee_per_execution * (primaries * 10_000 + p_bps * n) / 10_000)`.
@@ -159,6 +196,14 @@ mod tests {
         assert_eq!(p.min_fee(1, 1, 1), 1_001); // rounded up
         let huge = Params { min_fee_per_execution: u64::MAX, ..Default::default() };
         assert_eq!(huge.min_fee(0, BPS, 32), u64::MAX);
+    }
+
+    #[test]
+    fn values_are_the_fields_in_their_bcs_order() {
+        let p = Params { grace_ms: 77, max_n: 9, ..Params::default() };
+        let bcs: Vec<u8> = p.values().iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(bcs::to_bytes(&p).unwrap(), bcs);
+        assert_eq!(Params::from_values(p.values()), p);
     }
 
     #[test]

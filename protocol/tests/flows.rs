@@ -6,36 +6,6 @@ use atoma_protocol::ops::sealed_draw;
 use atoma_protocol::{Event, FailReason, Mode, ObjectId, Params, Role, Round, SlashReason, Status};
 use common::*;
 
-fn finalized(w: &World, req: &ObjectId) -> atoma_protocol::events::RequestFinalized {
-    w.events
-        .iter()
-        .find_map(|e| match e {
-            Event::RequestFinalized(f) if f.request_id == *req => Some(f.clone()),
-            _ => None,
-        })
-        .expect("request finalized")
-}
-
-fn failed(w: &World, req: &ObjectId) -> atoma_protocol::events::RequestFailed {
-    w.events
-        .iter()
-        .find_map(|e| match e {
-            Event::RequestFailed(f) if f.request_id == *req => Some(f.clone()),
-            _ => None,
-        })
-        .expect("request failed")
-}
-
-fn slashes(w: &World, req: &ObjectId) -> Vec<(ObjectId, SlashReason, u64)> {
-    w.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::NodeSlashed(s) if s.request_id == *req => Some((s.node_id, s.reason, s.amount)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn sampling_agreement_finalizes_and_splits_the_fee() {
     let mut w = World::new(5);

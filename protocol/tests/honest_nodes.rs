@@ -7,35 +7,11 @@
 mod common;
 
 use atoma_protocol::commitment::blake2b256;
-use atoma_protocol::events::{DeadlineExtended, RequestFailed, RequestFinalized};
+use atoma_protocol::events::DeadlineExtended;
 use atoma_protocol::{
     Digest, Event, FailReason, Mode, ObjectId, Params, ProtocolError, Role, Round, SlashReason, Status,
 };
 use common::*;
-
-fn finalized(w: &World, req: &ObjectId) -> Option<RequestFinalized> {
-    w.events.iter().find_map(|e| match e {
-        Event::RequestFinalized(f) if f.request_id == *req => Some(f.clone()),
-        _ => None,
-    })
-}
-
-fn failed(w: &World, req: &ObjectId) -> Option<RequestFailed> {
-    w.events.iter().find_map(|e| match e {
-        Event::RequestFailed(f) if f.request_id == *req => Some(f.clone()),
-        _ => None,
-    })
-}
-
-fn slashes(w: &World, req: &ObjectId) -> Vec<(ObjectId, SlashReason, u64)> {
-    w.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::NodeSlashed(s) if s.request_id == *req => Some((s.node_id, s.reason, s.amount)),
-            _ => None,
-        })
-        .collect()
-}
 
 /// A Sampling request of `n` nodes where the last one reveals B and the others
 /// A, taken to its dispute round with the quorum selected.
@@ -72,7 +48,7 @@ fn silent_disputers_are_replaced_seat_for_seat_and_the_quorum_keeps_its_size() {
     assert_eq!(w.req(&req).dispute_size, 5);
     assert_eq!(w.members(&req).len(), 5);
     w.play_round(&req, |_| out("A"));
-    let f = finalized(&w, &req).expect("finalized");
+    let f = finalized(&w, &req);
     assert_eq!(f.output_digest, out("A"));
     // The main round's A node and five disputers; B and the two silent disputers lost stake.
     assert_eq!(f.nodes.len(), 6);
@@ -98,7 +74,7 @@ fn one_reveal_cannot_decide_a_dispute_whose_silent_seats_stay_empty() {
     assert_eq!(w.req(&req).status, Status::Revealing);
     w.reveal(&req, &colluder, &out("B")).unwrap();
     w.reveal(&req, &disputers[1], &out("A")).unwrap();
-    assert_eq!(failed(&w, &req).expect("failed").reason, FailReason::NoMajority);
+    assert_eq!(failed(&w, &req).reason, FailReason::NoMajority);
     let wrong_output: Vec<_> = slashes(&w, &req).into_iter().filter(|s| s.1 == SlashReason::WrongOutput).collect();
     assert!(wrong_output.is_empty(), "nobody is slashed for the output without a majority of Q");
     for honest in &main[..4] {
@@ -120,7 +96,7 @@ fn a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
     assert_eq!(w.state.network.nodes[&out_of_reach].locked, 0);
     assert_eq!(w.members(&req).len(), 2);
     w.play_round(&req, |_| out("A"));
-    let f = finalized(&w, &req).expect("finalized");
+    let f = finalized(&w, &req);
     assert_eq!((f.nodes.len(), f.reward_per_node), (2, FEE / 2));
     assert_eq!(w.received.get(&w.owner(&out_of_reach)), None);
     assert_eq!(w.collateral(&out_of_reach), MIN_COLLATERAL);
@@ -135,7 +111,7 @@ fn a_request_every_member_abstains_from_fails_with_only_the_fee_refunded() {
     for node in w.members(&req) {
         w.abstain(&req, &node).unwrap();
     }
-    let f = failed(&w, &req).expect("failed");
+    let f = failed(&w, &req);
     assert_eq!((f.reason, f.refund), (FailReason::InputUnavailable, FEE));
     assert_eq!(w.received[&REQUESTER], FEE);
     assert!(slashes(&w, &req).is_empty());
@@ -152,7 +128,7 @@ fn an_abstaining_primary_fails_cross_validation_and_sealed_requests() {
         let req = w.try_submit(mode, FEE, w.uri_args(b"x")).unwrap();
         let primary = w.members(&req)[0];
         w.abstain(&req, &primary).unwrap();
-        assert_eq!(failed(&w, &req).expect("failed").reason, FailReason::InputUnavailable, "{mode:?}");
+        assert_eq!(failed(&w, &req).reason, FailReason::InputUnavailable, "{mode:?}");
         w.assert_all_unlocked();
     }
 }
@@ -233,7 +209,7 @@ fn a_lazy_disputer_that_votes_the_public_majority_digest_is_slashed_and_unpaid()
     for d in &disputers[1..] {
         w.reveal(&req, d, &out("A")).unwrap();
     }
-    let f = finalized(&w, &req).expect("finalized");
+    let f = finalized(&w, &req);
     assert_eq!(f.output_digest, out("A"));
     assert!(!f.nodes.contains(&lazy));
     let s = slashes(&w, &req);
@@ -257,7 +233,7 @@ fn a_dispute_the_class_cannot_fill_fails_without_slashing_anyone() {
     w.play_round(&req, move |n| if *n == honest { out("A") } else { out("B") });
     w.open_dispute(&req).unwrap();
     w.select_nodes(&req).unwrap();
-    let f = failed(&w, &req).expect("failed");
+    let f = failed(&w, &req);
     assert_eq!((f.reason, f.refund), (FailReason::NoDisputeQuorum, FEE));
     assert!(slashes(&w, &req).is_empty());
     assert_eq!(w.collateral(&honest), MIN_COLLATERAL);
@@ -280,7 +256,7 @@ fn a_class_of_the_smallest_size_decides_the_dispute() {
     w.select_nodes(&req).unwrap();
     assert_eq!(w.members(&req).len(), 7);
     w.play_round(&req, |_| out("A"));
-    assert_eq!(finalized(&w, &req).expect("finalized").output_digest, out("A"));
+    assert_eq!(finalized(&w, &req).output_digest, out("A"));
     assert_eq!(slashes(&w, &req), vec![(cheater, SlashReason::WrongOutput, TASK_LOCK)]);
 }
 
@@ -336,7 +312,7 @@ fn after_a_halt_longer_than_the_timeout_late_commits_inside_the_grace_are_not_sl
     w.reveal(&req, &main[0], &out("A")).unwrap();
     w.reveal(&req, &main[1], &out("A")).unwrap();
     assert!(slashes(&w, &req).is_empty());
-    assert_eq!(finalized(&w, &req).expect("finalized").nodes.len(), 2);
+    assert_eq!(finalized(&w, &req).nodes.len(), 2);
 }
 
 #[test]

@@ -113,20 +113,7 @@ impl Chain {
 
     /// `network::set_params`.
     pub async fn set_params(&self, admin_cap: Address, p: &Params) -> Result<Executed> {
-        let values = [
-            p.min_fee_per_execution,
-            p.min_timeout_ms,
-            p.max_timeout_ms,
-            p.reveal_window_ms,
-            p.timeout_slash_bps,
-            p.protocol_share_bps,
-            p.max_retries,
-            p.unbonding_delay_ms,
-            p.max_n,
-            p.sealed_pool_factor,
-            p.max_inline_input,
-            p.grace_ms,
-        ];
+        let values = p.values();
         let mut args = vec![Arg::Network, Arg::Owned(admin_cap)];
         args.extend(values.iter().map(Arg::pure));
         self.execute(call("network", "set_params", args)).await

@@ -112,21 +112,7 @@ fn mv_mode(mode: &Mode) -> String {
 }
 
 fn mv_params(p: &Params) -> String {
-    format!(
-        "params::new({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-        p.min_fee_per_execution,
-        p.min_timeout_ms,
-        p.max_timeout_ms,
-        p.reveal_window_ms,
-        p.timeout_slash_bps,
-        p.protocol_share_bps,
-        p.max_retries,
-        p.unbonding_delay_ms,
-        p.max_n,
-        p.sealed_pool_factor,
-        p.max_inline_input,
-        p.grace_ms
-    )
+    format!("params::new({})", p.values().map(|v| v.to_string()).join(", "))
 }
 
 /// The id `test_scenario` gives the `i`-th object created in transaction `txn`.
@@ -182,6 +168,13 @@ struct Op {
     needs_cap: Option<ObjectId>,
     consumes_cap: bool,
     needs_admin: bool,
+}
+
+impl Op {
+    /// A call by `sender` into `module` that needs only the network and the clock.
+    fn new(sender: Address, module: &'static str, body: String) -> Op {
+        Op { sender, module, body, needs_request: None, needs_cap: None, consumes_cap: false, needs_admin: false }
+    }
 }
 
 /// A scenario being generated.
@@ -432,20 +425,16 @@ impl Scenario {
             4 => Behaviour::LazyDisputer,
             _ => Behaviour::Honest,
         };
-        let op = Op {
-            sender: owner(i),
-            module: "node",
-            body: format!(
+        let op = Op::new(
+            owner(i),
+            "node",
+            format!(
                 "        let coin = coin::mint_for_testing<SUI>({collateral}, s.ctx());
         node::register_node(&mut net, 0, coin, b\"http://n{i}\".to_string(), x\"{key}\", s.ctx());
 ",
                 key = hex(&[i as u8 + 1; 32])
             ),
-            needs_request: None,
-            needs_cap: None,
-            consumes_cap: false,
-            needs_admin: false,
-        };
+        );
         let endpoint = format!("http://n{i}");
         let key = [i as u8 + 1; 32];
         let mut cap = None;
@@ -477,15 +466,7 @@ impl Scenario {
             1 => ("        node::request_leave(&mut net, &cap, &clock);\n".to_string(), false),
             _ => ("        node::withdraw(&mut net, cap, &clock, s.ctx());\n".to_string(), true),
         };
-        let op = Op {
-            sender: owner(i),
-            module: "node",
-            body,
-            needs_request: None,
-            needs_cap: Some(node),
-            consumes_cap: consumes,
-            needs_admin: false,
-        };
+        let op = Op { needs_cap: Some(node), consumes_cap: consumes, ..Op::new(owner(i), "node", body) };
         let ran = self.apply(op, |s, ctx| match kind {
             0 => s.add_collateral(&cap, amount),
             1 => s.request_leave(&ctx, &cap),
@@ -508,41 +489,21 @@ impl Scenario {
                 grace_ms: self.rng.random_range(1..5_000),
                 ..p
             };
-            let args = format!(
-                "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
-                params.min_fee_per_execution,
-                params.min_timeout_ms,
-                params.max_timeout_ms,
-                params.reveal_window_ms,
-                params.timeout_slash_bps,
-                params.protocol_share_bps,
-                params.max_retries,
-                params.unbonding_delay_ms,
-                params.max_n,
-                params.sealed_pool_factor,
-                params.max_inline_input,
-                params.grace_ms
-            );
+            let args = params.values().map(|v| v.to_string()).join(", ");
             let op = Op {
-                sender: addr(ADMIN),
-                module: "network",
-                body: format!("        net.set_params(&admin, {args});\n"),
-                needs_request: None,
-                needs_cap: None,
-                consumes_cap: false,
                 needs_admin: true,
+                ..Op::new(addr(ADMIN), "network", format!("        net.set_params(&admin, {args});\n"))
             };
             self.apply(op, |s, _| s.set_params(&admin, params));
         } else {
             let amount = self.rng.random_range(0..=self.state.network.treasury + 10);
             let op = Op {
-                sender: addr(ADMIN),
-                module: "network",
-                body: format!("        net.withdraw_treasury(&admin, {amount}, s.ctx());\n"),
-                needs_request: None,
-                needs_cap: None,
-                consumes_cap: false,
                 needs_admin: true,
+                ..Op::new(
+                    addr(ADMIN),
+                    "network",
+                    format!("        net.withdraw_treasury(&admin, {amount}, s.ctx());\n"),
+                )
             };
             self.apply(op, |s, ctx| s.withdraw_treasury(&ctx, &admin, amount));
         }
@@ -583,21 +544,17 @@ impl Scenario {
             Mode::Sealed { .. } => format!("option::some({})", mv_bytes(&hash.0)),
             _ => "option::none()".into(),
         };
-        let op = Op {
+        let op = Op::new(
             sender,
-            module: "request",
-            body: format!(
+            "request",
+            format!(
                 "        request::submit_with_seed_for_testing(&mut net, b\"{MODEL}\".to_string(), {digest}, {inline}, {uri_arg}, {timeout_ms}, {mode}, {secret_arg}, coin::mint_for_testing<SUI>({fee}, s.ctx()), {seed}, &clock, s.ctx());
 ",
                 digest = mv_bytes(&blake2b256(&input).0),
                 mode = mv_mode(&mode),
                 seed = mv_bytes(&seed.0),
             ),
-            needs_request: None,
-            needs_cap: None,
-            consumes_cap: false,
-            needs_admin: false,
-        };
+        );
         let args = SubmitArgs {
             model_id: MODEL.into(),
             input_digest: blake2b256(&input).0.to_vec(),
@@ -659,13 +616,10 @@ impl Scenario {
     fn node_call(&mut self, req: ObjectId, node: ObjectId, body: String, consumes: bool) -> Op {
         let i = self.caps.iter().position(|c| c.id == node).expect("known node");
         Op {
-            sender: owner(i),
-            module: "request",
-            body,
             needs_request: Some(req),
             needs_cap: Some(node),
             consumes_cap: consumes,
-            needs_admin: false,
+            ..Op::new(owner(i), "request", body)
         }
     }
 
@@ -726,15 +680,7 @@ impl Scenario {
                 mv_bytes(&seed.0)
             ),
         };
-        let op = Op {
-            sender: addr(KEEPER),
-            module: "request",
-            body,
-            needs_request: Some(req),
-            needs_cap: None,
-            consumes_cap: false,
-            needs_admin: false,
-        };
+        let op = Op { needs_request: Some(req), ..Op::new(addr(KEEPER), "request", body) };
         self.apply(op, |s, ctx| match kind {
             0 => s.select_nodes(&ctx, &req),
             1 => s.open_dispute(&ctx, &req, seed),
@@ -746,13 +692,12 @@ impl Scenario {
         let secret = if right { self.secrets[&req] } else { Digest([1; 32]) };
         let requester = self.state.requests[&req].requester;
         let op = Op {
-            sender: requester,
-            module: "request",
-            body: format!("        request::reveal_secret(&mut net, &mut r, {}, &clock);\n", mv_bytes(&secret.0)),
             needs_request: Some(req),
-            needs_cap: None,
-            consumes_cap: false,
-            needs_admin: false,
+            ..Op::new(
+                requester,
+                "request",
+                format!("        request::reveal_secret(&mut net, &mut r, {}, &clock);\n", mv_bytes(&secret.0)),
+            )
         };
         self.apply(op, |s, ctx| s.reveal_secret(&ctx, &req, &secret.0))
     }

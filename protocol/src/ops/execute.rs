@@ -164,13 +164,7 @@ impl State {
             return Err(ProtocolError::WrongPhase);
         }
         let node_id = cap.node_id();
-        let i = req
-            .active_slot(&node_id)
-            .filter(|&i| req.round.includes(req.slots[i].role))
-            .ok_or(ProtocolError::NotSelected)?;
-        if ctx.now_ms >= req.deadline_ms {
-            return Err(ProtocolError::DeadlinePassed);
-        }
+        let i = member_before_deadline(req, &node_id, ctx.now_ms)?;
         let slot = &req.slots[i];
         // Every member committed before the reveal phase opened.
         let committed = slot.commitment.unwrap_or_default();
@@ -267,13 +261,7 @@ impl State {
             return Err(ProtocolError::WrongPhase);
         }
         let node_id = cap.node_id();
-        let i = req
-            .active_slot(&node_id)
-            .filter(|&i| req.round.includes(req.slots[i].role))
-            .ok_or(ProtocolError::NotSelected)?;
-        if ctx.now_ms >= req.deadline_ms {
-            return Err(ProtocolError::DeadlinePassed);
-        }
+        let i = member_before_deadline(req, &node_id, ctx.now_ms)?;
         if req.slots[i].commitment.is_some() {
             return Err(ProtocolError::AlreadyCommitted);
         }
@@ -297,6 +285,19 @@ pub(super) fn close_verification(net: &mut crate::state::Network, req: &mut Requ
         release(net, slot);
     }
     try_open_reveal(req, now_ms, out);
+}
+
+/// The slot of `node_id` in the current round, before the phase's deadline
+/// (`NotSelected`, then `DeadlinePassed`).
+fn member_before_deadline(req: &Request, node_id: &ObjectId, now_ms: u64) -> Result<usize> {
+    let i = req
+        .active_slot(node_id)
+        .filter(|&i| req.round.includes(req.slots[i].role))
+        .ok_or(ProtocolError::NotSelected)?;
+    if now_ms >= req.deadline_ms {
+        return Err(ProtocolError::DeadlinePassed);
+    }
+    Ok(i)
 }
 
 fn record_commit(req: &mut Request, i: usize, commitment: &[u8], out: &mut Outcome) {

@@ -338,3 +338,36 @@ impl World {
         self.events.iter().filter(|e| e.name() == name).collect()
     }
 }
+
+/// The request's `RequestFinalized` event (panics if it did not finalize).
+pub fn finalized(w: &World, req: &ObjectId) -> atoma_protocol::events::RequestFinalized {
+    w.events
+        .iter()
+        .find_map(|e| match e {
+            Event::RequestFinalized(f) if f.request_id == *req => Some(f.clone()),
+            _ => None,
+        })
+        .expect("request finalized")
+}
+
+/// The request's `RequestFailed` event (panics if it did not fail).
+pub fn failed(w: &World, req: &ObjectId) -> atoma_protocol::events::RequestFailed {
+    w.events
+        .iter()
+        .find_map(|e| match e {
+            Event::RequestFailed(f) if f.request_id == *req => Some(f.clone()),
+            _ => None,
+        })
+        .expect("request failed")
+}
+
+/// Every slash of the request: (node, reason, amount).
+pub fn slashes(w: &World, req: &ObjectId) -> Vec<(ObjectId, atoma_protocol::SlashReason, u64)> {
+    w.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::NodeSlashed(s) if s.request_id == *req => Some((s.node_id, s.reason, s.amount)),
+            _ => None,
+        })
+        .collect()
+}
