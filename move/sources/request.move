@@ -174,7 +174,7 @@ public struct Request has key {
     /// The network's parameters at submission; later steps read only this copy.
     params: Params,
     fee: Balance<SUI>,
-    /// Slashed collateral held for the winners, or the requester on failure.
+    /// Slashed collateral held for the winners (the treasury's on failure).
     pool: Balance<SUI>,
     status: Status,
     round: Round,
@@ -340,12 +340,8 @@ public fun abstain(net: &mut Network, request: &mut Request, cap: &NodeCap, cloc
     assert!(!request.input.is_inline(), EInputOnChain);
     assert!(request.status == Status::Committing, EWrongPhase);
     let node_id = cap.node_id();
-    let found = request.active_slot(node_id);
-    assert!(found.is_some(), ENotSelected);
-    let i = found.destroy_some();
-    assert!(types::includes(&request.round, &request.slots[i].role), ENotSelected);
     let now = clock.timestamp_ms();
-    assert!(now < request.deadline_ms, EDeadlinePassed);
+    let i = request.member_before_deadline(node_id, now);
     assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
     release(net, &mut request.slots[i]);
     events::emit_abstained(object::id(request), node_id);
@@ -408,11 +404,7 @@ public fun reveal(
     assert!(cap.network_id() == object::id(net) && request.network_id == object::id(net), EWrongNetwork);
     assert!(request.status == Status::Revealing, EWrongPhase);
     let node_id = cap.node_id();
-    let found = request.active_slot(node_id);
-    assert!(found.is_some(), ENotSelected);
-    let i = found.destroy_some();
-    assert!(types::includes(&request.round, &request.slots[i].role), ENotSelected);
-    assert!(clock.timestamp_ms() < request.deadline_ms, EDeadlinePassed);
+    let i = request.member_before_deadline(node_id, clock.timestamp_ms());
     let slot = &request.slots[i];
     assert!(slot.reveal.is_none(), EAlreadyRevealed);
     let expected = commitment::commitment(object::id(request), node_id, output_digest, salt);
@@ -729,6 +721,17 @@ fun record_commit(request: &mut Request, i: u64, commitment: vector<u8>) {
 }
 
 // === Private functions: slots ===
+
+/// The slot of `node_id` in the current round, before the phase's deadline.
+/// Aborts: `ENotSelected`, then `EDeadlinePassed`.
+fun member_before_deadline(request: &Request, node_id: ID, now: u64): u64 {
+    let found = request.active_slot(node_id);
+    assert!(found.is_some(), ENotSelected);
+    let i = found.destroy_some();
+    assert!(types::includes(&request.round, &request.slots[i].role), ENotSelected);
+    assert!(now < request.deadline_ms, EDeadlinePassed);
+    i
+}
 
 fun active_slot(request: &Request, node_id: ID): Option<u64> {
     request.slots.find_index!(|s| s.active && s.node_id == node_id)

@@ -98,7 +98,7 @@ pub struct Request {
     pub params: Params,
     /// Fee held until settlement (MIST).
     pub fee: u64,
-    /// Slashed collateral held for the winners, or the requester on failure (MIST).
+    /// Slashed collateral held for the winners, the treasury's on failure (MIST).
     pub pool: u64,
     /// Where the request is in its life cycle.
     pub status: Status,

@@ -195,7 +195,8 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+/// Waits (blocking the thread) until `ready` says so, at most `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while !ready()? {
         if Instant::now() > deadline {
@@ -484,7 +485,8 @@ impl Cluster {
     }
 }
 
-fn health(port: u16) -> bool {
+/// Whether a node's output server on `port` answers `GET /health` (one try, blocking).
+pub fn health(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));

@@ -488,20 +488,14 @@ impl Service {
                         return Err(unavailable(format!("larger than max_input_bytes ({limit})")));
                     }
                 }
-                if blake2b256(&body) != *digest {
-                    return Err(unavailable(format!(
-                        "the bytes hash to {}, the request says {digest}",
-                        blake2b256(&body)
-                    )));
-                }
                 body
             }
         };
-        if blake2b256(&bytes) != *digest {
-            return Err(Failure::Permanent(format!(
-                "the input hashes to {}, the request says {digest}",
-                blake2b256(&bytes)
-            )));
+        // Unavailable either way: `compute` gives up on an inline input (the
+        // chain checked its digest, so this cannot happen) and abstains on a URI.
+        let actual = blake2b256(&bytes);
+        if actual != *digest {
+            return Err(Failure::Unavailable(format!("the input hashes to {actual}, the request says {digest}")));
         }
         Ok(bytes)
     }
