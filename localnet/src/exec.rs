@@ -406,14 +406,10 @@ fn run(
 fn costs(chain: &Chain, checked: &Checked, outcome: &Outcome, lamport: Version, commands: u64) -> GasCostSummary {
     let computation = gas::computation_cost(checked.gas_price, commands, outcome.events.len() as u64);
     let written = outcome.written(chain, checked, lamport);
-    let storage: u64 = written.iter().map(|o| gas::storage_cost(object_size(o))).sum();
+    let storage: u64 = written.iter().map(gas::object_storage_cost).sum();
     let previous: u64 = outcome.overwritten(checked).iter().map(|o| o.storage_rebate()).sum();
     let (rebate, non_refundable) = gas::rebate(previous);
     GasCostSummary::new(computation, storage, rebate, non_refundable)
-}
-
-fn object_size(o: &Object) -> usize {
-    bcs::serialized_size(o).unwrap_or(0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -434,7 +430,7 @@ fn write(
     let charge = gas::net_charge(&gas_used);
     let mut written = outcome.written_with_gas(chain, &checked, lamport, charge);
     for o in &mut written {
-        *o = objects::finish(o.clone(), digest, gas::storage_cost(object_size(o)));
+        *o = objects::finish(o.clone(), digest, gas::object_storage_cost(o));
     }
 
     let inputs_by_id: BTreeMap<Address, &Object> = input_objects.iter().map(|o| (o.object_id(), o)).collect();

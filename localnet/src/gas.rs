@@ -45,6 +45,12 @@ pub fn storage_cost(bytes: usize) -> u64 {
     STORAGE_COST_PER_BYTE.saturating_mul(bytes as u64)
 }
 
+/// The storage cost of writing `object` (its BCS size), which is also the
+/// rebate recorded on it.
+pub fn object_storage_cost(object: &sui_sdk_types::Object) -> u64 {
+    storage_cost(bcs::serialized_size(object).unwrap_or(0))
+}
+
 /// Splits the storage rebate of overwritten objects into what is paid back
 /// and what is kept: `(rebate, non_refundable)`.
 pub fn rebate(previous_rebates: u64) -> (u64, u64) {

@@ -321,7 +321,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     let written: Vec<Object> = genesis_objects
         .into_iter()
         .map(|o| {
-            let rebate = crate::gas::storage_cost(bcs::serialized_size(&o).unwrap_or(0));
+            let rebate = crate::gas::object_storage_cost(&o);
             objects::finish(o, digest, rebate)
         })
         .collect();
