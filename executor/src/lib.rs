@@ -5,9 +5,11 @@
 //!
 //! ## Layout
 //! - [`engine`]: the [`engine::Engine`] trait and its libtorch implementation
-//!   (built-in GPT decoder, TorchScript modules), hardware-class profiles and
-//!   deterministic mode, the canonical tensor encoding.
-//! - [`manifest`]: model manifests (TOML) and weight digests.
+//!   (Hugging Face checkpoints, built-in GPT decoder, TorchScript modules),
+//!   hardware-class profiles and deterministic mode, the canonical tensor
+//!   encoding.
+//! - [`manifest`]: model manifests (TOML) and the model digest over every file.
+//! - [`checkpoint`]: generated Hugging Face checkpoints (fixed seed, real layout).
 //! - [`testmodel`]: the generated test model and its TorchScript trace.
 //! - [`node`]: the node service: configuration, database, event loop,
 //!   commits and reveals, output server, metrics.
@@ -16,6 +18,7 @@
 //! build embeds an rpath to it, so binaries and tests need no
 //! `LD_LIBRARY_PATH`.
 
+pub mod checkpoint;
 pub mod engine;
 pub mod manifest;
 pub mod node;

@@ -1,19 +1,24 @@
 //! `atoma-model`: work with model files and the inference engine from the
-//! command line: generate the test model, hash and verify weights, run a
-//! prompt, trace a TorchScript archive, print the hardware profile.
+//! command line: import a Hugging Face checkpoint (write its manifest with
+//! every file's digest), verify a model's files, run a prompt, chat or
+//! embedding request, generate test checkpoints, trace a TorchScript
+//! archive, print the hardware profile, dump what the parity check compares.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use atoma_executor::checkpoint::{Family, Size};
 use atoma_executor::engine::gpt::GptConfig;
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine, profile};
 use atoma_executor::manifest::ModelManifest;
 use atoma_executor::testmodel::{TEST_MODEL_SEED, trace_gpt, write_gpt_weights};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
+use atoma_protocol::output::Output;
 use clap::{Parser, Subcommand};
 
-/// Model files and deterministic inference for Atoma nodes.
+/// Model files and deterministic inference: import Hugging Face checkpoints,
+/// verify them, run requests exactly as a node runs them.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -43,22 +48,86 @@ enum Command {
         #[arg(long, default_value_t = GptConfig::tiny().n_heads)]
         heads: i64,
     },
+    /// Write a Hugging Face checkpoint directory with random weights from a
+    /// fixed seed (the layout transformers writes, a trained BPE tokenizer and
+    /// the family's chat template), for tests, the demo and benchmarks.
+    GenerateCheckpoint {
+        /// The architecture.
+        #[arg(long, value_enum)]
+        family: Family,
+        /// The directory to write (created).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = Size::tiny().hidden)]
+        hidden: i64,
+        #[arg(long, default_value_t = Size::tiny().layers)]
+        layers: i64,
+        #[arg(long, default_value_t = Size::tiny().heads)]
+        heads: i64,
+        /// Key-value heads (grouped-query attention; must divide --heads).
+        #[arg(long, default_value_t = Size::tiny().kv_heads)]
+        kv_heads: i64,
+        /// Width of the MLP.
+        #[arg(long, default_value_t = Size::tiny().intermediate)]
+        intermediate: i64,
+        /// Target vocabulary of the trained tokenizer.
+        #[arg(long, default_value_t = Size::tiny().vocab)]
+        vocab: usize,
+        #[arg(long, default_value_t = Size::tiny().positions)]
+        positions: i64,
+        /// Weight shards (1: model.safetensors; more: an index and shards).
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+    },
+    /// Write the manifest of a Hugging Face checkpoint directory: every file
+    /// the engine reads (config, tokenizer, chat template, weight shards)
+    /// with its Blake2b-256 digest, and print the model digest to register on
+    /// chain (`atoma admin add-model` or the SDK's `add_model`).
+    Import {
+        /// The checkpoint directory (as downloaded from Hugging Face).
+        dir: PathBuf,
+        /// The model's id in the on-chain model table.
+        #[arg(long)]
+        id: String,
+        /// The hardware class the model runs on, e.g. cpu-avx2-t1/torch-2.13.0.
+        #[arg(long = "hardware-class")]
+        hardware_class: String,
+        /// Where to write the manifest. Default: DIR.toml beside DIR.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Most new tokens one request may ask for.
+        #[arg(long, default_value_t = 256)]
+        max_new_tokens: usize,
+        /// Longest prompt plus new tokens. Default: the model's positions.
+        #[arg(long)]
+        context: Option<usize>,
+    },
     /// Print the Blake2b-256 digest of a file.
     Digest { file: PathBuf },
-    /// Check that a manifest's weight file has the digest the manifest states.
+    /// Check that a model's files have the digests its manifest states; print
+    /// the model digest.
     Verify { manifest: PathBuf },
-    /// Run one request and print the output digest and tokens.
+    /// Run one request as a node runs it and print the output.
     Run {
         manifest: PathBuf,
-        /// The prompt (GPT models).
+        /// The prompt (generation models), or the text to embed.
         #[arg(long, required_unless_present = "input_file", default_value = "")]
         prompt: String,
+        /// Send the prompt as one user message through the chat template.
+        #[arg(long)]
+        chat: bool,
         /// New tokens to generate.
         #[arg(long, default_value_t = 16)]
         max_tokens: i64,
         /// Sampling temperature; 0 is greedy.
         #[arg(long, default_value_t = 0.0)]
         temperature: f32,
+        /// Nucleus sampling mass (Hugging Face models).
+        #[arg(long)]
+        top_p: Option<f64>,
+        /// Stop strings (Hugging Face models; repeat the flag for several).
+        #[arg(long)]
+        stop: Vec<String>,
         /// The request seed (64 hex digits) that sampling draws from.
         #[arg(long, default_value = "0x0000000000000000000000000000000000000000000000000000000000000000")]
         seed: String,
@@ -73,6 +142,18 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         repeat: usize,
     },
+    /// Print the token ids of a text as the model's tokenizer gives them.
+    Tokenize {
+        manifest: PathBuf,
+        text: String,
+        /// Without the tokenizer's special tokens (BOS).
+        #[arg(long)]
+        no_special: bool,
+    },
+    /// Run the parity cases of a JSON file (`{"tokenize": [..], "logits": [..],
+    /// "greedy": [..], "chat": [..], "embed": [..]}`) and print the results as
+    /// JSON, for `scripts/parity.py` to compare with transformers.
+    ParityDump { manifest: PathBuf, cases: PathBuf },
     /// Print the digest of the logits of one full forward pass over the prompt
     /// (a finer determinism probe than the output tokens).
     LogitsDigest {
@@ -131,13 +212,13 @@ mod bench {
         let input = serde_json::to_vec(&json!({ "prompt": "The quick brown fox jumps over", "max_tokens": tokens }))?;
         let request = InferenceRequest { input: &input, input_digest: blake2b256(&input), seed: Digest([0; 32]) };
         let m = ModelManifest::read(manifest)?;
-        let Some(cfg) = m.gpt else { bail!("{} is not a gpt model", m.id) };
+        let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
         let mut engine = match mode {
             "deterministic" => Some(TchEngine::load(manifest, class, None)?),
             "default" => None,
             other => bail!("--mode must be deterministic or default, not {other}"),
         };
-        let (model, _vs) = load_gpt(cfg, &m.weights)?;
+        let (model, _vs) = load_gpt(cfg, weights)?;
         let parsed = GptInput::parse(&input, &cfg)?;
         let bare = || {
             let _g = tch::no_grad_guard();
@@ -191,6 +272,137 @@ mod bench {
     }
 }
 
+/// `target` relative to `base` when both are relative or both absolute; else `target`.
+fn pathdiff(target: &Path, base: &Path) -> PathBuf {
+    let (t, b) = match (std::path::absolute(target), std::path::absolute(base)) {
+        (Ok(t), Ok(b)) => (t, b),
+        _ => return target.to_path_buf(),
+    };
+    let (tc, bc): (Vec<_>, Vec<_>) = (t.components().collect(), b.components().collect());
+    let common = tc.iter().zip(&bc).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..bc.len() {
+        out.push("..");
+    }
+    for c in &tc[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// The input JSON `run` sends for the model's kind.
+fn request_json(
+    engine: &TchEngine,
+    prompt: String,
+    chat: bool,
+    max_tokens: i64,
+    temperature: f32,
+    top_p: Option<f64>,
+    stop: Vec<String>,
+) -> Result<serde_json::Value> {
+    use atoma_executor::engine::hf::HfModel;
+    use serde_json::json;
+    Ok(match engine.hf() {
+        Some(HfModel::Embed { .. }) => json!({ "input": [prompt] }),
+        Some(HfModel::Generate { .. }) => {
+            let mut input = if chat {
+                json!({ "messages": [{ "role": "user", "content": prompt }] })
+            } else {
+                json!({ "prompt": prompt })
+            };
+            input["max_tokens"] = json!(max_tokens);
+            input["temperature"] = json!(temperature);
+            if let Some(p) = top_p {
+                input["top_p"] = json!(p);
+            }
+            if !stop.is_empty() {
+                input["stop"] = json!(stop);
+            }
+            input
+        }
+        None if engine.manifest().gpt.is_some() => {
+            json!({ "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature })
+        }
+        None => bail!("a TorchScript model takes --input-file (a tensor in the canonical encoding)"),
+    })
+}
+
+mod parity {
+    //! What `scripts/parity.py` compares with transformers.
+    use anyhow::{Context, Result, bail};
+    use atoma_executor::engine::hf::HfModel;
+    use atoma_executor::engine::hf::text::Message;
+    use atoma_executor::engine::{Engine, InferenceRequest, TchEngine};
+    use atoma_protocol::Digest;
+    use atoma_protocol::commitment::blake2b256;
+    use atoma_protocol::output::Output;
+    use serde_json::{Value, json};
+
+    fn strings(cases: &Value, key: &str) -> Vec<String> {
+        cases
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
+    fn run(engine: &mut TchEngine, input: &Value) -> Result<Output> {
+        let bytes = serde_json::to_vec(input)?;
+        let out =
+            engine.run(&InferenceRequest { input: &bytes, input_digest: blake2b256(&bytes), seed: Digest([0; 32]) })?;
+        Ok(Output::decode(&out.bytes))
+    }
+
+    pub fn dump(engine: &mut TchEngine, cases: &Value) -> Result<Value> {
+        let hf = engine.hf().context("parity needs a Hugging Face model (kind = hf)")?;
+        let generates = matches!(hf, HfModel::Generate { .. });
+        let text = hf.text();
+        let mut out = json!({});
+        let mut tokenize = Vec::new();
+        for s in strings(cases, "tokenize") {
+            let plain = text.encode(&s, false)?;
+            tokenize.push(json!({ "text": s, "ids": text.encode(&s, true)?, "ids_no_special": plain, "decoded": text.decode(&plain) }));
+        }
+        out["tokenize"] = tokenize.into();
+        if generates {
+            let mut logits = Vec::new();
+            for p in strings(cases, "logits") {
+                let ids: Vec<i64> = text.encode(&p, true)?.into_iter().map(i64::from).collect();
+                let l = tch::no_grad(|| hf.logits(&ids)).context("logits")?;
+                let values = Vec::<f32>::try_from(l.flatten(0, -1))?;
+                logits.push(json!({ "prompt": p, "ids": ids, "shape": l.size(), "values": values }));
+            }
+            out["logits"] = logits.into();
+            let mut chat = Vec::new();
+            for p in strings(cases, "chat").into_iter().filter(|_| text.has_template()) {
+                let messages = json!([{ "role": "user", "content": p }]);
+                let parsed: Vec<Message> = serde_json::from_value(messages.clone())?;
+                let rendered = text.render(&parsed)?;
+                chat.push(json!({ "messages": messages, "rendered": rendered, "ids": text.encode(&rendered, false)? }));
+            }
+            out["chat"] = chat.into();
+            let max_tokens = cases.get("max_tokens").and_then(Value::as_i64).unwrap_or(64);
+            let mut greedy = Vec::new();
+            for p in strings(cases, "greedy") {
+                match run(engine, &json!({ "prompt": p, "max_tokens": max_tokens }))? {
+                    Output::Text(t) => greedy.push(json!({ "prompt": p, "tokens": t.tokens, "text": t.text })),
+                    other => bail!("greedy {p:?}: {}", other.summary()),
+                }
+            }
+            out["greedy"] = greedy.into();
+        } else {
+            let texts = strings(cases, "embed");
+            match run(engine, &json!({ "input": texts }))? {
+                Output::Embeddings(e) => {
+                    out["embed"] = (0..e.rows).map(|i| e.row(i).to_vec()).collect::<Vec<_>>().into();
+                }
+                other => bail!("embed: {}", other.summary()),
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn class(path: Option<&Path>) -> Result<ClassProfile> {
     let Some(path) = path else { return Ok(ClassProfile::cpu_test()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("reading class profile {}", path.display()))?;
@@ -212,24 +424,71 @@ fn main() -> Result<()> {
             let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
             println!("{}  {}", blake2b256(&bytes), out.display());
         }
+        Command::GenerateCheckpoint {
+            family,
+            out,
+            hidden,
+            layers,
+            heads,
+            kv_heads,
+            intermediate,
+            vocab,
+            positions,
+            shards,
+        } => {
+            let size = Size { hidden, layers, heads, kv_heads, intermediate, vocab, positions };
+            atoma_executor::checkpoint::generate(family, size, shards, &out)?;
+            println!("wrote {family:?} checkpoint to {}", out.display());
+        }
+        Command::Import { dir, id, hardware_class, out, max_new_tokens, context } => {
+            let dir = dir.components().collect::<PathBuf>();
+            let name = dir.file_name().context("the checkpoint directory has no name")?.to_owned();
+            let out = out.unwrap_or_else(|| dir.with_file_name(format!("{}.toml", name.to_string_lossy())));
+            // The manifest names the directory relative to itself when it can.
+            let base = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let relative = pathdiff(&dir, base);
+            let manifest = ModelManifest::import(&dir, relative, &id, &hardware_class, max_new_tokens, context)?;
+            // Load it once, so that a checkpoint the engine refuses is refused now.
+            std::fs::write(&out, manifest.to_toml()).with_context(|| format!("writing {}", out.display()))?;
+            if let Err(e) = TchEngine::load(
+                &out,
+                &ClassProfile { name: hardware_class.clone(), ..class(cli.class.as_deref())? },
+                None,
+            ) {
+                std::fs::remove_file(&out).ok();
+                return Err(e).context(format!("{} cannot be served", dir.display()));
+            }
+            let files = manifest.hf.as_ref().map(|h| h.files.len()).unwrap_or(0);
+            println!("wrote {} ({files} files)", out.display());
+            println!("model digest {}", manifest.digest());
+        }
         Command::Digest { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            println!("{}  {}", blake2b256(&bytes), file.display());
+            println!("{}  {}", atoma_executor::manifest::file_digest(&file)?, file.display());
         }
         Command::Verify { manifest } => {
             let m = ModelManifest::read(&manifest)?;
-            let digest = m.verify_weights(None)?;
-            println!("ok: {} weights {} match {}", m.id, m.weights.display(), digest);
+            let digest = m.verify(None)?;
+            println!("ok: every file of {} matches its manifest; model digest {digest}", m.id);
         }
-        Command::Run { manifest, prompt, max_tokens, temperature, seed, json, input_file, repeat } => {
+        Command::Run {
+            manifest,
+            prompt,
+            chat,
+            max_tokens,
+            temperature,
+            top_p,
+            stop,
+            seed,
+            json,
+            input_file,
+            repeat,
+        } => {
             let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
             let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
             let input = match input_file {
                 Some(path) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
                 None => {
-                    let input =
-                        serde_json::json!({ "prompt": prompt, "max_tokens": max_tokens, "temperature": temperature });
-                    serde_json::to_vec(&input)?
+                    serde_json::to_vec(&request_json(&engine, prompt, chat, max_tokens, temperature, top_p, stop)?)?
                 }
             };
             let mut times = Vec::new();
@@ -241,22 +500,44 @@ fn main() -> Result<()> {
             times.push(out.model_time);
             times.sort();
             out.model_time = times[times.len() / 2];
-            let tokens: Vec<u32> =
-                out.bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-            let text: String = tokens.iter().map(|&t| char::from(t as u8)).collect();
+            let decoded = Output::decode(&out.bytes);
+            let tokens: Vec<u32> = match &decoded {
+                Output::Text(t) => t.tokens.clone(),
+                Output::Bytes(b) if engine.manifest().gpt.is_some() => {
+                    b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()
+                }
+                _ => Vec::new(),
+            };
             if json {
-                let report = serde_json::json!({
+                let mut report = serde_json::json!({
                     "output_digest": out.digest.to_string(),
                     "tokens": tokens,
+                    "summary": decoded.summary(),
                     "forward_passes": out.forward_passes,
                     "model_time_ms": out.model_time.as_secs_f64() * 1e3,
                     "profile": engine.profile(),
                 });
+                if let Output::Text(t) = &decoded {
+                    report["text"] = serde_json::json!(t.text);
+                }
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!("output digest  {}", out.digest);
-                println!("tokens         {tokens:?}");
-                println!("as bytes       {text:?}");
+                match &decoded {
+                    Output::Text(t) => {
+                        println!("text           {:?}", t.text);
+                        println!(
+                            "tokens         {:?} ({:?}, prompt {} tokens)",
+                            t.tokens, t.finish_reason, t.prompt_tokens
+                        );
+                    }
+                    Output::Bytes(_) if !tokens.is_empty() => {
+                        let text: String = tokens.iter().map(|&t| char::from(t as u8)).collect();
+                        println!("tokens         {tokens:?}");
+                        println!("as bytes       {text:?}");
+                    }
+                    other => println!("output         {}", other.summary()),
+                }
                 println!(
                     "model time     {:.2} ms ({} forward passes)",
                     out.model_time.as_secs_f64() * 1e3,
@@ -264,22 +545,33 @@ fn main() -> Result<()> {
                 );
             }
         }
+        Command::Tokenize { manifest, text, no_special } => {
+            let engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let hf = engine.hf().context("tokenize needs a Hugging Face model (kind = \"hf\")")?;
+            println!("{:?}", hf.text().encode(&text, !no_special)?);
+        }
+        Command::ParityDump { manifest, cases } => {
+            let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let text = std::fs::read_to_string(&cases).with_context(|| format!("reading {}", cases.display()))?;
+            let cases: serde_json::Value = serde_json::from_str(&text).context("parsing the cases")?;
+            println!("{}", serde_json::to_string(&parity::dump(&mut engine, &cases)?)?);
+        }
         Command::LogitsDigest { manifest, prompt } => {
             let m = ModelManifest::read(&manifest)?;
-            m.verify_weights(None)?;
-            let Some(cfg) = m.gpt else { bail!("{} is not a gpt model", m.id) };
+            m.verify(None)?;
+            let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
             profile::enter(&class(cli.class.as_deref())?)?;
-            let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, &m.weights)?;
+            let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, weights)?;
             let tokens: Vec<i64> = prompt.bytes().map(i64::from).collect();
             let logits = tch::no_grad(|| model.forward(&atoma_executor::testmodel::token_tensor(&tokens)));
             println!("{}", blake2b256(&atoma_executor::engine::codec::encode(&logits)?));
         }
         Command::Trace { manifest, out, tokens } => {
             let m = ModelManifest::read(&manifest)?;
-            m.verify_weights(None)?;
-            let Some(cfg) = m.gpt else { bail!("{} is not a gpt model", m.id) };
+            m.verify(None)?;
+            let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
             profile::enter(&class(cli.class.as_deref())?)?;
-            trace_gpt(cfg, &m.weights, tokens, &out)?;
+            trace_gpt(cfg, weights, tokens, &out)?;
             let bytes = std::fs::read(&out)?;
             println!("{}  {}", blake2b256(&bytes), out.display());
         }

@@ -183,13 +183,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for path in &config.models {
                 let manifest = ModelManifest::read(path)?;
                 let chain_digest = on_chain.iter().find(|(id, _)| *id == manifest.id).map(|(_, m)| m.weight_digest);
-                match (chain_digest, manifest.verify_weights(chain_digest.as_ref())) {
+                match (chain_digest, manifest.verify(chain_digest.as_ref())) {
                     (None, _) => {
                         bad += 1;
                         println!("{}: not registered on this network", manifest.id);
                     }
                     (Some(_), Ok(d)) => {
-                        println!("{}: weights {} match the manifest and the chain", manifest.id, hex(&d.0))
+                        println!(
+                            "{}: every file matches the manifest, model digest {} matches the chain",
+                            manifest.id,
+                            hex(&d.0)
+                        )
                     }
                     (Some(_), Err(e)) => {
                         bad += 1;

@@ -11,8 +11,10 @@
 //! output (its first byte is a dtype code of 0 to 6).
 //!
 //! The executor reaches models only through the [`Engine`] trait;
-//! [`TchEngine`] implements it with libtorch for the two model kinds
-//! (the built-in GPT decoder and TorchScript modules). Each request runs
+//! [`TchEngine`] implements it with libtorch for the three model kinds:
+//! Hugging Face checkpoints (`hf`: Llama-family, Qwen2 and GPT-2 text
+//! generation, BERT sentence embeddings), the built-in test GPT decoder and
+//! TorchScript modules. Each request runs
 //! alone (batch size 1, no cross-request batching), without gradients, in
 //! the deterministic mode of the process's hardware class (`profile`).
 //!
@@ -21,6 +23,7 @@
 
 pub mod codec;
 pub mod gpt;
+pub mod hf;
 pub mod profile;
 pub mod torchscript;
 
@@ -34,7 +37,7 @@ use tch::{Device, nn};
 
 use crate::manifest::{ModelKind, ModelManifest};
 use gpt::{Gpt, GptInput};
-pub use profile::{ClassProfile, DeviceKind, HardwareProfile};
+pub use profile::{ClassProfile, DeviceKind, Dtype, HardwareProfile};
 use torchscript::TorchScript;
 
 /// Why the engine refused a model or a request.
@@ -43,8 +46,8 @@ pub enum EngineError {
     /// The manifest is missing, unreadable or invalid.
     #[error("model manifest: {0}")]
     Manifest(String),
-    /// The weight file's digest differs from the manifest or the chain.
-    #[error("weights of model {model} hash to {actual}, expected {expected}: refusing to serve it")]
+    /// A model file's digest differs from the manifest or the chain.
+    #[error("model {model} hashes to {actual}, expected {expected}: refusing to serve it")]
     WeightDigest { model: String, expected: Digest, actual: Digest },
     /// This process cannot meet the hardware class.
     #[error("hardware profile: {0}")]
@@ -110,6 +113,7 @@ pub trait Engine: Send {
 }
 
 enum Loaded {
+    Hf(Box<hf::HfModel>),
     Gpt { model: Box<Gpt>, _vs: nn::VarStore },
     TorchScript(TorchScript),
 }
@@ -129,8 +133,8 @@ unsafe impl Send for TchEngine {}
 impl TchEngine {
     /// Loads the model of `manifest_path` for `class`: enters the class's
     /// deterministic mode, checks that the model belongs to the class, and
-    /// checks the weight file's digest against the manifest and, when given,
-    /// the on-chain model table.
+    /// checks every model file's digest against the manifest and, when given,
+    /// the model digest in the on-chain model table.
     pub fn load(
         manifest_path: &Path,
         class: &ClassProfile,
@@ -143,25 +147,40 @@ impl TchEngine {
                 manifest.id, manifest.hardware_class, class.name
             )));
         }
-        manifest.verify_weights(on_chain_digest)?;
+        manifest.verify(on_chain_digest)?;
         let profile = profile::enter(class)?;
         let device = match class.device {
             DeviceKind::Cpu => Device::Cpu,
             DeviceKind::Cuda => Device::Cuda(0),
         };
-        let model = match manifest.kind {
-            ModelKind::Gpt => {
+        let model = match (manifest.kind, &manifest.weights, &manifest.hf) {
+            (ModelKind::Hf, _, Some(h)) => {
+                let limits = hf::Limits { max_new_tokens: h.max_new_tokens, context: h.context };
+                let model = hf::HfModel::load(&h.dir, limits, class.dtype.kind(), device)
+                    .map_err(|e| EngineError::Model(format!("model {}: {e}", manifest.id)))?;
+                Loaded::Hf(Box::new(model))
+            }
+            (ModelKind::Gpt, Some(weights), _) => {
                 let cfg = manifest.gpt.expect("validated manifest");
                 let mut vs = nn::VarStore::new(device);
                 let model = Gpt::new(&vs.root(), cfg);
-                vs.load(&manifest.weights)
-                    .map_err(|e| EngineError::Model(format!("loading {}: {e}", manifest.weights.display())))?;
+                vs.load(weights).map_err(|e| EngineError::Model(format!("loading {}: {e}", weights.display())))?;
                 vs.freeze();
                 Loaded::Gpt { model: Box::new(model), _vs: vs }
             }
-            ModelKind::Torchscript => Loaded::TorchScript(TorchScript::load(&manifest.weights, device)?),
+            (ModelKind::Torchscript, Some(weights), _) => Loaded::TorchScript(TorchScript::load(weights, device)?),
+            _ => unreachable!("validated manifest"),
         };
         Ok(TchEngine { manifest, profile, device, model })
+    }
+
+    /// The loaded Hugging Face checkpoint, for tools that need more than `run`
+    /// (tokenization, logits).
+    pub fn hf(&self) -> Option<&hf::HfModel> {
+        match &self.model {
+            Loaded::Hf(m) => Some(m),
+            _ => None,
+        }
     }
 }
 
@@ -182,6 +201,7 @@ impl Engine for TchEngine {
         let _guard = tch::no_grad_guard();
         let start = Instant::now();
         let result = match &self.model {
+            Loaded::Hf(model) => model.run(request.input, &request.seed),
             Loaded::Gpt { model, .. } => GptInput::parse(request.input, model.config()).map(|input| {
                 let (tokens, passes) = model.generate(&input, &request.seed, self.device);
                 (gpt::encode_tokens(&tokens), passes)

@@ -37,6 +37,28 @@ pub enum DeviceKind {
     Cuda,
 }
 
+/// The dtype a class runs every model in (weights and activations;
+/// normalisation, softmax and sampling stay in f32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    #[default]
+    F32,
+    Bf16,
+    F16,
+}
+
+impl Dtype {
+    /// libtorch's kind.
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            Dtype::F32 => tch::Kind::Float,
+            Dtype::Bf16 => tch::Kind::BFloat16,
+            Dtype::F16 => tch::Kind::Half,
+        }
+    }
+}
+
 /// What a hardware class pins (part of a node's configuration; the on-chain
 /// class carries the same `name`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +73,9 @@ pub struct ClassProfile {
     pub cpu_capability: String,
     /// The libtorch version, e.g. `2.13.0`.
     pub libtorch: String,
+    /// The dtype models run in (default f32).
+    #[serde(default)]
+    pub dtype: Dtype,
 }
 
 impl ClassProfile {
@@ -62,6 +87,7 @@ impl ClassProfile {
             threads: 1,
             cpu_capability: "avx2".into(),
             libtorch: LIBTORCH_VERSION.into(),
+            dtype: Dtype::F32,
         }
     }
 

@@ -1,0 +1,313 @@
+//! Text in and out: the request formats, tokenization with the `tokenizers`
+//! crate from `tokenizer.json`, chat templates rendered with `minijinja` as
+//! transformers and text-generation-inference render them, stop conditions,
+//! sampling from the request's seed, and the canonical output bytes.
+//!
+//! Generation input (UTF-8 JSON):
+//! `{"prompt": "…"}` or `{"messages": [{"role": "user", "content": "…"}]}`,
+//! with optional `max_tokens` (default: the manifest's `max_new_tokens`),
+//! `temperature` (default 0, greedy), `top_p` (default 1) and `stop` (a
+//! string or up to 4 strings). Embedding input: `{"input": "…"}` or
+//! `{"input": ["…", …]}`.
+//!
+//! Output bytes (what the digest commits to) are `atoma_protocol::output`'s
+//! text output (the new token ids, and their text as
+//! `decode(skip_special_tokens)` gives it, cut before a stop string) and
+//! embedding output (f32, `[texts, hidden]`).
+
+use std::path::Path;
+
+use atoma_protocol::Digest;
+use atoma_protocol::commitment::blake2b256;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokenizers::Tokenizer;
+
+use super::ModelError;
+use crate::engine::EngineError;
+
+/// Most stop strings a request may give, and their longest length in bytes.
+pub const MAX_STOPS: usize = 4;
+const MAX_STOP_BYTES: usize = 256;
+/// Most texts in one embedding request.
+pub const MAX_TEXTS: usize = 64;
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenerate {
+    prompt: Option<String>,
+    messages: Option<Vec<Message>>,
+    max_tokens: Option<i64>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    stop: Option<OneOrMany>,
+}
+
+/// What to generate from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prompt {
+    Text(String),
+    Chat(Vec<Message>),
+}
+
+/// A checked generation request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateRequest {
+    pub prompt: Prompt,
+    pub max_tokens: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub stop: Vec<String>,
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, EngineError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| EngineError::bad_input("invalid_utf8", format!("the input is not UTF-8: {e}")))
+}
+
+impl GenerateRequest {
+    /// Parses and checks a generation input; `max_new_tokens` is the
+    /// manifest's limit.
+    pub fn parse(bytes: &[u8], max_new_tokens: usize) -> Result<Self, EngineError> {
+        let raw: RawGenerate = serde_json::from_str(utf8(bytes)?).map_err(|e| {
+            EngineError::bad_input(
+                "invalid_json",
+                format!(
+                    "expected {{\"prompt\" or \"messages\"[, \"max_tokens\", \"temperature\", \"top_p\", \"stop\"]}}: {e}"
+                ),
+            )
+        })?;
+        let prompt = match (raw.prompt, raw.messages) {
+            (Some(p), None) if !p.is_empty() => Prompt::Text(p),
+            (Some(_), None) => return Err(EngineError::bad_input("empty_prompt", "the prompt is empty")),
+            (None, Some(m)) if !m.is_empty() => Prompt::Chat(m),
+            (None, Some(_)) => return Err(EngineError::bad_input("empty_prompt", "messages is empty")),
+            (Some(_), Some(_)) => {
+                return Err(EngineError::bad_input("invalid_request", "give either prompt or messages, not both"));
+            }
+            (None, None) => return Err(EngineError::bad_input("invalid_request", "give prompt or messages")),
+        };
+        let max_tokens = raw.max_tokens.unwrap_or(max_new_tokens as i64);
+        if max_tokens < 1 || max_tokens > max_new_tokens as i64 {
+            return Err(EngineError::bad_input(
+                "max_tokens_out_of_range",
+                format!("max_tokens must be 1 to {max_new_tokens}"),
+            ));
+        }
+        let temperature = raw.temperature.unwrap_or(0.0);
+        if !(0.0..=10.0).contains(&temperature) {
+            return Err(EngineError::bad_input("temperature_out_of_range", "temperature must be between 0 and 10"));
+        }
+        let top_p = raw.top_p.unwrap_or(1.0);
+        if !(top_p > 0.0 && top_p <= 1.0) {
+            return Err(EngineError::bad_input("top_p_out_of_range", "top_p must be above 0 and at most 1"));
+        }
+        let stop = raw.stop.map(OneOrMany::into_vec).unwrap_or_default();
+        if stop.len() > MAX_STOPS || stop.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
+            return Err(EngineError::bad_input(
+                "invalid_stop",
+                format!("stop must be at most {MAX_STOPS} strings of 1 to {MAX_STOP_BYTES} bytes"),
+            ));
+        }
+        Ok(GenerateRequest { prompt, max_tokens: max_tokens as usize, temperature, top_p, stop })
+    }
+}
+
+/// Parses an embedding input: one text or up to [`MAX_TEXTS`].
+pub fn parse_embed(bytes: &[u8]) -> Result<Vec<String>, EngineError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        input: OneOrMany,
+    }
+    let raw: Raw = serde_json::from_str(utf8(bytes)?).map_err(|e| {
+        EngineError::bad_input("invalid_json", format!("expected {{\"input\": \"…\" or [\"…\", …]}}: {e}"))
+    })?;
+    let texts = raw.input.into_vec();
+    if texts.is_empty() || texts.len() > MAX_TEXTS {
+        return Err(EngineError::bad_input("invalid_input", format!("input must hold 1 to {MAX_TEXTS} texts")));
+    }
+    Ok(texts)
+}
+
+/// The tokenizer, the chat template and the special tokens of a checkpoint.
+pub struct Text {
+    pub tokenizer: Tokenizer,
+    template: Option<String>,
+    /// Special tokens the template may use (`bos_token`, `eos_token`, …).
+    specials: Vec<(String, String)>,
+    /// `add_special_tokens` when tokenizing a plain prompt (false when the
+    /// template already writes BOS).
+    pub eos: Vec<u32>,
+}
+
+/// A special token in `tokenizer_config.json`: a string or `{"content": …}`.
+fn token_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("content").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+impl Text {
+    /// Loads `tokenizer.json`, the chat template (`chat_template.jinja`, or
+    /// `chat_template` in `tokenizer_config.json`) and the special tokens.
+    pub fn load(dir: &Path, eos: Vec<u32>) -> Result<Self, ModelError> {
+        let path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&path)
+            .map_err(|e| ModelError::new(format!("{}: does not load: {e}", path.display())))?;
+        let config_path = dir.join("tokenizer_config.json");
+        let config: Value = if config_path.exists() {
+            let text = std::fs::read_to_string(&config_path).map_err(|e| ModelError::file(&config_path, e))?;
+            serde_json::from_str(&text).map_err(|e| ModelError::new(format!("{}: {e}", config_path.display())))?
+        } else {
+            Value::Null
+        };
+        let jinja = dir.join("chat_template.jinja");
+        let template = if jinja.exists() {
+            Some(std::fs::read_to_string(&jinja).map_err(|e| ModelError::file(&jinja, e))?)
+        } else {
+            match config.get("chat_template") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Array(named)) => named
+                    .iter()
+                    .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
+                    .and_then(|t| t.get("template")?.as_str().map(str::to_string)),
+                Some(_) => {
+                    return Err(ModelError::new(format!(
+                        "{}: field `chat_template` is neither a string nor a list of named templates",
+                        config_path.display()
+                    )));
+                }
+            }
+        };
+        let specials = ["bos_token", "eos_token", "pad_token", "unk_token"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), token_string(config.get(*k)?)?)))
+            .collect();
+        let text = Text { tokenizer, template, specials, eos };
+        if let Some(t) = &text.template {
+            // A template that does not even compile is a bad checkpoint, refused at start.
+            environment()
+                .template_from_str(t)
+                .map_err(|e| ModelError::new(format!("{}: chat_template does not compile: {e}", dir.display())))?;
+        }
+        Ok(text)
+    }
+
+    /// Whether the checkpoint has a chat template.
+    pub fn has_template(&self) -> bool {
+        self.template.is_some()
+    }
+
+    /// Renders chat messages with the template (generation prompt added).
+    pub fn render(&self, messages: &[Message]) -> Result<String, EngineError> {
+        let template = self.template.as_ref().ok_or_else(|| {
+            EngineError::bad_input("no_chat_template", "this model has no chat template: send a prompt")
+        })?;
+        let env = environment();
+        let tmpl =
+            env.template_from_str(template).map_err(|e| EngineError::bad_input("template_error", e.to_string()))?;
+        let mut ctx = std::collections::BTreeMap::new();
+        ctx.insert("messages".to_string(), minijinja::Value::from_serialize(messages));
+        ctx.insert("add_generation_prompt".to_string(), minijinja::Value::from(true));
+        for (k, v) in &self.specials {
+            ctx.insert(k.clone(), minijinja::Value::from(v.as_str()));
+        }
+        tmpl.render(ctx).map_err(|e| EngineError::bad_input("template_error", format!("the chat template failed: {e}")))
+    }
+
+    /// Token ids of `text`; `special` adds the tokenizer's special tokens
+    /// (BOS) as `tokenizer(text)` does in transformers.
+    pub fn encode(&self, text: &str, special: bool) -> Result<Vec<u32>, EngineError> {
+        self.tokenizer
+            .encode(text, special)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| EngineError::bad_input("tokenizer_error", e.to_string()))
+    }
+
+    /// Text of `ids`, special tokens skipped.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, true).unwrap_or_default()
+    }
+}
+
+/// A jinja environment like transformers' (`trim_blocks`, `lstrip_blocks`,
+/// Python string methods, `raise_exception`). No `strftime_now`: templates
+/// then use their own fixed date, so that rendering is deterministic.
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+        Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+    });
+    env
+}
+
+/// The uniform number of step `step`: `u64_le(blake2b256(seed || u64_le(step))[0..8]) / 2^64`.
+pub fn uniform(seed: &Digest, step: u64) -> f64 {
+    let mut data = seed.0.to_vec();
+    data.extend_from_slice(&step.to_le_bytes());
+    let h = blake2b256(&data);
+    u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64)
+}
+
+/// Picks the next token from `probs` (softmax of logits / temperature):
+/// with `top_p < 1`, only the most likely tokens whose mass reaches `top_p`
+/// (ties broken by the lower id), renormalised; then the first token whose
+/// cumulative mass exceeds `u`.
+pub fn pick(probs: &[f32], top_p: f64, u: f64) -> u32 {
+    let mut order: Vec<u32> = (0..probs.len() as u32).collect();
+    if top_p < 1.0 {
+        order.sort_by(|a, b| probs[*b as usize].total_cmp(&probs[*a as usize]).then(a.cmp(b)));
+        let mut acc = 0f64;
+        let mut keep = order.len();
+        for (i, t) in order.iter().enumerate() {
+            acc += f64::from(probs[*t as usize]);
+            if acc >= top_p {
+                keep = i + 1;
+                break;
+            }
+        }
+        order.truncate(keep);
+    }
+    let total: f64 = order.iter().map(|t| f64::from(probs[*t as usize])).sum();
+    let target = u * total;
+    let mut acc = 0f64;
+    for t in &order {
+        acc += f64::from(probs[*t as usize]);
+        if target < acc {
+            return *t;
+        }
+    }
+    // Rounding left the total just under the target: the last token with mass.
+    *order.iter().rev().find(|t| probs[**t as usize] > 0.0).unwrap_or(&order[0])
+}
