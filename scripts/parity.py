@@ -7,7 +7,8 @@
 - chat templates: the rendered prompt and its ids equal `apply_chat_template`'s;
 - logits of one forward pass: max absolute difference at most 1e-4 (f32);
 - 64 greedy tokens: equal (`generate(do_sample=False)`);
-- embeddings: cosine at least 0.9999 against mean pooling and L2 normalisation.
+- embeddings: cosine at least 0.9999 against sentence-transformers' own
+  `SentenceTransformer(dir).encode` (its modules: pooling, normalisation).
 
 Usage: parity.py --atoma-model BIN MANIFEST... (run with the reference venv's
 Python, which scripts/setup-reference installs). Exits non-zero on any
@@ -25,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
-from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 TOKENIZE = [
     "Hello, world!",
@@ -109,15 +110,17 @@ def main():
                 if diff > LOGITS_TOL:
                     fail(f"logits {case['prompt']!r}: max |diff| {diff:.3g} > {LOGITS_TOL}")
             checked.append(f"logits of {len(ours['logits'])} prompts (max |diff| {worst:.2g})")
+            compared = 0
             for case in ours["greedy"]:
                 ids = torch.tensor([tok(case["prompt"])["input_ids"]])
                 with torch.no_grad():
                     gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                          max_new_tokens=args.max_tokens, pad_token_id=tok.eos_token_id)
                 ref = gen[0, ids.shape[1]:].tolist()
+                compared += len(ref)
                 if case["tokens"] != ref:
                     fail(f"greedy {case['prompt']!r}: ours {case['tokens']}, transformers {ref}")
-            checked.append(f"{len(ours['greedy'])} greedy generations of up to {args.max_tokens} tokens")
+            checked.append(f"{len(ours['greedy'])} greedy generations ({compared} tokens)")
             if tok.chat_template:
                 for case in ours["chat"]:
                     rendered = tok.apply_chat_template(case["messages"], add_generation_prompt=True, tokenize=False)
@@ -128,13 +131,9 @@ def main():
             elif ours["chat"]:
                 fail("rendered a chat template the checkpoint does not have")
         else:
-            model = AutoModel.from_pretrained(directory, dtype=torch.float32).eval()
-            enc = tok(EMBED, padding=True, truncation=True, max_length=256, return_tensors="pt")
-            with torch.no_grad():
-                hidden = model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            ref = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            from sentence_transformers import SentenceTransformer
+            model = SentenceTransformer(directory, device="cpu")
+            ref = model.encode(EMBED, convert_to_tensor=True).float()
             mine = torch.tensor(ours["embed"])
             cos = torch.nn.functional.cosine_similarity(mine, ref, dim=1)
             worst = cos.min().item()

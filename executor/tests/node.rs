@@ -32,7 +32,7 @@ fn model_manifest() -> &'static Path {
 }
 
 fn weights_digest() -> String {
-    atoma_executor::manifest::ModelManifest::read(model_manifest()).unwrap().weights_blake2b256
+    atoma_executor::manifest::ModelManifest::read(model_manifest()).unwrap().digest().to_string()
 }
 
 /// A local network, its directory, the requester and up to `n` node keys.

@@ -229,11 +229,11 @@ impl Decoder for Llama {
             }
             let a = attend(&q, &k, &v, scale);
             cache.layers[l] = Some((k, v));
-            x = x + linear(&a, &layer.o.0, layer.o.1.as_ref());
+            x += linear(&a, &layer.o.0, layer.o.1.as_ref());
             let h = self.rms_norm(&x, &layer.post_norm);
             let gate = linear(&h, &layer.gate.0, layer.gate.1.as_ref()).silu();
             let up = linear(&h, &layer.up.0, layer.up.1.as_ref());
-            x = x + linear(&(gate * up), &layer.down.0, layer.down.1.as_ref());
+            x += linear(&(gate * up), &layer.down.0, layer.down.1.as_ref());
         }
         cache.len += t;
         let x = if last_only { x.narrow(1, t - 1, 1) } else { x };
@@ -352,9 +352,9 @@ impl Decoder for Gpt2 {
             }
             let a = attend(&q, &k, &v, scale);
             cache.layers[l] = Some((k, v));
-            x = x + conv1d(&a, &layer.c_proj);
+            x += conv1d(&a, &layer.c_proj);
             let m = conv1d(&conv1d(&self.ln(&x, &layer.ln_2), &layer.c_fc).gelu("tanh"), &layer.mlp_proj);
-            x = x + m;
+            x += m;
         }
         cache.len += t;
         let x = if last_only { x.narrow(1, t - 1, 1) } else { x };

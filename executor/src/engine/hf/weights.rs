@@ -102,7 +102,10 @@ impl Weights {
         for (file, map) in &maps {
             let st = SafeTensors::deserialize(map)
                 .map_err(|e| ModelError::new(format!("{file}: not a safetensors file: {e}")))?;
-            for (raw, view) in st.tensors() {
+            // In name order, so that the first error reported is always the same.
+            let mut listed = st.tensors();
+            listed.sort_by(|a, b| a.0.cmp(&b.0));
+            for (raw, view) in listed {
                 let name = canonical(&raw);
                 let Some(shape) = want.get(name.as_str()) else {
                     if ignored(&name) {
