@@ -78,6 +78,82 @@ impl ClassSpec {
     }
 }
 
+/// A Hugging Face model that the first hardware class also serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HfModel {
+    /// The real sentence-transformers/all-MiniLM-L6-v2 (scripts/setup installs it).
+    MiniLm,
+    /// A Llama 3-layout checkpoint with a chat template, generated from the
+    /// fixed seed at this width and depth.
+    Llama {
+        /// Width of the residual stream.
+        hidden: u32,
+        /// Decoder layers.
+        layers: u32,
+    },
+}
+
+impl HfModel {
+    /// The on-chain model id.
+    pub fn id(&self) -> &'static str {
+        match self {
+            HfModel::MiniLm => "all-minilm-l6-v2",
+            HfModel::Llama { .. } => "llama-chat",
+        }
+    }
+
+    /// The tiny chat model of the tests.
+    pub fn tiny_llama() -> Self {
+        HfModel::Llama { hidden: 64, layers: 2 }
+    }
+
+    /// Writes the checkpoint (or links the installed one) under `models` and
+    /// imports it for `class`: the manifest's path and the model digest.
+    fn prepare(&self, models: &Path, class: &str) -> anyhow::Result<(PathBuf, String)> {
+        let dir = models.join(self.id());
+        match self {
+            HfModel::MiniLm => {
+                let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.work/models/all-minilm-l6-v2");
+                if !installed.join("model.safetensors").exists() {
+                    bail!("{} is missing: run scripts/setup (it installs all-MiniLM-L6-v2)", installed.display());
+                }
+                std::os::unix::fs::symlink(std::path::absolute(&installed)?, &dir)?;
+            }
+            HfModel::Llama { hidden, layers } => {
+                let heads = (hidden / 64).max(4);
+                let kv_heads = (heads / 2).max(1);
+                let intermediate = (hidden * 8 / 3).div_ceil(32) * 32;
+                let out = Command::new(bin("atoma-model")?)
+                    .args(["generate-checkpoint", "--family", "llama", "--positions", "2048", "--out"])
+                    .arg(&dir)
+                    .args(["--hidden", &hidden.to_string(), "--layers", &layers.to_string()])
+                    .args(["--heads", &heads.to_string(), "--kv-heads", &kv_heads.to_string()])
+                    .args(["--intermediate", &intermediate.to_string()])
+                    .output()
+                    .context("running atoma-model generate-checkpoint")?;
+                if !out.status.success() {
+                    bail!("generating {}: {}", self.id(), String::from_utf8_lossy(&out.stderr));
+                }
+            }
+        }
+        let manifest = models.join(format!("{}.toml", self.id()));
+        let out = Command::new(bin("atoma-model")?)
+            .arg("import")
+            .arg(&dir)
+            .args(["--id", self.id(), "--hardware-class", class, "--max-new-tokens", "64", "--out"])
+            .arg(&manifest)
+            .output()
+            .context("running atoma-model import")?;
+        if !out.status.success() {
+            bail!("importing {}: {}", self.id(), String::from_utf8_lossy(&out.stderr));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let digest =
+            stdout.lines().find_map(|l| l.strip_prefix("model digest ")).context("import printed no digest")?;
+        Ok((manifest, digest.trim().to_string()))
+    }
+}
+
 /// One node of the cluster.
 #[derive(Clone, Debug, Default)]
 pub struct NodeSpec {
@@ -118,6 +194,8 @@ pub struct ClusterSpec {
     pub seed: Option<[u8; 32]>,
     /// Milliseconds between checkpoints.
     pub checkpoint_interval_ms: u64,
+    /// Hugging Face models the first class serves besides the test GPT.
+    pub hf_models: Vec<HfModel>,
 }
 
 impl Default for ClusterSpec {
@@ -133,6 +211,7 @@ impl Default for ClusterSpec {
             },
             seed: None,
             checkpoint_interval_ms: 50,
+            hf_models: Vec::new(),
         }
     }
 }
@@ -175,7 +254,8 @@ pub struct Cluster {
     pub requester: Key,
     /// The nodes' operator keys, in spec order (funded).
     pub node_keys: Vec<Key>,
-    manifests: Vec<PathBuf>,
+    /// Every model served: its id, its class's index and its manifest.
+    models: Vec<(String, usize, PathBuf)>,
 }
 
 impl Drop for Cluster {
@@ -239,8 +319,8 @@ impl Cluster {
         }
         let digest = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
         let template = include_str!("../../models/tiny-gpt.toml");
-        let mut manifests = Vec::new();
-        for class in &spec.classes {
+        let mut served = Vec::new();
+        for (i, class) in spec.classes.iter().enumerate() {
             let text = template.replace("id = \"tiny-gpt\"", &format!("id = \"{}\"", class.model())).replace(
                 "hardware_class = \"cpu-avx2-t1/torch-2.13.0\"",
                 &format!("hardware_class = \"{}\"", class.name()),
@@ -248,9 +328,15 @@ impl Cluster {
             let path = models.join(format!("{}.toml", class.model()));
             std::fs::write(&path, text)?;
             std::fs::write(models.join(format!("{}.class.toml", class.model())), class.profile_toml())?;
-            manifests.push(path);
+            served.push((class.model(), i, path, digest.clone()));
         }
         progress(&format!("test model generated (weights {digest})"));
+        for hf in &spec.hf_models {
+            let class = spec.classes.first().context("a Hugging Face model needs a class")?;
+            let (manifest, digest) = hf.prepare(&models, &class.name())?;
+            progress(&format!("{} imported (model digest {digest})", hf.id()));
+            served.push((hf.id().to_string(), 0, manifest, digest));
+        }
 
         // Keys: the requester, then one per node.
         let requester = Key::from_ed25519_bytes([200; 32]);
@@ -275,10 +361,13 @@ impl Cluster {
                 .iter()
                 .map(|c| ClassConfig { name: c.name(), min_collateral: COLLATERAL, task_lock: TASK_LOCK })
                 .collect(),
-            models: spec
-                .classes
+            models: served
                 .iter()
-                .map(|c| ModelConfig { id: c.model(), weight_digest: digest.clone(), class: c.name() })
+                .map(|(id, class, _, digest)| ModelConfig {
+                    id: id.clone(),
+                    weight_digest: digest.clone(),
+                    class: spec.classes[*class].name(),
+                })
                 .collect(),
         };
         let net_dir = dir.join("localnet");
@@ -311,7 +400,7 @@ impl Cluster {
             nodes: Vec::new(),
             requester,
             node_keys: node_keys.clone(),
-            manifests,
+            models: served.into_iter().map(|(id, class, manifest, _)| (id, class, manifest)).collect(),
         };
         wait_for("the local network", Duration::from_secs(30), || Ok(info_path.exists()))?;
         let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
@@ -348,13 +437,19 @@ impl Cluster {
         std::fs::create_dir_all(&dir)?;
         let (port, metrics_port) = (free_port()?, free_port()?);
         let class = &self.classes[spec.class];
+        let manifests: Vec<String> = self
+            .models
+            .iter()
+            .filter(|(_, c, _)| *c == spec.class)
+            .map(|(_, _, m)| format!("{:?}", m.display().to_string()))
+            .collect();
         let mut text = format!(
-            "url = \"{}\"\npackage = \"{}\"\nnetwork = \"{}\"\nkey = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\nmodels = [\"{}\"]\n",
+            "url = \"{}\"\npackage = \"{}\"\nnetwork = \"{}\"\nkey = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\nmodels = [{}]\n",
             self.url,
             self.package,
             self.network,
             key.to_suiprivkey()?,
-            self.manifests[spec.class].display(),
+            manifests.join(", "),
         );
         if let Some(a) = &spec.adversary {
             text.push_str(&format!("adversary = \"{a}\"\n"));
@@ -458,18 +553,19 @@ impl Cluster {
         Ok(Chain::connect(&self.url, self.package, self.network, Key::generate()).await?)
     }
 
-    /// The time the model takes natively on `input` in class `class` (median
+    /// The time model `model` takes natively on `input` in its class (median
     /// of `runs` runs in a fresh `atoma-model` process), and the output digest.
-    pub fn native(&self, class: usize, input: &[u8], seed: &[u8; 32], runs: usize) -> anyhow::Result<(f64, String)> {
+    pub fn native(&self, model: &str, input: &[u8], seed: &[u8; 32], runs: usize) -> anyhow::Result<(f64, String)> {
         let file = self.dir.join("native-input.json");
         std::fs::write(&file, input)?;
-        let model = self.classes[class].model();
+        let (_, class, manifest) =
+            self.models.iter().find(|(id, _, _)| id == model).with_context(|| format!("no model {model}"))?;
         let out = Command::new(bin("atoma-model")?)
             .env("OMP_WAIT_POLICY", "PASSIVE")
             .arg("--class")
-            .arg(self.dir.join("models").join(format!("{model}.class.toml")))
+            .arg(self.dir.join("models").join(format!("{}.class.toml", self.classes[*class].model())))
             .arg("run")
-            .arg(&self.manifests[class])
+            .arg(manifest)
             .arg("--input-file")
             .arg(&file)
             .args(["--seed", &atoma_protocol::Digest(*seed).to_string(), "--repeat", &runs.to_string(), "--json"])

@@ -47,7 +47,7 @@ fn request(text: &str, mode: Mode) -> RequestSpec {
 
 /// The honest output's digest for `text`: what honest nodes commit to.
 fn honest_digest(cluster: &Cluster, text: &str) -> [u8; 32] {
-    let (_, digest) = cluster.native(0, &prompt(text), &[0; 32], 1).unwrap();
+    let (_, digest) = cluster.native(&cluster.classes[0].model(), &prompt(text), &[0; 32], 1).unwrap();
     atoma_protocol::Digest::from_hex(&digest).unwrap().0
 }
 

@@ -1,16 +1,18 @@
 //! End to end, as separate processes (the local network, `atoma-node`
 //! processes running the test model, the SDK here): slashing and
 //! redistribution exact to the MIST, the CrossValidation flip rate against
-//! p, Sealed mode's indistinguishability for the primary, and an absent
-//! Sealed verifier slashed. Per-node behaviours (every mode, each
+//! p, Sealed mode's indistinguishability for the primary, an absent Sealed
+//! verifier slashed, and chat and embedding requests to Hugging Face models
+//! (a generated Llama, the real all-MiniLM-L6-v2). Per-node behaviours (every mode, each
 //! misbehaviour, crash recovery, refused inputs) are in
 //! `executor/tests/node.rs`; attacks on honest nodes in `adversaries.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use atoma_e2e::{COLLATERAL, Cluster, ClusterSpec, NodeSpec, TASK_LOCK, request_events};
+use atoma_e2e::{COLLATERAL, Cluster, ClusterSpec, HfModel, NodeSpec, TASK_LOCK, request_events};
 use atoma_localnet::genesis::ParamsConfig;
+use atoma_protocol::output::Output;
 use atoma_protocol::params::bps_of;
 use atoma_protocol::{Event, Mode, Role, SlashReason};
 use atoma_sdk::client::Outcome;
@@ -283,4 +285,80 @@ async fn an_absent_sealed_verifier_is_slashed() {
         return;
     }
     panic!("the silent node was never the chosen verifier in 40 requests");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_and_a_cheater_is_slashed() {
+    // Seven nodes serving a generated Llama chat model and the real
+    // all-MiniLM-L6-v2; node 0 returns wrong outputs.
+    let mut nodes = honest(7);
+    nodes[0].adversary = Some("wrong-output".into());
+    let spec =
+        ClusterSpec { hf_models: vec![HfModel::tiny_llama(), HfModel::MiniLm], ..spec(nodes, ParamsConfig::default()) };
+    let cluster = Cluster::start(&spec, None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let cheater = cluster.nodes[0].id;
+    let mut caught = false;
+    for i in 0..40 {
+        let input = serde_json::to_vec(&serde_json::json!({
+            "messages": [{ "role": "user", "content": format!("What is the capital of France? ({i})") }],
+            "max_tokens": 12,
+        }))
+        .unwrap();
+        let from = chain.checkpoint_height().await.unwrap();
+        let spec = RequestSpec {
+            timeout_ms: 8_000,
+            ..RequestSpec::new(HfModel::tiny_llama().id(), InputSpec::Bytes(input.clone()), Mode::Sampling { n: 2 })
+        };
+        let handle = client.submit(spec).await.unwrap();
+        let first = handle.first_output_within(WAIT).await.unwrap();
+        let attestation = handle.finality_within(WAIT).await.unwrap();
+        let Outcome::Finalized { output_digest, .. } = attestation.outcome else { panic!("{:?}", attestation.outcome) };
+        // The attested output is the model's: a text output equal to a native run's.
+        let seed = request_events(chain, handle.id(), from, WAIT)
+            .await
+            .unwrap()
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::RequestSubmitted(s) => Some(s.seed.0),
+                _ => None,
+            })
+            .unwrap();
+        let (_, native) = cluster.native(HfModel::tiny_llama().id(), &input, &seed, 1).unwrap();
+        assert_eq!(native, atoma_protocol::Digest(output_digest).to_string());
+        if first.node != cheater {
+            atoma_sdk::verify(&first.output, &attestation).unwrap();
+            let Output::Text(text) = Output::decode(&first.output) else { panic!("not a text output") };
+            assert!(text.prompt_tokens > 10 && !text.tokens.is_empty() && text.tokens.len() <= 12, "{text:?}");
+        }
+        if handle.executors().contains(&cheater) {
+            let events = request_events(chain, handle.id(), from, WAIT).await.unwrap();
+            assert!(
+                events.iter().any(|e| matches!(&e.event,
+                Event::NodeSlashed(s) if Address::new(s.node_id.0) == cheater && s.reason == SlashReason::WrongOutput))
+            );
+            caught = true;
+            break;
+        }
+    }
+    assert!(caught, "40 requests never sampled the cheater (probability about 1e-6)");
+
+    // Embeddings, checked by a verifier: two unit vectors of 384 values.
+    let input = br#"{"input": ["Verifiable inference on Sui", "A quorum agrees bit for bit"]}"#.to_vec();
+    let spec = RequestSpec {
+        timeout_ms: 8_000,
+        ..RequestSpec::new(HfModel::MiniLm.id(), InputSpec::Bytes(input), Mode::CrossValidation { p_bps: 10_000, n: 1 })
+    };
+    let handle = client.submit(spec).await.unwrap();
+    let attestation = handle.finality_within(WAIT).await.unwrap();
+    assert!(attestation.verified(), "{:?}", attestation.outcome);
+    let first = handle.first_output_within(WAIT).await.unwrap();
+    if first.node != cheater {
+        atoma_sdk::verify(&first.output, &attestation).unwrap();
+        let Output::Embeddings(e) = Output::decode(&first.output) else { panic!("not embeddings") };
+        assert_eq!((e.rows, e.dims), (2, 384));
+        let norm: f32 = e.row(1).iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
 }

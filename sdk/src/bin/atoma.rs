@@ -1,6 +1,6 @@
 //! `atoma`: submit verifiable inference requests and inspect the network.
 
-use atoma_protocol::output::ErrorOutput;
+use atoma_protocol::output::Output;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Submits a request, prints the first output and waits for finality.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// Shows a request's state.
     Status(StatusArgs),
     /// Lists the registered nodes.
@@ -106,7 +106,22 @@ struct SubmitArgs {
     /// The model's id.
     #[arg(long)]
     model: String,
-    /// The input, as text (for the GPT models: {"prompt": "...", "max_tokens": N}).
+    /// A prompt for a text generation model: sends {"prompt": TEXT, "max_tokens": N}.
+    #[arg(long, conflicts_with_all = ["input", "input_file", "input_uri", "chat", "embed"])]
+    prompt: Option<String>,
+    /// One user message for a chat model (rendered with its chat template):
+    /// sends {"messages": [{"role": "user", "content": TEXT}], "max_tokens": N}.
+    #[arg(long, conflicts_with_all = ["input", "input_file", "input_uri", "embed"])]
+    chat: Option<String>,
+    /// A text for an embedding model: sends {"input": [TEXT]}.
+    #[arg(long, conflicts_with_all = ["input", "input_file", "input_uri"])]
+    embed: Option<String>,
+    /// New tokens for --prompt and --chat.
+    #[arg(long, default_value_t = 64)]
+    max_tokens: u32,
+    /// The input bytes, as text: for generation models {"prompt": "..."} or
+    /// {"messages": [{"role": ..., "content": ...}]}, with "max_tokens",
+    /// "temperature", "top_p", "stop"; for embedding models {"input": ["...", ...]}.
     #[arg(long, conflicts_with_all = ["input_file", "input_uri"])]
     input: Option<String>,
     /// The input, read from a file.
@@ -221,7 +236,7 @@ fn main() {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Submit(a) => submit(a).await,
+        Command::Submit(a) => submit(*a).await,
         Command::Status(a) => status(a).await,
         Command::Nodes(a) => nodes(a).await,
         Command::Classes(a) => classes(a).await,
@@ -240,7 +255,15 @@ fn bps(p: f64) -> anyhow::Result<u64> {
 async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let (url, package, network) = a.network.resolve()?;
     let key = load_key(&a.key)?;
+    let built = if let Some(p) = &a.prompt {
+        Some(json!({ "prompt": p, "max_tokens": a.max_tokens }))
+    } else if let Some(c) = &a.chat {
+        Some(json!({ "messages": [{ "role": "user", "content": c }], "max_tokens": a.max_tokens }))
+    } else {
+        a.embed.as_ref().map(|e| json!({ "input": [e] }))
+    };
     let input = match (&a.input, &a.input_file, &a.input_uri) {
+        _ if built.is_some() => InputSpec::Bytes(serde_json::to_vec(&built)?),
         (Some(text), _, _) => InputSpec::Bytes(text.as_bytes().to_vec()),
         (_, Some(path), _) => {
             InputSpec::Bytes(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
@@ -253,7 +276,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 .context("--input-digest must be 64 hex digits")?;
             InputSpec::Uri { uri: uri.clone(), digest }
         }
-        _ => bail!("give --input, --input-file or --input-uri"),
+        _ => bail!("give --prompt, --chat, --embed, --input, --input-file or --input-uri"),
     };
     let mode = match a.mode {
         ModeArg::Sampling => Mode::Sampling { n: a.n },
@@ -276,9 +299,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let first = match first {
         Ok(f) => {
             progress(format!("first output from node {} ({} bytes), bound to its commitment", f.node, f.output.len()));
-            if let Some(refusal) = ErrorOutput::from_bytes(&f.output) {
-                progress(format!("the model refused the input ({}): {}", refusal.code, refusal.message));
-            }
+            progress(format!("output: {}", Output::decode(&f.output).summary()));
             Some(f)
         }
         Err(e) => {
@@ -317,8 +338,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             "first_output": first.as_ref().map(|f| json!({
                 "node": f.node.to_string(),
                 "output_hex": hex(&f.output),
-                "output_text": String::from_utf8(f.output.clone()).ok(),
-                "refused": ErrorOutput::from_bytes(&f.output),
+                "output": output_json(&f.output),
                 "matches_attestation": verified,
                 "seconds": first_elapsed.as_secs_f64(),
             })),
@@ -327,12 +347,31 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if let Some(f) = first {
-        println!("{}", hex(&f.output));
+        match Output::decode(&f.output) {
+            Output::Text(t) => println!("{}", t.text),
+            Output::Bytes(b) => println!("{}", hex(&b)),
+            other => println!("{}", other.summary()),
+        }
     }
     if verified == Some(false) {
         bail!("the first output does not match the attested output");
     }
     Ok(())
+}
+
+/// An output as JSON: the text and token ids, the embeddings, the refusal,
+/// or other bytes as UTF-8 when they are.
+fn output_json(bytes: &[u8]) -> serde_json::Value {
+    match Output::decode(bytes) {
+        Output::Text(t) => {
+            json!({ "kind": "text", "text": t.text, "tokens": t.tokens, "finish_reason": t.finish_reason, "prompt_tokens": t.prompt_tokens })
+        }
+        Output::Embeddings(e) => {
+            json!({ "kind": "embeddings", "shape": [e.rows, e.dims], "embeddings": (0..e.rows).map(|i| e.row(i).to_vec()).collect::<Vec<_>>() })
+        }
+        Output::Error(e) => json!({ "kind": "refused", "code": e.code, "message": e.message }),
+        Output::Bytes(b) => json!({ "kind": "bytes", "utf8": String::from_utf8(b).ok() }),
+    }
 }
 
 fn status_name(s: Status) -> &'static str {

@@ -62,6 +62,7 @@ fn spec(nodes: usize) -> ClusterSpec {
         params: ParamsConfig { reveal_window_ms: Some(5_000), ..Default::default() },
         seed: Some([5; 32]),
         checkpoint_interval_ms: 50,
+        hf_models: Vec::new(),
     }
 }
 
@@ -70,7 +71,7 @@ async fn latency(args: &Args) -> anyhow::Result<Value> {
     eprintln!("== latency per mode (4 nodes, 64 new tokens per request)");
     let cluster = Cluster::start(&spec(4), None, &quiet).await?;
     let client = cluster.client().await?;
-    let (native_ms, _) = cluster.native(0, &input("The quick brown fox", 64), &[0; 32], 9)?;
+    let (native_ms, _) = cluster.native(&cluster.classes[0].model(), &input("The quick brown fox", 64), &[0; 32], 9)?;
     // The chain's own latency: one transaction (the admin withdraws nothing), executed and answered.
     // A chain round: from sending a transaction until a subscriber sees its event
     // (execution plus the wait for its checkpoint), the unit a protocol step costs.

@@ -1,12 +1,18 @@
 //! `atoma-demo`: the whole system on one machine. A local network, ten
 //! nodes in two hardware classes (one cheating, one silent), and requests in
-//! every mode, with a table per request.
+//! every mode, with a table per request. The first class serves a Llama
+//! chat model (a checkpoint in the Hugging Face layout generated from a fixed
+//! seed) and the real all-MiniLM-L6-v2 embedding model; the table shows each
+//! first output's text or embedding.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, NodeSpec, Timed, first_output_and_finality, request_events, short};
+use atoma_e2e::{
+    ClassSpec, Cluster, ClusterSpec, HfModel, NodeSpec, Timed, first_output_and_finality, request_events, short,
+};
 use atoma_localnet::genesis::ParamsConfig;
+use atoma_protocol::output::Output;
 use atoma_protocol::{Event, Mode, Role};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::{Client, InputSpec, RequestSpec};
@@ -32,6 +38,8 @@ struct Row {
     nodes: Vec<String>,
     /// When the first output came, from which node, and whether it is the attested one.
     first: Option<(f64, String, bool)>,
+    /// The first output, for people (its text, or the embedding's first values).
+    output: String,
     final_ms: f64,
     native_ms: f64,
     outcome: String,
@@ -43,22 +51,35 @@ fn progress(line: &str) {
     eprintln!("  {line}");
 }
 
+/// A chat request to the Llama model.
+fn chat(question: &str) -> (String, Vec<u8>) {
+    let input = json!({ "messages": [{ "role": "user", "content": question }], "max_tokens": 16 });
+    (HfModel::tiny_llama().id().to_string(), serde_json::to_vec(&input).expect("JSON"))
+}
+
+/// A request to the test GPT of `class`.
+fn toy(cluster: &Cluster, class: usize, prompt: &str) -> (String, Vec<u8>) {
+    let input = json!({ "prompt": prompt, "max_tokens": 16 });
+    (cluster.classes[class].model(), serde_json::to_vec(&input).expect("JSON"))
+}
+
+/// At most `n` characters, on one line.
+fn clip(text: &str, n: usize) -> String {
+    let one_line = text.replace(['\n', '|'], " ");
+    if one_line.chars().count() <= n { one_line } else { one_line.chars().take(n).collect::<String>() + "…" }
+}
+
 async fn run_request(
     cluster: &Cluster,
     client: &Client,
-    class: usize,
+    (model, input): (String, Vec<u8>),
     mode: Mode,
-    prompt: &str,
 ) -> anyhow::Result<(Row, Vec<atoma_sdk::PackageEvent>)> {
     let chain = client.chain();
-    let input = format!("{{\"prompt\":\"{prompt}\",\"max_tokens\":16}}").into_bytes();
     let from = chain.checkpoint_height().await?;
     let treasury_before = chain.network().await?.treasury;
     let started = Instant::now();
-    let spec = RequestSpec {
-        timeout_ms: 8_000,
-        ..RequestSpec::new(&cluster.classes[class].model(), InputSpec::Bytes(input.clone()), mode)
-    };
+    let spec = RequestSpec { timeout_ms: 8_000, ..RequestSpec::new(&model, InputSpec::Bytes(input.clone()), mode) };
     let handle = client.submit(spec).await?;
     let Timed { first: (first, first_at), finality: (attestation, final_at) } =
         first_output_and_finality(&handle, started, Duration::from_secs(60), Duration::from_secs(180)).await;
@@ -68,7 +89,7 @@ async fn run_request(
         Event::RequestSubmitted(s) => Some(s.seed.0),
         _ => None,
     });
-    let (native_ms, _) = cluster.native(class, &input, &seed.unwrap_or_default(), 3)?;
+    let (native_ms, _) = cluster.native(&model, &input, &seed.unwrap_or_default(), 3)?;
     let mut nodes = Vec::new();
     let mut slashes = Vec::new();
     let mut slashed_total = 0;
@@ -118,6 +139,7 @@ async fn run_request(
             (format!("failed ({reason:?})"), format!("refund {refund} MIST to the requester"))
         }
     };
+    let output = first.as_ref().map(|f| clip(&Output::decode(&f.output).summary(), 48)).unwrap_or_default();
     let first = first.ok().map(|f| {
         let who = cluster.index_of(&f.node).map(|i| format!("#{i}")).unwrap_or_else(|| short(&f.node));
         (first_at.as_secs_f64() * 1e3, who, atoma_sdk::verify(&f.output, &attestation).is_ok())
@@ -127,6 +149,7 @@ async fn run_request(
         mode,
         nodes,
         first,
+        output,
         final_ms: final_at.as_secs_f64() * 1e3,
         native_ms,
         outcome,
@@ -184,15 +207,17 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         },
         seed: Some([42; 32]),
         checkpoint_interval_ms: 50,
+        hf_models: vec![HfModel::Llama { hidden: 256, layers: 4 }, HfModel::MiniLm],
     };
     let cluster = Cluster::start(&spec, Some(&args.dir), &progress).await?;
     let client = cluster.client().await?;
     let mut rows: Vec<Row> = Vec::new();
 
-    eprintln!("== Sampling in class 0 until the cheating node #0 is sampled");
+    eprintln!("== Sampling chat requests in class 0 until the cheating node #0 is sampled");
+    let questions = ["What is the capital of France?", "Tell me a story about a robot.", "How are you today?"];
     for i in 0..20 {
-        let (mut row, events) =
-            run_request(&cluster, &client, 0, Mode::Sampling { n: 2 }, &format!("The quick brown fox {i}")).await?;
+        let question = format!("{} ({i})", questions[i % questions.len()]);
+        let (mut row, events) = run_request(&cluster, &client, chat(&question), Mode::Sampling { n: 2 }).await?;
         let caught = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(0)));
         row.label = if caught { "cheater caught".into() } else { "honest quorum".into() };
         progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
@@ -204,8 +229,8 @@ async fn demo(args: Args) -> anyhow::Result<()> {
 
     eprintln!("== Sampling in class 1 until the silent node #7 is sampled");
     for i in 0..6 {
-        let (mut row, events) =
-            run_request(&cluster, &client, 1, Mode::Sampling { n: 2 }, &format!("Over the lazy dog {i}")).await?;
+        let request = toy(&cluster, 1, &format!("Over the lazy dog {i}"));
+        let (mut row, events) = run_request(&cluster, &client, request, Mode::Sampling { n: 2 }).await?;
         let silent = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(7)));
         row.label = if silent { "silent node replaced".into() } else { "honest quorum".into() };
         progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
@@ -215,29 +240,35 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    eprintln!("== CrossValidation and Sealed requests");
-    for (class, mode, prompt) in [
-        (0, Mode::CrossValidation { p_bps: 5_000, n: 1 }, "Cheap verification"),
-        (1, Mode::Sealed { p_bps: 5_000, n: 1 }, "Sealed verification"),
+    eprintln!("== CrossValidation (sentence embeddings) and Sealed requests");
+    let embed = json!({ "input": ["Verifiable inference on Sui", "A quorum of nodes agrees bit for bit"] });
+    for (request, mode, label) in [
+        (
+            (HfModel::MiniLm.id().to_string(), serde_json::to_vec(&embed)?),
+            Mode::CrossValidation { p_bps: 5_000, n: 1 },
+            "embeddings",
+        ),
+        (toy(&cluster, 1, "Sealed verification"), Mode::Sealed { p_bps: 5_000, n: 1 }, "sealed"),
     ] {
-        let (mut row, _) = run_request(&cluster, &client, class, mode, prompt).await?;
-        row.label = mode_name(&mode);
+        let (mut row, _) = run_request(&cluster, &client, request, mode).await?;
+        row.label = label.to_string();
         progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
         rows.push(row);
     }
 
     println!();
     println!(
-        "| # | request | mode | nodes | first output (ms) | finality (ms) | native (ms) | outcome | slashed | redistribution |"
+        "| # | request | mode | nodes | first output | first output (ms) | finality (ms) | native (ms) | outcome | slashed | redistribution |"
     );
-    println!("|---|---|---|---|---:|---:|---:|---|---|---|");
+    println!("|---|---|---|---|---|---:|---:|---:|---|---|---|");
     for (i, r) in rows.iter().enumerate() {
         println!(
-            "| {} | {} | {} | {} | {} | {:.0} | {:.1} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.1} | {} | {} | {} |",
             i + 1,
             r.label,
             mode_name(&r.mode),
             r.nodes.join(", "),
+            r.output,
             match &r.first {
                 Some((ms, who, true)) => format!("{ms:.0} ({who})"),
                 Some((ms, who, false)) => format!("{ms:.0} ({who}, not the attested output)"),
@@ -256,7 +287,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             json!({
                 "request": r.label, "mode": mode_name(&r.mode), "nodes": r.nodes,
                 "first_output_ms": r.first.as_ref().map(|f| f.0), "first_output_node": r.first.as_ref().map(|f| f.1.clone()),
-                "first_output_attested": r.first.as_ref().map(|f| f.2), "finality_ms": r.final_ms, "native_ms": r.native_ms,
+                "first_output_attested": r.first.as_ref().map(|f| f.2), "first_output": r.output, "finality_ms": r.final_ms, "native_ms": r.native_ms,
                 "outcome": r.outcome, "slashed": r.slashes, "redistribution": r.redistribution,
             })
         })
@@ -264,7 +295,8 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     std::fs::write(args.dir.join("demo.json"), serde_json::to_string_pretty(&report)?)?;
     println!();
     println!(
-        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs), #7-#9 in {} (#7 never answers).",
+        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs; serves llama-chat, all-minilm-l6-v2 \
+         and tiny-gpt), #7-#9 in {} (#7 never answers; serves tiny-gpt-t2).",
         cluster.classes[0].name(),
         cluster.classes[1].name()
     );
