@@ -142,6 +142,17 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         repeat: usize,
     },
+    /// Run every input of a file (one JSON request per line) and print one
+    /// output digest per line (`scripts/check-determinism` compares them
+    /// across processes and thread counts).
+    Digests {
+        manifest: PathBuf,
+        /// A file of requests, one JSON object per line.
+        inputs: PathBuf,
+        /// The request seed (64 hex digits).
+        #[arg(long, default_value = "0x0303030303030303030303030303030303030303030303030303030303030303")]
+        seed: String,
+    },
     /// Print the token ids of a text as the model's tokenizer gives them.
     Tokenize {
         manifest: PathBuf,
@@ -168,6 +179,25 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 8)]
         tokens: i64,
+    },
+    /// Measure a Hugging Face model through the engine (a benchmark; prints
+    /// one JSON object): prefill and decode tokens/s, or embeddings/s, and
+    /// peak resident memory. `scripts/bench-inference` compares it with
+    /// transformers on the same checkpoint.
+    BenchHf {
+        manifest: PathBuf,
+        /// The prompt (generation models).
+        #[arg(long)]
+        prompt: String,
+        /// New tokens per request (generation models).
+        #[arg(long, default_value_t = 32)]
+        new_tokens: usize,
+        /// Texts per request (embedding models; the prompt repeated with a number).
+        #[arg(long, default_value_t = 32)]
+        texts: usize,
+        /// Timed requests per measurement.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Enter the class's deterministic mode and print the profile in effect.
     Profile,
@@ -196,14 +226,99 @@ mod bench {
     use atoma_executor::engine::gpt::GptInput;
     use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine};
     use atoma_executor::manifest::ModelManifest;
+    use anyhow::Context;
+    use atoma_executor::engine::hf::HfModel;
     use atoma_executor::testmodel::load_gpt;
     use atoma_protocol::Digest;
     use atoma_protocol::commitment::blake2b256;
+    use atoma_protocol::output::Output;
     use serde_json::{Value, json};
 
     fn median(mut v: Vec<f64>) -> f64 {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
+    }
+
+    /// Peak resident memory of this process (VmHWM), in bytes.
+    fn peak_rss() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    }
+
+    /// Seconds of one request, and its output.
+    fn timed(engine: &mut TchEngine, input: &Value) -> Result<(f64, Output)> {
+        let bytes = serde_json::to_vec(input)?;
+        let t = Instant::now();
+        let out = engine.run(&InferenceRequest { input: &bytes, input_digest: blake2b256(&bytes), seed: Digest([0; 32]) })?;
+        Ok((t.elapsed().as_secs_f64(), Output::decode(&out.bytes)))
+    }
+
+    /// Prefill and decode tokens/s (generation) or embeddings/s, through the engine.
+    pub fn hf(
+        manifest: &Path,
+        class: &ClassProfile,
+        prompt: &str,
+        new_tokens: usize,
+        texts: usize,
+        runs: usize,
+    ) -> Result<Value> {
+        let load = Instant::now();
+        let mut engine = TchEngine::load(manifest, class, None)?;
+        let load_s = load.elapsed().as_secs_f64();
+        let m = ModelManifest::read(manifest)?;
+        let dir = &m.hf.as_ref().context("bench-hf needs a Hugging Face model")?.dir;
+        let weights_bytes: u64 = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".safetensors"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        let mut report = json!({ "model": m.id, "threads": tch::get_num_threads(), "weights_bytes": weights_bytes, "load_s": load_s, "runs": runs });
+        match engine.hf().context("bench-hf needs a Hugging Face model")? {
+            HfModel::Generate { .. } => {
+                let one = json!({ "prompt": prompt, "max_tokens": 1 });
+                let many = json!({ "prompt": prompt, "max_tokens": new_tokens });
+                let (mut t1, mut tn) = (Vec::new(), Vec::new());
+                let (mut prompt_tokens, mut generated) = (0, 0);
+                for i in 0..runs + 1 {
+                    let (a, _) = timed(&mut engine, &one)?;
+                    let (b, out) = timed(&mut engine, &many)?;
+                    let Output::Text(t) = out else { bail!("not a text output: {}", out.summary()) };
+                    (prompt_tokens, generated) = (t.prompt_tokens, t.tokens.len());
+                    if i > 0 {
+                        t1.push(a);
+                        tn.push(b);
+                    }
+                }
+                let (prefill, total) = (median(t1), median(tn));
+                report["prompt_tokens"] = json!(prompt_tokens);
+                report["new_tokens"] = json!(generated);
+                report["prefill_s"] = json!(prefill);
+                report["generate_s"] = json!(total);
+                report["prefill_tokens_per_s"] = json!(prompt_tokens as f64 / prefill);
+                report["decode_tokens_per_s"] = json!((generated.saturating_sub(1)) as f64 / (total - prefill));
+            }
+            HfModel::Embed { .. } => {
+                let input = json!({ "input": (0..texts).map(|i| format!("{prompt} {i}")).collect::<Vec<_>>() });
+                let mut t = Vec::new();
+                for i in 0..runs + 1 {
+                    let (s, out) = timed(&mut engine, &input)?;
+                    let Output::Embeddings(_) = out else { bail!("not embeddings: {}", out.summary()) };
+                    if i > 0 {
+                        t.push(s);
+                    }
+                }
+                report["texts"] = json!(texts);
+                report["embeddings_per_s"] = json!(texts as f64 / median(t));
+            }
+        }
+        report["peak_rss_bytes"] = json!(peak_rss());
+        Ok(report)
     }
 
     /// Times `runs` requests through the engine and through a bare loop of
@@ -545,6 +660,16 @@ fn main() -> Result<()> {
                 );
             }
         }
+        Command::Digests { manifest, inputs, seed } => {
+            let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
+            let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let text = std::fs::read_to_string(&inputs).with_context(|| format!("reading {}", inputs.display()))?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let input = line.as_bytes();
+                let out = engine.run(&InferenceRequest { input, input_digest: blake2b256(input), seed })?;
+                println!("{}", out.digest);
+            }
+        }
         Command::Tokenize { manifest, text, no_special } => {
             let engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
             let hf = engine.hf().context("tokenize needs a Hugging Face model (kind = \"hf\")")?;
@@ -577,6 +702,10 @@ fn main() -> Result<()> {
         }
         Command::Bench { manifest, mode, runs, tokens } => {
             let report = bench::run(&manifest, &class(cli.class.as_deref())?, &mode, runs, tokens)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::BenchHf { manifest, prompt, new_tokens, texts, runs } => {
+            let report = bench::hf(&manifest, &class(cli.class.as_deref())?, &prompt, new_tokens, texts, runs)?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Profile => {

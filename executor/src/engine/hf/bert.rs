@@ -4,8 +4,11 @@
 //! `1_Pooling/config.json` (mean over the tokens, or the CLS token) and, when
 //! `modules.json` lists a `Normalize` module, L2 normalisation.
 //!
-//! Each text runs alone (no padding, no batching across texts), so a text's
-//! embedding does not depend on the other texts of the request.
+//! The texts of one request run in one forward pass, packed without padding:
+//! the projections and the MLP see all their tokens at once (one large
+//! matrix product, as a batch would), attention runs text by text, and
+//! positions restart at each text. Requests are never batched together
+//! (docs/determinism.md), so a request's bits depend on its own texts only.
 
 use tch::{Kind, Tensor};
 
@@ -120,45 +123,61 @@ impl Bert {
         x.layer_norm([self.cfg.hidden], Some(&p.0), Some(&p.1), self.cfg.eps, false)
     }
 
-    /// The token vectors `[t, hidden]` of one text.
-    pub fn encode(&self, tokens: &[i64]) -> Tensor {
+    /// The token vectors `[total tokens, hidden]` of the texts, packed.
+    pub fn encode(&self, texts: &[Vec<i64>]) -> Tensor {
         let c = &self.cfg;
         let device = self.word.device();
-        let t = tokens.len() as i64;
         let (d, h) = (c.hidden, c.heads);
         let hd = d / h;
-        let ids = Tensor::from_slice(tokens).to_device(device);
-        let pos = Tensor::arange(t, (Kind::Int64, device));
-        let types = Tensor::zeros([t], (Kind::Int64, device));
+        let lens: Vec<i64> = texts.iter().map(|t| t.len() as i64).collect();
+        let total: i64 = lens.iter().sum();
+        let ids = Tensor::from_slice(&texts.concat()).to_device(device);
+        let positions: Vec<i64> = lens.iter().flat_map(|n| 0..*n).collect();
+        let pos = Tensor::from_slice(&positions).to_device(device);
+        let types = Tensor::zeros([total], (Kind::Int64, device));
         let emb = Tensor::embedding(&self.word, &ids, -1, false, false)
             + Tensor::embedding(&self.token_type, &types, -1, false, false)
             + Tensor::embedding(&self.position, &pos, -1, false, false);
-        let mut x = self.ln(&emb.unsqueeze(0), &self.norm);
+        let mut x = self.ln(&emb, &self.norm);
         let scale = (hd as f64).powf(-0.5);
         for layer in &self.layers {
-            let heads = |p: &(Tensor, Tensor)| x.linear(&p.0, Some(&p.1)).view([1, t, h, hd]).transpose(1, 2);
-            let (q, k, v) = (heads(&layer.q), heads(&layer.k), heads(&layer.v));
-            let probs = (q.matmul(&k.transpose(2, 3)) * scale).softmax(-1, Kind::Float).to_kind(q.kind());
-            let a = probs.matmul(&v).transpose(1, 2).contiguous().view([1, t, d]);
+            let (q, k, v) = (
+                x.linear(&layer.q.0, Some(&layer.q.1)),
+                x.linear(&layer.k.0, Some(&layer.k.1)),
+                x.linear(&layer.v.0, Some(&layer.v.1)),
+            );
+            let mut contexts = Vec::with_capacity(texts.len());
+            let mut start = 0;
+            for &t in &lens {
+                let heads = |y: &Tensor| y.narrow(0, start, t).view([t, h, hd]).transpose(0, 1);
+                let (q, k, v) = (heads(&q), heads(&k), heads(&v));
+                let probs = (q.matmul(&k.transpose(1, 2)) * scale).softmax(-1, Kind::Float).to_kind(q.kind());
+                contexts.push(probs.matmul(&v).transpose(0, 1).contiguous().view([t, d]));
+                start += t;
+            }
+            let a = Tensor::cat(&contexts, 0);
             x = self.ln(&(a.linear(&layer.attn_out.0, Some(&layer.attn_out.1)) + &x), &layer.attn_norm);
             let inter = x.linear(&layer.inter.0, Some(&layer.inter.1)).gelu("none");
             x = self.ln(&(inter.linear(&layer.out.0, Some(&layer.out.1)) + &x), &layer.out_norm);
         }
-        x.squeeze_dim(0)
+        x
     }
 
-    /// One text's embedding `[hidden]` (f32).
-    pub fn embed(&self, tokens: &[i64]) -> Tensor {
-        let x = self.encode(tokens).to_kind(Kind::Float);
-        let pooled = match self.pooling {
-            Pooling::Mean => x.mean_dim(0, false, Kind::Float),
-            Pooling::Cls => x.get(0),
-        };
-        if self.normalize {
-            let norm = pooled.norm().clamp_min(1e-12);
-            pooled / norm
-        } else {
-            pooled
+    /// The texts' embeddings `[texts, hidden]` (f32).
+    pub fn embed(&self, texts: &[Vec<i64>]) -> Tensor {
+        let x = self.encode(texts).to_kind(Kind::Float);
+        let mut rows = Vec::with_capacity(texts.len());
+        let mut start = 0;
+        for t in texts {
+            let n = t.len() as i64;
+            let tokens = x.narrow(0, start, n);
+            start += n;
+            let pooled = match self.pooling {
+                Pooling::Mean => tokens.mean_dim(0, false, Kind::Float),
+                Pooling::Cls => tokens.get(0),
+            };
+            rows.push(if self.normalize { &pooled / pooled.norm().clamp_min(1e-12) } else { pooled });
         }
+        Tensor::stack(&rows, 0)
     }
 }

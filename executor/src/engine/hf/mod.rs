@@ -241,15 +241,15 @@ impl HfModel {
             }
             HfModel::Embed { bert, text } => {
                 let texts = parse_embed(input)?;
-                let rows = texts
+                let ids = texts
                     .iter()
-                    .map(|t| {
-                        let ids: Vec<i64> = text.encode(t, true)?.into_iter().map(i64::from).collect();
-                        Ok(bert.embed(&ids))
-                    })
-                    .collect::<Result<Vec<_>, EngineError>>()?;
+                    .map(|t| Ok(text.encode(t, true)?.into_iter().map(i64::from).collect()))
+                    .collect::<Result<Vec<Vec<i64>>, EngineError>>()?;
+                if let Some(i) = ids.iter().position(Vec::is_empty) {
+                    return Err(EngineError::bad_input("empty_input", format!("text {i} has no tokens")));
+                }
                 let mut out = EMBEDDING_PREFIX.to_vec();
-                out.extend(codec::encode(&Tensor::stack(&rows, 0))?);
+                out.extend(codec::encode(&bert.embed(&ids))?);
                 Ok((out, texts.len() as u32))
             }
         }
