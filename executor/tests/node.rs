@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use atoma_executor::engine::ClassProfile;
 use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::{Event, Mode, SlashReason};
@@ -72,7 +73,12 @@ impl Net {
                     coins: 3,
                 })
                 .collect(),
-            classes: vec![ClassConfig { name: CLASS.into(), min_collateral: CLASS_MIN, task_lock: 1_000_000_000 }],
+            classes: vec![ClassConfig {
+                name: CLASS.into(),
+                profile: ClassProfile::cpu_test().chain_profile(),
+                min_collateral: CLASS_MIN,
+                task_lock: 1_000_000_000,
+            }],
             models: vec![ModelConfig { id: "tiny-gpt".into(), weight_digest: weights_digest(), class: CLASS.into() }],
         };
         let net = Localnet::start(&genesis, Options::default()).await.unwrap();
@@ -328,4 +334,54 @@ async fn a_refused_input_is_an_error_output_the_nodes_agree_on() {
     assert!(!all_events(&net.net).iter().any(|e| matches!(e, Event::NodeSlashed(_))));
     let log = net.log(1);
     assert_eq!(log.matches("computed").count(), 1, "computed once:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_whose_profile_differs_from_its_class_refuses_to_register_and_to_start() {
+    let mut net = Net::start(1).await;
+    let config = net.config(0, None);
+    let plain = std::fs::read_to_string(&config).unwrap();
+    let profile = |threads: u32, dtype: &str| {
+        format!(
+            "{plain}\n[class]\nname = \"{CLASS}\"\ndevice = \"cpu\"\nthreads = {threads}\ncpu_capability = \"avx2\"\nlibtorch = \"2.13.0\"\ndtype = \"{dtype}\"\n"
+        )
+    };
+    let node = |command: &str| {
+        Command::new(env!("CARGO_BIN_EXE_atoma-node")).arg("--config").arg(&config).arg(command).output().unwrap()
+    };
+    // Another thread count, then another dtype: refused before anything is staked, naming the field.
+    std::fs::write(&config, profile(2, "f32")).unwrap();
+    let out = node("register");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("class.threads is \"2\", the class pins \"1\""), "{stderr}");
+    std::fs::write(&config, profile(1, "bf16")).unwrap();
+    let out = node("register");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("class.dtype is \"bf16\", the class pins \"f32\""), "{stderr}");
+    let chain = net.client().await.chain().clone();
+    assert_eq!(chain.classes().await.unwrap()[0].1.active.size, 0, "nothing was registered");
+
+    // Registered with the class's profile, then started with another: the service refuses to start.
+    std::fs::write(&config, profile(1, "f32")).unwrap();
+    let out = node("register");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&config, profile(4, "f32")).unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_atoma-node"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while run.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            run.kill().unwrap();
+            panic!("a node with another thread count than its class's started");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("class.threads is \"4\", the class pins \"1\""), "{stderr}");
 }

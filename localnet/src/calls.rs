@@ -56,7 +56,7 @@ use Param::*;
 
 /// The entry functions the local network runs, with their parameters.
 pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
-    ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, U64, U64]),
+    ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, Str, U64, U64]),
     ("network", "add_model", &[NetworkMut, AdminCap, Str, Bytes, U64]),
     ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
     ("network", "withdraw_treasury", &[NetworkMut, AdminCap, U64]),
@@ -307,8 +307,8 @@ fn apply(
     let none = |o| Ok((o, Vec::new()));
     match function {
         "add_hardware_class" => {
-            args!(args, _, Arg::AdminCap(cap), Arg::Str(name), Arg::U64(min), Arg::U64(lock));
-            let (class_id, out) = state.add_hardware_class(&admin(cap), &name, min, lock)?;
+            args!(args, _, Arg::AdminCap(cap), Arg::Str(name), Arg::Str(profile), Arg::U64(min), Arg::U64(lock));
+            let (class_id, out) = state.add_hardware_class(&admin(cap), &name, &profile, min, lock)?;
             // A u64 result is a pure value for later commands.
             Ok((out, vec![Value::Pure(class_id.to_le_bytes().to_vec())]))
         }

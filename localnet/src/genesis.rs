@@ -115,6 +115,9 @@ fn one() -> u64 {
 pub struct ClassConfig {
     /// The class's name.
     pub name: String,
+    /// The determinism profile its nodes must run with
+    /// (`device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0`).
+    pub profile: String,
     /// Minimum collateral (MIST).
     pub min_collateral: u64,
     /// Collateral locked per task (MIST).
@@ -278,7 +281,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     let mut class_ids = HashMap::new();
     for (i, c) in config.classes.iter().enumerate() {
         let (id, out) = state
-            .add_hardware_class(&admin_cap, &c.name, c.min_collateral, c.task_lock)
+            .add_hardware_class(&admin_cap, &c.name, &c.profile, c.min_collateral, c.task_lock)
             .map_err(|e| anyhow::anyhow!("classes[{i}]: {e}"))?;
         class_ids.insert(c.name.clone(), id);
         events.extend(out.events);

@@ -77,7 +77,9 @@ struct InitArgs {
     /// Coins each account's balance is split into.
     #[arg(long, default_value_t = 4)]
     coins: u64,
-    /// A hardware class, as NAME:MIN_COLLATERAL:TASK_LOCK (repeatable).
+    /// A hardware class, as NAME:MIN_COLLATERAL:TASK_LOCK:PROFILE (repeatable);
+    /// PROFILE is what its nodes must run with, e.g.
+    /// device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0.
     #[arg(long = "class")]
     classes: Vec<String>,
     /// A model, as ID:WEIGHT_DIGEST_HEX:CLASS_NAME (repeatable).
@@ -184,10 +186,13 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     }
     let mut classes = Vec::new();
     for c in &args.classes {
-        let parts: Vec<&str> = c.rsplitn(3, ':').collect();
-        let [lock, min, name] = parts[..] else { bail!("--class {c:?}: expected NAME:MIN_COLLATERAL:TASK_LOCK") };
+        let parts: Vec<&str> = c.rsplitn(4, ':').collect();
+        let [profile, lock, min, name] = parts[..] else {
+            bail!("--class {c:?}: expected NAME:MIN_COLLATERAL:TASK_LOCK:PROFILE")
+        };
         classes.push(ClassConfig {
             name: name.to_string(),
+            profile: profile.to_string(),
             min_collateral: min.parse().with_context(|| format!("--class {c:?}: MIN_COLLATERAL"))?,
             task_lock: lock.parse().with_context(|| format!("--class {c:?}: TASK_LOCK"))?,
         });

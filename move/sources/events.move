@@ -21,6 +21,7 @@ public struct NetworkCreated has copy, drop {
 public struct HardwareClassAdded has copy, drop {
     class_id: u64,
     name: String,
+    profile: String,
     min_collateral: u64,
     task_lock: u64,
 }
@@ -168,8 +169,14 @@ public(package) fun emit_network_created(network_id: ID, admin_cap_id: ID, param
     event::emit(NetworkCreated { network_id, admin_cap_id, params });
 }
 
-public(package) fun emit_hardware_class_added(class_id: u64, name: String, min_collateral: u64, task_lock: u64) {
-    event::emit(HardwareClassAdded { class_id, name, min_collateral, task_lock });
+public(package) fun emit_hardware_class_added(
+    class_id: u64,
+    name: String,
+    profile: String,
+    min_collateral: u64,
+    task_lock: u64,
+) {
+    event::emit(HardwareClassAdded { class_id, name, profile, min_collateral, task_lock });
 }
 
 public(package) fun emit_model_added(model_id: String, weight_digest: vector<u8>, class_id: u64) {

@@ -12,6 +12,10 @@ use sui::table_vec::{Self, TableVec};
 
 public struct HardwareClass has store {
     name: String,
+    /// The determinism profile its nodes run with, e.g.
+    /// `device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0`;
+    /// a node whose own differs refuses to register or start.
+    profile: String,
     /// Collateral a node needs to register and stay eligible.
     min_collateral: u64,
     /// Collateral locked per task: what a wrong output loses.
@@ -20,8 +24,14 @@ public struct HardwareClass has store {
     index: Table<ID, u64>,
 }
 
-public(package) fun new(name: String, min_collateral: u64, task_lock: u64, ctx: &mut TxContext): HardwareClass {
-    HardwareClass { name, min_collateral, task_lock, active: table_vec::empty(ctx), index: table::new(ctx) }
+public(package) fun new(
+    name: String,
+    profile: String,
+    min_collateral: u64,
+    task_lock: u64,
+    ctx: &mut TxContext,
+): HardwareClass {
+    HardwareClass { name, profile, min_collateral, task_lock, active: table_vec::empty(ctx), index: table::new(ctx) }
 }
 
 /// Adds `node` to the active list (nothing if present).
@@ -47,6 +57,8 @@ public(package) fun remove(class: &mut HardwareClass, node: ID) {
 // === Views ===
 
 public fun name(class: &HardwareClass): String { class.name }
+
+public fun profile(class: &HardwareClass): String { class.profile }
 
 public fun min_collateral(class: &HardwareClass): u64 { class.min_collateral }
 

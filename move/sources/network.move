@@ -36,6 +36,9 @@ const EInvalidDigest: vector<u8> = b"digest must be 32 bytes";
 /// A name is empty or longer than 128 bytes.
 #[error(code = 7)]
 const EInvalidName: vector<u8> = b"name is empty or longer than 128 bytes";
+/// A class profile is empty or longer than 256 bytes.
+#[error(code = 41)]
+const EInvalidProfile: vector<u8> = b"class profile is empty or longer than 256 bytes";
 /// The task lock is zero or above the minimum collateral.
 #[error(code = 8)]
 const EInvalidTaskLock: vector<u8> = b"task lock must be positive and at most the minimum collateral";
@@ -46,6 +49,7 @@ const EInsufficientTreasury: vector<u8> = b"treasury holds less than the amount"
 // === Constants ===
 
 const MAX_NAME_LEN: u64 = 128;
+const MAX_PROFILE_LEN: u64 = 256;
 
 // === Structs ===
 
@@ -106,23 +110,27 @@ fun create(params: Params, ctx: &mut TxContext) {
 
 // === Admin functions ===
 
-/// Adds a hardware class; ids count up from 0. Emits `HardwareClassAdded`.
-/// Aborts: `EWrongNetwork`, `EInvalidName`, `EInvalidTaskLock`.
+/// Adds a hardware class with the determinism profile its nodes must run
+/// with (docs/protocol.md, "Hardware classes"); ids count up from 0. Emits
+/// `HardwareClassAdded`.
+/// Aborts: `EWrongNetwork`, `EInvalidName`, `EInvalidProfile`, `EInvalidTaskLock`.
 public fun add_hardware_class(
     net: &mut Network,
     cap: &AdminCap,
     name: String,
+    profile: String,
     min_collateral: u64,
     task_lock: u64,
     ctx: &mut TxContext,
 ): u64 {
     net.check_admin(cap);
     check_name(&name);
+    assert!(profile.length() > 0 && profile.length() <= MAX_PROFILE_LEN, EInvalidProfile);
     assert!(task_lock > 0 && task_lock <= min_collateral, EInvalidTaskLock);
     let class_id = net.next_class_id;
     net.next_class_id = class_id + 1;
-    net.classes.add(class_id, hardware::new(name, min_collateral, task_lock, ctx));
-    events::emit_hardware_class_added(class_id, name, min_collateral, task_lock);
+    net.classes.add(class_id, hardware::new(name, profile, min_collateral, task_lock, ctx));
+    events::emit_hardware_class_added(class_id, name, profile, min_collateral, task_lock);
     class_id
 }
 

@@ -41,9 +41,11 @@ fun add_hardware_class_counts_ids_up() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    let id = net.add_hardware_class(&cap, b"h100".to_string(), 500, 500, s.ctx());
+    let profile = b"device=cuda;dtype=bf16;threads=1;cpu_capability=avx2;libtorch=2.13.0".to_string();
+    let id = net.add_hardware_class(&cap, b"h100".to_string(), profile, 500, 500, s.ctx());
     assert!(id == 1);
     assert!(net.class(1).name() == b"h100".to_string());
+    assert!(net.class(1).profile() == profile);
     assert!(net.class(1).min_collateral() == 500 && net.class(1).task_lock() == 500);
     assert!(net.class(1).active_count() == 0);
     s.return_to_sender(cap);
@@ -160,7 +162,29 @@ fun empty_class_name_is_rejected() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_hardware_class(&cap, b"".to_string(), 10, 1, s.ctx());
+    net.add_hardware_class(&cap, b"".to_string(), b"p".to_string(), 10, 1, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidProfile)]
+fun empty_class_profile_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_hardware_class(&cap, b"c".to_string(), b"".to_string(), 10, 1, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidProfile)]
+fun a_class_profile_over_256_bytes_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    let mut long = b"";
+    257u64.do!(|_| long.push_back(0x61));
+    net.add_hardware_class(&cap, b"c".to_string(), long.to_string(), 10, 1, s.ctx());
     abort
 }
 
@@ -170,7 +194,7 @@ fun task_lock_above_the_minimum_is_rejected() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_hardware_class(&cap, b"c".to_string(), 10, 11, s.ctx());
+    net.add_hardware_class(&cap, b"c".to_string(), b"p".to_string(), 10, 11, s.ctx());
     abort
 }
 

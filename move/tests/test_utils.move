@@ -84,7 +84,7 @@ public fun setup_with_seed(nodes: u64, randomness: vector<u8>): Scenario {
     {
         let mut net = s.take_shared<Network>();
         let cap = s.take_from_sender<AdminCap>();
-        net.add_hardware_class(&cap, b"cpu-test".to_string(), min_collateral(), task_lock(), s.ctx());
+        net.add_hardware_class(&cap, b"cpu-test".to_string(), b"device=cpu".to_string(), min_collateral(), task_lock(), s.ctx());
         net.add_model(&cap, model(), blake2b256(&b"weights"), 0);
         s.return_to_sender(cap);
         ts::return_shared(net);

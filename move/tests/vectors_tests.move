@@ -142,10 +142,10 @@ fun event_0_network_created_layout() {
 
 #[test]
 fun event_1_hardware_class_added_layout() {
-    events::emit_hardware_class_added(3, b"h100-80gb/cuda-12.4/torch-2.5".to_string(), 5000, 500);
+    events::emit_hardware_class_added(3, b"h100-80gb/cuda-12.4/torch-2.5".to_string(), b"device=cuda;dtype=bf16;threads=1;cpu_capability=avx2;libtorch=2.13.0".to_string(), 5000, 500);
     let emitted = event::events_by_type<events::HardwareClassAdded>();
     assert!(emitted.length() == 1);
-    assert!(std::bcs::to_bytes(&emitted[0]) == x"03000000000000001d683130302d383067622f637564612d31322e342f746f7263682d322e358813000000000000f401000000000000");
+    assert!(std::bcs::to_bytes(&emitted[0]) == x"03000000000000001d683130302d383067622f637564612d31322e342f746f7263682d322e35446465766963653d637564613b64747970653d626631363b746872656164733d313b6370755f6361706162696c6974793d617678323b6c6962746f7263683d322e31332e308813000000000000f401000000000000");
 }
 
 #[test]

@@ -86,6 +86,7 @@ protocol_errors! {
     38 InsufficientTreasury "EInsufficientTreasury" "treasury holds less than the amount";
     39 UnknownRequest "EUnknownRequest" "no request with this id";
     40 InputOnChain "EInputOnChain" "the input is on chain: only a URI input can be unavailable";
+    41 InvalidProfile "EInvalidProfile" "class profile is empty or longer than 256 bytes";
 }
 
 /// The protocol's result type.

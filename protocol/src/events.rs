@@ -30,6 +30,7 @@ pub struct NetworkCreated {
 pub struct HardwareClassAdded {
     pub class_id: u64,
     pub name: String,
+    pub profile: String,
     pub min_collateral: u64,
     pub task_lock: u64,
 }

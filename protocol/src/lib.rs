@@ -30,7 +30,7 @@
 //! use atoma_protocol::{Address, Ctx, Digest, Event, ObjectId, Params, State, Status, SubmitArgs};
 //!
 //! let (mut state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default())?;
-//! let (class, _) = state.add_hardware_class(&admin, "cpu", 10_000, 1_000)?;
+//! let (class, _) = state.add_hardware_class(&admin, "cpu", "device=cpu;threads=1", 10_000, 1_000)?;
 //! state.add_model(&admin, "tiny-gpt", &[7; 32], class)?;
 //! let mut caps = Vec::new();
 //! for i in 0..3 {

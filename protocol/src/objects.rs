@@ -146,6 +146,7 @@ impl From<&Node> for NodeObject {
 #[allow(missing_docs)]
 pub struct HardwareClassObject {
     pub name: String,
+    pub profile: String,
     pub min_collateral: u64,
     pub task_lock: u64,
     /// `TableVec<ID>`: a struct holding one `Table<u64, ID>`.
@@ -159,6 +160,7 @@ impl HardwareClassObject {
         let size = class.active.len();
         HardwareClassObject {
             name: class.name.clone(),
+            profile: class.profile.clone(),
             min_collateral: class.min_collateral,
             task_lock: class.task_lock,
             active: TableHeader { id: tables[0], size },

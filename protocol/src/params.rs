@@ -28,6 +28,8 @@ pub const MAX_DURATION_MS: u64 = 31_536_000_000;
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest node endpoint (bytes).
 pub const MAX_ENDPOINT_LEN: usize = 256;
+/// Longest hardware-class profile, in bytes.
+pub const MAX_PROFILE_LEN: usize = 256;
 /// Longest input URI (bytes).
 pub const MAX_URI_LEN: usize = 512;
 

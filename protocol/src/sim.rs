@@ -148,7 +148,8 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let params = Params { min_fee_per_execution: 0, max_retries: 0, ..Params::default() };
     let (mut state, admin_cap, _) =
         State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), params).expect("default params are valid");
-    let (class_id, _) = state.add_hardware_class(&admin_cap, "sim", cfg.stake, cfg.stake).expect("valid class");
+    let (class_id, _) =
+        state.add_hardware_class(&admin_cap, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
     state.add_model(&admin_cap, "m", &[0; 32], class_id).expect("valid model");
 
     let mut nodes: HashMap<ObjectId, SimNode> = HashMap::new();

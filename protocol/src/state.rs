@@ -127,6 +127,10 @@ impl ActiveSet {
 pub struct HardwareClass {
     /// Human-readable name, e.g. `h100-80gb/cuda-12.4/torch-2.5`.
     pub name: String,
+    /// The determinism profile every node of the class must run with, e.g.
+    /// `device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0`
+    /// (docs/protocol.md, "Hardware classes"); nodes compare it with their own.
+    pub profile: String,
     /// Collateral a node needs to register and to stay eligible.
     pub min_collateral: u64,
     /// Collateral locked per task (the stake a wrong output loses).

@@ -97,22 +97,32 @@ fn cases() -> Vec<Case> {
         (E::InvalidName, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "", 10, 1).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "", "p", 10, 1).map(|r| r.1)))
         }),
         (E::InvalidName, || {
             let mut w = World::new(0);
             let (cap, class) = (w.admin, w.class);
             unit(w.run(0, |s| s.add_model(&cap, &"x".repeat(129), &[0; 32], class)))
         }),
-        (E::InvalidTaskLock, || {
+        (E::InvalidProfile, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", 10, 0).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "", 10, 1).map(|r| r.1)))
+        }),
+        (E::InvalidProfile, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", &"p".repeat(257), 10, 1).map(|r| r.1)))
         }),
         (E::InvalidTaskLock, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", 10, 11).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "p", 10, 0).map(|r| r.1)))
+        }),
+        (E::InvalidTaskLock, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "p", 10, 11).map(|r| r.1)))
         }),
         (E::InsufficientCollateral, || {
             let mut w = World::new(0);

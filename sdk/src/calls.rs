@@ -69,11 +69,14 @@ fn submitted(executed: &Executed) -> Result<Address> {
 impl Chain {
     // === Admin ===
 
-    /// `network::add_hardware_class`: returns the new class's id.
+    /// `network::add_hardware_class`: returns the new class's id. `profile`
+    /// is the determinism profile its nodes must run with (an executor's
+    /// `ClassProfile::chain_profile`).
     pub async fn add_hardware_class(
         &self,
         admin_cap: Address,
         name: &str,
+        profile: &str,
         min_collateral: u64,
         task_lock: u64,
     ) -> Result<(u64, Executed)> {
@@ -81,6 +84,7 @@ impl Chain {
             Arg::Network,
             Arg::Owned(admin_cap),
             Arg::pure(&name),
+            Arg::pure(&profile),
             Arg::pure(&min_collateral),
             Arg::pure(&task_lock),
         ];

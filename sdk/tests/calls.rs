@@ -113,11 +113,14 @@ async fn admin_calls_succeed_and_their_errors_are_typed() {
     let net = Net::start(&keys, false).await;
     let admin = net.chain(&keys[0]).await;
     let cap = net.admin_cap();
-    let (class, _) = admin.add_hardware_class(cap, "gpu", CLASS_MIN, TASK_LOCK).await.unwrap();
+    let (class, _) = admin.add_hardware_class(cap, "gpu", "device=cuda", CLASS_MIN, TASK_LOCK).await.unwrap();
     assert_eq!(class, 1);
     admin.add_model(cap, "big", &WEIGHTS, class).await.unwrap();
     expect_protocol(admin.add_model(cap, "big", &WEIGHTS, class).await, ProtocolError::ModelExists);
-    expect_protocol(admin.add_hardware_class(cap, "", CLASS_MIN, TASK_LOCK).await, ProtocolError::InvalidName);
+    expect_protocol(
+        admin.add_hardware_class(cap, "", "device=cuda", CLASS_MIN, TASK_LOCK).await,
+        ProtocolError::InvalidName,
+    );
     let params = Params { max_n: 8, ..admin.network().await.unwrap().params };
     admin.set_params(cap, &params).await.unwrap();
     assert_eq!(admin.network().await.unwrap().params.max_n, 8);

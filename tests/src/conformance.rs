@@ -228,7 +228,7 @@ impl Scenario {
         let network_id = scenario_id(1, 0);
         let tables = [scenario_id(1, 1), scenario_id(1, 2), scenario_id(1, 3)];
         let (mut state, admin, _) = State::create_network(network_id, scenario_id(1, 4), params).expect("valid params");
-        state.add_hardware_class(&admin, "cpu", MIN_COLLATERAL, TASK_LOCK).expect("valid class");
+        state.add_hardware_class(&admin, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).expect("valid class");
         state.add_model(&admin, MODEL, &[7; 32], 0).expect("valid model");
         let code = format!(
             "    let mut s = ts::begin({admin_addr});
@@ -239,7 +239,7 @@ impl Scenario {
     {{
         let mut net = s.take_shared<Network>();
         let cap = s.take_from_sender<AdminCap>();
-        net.add_hardware_class(&cap, b\"cpu\".to_string(), {MIN_COLLATERAL}, {TASK_LOCK}, s.ctx());
+        net.add_hardware_class(&cap, b\"cpu\".to_string(), b\"device=cpu\".to_string(), {MIN_COLLATERAL}, {TASK_LOCK}, s.ctx());
         s.return_to_sender(cap);
         ts::return_shared(net);
     }};

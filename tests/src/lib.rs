@@ -69,6 +69,11 @@ impl ClassSpec {
         if self.threads == 1 { "tiny-gpt".into() } else { format!("tiny-gpt-t{}", self.threads) }
     }
 
+    /// The determinism profile registered with the class on chain.
+    pub fn chain_profile(&self) -> String {
+        format!("device=cpu;dtype=f32;threads={};cpu_capability=avx2;libtorch={LIBTORCH}", self.threads)
+    }
+
     fn profile_toml(&self) -> String {
         format!(
             "name = \"{}\"\ndevice = \"cpu\"\nthreads = {}\ncpu_capability = \"avx2\"\nlibtorch = \"{LIBTORCH}\"\n",
@@ -359,7 +364,12 @@ impl Cluster {
             classes: spec
                 .classes
                 .iter()
-                .map(|c| ClassConfig { name: c.name(), min_collateral: COLLATERAL, task_lock: TASK_LOCK })
+                .map(|c| ClassConfig {
+                    name: c.name(),
+                    profile: c.chain_profile(),
+                    min_collateral: COLLATERAL,
+                    task_lock: TASK_LOCK,
+                })
                 .collect(),
             models: served
                 .iter()

@@ -222,12 +222,12 @@ mod bench {
     use std::path::Path;
     use std::time::Instant;
 
+    use anyhow::Context;
     use anyhow::{Result, bail};
     use atoma_executor::engine::gpt::GptInput;
+    use atoma_executor::engine::hf::HfModel;
     use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine};
     use atoma_executor::manifest::ModelManifest;
-    use anyhow::Context;
-    use atoma_executor::engine::hf::HfModel;
     use atoma_executor::testmodel::load_gpt;
     use atoma_protocol::Digest;
     use atoma_protocol::commitment::blake2b256;
@@ -244,7 +244,9 @@ mod bench {
         std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| {
-                s.lines().find_map(|l| l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                })
             })
             .map(|kb| kb * 1024)
             .unwrap_or(0)
@@ -254,7 +256,8 @@ mod bench {
     fn timed(engine: &mut TchEngine, input: &Value) -> Result<(f64, Output)> {
         let bytes = serde_json::to_vec(input)?;
         let t = Instant::now();
-        let out = engine.run(&InferenceRequest { input: &bytes, input_digest: blake2b256(&bytes), seed: Digest([0; 32]) })?;
+        let out =
+            engine.run(&InferenceRequest { input: &bytes, input_digest: blake2b256(&bytes), seed: Digest([0; 32]) })?;
         Ok((t.elapsed().as_secs_f64(), Output::decode(&out.bytes)))
     }
 

@@ -97,8 +97,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let chain = connect(&config).await?;
             let classes = chain.classes().await?;
             let Some((class_id, class)) = classes.iter().find(|(_, c)| c.name == config.class.name) else {
-                bail!("class {:?} (class.name) is not registered on this network", config.class.name);
+                let names: Vec<&str> = classes.iter().map(|(_, c)| c.name.as_str()).collect();
+                bail!(
+                    "class {:?} (class.name) is not registered on this network; registered: {}",
+                    config.class.name,
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                );
             };
+            // Refuse before staking: a node that runs another profile than its
+            // class's would disagree with honest nodes and be slashed.
+            config.class.check_chain_profile(&class.profile)?;
             let public_key = chain.key().public_key();
             if public_key.len() != 32 {
                 bail!("the node's key must be Ed25519 (it signs served outputs)");

@@ -109,6 +109,63 @@ impl ClassProfile {
         Ok(())
     }
 
+    /// The profile as the chain records it with the class:
+    /// `device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0`.
+    pub fn chain_profile(&self) -> String {
+        let device = match self.device {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        };
+        let dtype = match self.dtype {
+            Dtype::F32 => "f32",
+            Dtype::Bf16 => "bf16",
+            Dtype::F16 => "f16",
+        };
+        format!(
+            "device={device};dtype={dtype};threads={};cpu_capability={};libtorch={}",
+            self.threads, self.cpu_capability, self.libtorch
+        )
+    }
+
+    /// Checks this profile against the one the chain records for the class:
+    /// every field must be pinned there and equal here. The error names each
+    /// field that differs (as `class.<field>` of the node's configuration).
+    pub fn check_chain_profile(&self, chain: &str) -> Result<(), EngineError> {
+        let ours = self.chain_profile();
+        let fields = |p: &str| -> Vec<(String, String)> {
+            p.split(';')
+                .filter(|f| !f.is_empty())
+                .map(|f| match f.split_once('=') {
+                    Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+                    None => (f.trim().to_string(), String::new()),
+                })
+                .collect()
+        };
+        let theirs = fields(chain);
+        let mut wrong = Vec::new();
+        for (key, value) in fields(&ours) {
+            match theirs.iter().find(|(k, _)| *k == key) {
+                Some((_, v)) if *v == value => {}
+                Some((_, v)) => wrong.push(format!("class.{key} is {value:?}, the class pins {v:?}")),
+                None => wrong.push(format!("the class does not pin {key} (this node has {value:?})")),
+            }
+        }
+        for (key, _) in &theirs {
+            if !fields(&ours).iter().any(|(k, _)| k == key) {
+                wrong.push(format!("the class pins {key}, which this executor does not know (upgrade it)"));
+            }
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Profile(format!(
+                "class {}: this node's profile differs from the one on chain ({chain}): {}",
+                self.name,
+                wrong.join("; ")
+            )))
+        }
+    }
+
     /// `MKL_CBWR` value matching the capability.
     fn mkl_cbwr(&self) -> &'static str {
         match self.cpu_capability.as_str() {

@@ -104,6 +104,18 @@ impl Service {
                 chain.sender()
             );
         }
+        let classes = chain.classes().await?;
+        let Some((_, class)) = classes.iter().find(|(id, _)| *id == info.class_id) else {
+            anyhow::bail!("node {node}'s class {} is not on this network", info.class_id);
+        };
+        if class.name != config.class.name {
+            anyhow::bail!(
+                "node {node} is registered in class {:?}, this configuration says {:?} (class.name)",
+                class.name,
+                config.class.name
+            );
+        }
+        config.class.check_chain_profile(&class.profile)?;
         let on_chain = chain.models().await?;
         let mut engines = HashMap::new();
         for path in &config.models {

@@ -52,7 +52,12 @@ pub fn genesis(accounts: &[Account]) -> GenesisConfig {
             .iter()
             .map(|a| AccountConfig { address: Some(a.address), keystore: None, balance: BALANCE, coins: 2 })
             .collect(),
-        classes: vec![ClassConfig { name: "cpu".into(), min_collateral: CLASS_MIN, task_lock: TASK_LOCK }],
+        classes: vec![ClassConfig {
+            name: "cpu".into(),
+            profile: "device=cpu".into(),
+            min_collateral: CLASS_MIN,
+            task_lock: TASK_LOCK,
+        }],
         models: vec![ModelConfig {
             id: "tiny".into(),
             weight_digest: format!("0x{}", "ab".repeat(32)),

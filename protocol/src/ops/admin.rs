@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{Ctx, Outcome, State};
 use crate::error::{ProtocolError, Result};
 use crate::events::{HardwareClassAdded, ModelAdded, NetworkCreated, ParamsUpdated, TreasuryWithdrawn};
-use crate::params::{MAX_NAME_LEN, Params};
+use crate::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, Params};
 use crate::state::{ActiveSet, AdminCap, HardwareClass, Model, Network};
 use crate::types::{Digest, ObjectId};
 
@@ -38,18 +38,24 @@ impl State {
         Ok((State { network, requests: BTreeMap::new() }, cap, out))
     }
 
-    /// Adds a hardware class and returns its id (ids count up from 0).
+    /// Adds a hardware class with the determinism profile its nodes must
+    /// run with, and returns its id (ids count up from 0).
     ///
-    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidTaskLock` (zero, or above the minimum collateral).
+    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidProfile` (empty or over
+    /// 256 bytes), `InvalidTaskLock` (zero, or above the minimum collateral).
     pub fn add_hardware_class(
         &mut self,
         cap: &AdminCap,
         name: &str,
+        profile: &str,
         min_collateral: u64,
         task_lock: u64,
     ) -> Result<(u64, Outcome)> {
         self.network.check_network(&cap.network_id)?;
         check_name(name)?;
+        if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
+            return Err(ProtocolError::InvalidProfile);
+        }
         if task_lock == 0 || task_lock > min_collateral {
             return Err(ProtocolError::InvalidTaskLock);
         }
@@ -57,10 +63,22 @@ impl State {
         self.network.next_class_id += 1;
         self.network.classes.insert(
             class_id,
-            HardwareClass { name: name.to_string(), min_collateral, task_lock, active: ActiveSet::default() },
+            HardwareClass {
+                name: name.to_string(),
+                profile: profile.to_string(),
+                min_collateral,
+                task_lock,
+                active: ActiveSet::default(),
+            },
         );
         let mut out = Outcome::default();
-        out.emit(HardwareClassAdded { class_id, name: name.to_string(), min_collateral, task_lock });
+        out.emit(HardwareClassAdded {
+            class_id,
+            name: name.to_string(),
+            profile: profile.to_string(),
+            min_collateral,
+            task_lock,
+        });
         Ok((class_id, out))
     }
 

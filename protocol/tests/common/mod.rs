@@ -71,7 +71,8 @@ impl World {
             received: HashMap::new(),
             events: Vec::new(),
         };
-        let (class, _) = w.state.add_hardware_class(&admin, "cpu-test", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        let (class, _) =
+            w.state.add_hardware_class(&admin, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
         w.class = class;
         w.state.add_model(&admin, "m", &[7; 32], class).unwrap();
         for _ in 0..nodes {

@@ -67,10 +67,11 @@ pub fn vectors() -> Value {
             HardwareClassAdded {
                 class_id: 3,
                 name: "h100-80gb/cuda-12.4/torch-2.5".into(),
+                profile: "device=cuda;dtype=bf16;threads=1;cpu_capability=avx2;libtorch=2.13.0".into(),
                 min_collateral: 5_000,
                 task_lock: 500,
             },
-            &["u64", "String", "u64", "u64"],
+            &["u64", "String", "String", "u64", "u64"],
         ),
         sample(
             ModelAdded { model_id: "tiny-gpt".into(), weight_digest: d(9), class_id: 3 },

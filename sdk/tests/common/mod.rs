@@ -31,7 +31,12 @@ pub fn genesis(keys: &[Key]) -> GenesisConfig {
             .iter()
             .map(|k| AccountConfig { address: Some(k.address()), keystore: None, balance: BALANCE, coins: 3 })
             .collect(),
-        classes: vec![ClassConfig { name: "cpu".into(), min_collateral: CLASS_MIN, task_lock: TASK_LOCK }],
+        classes: vec![ClassConfig {
+            name: "cpu".into(),
+            profile: "device=cpu".into(),
+            min_collateral: CLASS_MIN,
+            task_lock: TASK_LOCK,
+        }],
         models: vec![ModelConfig {
             id: "tiny".into(),
             weight_digest: format!("0x{}", "ab".repeat(32)),

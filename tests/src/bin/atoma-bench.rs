@@ -112,7 +112,11 @@ async fn latency(args: &Args) -> anyhow::Result<Value> {
         for i in 0..args.latency_requests {
             let spec = RequestSpec {
                 timeout_ms: 20_000,
-                ..RequestSpec::new(llama.id(), InputSpec::Bytes(input(&format!("The quick brown fox {i}"), tokens)), mode)
+                ..RequestSpec::new(
+                    llama.id(),
+                    InputSpec::Bytes(input(&format!("The quick brown fox {i}"), tokens)),
+                    mode,
+                )
             };
             let started = Instant::now();
             let handle = client.submit(spec).await?;
@@ -231,7 +235,7 @@ fn selection() -> Value {
     for size in [10u64, 100, 1_000, 10_000, 100_000] {
         let (mut state, admin, _) =
             State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default()).unwrap();
-        let (class, _) = state.add_hardware_class(&admin, "c", 1_000, 1).unwrap();
+        let (class, _) = state.add_hardware_class(&admin, "c", "device=cpu", 1_000, 1).unwrap();
         state.add_model(&admin, "m", &[1; 32], class).unwrap();
         for i in 0..size {
             let ctx = Ctx::new(PAddress::from_u64(i + 10), 0);
