@@ -59,7 +59,7 @@ fn run(
 fn digest_in_process(class: Option<&Path>, prompt: &str, temperature: f32) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_atoma-model"));
     if let Some(class) = class {
-        cmd.arg("--class").arg(class);
+        cmd.arg("--profile").arg(class);
     }
     let out = cmd
         .args(["run", manifest().to_str().unwrap(), "--prompt", prompt, "--max-tokens", "24", "--json"])

@@ -340,7 +340,7 @@ fn the_class_dtype_and_thread_count_run_in_their_own_processes() {
         let path = dir.path().join("class.toml");
         std::fs::write(&path, class).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_atoma-model"))
-            .arg("--class")
+            .arg("--profile")
             .arg(&path)
             .arg("run")
             .arg(checkpoints().join("llama.toml"))

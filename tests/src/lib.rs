@@ -145,7 +145,7 @@ impl HfModel {
         let out = Command::new(bin("atoma-model")?)
             .arg("import")
             .arg(&dir)
-            .args(["--id", self.id(), "--hardware-class", class, "--max-new-tokens", "64", "--out"])
+            .args(["--id", self.id(), "--class", class, "--max-new-tokens", "64", "--out"])
             .arg(&manifest)
             .output()
             .context("running atoma-model import")?;
@@ -572,7 +572,7 @@ impl Cluster {
             self.models.iter().find(|(id, _, _)| id == model).with_context(|| format!("no model {model}"))?;
         let out = Command::new(bin("atoma-model")?)
             .env("OMP_WAIT_POLICY", "PASSIVE")
-            .arg("--class")
+            .arg("--profile")
             .arg(self.dir.join("models").join(format!("{}.class.toml", self.classes[*class].model())))
             .arg("run")
             .arg(manifest)

@@ -22,10 +22,11 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Hardware-class profile (TOML: name, device, threads, cpu_capability,
-    /// libtorch). Default: the built-in test class (CPU, 1 thread, AVX2).
+    /// Hardware-class profile to run in (TOML: name, device, threads,
+    /// cpu_capability, libtorch, dtype). Default: the built-in test class
+    /// (CPU, 1 thread, AVX2, f32).
     #[arg(long, global = true, env = "ATOMA_CLASS_PROFILE")]
-    class: Option<PathBuf>,
+    profile: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,8 +82,8 @@ enum Command {
     },
     /// Write the manifest of a Hugging Face checkpoint directory: every file
     /// the engine reads (config, tokenizer, chat template, weight shards)
-    /// with its Blake2b-256 digest, and print the model digest to register on
-    /// chain (`atoma admin add-model` or the SDK's `add_model`).
+    /// with its Blake2b-256 digest, and print the model digest that the
+    /// network's admin registers on chain (the SDK's `Chain::add_model`).
     Import {
         /// The checkpoint directory (as downloaded from Hugging Face).
         dir: PathBuf,
@@ -90,7 +91,7 @@ enum Command {
         #[arg(long)]
         id: String,
         /// The hardware class the model runs on, e.g. cpu-avx2-t1/torch-2.13.0.
-        #[arg(long = "hardware-class")]
+        #[arg(long = "class", value_name = "CLASS")]
         hardware_class: String,
         /// Where to write the manifest. Default: DIR.toml beside DIR.
         #[arg(long)]
@@ -570,7 +571,7 @@ fn main() -> Result<()> {
             std::fs::write(&out, manifest.to_toml()).with_context(|| format!("writing {}", out.display()))?;
             if let Err(e) = TchEngine::load(
                 &out,
-                &ClassProfile { name: hardware_class.clone(), ..class(cli.class.as_deref())? },
+                &ClassProfile { name: hardware_class.clone(), ..class(cli.profile.as_deref())? },
                 None,
             ) {
                 std::fs::remove_file(&out).ok();
@@ -602,7 +603,7 @@ fn main() -> Result<()> {
             repeat,
         } => {
             let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
-            let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
             let input = match input_file {
                 Some(path) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
                 None => {
@@ -665,7 +666,7 @@ fn main() -> Result<()> {
         }
         Command::Digests { manifest, inputs, seed } => {
             let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
-            let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
             let text = std::fs::read_to_string(&inputs).with_context(|| format!("reading {}", inputs.display()))?;
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let input = line.as_bytes();
@@ -674,12 +675,12 @@ fn main() -> Result<()> {
             }
         }
         Command::Tokenize { manifest, text, no_special } => {
-            let engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
             let hf = engine.hf().context("tokenize needs a Hugging Face model (kind = \"hf\")")?;
             println!("{:?}", hf.text().encode(&text, !no_special)?);
         }
         Command::ParityDump { manifest, cases } => {
-            let mut engine = TchEngine::load(&manifest, &class(cli.class.as_deref())?, None)?;
+            let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
             let text = std::fs::read_to_string(&cases).with_context(|| format!("reading {}", cases.display()))?;
             let cases: serde_json::Value = serde_json::from_str(&text).context("parsing the cases")?;
             println!("{}", serde_json::to_string(&parity::dump(&mut engine, &cases)?)?);
@@ -688,7 +689,7 @@ fn main() -> Result<()> {
             let m = ModelManifest::read(&manifest)?;
             m.verify(None)?;
             let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
-            profile::enter(&class(cli.class.as_deref())?)?;
+            profile::enter(&class(cli.profile.as_deref())?)?;
             let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, weights)?;
             let tokens: Vec<i64> = prompt.bytes().map(i64::from).collect();
             let logits = tch::no_grad(|| model.forward(&atoma_executor::testmodel::token_tensor(&tokens)));
@@ -698,21 +699,21 @@ fn main() -> Result<()> {
             let m = ModelManifest::read(&manifest)?;
             m.verify(None)?;
             let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
-            profile::enter(&class(cli.class.as_deref())?)?;
+            profile::enter(&class(cli.profile.as_deref())?)?;
             trace_gpt(cfg, weights, tokens, &out)?;
             let bytes = std::fs::read(&out)?;
             println!("{}  {}", blake2b256(&bytes), out.display());
         }
         Command::Bench { manifest, mode, runs, tokens } => {
-            let report = bench::run(&manifest, &class(cli.class.as_deref())?, &mode, runs, tokens)?;
+            let report = bench::run(&manifest, &class(cli.profile.as_deref())?, &mode, runs, tokens)?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::BenchHf { manifest, prompt, new_tokens, texts, runs } => {
-            let report = bench::hf(&manifest, &class(cli.class.as_deref())?, &prompt, new_tokens, texts, runs)?;
+            let report = bench::hf(&manifest, &class(cli.profile.as_deref())?, &prompt, new_tokens, texts, runs)?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Profile => {
-            let p = profile::enter(&class(cli.class.as_deref())?)?;
+            let p = profile::enter(&class(cli.profile.as_deref())?)?;
             println!("{}", serde_json::to_string_pretty(&p)?);
         }
     }
