@@ -613,7 +613,7 @@ async fn main() -> anyhow::Result<()> {
     let path = args.root.join("docs/benchmarks.md");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     if let (Some(a), Some(b)) = (old.find("<!-- inference:begin"), old.find("<!-- inference:end -->")) {
-        md = format!("{}\n{}\n", md.trim_end(), &old[a..b + "<!-- inference:end -->".len()]);
+        md = format!("{}\n\n{}\n", md.trim_end(), &old[a..b + "<!-- inference:end -->".len()]);
     }
     std::fs::write(&path, &md)?;
     println!("{md}");
