@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     println!("request {} on nodes {:?}", handle.id(), handle.executors());
 
     let first = handle.first_output().await?; // from the fastest node, bound to its commitment
-    println!("first output from {}: {} bytes", first.node, first.output.len());
+    println!("first output from {}: {}", first.node, first.decoded().summary());
     let attestation = handle.finality().await?; // the quorum agreed (or a dispute decided)
     atoma_sdk::verify(&first.output, &attestation)?;
     println!("verified: {:?} in transactions {:?}", attestation.outcome, attestation.transactions);

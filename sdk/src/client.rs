@@ -153,6 +153,14 @@ pub struct FirstOutput {
     pub commitment: [u8; 32],
 }
 
+impl FirstOutput {
+    /// The output read by its format: a generation model's text and token
+    /// ids, an embedding model's vectors, a refusal, or other bytes.
+    pub fn decoded(&self) -> atoma_protocol::output::Output {
+        atoma_protocol::output::Output::decode(&self.output)
+    }
+}
+
 /// A requester's connection.
 #[derive(Clone)]
 pub struct Client {
