@@ -33,6 +33,7 @@ TOKENIZE = [
     "  leading spaces and   runs   of\twhitespace\n\nnew lines  ",
     "Unicode: café naïve Zürich 東京 日本語 Ελληνικά русский 🙂🚀 \u00a0nbsp",
     "numbers 3.14159 1e-4 2024 and code: def f(x):\n    return x * 2",
+    "Spaces before punctuation , and contractions : do n't , I 'm , it 's . Really ?",
     "",
 ]
 PROMPTS = [

@@ -259,7 +259,8 @@ pub fn generate(family: Family, size: Size, shards: usize, dir: &Path) -> Result
         "tokenizer_class": class,
         "eos_token": s.eos,
         "model_max_length": size.positions,
-        "clean_up_tokenization_spaces": false,
+        // As older GPT-2 checkpoints say; transformers ignores it for BPE, and so does the engine.
+        "clean_up_tokenization_spaces": family == Family::Gpt2,
     });
     if let Some(b) = s.bos {
         tok_config["bos_token"] = json!(b);

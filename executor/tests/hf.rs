@@ -372,3 +372,24 @@ fn the_class_dtype_and_thread_count_run_in_their_own_processes() {
     let bf16 = digest(&format!("{base}threads = 1\ndtype = \"bf16\"\n"));
     assert_ne!(bf16, one);
 }
+
+#[test]
+fn a_truncation_in_tokenizer_json_does_not_cut_a_prompt() {
+    // transformers tokenizes a prompt whole whatever tokenizer.json says; so does the engine.
+    checkpoints();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    std::fs::create_dir(&ck).unwrap();
+    for f in std::fs::read_dir(checkpoints().join("qwen2")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), ck.join(f.file_name())).unwrap();
+    }
+    let path = ck.join("tokenizer.json");
+    let mut tokenizer: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    tokenizer["truncation"] = json!({ "direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0 });
+    std::fs::write(&path, tokenizer.to_string()).unwrap();
+    let manifest = import(&ck, "qwen2-truncating");
+    let mut e = TchEngine::load(&manifest, &ClassProfile::cpu_test(), None).unwrap();
+    let out = text(run(&mut e, &json!({ "prompt": "Tell me a story about a robot", "max_tokens": 4 }), 0));
+    assert!(out.prompt_tokens > 4, "{out:?}");
+}

@@ -160,8 +160,7 @@ pub struct Text {
     template: Option<String>,
     /// Special tokens the template may use (`bos_token`, `eos_token`, …).
     specials: Vec<(String, String)>,
-    /// `add_special_tokens` when tokenizing a plain prompt (false when the
-    /// template already writes BOS).
+    /// End-of-sequence ids: generation stops at any of them.
     pub eos: Vec<u32>,
 }
 
@@ -211,7 +210,14 @@ impl Text {
             .iter()
             .filter_map(|k| Some((k.to_string(), token_string(config.get(*k)?)?)))
             .collect();
-        let text = Text { tokenizer, template, specials, eos };
+        let mut text = Text { tokenizer, template, specials, eos };
+        // transformers tokenizes a prompt without the truncation or padding a
+        // tokenizer.json may carry; so does the engine (embedding models set
+        // their own truncation after this).
+        text.tokenizer
+            .with_truncation(None)
+            .map_err(|e| ModelError::new(format!("{}: truncation: {e}", path.display())))?;
+        text.tokenizer.with_padding(None);
         if let Some(t) = &text.template {
             // A template that does not even compile is a bad checkpoint, refused at start.
             environment()
@@ -253,6 +259,12 @@ impl Text {
     }
 
     /// Text of `ids`, special tokens skipped.
+    ///
+    /// `clean_up_tokenization_spaces` of `tokenizer_config.json` is not
+    /// applied: transformers ignores it for the BPE tokenizers of every
+    /// generation model served (it would strip spaces before punctuation),
+    /// and a WordPiece tokenizer's own decoder cleans up as its
+    /// `tokenizer.json` says.
     pub fn decode(&self, ids: &[u32]) -> String {
         self.tokenizer.decode(ids, true).unwrap_or_default()
     }
