@@ -238,11 +238,19 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
         }
         assert!(attempt < 60, "{behaviour}: the misbehaving node was not sampled in 60 requests");
     };
-    let attestation = handle.finality_within(WAIT).await.unwrap();
+    // The requester asks for the first output at once, as a dApp would: a node
+    // that serves without committing (silent) must not hold it back.
+    let (first, attestation) =
+        tokio::join!(handle.first_output_within(Duration::from_secs(60)), handle.finality_within(WAIT));
+    let attestation = attestation.unwrap();
     let Outcome::Finalized { nodes, .. } = &attestation.outcome else {
         panic!("{behaviour}: {:?}\n{}", attestation.outcome, net.log(1))
     };
     assert!(!nodes.contains(&bad), "{behaviour}: the misbehaving node is not among the winners");
+    let first = first.unwrap_or_else(|e| panic!("{behaviour}: no first output: {e}"));
+    if first.node != bad {
+        atoma_sdk::verify(&first.output, &attestation).unwrap();
+    }
     let slashes: Vec<SlashReason> = all_events(&net.net)
         .into_iter()
         .filter_map(|e| match e {

@@ -373,16 +373,31 @@ impl RequestHandle {
             return Err(SdkError::Http(format!("none of the nodes selected for {} is registered", self.request)));
         }
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
+        // Every node is asked at once, each until it serves an output that opens
+        // its commitment: a node that serves but never commits (or serves
+        // something else) does not hold back the others.
+        let attempts = nodes.iter().map(|(id, info)| Box::pin(self.first_from(*id, info, &signature, deadline)));
+        select_ok(attempts).await.map(|(first, _)| first)
+    }
+
+    /// Asks `node` (long-polling, again after each miss) until it serves an
+    /// output bound to its commitment, or the deadline passes.
+    async fn first_from(
+        &self,
+        node: Address,
+        info: &atoma_protocol::objects::NodeObject,
+        signature: &str,
+        deadline: Instant,
+    ) -> Result<FirstOutput> {
         loop {
             if Instant::now() >= deadline {
-                return Err(SdkError::Timeout(format!("no node served the output of {}", self.request)));
+                return Err(SdkError::Timeout(format!("node {node} served no output of {}", self.request)));
             }
             let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(http::MAX_WAIT_MS));
-            let attempts = nodes.iter().map(|(id, info)| Box::pin(self.fetch(*id, info, &signature, wait)));
-            match select_ok(attempts).await {
-                Ok((served, _)) => return self.bind_to_commitment(served, deadline).await,
+            match self.fetch(node, info, signature, wait).await {
+                Ok(served) => return self.bind_to_commitment(served, deadline).await,
                 Err(e) => {
-                    tracing::debug!(request = %self.request, error = %e, "no output yet");
+                    tracing::debug!(request = %self.request, %node, error = %e, "no output yet");
                     tokio::time::sleep(POLL).await;
                 }
             }
