@@ -218,17 +218,22 @@ fn minilm_gives_unit_embeddings_that_rank_meaning() {
     }
 }
 
-/// A copy of the Llama checkpoint with `change` applied, and the engine's
-/// refusal (at import or at load).
-fn refused(change: impl FnOnce(&Path)) -> String {
-    checkpoints();
+/// A copy of generated checkpoint `name` in a new temporary directory, as `ck`.
+fn copy_checkpoint(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck");
     std::fs::create_dir(&ck).unwrap();
-    for f in std::fs::read_dir(checkpoints().join("llama")).unwrap() {
+    for f in std::fs::read_dir(checkpoints().join(name)).unwrap() {
         let f = f.unwrap();
         std::fs::copy(f.path(), ck.join(f.file_name())).unwrap();
     }
+    (dir, ck)
+}
+
+/// A copy of the Llama checkpoint with `change` applied, and the engine's
+/// refusal (at import or at load).
+fn refused(change: impl FnOnce(&Path)) -> String {
+    let (dir, ck) = copy_checkpoint("llama");
     change(&ck);
     let m = match ModelManifest::import(&ck, "ck".into(), "broken", CLASS, 16, None) {
         Ok(m) => m,
@@ -299,13 +304,7 @@ fn bad_checkpoints_are_refused_naming_the_file_tensor_or_field() {
 
 #[test]
 fn a_node_refuses_a_model_whose_files_differ_from_the_manifest_or_the_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let ck = dir.path().join("ck");
-    std::fs::create_dir(&ck).unwrap();
-    for f in std::fs::read_dir(checkpoints().join("qwen2")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), ck.join(f.file_name())).unwrap();
-    }
+    let (dir, ck) = copy_checkpoint("qwen2");
     let manifest = import(&ck, "qwen2-copy");
     let m = ModelManifest::read(&manifest).unwrap();
     let digest = m.verify(None).unwrap();
@@ -376,14 +375,7 @@ fn the_class_dtype_and_thread_count_run_in_their_own_processes() {
 #[test]
 fn a_truncation_in_tokenizer_json_does_not_cut_a_prompt() {
     // transformers tokenizes a prompt whole whatever tokenizer.json says; so does the engine.
-    checkpoints();
-    let dir = tempfile::tempdir().unwrap();
-    let ck = dir.path().join("ck");
-    std::fs::create_dir(&ck).unwrap();
-    for f in std::fs::read_dir(checkpoints().join("qwen2")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), ck.join(f.file_name())).unwrap();
-    }
+    let (_dir, ck) = copy_checkpoint("qwen2");
     let path = ck.join("tokenizer.json");
     let mut tokenizer: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     tokenizer["truncation"] = json!({ "direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0 });

@@ -24,6 +24,7 @@
 //! Not for: deciding which inputs are bad (the engine does), or inputs a node
 //! cannot obtain (it abstains; see `ops::execute`).
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The first bytes of every error output.
@@ -57,18 +58,30 @@ pub struct TextOutput {
     pub tokens: Vec<u32>,
 }
 
+/// `prefix` and the compact JSON of `value` (struct fields in declaration order).
+fn json_output<T: Serialize>(prefix: &[u8], value: &T) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    // Strings, numbers and lists of them: serializing cannot fail.
+    out.extend(serde_json::to_vec(value).expect("an output serialises"));
+    out
+}
+
+/// Reads what `json_output` wrote; `None` unless `bytes` are exactly its
+/// canonical encoding (so that one output has one encoding).
+fn from_json_output<T: Serialize + DeserializeOwned>(prefix: &[u8], bytes: &[u8]) -> Option<T> {
+    let parsed: T = serde_json::from_slice(bytes.strip_prefix(prefix)?).ok()?;
+    (json_output(prefix, &parsed) == bytes).then_some(parsed)
+}
+
 impl TextOutput {
     /// The canonical bytes (fields in this order, compact JSON).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = TEXT_PREFIX.to_vec();
-        out.extend(serde_json::to_vec(self).expect("a text output serialises"));
-        out
+        json_output(TEXT_PREFIX, self)
     }
 
     /// Reads a text output; `None` when the bytes are not its canonical encoding.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let parsed: TextOutput = serde_json::from_slice(bytes.strip_prefix(TEXT_PREFIX)?).ok()?;
-        (parsed.to_bytes() == bytes).then_some(parsed)
+        from_json_output(TEXT_PREFIX, bytes)
     }
 }
 
@@ -177,18 +190,13 @@ impl ErrorOutput {
 
     /// The canonical bytes (see the module doc).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = ERROR_PREFIX.to_vec();
-        // Serializing a struct of two strings cannot fail.
-        out.extend_from_slice(&serde_json::to_vec(self).expect("JSON of two strings"));
-        out
+        json_output(ERROR_PREFIX, self)
     }
 
-    /// Reads an error output; `None` when `bytes` are not one (an ordinary output).
+    /// Reads an error output; `None` when `bytes` are not one (an ordinary
+    /// output): only the canonical encoding is an error output.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let json = bytes.strip_prefix(ERROR_PREFIX)?;
-        let parsed: ErrorOutput = serde_json::from_slice(json).ok()?;
-        // Only the canonical encoding is an error output.
-        (parsed.to_bytes() == bytes).then_some(parsed)
+        from_json_output(ERROR_PREFIX, bytes)
     }
 }
 

@@ -141,17 +141,17 @@ impl ClassProfile {
                 })
                 .collect()
         };
-        let theirs = fields(chain);
+        let (ours, theirs) = (fields(&ours), fields(chain));
         let mut wrong = Vec::new();
-        for (key, value) in fields(&ours) {
-            match theirs.iter().find(|(k, _)| *k == key) {
-                Some((_, v)) if *v == value => {}
+        for (key, value) in &ours {
+            match theirs.iter().find(|(k, _)| k == key) {
+                Some((_, v)) if v == value => {}
                 Some((_, v)) => wrong.push(format!("class.{key} is {value:?}, the class pins {v:?}")),
                 None => wrong.push(format!("the class does not pin {key} (this node has {value:?})")),
             }
         }
         for (key, _) in &theirs {
-            if !fields(&ours).iter().any(|(k, _)| k == key) {
+            if !ours.iter().any(|(k, _)| k == key) {
                 wrong.push(format!("the class pins {key}, which this executor does not know (upgrade it)"));
             }
         }

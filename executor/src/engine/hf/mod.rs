@@ -25,8 +25,8 @@ use atoma_protocol::Digest;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
-use super::{EngineError, codec};
-use atoma_protocol::output::{EMBEDDING_PREFIX, FinishReason, TextOutput};
+use super::EngineError;
+use atoma_protocol::output::{Embeddings, FinishReason, TextOutput};
 use bert::{Bert, Pooling};
 use config::{Arch, token_ids};
 use decoder::{Decoder, Gpt2, KvCache, Llama};
@@ -248,8 +248,11 @@ impl HfModel {
                 if let Some(i) = ids.iter().position(Vec::is_empty) {
                     return Err(EngineError::bad_input("empty_input", format!("text {i} has no tokens")));
                 }
-                let mut out = EMBEDDING_PREFIX.to_vec();
-                out.extend(codec::encode(&bert.embed(&ids))?);
+                let rows = bert.embed(&ids).to_device(Device::Cpu).contiguous();
+                let (_, dims) = rows.size2().map_err(|e| EngineError::Model(e.to_string()))?;
+                let values =
+                    Vec::<f32>::try_from(rows.flatten(0, -1)).map_err(|e| EngineError::Model(e.to_string()))?;
+                let out = Embeddings { rows: texts.len(), dims: dims as usize, values }.to_bytes();
                 Ok((out, texts.len() as u32))
             }
         }
@@ -322,12 +325,15 @@ pub fn generate(
         if text.eos.contains(&next) {
             break (FinishReason::Stop, text.decode(&tokens));
         }
-        let decoded = text.decode(&tokens);
-        if let Some(cut) = request.stop.iter().filter_map(|s| decoded.find(s.as_str())).min() {
-            break (FinishReason::Stop, decoded[..cut].to_string());
+        // The text so far is decoded at each step only when stop strings need it.
+        if !request.stop.is_empty() {
+            let decoded = text.decode(&tokens);
+            if let Some(cut) = request.stop.iter().filter_map(|s| decoded.find(s.as_str())).min() {
+                break (FinishReason::Stop, decoded[..cut].to_string());
+            }
         }
         if tokens.len() == request.max_tokens {
-            break (FinishReason::Length, decoded);
+            break (FinishReason::Length, text.decode(&tokens));
         }
         next_input = vec![i64::from(next)];
     };

@@ -157,7 +157,8 @@ pub fn parse_embed(bytes: &[u8]) -> Result<Vec<String>, EngineError> {
 /// The tokenizer, the chat template and the special tokens of a checkpoint.
 pub struct Text {
     pub tokenizer: Tokenizer,
-    template: Option<String>,
+    /// The chat template, compiled once at load (as the template `chat`).
+    chat: Option<minijinja::Environment<'static>>,
     /// Special tokens the template may use (`bos_token`, `eos_token`, …).
     specials: Vec<(String, String)>,
     /// End-of-sequence ids: generation stops at any of them.
@@ -210,7 +211,17 @@ impl Text {
             .iter()
             .filter_map(|k| Some((k.to_string(), token_string(config.get(*k)?)?)))
             .collect();
-        let mut text = Text { tokenizer, template, specials, eos };
+        let chat = match template {
+            None => None,
+            Some(t) => {
+                let mut env = environment();
+                // A template that does not even compile is a bad checkpoint, refused at start.
+                env.add_template_owned("chat", t)
+                    .map_err(|e| ModelError::new(format!("{}: chat_template does not compile: {e}", dir.display())))?;
+                Some(env)
+            }
+        };
+        let mut text = Text { tokenizer, chat, specials, eos };
         // transformers tokenizes a prompt without the truncation or padding a
         // tokenizer.json may carry; so does the engine (embedding models set
         // their own truncation after this).
@@ -218,28 +229,20 @@ impl Text {
             .with_truncation(None)
             .map_err(|e| ModelError::new(format!("{}: truncation: {e}", path.display())))?;
         text.tokenizer.with_padding(None);
-        if let Some(t) = &text.template {
-            // A template that does not even compile is a bad checkpoint, refused at start.
-            environment()
-                .template_from_str(t)
-                .map_err(|e| ModelError::new(format!("{}: chat_template does not compile: {e}", dir.display())))?;
-        }
         Ok(text)
     }
 
     /// Whether the checkpoint has a chat template.
     pub fn has_template(&self) -> bool {
-        self.template.is_some()
+        self.chat.is_some()
     }
 
     /// Renders chat messages with the template (generation prompt added).
     pub fn render(&self, messages: &[Message]) -> Result<String, EngineError> {
-        let template = self.template.as_ref().ok_or_else(|| {
+        let env = self.chat.as_ref().ok_or_else(|| {
             EngineError::bad_input("no_chat_template", "this model has no chat template: send a prompt")
         })?;
-        let env = environment();
-        let tmpl =
-            env.template_from_str(template).map_err(|e| EngineError::bad_input("template_error", e.to_string()))?;
+        let tmpl = env.get_template("chat").map_err(|e| EngineError::bad_input("template_error", e.to_string()))?;
         let mut ctx = std::collections::BTreeMap::new();
         ctx.insert("messages".to_string(), minijinja::Value::from_serialize(messages));
         ctx.insert("add_generation_prompt".to_string(), minijinja::Value::from(true));
