@@ -161,11 +161,6 @@ impl Arch {
         }
     }
 
-    /// Causal language model or embedding model.
-    pub fn generates(&self) -> bool {
-        !matches!(self, Arch::Bert(_))
-    }
-
     /// The longest sequence the model's positions allow.
     pub fn max_positions(&self) -> i64 {
         match self {
