@@ -15,7 +15,7 @@
 // Errors are Sui's `ExecutionError`, returned at most once per transaction.
 #![allow(clippy::result_large_err)]
 
-use atoma_protocol::objects::CapObject;
+use atoma_protocol::objects::{CapObject, NodeCapObject};
 use atoma_protocol::{AdminCap, Ctx, NodeCap, ObjectId, Params, ProtocolError, State, SubmitArgs};
 use serde::de::DeserializeOwned;
 use sui_sdk_types::{Argument, CommandArgumentError, ExecutionError, Identifier, MoveCall, MoveLocation};
@@ -28,6 +28,10 @@ use crate::ptb::{Interp, Value};
 pub enum Param {
     /// `&mut Network`.
     NetworkMut,
+    /// `&Network`.
+    NetworkRef,
+    /// `&mut HardwareClass`.
+    ClassMut,
     /// `&mut Request`.
     RequestMut,
     /// `&AdminCap`.
@@ -59,27 +63,49 @@ pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
     ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, Str, U64, U64]),
     ("network", "add_model", &[NetworkMut, AdminCap, Str, Bytes, U64]),
     ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
+    ("network", "sweep_revenue", &[NetworkMut, AdminCap, ClassMut]),
     ("network", "withdraw_treasury", &[NetworkMut, AdminCap, U64]),
-    ("node", "register_node", &[NetworkMut, U64, Coin, Str, Bytes]),
-    ("node", "add_collateral", &[NetworkMut, NodeCap, Coin]),
-    ("node", "set_endpoint", &[NetworkMut, NodeCap, Str]),
-    ("node", "request_leave", &[NetworkMut, NodeCap, Clock]),
-    ("node", "withdraw", &[NetworkMut, NodeCapOwned, Clock]),
-    ("request", "submit_sampling", &[NetworkMut, Str, Bytes, Bytes, OptStr, U64, U64, Coin, Random, Clock]),
+    ("node", "register_node", &[ClassMut, Coin, Str, Bytes]),
+    ("node", "add_collateral", &[ClassMut, NodeCap, Coin]),
+    ("node", "set_endpoint", &[ClassMut, NodeCap, Str]),
+    ("node", "request_leave", &[NetworkRef, ClassMut, NodeCap, Clock]),
+    ("node", "withdraw", &[NetworkRef, ClassMut, NodeCapOwned, Clock]),
+    ("request", "submit_sampling", &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, Coin, Random, Clock]),
     (
         "request",
         "submit_cross_validation",
-        &[NetworkMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Coin, Random, Clock],
+        &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Coin, Random, Clock],
     ),
-    ("request", "submit_sealed", &[NetworkMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Bytes, Coin, Random, Clock]),
-    ("request", "reveal_secret", &[NetworkMut, RequestMut, Bytes, Clock]),
+    (
+        "request",
+        "submit_sealed",
+        &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Bytes, Coin, Random, Clock],
+    ),
+    ("request", "reveal_secret", &[ClassMut, RequestMut, Bytes, Clock]),
     ("request", "commit", &[RequestMut, NodeCap, Bytes, Clock]),
     ("request", "commit_primary", &[RequestMut, NodeCap, Bytes, Random, Clock]),
-    ("request", "abstain", &[NetworkMut, RequestMut, NodeCap, Clock]),
-    ("request", "reveal", &[NetworkMut, RequestMut, NodeCap, Bytes, Bytes, Clock]),
-    ("request", "select_nodes", &[NetworkMut, RequestMut, Clock]),
+    ("request", "abstain", &[ClassMut, RequestMut, NodeCap, Clock]),
+    ("request", "reveal", &[ClassMut, RequestMut, NodeCap, Bytes, Bytes, Clock]),
+    ("request", "select_nodes", &[ClassMut, RequestMut, Clock]),
     ("request", "open_dispute", &[RequestMut, Random]),
-    ("request", "expire", &[NetworkMut, RequestMut, Random, Clock]),
+    ("request", "expire", &[ClassMut, RequestMut, Random, Clock]),
+];
+
+/// The functions on a request's path (submitting, executing, settling):
+/// each may change the request's class object and the request, and never
+/// the `Network` (docs/scaling.md).
+pub const REQUEST_PATH: &[&str] = &[
+    "submit_sampling",
+    "submit_cross_validation",
+    "submit_sealed",
+    "reveal_secret",
+    "commit",
+    "commit_primary",
+    "abstain",
+    "reveal",
+    "select_nodes",
+    "open_dispute",
+    "expire",
 ];
 
 /// The Move sources of the package, read at build time, so that the
@@ -122,8 +148,9 @@ pub fn is_view(module: &str, function: &str) -> bool {
 /// A typed argument.
 enum Arg {
     Request(ObjectId),
+    Class(ObjectId),
     AdminCap(CapObject),
-    NodeCap(CapObject),
+    NodeCap(NodeCapObject),
     U64(u64),
     Str(String),
     Bytes(Vec<u8>),
@@ -195,7 +222,8 @@ fn typed(it: &mut Interp<'_>, param: Param, arg: Argument, position: usize) -> R
         _ => {
             let Value::Object(id, kind) = value else { return Err(mismatch()) };
             let expected = match param {
-                NetworkMut => Kind::Network,
+                NetworkMut | NetworkRef => Kind::Network,
+                ClassMut => Kind::HardwareClass,
                 RequestMut => Kind::Request,
                 AdminCap => Kind::AdminCap,
                 NodeCap | NodeCapOwned => Kind::NodeCap,
@@ -205,7 +233,7 @@ fn typed(it: &mut Interp<'_>, param: Param, arg: Argument, position: usize) -> R
             if kind != expected {
                 return Err(mismatch());
             }
-            if matches!(param, NetworkMut | RequestMut | NodeCapOwned) && !it.is_mutable(&id) {
+            if matches!(param, NetworkMut | ClassMut | RequestMut | NodeCapOwned) && !it.is_mutable(&id) {
                 let kind = if param == NodeCapOwned {
                     CommandArgumentError::InvalidObjectByValue
                 } else {
@@ -213,16 +241,14 @@ fn typed(it: &mut Interp<'_>, param: Param, arg: Argument, position: usize) -> R
                 };
                 return Err(arg_error(position, kind));
             }
-            let cap = || {
-                let object = it.checked_object(&id).ok_or_else(mismatch)?;
-                objects::cap_contents(object).ok_or_else(mismatch)
-            };
+            let object = || it.checked_object(&id).ok_or_else(mismatch);
             match param {
                 RequestMut => Arg::Request(objects::to_object_id(&id)),
-                AdminCap => Arg::AdminCap(cap()?),
-                NodeCap => Arg::NodeCap(cap()?),
+                ClassMut => Arg::Class(objects::to_object_id(&id)),
+                AdminCap => Arg::AdminCap(objects::cap_contents(object()?).ok_or_else(mismatch)?),
+                NodeCap => Arg::NodeCap(objects::node_cap_contents(object()?).ok_or_else(mismatch)?),
                 NodeCapOwned => {
-                    let c = cap()?;
+                    let c = objects::node_cap_contents(object()?).ok_or_else(mismatch)?;
                     it.destroy(id);
                     Arg::NodeCap(c)
                 }
@@ -283,8 +309,8 @@ fn admin(cap: CapObject) -> AdminCap {
     AdminCap { id: cap.id, network_id: cap.network_id }
 }
 
-fn node(cap: CapObject) -> NodeCap {
-    NodeCap { id: cap.id, network_id: cap.network_id }
+fn node(cap: NodeCapObject) -> NodeCap {
+    cap.into()
 }
 
 fn submit_args(
@@ -308,7 +334,10 @@ fn apply(
     match function {
         "add_hardware_class" => {
             args!(args, _, Arg::AdminCap(cap), Arg::Str(name), Arg::Str(profile), Arg::U64(min), Arg::U64(lock));
-            let (class_id, out) = state.add_hardware_class(&admin(cap), &name, &profile, min, lock)?;
+            // The class object and its three tables take four fresh ids, as in Move.
+            let object = objects::to_object_id(&it.new_id());
+            let (class_id, out) = state.add_hardware_class(&admin(cap), object, &name, &profile, min, lock)?;
+            it.out.new_classes.insert(object);
             // A u64 result is a pure value for later commands.
             Ok((out, vec![Value::Pure(class_id.to_le_bytes().to_vec())]))
         }
@@ -326,38 +355,42 @@ fn apply(
             let params = Params::from_values(v);
             none(state.set_params(&admin(cap), params)?)
         }
+        "sweep_revenue" => {
+            args!(args, _, Arg::AdminCap(cap), Arg::Class(class));
+            none(state.sweep_revenue(&admin(cap), &class)?)
+        }
         "withdraw_treasury" => {
             args!(args, _, Arg::AdminCap(cap), Arg::U64(amount));
             none(state.withdraw_treasury(ctx, &admin(cap), amount)?)
         }
         "register_node" => {
-            args!(args, _, Arg::U64(class), Arg::Coin(collateral), Arg::Str(endpoint), Arg::Bytes(key));
+            args!(args, Arg::Class(class), Arg::Coin(collateral), Arg::Str(endpoint), Arg::Bytes(key));
             let cap_id = it.new_id();
             let (cap, out) =
-                state.register_node(ctx, objects::to_object_id(&cap_id), class, collateral, &endpoint, &key)?;
-            it.out.new_caps.push((CapObject { id: cap.id, network_id: cap.network_id }, it.checked.sender));
+                state.register_node(ctx, &class, objects::to_object_id(&cap_id), collateral, &endpoint, &key)?;
+            it.out.new_caps.push((NodeCapObject::from(&cap), it.checked.sender));
             none(out)
         }
         "add_collateral" => {
-            args!(args, _, Arg::NodeCap(cap), Arg::Coin(amount));
-            none(state.add_collateral(&node(cap), amount)?)
+            args!(args, Arg::Class(class), Arg::NodeCap(cap), Arg::Coin(amount));
+            none(state.add_collateral(&class, &node(cap), amount)?)
         }
         "set_endpoint" => {
-            args!(args, _, Arg::NodeCap(cap), Arg::Str(endpoint));
-            none(state.set_endpoint(&node(cap), &endpoint)?)
+            args!(args, Arg::Class(class), Arg::NodeCap(cap), Arg::Str(endpoint));
+            none(state.set_endpoint(&class, &node(cap), &endpoint)?)
         }
         "request_leave" => {
-            args!(args, _, Arg::NodeCap(cap), _);
-            none(state.request_leave(ctx, &node(cap))?)
+            args!(args, _, Arg::Class(class), Arg::NodeCap(cap), _);
+            none(state.request_leave(ctx, &class, &node(cap))?)
         }
         "withdraw" => {
-            args!(args, _, Arg::NodeCap(cap), _);
-            none(state.withdraw(ctx, node(cap))?)
+            args!(args, _, Arg::Class(class), Arg::NodeCap(cap), _);
+            none(state.withdraw(ctx, &class, node(cap))?)
         }
         "submit_sampling" | "submit_cross_validation" | "submit_sealed" => submit(it, state, ctx, function, args),
         "reveal_secret" => {
-            args!(args, _, Arg::Request(request), Arg::Bytes(secret), _);
-            none(state.reveal_secret(ctx, &request, &secret)?)
+            args!(args, Arg::Class(class), Arg::Request(request), Arg::Bytes(secret), _);
+            none(state.reveal_secret(ctx, &class, &request, &secret)?)
         }
         "commit" => {
             args!(args, Arg::Request(request), Arg::NodeCap(cap), Arg::Bytes(commitment), _);
@@ -369,16 +402,24 @@ fn apply(
             none(state.commit_primary(ctx, &request, &node(cap), &commitment, random)?)
         }
         "abstain" => {
-            args!(args, _, Arg::Request(request), Arg::NodeCap(cap), _);
-            none(state.abstain(ctx, &request, &node(cap))?)
+            args!(args, Arg::Class(class), Arg::Request(request), Arg::NodeCap(cap), _);
+            none(state.abstain(ctx, &class, &request, &node(cap))?)
         }
         "reveal" => {
-            args!(args, _, Arg::Request(request), Arg::NodeCap(cap), Arg::Bytes(output), Arg::Bytes(salt), _);
-            none(state.reveal(ctx, &request, &node(cap), &output, &salt)?)
+            args!(
+                args,
+                Arg::Class(class),
+                Arg::Request(request),
+                Arg::NodeCap(cap),
+                Arg::Bytes(output),
+                Arg::Bytes(salt),
+                _
+            );
+            none(state.reveal(ctx, &class, &request, &node(cap), &output, &salt)?)
         }
         "select_nodes" => {
-            args!(args, _, Arg::Request(request), _);
-            none(state.select_nodes(ctx, &request)?)
+            args!(args, Arg::Class(class), Arg::Request(request), _);
+            none(state.select_nodes(ctx, &class, &request)?)
         }
         "open_dispute" => {
             args!(args, Arg::Request(request), _);
@@ -386,9 +427,9 @@ fn apply(
             none(state.open_dispute(ctx, &request, random)?)
         }
         "expire" => {
-            args!(args, _, Arg::Request(request), _, _);
+            args!(args, Arg::Class(class), Arg::Request(request), _, _);
             let random = atoma_protocol::Digest(it.draw());
-            none(state.expire(ctx, &request, random)?)
+            none(state.expire(ctx, &class, &request, random)?)
         }
         _ => unreachable!("every function of FUNCTIONS is dispatched"),
     }
@@ -404,6 +445,7 @@ fn submit(
     let mut iter = args.into_iter();
     let mut next = || iter.next().expect("arguments are typed by FUNCTIONS");
     let _network = next();
+    let Arg::Class(class) = next() else { unreachable!("typed") };
     let (Arg::Str(model), Arg::Bytes(digest), Arg::Bytes(inline), Arg::OptStr(uri), Arg::U64(timeout)) =
         (next(), next(), next(), next(), next())
     else {
@@ -419,20 +461,20 @@ fn submit(
             let n = u64_arg(next());
             let Arg::Coin(fee) = next() else { unreachable!("typed") };
             let seed = atoma_protocol::Digest(it.draw());
-            state.submit_sampling(ctx, request, args, n, fee, seed)?
+            state.submit_sampling(ctx, &class, request, args, n, fee, seed)?
         }
         "submit_cross_validation" => {
             let (p, n) = (u64_arg(next()), u64_arg(next()));
             let Arg::Coin(fee) = next() else { unreachable!("typed") };
             let seed = atoma_protocol::Digest(it.draw());
-            state.submit_cross_validation(ctx, request, args, p, n, fee, seed)?
+            state.submit_cross_validation(ctx, &class, request, args, p, n, fee, seed)?
         }
         _ => {
             let (p, n) = (u64_arg(next()), u64_arg(next()));
             let Arg::Bytes(secret_hash) = next() else { unreachable!("typed") };
             let Arg::Coin(fee) = next() else { unreachable!("typed") };
             let seed = atoma_protocol::Digest(it.draw());
-            state.submit_sealed(ctx, request, args, p, n, &secret_hash, fee, seed)?
+            state.submit_sealed(ctx, &class, request, args, p, n, &secret_hash, fee, seed)?
         }
     };
     it.out.new_requests.insert(request);
@@ -487,6 +529,8 @@ mod tests {
     fn param_of(move_type: &str) -> Param {
         match move_type {
             "&mut Network" => NetworkMut,
+            "&Network" => NetworkRef,
+            "&mut HardwareClass" => ClassMut,
             "&mut Request" => RequestMut,
             "&AdminCap" => AdminCap,
             "&NodeCap" => NodeCap,
@@ -515,7 +559,7 @@ mod tests {
         for (module, source) in SOURCES {
             for function in callable_functions(module) {
                 let params = move_params(module, function);
-                let mutates = params.iter().any(|p| p == "&mut Network" || p == "&mut Request");
+                let mutates = params.iter().any(|p| p.starts_with("&mut ") && p != "&mut TxContext");
                 let entry = source.contains(&format!("entry fun {function}("));
                 if mutates || entry {
                     assert!(!is_view(module, function), "{module}::{function} changes state but is not run");
@@ -525,6 +569,54 @@ mod tests {
         }
         assert!(is_view("network", "treasury"));
         assert!(!is_view("network", "no_such_function"));
+    }
+
+    /// The shared objects a call of `params` may change: those it takes by
+    /// `&mut` (a `Coin` is owned, a cap owned or read).
+    fn shared_objects_mutated(params: &[Param]) -> Vec<&'static str> {
+        params
+            .iter()
+            .filter_map(|p| match p {
+                NetworkMut => Some("Network"),
+                ClassMut => Some("HardwareClass"),
+                RequestMut => Some("Request"),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_request_path_function_mutates_the_network() {
+        // The table of docs/scaling.md, from the Move signatures.
+        let table: Vec<String> =
+            FUNCTIONS.iter().map(|(m, f, p)| format!("{m}::{f}: {}", shared_objects_mutated(p).join(", "))).collect();
+        for (module, function, params) in FUNCTIONS {
+            let mutated = shared_objects_mutated(params);
+            if REQUEST_PATH.contains(function) {
+                assert!(
+                    !mutated.contains(&"Network"),
+                    "{module}::{function} takes &mut Network:\n{}",
+                    table.join("\n")
+                );
+                if !function.starts_with("submit_") {
+                    assert!(
+                        mutated.contains(&"Request"),
+                        "{module}::{function} is on the request path but takes no request"
+                    );
+                }
+            }
+            if *module == "node" {
+                assert_eq!(mutated, ["HardwareClass"], "{module}::{function} changes more than its class");
+            }
+        }
+        for f in REQUEST_PATH {
+            assert!(FUNCTIONS.iter().any(|(_, g, _)| g == f), "{f} is not run here");
+        }
+        // Submissions create the request: they change the class only.
+        for f in ["submit_sampling", "submit_cross_validation", "submit_sealed"] {
+            let (_, _, p) = FUNCTIONS.iter().find(|(_, g, _)| *g == f).unwrap();
+            assert_eq!(shared_objects_mutated(p), ["HardwareClass"], "{f}");
+        }
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub struct Identity {
     pub network_initial_version: Version,
     /// The `AdminCap`'s id.
     pub admin_cap_id: Address,
-    /// Ids of the network's tables (classes, models, nodes).
-    pub network_tables: [ObjectId; 3],
+    /// Ids of the network's tables (classes, models).
+    pub network_tables: [ObjectId; 2],
     /// The Random object's initial shared version.
     pub random_initial_version: Version,
     /// Reference gas price (MIST per computation unit).
@@ -145,7 +145,7 @@ pub struct Identity {
 pub struct Chain {
     /// Fixed facts.
     pub identity: Identity,
-    /// The protocol state behind the `Network` and `Request` objects.
+    /// The protocol state behind the `Network`, `HardwareClass` and `Request` objects.
     pub state: State,
     /// Live and past objects.
     pub objects: ObjectStore,

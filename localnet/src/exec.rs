@@ -507,6 +507,7 @@ fn write(
     }
     if let Some(state) = outcome.state {
         chain.state.network = state.network;
+        chain.state.classes.extend(state.classes);
         chain.state.requests.extend(state.requests);
     }
     TxRecord {

@@ -6,21 +6,20 @@
 //!
 //! ```text
 //! field object = 0x2::dynamic_field::Field<K, V> { id: UID, name: K, value: V }, owned by the table
-//! nodes   table: K = 0x2::object::ID,      V = atoma::network::Node
-//! classes table: K = u64,                  V = atoma::hardware::HardwareClass
-//! models  table: K = 0x1::string::String,  V = atoma::model::Model
+//! Network.classes:     K = u64,                  V = 0x2::object::ID (the class's shared object)
+//! Network.models:      K = 0x1::string::String,  V = atoma::model::Model
+//! HardwareClass.nodes: K = 0x2::object::ID,      V = atoma::hardware::Node
 //! ```
 //!
 //! The fields are built from the protocol state when asked for. They carry
-//! the `Network` object's current version and previous transaction (on Sui a
-//! field keeps the version of the last transaction that changed it, which
-//! is at most that). A class's inner tables (`active`, `index`) get ids
-//! derived from the classes table's id and the class id.
+//! the current version and previous transaction of the object that holds
+//! the table (on Sui a field keeps the version of the last transaction that
+//! changed it, which is at most that). A class's tables have ids derived
+//! from the class object's id (`objects::class_tables`).
 //!
 //! Not for: changing anything; fields are views of `chain.state`.
 
-use atoma_protocol::ObjectId;
-use atoma_protocol::objects::{HardwareClassObject, ModelObject, NodeObject, type_names};
+use atoma_protocol::objects::{ModelObject, NodeObject, type_names};
 use sui_sdk_types::{Address, Digest, Identifier, MoveStruct, Object, ObjectData, Owner, StructTag, TypeTag};
 
 use crate::chain::Chain;
@@ -76,47 +75,30 @@ fn package_type(package: &Address, (module, name): (&str, &str)) -> TypeTag {
     ))
 }
 
-/// Ids of a class's inner tables (`active`, `index`).
-pub fn class_tables(classes_table: &ObjectId, class_id: u64) -> [ObjectId; 2] {
-    let base = Digest::new(classes_table.0);
-    [0, 1].map(|k| objects::to_object_id(&Address::derive_id(base, 1 + 2 * class_id + k)))
+fn id_type() -> TypeTag {
+    TypeTag::from(StructTag::new(
+        Address::TWO,
+        Identifier::from_static("object"),
+        Identifier::from_static("ID"),
+        vec![],
+    ))
 }
 
-/// Every entry of the table `table` (one of the network's three), in key order.
-pub fn fields_of(chain: &Chain, table: &Address) -> Option<Vec<Field>> {
-    let [classes, models, nodes] = chain.identity.network_tables.map(|t| objects::to_address(&t));
+/// Every entry of the table `table` (the network's classes or models, or a
+/// class's nodes), in key order, with the object whose version the entries
+/// carry (the network or the class).
+pub fn fields_of(chain: &Chain, table: &Address) -> Option<(Address, Vec<Field>)> {
+    let [classes, models] = chain.identity.network_tables.map(|t| objects::to_address(&t));
     let package = &chain.identity.package;
     let network = &chain.state.network;
-    if *table == nodes {
-        let id_type = TypeTag::from(StructTag::new(
-            Address::TWO,
-            Identifier::from_static("object"),
-            Identifier::from_static("ID"),
-            vec![],
-        ));
-        let value_type = package_type(package, type_names::NODE);
-        Some(
-            network
-                .nodes
-                .iter()
-                .map(|(id, node)| {
-                    Field::new(nodes, id_type.clone(), bcs(id), value_type.clone(), bcs(&NodeObject::from(node)))
-                })
-                .collect(),
-        )
-    } else if *table == classes {
-        let value_type = package_type(package, type_names::HARDWARE_CLASS);
-        let table_id = chain.identity.network_tables[0];
-        Some(
-            network
-                .classes
-                .iter()
-                .map(|(id, class)| {
-                    let value = HardwareClassObject::new(class, class_tables(&table_id, *id));
-                    Field::new(classes, TypeTag::U64, bcs(id), value_type.clone(), bcs(&value))
-                })
-                .collect(),
-        )
+    let owner = chain.identity.network_id;
+    if *table == classes {
+        let fields = network
+            .classes
+            .iter()
+            .map(|(class_id, object)| Field::new(classes, TypeTag::U64, bcs(class_id), id_type(), bcs(object)))
+            .collect();
+        Some((owner, fields))
     } else if *table == models {
         let string_type = TypeTag::from(StructTag::new(
             Address::from_static("0x1"),
@@ -125,31 +107,44 @@ pub fn fields_of(chain: &Chain, table: &Address) -> Option<Vec<Field>> {
             vec![],
         ));
         let value_type = package_type(package, type_names::MODEL);
-        Some(
-            network
-                .models
-                .iter()
-                .map(|(id, model)| {
-                    Field::new(models, string_type.clone(), bcs(id), value_type.clone(), bcs(&ModelObject::from(model)))
-                })
-                .collect(),
-        )
+        let fields = network
+            .models
+            .iter()
+            .map(|(id, model)| {
+                Field::new(models, string_type.clone(), bcs(id), value_type.clone(), bcs(&ModelObject::from(model)))
+            })
+            .collect();
+        Some((owner, fields))
     } else {
-        None
+        let class =
+            chain.state.classes.values().find(|c| objects::class_tables(&c.id)[2] == objects::to_object_id(table))?;
+        let value_type = package_type(package, type_names::NODE);
+        let fields = class
+            .nodes
+            .iter()
+            .map(|(id, node)| Field::new(*table, id_type(), bcs(id), value_type.clone(), bcs(&NodeObject::from(node))))
+            .collect();
+        Some((objects::to_address(&class.id), fields))
     }
 }
 
-/// The field object with this id, if it is an entry of one of the network's tables.
+/// The field object with this id, if it is an entry of the network's tables
+/// or of a class's nodes table.
 pub fn field_object(chain: &Chain, id: &Address) -> Option<Object> {
-    let network = chain.objects.get(&chain.identity.network_id)?;
-    chain
+    let tables = chain
         .identity
         .network_tables
         .iter()
-        .filter_map(|t| fields_of(chain, &objects::to_address(t)))
-        .flatten()
-        .find(|f| f.id == *id)
-        .map(|f| f.object(network.version(), network.previous_transaction()))
+        .copied()
+        .chain(chain.state.classes.values().map(|c| objects::class_tables(&c.id)[2]));
+    for table in tables {
+        let Some((owner, fields)) = fields_of(chain, &objects::to_address(&table)) else { continue };
+        if let Some(f) = fields.into_iter().find(|f| f.id == *id) {
+            let parent = chain.objects.get(&owner)?;
+            return Some(f.object(parent.version(), parent.previous_transaction()));
+        }
+    }
+    None
 }
 
 fn bcs<T: serde::Serialize>(value: &T) -> Vec<u8> {

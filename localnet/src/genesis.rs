@@ -270,7 +270,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     };
     let network_id = new_id();
     let admin_cap_id = new_id();
-    let tables = [new_id(), new_id(), new_id()].map(|a| objects::to_object_id(&a));
+    let tables = [new_id(), new_id()].map(|a| objects::to_object_id(&a));
     let random_inner = new_id();
 
     let params = config.params.resolve();
@@ -280,8 +280,9 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     let mut events = out.events;
     let mut class_ids = HashMap::new();
     for (i, c) in config.classes.iter().enumerate() {
+        let object = objects::to_object_id(&new_id());
         let (id, out) = state
-            .add_hardware_class(&admin_cap, &c.name, &c.profile, c.min_collateral, c.task_lock)
+            .add_hardware_class(&admin_cap, object, &c.name, &c.profile, c.min_collateral, c.task_lock)
             .map_err(|e| anyhow::anyhow!("classes[{i}]: {e}"))?;
         class_ids.insert(c.name.clone(), id);
         events.extend(out.events);
@@ -299,8 +300,9 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         b.clock(timestamp_ms, version),
         b.random(random_inner, version),
         b.network(&state.network, tables, version, version),
-        b.cap(true, CapObject { id: admin_cap.id, network_id: admin_cap.network_id }, version, config.admin),
+        b.admin_cap(CapObject { id: admin_cap.id, network_id: admin_cap.network_id }, version, config.admin),
     ];
+    genesis_objects.extend(state.classes.values().map(|c| b.class(c, version, version)));
     for (address, balance, coins) in config.funded()? {
         for k in 0..coins {
             // The balance is split evenly; the first coin takes the remainder.

@@ -11,8 +11,10 @@
 //!
 //! Not for: deciding who may use an object (see `exec`).
 
-use atoma_protocol::objects::{CapObject, NetworkObject, RequestObject, type_names};
-use atoma_protocol::state::Network;
+use atoma_protocol::objects::{
+    CapObject, HardwareClassObject, NetworkObject, NodeCapObject, RequestObject, type_names,
+};
+use atoma_protocol::state::{HardwareClass, Network};
 use atoma_protocol::{ObjectId, Request};
 use sui_sdk_types::{Address, Digest, Identifier, MoveStruct, Object, ObjectData, Owner, StructTag, Version};
 
@@ -34,6 +36,8 @@ pub enum Kind {
     Random,
     /// `atoma::network::Network`.
     Network,
+    /// `atoma::hardware::HardwareClass`.
+    HardwareClass,
     /// `atoma::network::AdminCap`.
     AdminCap,
     /// `atoma::node::NodeCap`.
@@ -64,6 +68,7 @@ pub fn kind(object: &Object, package: &Address) -> Kind {
     }
     match name {
         n if n == type_names::NETWORK => Kind::Network,
+        n if n == type_names::HARDWARE_CLASS => Kind::HardwareClass,
         n if n == type_names::ADMIN_CAP => Kind::AdminCap,
         n if n == type_names::NODE_CAP => Kind::NodeCap,
         n if n == type_names::REQUEST => Kind::Request,
@@ -77,9 +82,29 @@ pub fn coin_balance(contents: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes))
 }
 
-/// The `(id, network_id)` in a capability's contents.
+/// The `(id, network_id)` in an `AdminCap`'s contents.
 pub fn cap_contents(object: &Object) -> Option<CapObject> {
     bcs::from_bytes(object.as_struct()?.contents()).ok()
+}
+
+/// The `(id, network_id, class_id)` in a `NodeCap`'s contents.
+pub fn node_cap_contents(object: &Object) -> Option<NodeCapObject> {
+    bcs::from_bytes(object.as_struct()?.contents()).ok()
+}
+
+/// The `(network_id, class_id)` in a `HardwareClass` object's contents.
+pub fn class_contents(object: &Object) -> Option<(ObjectId, u64)> {
+    let c = object.as_struct()?.contents();
+    let network_id: ObjectId = bcs::from_bytes(c.get(32..64)?).ok()?;
+    let class_id = u64::from_le_bytes(c.get(64..72)?.try_into().ok()?);
+    Some((network_id, class_id))
+}
+
+/// Ids of a class object's tables (`active`, `index`, `nodes`), derived
+/// from the class object's id.
+pub fn class_tables(class: &ObjectId) -> [ObjectId; 3] {
+    let base = Digest::new(class.0);
+    [1, 2, 3].map(|k| to_object_id(&Address::derive_id(base, k)))
 }
 
 /// Converts between the protocol's ids and Sui addresses (both 32 bytes).
@@ -151,7 +176,7 @@ impl Builder {
     pub fn network(
         &self,
         network: &Network,
-        tables: [ObjectId; 3],
+        tables: [ObjectId; 2],
         version: Version,
         initial_version: Version,
     ) -> Object {
@@ -160,11 +185,24 @@ impl Builder {
         move_object(tag, false, version, contents, Owner::Shared(initial_version))
     }
 
-    /// An `AdminCap` or a `NodeCap` owned by `owner`.
-    pub fn cap(&self, admin: bool, cap: CapObject, version: Version, owner: Address) -> Object {
-        let name = if admin { type_names::ADMIN_CAP } else { type_names::NODE_CAP };
+    /// The shared object of a hardware class.
+    pub fn class(&self, class: &HardwareClass, version: Version, initial_version: Version) -> Object {
+        let object = HardwareClassObject::new(class, class_tables(&class.id));
+        let contents = bcs::to_bytes(&object).expect("BCS of a hardware class");
+        let tag = package_tag(&self.package, type_names::HARDWARE_CLASS);
+        move_object(tag, false, version, contents, Owner::Shared(initial_version))
+    }
+
+    /// An `AdminCap` owned by `owner`.
+    pub fn admin_cap(&self, cap: CapObject, version: Version, owner: Address) -> Object {
         let contents = bcs::to_bytes(&cap).expect("BCS of a capability");
-        move_object(package_tag(&self.package, name), false, version, contents, Owner::Address(owner))
+        move_object(package_tag(&self.package, type_names::ADMIN_CAP), false, version, contents, Owner::Address(owner))
+    }
+
+    /// A `NodeCap` owned by `owner`.
+    pub fn node_cap(&self, cap: NodeCapObject, version: Version, owner: Address) -> Object {
+        let contents = bcs::to_bytes(&cap).expect("BCS of a capability");
+        move_object(package_tag(&self.package, type_names::NODE_CAP), false, version, contents, Owner::Address(owner))
     }
 
     /// The shared object of `request`.
@@ -221,10 +259,10 @@ mod tests {
         let b = Builder { package: Address::from_static("0xa70") };
         assert_eq!(kind(&b.clock(5, 1), &b.package), Kind::Clock);
         assert_eq!(kind(&b.random(Address::from_static("0x99"), 4), &b.package), Kind::Random);
-        let cap = CapObject { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2) };
-        let o = b.cap(false, cap, 2, Address::from_static("0x1"));
+        let cap = NodeCapObject { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2), class_id: 3 };
+        let o = b.node_cap(cap, 2, Address::from_static("0x1"));
         assert_eq!(kind(&o, &b.package), Kind::NodeCap);
-        assert_eq!(cap_contents(&o), Some(cap));
+        assert_eq!(node_cap_contents(&o), Some(cap));
         // The same struct under another package is not ours.
         assert_eq!(kind(&o, &Address::from_static("0xb")), Kind::Other);
     }

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoma_protocol::objects::CapObject;
+use atoma_protocol::objects::NodeCapObject;
 use atoma_protocol::{ObjectId, State};
 use sui_sdk_types::{
     Address, Argument, Command, CommandArgumentError, Digest, ExecutionError, Identifier, MergeCoins, Object, Owner,
@@ -43,8 +43,9 @@ pub type Failure = (ExecutionError, Option<u64>);
 /// What a transaction changed, before it is written (see `Outcome::written`).
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// The network and the requests this transaction used or created, after
-    /// it, if a Move call ran (a partial state: other requests are not in it).
+    /// The network, the classes and the requests this transaction used or
+    /// created, after it, if a Move call ran (a partial state: other classes
+    /// and requests are not in it).
     pub state: Option<State>,
     /// The balance of every coin the transaction touched (gas coin: before the gas charge).
     pub balances: BTreeMap<Address, u64>,
@@ -53,7 +54,9 @@ pub struct Outcome {
     /// Coins created by this transaction and still alive at its end.
     pub new_coins: BTreeSet<Address>,
     /// Node capabilities created, with their owners.
-    pub new_caps: Vec<(CapObject, Address)>,
+    pub new_caps: Vec<(NodeCapObject, Address)>,
+    /// Hardware class objects created (shared at this transaction's version).
+    pub new_classes: BTreeSet<ObjectId>,
     /// Requests created.
     pub new_requests: BTreeSet<ObjectId>,
     /// Input objects deleted (merged coins, consumed payments, a withdrawn node's cap).
@@ -123,6 +126,10 @@ impl Outcome {
                     let initial = initial_version(o);
                     b.network(&state.network, chain.identity.network_tables, lamport, initial)
                 }
+                Kind::HardwareClass => match state.classes.get(&objects::to_object_id(&id)) {
+                    Some(c) => b.class(c, lamport, initial_version(o)),
+                    None => objects::with_version(o, lamport),
+                },
                 Kind::Request => match state.requests.get(&objects::to_object_id(&id)) {
                     Some(r) => b.request(r, lamport, initial_version(o)),
                     None => objects::with_version(o, lamport),
@@ -136,7 +143,12 @@ impl Outcome {
             out.push(b.coin(*id, self.balances.get(id).copied().unwrap_or(0), lamport, Owner::Address(owner)));
         }
         for (cap, owner) in &self.new_caps {
-            out.push(b.cap(false, *cap, lamport, *owner));
+            out.push(b.node_cap(*cap, lamport, *owner));
+        }
+        for id in &self.new_classes {
+            if let Some(c) = state.classes.get(id) {
+                out.push(b.class(c, lamport, lamport));
+            }
         }
         for id in &self.new_requests {
             if let Some(r) = state.requests.get(id) {
@@ -304,22 +316,26 @@ impl<'a> Interp<'a> {
         }
     }
 
-    /// A copy of the protocol state with the network and the requests that
-    /// are inputs of this transaction: what a Move call may read or change.
+    /// A copy of the protocol state with the network, and the classes and
+    /// requests that are inputs of this transaction: what a Move call may
+    /// read or change.
     pub(crate) fn scratch_state(&self) -> State {
-        let requests = self
-            .checked
-            .inputs
-            .iter()
-            .filter_map(|i| match i {
-                CheckedInput::Object(o) if o.kind == Kind::Request => {
-                    let id = objects::to_object_id(&o.object.object_id());
-                    self.chain.state.requests.get(&id).map(|r| (id, r.clone()))
-                }
+        let inputs = || {
+            self.checked.inputs.iter().filter_map(|i| match i {
+                CheckedInput::Object(o) => Some((o.kind, objects::to_object_id(&o.object.object_id()))),
                 _ => None,
             })
+        };
+        let state = &self.chain.state;
+        let classes = inputs()
+            .filter(|(kind, _)| *kind == Kind::HardwareClass)
+            .filter_map(|(_, id)| state.classes.get(&id).map(|c| (id, c.clone())))
             .collect();
-        State { network: self.chain.state.network.clone(), requests }
+        let requests = inputs()
+            .filter(|(kind, _)| *kind == Kind::Request)
+            .filter_map(|(_, id)| state.requests.get(&id).map(|r| (id, r.clone())))
+            .collect();
+        State { network: state.network.clone(), classes, requests }
     }
 
     /// The input object with this id.

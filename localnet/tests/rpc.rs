@@ -64,7 +64,7 @@ async fn a_signed_transaction_executes_and_its_events_decode() {
     let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     let gas = before - after - CLASS_MIN;
     assert!(gas > 0 && gas < GAS_BUDGET, "paid {gas} MIST of gas");
-    let node = net.node().with_chain(|c| c.state.network.nodes[&ObjectId(cap.into_inner())].clone());
+    let node = net.node().with_chain(|c| c.state.node(&ObjectId(cap.into_inner())).unwrap().clone());
     assert_eq!(node.collateral, CLASS_MIN);
 }
 
@@ -140,27 +140,26 @@ async fn a_budget_below_the_cost_fails_with_insufficient_gas_and_pays_it() {
     let mut tx = builder(&mut client, &accounts[1]).await;
     let budget = 1_000_000; // the minimum: less than a register_node costs
     tx.set_gas_budget(budget);
-    let network = network_input(&mut client, &net).await;
-    let network = tx.object(network);
-    let class = tx.pure(&0u64);
+    let class = class_input(&mut client, &net).await;
+    let class = tx.object(class);
     let gas = tx.gas();
     let amount = tx.pure(&CLASS_MIN);
     let coin = tx.split_coins(gas, vec![amount]).remove(0);
     let endpoint = tx.pure(&"http://x".to_string());
     let key = tx.pure(&vec![1u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![network, class, coin, endpoint, key]);
+    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
     let before: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
     assert!(!succeeded(&done));
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::InsufficientGas));
     let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     assert!(before > after && before - after <= budget, "charged {} of a {budget} budget", before - after);
-    assert!(net.node().with_chain(|c| c.state.network.nodes.is_empty()), "no node was registered");
+    assert!(net.node().with_chain(|c| c.state.nodes().next().is_none()), "no node was registered");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_transactions_under_a_small_budget_never_credit_the_sender() {
-    // Each failure rewrites the Network and a Request (large objects, large
+    // Each failure rewrites the class and a Request (large objects, large
     // rebates) under the smallest budget: the sender must lose SUI every time.
     let accounts = accounts(3);
     let net = start(&genesis(&accounts), Options::default()).await;
@@ -175,13 +174,13 @@ async fn failed_transactions_under_a_small_budget_never_credit_the_sender() {
     for _ in 0..10 {
         let mut tx = builder(&mut client, &accounts[0]).await;
         tx.set_gas_budget(1_000_000);
-        let network = network_input(&mut client, &net).await;
-        let network = tx.object(network);
+        let class = class_input(&mut client, &net).await;
+        let class = tx.object(class);
         let req = shared_input(&mut client, request, true).await;
         let req = tx.object(req);
         let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
         // Nothing to select: aborts with EWrongPhase after reading both objects.
-        tx.move_call(function("request", "select_nodes"), vec![network, req, clock]);
+        tx.move_call(function("request", "select_nodes"), vec![class, req, clock]);
         let before: u64 = coins(&mut client, accounts[0].address).await.iter().map(|c| c.balance.unwrap()).sum();
         let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
         assert!(!succeeded(&done));
@@ -203,9 +202,9 @@ async fn bad_move_calls_fail_or_are_rejected() {
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::FunctionNotFound));
 
     let mut tx = builder(&mut client, &accounts[0]).await;
-    let network = network_input(&mut client, &net).await;
-    let network = tx.object(network);
-    tx.move_call(function("node", "register_node"), vec![network]);
+    let class = class_input(&mut client, &net).await;
+    let class = tx.object(class);
+    tx.move_call(function("node", "register_node"), vec![class]);
     let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::ArityMismatch));
 
@@ -235,15 +234,14 @@ async fn a_move_abort_carries_the_protocol_error_code() {
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
     let mut tx = builder(&mut client, &accounts[1]).await;
-    let network = network_input(&mut client, &net).await;
-    let network = tx.object(network);
-    let class = tx.pure(&0u64);
+    let class = class_input(&mut client, &net).await;
+    let class = tx.object(class);
     let gas = tx.gas();
     let amount = tx.pure(&(CLASS_MIN - 1));
     let coin = tx.split_coins(gas, vec![amount]).remove(0);
     let endpoint = tx.pure(&"http://x".to_string());
     let key = tx.pure(&vec![1u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![network, class, coin, endpoint, key]);
+    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
     let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::MoveAbort));
     let code = abort_code(&done).unwrap();
@@ -265,8 +263,10 @@ async fn only_transfers_and_merges_may_follow_a_command_that_uses_random() {
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
     let mut tx = builder(&mut client, &accounts[0]).await;
-    let network = network_input(&mut client, &net).await;
+    let network = network_ref_input(&mut client, &net).await;
     let network = tx.object(network);
+    let class = class_input(&mut client, &net).await;
+    let class = tx.object(class);
     let random = shared_input(&mut client, Address::from_static("0x8"), false).await;
     let random = tx.object(random);
     let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
@@ -276,7 +276,7 @@ async fn only_transfers_and_merges_may_follow_a_command_that_uses_random() {
     let fee = tx.pure(&10_000_000u64);
     let payment = tx.split_coins(gas, vec![fee]).remove(0);
     let n = tx.pure(&1u64);
-    let mut call = vec![network];
+    let mut call = vec![network, class];
     call.extend(args);
     call.extend([n, payment, random, clock]);
     tx.move_call(function("request", "submit_sampling"), call);
@@ -314,8 +314,10 @@ async fn submit_sampling(
     fee: u64,
 ) -> proto::ExecutedTransaction {
     let mut tx = builder(client, requester).await;
-    let network = network_input(client, net).await;
+    let network = network_ref_input(client, net).await;
     let network = tx.object(network);
+    let class = class_input(client, net).await;
+    let class = tx.object(class);
     let random = shared_input(client, Address::from_static("0x8"), false).await;
     let random = tx.object(random);
     let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
@@ -324,7 +326,7 @@ async fn submit_sampling(
     let fee = tx.pure(&fee);
     let payment = tx.split_coins(gas, vec![fee]).remove(0);
     let n = tx.pure(&n);
-    let mut call = vec![network];
+    let mut call = vec![network, class];
     call.extend(args);
     call.extend([n, payment, random, clock]);
     tx.move_call(function("request", "submit_sampling"), call);
@@ -353,12 +355,12 @@ async fn node_call(
             tx.move_call(function("request", "commit"), vec![request, cap, c, clock]);
         }
         Some((output, salt)) => {
-            let network = network_input(client, net).await;
-            let network = tx.object(network);
+            let class = class_input(client, net).await;
+            let class = tx.object(class);
             let request = tx.object(request);
             let o = tx.pure(&output.to_vec());
             let s = tx.pure(&salt.to_vec());
-            tx.move_call(function("request", "reveal"), vec![network, request, cap, o, s, clock]);
+            tx.move_call(function("request", "reveal"), vec![class, request, cap, o, s, clock]);
         }
     }
     execute(client, tx, owner).await.expect("accepted")
@@ -599,13 +601,27 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
     let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
-    // The Network object names its tables; a node is the field keyed by its id.
+    // The Network's classes table maps class 0 to its object, which names its
+    // nodes table; a node is the field keyed by its id.
     let network_id = net.node().with_chain(|c| c.identity.network_id);
     let o = object(&mut client, network_id).await;
     let network: atoma_protocol::objects::NetworkObject =
         bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
-    let nodes_table = Address::new(network.nodes.id.0);
-    assert_eq!(network.nodes.size, 1);
+    let classes_table = Address::new(network.classes.id.0);
+    let entry = object(
+        &mut client,
+        classes_table.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &bcs::to_bytes(&0u64).unwrap()),
+    )
+    .await;
+    let (_, class_key, class_obj): ([u8; 32], u64, ObjectId) =
+        bcs::from_bytes(entry.contents.unwrap().value.as_deref().unwrap()).unwrap();
+    assert_eq!((class_key, class_obj.0), (0, class_object(&net, 0).into_inner()));
+    let class = object(&mut client, Address::new(class_obj.0)).await;
+    assert!(class.object_type.as_deref().unwrap().ends_with("::hardware::HardwareClass"));
+    let class: atoma_protocol::objects::HardwareClassObject =
+        bcs::from_bytes(class.contents.unwrap().value.as_deref().unwrap()).unwrap();
+    let nodes_table = Address::new(class.nodes.id.0);
+    assert_eq!((class.class_id, class.nodes.size, class.active.size), (0, 1, 1));
     let id_type: sui_sdk_types::TypeTag = "0x2::object::ID".parse().unwrap();
     let field_id = nodes_table.derive_dynamic_child_id(&id_type, &bcs::to_bytes(&cap).unwrap());
     let field = object(&mut client, field_id).await;

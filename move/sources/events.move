@@ -20,6 +20,8 @@ public struct NetworkCreated has copy, drop {
 
 public struct HardwareClassAdded has copy, drop {
     class_id: u64,
+    /// The class's shared object.
+    object_id: ID,
     name: String,
     profile: String,
     min_collateral: u64,
@@ -39,6 +41,11 @@ public struct ParamsUpdated has copy, drop {
 public struct TreasuryWithdrawn has copy, drop {
     amount: u64,
     recipient: address,
+}
+
+public struct RevenueSwept has copy, drop {
+    class_id: u64,
+    amount: u64,
 }
 
 public struct NodeRegistered has copy, drop {
@@ -171,12 +178,13 @@ public(package) fun emit_network_created(network_id: ID, admin_cap_id: ID, param
 
 public(package) fun emit_hardware_class_added(
     class_id: u64,
+    object_id: ID,
     name: String,
     profile: String,
     min_collateral: u64,
     task_lock: u64,
 ) {
-    event::emit(HardwareClassAdded { class_id, name, profile, min_collateral, task_lock });
+    event::emit(HardwareClassAdded { class_id, object_id, name, profile, min_collateral, task_lock });
 }
 
 public(package) fun emit_model_added(model_id: String, weight_digest: vector<u8>, class_id: u64) {
@@ -189,6 +197,10 @@ public(package) fun emit_params_updated(params: Params) {
 
 public(package) fun emit_treasury_withdrawn(amount: u64, recipient: address) {
     event::emit(TreasuryWithdrawn { amount, recipient });
+}
+
+public(package) fun emit_revenue_swept(class_id: u64, amount: u64) {
+    event::emit(RevenueSwept { class_id, amount });
 }
 
 public(package) fun emit_node_registered(node_id: ID, owner: address, class_id: u64, collateral: u64, endpoint: String, public_key: vector<u8>) {

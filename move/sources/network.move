@@ -1,18 +1,17 @@
-/// The shared `Network`: parameters, hardware classes, models, nodes and the
-/// protocol treasury, with the admin's entry functions (Rust:
-/// `atoma_protocol::state` and `ops::admin`).
+/// The shared `Network`: parameters, the registries of hardware classes and
+/// models, and the protocol treasury, with the admin's entry functions
+/// (Rust: `atoma_protocol::state` and `ops::admin`).
 ///
-/// A node is eligible for new tasks when it is not leaving, its collateral is
-/// at least its class's minimum and its free collateral (collateral minus
-/// locked) covers one more task lock. The class's active list holds exactly
-/// the eligible nodes: `sync_node` restores that after every change.
+/// No request or node operation changes the `Network`: they read it at most
+/// (submissions read the parameters and the model, node operations the
+/// unbonding delay) and change only their class's shared `HardwareClass`
+/// object, so that classes never contend for one object (docs/scaling.md).
 module atoma::network;
 
 use atoma::events;
 use atoma::hardware::{Self, HardwareClass};
 use atoma::model::{Self, Model};
 use atoma::params::{Self, Params};
-use atoma::sampler;
 use std::string::String;
 use sui::balance::{Self, Balance};
 use sui::coin;
@@ -56,34 +55,19 @@ const MAX_PROFILE_LEN: u64 = 256;
 public struct Network has key {
     id: UID,
     params: Params,
-    classes: Table<u64, HardwareClass>,
+    /// Each class's shared object, by class id.
+    classes: Table<u64, ID>,
     next_class_id: u64,
     models: Table<String, Model>,
-    nodes: Table<ID, Node>,
-    /// Protocol share of slashed collateral and rounding remainders.
+    /// Protocol revenue swept from the classes.
     treasury: Balance<SUI>,
 }
 
-/// The right to change parameters, add classes and models and withdraw the treasury.
+/// The right to change parameters, add classes and models, sweep the
+/// classes' revenue and withdraw the treasury.
 public struct AdminCap has key {
     id: UID,
     network_id: ID,
-}
-
-/// A registered node, keyed by its `NodeCap`'s id.
-public struct Node has store {
-    owner: address,
-    class_id: u64,
-    collateral: Balance<SUI>,
-    locked: u64,
-    open_tasks: u64,
-    leaving_since_ms: Option<u64>,
-    endpoint: String,
-    public_key: vector<u8>,
-    /// Tasks settled on the winning side.
-    completed: u64,
-    /// Times slashed.
-    slashed: u64,
 }
 
 // === Initializer ===
@@ -99,7 +83,6 @@ fun create(params: Params, ctx: &mut TxContext) {
         classes: table::new(ctx),
         next_class_id: 0,
         models: table::new(ctx),
-        nodes: table::new(ctx),
         treasury: balance::zero(),
     };
     let cap = AdminCap { id: object::new(ctx), network_id: object::id(&network) };
@@ -111,7 +94,8 @@ fun create(params: Params, ctx: &mut TxContext) {
 // === Admin functions ===
 
 /// Adds a hardware class with the determinism profile its nodes must run
-/// with (docs/protocol.md, "Hardware classes"); ids count up from 0. Emits
+/// with (docs/protocol.md, "Hardware classes"), as a new shared
+/// `HardwareClass` object; class ids count up from 0. Emits
 /// `HardwareClassAdded`.
 /// Aborts: `EWrongNetwork`, `EInvalidName`, `EInvalidProfile`, `EInvalidTaskLock`.
 public fun add_hardware_class(
@@ -129,8 +113,11 @@ public fun add_hardware_class(
     assert!(task_lock > 0 && task_lock <= min_collateral, EInvalidTaskLock);
     let class_id = net.next_class_id;
     net.next_class_id = class_id + 1;
-    net.classes.add(class_id, hardware::new(name, profile, min_collateral, task_lock, ctx));
-    events::emit_hardware_class_added(class_id, name, profile, min_collateral, task_lock);
+    let class = hardware::new(object::id(net), class_id, name, profile, min_collateral, task_lock, ctx);
+    let object_id = object::id(&class);
+    net.classes.add(class_id, object_id);
+    events::emit_hardware_class_added(class_id, object_id, name, profile, min_collateral, task_lock);
+    class.share();
     class_id
 }
 
@@ -184,6 +171,18 @@ public fun set_params(
     events::emit_params_updated(params);
 }
 
+/// Moves the revenue a class has accrued (its share of slashes and rounding
+/// remainders) to the treasury. Emits `RevenueSwept`.
+/// Aborts: `EWrongNetwork`.
+public fun sweep_revenue(net: &mut Network, cap: &AdminCap, class: &mut HardwareClass) {
+    net.check_admin(cap);
+    net.check_network(class.network_id());
+    let revenue = class.take_revenue();
+    let amount = revenue.value();
+    net.treasury.join(revenue);
+    events::emit_revenue_swept(class.class_id(), amount);
+}
+
 /// Pays `amount` of the treasury to the sender. Emits `TreasuryWithdrawn`.
 /// Aborts: `EWrongNetwork`, `EInsufficientTreasury`.
 #[allow(lint(self_transfer))] // the admin pays itself, like the Rust reference's payout
@@ -200,189 +199,24 @@ public fun params(net: &Network): &Params { &net.params }
 
 public fun treasury(net: &Network): u64 { net.treasury.value() }
 
-public fun class(net: &Network, class_id: u64): &HardwareClass {
-    assert!(net.classes.contains(class_id), EUnknownClass);
-    &net.classes[class_id]
-}
-
 public fun has_class(net: &Network, class_id: u64): bool { net.classes.contains(class_id) }
+
+/// The shared object of the class with this id.
+public fun class_object_id(net: &Network, class_id: u64): ID {
+    assert!(net.classes.contains(class_id), EUnknownClass);
+    net.classes[class_id]
+}
 
 public fun has_model(net: &Network, model_id: String): bool { net.models.contains(model_id) }
 
 public fun model(net: &Network, model_id: String): &Model { &net.models[model_id] }
 
-public fun has_node(net: &Network, node_id: ID): bool { net.nodes.contains(node_id) }
-
-public fun node(net: &Network, node_id: ID): &Node { &net.nodes[node_id] }
-
 public fun admin_network_id(cap: &AdminCap): ID { cap.network_id }
 
-public fun owner(node: &Node): address { node.owner }
-
-public fun node_class_id(node: &Node): u64 { node.class_id }
-
-public fun collateral(node: &Node): u64 { node.collateral.value() }
-
-public fun locked(node: &Node): u64 { node.locked }
-
-public fun open_tasks(node: &Node): u64 { node.open_tasks }
-
-public fun leaving_since_ms(node: &Node): Option<u64> { node.leaving_since_ms }
-
-public fun endpoint(node: &Node): String { node.endpoint }
-
-public fun public_key(node: &Node): vector<u8> { node.public_key }
-
-public fun completed(node: &Node): u64 { node.completed }
-
-public fun slashed(node: &Node): u64 { node.slashed }
-
-/// Whether `node` may be given a new task.
-public fun is_eligible(net: &Network, node: &Node): bool {
-    let class = &net.classes[node.class_id];
-    let collateral = node.collateral.value();
-    node.leaving_since_ms.is_none() && collateral >= class.min_collateral() && collateral - node.locked >= class.task_lock()
-}
-
-// === Package functions: nodes ===
+// === Package functions ===
 
 public(package) fun check_network(net: &Network, network_id: ID) {
     assert!(object::id(net) == network_id, EWrongNetwork);
-}
-
-public(package) fun add_node(
-    net: &mut Network,
-    node_id: ID,
-    owner: address,
-    class_id: u64,
-    collateral: Balance<SUI>,
-    endpoint: String,
-    public_key: vector<u8>,
-) {
-    let node = Node {
-        owner,
-        class_id,
-        collateral,
-        locked: 0,
-        open_tasks: 0,
-        leaving_since_ms: option::none(),
-        endpoint,
-        public_key,
-        completed: 0,
-        slashed: 0,
-    };
-    net.nodes.add(node_id, node);
-    net.sync_node(node_id);
-}
-
-/// Adds to a node's collateral and returns the new total.
-public(package) fun deposit(net: &mut Network, node_id: ID, amount: Balance<SUI>): u64 {
-    let total = net.nodes[node_id].collateral.join(amount);
-    net.sync_node(node_id);
-    total
-}
-
-public(package) fun set_endpoint(net: &mut Network, node_id: ID, endpoint: String) {
-    net.nodes[node_id].endpoint = endpoint;
-}
-
-/// Marks the node as leaving and takes it out of its class's active list.
-public(package) fun leave(net: &mut Network, node_id: ID, now_ms: u64) {
-    let node = &mut net.nodes[node_id];
-    node.leaving_since_ms = option::some(now_ms);
-    let class_id = node.class_id;
-    net.classes[class_id].remove(node_id);
-}
-
-/// Deletes the node and returns its owner and collateral.
-public(package) fun remove_node(net: &mut Network, node_id: ID): (address, Balance<SUI>) {
-    let Node { owner, collateral, .. } = net.nodes.remove(node_id);
-    (owner, collateral)
-}
-
-/// Puts the node in its class's active list if eligible, takes it out otherwise.
-public(package) fun sync_node(net: &mut Network, node_id: ID) {
-    let node = &net.nodes[node_id];
-    let eligible = net.is_eligible(node);
-    let class_id = node.class_id;
-    let class = &mut net.classes[class_id];
-    if (eligible) class.insert(node_id) else class.remove(node_id);
-}
-
-// === Package functions: tasks ===
-
-/// Locks one task's stake on the node and returns the stake.
-public(package) fun lock(net: &mut Network, node_id: ID): u64 {
-    let class_id = net.nodes[node_id].class_id;
-    let stake = net.classes[class_id].task_lock();
-    let node = &mut net.nodes[node_id];
-    node.locked = node.locked + stake;
-    node.open_tasks = node.open_tasks + 1;
-    net.sync_node(node_id);
-    stake
-}
-
-/// Unlocks a task's stake.
-public(package) fun unlock(net: &mut Network, node_id: ID, stake: u64) {
-    let node = &mut net.nodes[node_id];
-    node.locked = node.locked - stake;
-    node.open_tasks = node.open_tasks - 1;
-    net.sync_node(node_id);
-}
-
-/// Takes `amount` (at most `stake`) of the node's collateral and unlocks the
-/// stake; `share_bps` of it (the request's protocol share) goes to the
-/// treasury, the rest is returned.
-public(package) fun slash(net: &mut Network, node_id: ID, stake: u64, amount: u64, share_bps: u64): Balance<SUI> {
-    let node = &mut net.nodes[node_id];
-    let mut taken = node.collateral.split(amount.min(stake));
-    node.slashed = node.slashed + 1;
-    net.unlock(node_id, stake);
-    let share = params::bps_of(taken.value(), share_bps);
-    net.treasury.join(taken.split(share));
-    taken
-}
-
-/// Records a task settled on the winning side; returns the owner to pay.
-public(package) fun complete(net: &mut Network, node_id: ID): address {
-    let node = &mut net.nodes[node_id];
-    node.completed = node.completed + 1;
-    node.owner
-}
-
-public(package) fun deposit_treasury(net: &mut Network, amount: Balance<SUI>) {
-    net.treasury.join(amount);
-}
-
-/// Indices, in the class's active list, of the given nodes that are active.
-public(package) fun active_indices(net: &Network, class_id: u64, nodes: &vector<ID>): vector<u64> {
-    let class = &net.classes[class_id];
-    let mut out = vector[];
-    nodes.do_ref!(|id| {
-        let i = class.index_of(*id);
-        if (i.is_some()) out.push_back(i.destroy_some());
-    });
-    out
-}
-
-/// Whether the node is in its class's active list (eligible for a new task).
-public(package) fun is_active(net: &Network, class_id: u64, node_id: ID): bool {
-    net.classes[class_id].is_active(node_id)
-}
-
-/// How many eligible nodes of the class are not in `exclude`.
-public(package) fun available(net: &Network, class_id: u64, exclude: &vector<ID>): u64 {
-    net.classes[class_id].active_count() - net.active_indices(class_id, exclude).length()
-}
-
-/// Samples up to `count` eligible nodes of the class that are not in
-/// `exclude`, from `seed`. Reads only the drawn entries and those of `exclude`.
-public(package) fun sample_nodes(net: &Network, class_id: u64, seed: &vector<u8>, count: u64, exclude: &vector<ID>): vector<ID> {
-    let excluded = net.active_indices(class_id, exclude);
-    let class = &net.classes[class_id];
-    let len = class.active_count();
-    let k = count.min(len - excluded.length());
-    sampler::sample(seed, k, len, &excluded).map!(|i| class.active_at(i))
 }
 
 // === Private functions ===

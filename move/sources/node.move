@@ -1,11 +1,14 @@
 /// Node operators: register with collateral, top it up, change the endpoint,
-/// leave and withdraw (Rust: `atoma_protocol::ops::node`).
+/// leave and withdraw (Rust: `atoma_protocol::ops::node`). Each operation
+/// changes only the node's `HardwareClass` object; leaving and withdrawing
+/// read the `Network`'s unbonding delay.
 ///
 /// A `NodeCap` is the right to act for one node; the node's id is the cap's
 /// id. It has `key` only, so it cannot be transferred by accident.
 module atoma::node;
 
 use atoma::events;
+use atoma::hardware::HardwareClass;
 use atoma::network::Network;
 use std::string::String;
 use sui::clock::Clock;
@@ -14,9 +17,6 @@ use sui::sui::SUI;
 
 // === Errors ===
 
-/// No hardware class with this id.
-#[error(code = 3)]
-const EUnknownClass: vector<u8> = b"no hardware class with this id";
 /// The collateral is below the class minimum.
 #[error(code = 9)]
 const EInsufficientCollateral: vector<u8> = b"collateral is below the class minimum";
@@ -51,75 +51,77 @@ const MAX_ENDPOINT_LEN: u64 = 256;
 public struct NodeCap has key {
     id: UID,
     network_id: ID,
+    class_id: u64,
 }
 
 // === Public functions ===
 
-/// Registers a node in `class_id` with the whole `collateral` coin, its
-/// output server's `endpoint` and its Ed25519 `public_key`; sends the
-/// `NodeCap` to the sender. Emits `NodeRegistered`.
-/// Aborts: `EUnknownClass`, `EInsufficientCollateral`, `EInvalidEndpoint`, `EInvalidPublicKey`.
+/// Registers a node in `class` with the whole `collateral` coin, its output
+/// server's `endpoint` and its Ed25519 `public_key`; sends the `NodeCap` to
+/// the sender. Emits `NodeRegistered`.
+/// Aborts: `EInsufficientCollateral`, `EInvalidEndpoint`, `EInvalidPublicKey`.
 public fun register_node(
-    net: &mut Network,
-    class_id: u64,
+    class: &mut HardwareClass,
     collateral: Coin<SUI>,
     endpoint: String,
     public_key: vector<u8>,
     ctx: &mut TxContext,
 ) {
-    assert!(net.has_class(class_id), EUnknownClass);
     let amount = collateral.value();
-    assert!(amount >= net.class(class_id).min_collateral(), EInsufficientCollateral);
+    assert!(amount >= class.min_collateral(), EInsufficientCollateral);
     check_endpoint(&endpoint);
     assert!(public_key.length() == 32, EInvalidPublicKey);
-    let cap = NodeCap { id: object::new(ctx), network_id: object::id(net) };
+    let cap = NodeCap { id: object::new(ctx), network_id: class.network_id(), class_id: class.class_id() };
     let node_id = object::id(&cap);
-    net.add_node(node_id, ctx.sender(), class_id, collateral.into_balance(), endpoint, public_key);
-    events::emit_node_registered(node_id, ctx.sender(), class_id, amount, endpoint, public_key);
+    class.add_node(node_id, ctx.sender(), collateral.into_balance(), endpoint, public_key);
+    events::emit_node_registered(node_id, ctx.sender(), class.class_id(), amount, endpoint, public_key);
     transfer::transfer(cap, ctx.sender());
 }
 
 /// Adds the whole `payment` coin to the node's collateral. Emits `CollateralAdded`.
-/// Aborts: `network::EWrongNetwork`, `EUnknownNode`.
-public fun add_collateral(net: &mut Network, cap: &NodeCap, payment: Coin<SUI>) {
-    let node_id = check_cap(net, cap);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`.
+public fun add_collateral(class: &mut HardwareClass, cap: &NodeCap, payment: Coin<SUI>) {
+    let node_id = check_cap(class, cap);
     let amount = payment.value();
-    let total = net.deposit(node_id, payment.into_balance());
+    let total = class.deposit(node_id, payment.into_balance());
     events::emit_collateral_added(node_id, amount, total);
 }
 
 /// Changes the node's output server address. Emits `EndpointUpdated`.
-/// Aborts: `network::EWrongNetwork`, `EUnknownNode`, `EInvalidEndpoint`.
-public fun set_endpoint(net: &mut Network, cap: &NodeCap, endpoint: String) {
-    let node_id = check_cap(net, cap);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EInvalidEndpoint`.
+public fun set_endpoint(class: &mut HardwareClass, cap: &NodeCap, endpoint: String) {
+    let node_id = check_cap(class, cap);
     check_endpoint(&endpoint);
-    net.set_endpoint(node_id, endpoint);
+    class.set_endpoint(node_id, endpoint);
     events::emit_endpoint_updated(node_id, endpoint);
 }
 
 /// Stops new assignments and starts the unbonding delay. Emits `NodeLeaving`.
-/// Aborts: `network::EWrongNetwork`, `EUnknownNode`, `EAlreadyLeaving`.
-public fun request_leave(net: &mut Network, cap: &NodeCap, clock: &Clock) {
-    let node_id = check_cap(net, cap);
-    assert!(net.node(node_id).leaving_since_ms().is_none(), EAlreadyLeaving);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EAlreadyLeaving`.
+public fun request_leave(net: &Network, class: &mut HardwareClass, cap: &NodeCap, clock: &Clock) {
+    net.check_network(class.network_id());
+    let node_id = check_cap(class, cap);
+    assert!(class.node(node_id).leaving_since_ms().is_none(), EAlreadyLeaving);
     let now = clock.timestamp_ms();
-    net.leave(node_id, now);
+    class.leave(node_id, now);
     events::emit_node_leaving(node_id, now + net.params().unbonding_delay_ms());
 }
 
 /// Pays the whole collateral to the node's owner and deletes the node and
 /// its cap. Emits `NodeWithdrawn`.
-/// Aborts: `network::EWrongNetwork`, `EUnknownNode`, `ENotLeaving`, `EUnbonding`, `EOpenTasks`.
-public fun withdraw(net: &mut Network, cap: NodeCap, clock: &Clock, ctx: &mut TxContext) {
-    let node_id = check_cap(net, &cap);
-    let node = net.node(node_id);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`,
+/// `ENotLeaving`, `EUnbonding`, `EOpenTasks`.
+public fun withdraw(net: &Network, class: &mut HardwareClass, cap: NodeCap, clock: &Clock, ctx: &mut TxContext) {
+    net.check_network(class.network_id());
+    let node_id = check_cap(class, &cap);
+    let node = class.node(node_id);
     let since = node.leaving_since_ms();
     assert!(since.is_some(), ENotLeaving);
     assert!(clock.timestamp_ms() >= since.destroy_some() + net.params().unbonding_delay_ms(), EUnbonding);
     assert!(node.open_tasks() == 0, EOpenTasks);
-    let NodeCap { id, network_id: _ } = cap;
+    let NodeCap { id, .. } = cap;
     id.delete();
-    let (owner, collateral) = net.remove_node(node_id);
+    let (owner, collateral) = class.remove_node(node_id);
     let amount = collateral.value();
     transfer::public_transfer(coin::from_balance(collateral, ctx), owner);
     events::emit_node_withdrawn(node_id, amount);
@@ -131,13 +133,15 @@ public fun node_id(cap: &NodeCap): ID { object::id(cap) }
 
 public fun network_id(cap: &NodeCap): ID { cap.network_id }
 
+public fun class_id(cap: &NodeCap): u64 { cap.class_id }
+
 // === Private functions ===
 
-/// Checks the cap against the network and returns its node's id.
-fun check_cap(net: &Network, cap: &NodeCap): ID {
-    net.check_network(cap.network_id);
+/// Checks the cap against the class and returns its node's id.
+fun check_cap(class: &HardwareClass, cap: &NodeCap): ID {
+    class.check_member(cap.network_id, cap.class_id);
     let node_id = object::id(cap);
-    assert!(net.has_node(node_id), EUnknownNode);
+    assert!(class.has_node(node_id), EUnknownNode);
     node_id
 }
 
@@ -147,14 +151,14 @@ fun check_endpoint(endpoint: &String) {
 
 // === Test-only functions ===
 
-/// A cap of no registered node, or of another network.
+/// A cap of no registered node, or of another network or class.
 #[test_only]
-public fun new_cap_for_testing(network_id: ID, ctx: &mut TxContext): NodeCap {
-    NodeCap { id: object::new(ctx), network_id }
+public fun new_cap_for_testing(network_id: ID, class_id: u64, ctx: &mut TxContext): NodeCap {
+    NodeCap { id: object::new(ctx), network_id, class_id }
 }
 
 #[test_only]
 public fun destroy_cap_for_testing(cap: NodeCap) {
-    let NodeCap { id, network_id: _ } = cap;
+    let NodeCap { id, .. } = cap;
     id.delete();
 }

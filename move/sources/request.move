@@ -24,6 +24,7 @@ module atoma::request;
 
 use atoma::commitment;
 use atoma::events;
+use atoma::hardware::HardwareClass;
 use atoma::network::Network;
 use atoma::node::NodeCap;
 use atoma::params::Params;
@@ -197,7 +198,8 @@ public struct Request has key {
 /// `payment` is the fee. Emits `RequestSubmitted` and `NodesSelected`.
 /// Aborts: see `submit`.
 entry fun submit_sampling(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -210,13 +212,14 @@ entry fun submit_sampling(
     ctx: &mut TxContext,
 ) {
     let seed = draw_seed(random, ctx);
-    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, types::sampling(n), option::none(), payment, seed, clock, ctx);
+    submit(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, types::sampling(n), option::none(), payment, seed, clock, ctx);
 }
 
 /// Submits a CrossValidation request: one primary, checked by `n` nodes with
 /// probability `p_bps / 10_000`. Emits `RequestSubmitted` and `NodesSelected`.
 entry fun submit_cross_validation(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -231,14 +234,15 @@ entry fun submit_cross_validation(
 ) {
     let seed = draw_seed(random, ctx);
     let mode = types::cross_validation(p_bps, n);
-    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::none(), payment, seed, clock, ctx);
+    submit(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::none(), payment, seed, clock, ctx);
 }
 
 /// Submits a Sealed request with `secret_hash = blake2b256(secret)`. Emits
 /// `RequestSubmitted` and `NodesSelected` for the primary and for the pool.
 /// Aborts: `EInvalidDigest` (secret hash), then see `submit`.
 entry fun submit_sealed(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -255,7 +259,7 @@ entry fun submit_sealed(
     assert!(secret_hash.length() == 32, EInvalidDigest);
     let seed = draw_seed(random, ctx);
     let mode = types::sealed(p_bps, n);
-    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::some(secret_hash), payment, seed, clock, ctx);
+    submit(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, option::some(secret_hash), payment, seed, clock, ctx);
 }
 
 /// Reveals a Sealed request's secret (the requester, or a chosen verifier
@@ -265,11 +269,11 @@ entry fun submit_sealed(
 /// verifier (the others are dropped, unslashed), and the verifiers get a full
 /// commit timeout from now. Emits `SecretRevealed`, then `NodesSelected`
 /// (role `Verifier`) when some verifier has yet to commit.
-/// Aborts: `EInvalidSecret`, `EWrongNetwork`, `ENotSealed`, `EWrongPhase`,
-/// `EDeadlinePassed`, `ESecretMismatch`.
-public fun reveal_secret(net: &mut Network, request: &mut Request, secret: vector<u8>, clock: &Clock) {
+/// Aborts: `EInvalidSecret`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// `ENotSealed`, `EWrongPhase`, `EDeadlinePassed`, `ESecretMismatch`.
+public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secret: vector<u8>, clock: &Clock) {
     assert!(secret.length() == 32, EInvalidSecret);
-    assert!(request.network_id == object::id(net), EWrongNetwork);
+    class.check_member(request.network_id, request.class_id);
     assert!(request.mode.is_sealed(), ENotSealed);
     assert!(request.status == Status::Verifying && request.secret.is_none(), EWrongPhase);
     let now = clock.timestamp_ms();
@@ -284,14 +288,14 @@ public fun reveal_secret(net: &mut Network, request: &mut Request, secret: vecto
     while (pos < pool.length()) {
         let i = pool[pos];
         let node_id = request.slots[i].node_id;
-        if (chosen.contains(&pos) && net.is_active(request.class_id, node_id)) {
-            let stake = net.lock(node_id);
+        if (chosen.contains(&pos) && class.is_active(node_id)) {
+            let stake = class.lock(node_id);
             let slot = &mut request.slots[i];
             slot.stake = stake;
             slot.role = types::verifier();
             verifiers.push_back(node_id);
         } else {
-            release(net, &mut request.slots[i]);
+            release(class, &mut request.slots[i]);
         };
         pos = pos + 1;
     };
@@ -333,20 +337,21 @@ public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, 
 /// (a URI) cannot be obtained: the stake is unlocked, the node is neither
 /// slashed nor paid, and it is not replaced. When no member is left the
 /// request fails (`InputUnavailable`, the fee refunded). Emits `Abstained`.
-/// Aborts: `EWrongNetwork`, `EInputOnChain`, `EWrongPhase`, `ENotSelected`,
-/// `EDeadlinePassed`, `EAlreadyCommitted`.
-public fun abstain(net: &mut Network, request: &mut Request, cap: &NodeCap, clock: &Clock, ctx: &mut TxContext) {
-    assert!(cap.network_id() == object::id(net) && request.network_id == object::id(net), EWrongNetwork);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EInputOnChain`,
+/// `EWrongPhase`, `ENotSelected`, `EDeadlinePassed`, `EAlreadyCommitted`.
+public fun abstain(class: &mut HardwareClass, request: &mut Request, cap: &NodeCap, clock: &Clock, ctx: &mut TxContext) {
+    class.check_member(request.network_id, request.class_id);
+    class.check_member(cap.network_id(), cap.class_id());
     assert!(!request.input.is_inline(), EInputOnChain);
     assert!(request.status == Status::Committing, EWrongPhase);
     let node_id = cap.node_id();
     let now = clock.timestamp_ms();
     let i = request.member_before_deadline(node_id, now);
     assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
-    release(net, &mut request.slots[i]);
+    release(class, &mut request.slots[i]);
     events::emit_abstained(object::id(request), node_id);
     if (request.members().is_empty()) {
-        fail(net, request, types::fail_input_unavailable(), ctx);
+        fail(class, request, types::fail_input_unavailable(), ctx);
     } else {
         request.try_open_reveal(now);
     }
@@ -388,10 +393,10 @@ fun commit_primary_with(request: &mut Request, cap: &NodeCap, commitment: vector
 
 /// Reveals the output digest and salt behind the node's commitment; the
 /// last reveal of the round settles it. Emits `Revealed`, and the settlement's events.
-/// Aborts: `EInvalidDigest`, `EInvalidSalt`, `EWrongNetwork`, `EWrongPhase`, `ENotSelected`,
-/// `EDeadlinePassed`, `EAlreadyRevealed`, `ECommitmentMismatch`.
+/// Aborts: `EInvalidDigest`, `EInvalidSalt`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// `EWrongPhase`, `ENotSelected`, `EDeadlinePassed`, `EAlreadyRevealed`, `ECommitmentMismatch`.
 public fun reveal(
-    net: &mut Network,
+    class: &mut HardwareClass,
     request: &mut Request,
     cap: &NodeCap,
     output_digest: vector<u8>,
@@ -401,7 +406,8 @@ public fun reveal(
 ) {
     assert!(output_digest.length() == 32, EInvalidDigest);
     assert!(salt.length() == 32, EInvalidSalt);
-    assert!(cap.network_id() == object::id(net) && request.network_id == object::id(net), EWrongNetwork);
+    class.check_member(request.network_id, request.class_id);
+    class.check_member(cap.network_id(), cap.class_id());
     assert!(request.status == Status::Revealing, EWrongPhase);
     let node_id = cap.node_id();
     let i = request.member_before_deadline(node_id, clock.timestamp_ms());
@@ -414,7 +420,7 @@ public fun reveal(
     request.slots[i].salt = option::some(salt);
     events::emit_revealed(object::id(request), node_id, output_digest);
     if (request.members().all!(|m| request.slots[*m].reveal.is_some())) {
-        settle_round(net, request, ctx);
+        settle_round(class, request, ctx);
     };
 }
 
@@ -425,27 +431,27 @@ public fun reveal(
 /// its `dispute_size` seats at once, or the request fails (`NoDisputeQuorum`)
 /// without slashing anyone; replacements take what the class can give, one
 /// per silent seat. Emits `NodesSelected`.
-/// Aborts: `EWrongNetwork`, `EWrongPhase` (nothing pending).
-public fun select_nodes(net: &mut Network, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
-    assert!(request.network_id == object::id(net), EWrongNetwork);
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase` (nothing pending).
+public fun select_nodes(class: &mut HardwareClass, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
+    class.check_member(request.network_id, request.class_id);
     assert!(request.status == Status::Selecting, EWrongPhase);
     let now = clock.timestamp_ms();
     let sel = request.selection;
     if (sel.role == types::disputer() && request.round == types::main_round()) {
         // The dispute quorum takes all its seats at once, or there is no dispute.
-        if (net.available(request.class_id, &request.all_nodes()) < request.dispute_size) {
-            fail(net, request, types::fail_no_dispute_quorum(), ctx);
+        if (class.available(&request.all_nodes()) < request.dispute_size) {
+            fail(class, request, types::fail_no_dispute_quorum(), ctx);
             return
         };
         request.round = types::dispute_round();
     };
-    let nodes = assign(net, request, &sel.seed, sel.count, sel.role);
+    let nodes = assign(class, request, &sel.seed, sel.count, sel.role);
     let deadline = now + request.timeout_ms;
     request.set_deadline(deadline);
     if (!nodes.is_empty()) {
         events::emit_nodes_selected(object::id(request), sel.role, nodes, request.deadline_ms);
     };
-    advance(net, request, now, ctx);
+    advance(class, request, now, ctx);
 }
 
 /// Draws the seed of a disputed request's dispute quorum (its
@@ -470,15 +476,15 @@ fun open_dispute_with(request: &mut Request, seed: vector<u8>) {
 /// and are replaced (up to `max_retries` times); in `Verifying` (no secret),
 /// the pool is released and the primary reveals alone; in `Revealing`, the
 /// round settles and members that withheld lose their stake.
-/// Aborts: `EWrongNetwork`, `EWrongPhase`, `EDeadlineNotReached`.
-entry fun expire(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
+/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase`, `EDeadlineNotReached`.
+entry fun expire(class: &mut HardwareClass, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
     let seed = draw_seed(random, ctx);
-    expire_with(net, request, seed, clock, ctx);
+    expire_with(class, request, seed, clock, ctx);
 }
 
 /// `expire` with the draw `seed` made (it seeds replacements of silent members).
-fun expire_with(net: &mut Network, request: &mut Request, seed: vector<u8>, clock: &Clock, ctx: &mut TxContext) {
-    assert!(request.network_id == object::id(net), EWrongNetwork);
+fun expire_with(class: &mut HardwareClass, request: &mut Request, seed: vector<u8>, clock: &Clock, ctx: &mut TxContext) {
+    class.check_member(request.network_id, request.class_id);
     let status = request.status;
     assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
     let now = clock.timestamp_ms();
@@ -492,18 +498,18 @@ fun expire_with(net: &mut Network, request: &mut Request, seed: vector<u8>, cloc
     if (status == Status::Committing) {
         let silent = request.members().filter!(|i| request.slots[*i].commitment.is_none());
         let role = if (silent.is_empty()) types::executor() else request.slots[silent[0]].role;
-        slash_timeouts(net, request, &silent);
+        slash_timeouts(class, request, &silent);
         if (request.retries < request.params.max_retries() && !silent.is_empty()) {
             request.retries = request.retries + 1;
             request.selection = Selection { role, count: silent.length(), seed };
             request.status = Status::Selecting;
         } else {
-            advance(net, request, now, ctx);
+            advance(class, request, now, ctx);
         }
     } else if (status == Status::Verifying) {
-        close_verification(net, request, now);
+        close_verification(class, request, now);
     } else {
-        settle_round(net, request, ctx);
+        settle_round(class, request, ctx);
     }
 }
 
@@ -593,7 +599,8 @@ fun draw_seed(random: &Random, ctx: &mut TxContext): vector<u8> {
 }
 
 fun submit(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -608,7 +615,8 @@ fun submit(
 ) {
     assert!(net.has_model(model_id), EUnknownModel);
     let class_id = net.model(model_id).class_id();
-    let eligible = net.class(class_id).active_count();
+    class.check_member(object::id(net), class_id);
+    let eligible = class.active_count();
     let params = *net.params();
     assert!(input_digest.length() == 32, EInvalidDigest);
     let input = check_input(input_inline, input_uri, &input_digest, params.max_inline_input());
@@ -657,10 +665,10 @@ fun submit(
         // One draw for the primary and the pool, so that the pool never holds
         // the primary; only the primary is locked.
         let pool = (params.sealed_pool_factor() * n).min(eligible - 1);
-        let mut nodes = net.sample_nodes(request.class_id, &seed, 1 + pool, &request.all_nodes());
+        let mut nodes = class.sample_nodes(&seed, 1 + pool, &request.all_nodes());
         nodes.length().do!(|k| {
             let node_id = nodes[k];
-            let slot = if (k == 0) new_slot(node_id, types::executor(), net.lock(node_id))
+            let slot = if (k == 0) new_slot(node_id, types::executor(), class.lock(node_id))
                 else new_slot(node_id, types::candidate(), 0);
             request.slots.push_back(slot);
         });
@@ -669,7 +677,7 @@ fun submit(
         events::emit_nodes_selected(request_id, types::candidate(), nodes, deadline_ms);
     } else {
         let count = if (mode.is_sampling()) n else 1;
-        let nodes = assign(net, &mut request, &seed, count, types::executor());
+        let nodes = assign(class, &mut request, &seed, count, types::executor());
         events::emit_nodes_selected(request_id, types::executor(), nodes, deadline_ms);
     };
     transfer::share_object(request);
@@ -763,10 +771,10 @@ fun all_nodes(request: &Request): vector<ID> {
 
 /// Samples up to `count` fresh nodes of the class from `seed`, locks their
 /// stakes and adds them as slots with `role`.
-fun assign(net: &mut Network, request: &mut Request, seed: &vector<u8>, count: u64, role: Role): vector<ID> {
-    let nodes = net.sample_nodes(request.class_id, seed, count, &request.all_nodes());
+fun assign(class: &mut HardwareClass, request: &mut Request, seed: &vector<u8>, count: u64, role: Role): vector<ID> {
+    let nodes = class.sample_nodes(seed, count, &request.all_nodes());
     nodes.do_ref!(|id| {
-        let stake = net.lock(*id);
+        let stake = class.lock(*id);
         request.slots.push_back(new_slot(*id, role, stake));
     });
     nodes
@@ -792,37 +800,37 @@ fun set_deadline(request: &mut Request, deadline_ms: u64) {
 }
 
 /// Ends an active slot and unlocks its stake (a Sealed candidate holds none).
-fun release(net: &mut Network, slot: &mut Slot) {
+fun release(class: &mut HardwareClass, slot: &mut Slot) {
     if (!slot.active) return;
     slot.active = false;
     if (slot.role == types::candidate()) return;
-    net.unlock(slot.node_id, slot.stake);
+    class.unlock(slot.node_id, slot.stake);
 }
 
-fun release_all(net: &mut Network, request: &mut Request) {
-    request.slots.length().do!(|i| release(net, &mut request.slots[i]));
+fun release_all(class: &mut HardwareClass, request: &mut Request) {
+    request.slots.length().do!(|i| release(class, &mut request.slots[i]));
 }
 
 // === Private functions: settlement ===
 
 /// Slashes `amount` (at most the stake) from an active slot's node, unlocks
-/// the rest and ends the slot; the protocol share goes to the treasury and
+/// the rest and ends the slot; the protocol share goes to the class's revenue and
 /// the rest to the request's pool.
-fun slash(net: &mut Network, request: &mut Request, i: u64, amount: u64, reason: SlashReason) {
+fun slash(class: &mut HardwareClass, request: &mut Request, i: u64, amount: u64, reason: SlashReason) {
     let slot = &mut request.slots[i];
     let amount = amount.min(slot.stake);
-    let taken = net.slash(slot.node_id, slot.stake, amount, request.params.protocol_share_bps());
+    let taken = class.slash(slot.node_id, slot.stake, amount, request.params.protocol_share_bps());
     slot.active = false;
     let node_id = slot.node_id;
     request.pool.join(taken);
     events::emit_node_slashed(object::id(request), node_id, reason, amount);
 }
 
-fun slash_timeouts(net: &mut Network, request: &mut Request, indices: &vector<u64>) {
+fun slash_timeouts(class: &mut HardwareClass, request: &mut Request, indices: &vector<u64>) {
     let bps = request.params.timeout_slash_bps();
     indices.do_ref!(|i| {
         let amount = atoma::params::bps_of(request.slots[*i].stake, bps);
-        slash(net, request, *i, amount, types::slash_timeout());
+        slash(class, request, *i, amount, types::slash_timeout());
     });
 }
 
@@ -839,10 +847,10 @@ fun try_open_reveal(request: &mut Request, now: u64): bool {
 
 /// After members changed: commit phase if someone must still commit, reveal
 /// phase if all did, failure if nobody is left.
-fun advance(net: &mut Network, request: &mut Request, now: u64, ctx: &mut TxContext) {
+fun advance(class: &mut HardwareClass, request: &mut Request, now: u64, ctx: &mut TxContext) {
     if (request.members().is_empty()) {
         let reason = if (request.round == types::dispute_round()) types::fail_no_dispute_quorum() else types::fail_timeout();
-        fail(net, request, reason, ctx);
+        fail(class, request, reason, ctx);
     } else if (!request.try_open_reveal(now)) {
         request.status = Status::Committing;
     }
@@ -850,20 +858,20 @@ fun advance(net: &mut Network, request: &mut Request, now: u64, ctx: &mut TxCont
 
 /// Ends a Sealed verification window without the secret: the pool is
 /// released and the reveal phase opens for the primary alone (unverified).
-fun close_verification(net: &mut Network, request: &mut Request, now: u64) {
+fun close_verification(class: &mut HardwareClass, request: &mut Request, now: u64) {
     let pool = request.indices_with_role(types::candidate());
-    pool.do_ref!(|i| release(net, &mut request.slots[*i]));
+    pool.do_ref!(|i| release(class, &mut request.slots[*i]));
     request.try_open_reveal(now);
 }
 
 /// Settles the current round after its reveal phase (see the module doc of
 /// `atoma_protocol::ops::settle` for the rules).
-fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) {
+fun settle_round(class: &mut HardwareClass, request: &mut Request, ctx: &mut TxContext) {
     let members = request.members();
     members.do_ref!(|i| {
         if (request.slots[*i].reveal.is_none()) {
             let stake = request.slots[*i].stake;
-            slash(net, request, *i, stake, types::slash_withheld());
+            slash(class, request, *i, stake, types::slash_withheld());
         }
     });
     let mut reveals = vector[];
@@ -872,13 +880,13 @@ fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) 
         if (r.is_some()) reveals.push_back(r.destroy_some());
     });
     if (reveals.is_empty()) {
-        fail(net, request, types::fail_no_reveals(), ctx);
+        fail(class, request, types::fail_no_reveals(), ctx);
         return
     };
     let first = reveals[0];
     if (request.round == types::main_round()) {
         if (reveals.all!(|d| d == &first)) {
-            finalize(net, request, first, ctx);
+            finalize(class, request, first, ctx);
         } else {
             request.status = Status::Disputed;
             request.dispute_size = 2 * reveals.length() + 1;
@@ -887,7 +895,7 @@ fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) 
     } else {
         let winner = majority(request, &members);
         if (winner.is_none()) {
-            fail(net, request, types::fail_no_majority(), ctx);
+            fail(class, request, types::fail_no_majority(), ctx);
         } else {
             let w = winner.destroy_some();
             let vote_won = request.slots[w].vote();
@@ -899,10 +907,10 @@ fun settle_round(net: &mut Network, request: &mut Request, ctx: &mut TxContext) 
                     else s.reveal != option::some(digest);
                 if (s.active && wrong) {
                     let stake = s.stake;
-                    slash(net, request, i, stake, types::slash_wrong_output());
+                    slash(class, request, i, stake, types::slash_wrong_output());
                 }
             });
-            finalize(net, request, digest, ctx);
+            finalize(class, request, digest, ctx);
         }
     }
 }
@@ -915,8 +923,8 @@ fun majority(request: &Request, members: &vector<u64>): Option<u64> {
 }
 
 /// Pays `fee + pool` equally to the nodes that revealed `digest` (the
-/// remainder to the treasury) and releases every slot. Emits `RequestFinalized`.
-fun finalize(net: &mut Network, request: &mut Request, digest: vector<u8>, ctx: &mut TxContext) {
+/// remainder to the class's revenue) and releases every slot. Emits `RequestFinalized`.
+fun finalize(class: &mut HardwareClass, request: &mut Request, digest: vector<u8>, ctx: &mut TxContext) {
     let mut winners = vector[];
     request.slots.length().do!(|i| {
         let s = &request.slots[i];
@@ -929,30 +937,30 @@ fun finalize(net: &mut Network, request: &mut Request, digest: vector<u8>, ctx: 
     let mut nodes = vector[];
     winners.do_ref!(|i| {
         let node_id = request.slots[*i].node_id;
-        let owner = net.complete(node_id);
+        let owner = class.complete(node_id);
         if (per_node > 0) transfer::public_transfer(coin::from_balance(total.split(per_node), ctx), owner);
         nodes.push_back(node_id);
     });
-    net.deposit_treasury(total);
-    release_all(net, request);
+    class.deposit_revenue(total);
+    release_all(class, request);
     request.status = Status::Finalized;
     request.output_digest = option::some(digest);
     events::emit_request_finalized(object::id(request), digest, nodes, winners.length() >= 2, per_node);
 }
 
 /// Refunds the fee to the requester, moves the pool (slashed stake) to the
-/// treasury and releases every slot: a requester never receives slashed
+/// class's revenue and releases every slot: a requester never receives slashed
 /// stake. Emits `RequestFailed`.
-fun fail(net: &mut Network, request: &mut Request, reason: FailReason, ctx: &mut TxContext) {
+fun fail(class: &mut HardwareClass, request: &mut Request, reason: FailReason, ctx: &mut TxContext) {
     let refund = request.fee.withdraw_all();
-    net.deposit_treasury(request.pool.withdraw_all());
+    class.deposit_revenue(request.pool.withdraw_all());
     let amount = refund.value();
     if (amount > 0) {
         transfer::public_transfer(coin::from_balance(refund, ctx), request.requester);
     } else {
         refund.destroy_zero();
     };
-    release_all(net, request);
+    release_all(class, request);
     request.status = Status::Failed;
     events::emit_request_failed(object::id(request), reason, amount);
 }
@@ -1053,7 +1061,8 @@ public fun destroy_for_testing(request: Request) {
 
 #[test_only]
 public fun submit_sampling_for_testing(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -1065,12 +1074,13 @@ public fun submit_sampling_for_testing(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    submit_sampling(net, model_id, input_digest, input_inline, input_uri, timeout_ms, n, payment, random, clock, ctx);
+    submit_sampling(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, n, payment, random, clock, ctx);
 }
 
 #[test_only]
 public fun submit_cross_validation_for_testing(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -1083,12 +1093,13 @@ public fun submit_cross_validation_for_testing(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    submit_cross_validation(net, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, payment, random, clock, ctx);
+    submit_cross_validation(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, payment, random, clock, ctx);
 }
 
 #[test_only]
 public fun submit_sealed_for_testing(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -1102,13 +1113,14 @@ public fun submit_sealed_for_testing(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    submit_sealed(net, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, secret_hash, payment, random, clock, ctx);
+    submit_sealed(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, p_bps, n, secret_hash, payment, random, clock, ctx);
 }
 
 /// A submission with the draw `seed` made (any mode; `secret_hash` for Sealed).
 #[test_only]
 public fun submit_with_seed_for_testing(
-    net: &mut Network,
+    net: &Network,
+    class: &mut HardwareClass,
     model_id: String,
     input_digest: vector<u8>,
     input_inline: vector<u8>,
@@ -1122,7 +1134,7 @@ public fun submit_with_seed_for_testing(
     ctx: &mut TxContext,
 ) {
     if (mode.is_sealed()) assert!(secret_hash.borrow().length() == 32, EInvalidDigest);
-    submit(net, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, secret_hash, payment, seed, clock, ctx);
+    submit(net, class, model_id, input_digest, input_inline, input_uri, timeout_ms, mode, secret_hash, payment, seed, clock, ctx);
 }
 
 #[test_only]
@@ -1143,13 +1155,13 @@ public fun open_dispute_with_seed_for_testing(request: &mut Request, seed: vecto
 
 #[test_only]
 public fun expire_with_seed_for_testing(
-    net: &mut Network,
+    class: &mut HardwareClass,
     request: &mut Request,
     seed: vector<u8>,
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    expire_with(net, request, seed, clock, ctx);
+    expire_with(class, request, seed, clock, ctx);
 }
 
 #[test_only]
@@ -1170,8 +1182,8 @@ public fun open_dispute_for_testing(request: &mut Request, random: &Random, ctx:
 }
 
 #[test_only]
-public fun expire_for_testing(net: &mut Network, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
-    expire(net, request, random, clock, ctx);
+public fun expire_for_testing(class: &mut HardwareClass, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
+    expire(class, request, random, clock, ctx);
 }
 
 #[test_only]

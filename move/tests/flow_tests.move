@@ -60,7 +60,7 @@ fun disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners
     assert!(tu::inspect!(&mut s, req, |r| r.output_digest()) == option::some(out(b"A")));
     // 3 x 1,000 slashed: 300 to the treasury, 2,700 to the pool; fee + pool
     // = 9,002,700 split among the 7 winners: 1,286,100 each.
-    assert!(tu::treasury(&mut s) == 300);
+    assert!(tu::revenue(&mut s) == 300);
     main.do_ref!(|n| {
         let lost = *n == cheater;
         assert!(tu::collateral(&mut s, *n) == if (lost) 9_000 else 10_000);
@@ -74,7 +74,7 @@ fun disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners
     assert!(tu::total_sui(&mut s, req, 12) == start(12));
     tu::assert_all_unlocked(&mut s, 12);
     // Below the class minimum: no longer eligible.
-    assert!(!tu::inspect_network!(&mut s, |net| net.class(0).is_active(cheater)));
+    assert!(!tu::inspect_class!(&mut s, |class| class.is_active(cheater)));
     s.end();
 }
 
@@ -131,7 +131,7 @@ fun silent_node_is_slashed_for_timeout_and_replaced() {
     tu::advance(&mut s, tu::timeout());
     tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, main[1]) == tu::min_collateral() - 100);
-    assert!(tu::treasury(&mut s) == 10);
+    assert!(tu::revenue(&mut s) == 10);
     tu::select_nodes(&mut s, req);
     let members = tu::members(&mut s, req);
     assert!(members.length() == 2 && members.contains(&main[0]) && !members.contains(&main[1]));
@@ -157,7 +157,7 @@ fun request_fails_and_refunds_once_retries_are_used_up() {
     // Six silent nodes lost 100 each: the requester gets its fee back, never
     // the slashed stake, which goes to the treasury.
     assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee());
-    assert!(tu::treasury(&mut s) == 600);
+    assert!(tu::revenue(&mut s) == 600);
     assert!(tu::total_sui(&mut s, req, 8) == start(8));
     tu::assert_all_unlocked(&mut s, 8);
     s.end();
@@ -190,7 +190,7 @@ fun nobody_revealing_fails_the_request() {
     tu::expire_after_grace(&mut s, req);
     assert!(tu::inspect!(&mut s, req, |r| r.is_failed()));
     assert!(tu::coins_of(&mut s, tu::requester()) == tu::fee());
-    assert!(tu::treasury(&mut s) == 2_000);
+    assert!(tu::revenue(&mut s) == 2_000);
     assert!(tu::total_sui(&mut s, req, 2) == start(2));
     s.end();
 }
@@ -304,7 +304,7 @@ fun sealed_verifiers_get_a_full_commit_timeout_after_the_secret() {
     let p = tu::members(&mut s, req)[0];
     let (_, chosen) = chosen_verifiers(&mut s, req, 10_000, 2);
     // Candidates hold no stake until the secret chooses them.
-    chosen.do_ref!(|c| assert!(tu::inspect_network!(&mut s, |net| net.node(*c).locked()) == 0));
+    chosen.do_ref!(|c| assert!(tu::inspect_class!(&mut s, |class| class.node(*c).locked()) == 0));
     tu::commit(&mut s, req, p, out(b"A"));
     // Revealed at the last moment of the window, told to nobody privately.
     tu::advance(&mut s, tu::reveal_window() - 1);
@@ -312,7 +312,7 @@ fun sealed_verifiers_get_a_full_commit_timeout_after_the_secret() {
     let verifiers = tu::nodes_with_role(&mut s, req, types::verifier());
     assert!(verifiers.length() == 2 && verifiers.all!(|v| chosen.contains(v)));
     assert!(tu::inspect!(&mut s, req, |r| r.is_committing()));
-    verifiers.do_ref!(|v| assert!(tu::inspect_network!(&mut s, |net| net.node(*v).locked()) == tu::task_lock()));
+    verifiers.do_ref!(|v| assert!(tu::inspect_class!(&mut s, |class| class.node(*v).locked()) == tu::task_lock()));
     tu::advance(&mut s, tu::timeout() - 1);
     tu::commit(&mut s, req, verifiers[0], out(b"A"));
     tu::advance(&mut s, 1);

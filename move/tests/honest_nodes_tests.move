@@ -6,6 +6,7 @@
 module atoma::honest_nodes_tests;
 
 use atoma::node::NodeCap;
+use atoma::hardware::HardwareClass;
 use atoma::network::{Network, AdminCap};
 use atoma::request;
 use atoma::sampler;
@@ -39,11 +40,13 @@ fun leave(s: &mut Scenario, node_id: ID) {
     let owner = tu::owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let clock = s.take_shared<Clock>();
-    atoma::node::request_leave(&mut net, &cap, &clock);
+    atoma::node::request_leave(&net, &mut class, &cap, &clock);
     s.return_to_sender(cap);
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(clock);
 }
 
@@ -99,7 +102,7 @@ fun a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
     let req = tu::submit_sampling_uri(&mut s, 3);
     let m = tu::members(&mut s, req);
     tu::abstain(&mut s, req, m[0]);
-    assert!(tu::inspect_network!(&mut s, |net| net.node(m[0]).locked()) == 0);
+    assert!(tu::inspect_class!(&mut s, |class| class.node(m[0]).locked()) == 0);
     assert!(tu::members(&mut s, req).length() == 2);
     tu::play_round(&mut s, req, out(b"A"));
     assert!(tu::inspect!(&mut s, req, |r| r.is_finalized()));
@@ -235,7 +238,7 @@ fun parameters_changed_in_flight_do_not_reach_the_request() {
     tu::expire(&mut s, req);
     // 10 % of the stake lost, 10 % of that to the treasury, and a replacement drawn.
     assert!(tu::collateral(&mut s, m[1]) == tu::min_collateral() - 100);
-    assert!(tu::treasury(&mut s) == 10);
+    assert!(tu::revenue(&mut s) == 10);
     assert!(tu::inspect!(&mut s, req, |r| r.is_selecting()));
     s.end();
 }
@@ -294,7 +297,7 @@ fun sealed_requests_lock_only_their_primary() {
     let mut locked = 0;
     4u64.do!(|i| {
         let id = tu::node_id(&mut s, i);
-        locked = locked + tu::inspect_network!(&mut s, |net| net.node(id).locked());
+        locked = locked + tu::inspect_class!(&mut s, |class| class.node(id).locked());
     });
     assert!(locked == 10 * tu::task_lock());
     // Another requester is served by all four nodes.

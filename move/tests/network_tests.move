@@ -3,6 +3,7 @@
 #[test_only]
 module atoma::network_tests;
 
+use atoma::hardware::HardwareClass;
 use atoma::network::{Self, Network, AdminCap};
 use atoma::params;
 use atoma::test_utils::{Self as tu, out};
@@ -43,13 +44,20 @@ fun add_hardware_class_counts_ids_up() {
     let cap = s.take_from_sender<AdminCap>();
     let profile = b"device=cuda;dtype=bf16;threads=1;cpu_capability=avx2;libtorch=2.13.0".to_string();
     let id = net.add_hardware_class(&cap, b"h100".to_string(), profile, 500, 500, s.ctx());
-    assert!(id == 1);
-    assert!(net.class(1).name() == b"h100".to_string());
-    assert!(net.class(1).profile() == profile);
-    assert!(net.class(1).min_collateral() == 500 && net.class(1).task_lock() == 500);
-    assert!(net.class(1).active_count() == 0);
+    assert!(id == 1 && net.has_class(1));
     s.return_to_sender(cap);
     ts::return_shared(net);
+    // The class is a shared object of its own, registered by id in the network.
+    s.next_tx(tu::admin());
+    let object_id = ts::most_recent_id_shared<HardwareClass>().destroy_some();
+    assert!(tu::inspect_network!(&mut s, |net| net.class_object_id(1)) == object_id);
+    let class = s.take_shared_by_id<HardwareClass>(object_id);
+    assert!(class.class_id() == 1 && class.name() == b"h100".to_string());
+    assert!(class.profile() == profile);
+    assert!(class.min_collateral() == 500 && class.task_lock() == 500);
+    assert!(class.active_count() == 0 && class.revenue() == 0);
+    assert!(class.network_id() == tu::inspect_network!(&mut s, |net| object::id(net)));
+    ts::return_shared(class);
     s.end();
 }
 
@@ -85,16 +93,20 @@ fun set_params_replaces_every_parameter() {
 }
 
 #[test]
-fun withdraw_treasury_pays_the_admin() {
+fun class_revenue_is_swept_to_the_treasury_and_withdrawn_by_the_admin() {
     let mut s = tu::setup(3);
-    // A silent node's timeout slash (10 % of 1,000) sends 10 % of it (10) to the treasury.
+    // A silent node's timeout slash (10 % of 1,000) sends 10 % of it (10) to the class's revenue.
     let req = tu::submit_sampling(&mut s, 1);
     tu::advance(&mut s, tu::timeout());
     tu::expire_after_grace(&mut s, req);
-    assert!(tu::treasury(&mut s) == 10);
+    assert!(tu::revenue(&mut s) == 10 && tu::treasury(&mut s) == 0);
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<AdminCap>();
+    net.sweep_revenue(&cap, &mut class);
+    assert!(class.revenue() == 0 && net.treasury() == 10);
+    ts::return_shared(class);
     net.withdraw_treasury(&cap, 10, s.ctx());
     assert!(net.treasury() == 0);
     s.return_to_sender(cap);
@@ -123,6 +135,18 @@ fun admin_cap_of_another_network_is_rejected() {
     let mut net = s.take_shared_by_id<Network>(first);
     let cap = s.take_from_sender<AdminCap>();
     net.add_model(&cap, b"x".to_string(), out(b"w"), 0);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EWrongNetwork)]
+fun sweeping_a_class_of_another_network_is_rejected() {
+    let mut s = tu::setup(0);
+    let (_, second) = second_network(&mut s);
+    s.next_tx(@0xB2);
+    let mut net = s.take_shared_by_id<Network>(second);
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.sweep_revenue(&cap, &mut class);
     abort
 }
 

@@ -2,7 +2,8 @@
 #[test_only]
 module atoma::node_tests;
 
-use atoma::network::{Self, Network};
+use atoma::hardware::{Self, HardwareClass};
+use atoma::network::{Network, AdminCap};
 use atoma::node::{Self, NodeCap};
 use atoma::params;
 use atoma::test_utils as tu;
@@ -19,15 +20,17 @@ fun register_node_stakes_collateral_and_becomes_eligible() {
     let id = tu::node_id(&mut s, 0);
     s.next_tx(tu::owner(0));
     let net = s.take_shared<Network>();
-    let node = net.node(id);
+    let class = s.take_shared<HardwareClass>();
+    let node = class.node(id);
     assert!(node.owner() == tu::owner(0) && node.node_class_id() == 0);
     assert!(node.collateral() == tu::min_collateral() && node.locked() == 0 && node.open_tasks() == 0);
     assert!(node.endpoint() == b"http://node".to_string() && node.public_key() == KEY);
-    assert!(net.class(0).is_active(id) && net.class(0).active_count() == 1);
+    assert!(class.is_active(id) && class.active_count() == 1);
     let cap = s.take_from_sender<NodeCap>();
-    assert!(cap.node_id() == id && cap.network_id() == object::id(&net));
+    assert!(cap.node_id() == id && cap.network_id() == object::id(&net) && cap.class_id() == 0);
     s.return_to_sender(cap);
     ts::return_shared(net);
+    ts::return_shared(class);
     s.end();
 }
 
@@ -36,12 +39,12 @@ fun add_collateral_tops_a_node_up() {
     let mut s = tu::setup(1);
     let id = tu::node_id(&mut s, 0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
-    node::add_collateral(&mut net, &cap, coin::mint_for_testing<SUI>(5, s.ctx()));
-    assert!(net.node(id).collateral() == tu::min_collateral() + 5);
+    node::add_collateral(&mut class, &cap, coin::mint_for_testing<SUI>(5, s.ctx()));
+    assert!(class.node(id).collateral() == tu::min_collateral() + 5);
     s.return_to_sender(cap);
-    ts::return_shared(net);
+    ts::return_shared(class);
     s.end();
 }
 
@@ -50,12 +53,12 @@ fun set_endpoint_changes_the_address() {
     let mut s = tu::setup(1);
     let id = tu::node_id(&mut s, 0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
-    node::set_endpoint(&mut net, &cap, b"https://n.example".to_string());
-    assert!(net.node(id).endpoint() == b"https://n.example".to_string());
+    node::set_endpoint(&mut class, &cap, b"https://n.example".to_string());
+    assert!(class.node(id).endpoint() == b"https://n.example".to_string());
     s.return_to_sender(cap);
-    ts::return_shared(net);
+    ts::return_shared(class);
     s.end();
 }
 
@@ -65,37 +68,75 @@ fun leaving_node_leaves_the_active_list_and_withdraws_after_unbonding() {
     let id = tu::node_id(&mut s, 0);
     s.next_tx(tu::owner(0));
     {
-        let mut net = s.take_shared<Network>();
+        let net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
         let cap = s.take_from_sender<NodeCap>();
         let clock = s.take_shared<Clock>();
-        node::request_leave(&mut net, &cap, &clock);
-        assert!(!net.class(0).is_active(id) && net.class(0).active_count() == 1);
-        assert!(net.node(id).leaving_since_ms() == option::some(1_000_000));
+        node::request_leave(&net, &mut class, &cap, &clock);
+        assert!(!class.is_active(id) && class.active_count() == 1);
+        assert!(class.node(id).leaving_since_ms() == option::some(1_000_000));
         s.return_to_sender(cap);
         ts::return_shared(net);
+        ts::return_shared(class);
         ts::return_shared(clock);
     };
     tu::advance(&mut s, params::default().unbonding_delay_ms());
     s.next_tx(tu::owner(0));
     {
-        let mut net = s.take_shared<Network>();
+        let net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
         let cap = s.take_from_sender<NodeCap>();
         let clock = s.take_shared<Clock>();
-        node::withdraw(&mut net, cap, &clock, s.ctx());
-        assert!(!net.has_node(id));
+        node::withdraw(&net, &mut class, cap, &clock, s.ctx());
+        assert!(!class.has_node(id));
         ts::return_shared(net);
+        ts::return_shared(class);
         ts::return_shared(clock);
     };
     assert!(tu::coins_of(&mut s, tu::owner(0)) == tu::min_collateral());
     s.end();
 }
 
-#[test, expected_failure(abort_code = node::EUnknownClass)]
-fun registering_in_an_unknown_class_is_rejected() {
-    let mut s = tu::setup(0);
-    s.next_tx(tu::owner(0));
+/// Adds a second class, "other", and returns its object's id.
+fun add_other_class(s: &mut ts::Scenario): ID {
+    s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
-    node::register_node(&mut net, 7, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"http://n".to_string(), KEY, s.ctx());
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_hardware_class(&cap, b"other".to_string(), b"device=cpu".to_string(), tu::min_collateral(), tu::task_lock(), s.ctx());
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.next_tx(tu::admin());
+    ts::most_recent_id_shared<HardwareClass>().destroy_some()
+}
+
+#[test]
+fun a_node_registers_in_the_class_object_it_names_and_only_that_class_changes() {
+    let mut s = tu::setup(1);
+    let other = add_other_class(&mut s);
+    s.next_tx(tu::owner(1));
+    let mut class = s.take_shared_by_id<HardwareClass>(other);
+    node::register_node(&mut class, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"http://n".to_string(), KEY, s.ctx());
+    ts::return_shared(class);
+    s.next_tx(tu::owner(1));
+    let cap = s.take_from_sender<NodeCap>();
+    assert!(cap.class_id() == 1);
+    let class = s.take_shared_by_id<HardwareClass>(other);
+    assert!(class.has_node(cap.node_id()) && class.active_count() == 1 && class.node(cap.node_id()).node_class_id() == 1);
+    s.return_to_sender(cap);
+    ts::return_shared(class);
+    // The first class still holds its one node only.
+    assert!(tu::inspect_network!(&mut s, |net| net.class_object_id(1)) == other);
+    s.end();
+}
+
+#[test, expected_failure(abort_code = hardware::EWrongClass)]
+fun a_node_cap_used_with_another_class_object_is_rejected() {
+    let mut s = tu::setup(1);
+    let other = add_other_class(&mut s);
+    s.next_tx(tu::owner(0));
+    let mut class = s.take_shared_by_id<HardwareClass>(other);
+    let cap = s.take_from_sender<NodeCap>();
+    node::add_collateral(&mut class, &cap, coin::mint_for_testing<SUI>(5, s.ctx()));
     abort
 }
 
@@ -103,8 +144,8 @@ fun registering_in_an_unknown_class_is_rejected() {
 fun registering_below_the_minimum_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
-    node::register_node(&mut net, 0, coin::mint_for_testing<SUI>(tu::min_collateral() - 1, s.ctx()), b"http://n".to_string(), KEY, s.ctx());
+    let mut class = s.take_shared<HardwareClass>();
+    node::register_node(&mut class, coin::mint_for_testing<SUI>(tu::min_collateral() - 1, s.ctx()), b"http://n".to_string(), KEY, s.ctx());
     abort
 }
 
@@ -112,8 +153,8 @@ fun registering_below_the_minimum_is_rejected() {
 fun empty_endpoint_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
-    node::register_node(&mut net, 0, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"".to_string(), KEY, s.ctx());
+    let mut class = s.take_shared<HardwareClass>();
+    node::register_node(&mut class, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"".to_string(), KEY, s.ctx());
     abort
 }
 
@@ -121,8 +162,8 @@ fun empty_endpoint_is_rejected() {
 fun short_public_key_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
-    node::register_node(&mut net, 0, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"http://n".to_string(), x"01", s.ctx());
+    let mut class = s.take_shared<HardwareClass>();
+    node::register_node(&mut class, coin::mint_for_testing<SUI>(tu::min_collateral(), s.ctx()), b"http://n".to_string(), x"01", s.ctx());
     abort
 }
 
@@ -130,19 +171,19 @@ fun short_public_key_is_rejected() {
 fun cap_of_no_registered_node_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
-    let cap = node::new_cap_for_testing(object::id(&net), s.ctx());
-    node::add_collateral(&mut net, &cap, coin::mint_for_testing<SUI>(1, s.ctx()));
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = node::new_cap_for_testing(class.network_id(), 0, s.ctx());
+    node::add_collateral(&mut class, &cap, coin::mint_for_testing<SUI>(1, s.ctx()));
     abort
 }
 
-#[test, expected_failure(abort_code = network::EWrongNetwork)]
+#[test, expected_failure(abort_code = hardware::EWrongNetwork)]
 fun cap_of_another_network_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
-    let cap = node::new_cap_for_testing(object::id_from_address(@0x99), s.ctx());
-    node::set_endpoint(&mut net, &cap, b"http://x".to_string());
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = node::new_cap_for_testing(object::id_from_address(@0x99), 0, s.ctx());
+    node::set_endpoint(&mut class, &cap, b"http://x".to_string());
     abort
 }
 
@@ -150,11 +191,12 @@ fun cap_of_another_network_is_rejected() {
 fun leaving_twice_is_rejected() {
     let mut s = tu::setup(1);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
     let clock = s.take_shared<Clock>();
-    node::request_leave(&mut net, &cap, &clock);
-    node::request_leave(&mut net, &cap, &clock);
+    node::request_leave(&net, &mut class, &cap, &clock);
+    node::request_leave(&net, &mut class, &cap, &clock);
     abort
 }
 
@@ -162,10 +204,11 @@ fun leaving_twice_is_rejected() {
 fun withdrawing_without_leaving_is_rejected() {
     let mut s = tu::setup(1);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
     let clock = s.take_shared<Clock>();
-    node::withdraw(&mut net, cap, &clock, s.ctx());
+    node::withdraw(&net, &mut class, cap, &clock, s.ctx());
     abort
 }
 
@@ -173,11 +216,12 @@ fun withdrawing_without_leaving_is_rejected() {
 fun withdrawing_before_the_unbonding_delay_is_rejected() {
     let mut s = tu::setup(1);
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
     let clock = s.take_shared<Clock>();
-    node::request_leave(&mut net, &cap, &clock);
-    node::withdraw(&mut net, cap, &clock, s.ctx());
+    node::request_leave(&net, &mut class, &cap, &clock);
+    node::withdraw(&net, &mut class, cap, &clock, s.ctx());
     abort
 }
 
@@ -187,19 +231,22 @@ fun withdrawing_with_open_tasks_is_rejected() {
     tu::submit_sampling(&mut s, 1);
     s.next_tx(tu::owner(0));
     {
-        let mut net = s.take_shared<Network>();
+        let net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
         let cap = s.take_from_sender<NodeCap>();
         let clock = s.take_shared<Clock>();
-        node::request_leave(&mut net, &cap, &clock);
+        node::request_leave(&net, &mut class, &cap, &clock);
         s.return_to_sender(cap);
         ts::return_shared(net);
+        ts::return_shared(class);
         ts::return_shared(clock);
     };
     tu::advance(&mut s, params::default().unbonding_delay_ms());
     s.next_tx(tu::owner(0));
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<NodeCap>();
     let clock = s.take_shared<Clock>();
-    node::withdraw(&mut net, cap, &clock, s.ctx());
+    node::withdraw(&net, &mut class, cap, &clock, s.ctx());
     abort
 }

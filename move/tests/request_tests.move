@@ -2,7 +2,8 @@
 #[test_only]
 module atoma::request_tests;
 
-use atoma::network::{Self, Network};
+use atoma::hardware::{Self, HardwareClass};
+use atoma::network::{Self, Network, AdminCap};
 use atoma::node::{Self, NodeCap};
 use atoma::params;
 use atoma::request::{Self, Request};
@@ -27,11 +28,13 @@ fun submit_with(
     fee: u64,
 ) {
     s.next_tx(tu::requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(fee, s.ctx());
-    request::submit_sampling_for_testing(&mut net, model.to_string(), digest, inline, uri, timeout, n, payment, &random, &clock, s.ctx());
+    request::submit_sampling_for_testing(&net, &mut class, model.to_string(), digest, inline, uri, timeout, n, payment, &random, &clock, s.ctx());
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(random);
     ts::return_shared(clock);
 }
@@ -69,7 +72,7 @@ fun submit_sampling_selects_n_executors_and_locks_their_stake() {
     let req = tu::submit_sampling(&mut s, 3);
     let members = tu::members(&mut s, req);
     assert!(members.length() == 3);
-    members.do_ref!(|n| assert!(tu::inspect_network!(&mut s, |net| net.node(*n).locked()) == tu::task_lock()));
+    members.do_ref!(|n| assert!(tu::inspect_class!(&mut s, |class| class.node(*n).locked()) == tu::task_lock()));
     assert!(tu::inspect!(&mut s, req, |r| r.is_committing() && r.fee() == tu::fee()));
     assert!(tu::inspect!(&mut s, req, |r| r.deadline_ms()) == 1_000_000 + tu::timeout());
     assert!(tu::inspect!(&mut s, req, |r| r.seed().length()) == 32);
@@ -226,10 +229,11 @@ fun input_digest_of_the_wrong_length_is_rejected() {
 fun secret_hash_of_the_wrong_length_is_rejected() {
     let mut s = tu::setup(4);
     s.next_tx(tu::requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(tu::fee(), s.ctx());
-    request::submit_sealed_for_testing(&mut net, tu::model(), tu::input_digest(), tu::input(), option::none(), tu::timeout(), 100, 1, x"01", payment, &random, &clock, s.ctx());
+    request::submit_sealed_for_testing(&net, &mut class, tu::model(), tu::input_digest(), tu::input(), option::none(), tu::timeout(), 100, 1, x"01", payment, &random, &clock, s.ctx());
     abort
 }
 
@@ -307,7 +311,7 @@ fun cap_of_another_network_cannot_commit() {
     let req = tu::submit_sampling(&mut s, 1);
     s.next_tx(tu::owner(0));
     let mut r = s.take_shared_by_id<Request>(req);
-    let cap = node::new_cap_for_testing(object::id_from_address(@0x99), s.ctx());
+    let cap = node::new_cap_for_testing(object::id_from_address(@0x99), 0, s.ctx());
     let clock = s.take_shared<Clock>();
     request::commit(&mut r, &cap, out(b"c"), &clock);
     abort
@@ -522,17 +526,81 @@ fun secret_of_the_wrong_length_is_rejected() {
     abort
 }
 
-#[test, expected_failure(abort_code = request::EWrongNetwork)]
+#[test, expected_failure(abort_code = hardware::EWrongNetwork)]
 fun request_of_another_network_cannot_be_settled_there() {
     let mut s = tu::setup(2);
     let req = tu::submit_sampling(&mut s, 1);
     s.next_tx(@0xB2);
     network::create_for_testing(params::default(), s.ctx());
     s.next_tx(@0xB2);
-    let other = ts::most_recent_id_shared<Network>().destroy_some();
-    let mut net = s.take_shared_by_id<Network>(other);
+    {
+        let mut net = s.take_shared<Network>();
+        let cap = s.take_from_sender<AdminCap>();
+        net.add_hardware_class(&cap, b"cpu-test".to_string(), b"device=cpu".to_string(), 10, 1, s.ctx());
+        s.return_to_sender(cap);
+        ts::return_shared(net);
+    };
+    s.next_tx(@0xB2);
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::select_nodes(&mut net, &mut r, &clock, s.ctx());
+    request::select_nodes(&mut class, &mut r, &clock, s.ctx());
+    abort
+}
+
+/// Adds a second class, "other", with a model "other-m"; returns the class object's id.
+fun add_other_class(s: &mut Scenario): ID {
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_hardware_class(&cap, b"other".to_string(), b"device=cpu".to_string(), tu::min_collateral(), tu::task_lock(), s.ctx());
+    net.add_model(&cap, b"other-m".to_string(), out(b"w"), 1);
+    s.return_to_sender(cap);
+    ts::return_shared(net);
+    s.next_tx(tu::admin());
+    ts::most_recent_id_shared<HardwareClass>().destroy_some()
+}
+
+#[test, expected_failure(abort_code = hardware::EWrongClass)]
+fun a_request_submitted_with_another_class_object_than_its_models_is_rejected() {
+    let mut s = tu::setup(2);
+    let other = add_other_class(&mut s);
+    s.next_tx(tu::requester());
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared_by_id<HardwareClass>(other);
+    let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
+    let payment = coin::mint_for_testing<SUI>(tu::fee(), s.ctx());
+    request::submit_sampling_for_testing(&net, &mut class, tu::model(), tu::input_digest(), tu::input(), option::none(), tu::timeout(), 1, payment, &random, &clock, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = hardware::EWrongClass)]
+fun a_keeper_call_with_another_class_object_than_the_requests_is_rejected() {
+    let mut s = tu::setup(2);
+    let req = tu::submit_sampling(&mut s, 1);
+    let other = add_other_class(&mut s);
+    tu::advance(&mut s, tu::timeout());
+    s.next_tx(tu::keeper());
+    let mut class = s.take_shared_by_id<HardwareClass>(other);
+    let mut r = s.take_shared_by_id<Request>(req);
+    let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
+    request::expire_for_testing(&mut class, &mut r, &random, &clock, s.ctx());
+    abort
+}
+
+#[test, expected_failure(abort_code = hardware::EWrongClass)]
+fun a_reveal_with_a_cap_of_another_class_is_rejected() {
+    let mut s = tu::setup(2);
+    let req = tu::submit_sampling(&mut s, 1);
+    let m = tu::members(&mut s, req)[0];
+    tu::commit(&mut s, req, m, out(b"A"));
+    let owner = tu::owner_of(&mut s, m);
+    s.next_tx(owner);
+    let net_id = tu::inspect_network!(&mut s, |net| object::id(net));
+    let cap = node::new_cap_for_testing(net_id, 7, s.ctx());
+    let mut class = s.take_shared<HardwareClass>();
+    let mut r = s.take_shared_by_id<Request>(req);
+    let clock = s.take_shared<Clock>();
+    request::reveal(&mut class, &mut r, &cap, out(b"A"), tu::salt(m), &clock, s.ctx());
     abort
 }

@@ -6,6 +6,7 @@
 module atoma::test_utils;
 
 use atoma::commitment;
+use atoma::hardware::HardwareClass;
 use atoma::network::{Self, Network, AdminCap};
 use atoma::node::{Self, NodeCap};
 use atoma::request::{Self, Request};
@@ -102,10 +103,10 @@ public fun setup_with_seed(nodes: u64, randomness: vector<u8>): Scenario {
 /// Registers node `i` with the class minimum.
 public fun register(s: &mut Scenario, i: u64) {
     s.next_tx(owner(i));
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let collateral = coin::mint_for_testing<SUI>(min_collateral(), s.ctx());
-    node::register_node(&mut net, 0, collateral, b"http://node".to_string(), x"0101010101010101010101010101010101010101010101010101010101010101", s.ctx());
-    ts::return_shared(net);
+    node::register_node(&mut class, collateral, b"http://node".to_string(), x"0101010101010101010101010101010101010101010101010101010101010101", s.ctx());
+    ts::return_shared(class);
 }
 
 /// The id of node `i` (the id of its `NodeCap`).
@@ -115,11 +116,7 @@ public fun node_id(s: &mut Scenario, i: u64): ID {
 }
 
 public fun owner_of(s: &mut Scenario, node_id: ID): address {
-    s.next_tx(admin());
-    let net = s.take_shared<Network>();
-    let owner = net.node(node_id).owner();
-    ts::return_shared(net);
-    owner
+    inspect_class!(s, |class| class.node(node_id).owner())
 }
 
 public fun advance(s: &mut Scenario, ms: u64) {
@@ -133,11 +130,13 @@ public fun advance(s: &mut Scenario, ms: u64) {
 
 public fun submit_sampling(s: &mut Scenario, n: u64): ID {
     s.next_tx(requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(fee(), s.ctx());
-    request::submit_sampling_for_testing(&mut net, model(), input_digest(), input(), option::none(), timeout(), n, payment, &random, &clock, s.ctx());
+    request::submit_sampling_for_testing(&net, &mut class, model(), input_digest(), input(), option::none(), timeout(), n, payment, &random, &clock, s.ctx());
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(random);
     ts::return_shared(clock);
     latest_request(s)
@@ -145,11 +144,13 @@ public fun submit_sampling(s: &mut Scenario, n: u64): ID {
 
 public fun submit_cross_validation(s: &mut Scenario, p_bps: u64, n: u64): ID {
     s.next_tx(requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(fee(), s.ctx());
-    request::submit_cross_validation_for_testing(&mut net, model(), input_digest(), input(), option::none(), timeout(), p_bps, n, payment, &random, &clock, s.ctx());
+    request::submit_cross_validation_for_testing(&net, &mut class, model(), input_digest(), input(), option::none(), timeout(), p_bps, n, payment, &random, &clock, s.ctx());
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(random);
     ts::return_shared(clock);
     latest_request(s)
@@ -157,12 +158,14 @@ public fun submit_cross_validation(s: &mut Scenario, p_bps: u64, n: u64): ID {
 
 public fun submit_sealed(s: &mut Scenario, p_bps: u64, n: u64): ID {
     s.next_tx(requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(fee(), s.ctx());
     let hash = commitment::secret_hash(&secret());
-    request::submit_sealed_for_testing(&mut net, model(), input_digest(), input(), option::none(), timeout(), p_bps, n, hash, payment, &random, &clock, s.ctx());
+    request::submit_sealed_for_testing(&net, &mut class, model(), input_digest(), input(), option::none(), timeout(), p_bps, n, hash, payment, &random, &clock, s.ctx());
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(random);
     ts::return_shared(clock);
     latest_request(s)
@@ -171,11 +174,13 @@ public fun submit_sealed(s: &mut Scenario, p_bps: u64, n: u64): ID {
 /// A Sampling request whose input is given by URI.
 public fun submit_sampling_uri(s: &mut Scenario, n: u64): ID {
     s.next_tx(requester());
-    let mut net = s.take_shared<Network>();
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
     let payment = coin::mint_for_testing<SUI>(fee(), s.ctx());
-    request::submit_sampling_for_testing(&mut net, model(), input_digest(), vector[], option::some(uri()), timeout(), n, payment, &random, &clock, s.ctx());
+    request::submit_sampling_for_testing(&net, &mut class, model(), input_digest(), vector[], option::some(uri()), timeout(), n, payment, &random, &clock, s.ctx());
     ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(random);
     ts::return_shared(clock);
     latest_request(s)
@@ -188,11 +193,11 @@ fun latest_request(s: &mut Scenario): ID {
 
 public fun reveal_secret(s: &mut Scenario, req: ID, secret: vector<u8>) {
     s.next_tx(requester());
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::reveal_secret(&mut net, &mut r, secret, &clock);
-    ts::return_shared(net);
+    request::reveal_secret(&mut class, &mut r, secret, &clock);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -249,12 +254,12 @@ public fun abstain(s: &mut Scenario, req: ID, node_id: ID) {
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::abstain(&mut net, &mut r, &cap, &clock, s.ctx());
+    request::abstain(&mut class, &mut r, &cap, &clock, s.ctx());
     s.return_to_sender(cap);
-    ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -263,12 +268,12 @@ public fun reveal_with_salt(s: &mut Scenario, req: ID, node_id: ID, output: vect
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::reveal(&mut net, &mut r, &cap, output, salt, &clock, s.ctx());
+    request::reveal(&mut class, &mut r, &cap, output, salt, &clock, s.ctx());
     s.return_to_sender(cap);
-    ts::return_shared(net);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -284,11 +289,11 @@ public fun play_round(s: &mut Scenario, req: ID, output: vector<u8>) {
 
 public fun expire(s: &mut Scenario, req: ID) {
     s.next_tx(keeper());
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
-    request::expire_for_testing(&mut net, &mut r, &random, &clock, s.ctx());
-    ts::return_shared(net);
+    request::expire_for_testing(&mut class, &mut r, &random, &clock, s.ctx());
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(random);
     ts::return_shared(clock);
@@ -305,11 +310,11 @@ public fun expire_after_grace(s: &mut Scenario, req: ID) {
 
 public fun select_nodes(s: &mut Scenario, req: ID) {
     s.next_tx(keeper());
-    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::select_nodes(&mut net, &mut r, &clock, s.ctx());
-    ts::return_shared(net);
+    request::select_nodes(&mut class, &mut r, &clock, s.ctx());
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -359,6 +364,16 @@ public macro fun inspect<$T>($s: &mut Scenario, $req: ID, $f: |&Request| -> $T):
     result
 }
 
+/// Runs `$f` on the (only) hardware class, read only.
+public macro fun inspect_class<$T>($s: &mut Scenario, $f: |&HardwareClass| -> $T): $T {
+    let s = $s;
+    s.next_tx(keeper());
+    let class = s.take_shared<HardwareClass>();
+    let result = $f(&class);
+    ts::return_shared(class);
+    result
+}
+
 /// Runs `$f` on the network, read only.
 public macro fun inspect_network<$T>($s: &mut Scenario, $f: |&Network| -> $T): $T {
     let s = $s;
@@ -370,11 +385,16 @@ public macro fun inspect_network<$T>($s: &mut Scenario, $f: |&Network| -> $T): $
 }
 
 public fun collateral(s: &mut Scenario, node_id: ID): u64 {
-    inspect_network!(s, |net| net.node(node_id).collateral())
+    inspect_class!(s, |class| class.node(node_id).collateral())
 }
 
 public fun treasury(s: &mut Scenario): u64 {
     inspect_network!(s, |net| net.treasury())
+}
+
+/// The protocol revenue the class holds (not yet swept to the treasury).
+public fun revenue(s: &mut Scenario): u64 {
+    inspect_class!(s, |class| class.revenue())
 }
 
 /// SUI in the coins an address holds.
@@ -390,15 +410,15 @@ public fun coins_of(s: &mut Scenario, addr: address): u64 {
     total
 }
 
-/// Every node's collateral, the treasury, the request's fee and pool, and
-/// the coins paid to the requester and to the first `nodes` owners: the
-/// total the tests started with must be there still.
+/// Every node's collateral, the treasury and the class's revenue, the
+/// request's fee and pool, and the coins paid to the requester and to the
+/// first `nodes` owners: the total the tests started with must be there still.
 public fun total_sui(s: &mut Scenario, req: ID, nodes: u64): u64 {
-    let mut total = treasury(s) + coins_of(s, requester());
+    let mut total = treasury(s) + revenue(s) + coins_of(s, requester());
     nodes.do!(|i| {
         let id = node_id(s, i);
         total = total + coins_of(s, owner(i));
-        let present = inspect_network!(s, |net| net.has_node(id));
+        let present = inspect_class!(s, |class| class.has_node(id));
         if (present) total = total + collateral(s, id);
     });
     total + inspect!(s, req, |r| r.fee() + r.pool())
@@ -408,7 +428,7 @@ public fun total_sui(s: &mut Scenario, req: ID, nodes: u64): u64 {
 public fun assert_all_unlocked(s: &mut Scenario, nodes: u64) {
     nodes.do!(|i| {
         let id = node_id(s, i);
-        assert!(inspect_network!(s, |net| net.node(id).locked()) == 0);
-        assert!(inspect_network!(s, |net| net.node(id).open_tasks()) == 0);
+        assert!(inspect_class!(s, |class| class.node(id).locked()) == 0);
+        assert!(inspect_class!(s, |class| class.node(id).open_tasks()) == 0);
     });
 }

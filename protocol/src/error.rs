@@ -87,6 +87,7 @@ protocol_errors! {
     39 UnknownRequest "EUnknownRequest" "no request with this id";
     40 InputOnChain "EInputOnChain" "the input is on chain: only a URI input can be unavailable";
     41 InvalidProfile "EInvalidProfile" "class profile is empty or longer than 256 bytes";
+    42 WrongClass "EWrongClass" "object belongs to another hardware class";
 }
 
 /// The protocol's result type.

@@ -29,6 +29,8 @@ pub struct NetworkCreated {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct HardwareClassAdded {
     pub class_id: u64,
+    /// The class's shared object.
+    pub object_id: ObjectId,
     pub name: String,
     pub profile: String,
     pub min_collateral: u64,
@@ -51,6 +53,12 @@ pub struct ParamsUpdated {
 pub struct TreasuryWithdrawn {
     pub amount: u64,
     pub recipient: Address,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RevenueSwept {
+    pub class_id: u64,
+    pub amount: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -257,6 +265,7 @@ event_enum!(
     RequestFailed,
     Abstained,
     DeadlineExtended,
+    RevenueSwept,
 );
 
 impl Event {

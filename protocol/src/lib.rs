@@ -30,12 +30,14 @@
 //! use atoma_protocol::{Address, Ctx, Digest, Event, ObjectId, Params, State, Status, SubmitArgs};
 //!
 //! let (mut state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default())?;
-//! let (class, _) = state.add_hardware_class(&admin, "cpu", "device=cpu;threads=1", 10_000, 1_000)?;
-//! state.add_model(&admin, "tiny-gpt", &[7; 32], class)?;
+//! // The class is a shared object of its own (id 3); requests of its models touch only it.
+//! let class = ObjectId::from_u64(3);
+//! let (class_id, _) = state.add_hardware_class(&admin, class, "cpu", "device=cpu;threads=1", 10_000, 1_000)?;
+//! state.add_model(&admin, "tiny-gpt", &[7; 32], class_id)?;
 //! let mut caps = Vec::new();
 //! for i in 0..3 {
 //!     let ctx = Ctx::new(Address::from_u64(100 + i), 0);
-//!     caps.push(state.register_node(&ctx, ObjectId::from_u64(10 + i), class, 10_000, "http://node", &[1; 32])?.0);
+//!     caps.push(state.register_node(&ctx, &class, ObjectId::from_u64(10 + i), 10_000, "http://node", &[1; 32])?.0);
 //! }
 //!
 //! let requester = Ctx::new(Address::from_u64(7), 1_000);
@@ -49,21 +51,21 @@
 //! };
 //! let request = ObjectId::from_u64(99);
 //! let seed = Digest([42; 32]); // from sui::random on chain
-//! state.submit_sampling(&requester, request, args, 2, 3_000_000, seed)?;
+//! state.submit_sampling(&requester, &class, request, args, 2, 3_000_000, seed)?;
 //!
 //! let output = blake2b256(b"the model's output");
 //! let members: Vec<ObjectId> = state.request(&request)?.nodes_with_role(atoma_protocol::Role::Executor);
 //! for node in &members {
 //!     let cap = caps.iter().find(|c| c.id == *node).unwrap();
-//!     let ctx = Ctx::new(state.network.nodes[node].owner, 2_000);
+//!     let ctx = Ctx::new(state.node(node)?.owner, 2_000);
 //!     let salt = Digest([node.0[31]; 32]);
 //!     state.commit(&ctx, &request, cap, &commitment(&request, node, &output, &salt).0)?;
 //! }
 //! let mut last = None;
 //! for node in &members {
 //!     let cap = caps.iter().find(|c| c.id == *node).unwrap();
-//!     let ctx = Ctx::new(state.network.nodes[node].owner, 3_000);
-//!     last = Some(state.reveal(&ctx, &request, cap, &output.0, &[node.0[31]; 32])?);
+//!     let ctx = Ctx::new(state.node(node)?.owner, 3_000);
+//!     last = Some(state.reveal(&ctx, &class, &request, cap, &output.0, &[node.0[31]; 32])?);
 //! }
 //! assert_eq!(state.request(&request)?.status, Status::Finalized);
 //! let finalized = last.unwrap().events.into_iter().find_map(|e| match e {

@@ -8,23 +8,25 @@
 //! Balance<SUI>     = u64                      (struct Balance { value: u64 })
 //! Table<K, V>      = UID || u64 size          (entries are dynamic fields, not in the object)
 //! AdminCap         = UID || network_id
-//! NodeCap          = UID || network_id
+//! NodeCap          = UID || network_id || u64 class_id
 //! Network          = UID || Params || Table classes || u64 next_class_id || Table models
-//!                    || Table nodes || Balance treasury
+//!                    || Balance treasury
+//! HardwareClass    = UID || ID network_id || u64 class_id || String name || String profile
+//!                    || u64 min_collateral || u64 task_lock || TableVec active (= Table)
+//!                    || Table index || Table nodes || Balance revenue
 //! Request          = see `RequestObject` (the order of `atoma::request::Request`)
 //! ```
 //!
-//! The network's tables keep their entries as dynamic fields
+//! Tables keep their entries as dynamic fields
 //! (`0x2::dynamic_field::Field<K, V>` = UID || K || V), whose ids derive from
 //! the table's id and the key. The values are:
 //!
 //! ```text
-//! nodes:   ID  -> Node          = address owner || u64 class_id || Balance collateral || u64 locked
-//!                                 || u64 open_tasks || Option<u64> leaving_since_ms || String endpoint
-//!                                 || vector<u8> public_key || u64 completed || u64 slashed
-//! classes: u64 -> HardwareClass = String name || u64 min_collateral || u64 task_lock
-//!                                 || TableVec active (= Table) || Table index
-//! models:  String -> Model      = vector<u8> weight_digest || u64 class_id
+//! Network.classes:     u64 -> ID      the class's shared object
+//! Network.models:      String -> Model = vector<u8> weight_digest || u64 class_id
+//! HardwareClass.nodes: ID  -> Node     = address owner || u64 class_id || Balance collateral || u64 locked
+//!                                        || u64 open_tasks || Option<u64> leaving_since_ms || String endpoint
+//!                                        || vector<u8> public_key || u64 completed || u64 slashed
 //! ```
 //!
 //! Not for: rules. These are read-only views built from `State`.
@@ -46,9 +48,9 @@ pub mod type_names {
     pub const NODE_CAP: (&str, &str) = ("node", "NodeCap");
     /// `atoma::request::Request`.
     pub const REQUEST: (&str, &str) = ("request", "Request");
-    /// `atoma::network::Node` (a value of the nodes table).
-    pub const NODE: (&str, &str) = ("network", "Node");
-    /// `atoma::hardware::HardwareClass` (a value of the classes table).
+    /// `atoma::hardware::Node` (a value of a class's nodes table).
+    pub const NODE: (&str, &str) = ("hardware", "Node");
+    /// `atoma::hardware::HardwareClass`, one shared object per class.
     pub const HARDWARE_CLASS: (&str, &str) = ("hardware", "HardwareClass");
     /// `atoma::model::Model` (a value of the models table).
     pub const MODEL: (&str, &str) = ("model", "Model");
@@ -63,13 +65,36 @@ pub struct TableHeader {
     pub size: u64,
 }
 
-/// `atoma::network::AdminCap` and `atoma::node::NodeCap`: an id and the network it belongs to.
+/// `atoma::network::AdminCap`: an id and the network it governs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CapObject {
     /// The capability's UID.
     pub id: ObjectId,
     /// The network it acts on.
     pub network_id: ObjectId,
+}
+
+/// `atoma::node::NodeCap`: the node's id, its network and its class.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct NodeCapObject {
+    /// The capability's UID, which is the node's id.
+    pub id: ObjectId,
+    /// The network the node belongs to.
+    pub network_id: ObjectId,
+    /// The node's hardware class.
+    pub class_id: u64,
+}
+
+impl From<&crate::state::NodeCap> for NodeCapObject {
+    fn from(c: &crate::state::NodeCap) -> Self {
+        NodeCapObject { id: c.id, network_id: c.network_id, class_id: c.class_id }
+    }
+}
+
+impl From<NodeCapObject> for crate::state::NodeCap {
+    fn from(c: NodeCapObject) -> Self {
+        crate::state::NodeCap { id: c.id, network_id: c.network_id, class_id: c.class_id }
+    }
 }
 
 /// `atoma::network::Network`.
@@ -79,35 +104,32 @@ pub struct NetworkObject {
     pub id: ObjectId,
     /// The current parameters.
     pub params: Params,
-    /// Hardware classes by id.
+    /// The class objects' ids by class id.
     pub classes: TableHeader,
     /// The id the next class will get.
     pub next_class_id: u64,
     /// Models by id.
     pub models: TableHeader,
-    /// Nodes by id.
-    pub nodes: TableHeader,
     /// The treasury's balance (MIST).
     pub treasury: u64,
 }
 
 impl NetworkObject {
     /// The object of `network`, whose tables have the ids `tables` (classes,
-    /// models, nodes), fixed when the network was created.
-    pub fn new(network: &Network, tables: [ObjectId; 3]) -> Self {
+    /// models), fixed when the network was created.
+    pub fn new(network: &Network, tables: [ObjectId; 2]) -> Self {
         NetworkObject {
             id: network.id,
             params: network.params,
             classes: TableHeader { id: tables[0], size: network.classes.len() as u64 },
             next_class_id: network.next_class_id,
             models: TableHeader { id: tables[1], size: network.models.len() as u64 },
-            nodes: TableHeader { id: tables[2], size: network.nodes.len() as u64 },
             treasury: network.treasury,
         }
     }
 }
 
-/// `atoma::network::Node`, a value of the network's nodes table.
+/// `atoma::hardware::Node`, a value of a class's nodes table.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct NodeObject {
@@ -141,10 +163,13 @@ impl From<&Node> for NodeObject {
     }
 }
 
-/// `atoma::hardware::HardwareClass`, a value of the network's classes table.
+/// `atoma::hardware::HardwareClass`, one shared object per class.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct HardwareClassObject {
+    pub id: ObjectId,
+    pub network_id: ObjectId,
+    pub class_id: u64,
     pub name: String,
     pub profile: String,
     pub min_collateral: u64,
@@ -152,19 +177,28 @@ pub struct HardwareClassObject {
     /// `TableVec<ID>`: a struct holding one `Table<u64, ID>`.
     pub active: TableHeader,
     pub index: TableHeader,
+    pub nodes: TableHeader,
+    /// `Balance<SUI>`: the protocol's revenue from the class (MIST).
+    pub revenue: u64,
 }
 
 impl HardwareClassObject {
-    /// The value of `class`, whose inner tables have the ids `tables` (active, index).
-    pub fn new(class: &HardwareClass, tables: [ObjectId; 2]) -> Self {
+    /// The object of `class`, whose tables have the ids `tables` (active,
+    /// index, nodes), fixed when the class was created.
+    pub fn new(class: &HardwareClass, tables: [ObjectId; 3]) -> Self {
         let size = class.active.len();
         HardwareClassObject {
+            id: class.id,
+            network_id: class.network_id,
+            class_id: class.class_id,
             name: class.name.clone(),
             profile: class.profile.clone(),
             min_collateral: class.min_collateral,
             task_lock: class.task_lock,
             active: TableHeader { id: tables[0], size },
             index: TableHeader { id: tables[1], size },
+            nodes: TableHeader { id: tables[2], size: class.nodes.len() as u64 },
+            revenue: class.revenue,
         }
     }
 }

@@ -148,8 +148,9 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let params = Params { min_fee_per_execution: 0, max_retries: 0, ..Params::default() };
     let (mut state, admin_cap, _) =
         State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), params).expect("default params are valid");
+    let class = ObjectId::from_u64(3);
     let (class_id, _) =
-        state.add_hardware_class(&admin_cap, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
+        state.add_hardware_class(&admin_cap, class, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
     state.add_model(&admin_cap, "m", &[0; 32], class_id).expect("valid model");
 
     let mut nodes: HashMap<ObjectId, SimNode> = HashMap::new();
@@ -165,7 +166,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
         let owner = Address::from_u64(1_000 + i);
         let ctx = Ctx::new(owner, 0);
         let (cap, _) = state
-            .register_node(&ctx, ObjectId::from_u64(1_000_000 + i), class_id, cfg.stake, "http://sim", &[0; 32])
+            .register_node(&ctx, &class, ObjectId::from_u64(1_000_000 + i), cfg.stake, "http://sim", &[0; 32])
             .expect("valid node");
         by_owner.insert(owner, cap.id);
         nodes.insert(cap.id, SimNode { cap, owner, strategy });
@@ -173,7 +174,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
 
     let mut report = SimReport { requests: cfg.requests, ..Default::default() };
     for k in 0..cfg.requests {
-        simulate_request(cfg, &mut state, &nodes, &by_owner, k, &mut rng, &mut report);
+        simulate_request(cfg, &mut state, &class, &nodes, &by_owner, k, &mut rng, &mut report);
     }
     report
 }
@@ -184,9 +185,11 @@ fn random_digest(rng: &mut ChaCha8Rng) -> Digest {
     Digest(d)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn simulate_request(
     cfg: &SimConfig,
     state: &mut State,
+    class: &ObjectId,
     nodes: &HashMap<ObjectId, SimNode>,
     by_owner: &HashMap<Address, ObjectId>,
     k: u64,
@@ -211,12 +214,12 @@ fn simulate_request(
     let secret = random_digest(rng);
     let seed = random_digest(rng);
     let submitted = match cfg.mode {
-        Mode::Sampling { n } => state.submit_sampling(&ctx, request_id, args, n, cfg.fee, seed),
+        Mode::Sampling { n } => state.submit_sampling(&ctx, class, request_id, args, n, cfg.fee, seed),
         Mode::CrossValidation { p_bps, n } => {
-            state.submit_cross_validation(&ctx, request_id, args, p_bps, n, cfg.fee, seed)
+            state.submit_cross_validation(&ctx, class, request_id, args, p_bps, n, cfg.fee, seed)
         }
         Mode::Sealed { p_bps, n } => {
-            state.submit_sealed(&ctx, request_id, args, p_bps, n, &secret_hash(&secret).0, cfg.fee, seed)
+            state.submit_sealed(&ctx, class, request_id, args, p_bps, n, &secret_hash(&secret).0, cfg.fee, seed)
         }
     };
     let mut events = submitted.expect("the class can serve the configured mode").events;
@@ -250,9 +253,9 @@ fn simulate_request(
         let ctx = Ctx::new(requester, now);
         let outcome = match req.status {
             Status::Finalized | Status::Failed => break,
-            Status::Selecting => state.select_nodes(&ctx, &request_id),
+            Status::Selecting => state.select_nodes(&ctx, class, &request_id),
             Status::Disputed => state.open_dispute(&ctx, &request_id, random_digest(rng)),
-            Status::Verifying if req.secret.is_none() => state.reveal_secret(&ctx, &request_id, &secret.0),
+            Status::Verifying if req.secret.is_none() => state.reveal_secret(&ctx, class, &request_id, &secret.0),
             Status::Committing | Status::Verifying => {
                 let mut outs = Vec::new();
                 for i in req.members() {
@@ -284,7 +287,7 @@ fn simulate_request(
                     let slot = &req.slots[i];
                     let node = &nodes[&slot.node_id];
                     let (out, salt) = answers[&slot.node_id];
-                    outs.push(state.reveal(&Ctx::new(node.owner, now), &request_id, &node.cap, &out.0, &salt.0));
+                    outs.push(state.reveal(&Ctx::new(node.owner, now), class, &request_id, &node.cap, &out.0, &salt.0));
                 }
                 merge(outs)
             }
@@ -356,7 +359,7 @@ fn simulate_request(
         }
     }
     for (node_id, amount) in slashed {
-        state.add_collateral(&nodes[&node_id].cap, amount).expect("registered node");
+        state.add_collateral(class, &nodes[&node_id].cap, amount).expect("registered node");
     }
 }
 

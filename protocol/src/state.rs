@@ -1,11 +1,13 @@
-//! The network's state: parameters, hardware classes with their active node
-//! lists, models, nodes and the treasury (Move: the shared `Network` object
-//! and the owned capabilities).
+//! The network's state: the `Network` (parameters, the registries of classes
+//! and models, the treasury) and one `HardwareClass` per class (its nodes,
+//! their collateral and locks, its active list and revenue). Move: the shared
+//! `Network` object, one shared `HardwareClass` object per class, and the
+//! owned capabilities.
 //!
 //! A node is *eligible* for new tasks when it is not leaving, its collateral
 //! is at least the class minimum and its free collateral (collateral minus
 //! locked) covers one more task lock. A class's active list holds exactly its
-//! eligible nodes; `Network::sync_node` restores that after every change, so
+//! eligible nodes; `HardwareClass::sync_node` restores that after every change, so
 //! sampling draws uniformly among eligible nodes in O(k).
 //!
 //! Not for: requests (see `request`) or the operations that change state
@@ -36,6 +38,8 @@ pub struct NodeCap {
     pub id: ObjectId,
     /// The network the node belongs to.
     pub network_id: ObjectId,
+    /// The node's hardware class.
+    pub class_id: u64,
 }
 
 impl NodeCap {
@@ -122,9 +126,19 @@ impl ActiveSet {
     }
 }
 
-/// Nodes of one hardware, driver, libtorch and executor version.
+/// Nodes of one hardware, driver, libtorch and executor version, and
+/// everything a request of the class touches: the nodes, their collateral
+/// and locks, the active list and the protocol's revenue from the class
+/// (Move: the shared `HardwareClass` object, one per class; see
+/// docs/scaling.md for why the class is the shard).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct HardwareClass {
+    /// The shared object's id.
+    pub id: ObjectId,
+    /// The network the class belongs to.
+    pub network_id: ObjectId,
+    /// The class's number in the network's registry (0, 1, ...).
+    pub class_id: u64,
     /// Human-readable name, e.g. `h100-80gb/cuda-12.4/torch-2.5`.
     pub name: String,
     /// The determinism profile every node of the class must run with, e.g.
@@ -137,6 +151,56 @@ pub struct HardwareClass {
     pub task_lock: u64,
     /// The class's eligible nodes.
     pub active: ActiveSet,
+    /// The class's registered nodes by id.
+    pub nodes: BTreeMap<ObjectId, Node>,
+    /// Protocol share of the class's slashes and rounding remainders (MIST),
+    /// until the admin sweeps it to the network's treasury.
+    pub revenue: u64,
+}
+
+impl HardwareClass {
+    /// The node with this id (`UnknownNode` if it is not in this class).
+    pub fn node(&self, node_id: &ObjectId) -> Result<&Node> {
+        self.nodes.get(node_id).ok_or(ProtocolError::UnknownNode)
+    }
+
+    /// Checks that an object of `network_id` and class `class_id` (a request,
+    /// a node cap, a model) belongs to this class.
+    pub fn check_member(&self, network_id: &ObjectId, class_id: u64) -> Result<()> {
+        if *network_id != self.network_id {
+            Err(ProtocolError::WrongNetwork)
+        } else if class_id != self.class_id {
+            Err(ProtocolError::WrongClass)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether `node` may be given a new task (see the module doc).
+    pub fn is_eligible(&self, node: &Node) -> bool {
+        node.leaving_since_ms.is_none()
+            && node.collateral >= self.min_collateral
+            && node.free_collateral() >= self.task_lock
+    }
+
+    /// Puts `node_id` in the active list if eligible, takes it out otherwise.
+    pub(crate) fn sync_node(&mut self, node_id: &ObjectId) {
+        let Some(node) = self.nodes.get(node_id) else { return };
+        if self.is_eligible(node) {
+            self.active.insert(*node_id);
+        } else {
+            self.active.remove(node_id);
+        }
+    }
+
+    pub(crate) fn remove_from_active(&mut self, node_id: &ObjectId) {
+        self.active.remove(node_id);
+    }
+
+    /// SUI the class holds: its nodes' collateral and its revenue.
+    pub fn held(&self) -> u128 {
+        self.nodes.values().map(|n| n.collateral as u128).sum::<u128>() + self.revenue as u128
+    }
 }
 
 /// A model that requests may name.
@@ -148,7 +212,7 @@ pub struct Model {
     pub class_id: u64,
 }
 
-/// A registered node (Move: an entry of `Network.nodes`).
+/// A registered node (Move: an entry of its class's `nodes` table).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Node {
     /// The address that registered the node; rewards and withdrawals go here.
@@ -180,29 +244,28 @@ impl Node {
     }
 }
 
-/// The shared `Network` object.
+/// The shared `Network` object: what every class shares and no request
+/// changes (parameters, the registries of classes and models, the treasury).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Network {
     /// The shared object's id.
     pub id: ObjectId,
     /// The current parameters.
     pub params: Params,
-    /// Hardware classes by id.
-    pub classes: BTreeMap<u64, HardwareClass>,
+    /// The class objects' ids by class id.
+    pub classes: BTreeMap<u64, ObjectId>,
     /// The id the next class will get.
     pub next_class_id: u64,
     /// Models by id.
     pub models: BTreeMap<String, Model>,
-    /// Registered nodes by id.
-    pub nodes: BTreeMap<ObjectId, Node>,
-    /// Protocol share of slashed collateral and rounding remainders (MIST).
+    /// Protocol revenue swept from the classes (MIST).
     pub treasury: u64,
 }
 
 impl Network {
-    /// The class with this id (`UnknownClass` if none).
-    pub fn class(&self, class_id: u64) -> Result<&HardwareClass> {
-        self.classes.get(&class_id).ok_or(ProtocolError::UnknownClass)
+    /// The object id of the class with this id (`UnknownClass` if none).
+    pub fn class_object(&self, class_id: u64) -> Result<ObjectId> {
+        self.classes.get(&class_id).copied().ok_or(ProtocolError::UnknownClass)
     }
 
     /// The model with this id (`UnknownModel` if none).
@@ -210,46 +273,8 @@ impl Network {
         self.models.get(model_id).ok_or(ProtocolError::UnknownModel)
     }
 
-    /// The node with this id (`UnknownNode` if none).
-    pub fn node(&self, node_id: &ObjectId) -> Result<&Node> {
-        self.nodes.get(node_id).ok_or(ProtocolError::UnknownNode)
-    }
-
-    /// Checks that a capability was issued by this network.
+    /// Checks that a capability or object was issued by this network.
     pub fn check_network(&self, network_id: &ObjectId) -> Result<()> {
         if *network_id == self.id { Ok(()) } else { Err(ProtocolError::WrongNetwork) }
-    }
-
-    /// Whether `node` may be given a new task (see the module doc).
-    pub fn is_eligible(&self, node: &Node) -> bool {
-        let Some(class) = self.classes.get(&node.class_id) else { return false };
-        node.leaving_since_ms.is_none()
-            && node.collateral >= class.min_collateral
-            && node.free_collateral() >= class.task_lock
-    }
-
-    /// Puts `node_id` in its class's active list if eligible, takes it out otherwise.
-    pub(crate) fn sync_node(&mut self, node_id: &ObjectId) {
-        let Some(node) = self.nodes.get(node_id) else { return };
-        let eligible = self.is_eligible(node);
-        let class_id = node.class_id;
-        if let Some(class) = self.classes.get_mut(&class_id) {
-            if eligible {
-                class.active.insert(*node_id);
-            } else {
-                class.active.remove(node_id);
-            }
-        }
-    }
-
-    pub(crate) fn remove_from_active(&mut self, class_id: u64, node_id: &ObjectId) {
-        if let Some(class) = self.classes.get_mut(&class_id) {
-            class.active.remove(node_id);
-        }
-    }
-
-    /// Total SUI the network holds: collateral of all nodes and the treasury.
-    pub fn held(&self) -> u128 {
-        self.nodes.values().map(|n| n.collateral as u128).sum::<u128>() + self.treasury as u128
     }
 }

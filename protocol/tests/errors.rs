@@ -26,7 +26,7 @@ fn cases() -> Vec<Case> {
             let mut w = World::new(2);
             let req = w.submit(Mode::Sampling { n: 1 });
             let node = w.members(&req)[0];
-            let cap = NodeCap { id: node, network_id: ObjectId::from_u64(99) };
+            let cap = NodeCap { id: node, network_id: ObjectId::from_u64(99), class_id: 0 };
             let ctx = w.ctx(w.owner(&node));
             unit(w.run(0, |s| s.commit(&ctx, &req, &cap, &[0; 32])))
         }),
@@ -45,9 +45,49 @@ fn cases() -> Vec<Case> {
         (E::UnknownClass, || {
             let mut w = World::new(0);
             let ctx = w.ctx(owner_of(0));
+            let missing = ObjectId::from_u64(99);
             unit(w.run(0, |s| {
-                s.register_node(&ctx, ObjectId::from_u64(5), 99, MIN_COLLATERAL, "http://n", &[1; 32]).map(|r| r.1)
+                s.register_node(&ctx, &missing, ObjectId::from_u64(5), MIN_COLLATERAL, "http://n", &[1; 32])
+                    .map(|r| r.1)
             }))
+        }),
+        (E::UnknownClass, || {
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.sweep_revenue(&cap, &ObjectId::from_u64(99))))
+        }),
+        (E::WrongClass, || {
+            // A request submitted with another class's object than its model's.
+            let mut w = World::new(2);
+            let (other, _) = w.add_class("other");
+            let (id, seed, ctx, args) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"));
+            unit(w.run(FEE, |s| s.submit_sampling(&ctx, &other, id, args, 1, FEE, seed)))
+        }),
+        (E::WrongClass, || {
+            // A keeper call naming another class than the request's.
+            let mut w = World::new(2);
+            let (other, _) = w.add_class("other");
+            let req = w.submit(Mode::Sampling { n: 1 });
+            w.now += TIMEOUT;
+            let (ctx, random) = (w.ctx(REQUESTER), w.seed());
+            unit(w.run(0, |s| s.expire(&ctx, &other, &req, random)))
+        }),
+        (E::WrongClass, || {
+            // A node of one class acting through another class's object.
+            let mut w = World::new(1);
+            let (other, _) = w.add_class("other");
+            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
+            unit(w.run(0, |s| s.request_leave(&ctx, &other, &cap)))
+        }),
+        (E::WrongClass, || {
+            // A reveal whose cap is of another class than the request's.
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let node = w.members(&req)[0];
+            w.commit(&req, &node, &out("A")).unwrap();
+            let cap = NodeCap { class_id: 7, ..w.cap(&node) };
+            let (ctx, class, salt) = (w.ctx(w.owner(&node)), w.class, salt_of(&node));
+            unit(w.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &out("A").0, &salt.0)))
         }),
         (E::UnknownClass, || {
             let mut w = World::new(0);
@@ -61,13 +101,13 @@ fn cases() -> Vec<Case> {
         }),
         (E::ModelExists, || {
             let mut w = World::new(0);
-            let (cap, class) = (w.admin, w.class);
-            unit(w.run(0, |s| s.add_model(&cap, "m", &[0; 32], class)))
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_model(&cap, "m", &[0; 32], 0)))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(0);
-            let (cap, class) = (w.admin, w.class);
-            unit(w.run(0, |s| s.add_model(&cap, "m2", &[0; 31], class)))
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_model(&cap, "m2", &[0; 31], 0)))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(2);
@@ -87,102 +127,106 @@ fn cases() -> Vec<Case> {
             let node = w.members(&req)[0];
             w.commit(&req, &node, &out("A")).unwrap();
             let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
-            unit(w.run(0, |s| s.reveal(&ctx, &req, &cap, &[0; 31], &salt_of(&node).0)))
+            let class = w.class;
+            unit(w.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &[0; 31], &salt_of(&node).0)))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(4);
-            let (id, seed, ctx, args) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"));
-            unit(w.run(FEE, |s| s.submit_sealed(&ctx, id, args, 100, 1, &[1; 5], FEE, seed)))
+            let (id, seed, ctx, args, class) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"), w.class);
+            unit(w.run(FEE, |s| s.submit_sealed(&ctx, &class, id, args, 100, 1, &[1; 5], FEE, seed)))
         }),
         (E::InvalidName, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "", "p", 10, 1).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, ObjectId::from_u64(50), "", "p", 10, 1).map(|r| r.1)))
         }),
         (E::InvalidName, || {
             let mut w = World::new(0);
-            let (cap, class) = (w.admin, w.class);
-            unit(w.run(0, |s| s.add_model(&cap, &"x".repeat(129), &[0; 32], class)))
+            let cap = w.admin;
+            unit(w.run(0, |s| s.add_model(&cap, &"x".repeat(129), &[0; 32], 0)))
         }),
         (E::InvalidProfile, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "", 10, 1).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, ObjectId::from_u64(50), "c", "", 10, 1).map(|r| r.1)))
         }),
         (E::InvalidProfile, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", &"p".repeat(257), 10, 1).map(|r| r.1)))
+            unit(w.run(0, |s| {
+                s.add_hardware_class(&cap, ObjectId::from_u64(50), "c", &"p".repeat(257), 10, 1).map(|r| r.1)
+            }))
         }),
         (E::InvalidTaskLock, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "p", 10, 0).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, ObjectId::from_u64(50), "c", "p", 10, 0).map(|r| r.1)))
         }),
         (E::InvalidTaskLock, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_hardware_class(&cap, "c", "p", 10, 11).map(|r| r.1)))
+            unit(w.run(0, |s| s.add_hardware_class(&cap, ObjectId::from_u64(50), "c", "p", 10, 11).map(|r| r.1)))
         }),
         (E::InsufficientCollateral, || {
             let mut w = World::new(0);
             let (ctx, class) = (w.ctx(owner_of(0)), w.class);
             unit(w.run(MIN_COLLATERAL - 1, |s| {
-                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL - 1, "http://n", &[1; 32])
+                s.register_node(&ctx, &class, ObjectId::from_u64(5), MIN_COLLATERAL - 1, "http://n", &[1; 32])
                     .map(|r| r.1)
             }))
         }),
         (E::UnknownNode, || {
             let mut w = World::new(1);
-            let cap = NodeCap { id: ObjectId::from_u64(12345), network_id: ObjectId::from_u64(1) };
-            unit(w.run(5, |s| s.add_collateral(&cap, 5)))
+            let cap = NodeCap { id: ObjectId::from_u64(12345), network_id: ObjectId::from_u64(1), class_id: 0 };
+            let class = w.class;
+            unit(w.run(5, |s| s.add_collateral(&class, &cap, 5)))
         }),
         (E::InvalidEndpoint, || {
             let mut w = World::new(0);
             let (ctx, class) = (w.ctx(owner_of(0)), w.class);
             unit(w.run(0, |s| {
-                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL, "", &[1; 32]).map(|r| r.1)
+                s.register_node(&ctx, &class, ObjectId::from_u64(5), MIN_COLLATERAL, "", &[1; 32]).map(|r| r.1)
             }))
         }),
         (E::InvalidEndpoint, || {
             let mut w = World::new(1);
-            let cap = w.caps[0];
-            unit(w.run(0, |s| s.set_endpoint(&cap, &"e".repeat(257))))
+            let (cap, class) = (w.caps[0], w.class);
+            unit(w.run(0, |s| s.set_endpoint(&class, &cap, &"e".repeat(257))))
         }),
         (E::InvalidPublicKey, || {
             let mut w = World::new(0);
             let (ctx, class) = (w.ctx(owner_of(0)), w.class);
             unit(w.run(0, |s| {
-                s.register_node(&ctx, ObjectId::from_u64(5), class, MIN_COLLATERAL, "http://n", &[1; 31]).map(|r| r.1)
+                s.register_node(&ctx, &class, ObjectId::from_u64(5), MIN_COLLATERAL, "http://n", &[1; 31]).map(|r| r.1)
             }))
         }),
         (E::AlreadyLeaving, || {
             let mut w = World::new(1);
-            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
-            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
-            unit(w.run(0, |s| s.request_leave(&ctx, &cap)))
+            let (cap, ctx, class) = (w.caps[0], w.ctx(owner_of(0)), w.class);
+            w.run(0, |s| s.request_leave(&ctx, &class, &cap)).unwrap();
+            unit(w.run(0, |s| s.request_leave(&ctx, &class, &cap)))
         }),
         (E::NotLeaving, || {
             let mut w = World::new(1);
-            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
-            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+            let (cap, ctx, class) = (w.caps[0], w.ctx(owner_of(0)), w.class);
+            unit(w.run(0, |s| s.withdraw(&ctx, &class, cap)))
         }),
         (E::Unbonding, || {
             let mut w = World::new(1);
-            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
-            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+            let (cap, ctx, class) = (w.caps[0], w.ctx(owner_of(0)), w.class);
+            w.run(0, |s| s.request_leave(&ctx, &class, &cap)).unwrap();
             w.now += Params::default().unbonding_delay_ms - 1;
             let ctx = w.ctx(owner_of(0));
-            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+            unit(w.run(0, |s| s.withdraw(&ctx, &class, cap)))
         }),
         (E::OpenTasks, || {
             let mut w = World::new(1);
             w.submit(Mode::Sampling { n: 1 });
-            let (cap, ctx) = (w.caps[0], w.ctx(owner_of(0)));
-            w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+            let (cap, ctx, class) = (w.caps[0], w.ctx(owner_of(0)), w.class);
+            w.run(0, |s| s.request_leave(&ctx, &class, &cap)).unwrap();
             w.now += Params::default().unbonding_delay_ms;
             let ctx = w.ctx(owner_of(0));
-            unit(w.run(0, |s| s.withdraw(&ctx, cap)))
+            unit(w.run(0, |s| s.withdraw(&ctx, &class, cap)))
         }),
         (E::InvalidQuorum, || unit(World::new(2).try_submit(Mode::Sampling { n: 0 }, FEE, World::new(0).args(b"x")))),
         (E::InvalidQuorum, || {
@@ -346,16 +390,16 @@ fn cases() -> Vec<Case> {
         (E::InvalidSecret, || {
             let mut w = World::new(4);
             let req = w.submit(Mode::Sealed { p_bps: 100, n: 1 });
-            let ctx = w.ctx(REQUESTER);
-            unit(w.run(0, |s| s.reveal_secret(&ctx, &req, &[0; 8])))
+            let (ctx, class) = (w.ctx(REQUESTER), w.class);
+            unit(w.run(0, |s| s.reveal_secret(&ctx, &class, &req, &[0; 8])))
         }),
         (E::InvalidSalt, || {
             let mut w = World::new(2);
             let req = w.submit(Mode::Sampling { n: 1 });
             let node = w.members(&req)[0];
             w.commit(&req, &node, &out("A")).unwrap();
-            let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
-            unit(w.run(0, |s| s.reveal(&ctx, &req, &cap, &out("A").0, &[0; 16])))
+            let (cap, ctx, class) = (w.cap(&node), w.ctx(w.owner(&node)), w.class);
+            unit(w.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &out("A").0, &[0; 16])))
         }),
         (E::InsufficientTreasury, || {
             let mut w = World::new(0);

@@ -13,7 +13,7 @@ fn sampling_agreement_finalizes_and_splits_the_fee() {
     let members = w.members(&req);
     assert_eq!(members.len(), 3);
     for n in &members {
-        assert_eq!(w.state.network.nodes[n].locked, TASK_LOCK);
+        assert_eq!(w.state.node(n).unwrap().locked, TASK_LOCK);
     }
     w.play_round(&req, |_| out("A"));
     let f = finalized(&w, &req);
@@ -24,7 +24,7 @@ fn sampling_agreement_finalizes_and_splits_the_fee() {
         assert_eq!(w.received[&w.owner(n)], FEE / 3);
         assert_eq!(w.collateral(n), MIN_COLLATERAL);
     }
-    assert_eq!(w.state.network.treasury, 0);
+    assert_eq!(w.revenue(), 0);
     assert_eq!(w.req(&req).status, Status::Finalized);
     w.assert_all_unlocked();
 }
@@ -68,7 +68,7 @@ fn disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners(
     assert!(s.iter().all(|(_, reason, amount)| *reason == SlashReason::WrongOutput && *amount == TASK_LOCK));
     // 3 x 1,000 slashed: 10 % (300) to the treasury, 2,700 to the pool;
     // fee + pool = 9,002,700 split among 7 winners = 1,286,100 each, no remainder.
-    assert_eq!(w.state.network.treasury, 300);
+    assert_eq!(w.revenue(), 300);
     assert_eq!(f.reward_per_node, 1_286_100);
     for n in main.iter().chain(disputers.iter()) {
         let expect_collateral =
@@ -79,20 +79,21 @@ fn disagreement_is_decided_by_the_dispute_quorum_and_the_losers_pay_the_winners(
     }
     w.assert_all_unlocked();
     // Slashed below the class minimum: no longer eligible until topped up.
-    let class = &w.state.network.classes[&w.class];
+    let class = &w.state.classes[&w.class];
     assert!(!class.active.contains(&cheater));
     let cap = w.cap(&cheater);
-    w.run(TASK_LOCK, |s| s.add_collateral(&cap, TASK_LOCK)).unwrap();
-    assert!(w.state.network.classes[&w.class].active.contains(&cheater));
+    let class = w.class;
+    w.run(TASK_LOCK, |s| s.add_collateral(&class, &cap, TASK_LOCK)).unwrap();
+    assert!(w.state.classes[&w.class].active.contains(&cheater));
 }
 
 #[test]
-fn remainder_of_the_reward_split_goes_to_the_treasury() {
+fn remainder_of_the_reward_split_goes_to_the_class_revenue() {
     let mut w = World::new(4);
     let req = w.try_submit(Mode::Sampling { n: 3 }, 3_000_001, w.args(b"x")).unwrap();
     w.play_round(&req, |_| out("A"));
     assert_eq!(finalized(&w, &req).reward_per_node, 1_000_000);
-    assert_eq!(w.state.network.treasury, 1);
+    assert_eq!(w.revenue(), 1);
 }
 
 /// A Sampling request of two nodes that disagree (A, B), taken to the
@@ -151,7 +152,7 @@ fn silent_node_is_slashed_for_timeout_and_replaced() {
     w.expire_after_grace(&req);
     let s = slashes(&w, &req);
     assert_eq!(s, vec![(main[1], SlashReason::Timeout, 100)]);
-    assert_eq!(w.state.network.treasury, 10);
+    assert_eq!(w.revenue(), 10);
     assert_eq!(w.req(&req).pool, 90);
     assert_eq!(w.req(&req).status, Status::Selecting);
     w.select_nodes(&req).unwrap();
@@ -186,7 +187,7 @@ fn request_fails_and_refunds_once_retries_are_used_up() {
     // the slashed stake, which goes to the treasury.
     assert_eq!(f.refund, FEE);
     assert_eq!(w.received[&REQUESTER], FEE);
-    assert_eq!(w.state.network.treasury, 600);
+    assert_eq!(w.revenue(), 600);
     w.assert_all_unlocked();
 }
 
@@ -220,7 +221,7 @@ fn nobody_revealing_fails_the_request() {
     let f = failed(&w, &req);
     assert_eq!(f.reason, FailReason::NoReveals);
     assert_eq!(f.refund, FEE);
-    assert_eq!(w.state.network.treasury, 2 * TASK_LOCK);
+    assert_eq!(w.revenue(), 2 * TASK_LOCK);
 }
 
 /// A random value for `commit_primary` whose flip comes out as `checked` at `p_bps`.
@@ -303,7 +304,7 @@ fn cross_validation_replaces_silent_verifiers_with_verifiers() {
 /// here, drawn on chain in reality) for which the draw comes out `checked`.
 fn submit_sealed_with(w: &mut World, p_bps: u64, n: u64, checked: bool) -> (ObjectId, atoma_protocol::Digest) {
     let secret = World::secret();
-    let eligible = w.state.network.classes[&w.class].active.len();
+    let eligible = w.state.classes[&w.class].active.len();
     let pool = (w.state.network.params.sealed_pool_factor * n).min(eligible - 1);
     let seed = (0u64..)
         .map(|i| atoma_protocol::commitment::blake2b256(&i.to_le_bytes()))
@@ -323,8 +324,8 @@ fn sealed_checked_verifiers_commit_after_the_primary_and_agree() {
     assert_eq!(pool.len(), 6);
     assert!(!pool.contains(&primary));
     // Only the primary holds a stake; candidates hold nothing until chosen.
-    assert_eq!(w.state.network.nodes[&primary].locked, TASK_LOCK);
-    assert!(pool.iter().all(|c| w.state.network.nodes[c].locked == 0 && w.state.network.nodes[c].open_tasks == 0));
+    assert_eq!(w.state.node(&primary).unwrap().locked, TASK_LOCK);
+    assert!(pool.iter().all(|c| w.state.node(c).unwrap().locked == 0 && w.state.node(c).unwrap().open_tasks == 0));
     // Candidates cannot commit before the primary.
     assert_eq!(w.commit(&req, &pool[0], &out("A")), Err(atoma_protocol::ProtocolError::PrimaryNotCommitted));
     w.commit(&req, &primary, &out("A")).unwrap();
@@ -339,7 +340,7 @@ fn sealed_checked_verifiers_commit_after_the_primary_and_agree() {
     }
     w.reveal_secret(&req, &secret).unwrap();
     assert_eq!(w.req(&req).status, Status::Revealing);
-    assert!(verifiers.iter().all(|v| w.state.network.nodes[v].locked == TASK_LOCK));
+    assert!(verifiers.iter().all(|v| w.state.node(v).unwrap().locked == TASK_LOCK));
     for n in [primary, verifiers[0], verifiers[1]] {
         w.reveal(&req, &n, &out("A")).unwrap();
     }
@@ -406,7 +407,8 @@ fn sealed_chosen_candidate_that_left_is_dropped_unslashed() {
     let (_, chosen) = sealed_draw(&w.req(&req).seed, &secret, 10_000, 2, pool.len() as u64);
     let leaver = pool[chosen[0] as usize];
     let (cap, ctx) = (w.cap(&leaver), w.ctx(w.owner(&leaver)));
-    w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
+    let class = w.class;
+    w.run(0, |s| s.request_leave(&ctx, &class, &cap)).unwrap();
     w.reveal_secret(&req, &secret).unwrap();
     let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
     assert_eq!(verifiers, vec![pool[chosen[1] as usize]]);
@@ -473,24 +475,29 @@ fn leaving_node_gets_no_new_tasks_and_withdraws_after_unbonding() {
     let mut w = World::new(3);
     let cap = w.caps[0];
     let ctx = w.ctx(owner_of(0));
-    w.run(0, |s| s.request_leave(&ctx, &cap)).unwrap();
-    assert!(!w.state.network.classes[&w.class].active.contains(&cap.id));
+    let class = w.class;
+    w.run(0, |s| s.request_leave(&ctx, &class, &cap)).unwrap();
+    assert!(!w.state.classes[&w.class].active.contains(&cap.id));
     let req = w.submit(Mode::Sampling { n: 2 });
     assert!(!w.members(&req).contains(&cap.id));
     w.now += Params::default().unbonding_delay_ms;
     let ctx = w.ctx(owner_of(0));
-    w.run(0, |s| s.withdraw(&ctx, cap)).unwrap();
+    w.run(0, |s| s.withdraw(&ctx, &class, cap)).unwrap();
     assert_eq!(w.received[&owner_of(0)], MIN_COLLATERAL);
-    assert!(!w.state.network.nodes.contains_key(&cap.id));
+    assert!(w.state.node(&cap.id).is_err());
 }
 
 #[test]
-fn treasury_is_withdrawn_by_the_admin() {
+fn class_revenue_is_swept_to_the_treasury_and_withdrawn_by_the_admin() {
     let mut w = World::new(4);
     let req = w.try_submit(Mode::Sampling { n: 3 }, 3_000_002, w.args(b"x")).unwrap();
     w.play_round(&req, |_| out("A"));
-    assert_eq!(w.state.network.treasury, 2);
-    let (cap, ctx) = (w.admin, w.ctx(REQUESTER));
+    // The remainder stays with the class until the admin sweeps it.
+    assert_eq!((w.revenue(), w.state.network.treasury), (2, 0));
+    let (cap, ctx, class) = (w.admin, w.ctx(REQUESTER), w.class);
+    let swept = w.run(0, |s| s.sweep_revenue(&cap, &class)).unwrap();
+    assert!(matches!(swept.events.as_slice(), [Event::RevenueSwept(e)] if e.amount == 2 && e.class_id == 0));
+    assert_eq!((w.revenue(), w.state.network.treasury), (0, 2));
     w.run(0, |s| s.withdraw_treasury(&ctx, &cap, 2)).unwrap();
     assert_eq!(w.state.network.treasury, 0);
 }

@@ -93,7 +93,7 @@ fn a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
     let out_of_reach = members[0];
     let e = w.abstain(&req, &out_of_reach).unwrap();
     assert!(matches!(e.events.as_slice(), [Event::Abstained(a)] if a.node_id == out_of_reach));
-    assert_eq!(w.state.network.nodes[&out_of_reach].locked, 0);
+    assert_eq!(w.state.node(&out_of_reach).unwrap().locked, 0);
     assert_eq!(w.members(&req).len(), 2);
     w.play_round(&req, |_| out("A"));
     let f = finalized(&w, &req);
@@ -175,7 +175,7 @@ fn parameters_changed_in_flight_do_not_reach_the_request() {
     w.expire(&req).unwrap();
     // The silent node loses 10 % (100), of which 10 % (10) goes to the treasury, and it is replaced.
     assert_eq!(slashes(&w, &req), vec![(main[1], SlashReason::Timeout, 100)]);
-    assert_eq!(w.state.network.treasury, 10);
+    assert_eq!(w.revenue(), 10);
     assert_eq!(w.req(&req).status, Status::Selecting);
     w.select_nodes(&req).unwrap();
     let members = w.members(&req);
@@ -275,7 +275,7 @@ fn sealed_requests_at_the_minimum_fee_lock_only_their_primary() {
         reqs.push(w.try_submit(Mode::Sealed { p_bps: 0, n: 1 }, fee, args).unwrap());
     }
     assert!(reqs.iter().all(|r| w.req(r).nodes_with_role(Role::Candidate).len() == 3));
-    let locked: u64 = w.state.network.nodes.values().map(|n| n.locked).sum();
+    let locked: u64 = w.state.nodes().map(|(_, n)| n.locked).sum();
     assert_eq!(locked, 10 * TASK_LOCK);
     // Other requesters are served.
     w.try_submit(Mode::Sampling { n: 4 }, FEE, w.args(b"y")).unwrap();

@@ -218,13 +218,15 @@ impl Run {
             Op::Wait { ms } => self.w.now += ms,
             Op::AddCollateral { node, amount } => {
                 if let Some(cap) = self.live_caps.get(node % self.live_caps.len().max(1)).copied() {
-                    let _ = self.w.run(amount, |s| s.add_collateral(&cap, amount));
+                    let class = self.w.class;
+                    let _ = self.w.run(amount, |s| s.add_collateral(&class, &cap, amount));
                 }
             }
             Op::Leave { node } => {
                 if let Some(cap) = self.live_caps.get(node % self.live_caps.len().max(1)).copied() {
                     let ctx = self.w.ctx(self.w.owner(&cap.id));
-                    let _ = self.w.run(0, |s| s.request_leave(&ctx, &cap));
+                    let class = self.w.class;
+                    let _ = self.w.run(0, |s| s.request_leave(&ctx, &class, &cap));
                 }
             }
             Op::Withdraw { node } => {
@@ -234,7 +236,8 @@ impl Run {
                 let idx = node % self.live_caps.len();
                 let cap = self.live_caps[idx];
                 let ctx = self.w.ctx(self.w.owner(&cap.id));
-                if self.w.run(0, |s| s.withdraw(&ctx, cap)).is_ok() {
+                let class = self.w.class;
+                if self.w.run(0, |s| s.withdraw(&ctx, &class, cap)).is_ok() {
                     self.live_caps.remove(idx);
                 }
             }
@@ -286,17 +289,17 @@ impl Run {
     }
 
     fn reads(&self) -> u64 {
-        self.w.state.network.classes.values().map(|c| c.active.reads()).sum()
+        self.w.state.classes.values().map(|c| c.active.reads()).sum()
     }
 
     fn check_invariants(&self) {
-        let net = &self.w.state.network;
+        let state = &self.w.state;
         let mut locked: HashMap<ObjectId, (u64, u64)> = HashMap::new();
         for r in self.w.state.requests.values() {
             let mut seen = std::collections::HashSet::new();
             for s in &r.slots {
                 assert!(seen.insert(s.node_id), "node selected twice for one request");
-                if let Some(node) = net.nodes.get(&s.node_id) {
+                if let Ok(node) = state.node(&s.node_id) {
                     assert_eq!(node.class_id, r.class_id, "node from another class");
                 }
                 if s.active && s.role != Role::Candidate {
@@ -318,12 +321,14 @@ impl Run {
                 assert_eq!(f.refund, FEE, "a failed request refunds exactly its fee");
             }
         }
-        for (id, node) in &net.nodes {
-            let (l, t) = locked.get(id).copied().unwrap_or_default();
-            assert_eq!((node.locked, node.open_tasks), (l, t), "lock bookkeeping of {id}");
-            assert!(node.collateral >= node.locked);
-            let class = &net.classes[&node.class_id];
-            assert_eq!(class.active.contains(id), net.is_eligible(node), "active list of {id}");
+        for class in state.classes.values() {
+            for (id, node) in &class.nodes {
+                let (l, t) = locked.get(id).copied().unwrap_or_default();
+                assert_eq!((node.locked, node.open_tasks), (l, t), "lock bookkeeping of {id}");
+                assert!(node.collateral >= node.locked);
+                assert_eq!(node.class_id, class.class_id, "node {id} filed under another class");
+                assert_eq!(class.active.contains(id), class.is_eligible(node), "active list of {id}");
+            }
         }
         for e in &self.w.events {
             if let Event::NodeSlashed(s) = e {
@@ -495,9 +500,9 @@ fn selection_cost_does_not_grow_with_the_class() {
     let mut costs = Vec::new();
     for size in [10usize, 1_000, 10_000] {
         let mut w = World::new(size);
-        let before: u64 = w.state.network.classes.values().map(|c| c.active.reads()).sum();
+        let before: u64 = w.state.classes.values().map(|c| c.active.reads()).sum();
         w.submit(Mode::Sampling { n: 5 });
-        let after: u64 = w.state.network.classes.values().map(|c| c.active.reads()).sum();
+        let after: u64 = w.state.classes.values().map(|c| c.active.reads()).sum();
         costs.push(after - before);
     }
     assert!(costs.iter().all(|&c| c == 5), "reads per submission: {costs:?}");

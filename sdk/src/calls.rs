@@ -14,9 +14,10 @@ fn call(module: &'static str, function: &'static str, args: Vec<Arg>) -> Call {
     Call { module, function, args }
 }
 
-fn submit_prefix(args: &SubmitArgs) -> Vec<Arg> {
+fn submit_prefix(class: Address, args: &SubmitArgs) -> Vec<Arg> {
     vec![
-        Arg::Network,
+        Arg::NetworkRef,
+        Arg::Class(class),
         Arg::pure(&args.model_id),
         Arg::pure(&args.input_digest),
         Arg::pure(&args.input_inline),
@@ -36,10 +37,17 @@ pub fn commit_call(request: Address, node_cap: Address, commitment: &[u8; 32], p
     call("request", if primary { "commit_primary" } else { "commit" }, args)
 }
 
-/// The call of `request::reveal` (for `Chain::execute_journaled`).
-pub fn reveal_call(request: Address, node_cap: Address, output_digest: &[u8; 32], salt: &[u8; 32]) -> Call {
+/// The call of `request::reveal` on a request of the class object `class`
+/// (for `Chain::execute_journaled`).
+pub fn reveal_call(
+    class: Address,
+    request: Address,
+    node_cap: Address,
+    output_digest: &[u8; 32],
+    salt: &[u8; 32],
+) -> Call {
     let args = vec![
-        Arg::Network,
+        Arg::Class(class),
         Arg::Request(request),
         Arg::Owned(node_cap),
         Arg::pure(&output_digest.to_vec()),
@@ -49,9 +57,10 @@ pub fn reveal_call(request: Address, node_cap: Address, output_digest: &[u8; 32]
     call("request", "reveal", args)
 }
 
-/// The call of `request::abstain` (for `Chain::execute_journaled`).
-pub fn abstain_call(request: Address, node_cap: Address) -> Call {
-    call("request", "abstain", vec![Arg::Network, Arg::Request(request), Arg::Owned(node_cap), Arg::Clock])
+/// The call of `request::abstain` on a request of the class object `class`
+/// (for `Chain::execute_journaled`).
+pub fn abstain_call(class: Address, request: Address, node_cap: Address) -> Call {
+    call("request", "abstain", vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Clock])
 }
 
 /// The id of the request a submission created.
@@ -69,8 +78,9 @@ fn submitted(executed: &Executed) -> Result<Address> {
 impl Chain {
     // === Admin ===
 
-    /// `network::add_hardware_class`: returns the new class's id. `profile`
-    /// is the determinism profile its nodes must run with (an executor's
+    /// `network::add_hardware_class`: returns the new class's id (its shared
+    /// object is in the `HardwareClassAdded` event). `profile` is the
+    /// determinism profile its nodes must run with (an executor's
     /// `ClassProfile::chain_profile`).
     pub async fn add_hardware_class(
         &self,
@@ -89,11 +99,12 @@ impl Chain {
             Arg::pure(&task_lock),
         ];
         let executed = self.execute(call("network", "add_hardware_class", args)).await?;
-        let id = executed.events.iter().find_map(|e| match e {
-            Event::HardwareClassAdded(c) => Some(c.class_id),
+        let added = executed.events.iter().find_map(|e| match e {
+            Event::HardwareClassAdded(c) => Some((c.class_id, c.object_id)),
             _ => None,
         });
-        let id = id.ok_or_else(|| SdkError::Decode("no HardwareClassAdded event".into()))?;
+        let (id, object) = added.ok_or_else(|| SdkError::Decode("no HardwareClassAdded event".into()))?;
+        self.class_objects.lock().expect("class cache").insert(id, Address::new(object.0));
         Ok((id, executed))
     }
 
@@ -123,6 +134,13 @@ impl Chain {
         self.execute(call("network", "set_params", args)).await
     }
 
+    /// `network::sweep_revenue`: moves class `class_id`'s revenue to the treasury.
+    pub async fn sweep_revenue(&self, admin_cap: Address, class_id: u64) -> Result<Executed> {
+        let class = self.class_object(class_id).await?;
+        self.execute(call("network", "sweep_revenue", vec![Arg::Network, Arg::Owned(admin_cap), Arg::Class(class)]))
+            .await
+    }
+
     /// `network::withdraw_treasury`: pays `amount` to the sender.
     pub async fn withdraw_treasury(&self, admin_cap: Address, amount: u64) -> Result<Executed> {
         self.execute(call(
@@ -145,8 +163,7 @@ impl Chain {
         public_key: &[u8],
     ) -> Result<(Address, Executed)> {
         let args = vec![
-            Arg::Network,
-            Arg::pure(&class_id),
+            Arg::Class(self.class_object(class_id).await?),
             Arg::Payment(collateral),
             Arg::pure(&endpoint),
             Arg::pure(&public_key.to_vec()),
@@ -162,30 +179,34 @@ impl Chain {
 
     /// `node::add_collateral` with `amount` MIST from the sender's coins.
     pub async fn add_collateral(&self, node_cap: Address, amount: u64) -> Result<Executed> {
-        self.execute(call("node", "add_collateral", vec![Arg::Network, Arg::Owned(node_cap), Arg::Payment(amount)]))
-            .await
+        let class = Arg::Class(self.node_class(node_cap).await?);
+        self.execute(call("node", "add_collateral", vec![class, Arg::Owned(node_cap), Arg::Payment(amount)])).await
     }
 
     /// `node::set_endpoint`.
     pub async fn set_endpoint(&self, node_cap: Address, endpoint: &str) -> Result<Executed> {
-        self.execute(call("node", "set_endpoint", vec![Arg::Network, Arg::Owned(node_cap), Arg::pure(&endpoint)])).await
+        let class = Arg::Class(self.node_class(node_cap).await?);
+        self.execute(call("node", "set_endpoint", vec![class, Arg::Owned(node_cap), Arg::pure(&endpoint)])).await
     }
 
     /// `node::request_leave`.
     pub async fn request_leave(&self, node_cap: Address) -> Result<Executed> {
-        self.execute(call("node", "request_leave", vec![Arg::Network, Arg::Owned(node_cap), Arg::Clock])).await
+        let class = Arg::Class(self.node_class(node_cap).await?);
+        self.execute(call("node", "request_leave", vec![Arg::NetworkRef, class, Arg::Owned(node_cap), Arg::Clock]))
+            .await
     }
 
     /// `node::withdraw`: pays the collateral to the node's owner and deletes the cap.
     pub async fn withdraw(&self, node_cap: Address) -> Result<Executed> {
-        self.execute(call("node", "withdraw", vec![Arg::Network, Arg::Owned(node_cap), Arg::Clock])).await
+        let class = Arg::Class(self.node_class(node_cap).await?);
+        self.execute(call("node", "withdraw", vec![Arg::NetworkRef, class, Arg::Owned(node_cap), Arg::Clock])).await
     }
 
     // === Requester ===
 
     /// `request::submit_sampling` paying `fee`; returns the request's id.
     pub async fn submit_sampling(&self, args: &SubmitArgs, n: u64, fee: u64) -> Result<(Address, Executed)> {
-        let mut a = submit_prefix(args);
+        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
         a.extend([Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
         let executed = self.execute(call("request", "submit_sampling", a)).await?;
         Ok((submitted(&executed)?, executed))
@@ -199,7 +220,7 @@ impl Chain {
         n: u64,
         fee: u64,
     ) -> Result<(Address, Executed)> {
-        let mut a = submit_prefix(args);
+        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
         a.extend([Arg::pure(&p_bps), Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
         let executed = self.execute(call("request", "submit_cross_validation", a)).await?;
         Ok((submitted(&executed)?, executed))
@@ -214,7 +235,7 @@ impl Chain {
         secret_hash: &[u8; 32],
         fee: u64,
     ) -> Result<(Address, Executed)> {
-        let mut a = submit_prefix(args);
+        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
         a.extend([
             Arg::pure(&p_bps),
             Arg::pure(&n),
@@ -229,7 +250,8 @@ impl Chain {
 
     /// `request::reveal_secret` (the requester, or a chosen verifier that received it).
     pub async fn reveal_secret(&self, request: Address, secret: &[u8; 32]) -> Result<Executed> {
-        let args = vec![Arg::Network, Arg::Request(request), Arg::pure(&secret.to_vec()), Arg::Clock];
+        let class = Arg::Class(self.request_class(request).await?);
+        let args = vec![class, Arg::Request(request), Arg::pure(&secret.to_vec()), Arg::Clock];
         self.execute(call("request", "reveal_secret", args)).await
     }
 
@@ -248,7 +270,7 @@ impl Chain {
     /// `request::abstain`: the node cannot obtain the request's input (a URI)
     /// and leaves the round, neither slashed nor paid.
     pub async fn abstain(&self, request: Address, node_cap: Address) -> Result<Executed> {
-        self.execute(abstain_call(request, node_cap)).await
+        self.execute(abstain_call(self.request_class(request).await?, request, node_cap)).await
     }
 
     /// `request::reveal`.
@@ -259,14 +281,15 @@ impl Chain {
         output_digest: &[u8; 32],
         salt: &[u8; 32],
     ) -> Result<Executed> {
-        self.execute(reveal_call(request, node_cap, output_digest, salt)).await
+        self.execute(reveal_call(self.request_class(request).await?, request, node_cap, output_digest, salt)).await
     }
 
     // === Anyone (keepers) ===
 
     /// `request::select_nodes`: performs a pending selection.
     pub async fn select_nodes(&self, request: Address) -> Result<Executed> {
-        self.execute(call("request", "select_nodes", vec![Arg::Network, Arg::Request(request), Arg::Clock])).await
+        let class = Arg::Class(self.request_class(request).await?);
+        self.execute(call("request", "select_nodes", vec![class, Arg::Request(request), Arg::Clock])).await
     }
 
     /// `request::open_dispute`: draws a disputed request's quorum seed.
@@ -277,7 +300,7 @@ impl Chain {
     /// `request::expire`: after a deadline, the first call extends it by the
     /// request's grace, the second ends the phase.
     pub async fn expire(&self, request: Address) -> Result<Executed> {
-        self.execute(call("request", "expire", vec![Arg::Network, Arg::Request(request), Arg::Random, Arg::Clock]))
-            .await
+        let class = Arg::Class(self.request_class(request).await?);
+        self.execute(call("request", "expire", vec![class, Arg::Request(request), Arg::Random, Arg::Clock])).await
     }
 }

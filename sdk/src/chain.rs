@@ -65,8 +65,12 @@ pub struct Identity {
 pub enum Arg {
     /// A pure value, BCS-encoded.
     Pure(Vec<u8>),
-    /// The shared `Network`, mutably.
+    /// The shared `Network`, mutably (admin calls only).
     Network,
+    /// The shared `Network`, read only.
+    NetworkRef,
+    /// A shared `HardwareClass` object, mutably.
+    Class(Address),
     /// A shared `Request`, mutably.
     Request(Address),
     /// An object the sender owns (a `NodeCap` or `AdminCap`), locked for the call.
@@ -150,7 +154,15 @@ pub struct Chain {
     gas_budget: u64,
     cache: Arc<Mutex<Cache>>,
     locks: Arc<Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Class objects by class id (a class's object never changes).
+    pub(crate) class_objects: Arc<Mutex<HashMap<u64, Address>>>,
+    /// The class of requests called on lately (a request's class never
+    /// changes; emptied when it reaches `REQUEST_CLASSES_KEPT`).
+    pub(crate) request_classes: Arc<Mutex<HashMap<Address, u64>>>,
 }
+
+/// How many requests' classes `Chain` remembers before it starts afresh.
+pub(crate) const REQUEST_CLASSES_KEPT: usize = 4_096;
 
 fn mask(paths: &[&str]) -> FieldMask {
     FieldMask::from_paths(paths.iter().copied())
@@ -170,6 +182,8 @@ impl Chain {
             gas_budget: DEFAULT_GAS_BUDGET,
             cache: Arc::default(),
             locks: Arc::default(),
+            class_objects: Arc::default(),
+            request_classes: Arc::default(),
         };
         let net = chain.get_object(network, &["object_type", "owner"]).await.map_err(|e| match e {
             SdkError::Rpc { status, .. } if status.code() == tonic::Code::NotFound => {
@@ -464,7 +478,10 @@ impl Chain {
                 Arg::Network => {
                     tx.object(ObjectInput::shared(self.identity.network, self.identity.network_initial_version, true))
                 }
-                Arg::Request(id) => {
+                Arg::NetworkRef => {
+                    tx.object(ObjectInput::shared(self.identity.network, self.identity.network_initial_version, false))
+                }
+                Arg::Class(id) | Arg::Request(id) => {
                     let v = self.shared_version(*id).await?;
                     tx.object(ObjectInput::shared(*id, v, true))
                 }

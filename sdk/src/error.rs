@@ -18,6 +18,13 @@ pub enum SdkError {
         /// The transaction that aborted (it paid gas).
         digest: Digest,
     },
+    /// A protocol rule that the chain would abort with, found before
+    /// anything was sent (nothing was paid): an unknown model or class.
+    #[error("{error} ({name}, code {code}); nothing was sent", name = error.move_name(), code = error.code())]
+    Refused {
+        /// The protocol's error.
+        error: ProtocolError,
+    },
     /// The transaction executed and failed for another reason than a protocol rule.
     #[error("transaction {digest} failed: {description}")]
     Execution {
@@ -76,10 +83,11 @@ impl SdkError {
         SdkError::Rpc { context: context.into(), status: Box::new(status) }
     }
 
-    /// The protocol error, if a protocol rule aborted the transaction.
+    /// The protocol error, if a protocol rule aborted the transaction or
+    /// refused it before it was sent.
     pub fn protocol_error(&self) -> Option<ProtocolError> {
         match self {
-            SdkError::Protocol { error, .. } => Some(*error),
+            SdkError::Protocol { error, .. } | SdkError::Refused { error } => Some(*error),
             _ => None,
         }
     }

@@ -1,12 +1,16 @@
-//! Reading the package's state as a Sui client does: the `Network` object,
-//! the entries of its tables (nodes, classes, models) as dynamic fields, and
-//! `Request` objects, decoded with the Move layouts of
-//! `atoma_protocol::objects`.
+//! Reading the package's state as a Sui client does: the `Network` object
+//! and the entries of its tables (classes, models) as dynamic fields, each
+//! class's shared object and its nodes table, and `Request` objects, decoded
+//! with the Move layouts of `atoma_protocol::objects`; and which class object
+//! a call on a model, a request or a node must name.
 //!
 //! Not for: changing state (see `calls`).
 
 use atoma_protocol::ObjectId;
-use atoma_protocol::objects::{HardwareClassObject, ModelObject, NetworkObject, NodeObject, RequestObject};
+use atoma_protocol::ProtocolError;
+use atoma_protocol::objects::{
+    HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject,
+};
 use prost_types::FieldMask;
 use serde::de::DeserializeOwned;
 use sui_rpc::field::FieldMaskUtil;
@@ -48,16 +52,97 @@ impl Chain {
         contents(&o, "the Network object")
     }
 
-    /// A node, read from the network's nodes table; `None` if it is not registered.
-    pub async fn node(&self, node_id: Address) -> Result<Option<NodeObject>> {
-        let table = Address::new(self.network().await?.nodes.id.0);
-        let key = bcs::to_bytes(&node_id).map_err(|e| SdkError::Decode(e.to_string()))?;
-        let field = table.derive_dynamic_child_id(&id_type(), &key);
-        match self.get_object(field, &["contents"]).await {
-            Ok(o) => Ok(Some(field_value::<ObjectId, NodeObject>(&o, &format!("node {node_id}"))?.1)),
-            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => Ok(None),
-            Err(e) => Err(e),
+    /// The shared object of class `class_id` (`UnknownClass` if none),
+    /// from the network's classes table; cached, since it never changes.
+    pub async fn class_object(&self, class_id: u64) -> Result<Address> {
+        if let Some(a) = self.class_objects.lock().expect("class cache").get(&class_id) {
+            return Ok(*a);
         }
+        let table = Address::new(self.network().await?.classes.id.0);
+        let key = bcs::to_bytes(&class_id).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let field = table.derive_dynamic_child_id(&TypeTag::U64, &key);
+        let o = match self.get_object(field, &["contents"]).await {
+            Ok(o) => o,
+            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
+                return Err(SdkError::Refused { error: ProtocolError::UnknownClass });
+            }
+            Err(e) => return Err(e),
+        };
+        let (_, object): (u64, ObjectId) = field_value(&o, &format!("class {class_id}"))?;
+        let object = Address::new(object.0);
+        self.class_objects.lock().expect("class cache").insert(class_id, object);
+        Ok(object)
+    }
+
+    /// The protocol's revenue: the treasury and every class's revenue not yet swept to it.
+    pub async fn protocol_revenue(&self) -> Result<u64> {
+        let mut total = self.network().await?.treasury;
+        for (_, class) in self.classes().await? {
+            total += class.revenue;
+        }
+        Ok(total)
+    }
+
+    /// The shared object of a class.
+    pub async fn class(&self, class_id: u64) -> Result<HardwareClassObject> {
+        let o = self.get_object(self.class_object(class_id).await?, &["contents"]).await?;
+        contents(&o, &format!("class {class_id}"))
+    }
+
+    /// The class object a request of `model_id` runs in (`UnknownModel` if none).
+    pub async fn model_class(&self, model_id: &str) -> Result<Address> {
+        let table = Address::new(self.network().await?.models.id.0);
+        let key = bcs::to_bytes(model_id).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let string_type: TypeTag = "0x1::string::String".parse().expect("the String type");
+        let field = table.derive_dynamic_child_id(&string_type, &key);
+        let o = match self.get_object(field, &["contents"]).await {
+            Ok(o) => o,
+            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
+                return Err(SdkError::Refused { error: ProtocolError::UnknownModel });
+            }
+            Err(e) => return Err(e),
+        };
+        let (_, model): (String, ModelObject) = field_value(&o, &format!("model {model_id}"))?;
+        self.class_object(model.class_id).await
+    }
+
+    /// The class object of the request's class.
+    pub async fn request_class(&self, request: Address) -> Result<Address> {
+        let known = self.request_classes.lock().expect("request cache").get(&request).copied();
+        let class_id = match known {
+            Some(c) => c,
+            None => {
+                let c = self.request(request).await?.class_id;
+                let mut cache = self.request_classes.lock().expect("request cache");
+                if cache.len() >= crate::chain::REQUEST_CLASSES_KEPT {
+                    cache.clear();
+                }
+                cache.insert(request, c);
+                c
+            }
+        };
+        self.class_object(class_id).await
+    }
+
+    /// The class object of the node a `NodeCap` acts for.
+    pub async fn node_class(&self, node_cap: Address) -> Result<Address> {
+        let o = self.get_object(node_cap, &["contents"]).await?;
+        let cap: NodeCapObject = contents(&o, &format!("node cap {node_cap}"))?;
+        self.class_object(cap.class_id).await
+    }
+
+    /// A node, read from its class's nodes table; `None` if it is not registered.
+    pub async fn node(&self, node_id: Address) -> Result<Option<NodeObject>> {
+        let key = bcs::to_bytes(&node_id).map_err(|e| SdkError::Decode(e.to_string()))?;
+        for (_, class) in self.classes().await? {
+            let field = Address::new(class.nodes.id.0).derive_dynamic_child_id(&id_type(), &key);
+            match self.get_object(field, &["contents"]).await {
+                Ok(o) => return Ok(Some(field_value::<ObjectId, NodeObject>(&o, &format!("node {node_id}"))?.1)),
+                Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     async fn table<K: DeserializeOwned, V: DeserializeOwned>(
@@ -95,19 +180,29 @@ impl Chain {
         }
     }
 
-    /// Every registered node, with its id.
+    /// Every registered node, with its id, class by class.
     pub async fn nodes(&self) -> Result<Vec<(Address, NodeObject)>> {
-        let table = self.network().await?.nodes.id;
-        let entries: Vec<(ObjectId, NodeObject)> = self.table(table, "nodes").await?;
-        Ok(entries.into_iter().map(|(k, v)| (Address::new(k.0), v)).collect())
+        let mut out = Vec::new();
+        for (_, class) in self.classes().await? {
+            let entries: Vec<(ObjectId, NodeObject)> = self.table(class.nodes.id, "nodes").await?;
+            out.extend(entries.into_iter().map(|(k, v)| (Address::new(k.0), v)));
+        }
+        Ok(out)
     }
 
-    /// Every hardware class, with its id.
+    /// Every hardware class's object, by class id.
     pub async fn classes(&self) -> Result<Vec<(u64, HardwareClassObject)>> {
         let table = self.network().await?.classes.id;
-        let mut entries: Vec<(u64, HardwareClassObject)> = self.table(table, "classes").await?;
+        let mut entries: Vec<(u64, ObjectId)> = self.table(table, "classes").await?;
         entries.sort_by_key(|(id, _)| *id);
-        Ok(entries)
+        let mut out = Vec::with_capacity(entries.len());
+        for (class_id, object) in entries {
+            let object = Address::new(object.0);
+            self.class_objects.lock().expect("class cache").insert(class_id, object);
+            let o = self.get_object(object, &["contents"]).await?;
+            out.push((class_id, contents(&o, &format!("class {class_id}"))?));
+        }
+        Ok(out)
     }
 
     /// Every model, with its id.

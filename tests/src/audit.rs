@@ -1,5 +1,5 @@
 //! The audit of a whole run, to the MIST: every balance the protocol holds
-//! (each node's collateral, the treasury, each open request's fee and pool)
+//! (each node's collateral, each class's revenue, the treasury, each open request's fee and pool)
 //! is recomputed from the package's events since genesis and from the rules
 //! of docs/protocol.md, and compared with the objects on chain; SUI that
 //! entered the protocol (collateral, top-ups, fees) equals SUI paid out
@@ -103,9 +103,12 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
     let mut collateral: BTreeMap<Address, i128> = BTreeMap::new();
     let mut withdrawn: BTreeSet<Address> = BTreeSet::new();
     let mut treasury: i128 = 0;
-    // Per request: slashed amounts (for the pool and the protocol share).
+    // Protocol revenue held by each class, until swept to the treasury.
+    let mut revenue: BTreeMap<u64, i128> = BTreeMap::new();
+    // Per request: slashed amounts (for the pool and the protocol share) and its class.
     let mut slashed_on: BTreeMap<Address, Vec<u64>> = BTreeMap::new();
     let mut share_bps: BTreeMap<Address, u64> = BTreeMap::new();
+    let mut class_of: BTreeMap<Address, u64> = BTreeMap::new();
     for e in &events {
         match &e.event {
             Event::NodeRegistered(r) => {
@@ -138,13 +141,18 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
                 paid_out += t.amount as u128;
                 treasury -= t.amount as i128;
             }
+            Event::RevenueSwept(r) => {
+                *revenue.entry(r.class_id).or_default() -= r.amount as i128;
+                treasury += r.amount as i128;
+            }
             Event::RequestSubmitted(s) => {
                 let request = addr(&s.request_id);
                 paid_in += s.fee as u128;
                 a.fees.insert(request, s.fee);
                 a.endings.insert(request, Ending::Open);
-                let params = chain.request(request).await?.params;
-                share_bps.insert(request, params.protocol_share_bps);
+                let on_chain = chain.request(request).await?;
+                share_bps.insert(request, on_chain.params.protocol_share_bps);
+                class_of.insert(request, on_chain.class_id);
             }
             Event::NodeSlashed(s) => {
                 let (request, node) = (addr(&s.request_id), addr(&s.node_id));
@@ -167,7 +175,8 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
                     "request {request}: reward {} is not (fee {fee} + pool {pool}) / {k}",
                     f.reward_per_node
                 );
-                treasury += share as i128 + (total - f.reward_per_node * k) as i128;
+                *revenue.entry(class_of[&request]).or_default() +=
+                    share as i128 + (total - f.reward_per_node * k) as i128;
                 paid_out += (f.reward_per_node * k) as u128;
                 for n in &f.nodes {
                     *a.rewards.entry(addr(n)).or_default() += f.reward_per_node;
@@ -187,8 +196,8 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
                 let fee = *a.fees.get(&request).context("failed before submitted")?;
                 ensure!(f.refund == fee, "request {request} refunded {} of a fee of {fee}", f.refund);
                 let slashes: u64 = slashed_on.get(&request).map(|s| s.iter().sum()).unwrap_or(0);
-                // The protocol share and the pool: all the slashed stake goes to the treasury.
-                treasury += slashes as i128;
+                // The protocol share and the pool: all the slashed stake goes to the class's revenue.
+                *revenue.entry(class_of[&request]).or_default() += slashes as i128;
                 paid_out += f.refund as u128;
                 a.endings.insert(request, Ending::Failed { reason: f.reason, refund: f.refund });
             }
@@ -200,6 +209,15 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
     let network = chain.network().await?;
     ensure!(network.treasury as i128 == treasury, "treasury is {}, the events give {treasury}", network.treasury);
     let mut held: u128 = network.treasury as u128;
+    for (class_id, class) in chain.classes().await? {
+        let expected = revenue.get(&class_id).copied().unwrap_or(0);
+        ensure!(
+            class.revenue as i128 == expected,
+            "class {class_id}: revenue {} on chain, {expected} from the events",
+            class.revenue
+        );
+        held += class.revenue as u128;
+    }
     for (node, expected) in &collateral {
         let on_chain = chain.node(*node).await?.with_context(|| format!("node {node} is gone"))?;
         ensure!(

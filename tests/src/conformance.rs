@@ -38,6 +38,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("request", include_str!("../../move/sources/request.move")),
     ("node", include_str!("../../move/sources/node.move")),
     ("network", include_str!("../../move/sources/network.move")),
+    ("hardware", include_str!("../../move/sources/hardware.move")),
     ("params", include_str!("../../move/sources/params.move")),
 ];
 
@@ -162,7 +163,7 @@ fn events_by_type(events: &[Event]) -> BTreeMap<&'static str, (usize, Vec<u8>)> 
 struct Op {
     sender: Address,
     module: &'static str,
-    /// Move statements, run with `net`, `clock` (and `r`, `cap`) in scope.
+    /// Move statements, run with `net`, `class`, `clock` (and `r`, `cap`) in scope.
     body: String,
     needs_request: Option<ObjectId>,
     needs_cap: Option<ObjectId>,
@@ -171,7 +172,7 @@ struct Op {
 }
 
 impl Op {
-    /// A call by `sender` into `module` that needs only the network and the clock.
+    /// A call by `sender` into `module` that needs only the network, the class and the clock.
     fn new(sender: Address, module: &'static str, body: String) -> Op {
         Op { sender, module, body, needs_request: None, needs_cap: None, consumes_cap: false, needs_admin: false }
     }
@@ -184,8 +185,10 @@ struct Scenario {
     admin: AdminCap,
     txn: u64,
     now: u64,
-    tables: [ObjectId; 3],
-    class_tables: [ObjectId; 2],
+    tables: [ObjectId; 2],
+    /// The class's object id.
+    class: ObjectId,
+    class_tables: [ObjectId; 3],
     caps: Vec<NodeCap>,
     behaviours: BTreeMap<ObjectId, Behaviour>,
     live: Vec<ObjectId>,
@@ -223,12 +226,13 @@ impl Scenario {
             ..Params::default()
         };
         // Transaction 0 creates the clock; transaction 1 the network (its
-        // id, three tables, then the admin cap); transaction 2 the class (two
-        // tables); transaction 3 the model.
+        // id, two tables, then the admin cap); transaction 2 the class (its
+        // id, then three tables); transaction 3 the model.
         let network_id = scenario_id(1, 0);
-        let tables = [scenario_id(1, 1), scenario_id(1, 2), scenario_id(1, 3)];
-        let (mut state, admin, _) = State::create_network(network_id, scenario_id(1, 4), params).expect("valid params");
-        state.add_hardware_class(&admin, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).expect("valid class");
+        let tables = [scenario_id(1, 1), scenario_id(1, 2)];
+        let (mut state, admin, _) = State::create_network(network_id, scenario_id(1, 3), params).expect("valid params");
+        let class = scenario_id(2, 0);
+        state.add_hardware_class(&admin, class, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).expect("valid class");
         state.add_model(&admin, MODEL, &[7; 32], 0).expect("valid model");
         let code = format!(
             "    let mut s = ts::begin({admin_addr});
@@ -265,7 +269,8 @@ impl Scenario {
             txn: 3,
             now: 1_000_000,
             tables,
-            class_tables: [scenario_id(2, 0), scenario_id(2, 1)],
+            class,
+            class_tables: [scenario_id(2, 1), scenario_id(2, 2), scenario_id(2, 3)],
             caps: Vec::new(),
             behaviours: BTreeMap::new(),
             live: Vec::new(),
@@ -292,7 +297,7 @@ impl Scenario {
         let mut c = String::new();
         let _ = writeln!(c, "    s.next_tx({});", mv_addr(&op.sender.0));
         c.push_str(
-            "    {\n        let mut net = s.take_shared<Network>();\n        let mut clock = s.take_shared<Clock>();\n",
+            "    {\n        let mut net = s.take_shared<Network>();\n        let mut class = s.take_shared<HardwareClass>();\n        let mut clock = s.take_shared<Clock>();\n",
         );
         let _ = writeln!(c, "        clock.set_for_testing({});", self.now);
         if let Some(r) = op.needs_request {
@@ -315,7 +320,7 @@ impl Scenario {
         if op.needs_request.is_some() {
             c.push_str("        ts::return_shared(r);\n");
         }
-        c.push_str("        ts::return_shared(clock);\n        ts::return_shared(net);\n    };\n");
+        c.push_str("        ts::return_shared(clock);\n        ts::return_shared(class);\n        ts::return_shared(net);\n    };\n");
         c
     }
 
@@ -346,18 +351,19 @@ impl Scenario {
     /// asserted, the nodes in `touched`, and (with `all`) every object.
     fn object_checks(&mut self, request: Option<ObjectId>, touched: &[ObjectId], all: bool) -> String {
         let net = &self.state.network;
+        let class = &self.state.classes[&self.class];
         let mut objects: Vec<(String, String, Vec<u8>)> = vec![
             ("network".into(), "&net".into(), bcs::to_bytes(&NetworkObject::new(net, self.tables)).expect("BCS")),
             (
                 "class".into(),
-                "net.class(0)".into(),
-                bcs::to_bytes(&HardwareClassObject::new(&net.classes[&0], self.class_tables)).expect("BCS"),
+                "&class".into(),
+                bcs::to_bytes(&HardwareClassObject::new(class, self.class_tables)).expect("BCS"),
             ),
         ];
-        for (id, node) in &net.nodes {
+        for (id, node) in &class.nodes {
             objects.push((
                 format!("node {id}"),
-                format!("net.node({})", mv_id(id)),
+                format!("class.node({})", mv_id(id)),
                 bcs::to_bytes(&NodeObject::from(node)).expect("BCS"),
             ));
         }
@@ -430,7 +436,7 @@ impl Scenario {
             "node",
             format!(
                 "        let coin = coin::mint_for_testing<SUI>({collateral}, s.ctx());
-        node::register_node(&mut net, 0, coin, b\"http://n{i}\".to_string(), x\"{key}\", s.ctx());
+        node::register_node(&mut class, coin, b\"http://n{i}\".to_string(), x\"{key}\", s.ctx());
 ",
                 key = hex(&[i as u8 + 1; 32])
             ),
@@ -438,8 +444,9 @@ impl Scenario {
         let endpoint = format!("http://n{i}");
         let key = [i as u8 + 1; 32];
         let mut cap = None;
+        let class = self.class;
         let ran = self.apply(op, |s, ctx| {
-            let (c, out) = s.register_node(&ctx, cap_id, 0, collateral, &endpoint, &key)?;
+            let (c, out) = s.register_node(&ctx, &class, cap_id, collateral, &endpoint, &key)?;
             cap = Some(c);
             Ok(out)
         });
@@ -459,18 +466,19 @@ impl Scenario {
         let (body, consumes) = match kind {
             0 => (
                 format!(
-                    "        node::add_collateral(&mut net, &cap, coin::mint_for_testing<SUI>({amount}, s.ctx()));\n"
+                    "        node::add_collateral(&mut class, &cap, coin::mint_for_testing<SUI>({amount}, s.ctx()));\n"
                 ),
                 false,
             ),
-            1 => ("        node::request_leave(&mut net, &cap, &clock);\n".to_string(), false),
-            _ => ("        node::withdraw(&mut net, cap, &clock, s.ctx());\n".to_string(), true),
+            1 => ("        node::request_leave(&net, &mut class, &cap, &clock);\n".to_string(), false),
+            _ => ("        node::withdraw(&net, &mut class, cap, &clock, s.ctx());\n".to_string(), true),
         };
         let op = Op { needs_cap: Some(node), consumes_cap: consumes, ..Op::new(owner(i), "node", body) };
+        let class = self.class;
         let ran = self.apply(op, |s, ctx| match kind {
-            0 => s.add_collateral(&cap, amount),
-            1 => s.request_leave(&ctx, &cap),
-            _ => s.withdraw(&ctx, cap),
+            0 => s.add_collateral(&class, &cap, amount),
+            1 => s.request_leave(&ctx, &class, &cap),
+            _ => s.withdraw(&ctx, &class, cap),
         });
         if ran && kind >= 2 {
             self.live.retain(|n| *n != node);
@@ -479,7 +487,8 @@ impl Scenario {
 
     fn admin_op(&mut self) {
         let admin = self.admin;
-        if self.rng.random_bool(0.5) {
+        let pick = self.rng.random_range(0..3);
+        if pick == 0 {
             let p = self.state.network.params;
             let params = Params {
                 reveal_window_ms: self.rng.random_range(1_000..10_000),
@@ -495,6 +504,13 @@ impl Scenario {
                 ..Op::new(addr(ADMIN), "network", format!("        net.set_params(&admin, {args});\n"))
             };
             self.apply(op, |s, _| s.set_params(&admin, params));
+        } else if pick == 1 {
+            let op = Op {
+                needs_admin: true,
+                ..Op::new(addr(ADMIN), "network", "        net.sweep_revenue(&admin, &mut class);\n".to_string())
+            };
+            let class = self.class;
+            self.apply(op, |s, _| s.sweep_revenue(&admin, &class));
         } else {
             let amount = self.rng.random_range(0..=self.state.network.treasury + 10);
             let op = Op {
@@ -548,7 +564,7 @@ impl Scenario {
             sender,
             "request",
             format!(
-                "        request::submit_with_seed_for_testing(&mut net, b\"{MODEL}\".to_string(), {digest}, {inline}, {uri_arg}, {timeout_ms}, {mode}, {secret_arg}, coin::mint_for_testing<SUI>({fee}, s.ctx()), {seed}, &clock, s.ctx());
+                "        request::submit_with_seed_for_testing(&net, &mut class, b\"{MODEL}\".to_string(), {digest}, {inline}, {uri_arg}, {timeout_ms}, {mode}, {secret_arg}, coin::mint_for_testing<SUI>({fee}, s.ctx()), {seed}, &clock, s.ctx());
 ",
                 digest = mv_bytes(&blake2b256(&input).0),
                 mode = mv_mode(&mode),
@@ -562,10 +578,13 @@ impl Scenario {
             input_uri: uri.then(|| "https://inputs.example/x".into()),
             timeout_ms,
         };
+        let class = self.class;
         let ran = self.apply(op, |s, ctx| match mode {
-            Mode::Sampling { n } => s.submit_sampling(&ctx, id, args, n, fee, seed),
-            Mode::CrossValidation { p_bps, n } => s.submit_cross_validation(&ctx, id, args, p_bps, n, fee, seed),
-            Mode::Sealed { p_bps, n } => s.submit_sealed(&ctx, id, args, p_bps, n, &hash.0, fee, seed),
+            Mode::Sampling { n } => s.submit_sampling(&ctx, &class, id, args, n, fee, seed),
+            Mode::CrossValidation { p_bps, n } => {
+                s.submit_cross_validation(&ctx, &class, id, args, p_bps, n, fee, seed)
+            }
+            Mode::Sealed { p_bps, n } => s.submit_sealed(&ctx, &class, id, args, p_bps, n, &hash.0, fee, seed),
         });
         if ran {
             // The request's object was created by the transaction just replayed;
@@ -655,36 +674,39 @@ impl Scenario {
         }
         let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
         let body = format!(
-            "        request::reveal(&mut net, &mut r, &cap, {}, {}, &clock, s.ctx());\n",
+            "        request::reveal(&mut class, &mut r, &cap, {}, {}, &clock, s.ctx());\n",
             mv_bytes(&digest.0),
             mv_bytes(&salt.0)
         );
         let op = self.node_call(req, node, body, false);
-        self.apply(op, |s, ctx| s.reveal(&ctx, &req, &cap, &digest.0, &salt.0))
+        let class = self.class;
+        self.apply(op, |s, ctx| s.reveal(&ctx, &class, &req, &cap, &digest.0, &salt.0))
     }
 
     fn abstain(&mut self, req: ObjectId, node: ObjectId) -> bool {
         let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
-        let body = "        request::abstain(&mut net, &mut r, &cap, &clock, s.ctx());\n".to_string();
+        let body = "        request::abstain(&mut class, &mut r, &cap, &clock, s.ctx());\n".to_string();
         let op = self.node_call(req, node, body, false);
-        self.apply(op, |s, ctx| s.abstain(&ctx, &req, &cap))
+        let class = self.class;
+        self.apply(op, |s, ctx| s.abstain(&ctx, &class, &req, &cap))
     }
 
     fn keeper(&mut self, req: ObjectId, kind: u8) -> bool {
         let seed = blake2b256(&self.rng.random::<[u8; 32]>());
         let body = match kind {
-            0 => "        request::select_nodes(&mut net, &mut r, &clock, s.ctx());\n".to_string(),
+            0 => "        request::select_nodes(&mut class, &mut r, &clock, s.ctx());\n".to_string(),
             1 => format!("        request::open_dispute_with_seed_for_testing(&mut r, {});\n", mv_bytes(&seed.0)),
             _ => format!(
-                "        request::expire_with_seed_for_testing(&mut net, &mut r, {}, &clock, s.ctx());\n",
+                "        request::expire_with_seed_for_testing(&mut class, &mut r, {}, &clock, s.ctx());\n",
                 mv_bytes(&seed.0)
             ),
         };
         let op = Op { needs_request: Some(req), ..Op::new(addr(KEEPER), "request", body) };
+        let class = self.class;
         self.apply(op, |s, ctx| match kind {
-            0 => s.select_nodes(&ctx, &req),
+            0 => s.select_nodes(&ctx, &class, &req),
             1 => s.open_dispute(&ctx, &req, seed),
-            _ => s.expire(&ctx, &req, seed),
+            _ => s.expire(&ctx, &class, &req, seed),
         })
     }
 
@@ -696,10 +718,11 @@ impl Scenario {
             ..Op::new(
                 requester,
                 "request",
-                format!("        request::reveal_secret(&mut net, &mut r, {}, &clock);\n", mv_bytes(&secret.0)),
+                format!("        request::reveal_secret(&mut class, &mut r, {}, &clock);\n", mv_bytes(&secret.0)),
             )
         };
-        self.apply(op, |s, ctx| s.reveal_secret(&ctx, &req, &secret.0))
+        let class = self.class;
+        self.apply(op, |s, ctx| s.reveal_secret(&ctx, &class, &req, &secret.0))
     }
 
     /// Does what a request waits for, as its nodes' behaviours say; returns
@@ -841,9 +864,11 @@ impl Scenario {
     /// holding the SUI Rust paid it.
     fn balances(&mut self) -> String {
         let mut c = format!("    s.next_tx({});\n", mv_addr(&addr(KEEPER).0));
-        c.push_str("    {\n        let net = s.take_shared<Network>();\n");
+        c.push_str(
+            "    {\n        let net = s.take_shared<Network>();\n        let class = s.take_shared<HardwareClass>();\n",
+        );
         c.push_str(&self.object_checks(None, &[], true));
-        c.push_str("        ts::return_shared(net);\n    };\n");
+        c.push_str("        ts::return_shared(class);\n        ts::return_shared(net);\n    };\n");
         for r in self.requests.clone() {
             let _ = writeln!(c, "    {{\n        let r = s.take_shared_by_id<Request>({});", mv_id(&r));
             let bytes = RequestObject::from(&self.state.requests[&r]).to_bcs();
@@ -884,7 +909,7 @@ pub fn generate(seed: u64, scenarios: usize, ops: usize, max_rejections: usize) 
 #[test_only]\n\
 #[allow(unused_mut_ref, unused_variable, unused_let_mut)]\n\
 module atoma::conformance_tests;\n\n\
-use atoma::events;\nuse atoma::network::{{Self, Network, AdminCap}};\nuse atoma::node::{{Self, NodeCap}};\n\
+use atoma::events;\nuse atoma::hardware::HardwareClass;\nuse atoma::network::{{Self, Network, AdminCap}};\nuse atoma::node::{{Self, NodeCap}};\n\
 use atoma::params;\nuse atoma::request::{{Self, Request}};\nuse atoma::types;\nuse sui::clock::{{Self, Clock}};\n\
 use sui::coin::{{Self, Coin}};\nuse sui::event;\nuse sui::hash::blake2b256;\nuse sui::sui::SUI;\n\
 use sui::test_scenario::{{Self as ts, Scenario}};\n\n\

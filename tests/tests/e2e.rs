@@ -65,7 +65,7 @@ async fn a_wrong_output_is_slashed_and_redistributed_exactly() {
     // miss it about once in 10^7 runs.
     for i in 0..50 {
         let from = chain.checkpoint_height().await.unwrap();
-        let treasury_before = chain.network().await.unwrap().treasury;
+        let treasury_before = chain.protocol_revenue().await.unwrap();
         let handle = client.submit(request(&format!("exact {i}"), Mode::Sampling { n: 2 })).await.unwrap();
         let attestation = handle.finality_within(WAIT).await.unwrap();
         if !handle.executors().contains(&cheater) {
@@ -94,12 +94,12 @@ async fn a_wrong_output_is_slashed_and_redistributed_exactly() {
                 _ => None,
             })
             .unwrap();
-        // fee + slash - protocol share, split equally; the treasury gets the share and the remainder.
+        // fee + slash - protocol share, split equally; the class's revenue gets the share and the remainder.
         let share = bps_of(TASK_LOCK, atoma_protocol::Params::default().protocol_share_bps);
         let total = handle.fee() + TASK_LOCK - share;
         let k = winners.len() as u64;
         assert_eq!(per_node, total / k);
-        let treasury_after = chain.network().await.unwrap().treasury;
+        let treasury_after = chain.protocol_revenue().await.unwrap();
         assert_eq!(treasury_after - treasury_before, share + total % k);
         // Collateral: the cheater lost exactly its stake; the others kept theirs.
         assert_eq!(chain.node(cheater).await.unwrap().unwrap().collateral, COLLATERAL - TASK_LOCK);

@@ -57,6 +57,9 @@ pub struct Service {
     pub(crate) chain: Chain,
     /// The node's id (its NodeCap's id).
     pub(crate) node: Address,
+    /// The shared object of the node's class, which every call on its
+    /// requests names.
+    pub(crate) class_object: Address,
     pub(crate) db: Db,
     engines: HashMap<String, Arc<Mutex<TchEngine>>>,
     workers: Semaphore,
@@ -116,6 +119,7 @@ impl Service {
             );
         }
         config.class.check_chain_profile(&class.profile)?;
+        let class_object = Address::new(class.id.0);
         let on_chain = chain.models().await?;
         let mut engines = HashMap::new();
         for path in &config.models {
@@ -136,6 +140,7 @@ impl Service {
             config,
             chain,
             node,
+            class_object,
             db,
             engines,
             http,
@@ -514,7 +519,7 @@ impl Service {
 
     /// Leaves the round: the input cannot be obtained (never slashed, never paid).
     async fn abstain(&self, request: Address, why: &str) -> anyhow::Result<()> {
-        match self.send(abstain_call(request, self.node)).await {
+        match self.send(abstain_call(self.class_object, request, self.node)).await {
             Ok(_) => {
                 self.metrics.abstained.inc();
                 tracing::warn!(request = %request, node = %self.node, reason = %why, "abstained: the input cannot be obtained");
@@ -624,7 +629,7 @@ impl Service {
             _ => digest,
         };
         let salt = if self.adversary() == Some(Adversary::WrongSalt) { blake2b256(&salt).0 } else { salt };
-        match self.send(reveal_call(request, self.node, &digest.0, &salt)).await {
+        match self.send(reveal_call(self.class_object, request, self.node, &digest.0, &salt)).await {
             Ok(_) => {
                 self.metrics.revealed.inc();
                 self.db.update_task(&request, |t| t.revealed = true)?;

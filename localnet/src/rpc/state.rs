@@ -146,7 +146,7 @@ impl proto::state_service_server::StateService for Rpc {
         };
         let m = mask(request.read_mask.as_ref(), FIELDS_MASK);
         let response = self.node.with_chain(|chain| {
-            let mut fields = crate::fields::fields_of(chain, &parent).unwrap_or_default();
+            let mut fields = crate::fields::fields_of(chain, &parent).map(|(_, f)| f).unwrap_or_default();
             fields.sort_by_key(|f| f.id);
             fields.retain(|f| after.is_none_or(|a| f.id > a));
             let more = fields.len() > page;

@@ -177,6 +177,22 @@ pub async fn network_input(client: &mut sui_rpc::Client, net: &Localnet) -> Obje
     shared_input(client, id, true).await
 }
 
+/// The shared Network object as a read-only input.
+pub async fn network_ref_input(client: &mut sui_rpc::Client, net: &Localnet) -> ObjectInput {
+    let id = net.node().with_chain(|c| c.identity.network_id);
+    shared_input(client, id, false).await
+}
+
+/// The id of the shared object of class `class_id`.
+pub fn class_object(net: &Localnet, class_id: u64) -> Address {
+    net.node().with_chain(|c| Address::new(c.state.network.classes[&class_id].0))
+}
+
+/// The first class's shared object as a mutable input.
+pub async fn class_input(client: &mut sui_rpc::Client, net: &Localnet) -> ObjectInput {
+    shared_input(client, class_object(net, 0), true).await
+}
+
 pub async fn shared_input(client: &mut sui_rpc::Client, id: Address, mutable: bool) -> ObjectInput {
     let o = object(client, id).await;
     let initial = match o.owner.as_ref().and_then(|owner| owner.version) {
@@ -190,15 +206,14 @@ pub async fn shared_input(client: &mut sui_rpc::Client, id: Address, mutable: bo
 /// returns the NodeCap's id.
 pub async fn register_node(client: &mut sui_rpc::Client, net: &Localnet, owner: &Account, collateral: u64) -> Address {
     let mut tx = builder(client, owner).await;
-    let network = network_input(client, net).await;
-    let network = tx.object(network);
-    let class = tx.pure(&0u64);
+    let class = class_input(client, net).await;
+    let class = tx.object(class);
     let gas = tx.gas();
     let amount = tx.pure(&collateral);
     let coin = tx.split_coins(gas, vec![amount]).remove(0);
     let endpoint = tx.pure(&"http://127.0.0.1:1".to_string());
     let key = tx.pure(&vec![9u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![network, class, coin, endpoint, key]);
+    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
     let done = execute(client, tx, owner).await.expect("register_node is accepted");
     assert!(succeeded(&done), "register_node succeeds: {:?}", done.effects);
     match &events(&done)[..] {

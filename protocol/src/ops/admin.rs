@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Ctx, Outcome, State};
 use crate::error::{ProtocolError, Result};
-use crate::events::{HardwareClassAdded, ModelAdded, NetworkCreated, ParamsUpdated, TreasuryWithdrawn};
+use crate::events::{HardwareClassAdded, ModelAdded, NetworkCreated, ParamsUpdated, RevenueSwept, TreasuryWithdrawn};
 use crate::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, Params};
 use crate::state::{ActiveSet, AdminCap, HardwareClass, Model, Network};
 use crate::types::{Digest, ObjectId};
@@ -29,23 +29,24 @@ impl State {
             classes: BTreeMap::new(),
             next_class_id: 0,
             models: BTreeMap::new(),
-            nodes: BTreeMap::new(),
             treasury: 0,
         };
         let mut out = Outcome::default();
         out.emit(NetworkCreated { network_id, admin_cap_id, params });
         let cap = AdminCap { id: admin_cap_id, network_id };
-        Ok((State { network, requests: BTreeMap::new() }, cap, out))
+        Ok((State { network, classes: BTreeMap::new(), requests: BTreeMap::new() }, cap, out))
     }
 
     /// Adds a hardware class with the determinism profile its nodes must
-    /// run with, and returns its id (ids count up from 0).
+    /// run with, as a new shared object `object_id`, and returns its class id
+    /// (ids count up from 0).
     ///
     /// Errors: `WrongNetwork`, `InvalidName`, `InvalidProfile` (empty or over
     /// 256 bytes), `InvalidTaskLock` (zero, or above the minimum collateral).
     pub fn add_hardware_class(
         &mut self,
         cap: &AdminCap,
+        object_id: ObjectId,
         name: &str,
         profile: &str,
         min_collateral: u64,
@@ -61,19 +62,26 @@ impl State {
         }
         let class_id = self.network.next_class_id;
         self.network.next_class_id += 1;
-        self.network.classes.insert(
-            class_id,
+        self.network.classes.insert(class_id, object_id);
+        self.classes.insert(
+            object_id,
             HardwareClass {
+                id: object_id,
+                network_id: self.network.id,
+                class_id,
                 name: name.to_string(),
                 profile: profile.to_string(),
                 min_collateral,
                 task_lock,
                 active: ActiveSet::default(),
+                nodes: BTreeMap::new(),
+                revenue: 0,
             },
         );
         let mut out = Outcome::default();
         out.emit(HardwareClassAdded {
             class_id,
+            object_id,
             name: name.to_string(),
             profile: profile.to_string(),
             min_collateral,
@@ -95,7 +103,7 @@ impl State {
         self.network.check_network(&cap.network_id)?;
         check_name(model_id)?;
         let weight_digest = Digest::from_slice(weight_digest).ok_or(ProtocolError::InvalidDigest)?;
-        self.network.class(class_id)?;
+        self.network.class_object(class_id)?;
         if self.network.models.contains_key(model_id) {
             return Err(ProtocolError::ModelExists);
         }
@@ -114,6 +122,22 @@ impl State {
         self.network.params = params;
         let mut out = Outcome::default();
         out.emit(ParamsUpdated { params });
+        Ok(out)
+    }
+
+    /// Moves the revenue a class has accrued (its share of slashes and
+    /// rounding remainders) to the network's treasury.
+    ///
+    /// Errors: `WrongNetwork`, `UnknownClass`.
+    pub fn sweep_revenue(&mut self, cap: &AdminCap, class: &ObjectId) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        self.class_checked(class)?;
+        let c = self.class_mut(class);
+        let (class_id, amount) = (c.class_id, c.revenue);
+        c.revenue = 0;
+        self.network.treasury += amount;
+        let mut out = Outcome::default();
+        out.emit(RevenueSwept { class_id, amount });
         Ok(out)
     }
 

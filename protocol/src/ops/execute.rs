@@ -28,7 +28,7 @@ use crate::error::{ProtocolError, Result};
 use crate::events::{Abstained, Committed, NodesSelected, Revealed, SecretRevealed, VerificationDrawn};
 use crate::request::{Request, Selection};
 use crate::sampler::{draw_below, sample};
-use crate::state::NodeCap;
+use crate::state::{HardwareClass, NodeCap};
 use crate::types::{BPS, Digest, FailReason, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The CrossValidation/Sealed coin flip of `seed`: checked with probability `p_bps / 10_000`.
@@ -145,12 +145,15 @@ impl State {
     /// Reveals the output digest and salt behind the node's commitment; the
     /// last reveal of the round settles it.
     ///
-    /// Errors: `InvalidDigest`, `InvalidSalt`, `WrongNetwork`, `UnknownRequest`,
-    /// `WrongPhase`, `NotSelected`, `DeadlinePassed`, `AlreadyRevealed`,
-    /// `CommitmentMismatch`.
+    /// Errors: `InvalidDigest`, `InvalidSalt`, `UnknownClass`,
+    /// `UnknownRequest`, `WrongNetwork`, `WrongClass` (the request or the cap
+    /// of another class), `WrongPhase`, `NotSelected`, `DeadlinePassed`,
+    /// `AlreadyRevealed`, `CommitmentMismatch`.
+    #[allow(clippy::too_many_arguments)]
     pub fn reveal(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: &ObjectId,
         cap: &NodeCap,
         output_digest: &[u8],
@@ -158,8 +161,8 @@ impl State {
     ) -> Result<Outcome> {
         let output_digest = Digest::from_slice(output_digest).ok_or(ProtocolError::InvalidDigest)?;
         let salt = Digest::from_slice(salt).ok_or(ProtocolError::InvalidSalt)?;
-        self.network.check_network(&cap.network_id)?;
-        let req = self.request_checked(request_id)?;
+        let req = self.request_in(class, request_id)?;
+        self.class_checked(class)?.check_member(&cap.network_id, cap.class_id)?;
         if req.status != Status::Revealing {
             return Err(ProtocolError::WrongPhase);
         }
@@ -174,13 +177,13 @@ impl State {
         if commitment::commitment(request_id, &node_id, &output_digest, &salt) != committed {
             return Err(ProtocolError::CommitmentMismatch);
         }
-        let (net, req) = self.split(request_id);
+        let (class, req) = self.split(class, request_id);
         let mut out = Outcome::default();
         req.slots[i].reveal = Some(output_digest);
         req.slots[i].salt = Some(salt);
         out.emit(Revealed { request_id: req.id, node_id, output_digest });
         if req.members().iter().all(|&m| req.slots[m].reveal.is_some()) {
-            settle_round(net, req, &mut out);
+            settle_round(class, req, &mut out);
         }
         Ok(out)
     }
@@ -193,12 +196,19 @@ impl State {
     /// others are dropped, unslashed), and the verifiers get a full commit
     /// timeout from now (the reveal phase opens at once if all committed early).
     ///
-    /// Errors: `InvalidSecret`, `WrongNetwork`, `UnknownRequest`, `NotSealed`,
-    /// `WrongPhase` (before the primary committed, or revealed already),
-    /// `DeadlinePassed`, `SecretMismatch`.
-    pub fn reveal_secret(&mut self, ctx: &Ctx, request_id: &ObjectId, secret: &[u8]) -> Result<Outcome> {
+    /// Errors: `InvalidSecret`, `UnknownClass`, `UnknownRequest`,
+    /// `WrongNetwork`, `WrongClass`, `NotSealed`, `WrongPhase` (before the
+    /// primary committed, or revealed already), `DeadlinePassed`,
+    /// `SecretMismatch`.
+    pub fn reveal_secret(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        secret: &[u8],
+    ) -> Result<Outcome> {
         let secret = Digest::from_slice(secret).ok_or(ProtocolError::InvalidSecret)?;
-        let req = self.request_checked(request_id)?;
+        let req = self.request_in(class, request_id)?;
         let Mode::Sealed { p_bps, n } = req.mode else { return Err(ProtocolError::NotSealed) };
         if req.status != Status::Verifying || req.secret.is_some() {
             return Err(ProtocolError::WrongPhase);
@@ -209,7 +219,7 @@ impl State {
         if req.secret_hash != Some(secret_hash(&secret)) {
             return Err(ProtocolError::SecretMismatch);
         }
-        let (net, req) = self.split(request_id);
+        let (class, req) = self.split(class, request_id);
         let mut out = Outcome::default();
         let pool: Vec<usize> =
             (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].role == Role::Candidate).collect();
@@ -219,13 +229,13 @@ impl State {
         let mut verifiers = Vec::new();
         for (pos, &i) in pool.iter().enumerate() {
             let node_id = req.slots[i].node_id;
-            let eligible = net.classes.get(&req.class_id).is_some_and(|c| c.active.contains(&node_id));
+            let eligible = class.active.contains(&node_id);
             if chosen.contains(&(pos as u64)) && eligible {
-                req.slots[i].stake = lock(net, &node_id);
+                req.slots[i].stake = lock(class, &node_id);
                 req.slots[i].role = Role::Verifier;
                 verifiers.push(node_id);
             } else {
-                release(net, &mut req.slots[i]);
+                release(class, &mut req.slots[i]);
             }
         }
         out.emit(SecretRevealed { request_id: req.id, checked, verifiers: verifiers.clone() });
@@ -249,11 +259,12 @@ impl State {
     /// with the other members; when none is left the request fails
     /// (`InputUnavailable`) and the fee is refunded.
     ///
-    /// Errors: `WrongNetwork`, `UnknownRequest`, `InputOnChain`, `WrongPhase`,
-    /// `NotSelected`, `DeadlinePassed`, `AlreadyCommitted`.
-    pub fn abstain(&mut self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
-        self.network.check_network(&cap.network_id)?;
-        let req = self.request_checked(request_id)?;
+    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
+    /// `InputOnChain`, `WrongPhase`, `NotSelected`, `DeadlinePassed`,
+    /// `AlreadyCommitted`.
+    pub fn abstain(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
+        let req = self.request_in(class, request_id)?;
+        self.class_checked(class)?.check_member(&cap.network_id, cap.class_id)?;
         if matches!(req.input, Input::Inline(_)) {
             return Err(ProtocolError::InputOnChain);
         }
@@ -265,12 +276,12 @@ impl State {
         if req.slots[i].commitment.is_some() {
             return Err(ProtocolError::AlreadyCommitted);
         }
-        let (net, req) = self.split(request_id);
+        let (class, req) = self.split(class, request_id);
         let mut out = Outcome::default();
-        release(net, &mut req.slots[i]);
+        release(class, &mut req.slots[i]);
         out.emit(Abstained { request_id: req.id, node_id });
         if req.members().is_empty() {
-            fail(net, req, FailReason::InputUnavailable, &mut out);
+            fail(class, req, FailReason::InputUnavailable, &mut out);
         } else {
             try_open_reveal(req, ctx.now_ms, &mut out);
         }
@@ -280,9 +291,9 @@ impl State {
 
 /// Ends a Sealed verification window without the secret: the pool is
 /// released and the reveal phase opens for the primary alone (unverified).
-pub(super) fn close_verification(net: &mut crate::state::Network, req: &mut Request, now_ms: u64, out: &mut Outcome) {
+pub(super) fn close_verification(class: &mut HardwareClass, req: &mut Request, now_ms: u64, out: &mut Outcome) {
     for slot in req.slots.iter_mut().filter(|s| s.role == Role::Candidate) {
-        release(net, slot);
+        release(class, slot);
     }
     try_open_reveal(req, now_ms, out);
 }

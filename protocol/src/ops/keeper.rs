@@ -31,16 +31,17 @@ impl State {
     /// Performs the request's pending selection (CrossValidation verifiers,
     /// a dispute quorum or replacements) from its stored seed.
     ///
-    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (nothing pending).
-    pub fn select_nodes(&mut self, ctx: &Ctx, request_id: &ObjectId) -> Result<Outcome> {
-        let req = self.request_checked(request_id)?;
+    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
+    /// `WrongPhase` (nothing pending).
+    pub fn select_nodes(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId) -> Result<Outcome> {
+        let req = self.request_in(class, request_id)?;
         if req.status != Status::Selecting {
             return Err(ProtocolError::WrongPhase);
         }
         let sel = req.selection;
-        let (net, req) = self.split(request_id);
+        let (class, req) = self.split(class, request_id);
         let mut out = Outcome::default();
-        perform_selection(net, req, sel, ctx.now_ms, &mut out);
+        perform_selection(class, req, sel, ctx.now_ms, &mut out);
         Ok(out)
     }
 
@@ -54,7 +55,7 @@ impl State {
         if req.status != Status::Disputed {
             return Err(ProtocolError::WrongPhase);
         }
-        let (_, req) = self.split(request_id);
+        let req = self.request_mut(request_id);
         req.selection = Selection { role: Role::Disputer, count: req.dispute_size, seed: random };
         req.status = Status::Selecting;
         Ok(Outcome::default())
@@ -64,17 +65,17 @@ impl State {
     /// phase the second time (see the module doc). `random` seeds the
     /// replacements of silent members.
     ///
-    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (no deadline
-    /// runs), `DeadlineNotReached`.
-    pub fn expire(&mut self, ctx: &Ctx, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
-        let req = self.request_checked(request_id)?;
+    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
+    /// `WrongPhase` (no deadline runs), `DeadlineNotReached`.
+    pub fn expire(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
+        let req = self.request_in(class, request_id)?;
         if !matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing) {
             return Err(ProtocolError::WrongPhase);
         }
         if ctx.now_ms < req.deadline_ms {
             return Err(ProtocolError::DeadlineNotReached);
         }
-        let (net, req) = self.split(request_id);
+        let (class, req) = self.split(class, request_id);
         let mut out = Outcome::default();
         if !req.extended {
             req.extended = true;
@@ -87,17 +88,17 @@ impl State {
                 let silent: Vec<usize> =
                     req.members().into_iter().filter(|&i| req.slots[i].commitment.is_none()).collect();
                 let role = silent.first().map_or(Role::Executor, |&i| req.slots[i].role);
-                slash_timeouts(net, req, &silent, &mut out);
+                slash_timeouts(class, req, &silent, &mut out);
                 if req.retries < req.params.max_retries && !silent.is_empty() {
                     req.retries += 1;
                     req.selection = Selection { role, count: silent.len() as u64, seed: random };
                     req.status = Status::Selecting;
                 } else {
-                    advance(net, req, ctx.now_ms, &mut out);
+                    advance(class, req, ctx.now_ms, &mut out);
                 }
             }
-            Status::Verifying => close_verification(net, req, ctx.now_ms, &mut out),
-            _ => settle_round(net, req, &mut out),
+            Status::Verifying => close_verification(class, req, ctx.now_ms, &mut out),
+            _ => settle_round(class, req, &mut out),
         }
         Ok(out)
     }

@@ -8,7 +8,7 @@
 //!
 //! | module     | operations                                                         |
 //! |------------|--------------------------------------------------------------------|
-//! | `admin`    | create_network, add_hardware_class, add_model, set_params, withdraw_treasury |
+//! | `admin`    | create_network, add_hardware_class, add_model, set_params, sweep_revenue, withdraw_treasury |
 //! | `node`     | register_node, add_collateral, set_endpoint, request_leave, withdraw |
 //! | `submit`   | submit_sampling, submit_cross_validation, submit_sealed            |
 //! | `execute`  | commit, commit_primary, reveal, reveal_secret                      |
@@ -33,7 +33,7 @@ pub use submit::SubmitArgs;
 use crate::error::{ProtocolError, Result};
 use crate::events::Event;
 use crate::request::Request;
-use crate::state::Network;
+use crate::state::{HardwareClass, Network, Node};
 use crate::types::{Address, ObjectId};
 
 /// The transaction context: who sends it and the clock's time.
@@ -87,12 +87,19 @@ impl Outcome {
     }
 }
 
-/// The whole on-chain state of one network: the shared `Network` object and
-/// the shared `Request` objects.
+/// The whole on-chain state of one network: the shared `Network` object,
+/// one shared `HardwareClass` object per class and the shared `Request`
+/// objects.
+///
+/// An operation on a request takes the request's class object and never
+/// changes the `Network` (docs/scaling.md): it touches the class, the
+/// request and the system objects only.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct State {
     /// The shared `Network` object.
     pub network: Network,
+    /// The shared `HardwareClass` objects, by object id.
+    pub classes: BTreeMap<ObjectId, HardwareClass>,
     /// The shared `Request` objects, by id.
     pub requests: BTreeMap<ObjectId, Request>,
 }
@@ -103,10 +110,39 @@ impl State {
         self.requests.get(request_id).ok_or(ProtocolError::UnknownRequest)
     }
 
-    /// Total SUI held by the network and its requests. Every operation keeps
-    /// `held() + paid out == held before + paid in`.
+    /// The class object with this id (`UnknownClass` if none).
+    pub fn class(&self, class: &ObjectId) -> Result<&HardwareClass> {
+        self.classes.get(class).ok_or(ProtocolError::UnknownClass)
+    }
+
+    /// The class with this class id (`UnknownClass` if none).
+    pub fn class_by_id(&self, class_id: u64) -> Result<&HardwareClass> {
+        self.class(&self.network.class_object(class_id)?)
+    }
+
+    /// The node with this id, in whichever class it is registered.
+    pub fn node(&self, node_id: &ObjectId) -> Result<&Node> {
+        self.classes.values().find_map(|c| c.nodes.get(node_id)).ok_or(ProtocolError::UnknownNode)
+    }
+
+    /// Every registered node, with its id, class by class.
+    pub fn nodes(&self) -> impl Iterator<Item = (&ObjectId, &Node)> {
+        self.classes.values().flat_map(|c| c.nodes.iter())
+    }
+
+    /// Total SUI held by the network, its classes and its requests. Every
+    /// operation keeps `held() + paid out == held before + paid in`.
     pub fn held(&self) -> u128 {
-        self.network.held() + self.requests.values().map(|r| r.fee as u128 + r.pool as u128).sum::<u128>()
+        self.network.treasury as u128
+            + self.classes.values().map(HardwareClass::held).sum::<u128>()
+            + self.requests.values().map(|r| r.fee as u128 + r.pool as u128).sum::<u128>()
+    }
+
+    /// Looks up a class object of this network, for an operation that uses it.
+    fn class_checked(&self, class: &ObjectId) -> Result<&HardwareClass> {
+        let c = self.class(class)?;
+        self.network.check_network(&c.network_id)?;
+        Ok(c)
     }
 
     /// Looks up a request of this network, for an operation that changes it.
@@ -116,16 +152,34 @@ impl State {
         Ok(req)
     }
 
-    /// The request, mutable, once `request_checked` found it.
-    fn request_mut(&mut self, request_id: &ObjectId) -> &mut Request {
-        self.split(request_id).1
+    /// Looks up a request and checks that it belongs to `class`
+    /// (`WrongNetwork`, `WrongClass`).
+    fn request_in(&self, class: &ObjectId, request_id: &ObjectId) -> Result<&Request> {
+        let c = self.class_checked(class)?;
+        let req = self.request(request_id)?;
+        c.check_member(&req.network_id, req.class_id)?;
+        Ok(req)
     }
 
-    /// Splits the state into the network and one request, both mutable.
-    fn split(&mut self, request_id: &ObjectId) -> (&mut Network, &mut Request) {
-        let State { network, requests } = self;
+    /// The request, mutable, once `request_checked` found it.
+    fn request_mut(&mut self, request_id: &ObjectId) -> &mut Request {
         // Callers look the request up with `request_checked` first.
+        self.requests.get_mut(request_id).expect("request checked before mutation")
+    }
+
+    /// The class, mutable, once `class_checked` found it.
+    fn class_mut(&mut self, class: &ObjectId) -> &mut HardwareClass {
+        // Callers look the class up with `class_checked` first.
+        self.classes.get_mut(class).expect("class checked before mutation")
+    }
+
+    /// Splits the state into one class and one request, both mutable (the
+    /// only objects a request-path operation changes).
+    fn split(&mut self, class: &ObjectId, request_id: &ObjectId) -> (&mut HardwareClass, &mut Request) {
+        let State { classes, requests, .. } = self;
+        // Callers look both up with `request_in` first.
+        let c = classes.get_mut(class).expect("class checked before mutation");
         let req = requests.get_mut(request_id).expect("request checked before mutation");
-        (network, req)
+        (c, req)
     }
 }

@@ -16,11 +16,11 @@
 //!   nobody is slashed for its output.
 //!
 //! Money: a slash moves the request's `protocol_share_bps` of the amount to
-//! the treasury and the rest to the request's pool. On finalization
+//! the class's revenue and the rest to the request's pool. On finalization
 //! `fee + pool` is split equally among the nodes that revealed the final
 //! digest (paid to their owners); the remainder of the division goes to the
 //! treasury. On failure the fee is refunded to the requester and the pool
-//! goes to the treasury.
+//! goes to the class's revenue.
 //!
 //! Every parameter is read from the request's copy (`Request::params`).
 //! Every function here is infallible: callers have checked their arguments.
@@ -30,21 +30,21 @@ use crate::events::{DisputeRaised, NodeSlashed, NodesSelected, RequestFailed, Re
 use crate::params::bps_of;
 use crate::request::{Request, Selection, Slot};
 use crate::sampler;
-use crate::state::Network;
+use crate::state::HardwareClass;
 use crate::types::{Digest, FailReason, ObjectId, Role, Round, SlashReason, Status};
 
 /// Locks one task's stake on `node_id` and returns the stake.
-pub(super) fn lock(net: &mut Network, node_id: &ObjectId) -> u64 {
-    let Some(node) = net.nodes.get_mut(node_id) else { return 0 };
-    let stake = net.classes.get(&node.class_id).map_or(0, |c| c.task_lock);
+pub(super) fn lock(class: &mut HardwareClass, node_id: &ObjectId) -> u64 {
+    let stake = class.task_lock;
+    let Some(node) = class.nodes.get_mut(node_id) else { return 0 };
     node.locked += stake;
     node.open_tasks += 1;
-    net.sync_node(node_id);
+    class.sync_node(node_id);
     stake
 }
 
 /// Ends an active slot and unlocks its stake (a Sealed candidate holds none).
-pub(super) fn release(net: &mut Network, slot: &mut Slot) {
+pub(super) fn release(class: &mut HardwareClass, slot: &mut Slot) {
     if !slot.active {
         return;
     }
@@ -52,35 +52,35 @@ pub(super) fn release(net: &mut Network, slot: &mut Slot) {
     if slot.role == Role::Candidate {
         return;
     }
-    if let Some(node) = net.nodes.get_mut(&slot.node_id) {
+    if let Some(node) = class.nodes.get_mut(&slot.node_id) {
         node.locked -= slot.stake;
         node.open_tasks -= 1;
-        net.sync_node(&slot.node_id);
+        class.sync_node(&slot.node_id);
     }
 }
 
 /// Slashes `amount` (at most the slot's stake) from an active slot's node,
 /// unlocks the rest of its stake and ends the slot.
-fn slash(net: &mut Network, req: &mut Request, i: usize, amount: u64, reason: SlashReason, out: &mut Outcome) {
+fn slash(class: &mut HardwareClass, req: &mut Request, i: usize, amount: u64, reason: SlashReason, out: &mut Outcome) {
     let share_bps = req.params.protocol_share_bps;
     let slot = &mut req.slots[i];
     let amount = amount.min(slot.stake);
-    if let Some(node) = net.nodes.get_mut(&slot.node_id) {
+    if let Some(node) = class.nodes.get_mut(&slot.node_id) {
         node.collateral -= amount;
         node.slashed += 1;
     }
-    release(net, slot);
+    release(class, slot);
     let share = bps_of(amount, share_bps);
-    net.treasury += share;
+    class.revenue += share;
     req.pool += amount - share;
     out.emit(NodeSlashed { request_id: req.id, node_id: req.slots[i].node_id, reason, amount });
 }
 
 /// Slashes the slots `indices` for missing a commit deadline (`timeout_slash_bps` of the stake).
-pub(super) fn slash_timeouts(net: &mut Network, req: &mut Request, indices: &[usize], out: &mut Outcome) {
+pub(super) fn slash_timeouts(class: &mut HardwareClass, req: &mut Request, indices: &[usize], out: &mut Outcome) {
     for &i in indices {
         let amount = bps_of(req.slots[i].stake, req.params.timeout_slash_bps);
-        slash(net, req, i, amount, SlashReason::Timeout, out);
+        slash(class, req, i, amount, SlashReason::Timeout, out);
     }
 }
 
@@ -100,33 +100,30 @@ pub(super) fn try_open_reveal(req: &mut Request, now_ms: u64, out: &mut Outcome)
 /// After members changed (a selection, or drops without replacement): commit
 /// phase if someone still has to commit, reveal phase if all did, failure if
 /// nobody is left.
-pub(super) fn advance(net: &mut Network, req: &mut Request, now_ms: u64, out: &mut Outcome) {
+pub(super) fn advance(class: &mut HardwareClass, req: &mut Request, now_ms: u64, out: &mut Outcome) {
     if req.members().is_empty() {
         let reason = if req.round == Round::Dispute { FailReason::NoDisputeQuorum } else { FailReason::Timeout };
-        fail(net, req, reason, out);
+        fail(class, req, reason, out);
     } else if !try_open_reveal(req, now_ms, out) {
         req.status = Status::Committing;
     }
 }
 
-/// Indices, in `net`'s active list of the request's class, of the nodes that
-/// ever held a slot on `req` (they are excluded from new selections).
-pub(super) fn excluded_indices(net: &Network, req: &Request) -> Vec<u64> {
-    let Some(class) = net.classes.get(&req.class_id) else { return Vec::new() };
+/// Indices, in the class's active list, of the nodes that ever held a slot
+/// on `req` (they are excluded from new selections).
+pub(super) fn excluded_indices(class: &HardwareClass, req: &Request) -> Vec<u64> {
     req.slots.iter().filter_map(|s| class.active.index_of(&s.node_id)).collect()
 }
 
 /// How many eligible nodes of the class never held a slot on `req`.
-pub(super) fn available(net: &Network, req: &Request) -> u64 {
-    let len = net.classes.get(&req.class_id).map_or(0, |c| c.active.len());
-    len - excluded_indices(net, req).len() as u64
+pub(super) fn available(class: &HardwareClass, req: &Request) -> u64 {
+    class.active.len() - excluded_indices(class, req).len() as u64
 }
 
 /// Samples up to `count` eligible nodes of the request's class that never
 /// held a slot on `req`, from `seed`, without locking them.
-pub(super) fn sample_fresh(net: &Network, req: &Request, seed: &Digest, count: u64) -> Vec<ObjectId> {
-    let excluded = excluded_indices(net, req);
-    let Some(class) = net.classes.get(&req.class_id) else { return Vec::new() };
+pub(super) fn sample_fresh(class: &HardwareClass, req: &Request, seed: &Digest, count: u64) -> Vec<ObjectId> {
+    let excluded = excluded_indices(class, req);
     let len = class.active.len();
     let k = count.min(len - excluded.len() as u64);
     // `k` never exceeds the nodes left after exclusions, so sampling succeeds.
@@ -136,10 +133,16 @@ pub(super) fn sample_fresh(net: &Network, req: &Request, seed: &Digest, count: u
 
 /// Samples up to `count` fresh nodes of the request's class from `seed`,
 /// locks their stakes and adds them as slots with `role`. Returns their ids.
-pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count: u64, role: Role) -> Vec<ObjectId> {
-    let nodes = sample_fresh(net, req, seed, count);
+pub(super) fn assign(
+    class: &mut HardwareClass,
+    req: &mut Request,
+    seed: &Digest,
+    count: u64,
+    role: Role,
+) -> Vec<ObjectId> {
+    let nodes = sample_fresh(class, req, seed, count);
     for node_id in &nodes {
-        let stake = lock(net, node_id);
+        let stake = lock(class, node_id);
         req.slots.push(Slot::new(*node_id, role, stake));
     }
     nodes
@@ -149,39 +152,45 @@ pub(super) fn assign(net: &mut Network, req: &mut Request, seed: &Digest, count:
 /// takes the quorum's `dispute_size` seats at once, or fails the request
 /// without slashing anyone when the class cannot fill them; replacements
 /// take what the class can give, one per silent seat.
-pub(super) fn perform_selection(net: &mut Network, req: &mut Request, sel: Selection, now_ms: u64, out: &mut Outcome) {
+pub(super) fn perform_selection(
+    class: &mut HardwareClass,
+    req: &mut Request,
+    sel: Selection,
+    now_ms: u64,
+    out: &mut Outcome,
+) {
     if sel.role == Role::Disputer && req.round == Round::Main {
-        if available(net, req) < req.dispute_size {
-            fail(net, req, FailReason::NoDisputeQuorum, out);
+        if available(class, req) < req.dispute_size {
+            fail(class, req, FailReason::NoDisputeQuorum, out);
             return;
         }
         req.round = Round::Dispute;
     }
-    let nodes = assign(net, req, &sel.seed, sel.count, sel.role);
+    let nodes = assign(class, req, &sel.seed, sel.count, sel.role);
     req.set_deadline(now_ms.saturating_add(req.timeout_ms));
     if !nodes.is_empty() {
         out.emit(NodesSelected { request_id: req.id, role: sel.role, nodes, deadline_ms: req.deadline_ms });
     }
-    advance(net, req, now_ms, out);
+    advance(class, req, now_ms, out);
 }
 
 /// Settles the current round once its reveal phase is over (all revealed, or
 /// the deadline passed).
-pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outcome) {
+pub(super) fn settle_round(class: &mut HardwareClass, req: &mut Request, out: &mut Outcome) {
     let members = req.members();
     for &i in &members {
         if req.slots[i].reveal.is_none() {
             let stake = req.slots[i].stake;
-            slash(net, req, i, stake, SlashReason::Withheld, out);
+            slash(class, req, i, stake, SlashReason::Withheld, out);
         }
     }
     let reveals: Vec<Digest> = members.iter().filter_map(|&i| req.slots[i].reveal).collect();
     let Some(first) = reveals.first().copied() else {
-        fail(net, req, FailReason::NoReveals, out);
+        fail(class, req, FailReason::NoReveals, out);
         return;
     };
     match req.round {
-        Round::Main if reveals.iter().all(|d| *d == first) => finalize(net, req, first, out),
+        Round::Main if reveals.iter().all(|d| *d == first) => finalize(class, req, first, out),
         Round::Main => {
             req.status = Status::Disputed;
             req.dispute_size = 2 * reveals.len() as u64 + 1;
@@ -190,7 +199,7 @@ pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outco
         Round::Dispute => {
             let votes: Vec<(Digest, Digest)> = members.iter().filter_map(|&i| req.slots[i].vote()).collect();
             match majority(&votes, req.dispute_size) {
-                None => fail(net, req, FailReason::NoMajority, out),
+                None => fail(class, req, FailReason::NoMajority, out),
                 Some(winner) => {
                     for i in 0..req.slots.len() {
                         let s = &req.slots[i];
@@ -201,10 +210,10 @@ pub(super) fn settle_round(net: &mut Network, req: &mut Request, out: &mut Outco
                         };
                         if s.active && wrong {
                             let stake = s.stake;
-                            slash(net, req, i, stake, SlashReason::WrongOutput, out);
+                            slash(class, req, i, stake, SlashReason::WrongOutput, out);
                         }
                     }
-                    finalize(net, req, winner.0, out);
+                    finalize(class, req, winner.0, out);
                 }
             }
         }
@@ -218,23 +227,23 @@ fn majority(votes: &[(Digest, Digest)], quorum_size: u64) -> Option<(Digest, Dig
 
 /// Finalizes with `digest`: pays `fee + pool` to the nodes that revealed it
 /// and releases every slot.
-fn finalize(net: &mut Network, req: &mut Request, digest: Digest, out: &mut Outcome) {
+fn finalize(class: &mut HardwareClass, req: &mut Request, digest: Digest, out: &mut Outcome) {
     let winners: Vec<usize> =
         (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].reveal == Some(digest)).collect();
     let total = req.fee + req.pool;
     // Settlement only runs with at least one reveal of `digest`.
     let per_node = total / winners.len().max(1) as u64;
-    net.treasury += total - per_node * winners.len() as u64;
+    class.revenue += total - per_node * winners.len() as u64;
     req.fee = 0;
     req.pool = 0;
     for &i in &winners {
-        if let Some(node) = net.nodes.get_mut(&req.slots[i].node_id) {
+        if let Some(node) = class.nodes.get_mut(&req.slots[i].node_id) {
             node.completed += 1;
             out.pay(node.owner, per_node);
         }
     }
     let nodes = winners.iter().map(|&i| req.slots[i].node_id).collect();
-    release_all(net, req);
+    release_all(class, req);
     req.status = Status::Finalized;
     req.output_digest = Some(digest);
     out.emit(RequestFinalized {
@@ -247,21 +256,21 @@ fn finalize(net: &mut Network, req: &mut Request, digest: Digest, out: &mut Outc
 }
 
 /// Fails the request: refunds the fee to the requester, moves the pool
-/// (slashed stake) to the treasury and releases every slot. A requester never
+/// (slashed stake) to the class's revenue and releases every slot. A requester never
 /// receives slashed stake, so no requester profits from a failure it provoked.
-pub(super) fn fail(net: &mut Network, req: &mut Request, reason: FailReason, out: &mut Outcome) {
+pub(super) fn fail(class: &mut HardwareClass, req: &mut Request, reason: FailReason, out: &mut Outcome) {
     let refund = req.fee;
-    net.treasury += req.pool;
+    class.revenue += req.pool;
     req.fee = 0;
     req.pool = 0;
     out.pay(req.requester, refund);
-    release_all(net, req);
+    release_all(class, req);
     req.status = Status::Failed;
     out.emit(RequestFailed { request_id: req.id, reason, refund });
 }
 
-fn release_all(net: &mut Network, req: &mut Request) {
+fn release_all(class: &mut HardwareClass, req: &mut Request) {
     for slot in req.slots.iter_mut() {
-        release(net, slot);
+        release(class, slot);
     }
 }

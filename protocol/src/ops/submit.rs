@@ -11,7 +11,8 @@
 //!
 //! Each executor's task lock is locked at once; Sealed candidates hold no
 //! stake until the secret chooses them. The request keeps a copy of the
-//! network's parameters, which every later step reads.
+//! network's parameters, which every later step reads. Submission reads the
+//! `Network` (parameters, models) and changes only the model's class object.
 
 use super::settle::{assign, lock, sample_fresh};
 use super::{Ctx, Outcome, State};
@@ -40,16 +41,18 @@ pub struct SubmitArgs {
 
 impl State {
     /// Submits a Sampling request: `n` nodes execute and must agree.
+    #[allow(clippy::too_many_arguments)]
     pub fn submit_sampling(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: ObjectId,
         args: SubmitArgs,
         n: u64,
         payment: u64,
         random: Digest,
     ) -> Result<Outcome> {
-        self.submit(ctx, request_id, args, Mode::Sampling { n }, None, payment, random)
+        self.submit(ctx, class, request_id, args, Mode::Sampling { n }, None, payment, random)
     }
 
     /// Submits a CrossValidation request: one primary, checked by `n` nodes
@@ -58,6 +61,7 @@ impl State {
     pub fn submit_cross_validation(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: ObjectId,
         args: SubmitArgs,
         p_bps: u64,
@@ -65,7 +69,7 @@ impl State {
         payment: u64,
         random: Digest,
     ) -> Result<Outcome> {
-        self.submit(ctx, request_id, args, Mode::CrossValidation { p_bps, n }, None, payment, random)
+        self.submit(ctx, class, request_id, args, Mode::CrossValidation { p_bps, n }, None, payment, random)
     }
 
     /// Submits a Sealed request with `secret_hash = blake2b256(secret)`.
@@ -73,6 +77,7 @@ impl State {
     pub fn submit_sealed(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: ObjectId,
         args: SubmitArgs,
         p_bps: u64,
@@ -82,16 +87,18 @@ impl State {
         random: Digest,
     ) -> Result<Outcome> {
         let secret_hash = Digest::from_slice(secret_hash).ok_or(ProtocolError::InvalidDigest)?;
-        self.submit(ctx, request_id, args, Mode::Sealed { p_bps, n }, Some(secret_hash), payment, random)
+        self.submit(ctx, class, request_id, args, Mode::Sealed { p_bps, n }, Some(secret_hash), payment, random)
     }
 
     /// Errors, in the order checked: `UnknownModel`, `UnknownClass`,
+    /// `WrongNetwork`, `WrongClass` (the class object is not the model's),
     /// `InvalidDigest`, `InvalidInput`, `InputDigestMismatch`, `InvalidQuorum`,
     /// `InvalidProbability`, `InvalidTimeout`, `FeeTooLow`, `NotEnoughNodes`.
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: ObjectId,
         args: SubmitArgs,
         mode: Mode,
@@ -103,7 +110,9 @@ impl State {
         let params = net.params;
         let model = net.model(&args.model_id)?;
         let class_id = model.class_id;
-        let eligible = net.class(class_id)?.active.len();
+        let class_obj = self.class_checked(class)?;
+        class_obj.check_member(&net.id, class_id)?;
+        let eligible = class_obj.active.len();
         let input_digest = Digest::from_slice(&args.input_digest).ok_or(ProtocolError::InvalidDigest)?;
         let input = check_input(args.input_inline, args.input_uri, &input_digest, params.max_inline_input)?;
         let (n, p_bps) = (mode.n(), mode.p_bps());
@@ -168,24 +177,24 @@ impl State {
             seed,
             timeout_ms: args.timeout_ms,
         });
-        let net = &mut self.network;
+        let class = self.class_mut(class);
         match mode {
             Mode::Sampling { n } => {
-                let nodes = assign(net, &mut req, &seed, n, Role::Executor);
+                let nodes = assign(class, &mut req, &seed, n, Role::Executor);
                 out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
             }
             Mode::CrossValidation { .. } => {
-                let nodes = assign(net, &mut req, &seed, 1, Role::Executor);
+                let nodes = assign(class, &mut req, &seed, 1, Role::Executor);
                 out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
             }
             Mode::Sealed { n, .. } => {
                 // One draw for the primary and the pool, so that the pool never holds the primary;
                 // only the primary is locked.
                 let pool = (params.sealed_pool_factor * n).min(eligible - 1);
-                let nodes = sample_fresh(net, &req, &seed, 1 + pool);
+                let nodes = sample_fresh(class, &req, &seed, 1 + pool);
                 for (k, node_id) in nodes.iter().enumerate() {
                     let slot = if k == 0 {
-                        Slot::new(*node_id, Role::Executor, lock(net, node_id))
+                        Slot::new(*node_id, Role::Executor, lock(class, node_id))
                     } else {
                         Slot::new(*node_id, Role::Candidate, 0)
                     };

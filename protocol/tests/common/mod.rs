@@ -1,6 +1,6 @@
 //! A small world for the protocol's tests: one network, one class of nodes,
 //! one model, a clock, and a ledger that checks SUI conservation after every
-//! operation (SUI held by the network and its requests, plus everything
+//! operation (SUI held by the network, its classes and its requests, plus everything
 //! paid out, minus everything paid in, never changes).
 
 #![allow(dead_code)]
@@ -20,7 +20,8 @@ pub const REQUESTER: Address = Address([0xaa; 32]);
 pub struct World {
     pub state: State,
     pub admin: AdminCap,
-    pub class: u64,
+    /// The class's object id.
+    pub class: ObjectId,
     pub caps: Vec<NodeCap>,
     pub now: u64,
     next_id: u64,
@@ -63,7 +64,7 @@ impl World {
         let mut w = World {
             state,
             admin,
-            class: 0,
+            class: ObjectId::from_u64(3),
             caps: Vec::new(),
             now: 1_000_000,
             next_id: 1_000,
@@ -71,14 +72,23 @@ impl World {
             received: HashMap::new(),
             events: Vec::new(),
         };
-        let (class, _) =
-            w.state.add_hardware_class(&admin, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
-        w.class = class;
-        w.state.add_model(&admin, "m", &[7; 32], class).unwrap();
+        let (class_id, _) =
+            w.state.add_hardware_class(&admin, w.class, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        w.state.add_model(&admin, "m", &[7; 32], class_id).unwrap();
         for _ in 0..nodes {
             w.add_node();
         }
         w
+    }
+
+    /// Adds another class (same collateral and lock) with one model of its
+    /// own, `name`; returns the class's object id and class id.
+    pub fn add_class(&mut self, name: &str) -> (ObjectId, u64) {
+        let (admin, object) = (self.admin, self.fresh_id());
+        let (class_id, _) =
+            self.state.add_hardware_class(&admin, object, name, "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        self.state.add_model(&admin, name, &[8; 32], class_id).unwrap();
+        (object, class_id)
     }
 
     pub fn fresh_id(&mut self) -> ObjectId {
@@ -96,7 +106,7 @@ impl World {
         let ctx = self.ctx(owner_of(i));
         let (cap, out) = {
             let held = self.state.held();
-            let r = self.state.register_node(&ctx, id, self.class, MIN_COLLATERAL, "http://node", &[1; 32]).unwrap();
+            let r = self.state.register_node(&ctx, &self.class, id, MIN_COLLATERAL, "http://node", &[1; 32]).unwrap();
             self.check_ledger(held, MIN_COLLATERAL, &r.1);
             r
         };
@@ -111,7 +121,7 @@ impl World {
 
     /// The node's owner (a zero address once the node has withdrawn).
     pub fn owner(&self, node: &ObjectId) -> Address {
-        self.state.network.nodes.get(node).map_or(Address::default(), |n| n.owner)
+        self.state.node(node).map_or(Address::default(), |n| n.owner)
     }
 
     fn check_ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
@@ -188,11 +198,14 @@ impl World {
     ) -> Result<ObjectId, ProtocolError> {
         let id = self.fresh_id();
         let ctx = self.ctx(REQUESTER);
+        let class = self.class;
         self.run(fee, |s| match mode {
-            Mode::Sampling { n } => s.submit_sampling(&ctx, id, args, n, fee, seed),
-            Mode::CrossValidation { p_bps, n } => s.submit_cross_validation(&ctx, id, args, p_bps, n, fee, seed),
+            Mode::Sampling { n } => s.submit_sampling(&ctx, &class, id, args, n, fee, seed),
+            Mode::CrossValidation { p_bps, n } => {
+                s.submit_cross_validation(&ctx, &class, id, args, p_bps, n, fee, seed)
+            }
             Mode::Sealed { p_bps, n } => {
-                s.submit_sealed(&ctx, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed)
+                s.submit_sealed(&ctx, &class, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed)
             }
         })?;
         Ok(id)
@@ -261,28 +274,28 @@ impl World {
     ) -> Result<Outcome, ProtocolError> {
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let (req, salt) = (*req, *salt);
-        self.run(0, |s| s.reveal(&ctx, &req, &cap, &output.0, &salt.0))
+        let (req, salt, class) = (*req, *salt, self.class);
+        self.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &output.0, &salt.0))
     }
 
     pub fn abstain(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let req = *req;
-        self.run(0, |s| s.abstain(&ctx, &req, &cap))
+        let (req, class) = (*req, self.class);
+        self.run(0, |s| s.abstain(&ctx, &class, &req, &cap))
     }
 
     pub fn reveal_secret(&mut self, req: &ObjectId, secret: &Digest) -> Result<Outcome, ProtocolError> {
         let ctx = self.ctx(REQUESTER);
-        let req = *req;
-        self.run(0, |s| s.reveal_secret(&ctx, &req, &secret.0))
+        let (req, class) = (*req, self.class);
+        self.run(0, |s| s.reveal_secret(&ctx, &class, &req, &secret.0))
     }
 
     /// One `expire` call (the first after a deadline only extends it).
     pub fn expire(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
         let ctx = self.ctx(Address::from_u64(9));
-        let (req, random) = (*req, self.seed());
-        self.run(0, |s| s.expire(&ctx, &req, random))
+        let (req, random, class) = (*req, self.seed(), self.class);
+        self.run(0, |s| s.expire(&ctx, &class, &req, random))
     }
 
     /// Ends the current phase once its deadline has passed: `expire`, the
@@ -296,8 +309,8 @@ impl World {
 
     pub fn select_nodes(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
         let ctx = self.ctx(Address::from_u64(9));
-        let req = *req;
-        self.run(0, |s| s.select_nodes(&ctx, &req))
+        let (req, class) = (*req, self.class);
+        self.run(0, |s| s.select_nodes(&ctx, &class, &req))
     }
 
     pub fn open_dispute(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
@@ -326,13 +339,18 @@ impl World {
 
     /// Every node's locked collateral and open tasks are zero.
     pub fn assert_all_unlocked(&self) {
-        for (id, n) in &self.state.network.nodes {
+        for (id, n) in self.state.nodes() {
             assert_eq!((n.locked, n.open_tasks), (0, 0), "node {id} still locked");
         }
     }
 
     pub fn collateral(&self, node: &ObjectId) -> u64 {
-        self.state.network.nodes[node].collateral
+        self.state.node(node).unwrap().collateral
+    }
+
+    /// The protocol revenue the world's class holds.
+    pub fn revenue(&self) -> u64 {
+        self.state.classes[&self.class].revenue
     }
 
     pub fn events_named(&self, name: &str) -> Vec<&Event> {

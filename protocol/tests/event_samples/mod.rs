@@ -66,12 +66,13 @@ pub fn vectors() -> Value {
         sample(
             HardwareClassAdded {
                 class_id: 3,
+                object_id: id(30),
                 name: "h100-80gb/cuda-12.4/torch-2.5".into(),
                 profile: "device=cuda;dtype=bf16;threads=1;cpu_capability=avx2;libtorch=2.13.0".into(),
                 min_collateral: 5_000,
                 task_lock: 500,
             },
-            &["u64", "String", "String", "u64", "u64"],
+            &["u64", "ID", "String", "String", "u64", "u64"],
         ),
         sample(
             ModelAdded { model_id: "tiny-gpt".into(), weight_digest: d(9), class_id: 3 },
@@ -79,6 +80,7 @@ pub fn vectors() -> Value {
         ),
         sample(ParamsUpdated { params: Params { max_n: 8, ..params } }, &["Params"]),
         sample(TreasuryWithdrawn { amount: 77, recipient: Address::from_u64(0xabc) }, &["u64", "address"]),
+        sample(RevenueSwept { class_id: 3, amount: 1_234 }, &["u64", "u64"]),
         sample(
             NodeRegistered {
                 node_id: id(4),

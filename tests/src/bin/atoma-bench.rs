@@ -235,15 +235,16 @@ fn selection() -> Value {
     for size in [10u64, 100, 1_000, 10_000, 100_000] {
         let (mut state, admin, _) =
             State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default()).unwrap();
-        let (class, _) = state.add_hardware_class(&admin, "c", "device=cpu", 1_000, 1).unwrap();
-        state.add_model(&admin, "m", &[1; 32], class).unwrap();
+        let class = ObjectId::from_u64(3);
+        let (class_id, _) = state.add_hardware_class(&admin, class, "c", "device=cpu", 1_000, 1).unwrap();
+        state.add_model(&admin, "m", &[1; 32], class_id).unwrap();
         for i in 0..size {
             let ctx = Ctx::new(PAddress::from_u64(i + 10), 0);
             state
-                .register_node(&ctx, ObjectId::from_u64(1_000_000 + i), class, 1_000_000, "http://n", &[1; 32])
+                .register_node(&ctx, &class, ObjectId::from_u64(1_000_000 + i), 1_000_000, "http://n", &[1; 32])
                 .unwrap();
         }
-        let reads_before = state.network.classes[&class].active.reads();
+        let reads_before = state.classes[&class].active.reads();
         let submissions = 2_000u64;
         let started = Instant::now();
         for i in 0..submissions {
@@ -257,11 +258,11 @@ fn selection() -> Value {
             let ctx = Ctx::new(PAddress::from_u64(7), 1_000);
             let seed = atoma_protocol::commitment::blake2b256(&i.to_le_bytes());
             state
-                .submit_sampling(&ctx, ObjectId::from_u64(10_000_000 + i), args, 3, 3_000_000, Digest(seed.0))
+                .submit_sampling(&ctx, &class, ObjectId::from_u64(10_000_000 + i), args, 3, 3_000_000, Digest(seed.0))
                 .unwrap();
         }
         let us = started.elapsed().as_secs_f64() * 1e6 / submissions as f64;
-        let reads = (state.network.classes[&class].active.reads() - reads_before) as f64 / submissions as f64;
+        let reads = (state.classes[&class].active.reads() - reads_before) as f64 / submissions as f64;
         eprintln!("  {size:>6} nodes: {us:.1} µs per submission, {reads:.1} entries read");
         rows.push(json!({"class_size": size, "us_per_submission": us, "entries_read_per_submission": reads}));
     }

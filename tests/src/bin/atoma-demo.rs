@@ -77,7 +77,7 @@ async fn run_request(
 ) -> anyhow::Result<(Row, Vec<atoma_sdk::PackageEvent>)> {
     let chain = client.chain();
     let from = chain.checkpoint_height().await?;
-    let treasury_before = chain.network().await?.treasury;
+    let treasury_before = chain.protocol_revenue().await?;
     let started = Instant::now();
     let spec = RequestSpec { timeout_ms: 8_000, ..RequestSpec::new(&model, InputSpec::Bytes(input.clone()), mode) };
     let handle = client.submit(spec).await?;
@@ -117,7 +117,7 @@ async fn run_request(
             _ => {}
         }
     }
-    let treasury_after = chain.network().await?.treasury;
+    let treasury_after = chain.protocol_revenue().await?;
     let (outcome, redistribution) = match &attestation.outcome {
         Outcome::Finalized { nodes: winners, verified, .. } => {
             let reward = events.iter().find_map(|e| match &e.event {
@@ -127,7 +127,7 @@ async fn run_request(
             (
                 if *verified { "finalized, verified".to_string() } else { "finalized, unverified".to_string() },
                 format!(
-                    "{} winner(s) × {} MIST; slashed {} MIST, treasury +{}",
+                    "{} winner(s) × {} MIST; slashed {} MIST, protocol +{}",
                     winners.len(),
                     reward.unwrap_or(0),
                     slashed_total,
