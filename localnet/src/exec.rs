@@ -105,15 +105,49 @@ pub fn execute(
     signatures: Vec<UserSignature>,
     now_ms: u64,
 ) -> Result<Digest, Reject> {
+    execute_or_cancel(chain, tx, signatures, now_ms, None)
+}
+
+/// As `execute`; with `cancelled`, the transaction is not run but fails
+/// with `ExecutionCanceledDueToConsensusObjectCongestion` naming those
+/// objects, and pays for gas like any failed transaction (the congestion
+/// model's cancellation, see `congestion`).
+pub fn execute_or_cancel(
+    chain: &mut Chain,
+    tx: Transaction,
+    signatures: Vec<UserSignature>,
+    now_ms: u64,
+    cancelled: Option<Vec<Address>>,
+) -> Result<Digest, Reject> {
     let digest = tx.digest();
     if chain.txs.contains_key(&digest) {
         return Ok(digest);
     }
     let checked = check(chain, &tx, &signatures)?;
     let now_ms = chain.tick(now_ms);
-    let record = run(chain, tx, signatures, checked, digest, now_ms);
+    let record = run(chain, tx, signatures, checked, digest, now_ms, cancelled);
     chain.record(digest, record);
     Ok(digest)
+}
+
+/// The shared inputs of a checked transaction (for the congestion model),
+/// and whether it uses `Random`.
+pub fn shared_inputs(checked: &Checked) -> (Vec<crate::congestion::SharedInput>, bool) {
+    let mut randomness = false;
+    let shared = checked
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            CheckedInput::Object(o) if o.shared => {
+                randomness |= o.kind == Kind::Random;
+                // The Clock and Random are written only by the system.
+                let system = matches!(o.kind, Kind::Clock | Kind::Random);
+                Some(crate::congestion::SharedInput { id: o.object.object_id(), mutable: o.mutable && !system })
+            }
+            _ => None,
+        })
+        .collect();
+    (shared, randomness)
 }
 
 /// Every check made before execution (see the module doc).
@@ -362,6 +396,7 @@ fn run(
     checked: Checked,
     digest: Digest,
     now_ms: u64,
+    cancelled: Option<Vec<Address>>,
 ) -> TxRecord {
     let input_objects: Vec<Object> = checked
         .inputs
@@ -373,7 +408,12 @@ fn run(
         .chain(checked.gas.iter().cloned())
         .collect();
     let lamport = input_objects.iter().map(|o| o.version()).max().unwrap_or(0) + 1;
-    let outcome = ptb::interpret(chain, &checked, digest, now_ms);
+    let outcome = match cancelled {
+        None => ptb::interpret(chain, &checked, digest, now_ms),
+        Some(congested_objects) => {
+            Err((ExecutionError::ExecutionCanceledDueToConsensusObjectCongestion { congested_objects }, None))
+        }
+    };
     let commands = checked.ptb.commands.len() as u64;
 
     // Try the outcome's writes under the budget; fall back to the failure path.

@@ -18,7 +18,8 @@
 //! - [`fields`]: the network's tables as dynamic fields.
 //! - [`gas`]: the published gas schedule.
 //! - [`persist`]: the data directory (genesis and an input log replayed on restart).
-//! - [`node`]: the running network: lock, time source, checkpoint timer.
+//! - [`congestion`]: the model of Sui's per-object congestion control.
+//! - [`node`]: the running network: lock, time source, scheduling, checkpoint timer.
 //! - [`rpc`]: the gRPC services.
 //!
 //! ## Example
@@ -31,6 +32,7 @@
 
 pub mod calls;
 pub mod chain;
+pub mod congestion;
 pub mod exec;
 pub mod fields;
 pub mod gas;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use atoma_localnet::congestion::CongestionConfig;
 use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
 use atoma_localnet::node::{NodeConfig, TimeSource};
 use atoma_localnet::{Localnet, Options};
@@ -61,6 +62,23 @@ struct StartArgs {
     /// An empty checkpoint is sealed after this many ms without transactions.
     #[arg(long, default_value_t = 2_000)]
     idle_checkpoint_ms: u64,
+    /// The per-object congestion model (docs/scaling.md): `sui` gives each
+    /// shared object Sui's execution budget per commit (one checkpoint
+    /// round) and defers, then cancels, what is over it; `off` runs
+    /// everything at once.
+    #[arg(long, value_enum, default_value_t = Congestion::Sui)]
+    congestion: Congestion,
+    /// The congestion model's estimated execution time of one transaction (µs).
+    #[arg(long, default_value_t = 1_000)]
+    tx_cost_us: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Congestion {
+    /// Sui's per-object budgets, deferral and cancellation.
+    Sui,
+    /// No limit: every transaction runs at once.
+    Off,
 }
 
 #[derive(Parser)]
@@ -130,6 +148,10 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         node: NodeConfig {
             checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
             idle_checkpoint_interval: Duration::from_millis(args.idle_checkpoint_ms.max(1)),
+            congestion: (args.congestion == Congestion::Sui).then(|| CongestionConfig {
+                tx_cost_us: args.tx_cost_us.max(1),
+                ..CongestionConfig::sui(args.checkpoint_interval_ms.max(1))
+            }),
         },
     };
     let net = Localnet::start(&genesis, options).await?;

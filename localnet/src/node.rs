@@ -1,6 +1,8 @@
 //! The running local network: the chain behind a lock, its optional data
-//! directory, the time source, and the checkpoint timer that seals executed
-//! transactions into checkpoints and wakes subscribers.
+//! directory, the time source, the congestion model that schedules
+//! transactions on shared objects, and the checkpoint timer that seals
+//! executed transactions into checkpoints, ends the model's commits and
+//! wakes subscribers.
 //!
 //! Not for: the gRPC surface (see `rpc`) or the rules (see `exec`).
 
@@ -15,6 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::Chain;
+use crate::congestion::{Admission, CongestionConfig, CongestionStats, Tracker};
 use crate::exec::{self, Reject};
 use crate::genesis::{self, AccountConfig, GenesisConfig};
 use crate::persist::{DataDir, Log, Record};
@@ -47,19 +50,26 @@ impl TimeSource {
     }
 }
 
-/// How checkpoints are cut.
+/// How checkpoints are cut and transactions scheduled.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    /// Executed transactions are sealed into a checkpoint at most this long after they ran.
+    /// Executed transactions are sealed into a checkpoint at most this long
+    /// after they ran; one such round is one commit of the congestion model.
     pub checkpoint_interval: Duration,
     /// When nothing runs, an empty checkpoint is sealed this often, so that
     /// subscribers see progress (Sui's clients reset a stream silent for 30 s).
     pub idle_checkpoint_interval: Duration,
+    /// The per-object congestion model (`None`: every transaction runs at once).
+    pub congestion: Option<CongestionConfig>,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { checkpoint_interval: Duration::from_millis(100), idle_checkpoint_interval: Duration::from_secs(2) }
+        NodeConfig {
+            checkpoint_interval: Duration::from_millis(100),
+            idle_checkpoint_interval: Duration::from_secs(2),
+            congestion: Some(CongestionConfig::sui(100)),
+        }
     }
 }
 
@@ -67,14 +77,27 @@ struct Inner {
     chain: Chain,
     log: Option<Log>,
     last_checkpoint_ms: u64,
+    congestion: Option<Tracker>,
+    /// Deferrals already reported in the log.
+    reported_deferrals: u64,
 }
 
 /// A running local network.
 pub struct Node {
     inner: Mutex<Inner>,
     height: watch::Sender<u64>,
+    /// Counts the congestion model's commits (rounds of the checkpoint timer).
+    rounds: watch::Sender<u64>,
     time: TimeSource,
     config: NodeConfig,
+}
+
+/// One try at scheduling a transaction.
+enum Attempt {
+    /// It executed (or was cancelled, or had executed before).
+    Done(Digest),
+    /// It waits for the next commit.
+    Deferred,
 }
 
 impl Node {
@@ -126,7 +149,9 @@ impl Node {
         };
         let height = watch::Sender::new(chain.checkpoint_height());
         let last_checkpoint_ms = chain.last_time_ms;
-        Ok(Arc::new(Node { inner: Mutex::new(Inner { chain, log, last_checkpoint_ms }), height, time, config }))
+        let congestion = config.congestion.map(Tracker::new);
+        let inner = Inner { chain, log, last_checkpoint_ms, congestion, reported_deferrals: 0 };
+        Ok(Arc::new(Node { inner: Mutex::new(inner), height, rounds: watch::Sender::new(0), time, config }))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -144,20 +169,91 @@ impl Node {
         &self.time
     }
 
-    /// Checks, executes and records a transaction (see `exec::execute`), and
-    /// logs it before returning.
-    pub fn execute(&self, transaction: Transaction, signatures: Vec<UserSignature>) -> Result<Digest, Reject> {
+    /// Checks, schedules, executes and records a transaction (see
+    /// `exec::execute`), and logs it before returning. Under the congestion
+    /// model a transaction over a shared object's budget waits for later
+    /// commits, and after too many is executed as cancelled.
+    pub async fn execute(&self, transaction: Transaction, signatures: Vec<UserSignature>) -> Result<Digest, Reject> {
+        let mut rounds = self.rounds.subscribe();
+        let mut deferrals = 0;
+        loop {
+            match self.attempt(&transaction, &signatures, deferrals)? {
+                Attempt::Done(digest) => return Ok(digest),
+                Attempt::Deferred => {
+                    deferrals += 1;
+                    if rounds.changed().await.is_err() {
+                        return Err(Reject::Unsupported("the local network is stopping".into()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn attempt(
+        &self,
+        transaction: &Transaction,
+        signatures: &[UserSignature],
+        deferrals: u64,
+    ) -> Result<Attempt, Reject> {
         let now_ms = self.time.now_ms();
-        let mut inner = self.lock();
-        let known = inner.chain.txs.contains_key(&transaction.digest());
-        let digest = exec::execute(&mut inner.chain, transaction.clone(), signatures.clone(), now_ms)?;
-        let now_ms = inner.chain.txs[&digest].timestamp_ms;
-        if !known && let Some(log) = inner.log.as_mut() {
-            if let Err(e) = log.append(&Record::Transaction { transaction, signatures, now_ms }) {
+        let mut guard = self.lock();
+        let Inner { chain, log, congestion, .. } = &mut *guard;
+        let digest = transaction.digest();
+        if chain.txs.contains_key(&digest) {
+            return Ok(Attempt::Done(digest));
+        }
+        let mut cancelled = None;
+        if let Some(tracker) = congestion.as_mut() {
+            let (shared, randomness) = exec::shared_inputs(&exec::check(chain, transaction, signatures)?);
+            if let Admission::Defer(objects) = tracker.admit(&shared, randomness) {
+                if deferrals < tracker.config().max_deferral_rounds {
+                    return Ok(Attempt::Deferred);
+                }
+                tracker.cancelled();
+                tracing::info!(%digest, ?objects, deferrals, "transaction cancelled: shared objects congested");
+                cancelled = Some(objects);
+            }
+        }
+        let (transaction, signatures) = (transaction.clone(), signatures.to_vec());
+        let digest =
+            exec::execute_or_cancel(chain, transaction.clone(), signatures.clone(), now_ms, cancelled.clone())?;
+        let now_ms = chain.txs[&digest].timestamp_ms;
+        if let Some(log) = log.as_mut() {
+            let record = match cancelled {
+                None => Record::Transaction { transaction, signatures, now_ms },
+                Some(congested) => Record::Cancelled { transaction, signatures, now_ms, congested },
+            };
+            if let Err(e) = log.append(&record) {
                 tracing::error!(error = %e, "could not log a transaction; a restart will not replay it");
             }
         }
-        Ok(digest)
+        Ok(Attempt::Done(digest))
+    }
+
+    /// What the congestion model did so far (`None` when it is off).
+    pub fn congestion(&self) -> Option<CongestionStats> {
+        self.lock().congestion.as_ref().map(|t| t.stats().clone())
+    }
+
+    /// Ends one commit of the congestion model and wakes deferred transactions.
+    fn end_round(&self) {
+        let mut inner = self.lock();
+        let reported = inner.reported_deferrals;
+        if let Some(tracker) = inner.congestion.as_mut() {
+            tracker.end_commit();
+            let deferrals = tracker.stats().deferrals;
+            if deferrals > reported {
+                let cancelled = tracker.stats().cancelled;
+                tracing::info!(
+                    deferred = deferrals - reported,
+                    cancelled,
+                    "congestion: transactions deferred this round"
+                );
+                inner.reported_deferrals = deferrals;
+            }
+        }
+        drop(inner);
+        self.rounds.send_modify(|r| *r += 1);
     }
 
     /// Seals a checkpoint now if transactions are pending, or if `idle` has
@@ -201,6 +297,7 @@ impl Node {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {
                     self.maybe_seal(self.config.idle_checkpoint_interval);
+                    self.end_round();
                 }
             }
         }
@@ -213,6 +310,10 @@ fn replay(chain: &mut Chain, records: Vec<Record>) -> anyhow::Result<()> {
         match record {
             Record::Transaction { transaction, signatures, now_ms } => {
                 exec::execute(chain, transaction, signatures, now_ms)
+                    .map_err(|e| anyhow::anyhow!("replaying record {i} of {total}: {e}"))?;
+            }
+            Record::Cancelled { transaction, signatures, now_ms, congested } => {
+                exec::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested))
                     .map_err(|e| anyhow::anyhow!("replaying record {i} of {total}: {e}"))?;
             }
             Record::Checkpoint { timestamp_ms } => {

@@ -44,6 +44,18 @@ pub enum Record {
         /// The checkpoint's time.
         timestamp_ms: u64,
     },
+    /// A transaction the congestion model cancelled at `now_ms` (it failed
+    /// and paid for gas without running).
+    Cancelled {
+        /// The transaction.
+        transaction: Transaction,
+        /// Its signatures.
+        signatures: Vec<UserSignature>,
+        /// The time it was cancelled at.
+        now_ms: u64,
+        /// The congested objects it names.
+        congested: Vec<sui_sdk_types::Address>,
+    },
 }
 
 /// The data directory's files.

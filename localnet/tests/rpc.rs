@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use atoma_localnet::Options;
-use atoma_localnet::node::TimeSource;
+use atoma_localnet::congestion::CongestionConfig;
+use atoma_localnet::node::{NodeConfig, TimeSource};
 use atoma_protocol::commitment::{blake2b256, commitment};
 use atoma_protocol::objects::RequestObject;
 use atoma_protocol::{Event, ObjectId, ProtocolError, Role, Status};
@@ -411,6 +412,7 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
     };
     assert_eq!(selected.len(), 2);
     let request = Address::new(request.0);
+    let mut path = vec![submitted.clone()];
     let output = blake2b256(b"the output");
     let mut members = Vec::new();
     for node in &selected {
@@ -426,12 +428,29 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
         );
         let done = node_call(&mut client, &net, owner, *cap, request, None, &c.0).await;
         assert!(succeeded(&done), "{:?}", done.effects);
+        path.push(done);
     }
     let mut last = None;
     for (owner, cap, salt) in &members {
-        last = Some(node_call(&mut client, &net, owner, *cap, request, Some((&output.0, salt)), &[0; 32]).await);
+        let done = node_call(&mut client, &net, owner, *cap, request, Some((&output.0, salt)), &[0; 32]).await;
+        path.push(done.clone());
+        last = Some(done);
     }
     let last = last.unwrap();
+    // No transaction of the request's path wrote the Network; the submission
+    // and the reveals wrote the class's object, the commits only the request.
+    let (network, class) = (net.node().with_chain(|c| c.identity.network_id), class_object(&net, 0));
+    for (k, done) in path.iter().enumerate() {
+        let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
+        let changed: Vec<Address> = net.node().with_chain(|c| match &c.txs[&digest].effects {
+            sui_sdk_types::TransactionEffects::V2(e) => e.changed_objects.iter().map(|o| o.object_id).collect(),
+            other => panic!("effects {other:?}"),
+        });
+        assert!(!changed.contains(&network), "transaction {k} of the request's path wrote the Network");
+        let commit = (1..=2).contains(&k);
+        assert_eq!(changed.contains(&class), !commit, "transaction {k}: class written {}", changed.contains(&class));
+        assert!(changed.contains(&request), "transaction {k} (the submission creates it)");
+    }
     assert!(succeeded(&last));
     assert!(
         common::events(&last).iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.output_digest == output)),
@@ -741,4 +760,110 @@ async fn events_list_and_stream_through_the_clients_stream_helpers() {
         }
     };
     assert_eq!(next, second);
+}
+
+/// A congestion model that binds at once: each transaction costs 200 ms
+/// against a 50 ms budget per 100 ms round, with no burst.
+fn tight(max_deferral_rounds: u64) -> Options {
+    let congestion =
+        CongestionConfig { tx_cost_us: 200_000, burst_us: 0, max_deferral_rounds, ..CongestionConfig::sui(100) };
+    Options { node: NodeConfig { congestion: Some(congestion), ..NodeConfig::default() }, ..Options::default() }
+}
+
+/// A genesis with a second class, `gpu`.
+fn two_classes(accounts: &[Account]) -> atoma_localnet::genesis::GenesisConfig {
+    let mut g = genesis(accounts);
+    let mut second = g.classes[0].clone();
+    second.name = "gpu".into();
+    g.classes.push(second);
+    g
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_over_its_objects_budget_waits_for_later_rounds_then_runs() {
+    let accounts = accounts(3);
+    let net = start(&genesis(&accounts), tight(10)).await;
+    let mut client = client(&net);
+    // Both write the class object: the second waits until its debt is paid (3 rounds).
+    let first = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let second = register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
+    let stats = net.node().congestion().unwrap();
+    assert!(stats.deferrals >= 2, "{stats:?}");
+    assert_eq!(stats.cancelled, 0);
+    assert_eq!(stats.objects[&class_object(&net, 0)].writes, 2);
+    assert!(net.node().with_chain(|c| c.state.node(&ObjectId(first.into_inner())).is_ok()));
+    assert!(net.node().with_chain(|c| c.state.node(&ObjectId(second.into_inner())).is_ok()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_on_different_class_objects_do_not_wait_for_each_other() {
+    let accounts = accounts(3);
+    let net = start(&two_classes(&accounts), tight(10)).await;
+    let mut client = client(&net);
+    register_node_in(&mut client, &net, 0, &accounts[1], CLASS_MIN).await;
+    register_node_in(&mut client, &net, 1, &accounts[2], CLASS_MIN).await;
+    let stats = net.node().congestion().unwrap();
+    assert_eq!(stats.deferrals, 0, "{stats:?}");
+    assert_eq!((stats.objects[&class_object(&net, 0)].writes, stats.objects[&class_object(&net, 1)].writes), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_deferred_too_often_is_cancelled_and_pays_for_gas() {
+    let accounts = accounts(3);
+    let net = start(&genesis(&accounts), tight(2)).await;
+    let mut client = client(&net);
+    register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let before: u64 = coins(&mut client, accounts[2].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    let mut tx = builder(&mut client, &accounts[2]).await;
+    let class = tx.object(class_input(&mut client, &net).await);
+    let gas = tx.gas();
+    let amount = tx.pure(&CLASS_MIN);
+    let coin = tx.split_coins(gas, vec![amount]).remove(0);
+    let endpoint = tx.pure(&"http://x".to_string());
+    let key = tx.pure(&vec![1u8; 32]);
+    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
+    let done = execute(&mut client, tx, &accounts[2]).await.unwrap();
+    assert!(!succeeded(&done));
+    assert_eq!(
+        error_kind(&done),
+        Some(proto::execution_error::ExecutionErrorKind::ExecutionCanceledDueToConsensusObjectCongestion)
+    );
+    let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
+    let status = net.node().with_chain(|c| c.txs[&digest].effects.status().clone());
+    let sui_sdk_types::ExecutionStatus::Failure { error, .. } = status else { panic!("{status:?}") };
+    assert_eq!(
+        error,
+        sui_sdk_types::ExecutionError::ExecutionCanceledDueToConsensusObjectCongestion {
+            congested_objects: vec![class_object(&net, 0)]
+        }
+    );
+    let after: u64 = coins(&mut client, accounts[2].address).await.iter().map(|c| c.balance.unwrap()).sum();
+    assert!(after < before && before - after < GAS_BUDGET, "paid {} MIST of gas, no collateral", before - after);
+    assert_eq!(net.node().with_chain(|c| c.state.nodes().count()), 1, "the cancelled registration did nothing");
+    assert_eq!(net.node().congestion().unwrap().cancelled, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_transaction_is_replayed_as_cancelled_after_a_restart() {
+    let accounts = accounts(3);
+    let dir = tempfile::tempdir().unwrap();
+    let options = || Options { data_dir: Some(dir.path().join("ledger")), ..tight(0) };
+    let net = start(&genesis(&accounts), options()).await;
+    let mut client = client(&net);
+    register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    let mut tx = builder(&mut client, &accounts[2]).await;
+    let class = tx.object(class_input(&mut client, &net).await);
+    let gas = tx.gas();
+    let amount = tx.pure(&CLASS_MIN);
+    let coin = tx.split_coins(gas, vec![amount]).remove(0);
+    let (endpoint, key) = (tx.pure(&"http://x".to_string()), tx.pure(&vec![1u8; 32]));
+    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
+    let done = execute(&mut client, tx, &accounts[2]).await.unwrap();
+    let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
+    let effects = net.node().with_chain(|c| c.txs[&digest].effects.clone());
+    assert!(!succeeded(&done));
+    net.shutdown().await;
+    let net = start(&genesis(&accounts), options()).await;
+    assert_eq!(net.node().with_chain(|c| c.txs[&digest].effects.clone()), effects);
+    assert_eq!(net.node().with_chain(|c| c.state.nodes().count()), 1);
 }

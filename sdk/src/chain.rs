@@ -521,6 +521,7 @@ impl Chain {
             match self.send_and_read(signed, &used).await {
                 Ok(_)
                 | Err(SdkError::Protocol { .. })
+                | Err(SdkError::Congested { .. })
                 | Err(SdkError::Execution { .. })
                 | Err(SdkError::Rejected(_)) => {}
                 Err(e) => return Err(e),
@@ -592,6 +593,12 @@ impl Chain {
                     return Err(SdkError::Protocol { error, digest });
                 }
                 return Err(SdkError::Execution { description: format!("Move abort with code {code}"), digest });
+            }
+            ExecutionStatus::Failure {
+                error: ExecutionError::ExecutionCanceledDueToConsensusObjectCongestion { congested_objects },
+                ..
+            } => {
+                return Err(SdkError::Congested { objects: congested_objects.clone(), digest });
             }
             ExecutionStatus::Failure { error, .. } => {
                 let description = effects_proto

@@ -25,6 +25,16 @@ pub enum SdkError {
         /// The protocol's error.
         error: ProtocolError,
     },
+    /// The transaction was cancelled because shared objects it writes were
+    /// congested (Sui's per-object congestion control, docs/scaling.md): it
+    /// changed nothing but paid for gas; sending the call again later is safe.
+    #[error("transaction {digest} was cancelled: shared objects {objects:?} are congested; try again later")]
+    Congested {
+        /// The congested objects.
+        objects: Vec<sui_sdk_types::Address>,
+        /// The transaction.
+        digest: Digest,
+    },
     /// The transaction executed and failed for another reason than a protocol rule.
     #[error("transaction {digest} failed: {description}")]
     Execution {

@@ -29,7 +29,7 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
                     .map_err(|e| Status::invalid_argument(format!("signatures[{i}] does not decode: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let digest = self.node.execute(transaction, signatures)?;
+        let digest = self.node.execute(transaction, signatures).await?;
         let m = mask(request.read_mask.as_ref(), EXECUTE_MASK);
         let executed = self.node.with_chain(|chain| transaction_proto(chain, &digest, &chain.txs[&digest], &m));
         let mut response = proto::ExecuteTransactionResponse::default();

@@ -205,8 +205,19 @@ pub async fn shared_input(client: &mut sui_rpc::Client, id: Address, mutable: bo
 /// Registers a node for `owner` with `collateral` taken from its gas coin;
 /// returns the NodeCap's id.
 pub async fn register_node(client: &mut sui_rpc::Client, net: &Localnet, owner: &Account, collateral: u64) -> Address {
+    register_node_in(client, net, 0, owner, collateral).await
+}
+
+/// As `register_node`, in class `class_id`.
+pub async fn register_node_in(
+    client: &mut sui_rpc::Client,
+    net: &Localnet,
+    class_id: u64,
+    owner: &Account,
+    collateral: u64,
+) -> Address {
     let mut tx = builder(client, owner).await;
-    let class = class_input(client, net).await;
+    let class = shared_input(client, class_object(net, class_id), true).await;
     let class = tx.object(class);
     let gas = tx.gas();
     let amount = tx.pure(&collateral);
