@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod conformance;
+pub mod scaling;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

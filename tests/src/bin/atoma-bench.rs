@@ -10,6 +10,11 @@
 //! 3. Throughput: requests finalized per minute with 4, 8 and 16 nodes.
 //! 4. Selection cost against class size (10 to 100,000 nodes).
 //! 5. Detection rate against r^n, and compute against 1 + p n (simulator).
+//! 6. Scaling: requests finalized per minute against the number of hardware
+//!    classes under Sui's per-object congestion control, for the layout with
+//!    one `Network` written by every request and the one with an object per
+//!    class (the congestion model), and on the local network itself
+//!    (`--only scaling` runs this section alone).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use atoma_e2e::scaling::{self, Layout, Object};
 use atoma_e2e::{ClassSpec, Cluster, ClusterSpec, HfModel, NodeSpec, Timed, first_output_and_finality};
+use atoma_localnet::congestion::CongestionConfig;
 use atoma_localnet::genesis::ParamsConfig;
 use atoma_protocol::security::{collusion_probability, collusion_probability_finite, proportion_margin};
 use atoma_protocol::sim::{SimConfig, run as simulate};
@@ -47,6 +54,17 @@ struct Args {
     /// Simulated requests per configuration.
     #[arg(long, default_value_t = 4_000)]
     sim_requests: u64,
+    /// Seconds of load per class count on the local network, for scaling.
+    #[arg(long, default_value_t = 20)]
+    scaling_seconds: u64,
+    /// The congestion model's cost per transaction (µs) in the local
+    /// network's scaling runs: high enough that two cores can load a class
+    /// up to its budget.
+    #[arg(long, default_value_t = 20_000)]
+    scaling_tx_cost_us: u64,
+    /// Runs one section only and updates its part of the docs: `scaling`.
+    #[arg(long)]
+    only: Option<String>,
     /// Where to write docs/benchmarks.md and the plots (the repository root).
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -597,15 +615,144 @@ cores that a native run has to itself.\n",
     md
 }
 
+/// 6: throughput against the number of classes under congestion control.
+async fn scaling_section(args: &Args) -> anyhow::Result<Value> {
+    eprintln!("== scaling: requests finalized per minute against classes, under per-object congestion control");
+    let classes = [1usize, 2, 4, 8];
+    let sui = CongestionConfig::sui(100);
+    let mut model_rows = Vec::new();
+    for layout in [Layout::OneNetwork, Layout::PerClass] {
+        for &c in &classes {
+            let run = scaling::model(layout, c, sui, 200, 600);
+            eprintln!("  model, {}, {c} classes: {:.0} per minute", layout.name(), run.finalized_per_minute);
+            model_rows.push(json!({
+                "layout": layout.name(), "classes": c, "finalized_per_minute": run.finalized_per_minute,
+                "deferrals_per_request": run.deferrals_per_request, "cancelled": run.cancelled,
+            }));
+        }
+    }
+    let writes: Vec<Value> = [Layout::OneNetwork, Layout::PerClass]
+        .iter()
+        .map(|&layout| {
+            let w = scaling::writes_per_request(&scaling::sampling_trace(layout));
+            json!({"layout": layout.name(), "network": w[&Object::Network], "class": w[&Object::Class], "request": w[&Object::Request]})
+        })
+        .collect();
+    let slow = CongestionConfig { tx_cost_us: args.scaling_tx_cost_us, ..sui };
+    let mut localnet_rows = Vec::new();
+    for &c in &classes {
+        let predicted = scaling::model(Layout::PerClass, c, slow, 200, 600).finalized_per_minute;
+        let before = scaling::model(Layout::OneNetwork, c, slow, 200, 600).finalized_per_minute;
+        let run = scaling::localnet(c, slow, 6, args.scaling_seconds).await?;
+        eprintln!(
+            "  local network, {c} classes: {:.0} per minute (model: {predicted:.0}; one Network: {before:.0}), {} Network writes",
+            run.finalized_per_minute, run.network_writes
+        );
+        localnet_rows.push(json!({
+            "classes": c, "finalized_per_minute": run.finalized_per_minute, "model_per_class": predicted,
+            "model_one_network": before, "deferrals_per_request": run.deferrals_per_request,
+            "cancelled": run.cancelled, "network_writes": run.network_writes,
+            "class_writes_per_request": run.class_writes_per_request,
+        }));
+    }
+    Ok(json!({
+        "tx_cost_us": sui.tx_cost_us, "localnet_tx_cost_us": slow.tx_cost_us, "seconds": args.scaling_seconds,
+        "model": model_rows, "writes_per_request": writes, "localnet": localnet_rows,
+    }))
+}
+
+/// The scaling section of docs/benchmarks.md and docs/scaling.md, between its markers.
+fn scaling_markdown(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut md = String::from("<!-- scaling:begin -->\n## Scaling with the number of classes\n\n");
+    md.push_str(&format!(
+        "Sampling requests (n = 3) finalized per minute under Sui's per-object congestion control (docs/scaling.md), \
+measured in one run. **Model**: the local network's congestion model with Sui's parameters (100 ms commits, {} µs per \
+transaction), driven by each layout's transactions under saturating load (200 requests in flight per class), 60 s of \
+commits after 10 s of warm-up.\n\n| classes | one Network (before) | one object per class (after) | after / before |\n|---:|---:|---:|---:|\n",
+        s["tx_cost_us"]
+    ));
+    let rows = s["model"].as_array().cloned().unwrap_or_default();
+    let find = |layout: &str, c: &Value| {
+        rows.iter().find(|r| r["layout"].as_str() == Some(layout) && &r["classes"] == c).cloned()
+    };
+    for r in rows.iter().filter(|r| r["layout"].as_str() == Some(Layout::PerClass.name())) {
+        let before =
+            find(Layout::OneNetwork.name(), &r["classes"]).map(|b| f(&b["finalized_per_minute"])).unwrap_or(0.0);
+        let after = f(&r["finalized_per_minute"]);
+        md.push_str(&format!("| {} | {before:.0} | {after:.0} | {:.2} |\n", r["classes"], after / before.max(1.0)));
+    }
+    md.push_str("\nWrites of each shared object per request (from the entry functions' signatures):\n\n| layout | Network | class object | request |\n|---|---:|---:|---:|\n");
+    for w in s["writes_per_request"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            w["layout"].as_str().unwrap_or(""),
+            w["network"],
+            w["class"],
+            w["request"]
+        ));
+    }
+    md.push_str(&format!(
+        "\n**Local network**: the local network itself with the model on, at {} µs per transaction so that two cores can \
+load a class up to its budget; three nodes per class (no inference: they reveal a fixed output) and six requesters per \
+class, each submitting again as soon as its request finalized, for {} s per point. The model's figures for the same \
+parameters are beside it.\n\n| classes | finalized per minute | model, one object per class | model, one Network | deferrals per request | cancelled | Network writes | class writes per request |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        s["localnet_tx_cost_us"], s["seconds"]
+    ));
+    for r in s["localnet"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {} | {} | {:.2} |\n",
+            r["classes"],
+            f(&r["finalized_per_minute"]),
+            f(&r["model_per_class"]),
+            f(&r["model_one_network"]),
+            f(&r["deferrals_per_request"]),
+            r["cancelled"],
+            r["network_writes"],
+            f(&r["class_writes_per_request"])
+        ));
+    }
+    md.push_str("<!-- scaling:end -->\n");
+    md
+}
+
+/// Replaces the scaling section of the file at `path` (or appends it).
+fn write_scaling_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    const END: &str = "<!-- scaling:end -->";
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (old.find("<!-- scaling:begin"), old.find(END)) {
+        (Some(a), Some(b)) => {
+            let rest = &old[b + END.len()..];
+            format!("{}{section}{}", &old[..a], rest.strip_prefix('\n').unwrap_or(rest))
+        }
+        _ => format!("{}\n\n{section}", old.trim_end()),
+    };
+    std::fs::write(path, new)?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(only) = args.only.as_deref() {
+        anyhow::ensure!(only == "scaling", "--only takes `scaling`");
+        let s = scaling_section(&args).await?;
+        let section = scaling_markdown(&s);
+        write_scaling_section(&args.root.join("docs/benchmarks.md"), &section)?;
+        write_scaling_section(&args.root.join("docs/scaling.md"), &section)?;
+        let bench = args.root.join("target/bench");
+        std::fs::create_dir_all(&bench)?;
+        std::fs::write(bench.join("scaling.json"), serde_json::to_string_pretty(&s)?)?;
+        println!("{section}");
+        return Ok(());
+    }
+    let scaling = scaling_section(&args).await?;
     let selection = selection();
     let security = security(&args);
     let latency = latency(&args).await?;
     let throughput = throughput(&args).await?;
     let plots = plot(&security, &args.root.join("docs"))?;
-    let all = json!({"latency": latency, "throughput": throughput, "selection": selection, "security": security});
+    let all = json!({"latency": latency, "throughput": throughput, "selection": selection, "security": security, "scaling": scaling});
     let bench = args.root.join("target/bench");
     std::fs::create_dir_all(&bench)?;
     std::fs::write(bench.join("e2e.json"), serde_json::to_string_pretty(&all)?)?;
@@ -617,6 +764,9 @@ async fn main() -> anyhow::Result<()> {
         md = format!("{}\n\n{}\n", md.trim_end(), &old[a..b + "<!-- inference:end -->".len()]);
     }
     std::fs::write(&path, &md)?;
+    let section = scaling_markdown(&scaling);
+    write_scaling_section(&path, &section)?;
+    write_scaling_section(&args.root.join("docs/scaling.md"), &section)?;
     println!("{md}");
     Ok(())
 }
