@@ -3,7 +3,8 @@
 //! redistribution exact to the MIST, the CrossValidation flip rate against
 //! p, Sealed mode's indistinguishability for the primary, an absent Sealed
 //! verifier slashed, and chat and embedding requests to Hugging Face models
-//! (a generated Llama, the real all-MiniLM-L6-v2). Per-node behaviours (every mode, each
+//! (a generated Llama, the real all-MiniLM-L6-v2), and two classes served
+//! side by side without a request writing the `Network`. Per-node behaviours (every mode, each
 //! misbehaviour, crash recovery, refused inputs) are in
 //! `executor/tests/node.rs`; attacks on honest nodes in `adversaries.rs`.
 
@@ -361,4 +362,53 @@ async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_
         let norm: f32 = e.row(1).iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-4);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_classes_serve_their_own_requests_and_no_request_writes_the_network() {
+    let classes = vec![atoma_e2e::ClassSpec { threads: 1 }, atoma_e2e::ClassSpec { threads: 2 }];
+    let nodes = (0..4).map(|i| NodeSpec { class: i % 2, ..NodeSpec::default() }).collect();
+    let cluster =
+        Cluster::start(&ClusterSpec { classes: classes.clone(), ..spec(nodes, ParamsConfig::default()) }, None, &quiet)
+            .await
+            .unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let version = |o: proto::Object| (o.version.unwrap(), o.digest.unwrap());
+    let network = chain.identity().network;
+    let rpc = sui_rpc::Client::new(&cluster.url).unwrap();
+    let get = |id: Address| {
+        let mut req = proto::GetObjectRequest::default();
+        req.object_id = Some(id.to_string());
+        req.read_mask = Some(FieldMask::from_paths(["version", "digest"]));
+        let mut rpc = rpc.clone();
+        async move { rpc.ledger_client().get_object(req).await.unwrap().into_inner().object.unwrap() }
+    };
+    let network_before = version(get(network).await);
+    let mut class_versions = Vec::new();
+    for (k, class) in classes.iter().enumerate() {
+        let object = chain.class_object(k as u64).await.unwrap();
+        let before = version(get(object).await);
+        let input = b"{\"prompt\":\"two classes\",\"max_tokens\":4}".to_vec();
+        let spec = RequestSpec {
+            timeout_ms: 8_000,
+            ..RequestSpec::new(&class.model(), InputSpec::Bytes(input), Mode::Sampling { n: 2 })
+        };
+        let handle = client.submit(spec).await.unwrap();
+        let attestation = handle.finality_within(WAIT).await.unwrap();
+        assert!(matches!(attestation.outcome, Outcome::Finalized { verified: true, .. }), "{:?}", attestation.outcome);
+        // Only the class's own nodes served it.
+        for node in handle.executors() {
+            let i = cluster.index_of(node).unwrap();
+            assert_eq!(i % 2, k, "node {i} of another class served class {k}");
+        }
+        assert_eq!(chain.request(handle.id()).await.unwrap().class_id, k as u64);
+        class_versions.push((object, before));
+    }
+    // The requests wrote their class objects and never the Network.
+    assert_eq!(version(get(network).await), network_before, "a request wrote the Network");
+    for (object, before) in class_versions {
+        assert_ne!(version(get(object).await), before, "class object {object} was not written");
+    }
+    atoma_e2e::audit::audit(chain).await.unwrap();
 }
