@@ -482,7 +482,7 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
     if a.json {
         let c: Vec<_> = classes
             .iter()
-            .map(|(id, c)| json!({"class": id, "name": c.name, "profile": c.profile, "min_collateral": c.min_collateral, "task_lock": c.task_lock, "active_nodes": c.active.size}))
+            .map(|(id, c)| json!({"class": id, "object": Address::new(c.id.0).to_string(), "name": c.name, "profile": c.profile, "min_collateral": c.min_collateral, "task_lock": c.task_lock, "nodes": c.nodes.size, "active_nodes": c.active.size, "revenue": c.revenue}))
             .collect();
         let m: Vec<_> = models
             .iter()
@@ -493,8 +493,15 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
     }
     for (id, c) in &classes {
         println!(
-            "class {id}: {}  min collateral {}  task lock {}  active nodes {}\n  profile {}",
-            c.name, c.min_collateral, c.task_lock, c.active.size, c.profile
+            "class {id}: {}  min collateral {}  task lock {}  nodes {} ({} active)  revenue {}\n  object {}\n  profile {}",
+            c.name,
+            c.min_collateral,
+            c.task_lock,
+            c.nodes.size,
+            c.active.size,
+            c.revenue,
+            Address::new(c.id.0),
+            c.profile
         );
         for (m, model) in models.iter().filter(|(_, m)| m.class_id == *id) {
             println!("  model {m}  weights {}", hex(&model.weight_digest.0));
