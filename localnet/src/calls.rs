@@ -63,6 +63,8 @@ pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
     ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, Str, U64, U64]),
     ("network", "add_model", &[NetworkMut, AdminCap, Str, Bytes, U64]),
     ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
+    ("network", "migrate", &[NetworkMut, AdminCap]),
+    ("network", "migrate_class", &[NetworkRef, AdminCap, ClassMut]),
     ("network", "sweep_revenue", &[NetworkMut, AdminCap, ClassMut]),
     ("network", "withdraw_treasury", &[NetworkMut, AdminCap, U64]),
     ("node", "register_node", &[ClassMut, Coin, Str, Bytes]),
@@ -121,6 +123,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("request", include_str!("../../move/sources/request.move")),
     ("sampler", include_str!("../../move/sources/sampler.move")),
     ("types", include_str!("../../move/sources/types.move")),
+    ("version", include_str!("../../move/sources/version.move")),
 ];
 
 /// The functions a PTB may call in `module` (public or entry), from the Move sources.
@@ -354,6 +357,14 @@ fn apply(
             }
             let params = Params::from_values(v);
             none(state.set_params(&admin(cap), params)?)
+        }
+        "migrate" => {
+            args!(args, _, Arg::AdminCap(cap));
+            none(state.migrate(&admin(cap))?)
+        }
+        "migrate_class" => {
+            args!(args, _, Arg::AdminCap(cap), Arg::Class(class));
+            none(state.migrate_class(&admin(cap), &class)?)
         }
         "sweep_revenue" => {
             args!(args, _, Arg::AdminCap(cap), Arg::Class(class));

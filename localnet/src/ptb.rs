@@ -335,7 +335,7 @@ impl<'a> Interp<'a> {
             .filter(|(kind, _)| *kind == Kind::Request)
             .filter_map(|(_, id)| state.requests.get(&id).map(|r| (id, r.clone())))
             .collect();
-        State { network: state.network.clone(), classes, requests }
+        State { network: state.network.clone(), classes, requests, package_version: state.package_version }
     }
 
     /// The input object with this id.

@@ -48,6 +48,11 @@ public struct RevenueSwept has copy, drop {
     amount: u64,
 }
 
+public struct Migrated has copy, drop {
+    object_id: ID,
+    version: u64,
+}
+
 public struct NodeRegistered has copy, drop {
     node_id: ID,
     owner: address,
@@ -201,6 +206,10 @@ public(package) fun emit_treasury_withdrawn(amount: u64, recipient: address) {
 
 public(package) fun emit_revenue_swept(class_id: u64, amount: u64) {
     event::emit(RevenueSwept { class_id, amount });
+}
+
+public(package) fun emit_migrated(object_id: ID, version: u64) {
+    event::emit(Migrated { object_id, version });
 }
 
 public(package) fun emit_node_registered(node_id: ID, owner: address, class_id: u64, collateral: u64, endpoint: String, public_key: vector<u8>) {

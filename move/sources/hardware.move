@@ -16,6 +16,7 @@ module atoma::hardware;
 
 use atoma::params;
 use atoma::sampler;
+use atoma::version;
 use std::string::String;
 use sui::balance::{Self, Balance};
 use sui::sui::SUI;
@@ -35,6 +36,8 @@ const EWrongClass: vector<u8> = b"object belongs to another hardware class";
 
 public struct HardwareClass has key {
     id: UID,
+    /// The package version that may use the class (see `version`).
+    version: u64,
     network_id: ID,
     /// The class's number in the network's registry (0, 1, ...).
     class_id: u64,
@@ -85,6 +88,7 @@ public(package) fun new(
 ): HardwareClass {
     HardwareClass {
         id: object::new(ctx),
+        version: version::current(),
         network_id,
         class_id,
         name,
@@ -100,6 +104,17 @@ public(package) fun new(
 
 public(package) fun share(class: HardwareClass) {
     transfer::share_object(class);
+}
+
+/// Aborts unless this package may use the class (`version::EWrongVersion`).
+public(package) fun check_version(class: &HardwareClass) {
+    version::check(class.version);
+}
+
+/// Moves the class to this package's version (the admin's `migrate_class`).
+public(package) fun migrate(class: &mut HardwareClass) {
+    version::check_migration(class.version);
+    class.version = version::current();
 }
 
 /// Checks that an object of `network_id` and class `class_id` (a request, a
@@ -240,6 +255,8 @@ public(package) fun sample_nodes(class: &HardwareClass, seed: &vector<u8>, count
 
 // === Views ===
 
+public fun version(class: &HardwareClass): u64 { class.version }
+
 public fun network_id(class: &HardwareClass): ID { class.network_id }
 
 public fun class_id(class: &HardwareClass): u64 { class.class_id }
@@ -296,6 +313,14 @@ public fun public_key(node: &Node): vector<u8> { node.public_key }
 public fun completed(node: &Node): u64 { node.completed }
 
 public fun slashed(node: &Node): u64 { node.slashed }
+
+// === Test-only functions ===
+
+/// Sets the class's version, as an older or newer package would have left it.
+#[test_only]
+public fun set_version_for_testing(class: &mut HardwareClass, version: u64) {
+    class.version = version;
+}
 
 // === Private functions ===
 

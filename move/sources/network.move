@@ -12,6 +12,7 @@ use atoma::events;
 use atoma::hardware::{Self, HardwareClass};
 use atoma::model::{Self, Model};
 use atoma::params::{Self, Params};
+use atoma::version;
 use std::string::String;
 use sui::balance::{Self, Balance};
 use sui::coin;
@@ -54,6 +55,8 @@ const MAX_PROFILE_LEN: u64 = 256;
 
 public struct Network has key {
     id: UID,
+    /// The package version that may use the network (see `version`).
+    version: u64,
     params: Params,
     /// Each class's shared object, by class id.
     classes: Table<u64, ID>,
@@ -79,6 +82,7 @@ fun init(ctx: &mut TxContext) {
 fun create(params: Params, ctx: &mut TxContext) {
     let network = Network {
         id: object::new(ctx),
+        version: version::current(),
         params,
         classes: table::new(ctx),
         next_class_id: 0,
@@ -97,7 +101,7 @@ fun create(params: Params, ctx: &mut TxContext) {
 /// with (docs/protocol.md, "Hardware classes"), as a new shared
 /// `HardwareClass` object; class ids count up from 0. Emits
 /// `HardwareClassAdded`.
-/// Aborts: `EWrongNetwork`, `EInvalidName`, `EInvalidProfile`, `EInvalidTaskLock`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `EInvalidName`, `EInvalidProfile`, `EInvalidTaskLock`.
 public fun add_hardware_class(
     net: &mut Network,
     cap: &AdminCap,
@@ -122,7 +126,7 @@ public fun add_hardware_class(
 }
 
 /// Adds a model with the digest of its weight file. Emits `ModelAdded`.
-/// Aborts: `EWrongNetwork`, `EInvalidName`, `EInvalidDigest`, `EUnknownClass`, `EModelExists`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `EInvalidName`, `EInvalidDigest`, `EUnknownClass`, `EModelExists`.
 public fun add_model(net: &mut Network, cap: &AdminCap, model_id: String, weight_digest: vector<u8>, class_id: u64) {
     net.check_admin(cap);
     check_name(&model_id);
@@ -135,7 +139,7 @@ public fun add_model(net: &mut Network, cap: &AdminCap, model_id: String, weight
 
 /// Replaces the parameters for requests submitted from now on (a request
 /// keeps the copy it took at submission). Emits `ParamsUpdated`.
-/// Aborts: `EWrongNetwork`, `params::EInvalidParams`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `params::EInvalidParams`.
 public fun set_params(
     net: &mut Network,
     cap: &AdminCap,
@@ -171,12 +175,33 @@ public fun set_params(
     events::emit_params_updated(params);
 }
 
+/// After a package upgrade, moves the `Network` to this package's version:
+/// the old package's functions abort on it from now on. Emits `Migrated`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion` (already at this version or newer).
+public fun migrate(net: &mut Network, cap: &AdminCap) {
+    net.check_network(cap.network_id);
+    version::check_migration(net.version);
+    net.version = version::current();
+    events::emit_migrated(object::id(net), net.version);
+}
+
+/// After `migrate`, moves a class to this package's version. Emits `Migrated`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion` (the network not
+/// migrated yet, or the class already at this version or newer).
+public fun migrate_class(net: &Network, cap: &AdminCap, class: &mut HardwareClass) {
+    net.check_admin(cap);
+    net.check_network(class.network_id());
+    class.migrate();
+    events::emit_migrated(object::id(class), class.version());
+}
+
 /// Moves the revenue a class has accrued (its share of slashes and rounding
 /// remainders) to the treasury. Emits `RevenueSwept`.
-/// Aborts: `EWrongNetwork`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`.
 public fun sweep_revenue(net: &mut Network, cap: &AdminCap, class: &mut HardwareClass) {
     net.check_admin(cap);
     net.check_network(class.network_id());
+    class.check_version();
     let revenue = class.take_revenue();
     let amount = revenue.value();
     net.treasury.join(revenue);
@@ -184,7 +209,7 @@ public fun sweep_revenue(net: &mut Network, cap: &AdminCap, class: &mut Hardware
 }
 
 /// Pays `amount` of the treasury to the sender. Emits `TreasuryWithdrawn`.
-/// Aborts: `EWrongNetwork`, `EInsufficientTreasury`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `EInsufficientTreasury`.
 #[allow(lint(self_transfer))] // the admin pays itself, like the Rust reference's payout
 public fun withdraw_treasury(net: &mut Network, cap: &AdminCap, amount: u64, ctx: &mut TxContext) {
     net.check_admin(cap);
@@ -194,6 +219,8 @@ public fun withdraw_treasury(net: &mut Network, cap: &AdminCap, amount: u64, ctx
 }
 
 // === Views ===
+
+public fun version(net: &Network): u64 { net.version }
 
 public fun params(net: &Network): &Params { &net.params }
 
@@ -219,10 +246,17 @@ public(package) fun check_network(net: &Network, network_id: ID) {
     assert!(object::id(net) == network_id, EWrongNetwork);
 }
 
+/// Aborts unless this package may use the network (`version::EWrongVersion`).
+public(package) fun check_version(net: &Network) {
+    version::check(net.version);
+}
+
 // === Private functions ===
 
+/// Checks the cap and that this package may use the network.
 fun check_admin(net: &Network, cap: &AdminCap) {
     net.check_network(cap.network_id);
+    version::check(net.version);
 }
 
 fun check_name(name: &String) {
@@ -239,4 +273,10 @@ public fun init_for_testing(ctx: &mut TxContext) {
 #[test_only]
 public fun create_for_testing(params: Params, ctx: &mut TxContext) {
     create(params, ctx);
+}
+
+/// Sets the network's version, as an older or newer package would have left it.
+#[test_only]
+public fun set_version_for_testing(net: &mut Network, version: u64) {
+    net.version = version;
 }

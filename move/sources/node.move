@@ -59,7 +59,7 @@ public struct NodeCap has key {
 /// Registers a node in `class` with the whole `collateral` coin, its output
 /// server's `endpoint` and its Ed25519 `public_key`; sends the `NodeCap` to
 /// the sender. Emits `NodeRegistered`.
-/// Aborts: `EInsufficientCollateral`, `EInvalidEndpoint`, `EInvalidPublicKey`.
+/// Aborts: `version::EWrongVersion`, `EInsufficientCollateral`, `EInvalidEndpoint`, `EInvalidPublicKey`.
 public fun register_node(
     class: &mut HardwareClass,
     collateral: Coin<SUI>,
@@ -67,6 +67,7 @@ public fun register_node(
     public_key: vector<u8>,
     ctx: &mut TxContext,
 ) {
+    class.check_version();
     let amount = collateral.value();
     assert!(amount >= class.min_collateral(), EInsufficientCollateral);
     check_endpoint(&endpoint);
@@ -79,7 +80,7 @@ public fun register_node(
 }
 
 /// Adds the whole `payment` coin to the node's collateral. Emits `CollateralAdded`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`.
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`.
 public fun add_collateral(class: &mut HardwareClass, cap: &NodeCap, payment: Coin<SUI>) {
     let node_id = check_cap(class, cap);
     let amount = payment.value();
@@ -88,7 +89,7 @@ public fun add_collateral(class: &mut HardwareClass, cap: &NodeCap, payment: Coi
 }
 
 /// Changes the node's output server address. Emits `EndpointUpdated`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EInvalidEndpoint`.
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EInvalidEndpoint`.
 public fun set_endpoint(class: &mut HardwareClass, cap: &NodeCap, endpoint: String) {
     let node_id = check_cap(class, cap);
     check_endpoint(&endpoint);
@@ -97,8 +98,9 @@ public fun set_endpoint(class: &mut HardwareClass, cap: &NodeCap, endpoint: Stri
 }
 
 /// Stops new assignments and starts the unbonding delay. Emits `NodeLeaving`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EAlreadyLeaving`.
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EAlreadyLeaving`.
 public fun request_leave(net: &Network, class: &mut HardwareClass, cap: &NodeCap, clock: &Clock) {
+    net.check_version();
     net.check_network(class.network_id());
     let node_id = check_cap(class, cap);
     assert!(class.node(node_id).leaving_since_ms().is_none(), EAlreadyLeaving);
@@ -109,9 +111,10 @@ public fun request_leave(net: &Network, class: &mut HardwareClass, cap: &NodeCap
 
 /// Pays the whole collateral to the node's owner and deletes the node and
 /// its cap. Emits `NodeWithdrawn`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`,
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`,
 /// `ENotLeaving`, `EUnbonding`, `EOpenTasks`.
 public fun withdraw(net: &Network, class: &mut HardwareClass, cap: NodeCap, clock: &Clock, ctx: &mut TxContext) {
+    net.check_version();
     net.check_network(class.network_id());
     let node_id = check_cap(class, &cap);
     let node = class.node(node_id);
@@ -137,8 +140,10 @@ public fun class_id(cap: &NodeCap): u64 { cap.class_id }
 
 // === Private functions ===
 
-/// Checks the cap against the class and returns its node's id.
+/// Checks the class's version and the cap against the class, and returns
+/// the cap's node's id.
 fun check_cap(class: &HardwareClass, cap: &NodeCap): ID {
+    class.check_version();
     class.check_member(cap.network_id, cap.class_id);
     let node_id = object::id(cap);
     assert!(class.has_node(node_id), EUnknownNode);

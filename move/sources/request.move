@@ -269,9 +269,10 @@ entry fun submit_sealed(
 /// verifier (the others are dropped, unslashed), and the verifiers get a full
 /// commit timeout from now. Emits `SecretRevealed`, then `NodesSelected`
 /// (role `Verifier`) when some verifier has yet to commit.
-/// Aborts: `EInvalidSecret`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// Aborts: `version::EWrongVersion`, `EInvalidSecret`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
 /// `ENotSealed`, `EWrongPhase`, `EDeadlinePassed`, `ESecretMismatch`.
 public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secret: vector<u8>, clock: &Clock) {
+    class.check_version();
     assert!(secret.length() == 32, EInvalidSecret);
     class.check_member(request.network_id, request.class_id);
     assert!(request.mode.is_sealed(), ENotSealed);
@@ -337,9 +338,10 @@ public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, 
 /// (a URI) cannot be obtained: the stake is unlocked, the node is neither
 /// slashed nor paid, and it is not replaced. When no member is left the
 /// request fails (`InputUnavailable`, the fee refunded). Emits `Abstained`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EInputOnChain`,
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EInputOnChain`,
 /// `EWrongPhase`, `ENotSelected`, `EDeadlinePassed`, `EAlreadyCommitted`.
 public fun abstain(class: &mut HardwareClass, request: &mut Request, cap: &NodeCap, clock: &Clock, ctx: &mut TxContext) {
+    class.check_version();
     class.check_member(request.network_id, request.class_id);
     class.check_member(cap.network_id(), cap.class_id());
     assert!(!request.input.is_inline(), EInputOnChain);
@@ -393,7 +395,7 @@ fun commit_primary_with(request: &mut Request, cap: &NodeCap, commitment: vector
 
 /// Reveals the output digest and salt behind the node's commitment; the
 /// last reveal of the round settles it. Emits `Revealed`, and the settlement's events.
-/// Aborts: `EInvalidDigest`, `EInvalidSalt`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// Aborts: `version::EWrongVersion`, `EInvalidDigest`, `EInvalidSalt`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
 /// `EWrongPhase`, `ENotSelected`, `EDeadlinePassed`, `EAlreadyRevealed`, `ECommitmentMismatch`.
 public fun reveal(
     class: &mut HardwareClass,
@@ -404,6 +406,7 @@ public fun reveal(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    class.check_version();
     assert!(output_digest.length() == 32, EInvalidDigest);
     assert!(salt.length() == 32, EInvalidSalt);
     class.check_member(request.network_id, request.class_id);
@@ -431,8 +434,9 @@ public fun reveal(
 /// its `dispute_size` seats at once, or the request fails (`NoDisputeQuorum`)
 /// without slashing anyone; replacements take what the class can give, one
 /// per silent seat. Emits `NodesSelected`.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase` (nothing pending).
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase` (nothing pending).
 public fun select_nodes(class: &mut HardwareClass, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
+    class.check_version();
     class.check_member(request.network_id, request.class_id);
     assert!(request.status == Status::Selecting, EWrongPhase);
     let now = clock.timestamp_ms();
@@ -476,7 +480,7 @@ fun open_dispute_with(request: &mut Request, seed: vector<u8>) {
 /// and are replaced (up to `max_retries` times); in `Verifying` (no secret),
 /// the pool is released and the primary reveals alone; in `Revealing`, the
 /// round settles and members that withheld lose their stake.
-/// Aborts: `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase`, `EDeadlineNotReached`.
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase`, `EDeadlineNotReached`.
 entry fun expire(class: &mut HardwareClass, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
     let seed = draw_seed(random, ctx);
     expire_with(class, request, seed, clock, ctx);
@@ -484,6 +488,7 @@ entry fun expire(class: &mut HardwareClass, request: &mut Request, random: &Rand
 
 /// `expire` with the draw `seed` made (it seeds replacements of silent members).
 fun expire_with(class: &mut HardwareClass, request: &mut Request, seed: vector<u8>, clock: &Clock, ctx: &mut TxContext) {
+    class.check_version();
     class.check_member(request.network_id, request.class_id);
     let status = request.status;
     assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
@@ -613,6 +618,8 @@ fun submit(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    net.check_version();
+    class.check_version();
     assert!(net.has_model(model_id), EUnknownModel);
     let class_id = net.model(model_id).class_id();
     class.check_member(object::id(net), class_id);

@@ -6,6 +6,7 @@ module atoma::network_tests;
 use atoma::hardware::HardwareClass;
 use atoma::network::{Self, Network, AdminCap};
 use atoma::params;
+use atoma::version;
 use atoma::test_utils::{Self as tu, out};
 use sui::test_scenario as ts;
 
@@ -245,4 +246,100 @@ fun out_of_range_params_are_rejected() {
 #[test, expected_failure(abort_code = params::EInvalidParams)]
 fun durations_beyond_a_year_are_rejected() {
     params::new(1, 1, 31_536_000_001, 3, 0, 0, 0, 0, 16, 3, 1, 1);
+}
+
+// === Versions and migration (docs/deploy.md, "Upgrading") ===
+
+/// Sets the network's and the class's versions, as another package version left them.
+fun set_versions(s: &mut ts::Scenario, version: u64) {
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
+    net.set_version_for_testing(version);
+    class.set_version_for_testing(version);
+    ts::return_shared(net);
+    ts::return_shared(class);
+}
+
+#[test]
+fun objects_of_an_older_package_are_migrated_by_the_admin_and_then_serve_requests() {
+    let mut s = tu::setup(3);
+    // Objects an older package (version 0) created.
+    set_versions(&mut s, 0);
+    s.next_tx(tu::admin());
+    {
+        let mut net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
+        let cap = s.take_from_sender<AdminCap>();
+        net.migrate(&cap);
+        net.migrate_class(&cap, &mut class);
+        assert!(net.version() == 1 && class.version() == 1);
+        let migrated = sui::event::events_by_type<atoma::events::Migrated>();
+        assert!(migrated.length() == 2);
+        s.return_to_sender(cap);
+        ts::return_shared(net);
+        ts::return_shared(class);
+    };
+    let req = tu::submit_sampling(&mut s, 2);
+    tu::play_round(&mut s, req, out(b"A"));
+    assert!(tu::inspect!(&mut s, req, |r| r.is_finalized()));
+    s.end();
+}
+
+#[test, expected_failure(abort_code = version::EWrongVersion)]
+fun a_class_not_yet_migrated_refuses_requests() {
+    let mut s = tu::setup(3);
+    s.next_tx(tu::admin());
+    {
+        let mut class = s.take_shared<HardwareClass>();
+        class.set_version_for_testing(0);
+        ts::return_shared(class);
+    };
+    tu::submit_sampling(&mut s, 2);
+    abort
+}
+
+#[test, expected_failure(abort_code = version::EWrongVersion)]
+fun this_package_is_refused_once_the_objects_moved_to_a_newer_one() {
+    let mut s = tu::setup(3);
+    let req = tu::submit_sampling(&mut s, 2);
+    let m = tu::members(&mut s, req);
+    m.do_ref!(|n| tu::commit(&mut s, req, *n, out(b"A")));
+    // A newer package migrated the network and the class: this one may not settle.
+    set_versions(&mut s, 2);
+    tu::reveal(&mut s, req, m[0], out(b"A"));
+    abort
+}
+
+#[test, expected_failure(abort_code = version::EWrongVersion)]
+fun node_operations_are_refused_on_a_class_of_another_version() {
+    let mut s = tu::setup(1);
+    set_versions(&mut s, 2);
+    s.next_tx(tu::owner(0));
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = s.take_from_sender<atoma::node::NodeCap>();
+    atoma::node::set_endpoint(&mut class, &cap, b"http://x".to_string());
+    abort
+}
+
+#[test, expected_failure(abort_code = version::EWrongVersion)]
+fun migrating_twice_is_refused() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.migrate(&cap);
+    abort
+}
+
+#[test, expected_failure(abort_code = version::EWrongVersion)]
+fun a_class_cannot_be_migrated_before_the_network() {
+    let mut s = tu::setup(0);
+    set_versions(&mut s, 0);
+    s.next_tx(tu::admin());
+    let net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.migrate_class(&cap, &mut class);
+    abort
 }

@@ -181,7 +181,15 @@ fun event_5_revenue_swept_layout() {
 }
 
 #[test]
-fun event_6_node_registered_layout() {
+fun event_6_migrated_layout() {
+    events::emit_migrated(object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000001f), 2);
+    let emitted = event::events_by_type<events::Migrated>();
+    assert!(emitted.length() == 1);
+    assert!(std::bcs::to_bytes(&emitted[0]) == x"000000000000000000000000000000000000000000000000000000000000001f0200000000000000");
+}
+
+#[test]
+fun event_7_node_registered_layout() {
     events::emit_node_registered(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000004), @0x0000000000000000000000000000000000000000000000000000000000000005, 3, 10000, b"http://127.0.0.1:9000".to_string(), x"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
     let emitted = event::events_by_type<events::NodeRegistered>();
     assert!(emitted.length() == 1);
@@ -189,7 +197,7 @@ fun event_6_node_registered_layout() {
 }
 
 #[test]
-fun event_7_collateral_added_layout() {
+fun event_8_collateral_added_layout() {
     events::emit_collateral_added(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000004), 1, 10001);
     let emitted = event::events_by_type<events::CollateralAdded>();
     assert!(emitted.length() == 1);
@@ -197,7 +205,7 @@ fun event_7_collateral_added_layout() {
 }
 
 #[test]
-fun event_8_endpoint_updated_layout() {
+fun event_9_endpoint_updated_layout() {
     events::emit_endpoint_updated(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000004), b"https://n.example".to_string());
     let emitted = event::events_by_type<events::EndpointUpdated>();
     assert!(emitted.length() == 1);
@@ -205,7 +213,7 @@ fun event_8_endpoint_updated_layout() {
 }
 
 #[test]
-fun event_9_node_leaving_layout() {
+fun event_10_node_leaving_layout() {
     events::emit_node_leaving(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000004), 1099511627776);
     let emitted = event::events_by_type<events::NodeLeaving>();
     assert!(emitted.length() == 1);
@@ -213,7 +221,7 @@ fun event_9_node_leaving_layout() {
 }
 
 #[test]
-fun event_10_node_withdrawn_layout() {
+fun event_11_node_withdrawn_layout() {
     events::emit_node_withdrawn(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000004), 9000);
     let emitted = event::events_by_type<events::NodeWithdrawn>();
     assert!(emitted.length() == 1);
@@ -221,7 +229,7 @@ fun event_10_node_withdrawn_layout() {
 }
 
 #[test]
-fun event_11_request_submitted_layout() {
+fun event_12_request_submitted_layout() {
     events::emit_request_submitted(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), @0x0000000000000000000000000000000000000000000000000000000000000007, b"tiny-gpt".to_string(), x"0101010101010101010101010101010101010101010101010101010101010101", types::inline_input(x"68656c6c6f"), types::sealed(1000, 2), 3000000, x"0202020202020202020202020202020202020202020202020202020202020202", 60000);
     let emitted = event::events_by_type<events::RequestSubmitted>();
     assert!(emitted.length() == 1);
@@ -229,7 +237,7 @@ fun event_11_request_submitted_layout() {
 }
 
 #[test]
-fun event_12_request_submitted_layout() {
+fun event_13_request_submitted_layout() {
     events::emit_request_submitted(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), @0x0000000000000000000000000000000000000000000000000000000000000007, b"m".to_string(), x"0303030303030303030303030303030303030303030303030303030303030303", types::uri_input(b"https://inputs.example/x".to_string()), types::cross_validation(500, 3), 1, x"0404040404040404040404040404040404040404040404040404040404040404", 1000);
     let emitted = event::events_by_type<events::RequestSubmitted>();
     assert!(emitted.length() == 1);
@@ -237,7 +245,7 @@ fun event_12_request_submitted_layout() {
 }
 
 #[test]
-fun event_13_nodes_selected_layout() {
+fun event_14_nodes_selected_layout() {
     events::emit_nodes_selected(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), types::candidate(), vector[object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000b), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000c)], 123);
     let emitted = event::events_by_type<events::NodesSelected>();
     assert!(emitted.length() == 1);
@@ -245,7 +253,7 @@ fun event_13_nodes_selected_layout() {
 }
 
 #[test]
-fun event_14_nodes_selected_layout() {
+fun event_15_nodes_selected_layout() {
     events::emit_nodes_selected(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), types::executor(), vector[object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a)], 1);
     let emitted = event::events_by_type<events::NodesSelected>();
     assert!(emitted.length() == 1);
@@ -253,7 +261,7 @@ fun event_14_nodes_selected_layout() {
 }
 
 #[test]
-fun event_15_committed_layout() {
+fun event_16_committed_layout() {
     events::emit_committed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a), x"0505050505050505050505050505050505050505050505050505050505050505");
     let emitted = event::events_by_type<events::Committed>();
     assert!(emitted.length() == 1);
@@ -261,7 +269,7 @@ fun event_15_committed_layout() {
 }
 
 #[test]
-fun event_16_verification_drawn_layout() {
+fun event_17_verification_drawn_layout() {
     events::emit_verification_drawn(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), true);
     let emitted = event::events_by_type<events::VerificationDrawn>();
     assert!(emitted.length() == 1);
@@ -269,7 +277,7 @@ fun event_16_verification_drawn_layout() {
 }
 
 #[test]
-fun event_17_reveal_phase_started_layout() {
+fun event_18_reveal_phase_started_layout() {
     events::emit_reveal_phase_started(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), types::dispute_round(), 456);
     let emitted = event::events_by_type<events::RevealPhaseStarted>();
     assert!(emitted.length() == 1);
@@ -277,7 +285,7 @@ fun event_17_reveal_phase_started_layout() {
 }
 
 #[test]
-fun event_18_revealed_layout() {
+fun event_19_revealed_layout() {
     events::emit_revealed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a), x"0606060606060606060606060606060606060606060606060606060606060606");
     let emitted = event::events_by_type<events::Revealed>();
     assert!(emitted.length() == 1);
@@ -285,7 +293,7 @@ fun event_18_revealed_layout() {
 }
 
 #[test]
-fun event_19_secret_revealed_layout() {
+fun event_20_secret_revealed_layout() {
     events::emit_secret_revealed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), true, vector[object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000b), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000c)]);
     let emitted = event::events_by_type<events::SecretRevealed>();
     assert!(emitted.length() == 1);
@@ -293,7 +301,7 @@ fun event_19_secret_revealed_layout() {
 }
 
 #[test]
-fun event_20_dispute_raised_layout() {
+fun event_21_dispute_raised_layout() {
     events::emit_dispute_raised(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), 7);
     let emitted = event::events_by_type<events::DisputeRaised>();
     assert!(emitted.length() == 1);
@@ -301,7 +309,7 @@ fun event_20_dispute_raised_layout() {
 }
 
 #[test]
-fun event_21_node_slashed_layout() {
+fun event_22_node_slashed_layout() {
     events::emit_node_slashed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000b), types::slash_withheld(), 500);
     let emitted = event::events_by_type<events::NodeSlashed>();
     assert!(emitted.length() == 1);
@@ -309,7 +317,7 @@ fun event_21_node_slashed_layout() {
 }
 
 #[test]
-fun event_22_request_finalized_layout() {
+fun event_23_request_finalized_layout() {
     events::emit_request_finalized(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), x"0606060606060606060606060606060606060606060606060606060606060606", vector[object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000c)], true, 1500000);
     let emitted = event::events_by_type<events::RequestFinalized>();
     assert!(emitted.length() == 1);
@@ -317,7 +325,7 @@ fun event_22_request_finalized_layout() {
 }
 
 #[test]
-fun event_23_request_failed_layout() {
+fun event_24_request_failed_layout() {
     events::emit_request_failed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), types::fail_no_majority(), 42);
     let emitted = event::events_by_type<events::RequestFailed>();
     assert!(emitted.length() == 1);
@@ -325,7 +333,7 @@ fun event_23_request_failed_layout() {
 }
 
 #[test]
-fun event_24_request_failed_layout() {
+fun event_25_request_failed_layout() {
     events::emit_request_failed(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), types::fail_input_unavailable(), 3000000);
     let emitted = event::events_by_type<events::RequestFailed>();
     assert!(emitted.length() == 1);
@@ -333,7 +341,7 @@ fun event_24_request_failed_layout() {
 }
 
 #[test]
-fun event_25_abstained_layout() {
+fun event_26_abstained_layout() {
     events::emit_abstained(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000008), object::id_from_address(@0x000000000000000000000000000000000000000000000000000000000000000a));
     let emitted = event::events_by_type<events::Abstained>();
     assert!(emitted.length() == 1);
@@ -341,7 +349,7 @@ fun event_25_abstained_layout() {
 }
 
 #[test]
-fun event_26_deadline_extended_layout() {
+fun event_27_deadline_extended_layout() {
     events::emit_deadline_extended(object::id_from_address(@0x0000000000000000000000000000000000000000000000000000000000000006), 2199023255552);
     let emitted = event::events_by_type<events::DeadlineExtended>();
     assert!(emitted.length() == 1);

@@ -88,6 +88,7 @@ protocol_errors! {
     40 InputOnChain "EInputOnChain" "the input is on chain: only a URI input can be unavailable";
     41 InvalidProfile "EInvalidProfile" "class profile is empty or longer than 256 bytes";
     42 WrongClass "EWrongClass" "object belongs to another hardware class";
+    43 WrongVersion "EWrongVersion" "object and package versions differ: call the current package, or migrate the object";
 }
 
 /// The protocol's result type.

@@ -62,6 +62,12 @@ pub struct RevenueSwept {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Migrated {
+    pub object_id: ObjectId,
+    pub version: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct NodeRegistered {
     pub node_id: ObjectId,
     pub owner: Address,
@@ -266,6 +272,7 @@ event_enum!(
     Abstained,
     DeadlineExtended,
     RevenueSwept,
+    Migrated,
 );
 
 impl Event {

@@ -11,7 +11,8 @@
 //! - [`params`]: network parameters and their bounds.
 //! - [`commitment`]: output digests, commitments, seeds derived from draws.
 //! - [`sampler`]: the deterministic sampler shared with Move.
-//! - [`state`], [`request`]: the network, its nodes and classes, requests.
+//! - [`state`], [`request`]: the network, its classes and their nodes, requests.
+//! - [`version`]: the package version the shared objects may be used by.
 //! - [`ops`]: one operation per Move entry function, on [`State`].
 //! - [`events`]: the events, field for field the Move structs.
 //! - [`objects`]: the BCS contents of the package's objects (Move layouts).
@@ -91,6 +92,7 @@ pub mod security;
 pub mod sim;
 pub mod state;
 pub mod types;
+pub mod version;
 
 pub use error::{ProtocolError, Result};
 pub use events::Event;

@@ -9,9 +9,9 @@
 //! Table<K, V>      = UID || u64 size          (entries are dynamic fields, not in the object)
 //! AdminCap         = UID || network_id
 //! NodeCap          = UID || network_id || u64 class_id
-//! Network          = UID || Params || Table classes || u64 next_class_id || Table models
-//!                    || Balance treasury
-//! HardwareClass    = UID || ID network_id || u64 class_id || String name || String profile
+//! Network          = UID || u64 version || Params || Table classes || u64 next_class_id
+//!                    || Table models || Balance treasury
+//! HardwareClass    = UID || u64 version || ID network_id || u64 class_id || String name || String profile
 //!                    || u64 min_collateral || u64 task_lock || TableVec active (= Table)
 //!                    || Table index || Table nodes || Balance revenue
 //! Request          = see `RequestObject` (the order of `atoma::request::Request`)
@@ -102,6 +102,8 @@ impl From<NodeCapObject> for crate::state::NodeCap {
 pub struct NetworkObject {
     /// The shared object's UID.
     pub id: ObjectId,
+    /// The package version that may use it.
+    pub version: u64,
     /// The current parameters.
     pub params: Params,
     /// The class objects' ids by class id.
@@ -120,6 +122,7 @@ impl NetworkObject {
     pub fn new(network: &Network, tables: [ObjectId; 2]) -> Self {
         NetworkObject {
             id: network.id,
+            version: network.version,
             params: network.params,
             classes: TableHeader { id: tables[0], size: network.classes.len() as u64 },
             next_class_id: network.next_class_id,
@@ -168,6 +171,7 @@ impl From<&Node> for NodeObject {
 #[allow(missing_docs)]
 pub struct HardwareClassObject {
     pub id: ObjectId,
+    pub version: u64,
     pub network_id: ObjectId,
     pub class_id: u64,
     pub name: String,
@@ -189,6 +193,7 @@ impl HardwareClassObject {
         let size = class.active.len();
         HardwareClassObject {
             id: class.id,
+            version: class.version,
             network_id: class.network_id,
             class_id: class.class_id,
             name: class.name.clone(),

@@ -135,6 +135,8 @@ impl ActiveSet {
 pub struct HardwareClass {
     /// The shared object's id.
     pub id: ObjectId,
+    /// The package version that may use the class (see `crate::version`).
+    pub version: u64,
     /// The network the class belongs to.
     pub network_id: ObjectId,
     /// The class's number in the network's registry (0, 1, ...).
@@ -250,6 +252,8 @@ impl Node {
 pub struct Network {
     /// The shared object's id.
     pub id: ObjectId,
+    /// The package version that may use the network (see `crate::version`).
+    pub version: u64,
     /// The current parameters.
     pub params: Params,
     /// The class objects' ids by class id.

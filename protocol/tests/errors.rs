@@ -56,6 +56,27 @@ fn cases() -> Vec<Case> {
             let cap = w.admin;
             unit(w.run(0, |s| s.sweep_revenue(&cap, &ObjectId::from_u64(99))))
         }),
+        (E::WrongVersion, || {
+            // Objects a newer package migrated: this package may not use them.
+            let mut w = World::new(2);
+            w.state.network.version = 2;
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, w.args(b"x")))
+        }),
+        (E::WrongVersion, || {
+            // A class not yet migrated to this package.
+            let mut w = World::new(2);
+            let req = w.submit(Mode::Sampling { n: 1 });
+            let class = w.class;
+            w.state.classes.get_mut(&class).unwrap().version = 0;
+            w.now += TIMEOUT;
+            unit(w.expire(&req))
+        }),
+        (E::WrongVersion, || {
+            // Migrating what is already at this package's version.
+            let mut w = World::new(0);
+            let cap = w.admin;
+            unit(w.run(0, |s| s.migrate(&cap)))
+        }),
         (E::WrongClass, || {
             // A request submitted with another class's object than its model's.
             let mut w = World::new(2);

@@ -3,7 +3,7 @@
 mod common;
 
 use atoma_protocol::ops::sealed_draw;
-use atoma_protocol::{Event, FailReason, Mode, ObjectId, Params, Role, Round, SlashReason, Status};
+use atoma_protocol::{Event, FailReason, Mode, ObjectId, Params, ProtocolError, Role, Round, SlashReason, Status};
 use common::*;
 
 #[test]
@@ -518,4 +518,36 @@ fn a_node_is_never_assigned_twice_to_one_request() {
     assert_eq!(all.len(), dedup.len());
     // 5 nodes, 2 + 2 + 1 assigned: the last replacement found one node left.
     assert_eq!(all.len(), 5);
+}
+
+#[test]
+fn an_upgrade_migrates_the_network_then_each_class_and_retires_the_old_package() {
+    let mut w = World::new(3);
+    let req = w.submit(Mode::Sampling { n: 2 });
+    let members = w.members(&req);
+    for n in &members {
+        w.commit(&req, n, &out("A")).unwrap();
+    }
+    // The upgraded package (version 2) runs; the objects are still at 1.
+    w.state.package_version = 2;
+    assert_eq!(w.reveal(&req, &members[0], &out("A")), Err(ProtocolError::WrongVersion));
+    let (cap, class) = (w.admin, w.class);
+    // A class cannot move before the network.
+    assert_eq!(w.run(0, |s| s.migrate_class(&cap, &class)).err(), Some(ProtocolError::WrongVersion));
+    let out_net = w.run(0, |s| s.migrate(&cap)).unwrap();
+    let out_class = w.run(0, |s| s.migrate_class(&cap, &class)).unwrap();
+    assert!(
+        matches!(out_net.events.as_slice(), [Event::Migrated(m)] if m.version == 2 && m.object_id == w.state.network.id)
+    );
+    assert!(matches!(out_class.events.as_slice(), [Event::Migrated(m)] if m.version == 2 && m.object_id == class));
+    // The request in flight settles through the new package.
+    for n in &members {
+        w.reveal(&req, n, &out("A")).unwrap();
+    }
+    assert_eq!(w.req(&req).status, Status::Finalized);
+    // The old package is refused from now on.
+    w.state.package_version = 1;
+    assert_eq!(w.try_submit(Mode::Sampling { n: 1 }, FEE, w.args(b"y")), Err(ProtocolError::WrongVersion));
+    let node = w.caps[0];
+    assert_eq!(w.run(0, |s| s.add_collateral(&class, &node, 5)).err(), Some(ProtocolError::WrongVersion));
 }

@@ -134,6 +134,18 @@ impl Chain {
         self.execute(call("network", "set_params", args)).await
     }
 
+    /// `network::migrate`: after a package upgrade, moves the `Network` to
+    /// the new package's version (call it through the new package).
+    pub async fn migrate(&self, admin_cap: Address) -> Result<Executed> {
+        self.execute(call("network", "migrate", vec![Arg::Network, Arg::Owned(admin_cap)])).await
+    }
+
+    /// `network::migrate_class`: after `migrate`, moves class `class_id` to the new package's version.
+    pub async fn migrate_class(&self, admin_cap: Address, class_id: u64) -> Result<Executed> {
+        let class = Arg::Class(self.class_object(class_id).await?);
+        self.execute(call("network", "migrate_class", vec![Arg::NetworkRef, Arg::Owned(admin_cap), class])).await
+    }
+
     /// `network::sweep_revenue`: moves class `class_id`'s revenue to the treasury.
     pub async fn sweep_revenue(&self, admin_cap: Address, class_id: u64) -> Result<Executed> {
         let class = self.class_object(class_id).await?;

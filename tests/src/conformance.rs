@@ -39,6 +39,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("node", include_str!("../../move/sources/node.move")),
     ("network", include_str!("../../move/sources/network.move")),
     ("hardware", include_str!("../../move/sources/hardware.move")),
+    ("version", include_str!("../../move/sources/version.move")),
     ("params", include_str!("../../move/sources/params.move")),
 ];
 

@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use super::{Ctx, Outcome, State};
 use crate::error::{ProtocolError, Result};
-use crate::events::{HardwareClassAdded, ModelAdded, NetworkCreated, ParamsUpdated, RevenueSwept, TreasuryWithdrawn};
+use crate::events::{
+    HardwareClassAdded, Migrated, ModelAdded, NetworkCreated, ParamsUpdated, RevenueSwept, TreasuryWithdrawn,
+};
 use crate::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, Params};
 use crate::state::{ActiveSet, AdminCap, HardwareClass, Model, Network};
 use crate::types::{Digest, ObjectId};
+use crate::version;
 
 /// A model id or class name: 1 to 128 bytes.
 pub(super) fn check_name(name: &str) -> Result<()> {
@@ -15,6 +18,42 @@ pub(super) fn check_name(name: &str) -> Result<()> {
 }
 
 impl State {
+    /// Checks the cap and that this package may use the `Network`.
+    fn check_admin(&self, cap: &AdminCap) -> Result<()> {
+        self.network.check_network(&cap.network_id)?;
+        self.network_current()
+    }
+
+    /// After a package upgrade (`package_version` above the network's),
+    /// moves the `Network` to this package's version: the old package's
+    /// operations fail on it from now on.
+    ///
+    /// Errors: `WrongNetwork`, `WrongVersion` (already at this version or newer).
+    pub fn migrate(&mut self, cap: &AdminCap) -> Result<Outcome> {
+        self.network.check_network(&cap.network_id)?;
+        version::check_migration(self.network.version, self.package_version)?;
+        self.network.version = self.package_version;
+        let mut out = Outcome::default();
+        out.emit(Migrated { object_id: self.network.id, version: self.network.version });
+        Ok(out)
+    }
+
+    /// After `migrate`, moves a class to this package's version.
+    ///
+    /// Errors: `WrongNetwork`, `WrongVersion` (the network not migrated yet,
+    /// or the class already at this version or newer), `UnknownClass`.
+    pub fn migrate_class(&mut self, cap: &AdminCap, class: &ObjectId) -> Result<Outcome> {
+        self.check_admin(cap)?;
+        let c = self.class_checked(class)?;
+        version::check_migration(c.version, self.package_version)?;
+        let package_version = self.package_version;
+        let c = self.class_mut(class);
+        c.version = package_version;
+        let mut out = Outcome::default();
+        out.emit(Migrated { object_id: c.id, version: c.version });
+        Ok(out)
+    }
+
     /// Creates a network with `params` and its admin capability
     /// (Move: the package's `init`, which uses `Params::default()`).
     pub fn create_network(
@@ -25,6 +64,7 @@ impl State {
         params.validate()?;
         let network = Network {
             id: network_id,
+            version: version::PACKAGE_VERSION,
             params,
             classes: BTreeMap::new(),
             next_class_id: 0,
@@ -34,14 +74,20 @@ impl State {
         let mut out = Outcome::default();
         out.emit(NetworkCreated { network_id, admin_cap_id, params });
         let cap = AdminCap { id: admin_cap_id, network_id };
-        Ok((State { network, classes: BTreeMap::new(), requests: BTreeMap::new() }, cap, out))
+        let state = State {
+            network,
+            classes: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            package_version: version::PACKAGE_VERSION,
+        };
+        Ok((state, cap, out))
     }
 
     /// Adds a hardware class with the determinism profile its nodes must
     /// run with, as a new shared object `object_id`, and returns its class id
     /// (ids count up from 0).
     ///
-    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidProfile` (empty or over
+    /// Errors: `WrongNetwork`, `WrongVersion`, `InvalidName`, `InvalidProfile` (empty or over
     /// 256 bytes), `InvalidTaskLock` (zero, or above the minimum collateral).
     pub fn add_hardware_class(
         &mut self,
@@ -52,7 +98,7 @@ impl State {
         min_collateral: u64,
         task_lock: u64,
     ) -> Result<(u64, Outcome)> {
-        self.network.check_network(&cap.network_id)?;
+        self.check_admin(cap)?;
         check_name(name)?;
         if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
             return Err(ProtocolError::InvalidProfile);
@@ -67,6 +113,7 @@ impl State {
             object_id,
             HardwareClass {
                 id: object_id,
+                version: self.package_version,
                 network_id: self.network.id,
                 class_id,
                 name: name.to_string(),
@@ -92,7 +139,7 @@ impl State {
 
     /// Adds a model that runs on `class_id`, with the digest of its weight file.
     ///
-    /// Errors: `WrongNetwork`, `InvalidName`, `InvalidDigest`, `UnknownClass`, `ModelExists`.
+    /// Errors: `WrongNetwork`, `WrongVersion`, `InvalidName`, `InvalidDigest`, `UnknownClass`, `ModelExists`.
     pub fn add_model(
         &mut self,
         cap: &AdminCap,
@@ -100,7 +147,7 @@ impl State {
         weight_digest: &[u8],
         class_id: u64,
     ) -> Result<Outcome> {
-        self.network.check_network(&cap.network_id)?;
+        self.check_admin(cap)?;
         check_name(model_id)?;
         let weight_digest = Digest::from_slice(weight_digest).ok_or(ProtocolError::InvalidDigest)?;
         self.network.class_object(class_id)?;
@@ -115,9 +162,9 @@ impl State {
 
     /// Replaces the parameters; requests in flight keep their stakes and timeout.
     ///
-    /// Errors: `WrongNetwork`, `InvalidParams`.
+    /// Errors: `WrongNetwork`, `WrongVersion`, `InvalidParams`.
     pub fn set_params(&mut self, cap: &AdminCap, params: Params) -> Result<Outcome> {
-        self.network.check_network(&cap.network_id)?;
+        self.check_admin(cap)?;
         params.validate()?;
         self.network.params = params;
         let mut out = Outcome::default();
@@ -128,10 +175,10 @@ impl State {
     /// Moves the revenue a class has accrued (its share of slashes and
     /// rounding remainders) to the network's treasury.
     ///
-    /// Errors: `WrongNetwork`, `UnknownClass`.
+    /// Errors: `WrongNetwork`, `WrongVersion`, `UnknownClass`.
     pub fn sweep_revenue(&mut self, cap: &AdminCap, class: &ObjectId) -> Result<Outcome> {
-        self.network.check_network(&cap.network_id)?;
-        self.class_checked(class)?;
+        self.check_admin(cap)?;
+        self.class_current(class)?;
         let c = self.class_mut(class);
         let (class_id, amount) = (c.class_id, c.revenue);
         c.revenue = 0;
@@ -143,9 +190,9 @@ impl State {
 
     /// Pays `amount` of the treasury to the sender.
     ///
-    /// Errors: `WrongNetwork`, `InsufficientTreasury`.
+    /// Errors: `WrongNetwork`, `WrongVersion`, `InsufficientTreasury`.
     pub fn withdraw_treasury(&mut self, ctx: &Ctx, cap: &AdminCap, amount: u64) -> Result<Outcome> {
-        self.network.check_network(&cap.network_id)?;
+        self.check_admin(cap)?;
         if amount > self.network.treasury {
             return Err(ProtocolError::InsufficientTreasury);
         }

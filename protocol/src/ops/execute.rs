@@ -145,8 +145,9 @@ impl State {
     /// Reveals the output digest and salt behind the node's commitment; the
     /// last reveal of the round settles it.
     ///
-    /// Errors: `InvalidDigest`, `InvalidSalt`, `UnknownClass`,
-    /// `UnknownRequest`, `WrongNetwork`, `WrongClass` (the request or the cap
+    /// Errors: `UnknownClass`, `WrongNetwork`, `WrongVersion` (the class's),
+    /// `InvalidDigest`, `InvalidSalt`, `UnknownRequest`, `WrongNetwork`,
+    /// `WrongClass` (the request or the cap
     /// of another class), `WrongPhase`, `NotSelected`, `DeadlinePassed`,
     /// `AlreadyRevealed`, `CommitmentMismatch`.
     #[allow(clippy::too_many_arguments)]
@@ -159,6 +160,7 @@ impl State {
         output_digest: &[u8],
         salt: &[u8],
     ) -> Result<Outcome> {
+        self.class_current(class)?;
         let output_digest = Digest::from_slice(output_digest).ok_or(ProtocolError::InvalidDigest)?;
         let salt = Digest::from_slice(salt).ok_or(ProtocolError::InvalidSalt)?;
         let req = self.request_in(class, request_id)?;
@@ -196,8 +198,8 @@ impl State {
     /// others are dropped, unslashed), and the verifiers get a full commit
     /// timeout from now (the reveal phase opens at once if all committed early).
     ///
-    /// Errors: `InvalidSecret`, `UnknownClass`, `UnknownRequest`,
-    /// `WrongNetwork`, `WrongClass`, `NotSealed`, `WrongPhase` (before the
+    /// Errors: `UnknownClass`, `WrongVersion` (the class's), `InvalidSecret`,
+    /// `UnknownRequest`, `WrongNetwork`, `WrongClass`, `NotSealed`, `WrongPhase` (before the
     /// primary committed, or revealed already), `DeadlinePassed`,
     /// `SecretMismatch`.
     pub fn reveal_secret(
@@ -207,6 +209,7 @@ impl State {
         request_id: &ObjectId,
         secret: &[u8],
     ) -> Result<Outcome> {
+        self.class_current(class)?;
         let secret = Digest::from_slice(secret).ok_or(ProtocolError::InvalidSecret)?;
         let req = self.request_in(class, request_id)?;
         let Mode::Sealed { p_bps, n } = req.mode else { return Err(ProtocolError::NotSealed) };
@@ -259,10 +262,11 @@ impl State {
     /// with the other members; when none is left the request fails
     /// (`InputUnavailable`) and the fee is refunded.
     ///
-    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
-    /// `InputOnChain`, `WrongPhase`, `NotSelected`, `DeadlinePassed`,
+    /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
+    /// `WrongClass`, `InputOnChain`, `WrongPhase`, `NotSelected`, `DeadlinePassed`,
     /// `AlreadyCommitted`.
     pub fn abstain(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
+        self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
         self.class_checked(class)?.check_member(&cap.network_id, cap.class_id)?;
         if matches!(req.input, Input::Inline(_)) {

@@ -31,9 +31,10 @@ impl State {
     /// Performs the request's pending selection (CrossValidation verifiers,
     /// a dispute quorum or replacements) from its stored seed.
     ///
-    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
-    /// `WrongPhase` (nothing pending).
+    /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
+    /// `WrongClass`, `WrongPhase` (nothing pending).
     pub fn select_nodes(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId) -> Result<Outcome> {
+        self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
         if req.status != Status::Selecting {
             return Err(ProtocolError::WrongPhase);
@@ -65,9 +66,10 @@ impl State {
     /// phase the second time (see the module doc). `random` seeds the
     /// replacements of silent members.
     ///
-    /// Errors: `UnknownClass`, `UnknownRequest`, `WrongNetwork`, `WrongClass`,
-    /// `WrongPhase` (no deadline runs), `DeadlineNotReached`.
+    /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
+    /// `WrongClass`, `WrongPhase` (no deadline runs), `DeadlineNotReached`.
     pub fn expire(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
+        self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
         if !matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing) {
             return Err(ProtocolError::WrongPhase);

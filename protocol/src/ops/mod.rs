@@ -35,6 +35,7 @@ use crate::events::Event;
 use crate::request::Request;
 use crate::state::{HardwareClass, Network, Node};
 use crate::types::{Address, ObjectId};
+use crate::version;
 
 /// The transaction context: who sends it and the clock's time.
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +103,10 @@ pub struct State {
     pub classes: BTreeMap<ObjectId, HardwareClass>,
     /// The shared `Request` objects, by id.
     pub requests: BTreeMap<ObjectId, Request>,
+    /// The version of the package the operations run as (Move: the called
+    /// package's `version::VERSION`): `PACKAGE_VERSION`, or another to model
+    /// calls through an older or newer package.
+    pub package_version: u64,
 }
 
 impl State {
@@ -143,6 +148,19 @@ impl State {
         let c = self.class(class)?;
         self.network.check_network(&c.network_id)?;
         Ok(c)
+    }
+
+    /// As `class_checked`, and checks that this package may use the class
+    /// (`WrongVersion`).
+    fn class_current(&self, class: &ObjectId) -> Result<&HardwareClass> {
+        let c = self.class_checked(class)?;
+        version::check(c.version, self.package_version)?;
+        Ok(c)
+    }
+
+    /// Checks that this package may use the `Network` (`WrongVersion`).
+    fn network_current(&self) -> Result<()> {
+        version::check(self.network.version, self.package_version)
     }
 
     /// Looks up a request of this network, for an operation that changes it.

@@ -19,8 +19,8 @@ impl State {
     /// `public_key`. Returns the `NodeCap` (id `cap_id`), which is also the
     /// node's id.
     ///
-    /// Errors: `UnknownClass`, `WrongNetwork`, `InsufficientCollateral`,
-    /// `InvalidEndpoint`, `InvalidPublicKey`.
+    /// Errors: `UnknownClass`, `WrongNetwork`, `WrongVersion`,
+    /// `InsufficientCollateral`, `InvalidEndpoint`, `InvalidPublicKey`.
     pub fn register_node(
         &mut self,
         ctx: &Ctx,
@@ -30,7 +30,7 @@ impl State {
         endpoint: &str,
         public_key: &[u8],
     ) -> Result<(NodeCap, Outcome)> {
-        let c = self.class_checked(class)?;
+        let c = self.class_current(class)?;
         if collateral < c.min_collateral {
             return Err(ProtocolError::InsufficientCollateral);
         }
@@ -69,9 +69,9 @@ impl State {
     }
 
     /// The class and node `cap` acts for (`UnknownClass`, `WrongNetwork`,
-    /// `WrongClass`, `UnknownNode`).
+    /// `WrongVersion`, `WrongClass`, `UnknownNode`).
     fn node_of(&self, class: &ObjectId, cap: &NodeCap) -> Result<(&HardwareClass, &Node)> {
-        let c = self.class_checked(class)?;
+        let c = self.class_current(class)?;
         c.check_member(&cap.network_id, cap.class_id)?;
         Ok((c, c.node(&cap.node_id())?))
     }
@@ -112,8 +112,9 @@ impl State {
 
     /// Stops new assignments and starts the unbonding delay; open tasks continue.
     ///
-    /// Errors: those of `node_of`, `AlreadyLeaving`.
+    /// Errors: `WrongVersion` (the network's), those of `node_of`, `AlreadyLeaving`.
     pub fn request_leave(&mut self, ctx: &Ctx, class: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
+        self.network_current()?;
         if self.node_of(class, cap)?.1.leaving_since_ms.is_some() {
             return Err(ProtocolError::AlreadyLeaving);
         }
@@ -129,8 +130,10 @@ impl State {
     /// Pays the whole collateral to the node's owner, deletes the node and
     /// consumes its cap.
     ///
-    /// Errors: those of `node_of`, `NotLeaving`, `Unbonding`, `OpenTasks`.
+    /// Errors: `WrongVersion` (the network's), those of `node_of`, `NotLeaving`,
+    /// `Unbonding`, `OpenTasks`.
     pub fn withdraw(&mut self, ctx: &Ctx, class: &ObjectId, cap: NodeCap) -> Result<Outcome> {
+        self.network_current()?;
         let (_, node) = self.node_of(class, &cap)?;
         let since = node.leaving_since_ms.ok_or(ProtocolError::NotLeaving)?;
         if ctx.now_ms < since.saturating_add(self.network.params.unbonding_delay_ms) {

@@ -90,8 +90,9 @@ impl State {
         self.submit(ctx, class, request_id, args, Mode::Sealed { p_bps, n }, Some(secret_hash), payment, random)
     }
 
-    /// Errors, in the order checked: `UnknownModel`, `UnknownClass`,
-    /// `WrongNetwork`, `WrongClass` (the class object is not the model's),
+    /// Errors, in the order checked: `WrongVersion` (the network's), then the
+    /// class's `UnknownClass`, `WrongNetwork`, `WrongVersion`; `UnknownModel`,
+    /// `WrongClass` (the class object is not the model's),
     /// `InvalidDigest`, `InvalidInput`, `InputDigestMismatch`, `InvalidQuorum`,
     /// `InvalidProbability`, `InvalidTimeout`, `FeeTooLow`, `NotEnoughNodes`.
     #[allow(clippy::too_many_arguments)]
@@ -106,11 +107,12 @@ impl State {
         payment: u64,
         seed: Digest,
     ) -> Result<Outcome> {
+        self.network_current()?;
+        let class_obj = self.class_current(class)?;
         let net = &self.network;
         let params = net.params;
         let model = net.model(&args.model_id)?;
         let class_id = model.class_id;
-        let class_obj = self.class_checked(class)?;
         class_obj.check_member(&net.id, class_id)?;
         let eligible = class_obj.active.len();
         let input_digest = Digest::from_slice(&args.input_digest).ok_or(ProtocolError::InvalidDigest)?;

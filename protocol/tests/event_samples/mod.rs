@@ -81,6 +81,7 @@ pub fn vectors() -> Value {
         sample(ParamsUpdated { params: Params { max_n: 8, ..params } }, &["Params"]),
         sample(TreasuryWithdrawn { amount: 77, recipient: Address::from_u64(0xabc) }, &["u64", "address"]),
         sample(RevenueSwept { class_id: 3, amount: 1_234 }, &["u64", "u64"]),
+        sample(Migrated { object_id: id(31), version: 2 }, &["ID", "u64"]),
         sample(
             NodeRegistered {
                 node_id: id(4),
