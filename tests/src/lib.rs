@@ -277,6 +277,17 @@ impl Drop for Cluster {
     }
 }
 
+/// Clusters starting at once in this process. Starting one loads libtorch
+/// and the models in every node process; on a small machine many starting
+/// together (the tests of one binary run in parallel) starve each other
+/// past the health timeout, so starts take turns while running clusters
+/// go on.
+static STARTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// How long a node process may take to answer its health check after it
+/// was started.
+const NODE_START: Duration = Duration::from_secs(180);
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -297,6 +308,7 @@ impl Cluster {
     /// Starts a cluster in `dir` (a temporary directory when `None`);
     /// `progress` is told what happens.
     pub async fn start(spec: &ClusterSpec, dir: Option<&Path>, progress: &dyn Fn(&str)) -> anyhow::Result<Cluster> {
+        let _turn = STARTING.acquire().await.context("the start queue is closed")?;
         let (temp, dir) = match dir {
             Some(d) => {
                 if d.exists() {
@@ -431,7 +443,7 @@ impl Cluster {
         }
         for i in 0..cluster.nodes.len() {
             let port = cluster.nodes[i].port;
-            wait_for(&format!("node {i}"), Duration::from_secs(60), || Ok(health(port)))?;
+            wait_for(&format!("node {i}"), NODE_START, || Ok(health(port)))?;
             let n = &cluster.nodes[i];
             progress(&format!(
                 "node {i} {} in {}{}",
