@@ -89,7 +89,7 @@ impl Net {
         let (package, network) = self.net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
         let dir = self.dir.path().join(format!("node{i}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let free = || atoma_localnet::ports::unused_port().unwrap();
         let (port, metrics) = (free(), free());
         self.ports.insert(i, (port, metrics));
         let adversary = adversary.map(|a| format!("adversary = \"{a}\"\n")).unwrap_or_default();

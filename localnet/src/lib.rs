@@ -18,6 +18,7 @@
 //! - [`fields`]: the network's tables as dynamic fields.
 //! - [`gas`]: the published gas schedule.
 //! - [`persist`]: the data directory (genesis and an input log replayed on restart).
+//! - [`ports`]: ports for test services that must be known before they bind.
 //! - [`congestion`]: the model of Sui's per-object congestion control.
 //! - [`node`]: the running network: lock, time source, scheduling, checkpoint timer.
 //! - [`rpc`]: the gRPC services.
@@ -40,6 +41,7 @@ pub mod genesis;
 pub mod node;
 pub mod objects;
 pub mod persist;
+pub mod ports;
 pub mod ptb;
 pub mod rpc;
 

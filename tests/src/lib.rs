@@ -15,7 +15,6 @@ pub mod audit;
 pub mod conformance;
 pub mod scaling;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -289,7 +288,7 @@ static STARTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 const NODE_START: Duration = Duration::from_secs(180);
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(atoma_localnet::ports::unused_port()?)
 }
 
 /// Waits (blocking the thread) until `ready` says so, at most `timeout`.
