@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// and applies the package's Move calls with the protocol's reference state
 /// machine. It is a development and test network; see docs/localnet.md.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(name = "atoma-localnet", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
     match Cli::parse().command {
         Command::Start(args) => tokio::runtime::Runtime::new()?.block_on(start(args)),

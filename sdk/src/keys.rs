@@ -144,8 +144,13 @@ impl Keystore {
         Keystore { keys }
     }
 
-    /// Writes the keystore (creating or replacing the file, readable by its owner only).
+    /// Writes the keystore (creating or replacing the file, readable by its
+    /// owner only, and its directory if missing).
     pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| SdkError::Key(format!("creating the keystore's directory {}: {e}", dir.display())))?;
+        }
         let entries: Vec<String> = self.keys.iter().map(Key::to_base64).collect();
         let text = serde_json::to_string_pretty(&entries).map_err(|e| SdkError::Key(e.to_string()))?;
         write_private(path, &text).map_err(|e| SdkError::Key(format!("writing keystore {}: {e}", path.display())))
@@ -194,7 +199,19 @@ pub fn load_key(spec: &str) -> Result<Key> {
     if Path::new(path).exists() {
         let store = Keystore::load(Path::new(path))?;
         return match address {
-            None => store.keys.first().cloned().ok_or_else(|| SdkError::Key(format!("keystore {path} is empty"))),
+            None => {
+                let first =
+                    store.keys.first().cloned().ok_or_else(|| SdkError::Key(format!("keystore {path} is empty")))?;
+                if store.keys.len() > 1 {
+                    tracing::warn!(
+                        keystore = path,
+                        keys = store.keys.len(),
+                        using = %first.address(),
+                        "the keystore holds several keys and none was named: using the first (name one with PATH#ADDRESS)"
+                    );
+                }
+                Ok(first)
+            }
             Some(a) => {
                 let a: Address = a.parse().map_err(|e| SdkError::Key(format!("{a:?} is not an address: {e}")))?;
                 store.get(&a).cloned().ok_or_else(|| SdkError::Key(format!("keystore {path} has no key for {a}")))

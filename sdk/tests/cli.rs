@@ -17,3 +17,21 @@ fn security_states_the_smallest_class_for_each_mode() {
     let text = Command::new(env!("CARGO_BIN_EXE_atoma")).args(["security", "--n", "2"]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("NoDisputeQuorum"));
 }
+
+#[test]
+fn the_version_names_the_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_atoma")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("atoma "), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn keygen_creates_a_missing_keystore_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new/dir/sui.keystore");
+    let out = Command::new(env!("CARGO_BIN_EXE_atoma")).args(["keygen", "--keystore"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let address = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let store = atoma_sdk::keys::Keystore::load(&path).unwrap();
+    assert_eq!(store.keys().len(), 1);
+    assert_eq!(store.keys()[0].address().to_string(), address);
+}

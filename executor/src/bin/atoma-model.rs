@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 /// Model files and deterministic inference: import Hugging Face checkpoints,
 /// verify them, run requests exactly as a node runs them.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(name = "atoma-model", version, long_about = None)]
 struct Cli {
     /// Hardware-class profile to run in (TOML: name, device, threads,
     /// cpu_capability, libtorch, dtype). Default: the built-in test class

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 /// Everything it must not lose is in its data directory; after a crash it
 /// continues where it stopped. See docs/operator.md.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(name = "atoma-node", version, about, long_about)]
 struct Cli {
     /// The configuration file (TOML; see docs/operator.md).
     #[arg(long, short, global = true, env = "ATOMA_NODE_CONFIG", default_value = "atoma-node.toml")]
@@ -66,7 +66,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let result = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(cli)));

@@ -19,7 +19,7 @@ use sui_sdk_types::Address;
 /// nodes, follow them to finality, inspect nodes and hardware classes, and
 /// compute the protocol's security figures.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(name = "atoma", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -218,7 +218,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
