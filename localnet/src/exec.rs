@@ -124,10 +124,24 @@ pub fn execute_or_cancel(
         return Ok(digest);
     }
     let checked = check(chain, &tx, &signatures)?;
+    Ok(execute_checked(chain, tx, signatures, checked, now_ms, cancelled))
+}
+
+/// As `execute_or_cancel`, for a transaction `check` accepted (and not
+/// executed before): the checks are not made again.
+pub fn execute_checked(
+    chain: &mut Chain,
+    tx: Transaction,
+    signatures: Vec<UserSignature>,
+    checked: Checked,
+    now_ms: u64,
+    cancelled: Option<Vec<Address>>,
+) -> Digest {
+    let digest = tx.digest();
     let now_ms = chain.tick(now_ms);
     let record = run(chain, tx, signatures, checked, digest, now_ms, cancelled);
     chain.record(digest, record);
-    Ok(digest)
+    digest
 }
 
 /// The shared inputs of a checked transaction (for the congestion model),

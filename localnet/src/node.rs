@@ -202,9 +202,10 @@ impl Node {
         if chain.txs.contains_key(&digest) {
             return Ok(Attempt::Done(digest));
         }
+        let checked = exec::check(chain, transaction, signatures)?;
         let mut cancelled = None;
         if let Some(tracker) = congestion.as_mut() {
-            let (shared, randomness) = exec::shared_inputs(&exec::check(chain, transaction, signatures)?);
+            let (shared, randomness) = exec::shared_inputs(&checked);
             if let Admission::Defer(objects) = tracker.admit(&shared, randomness) {
                 if deferrals < tracker.config().max_deferral_rounds {
                     return Ok(Attempt::Deferred);
@@ -216,7 +217,7 @@ impl Node {
         }
         let (transaction, signatures) = (transaction.clone(), signatures.to_vec());
         let digest =
-            exec::execute_or_cancel(chain, transaction.clone(), signatures.clone(), now_ms, cancelled.clone())?;
+            exec::execute_checked(chain, transaction.clone(), signatures.clone(), checked, now_ms, cancelled.clone());
         let now_ms = chain.txs[&digest].timestamp_ms;
         if let Some(log) = log.as_mut() {
             let record = match cancelled {
