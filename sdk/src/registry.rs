@@ -12,6 +12,7 @@ use atoma_protocol::objects::{
     HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject,
 };
 use prost_types::FieldMask;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
@@ -58,18 +59,9 @@ impl Chain {
         if let Some(a) = self.class_objects.lock().expect("class cache").get(&class_id) {
             return Ok(*a);
         }
-        let table = Address::new(self.network().await?.classes.id.0);
-        let key = bcs::to_bytes(&class_id).map_err(|e| SdkError::Decode(e.to_string()))?;
-        let field = table.derive_dynamic_child_id(&TypeTag::U64, &key);
-        let o = match self.get_object(field, &["contents"]).await {
-            Ok(o) => o,
-            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
-                return Err(SdkError::Refused { error: ProtocolError::UnknownClass });
-            }
-            Err(e) => return Err(e),
-        };
-        let (_, object): (u64, ObjectId) = field_value(&o, &format!("class {class_id}"))?;
-        let object = Address::new(object.0);
+        let table = self.network().await?.classes.id;
+        let entry: Option<ObjectId> = self.entry(table, &TypeTag::U64, &class_id, &format!("class {class_id}")).await?;
+        let object = Address::new(entry.ok_or(SdkError::Refused { error: ProtocolError::UnknownClass })?.0);
         self.class_objects.lock().expect("class cache").insert(class_id, object);
         Ok(object)
     }
@@ -91,19 +83,11 @@ impl Chain {
 
     /// The class object a request of `model_id` runs in (`UnknownModel` if none).
     pub async fn model_class(&self, model_id: &str) -> Result<Address> {
-        let table = Address::new(self.network().await?.models.id.0);
-        let key = bcs::to_bytes(model_id).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let table = self.network().await?.models.id;
         let string_type: TypeTag = "0x1::string::String".parse().expect("the String type");
-        let field = table.derive_dynamic_child_id(&string_type, &key);
-        let o = match self.get_object(field, &["contents"]).await {
-            Ok(o) => o,
-            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
-                return Err(SdkError::Refused { error: ProtocolError::UnknownModel });
-            }
-            Err(e) => return Err(e),
-        };
-        let (_, model): (String, ModelObject) = field_value(&o, &format!("model {model_id}"))?;
-        self.class_object(model.class_id).await
+        let model: Option<ModelObject> =
+            self.entry(table, &string_type, &model_id.to_string(), &format!("model {model_id}")).await?;
+        self.class_object(model.ok_or(SdkError::Refused { error: ProtocolError::UnknownModel })?.class_id).await
     }
 
     /// The class object of the request's class.
@@ -133,16 +117,31 @@ impl Chain {
 
     /// A node, read from its class's nodes table; `None` if it is not registered.
     pub async fn node(&self, node_id: Address) -> Result<Option<NodeObject>> {
-        let key = bcs::to_bytes(&node_id).map_err(|e| SdkError::Decode(e.to_string()))?;
         for (_, class) in self.classes().await? {
-            let field = Address::new(class.nodes.id.0).derive_dynamic_child_id(&id_type(), &key);
-            match self.get_object(field, &["contents"]).await {
-                Ok(o) => return Ok(Some(field_value::<ObjectId, NodeObject>(&o, &format!("node {node_id}"))?.1)),
-                Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {}
-                Err(e) => return Err(e),
+            let node = self.entry(class.nodes.id, &id_type(), &node_id, &format!("node {node_id}")).await?;
+            if node.is_some() {
+                return Ok(node);
             }
         }
         Ok(None)
+    }
+
+    /// The value under `key` (of Move type `key_type`) in the table `table`,
+    /// read as its dynamic field; `None` if the table has no such key.
+    async fn entry<K: Serialize + DeserializeOwned, V: DeserializeOwned>(
+        &self,
+        table: ObjectId,
+        key_type: &TypeTag,
+        key: &K,
+        what: &str,
+    ) -> Result<Option<V>> {
+        let key = bcs::to_bytes(key).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let field = Address::new(table.0).derive_dynamic_child_id(key_type, &key);
+        match self.get_object(field, &["contents"]).await {
+            Ok(o) => Ok(Some(field_value::<K, V>(&o, what)?.1)),
+            Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn table<K: DeserializeOwned, V: DeserializeOwned>(
