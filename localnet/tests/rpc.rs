@@ -138,17 +138,9 @@ async fn a_budget_below_the_cost_fails_with_insufficient_gas_and_pays_it() {
     let accounts = accounts(2);
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
-    let mut tx = builder(&mut client, &accounts[1]).await;
+    let mut tx = register_tx(&mut client, &net, 0, &accounts[1], CLASS_MIN).await;
     let budget = 1_000_000; // the minimum: less than a register_node costs
     tx.set_gas_budget(budget);
-    let class = class_input(&mut client, &net).await;
-    let class = tx.object(class);
-    let gas = tx.gas();
-    let amount = tx.pure(&CLASS_MIN);
-    let coin = tx.split_coins(gas, vec![amount]).remove(0);
-    let endpoint = tx.pure(&"http://x".to_string());
-    let key = tx.pure(&vec![1u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
     let before: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
     assert!(!succeeded(&done));
@@ -234,15 +226,7 @@ async fn a_move_abort_carries_the_protocol_error_code() {
     let accounts = accounts(2);
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
-    let mut tx = builder(&mut client, &accounts[1]).await;
-    let class = class_input(&mut client, &net).await;
-    let class = tx.object(class);
-    let gas = tx.gas();
-    let amount = tx.pure(&(CLASS_MIN - 1));
-    let coin = tx.split_coins(gas, vec![amount]).remove(0);
-    let endpoint = tx.pure(&"http://x".to_string());
-    let key = tx.pure(&vec![1u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
+    let tx = register_tx(&mut client, &net, 0, &accounts[1], CLASS_MIN - 1).await;
     let done = execute(&mut client, tx, &accounts[1]).await.unwrap();
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::MoveAbort));
     let code = abort_code(&done).unwrap();
@@ -821,14 +805,7 @@ async fn a_transaction_deferred_too_often_is_cancelled_and_pays_for_gas() {
     let mut client = client(&net);
     register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
     let before: u64 = coins(&mut client, accounts[2].address).await.iter().map(|c| c.balance.unwrap()).sum();
-    let mut tx = builder(&mut client, &accounts[2]).await;
-    let class = tx.object(class_input(&mut client, &net).await);
-    let gas = tx.gas();
-    let amount = tx.pure(&CLASS_MIN);
-    let coin = tx.split_coins(gas, vec![amount]).remove(0);
-    let endpoint = tx.pure(&"http://x".to_string());
-    let key = tx.pure(&vec![1u8; 32]);
-    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
+    let tx = register_tx(&mut client, &net, 0, &accounts[2], CLASS_MIN).await;
     let done = execute(&mut client, tx, &accounts[2]).await.unwrap();
     assert!(!succeeded(&done));
     assert_eq!(
@@ -858,13 +835,7 @@ async fn a_cancelled_transaction_is_replayed_as_cancelled_after_a_restart() {
     let net = start(&genesis(&accounts), options()).await;
     let mut client = client(&net);
     register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
-    let mut tx = builder(&mut client, &accounts[2]).await;
-    let class = tx.object(class_input(&mut client, &net).await);
-    let gas = tx.gas();
-    let amount = tx.pure(&CLASS_MIN);
-    let coin = tx.split_coins(gas, vec![amount]).remove(0);
-    let (endpoint, key) = (tx.pure(&"http://x".to_string()), tx.pure(&vec![1u8; 32]));
-    tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
+    let tx = register_tx(&mut client, &net, 0, &accounts[2], CLASS_MIN).await;
     let done = execute(&mut client, tx, &accounts[2]).await.unwrap();
     let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
     let effects = net.node().with_chain(|c| c.txs[&digest].effects.clone());

@@ -216,6 +216,24 @@ pub async fn register_node_in(
     owner: &Account,
     collateral: u64,
 ) -> Address {
+    let tx = register_tx(client, net, class_id, owner, collateral).await;
+    let done = execute(client, tx, owner).await.expect("register_node is accepted");
+    assert!(succeeded(&done), "register_node succeeds: {:?}", done.effects);
+    match &events(&done)[..] {
+        [atoma_protocol::Event::NodeRegistered(e)] => Address::new(e.node_id.0),
+        other => panic!("unexpected events {other:?}"),
+    }
+}
+
+/// The (unsent) transaction of `owner` registering a node in class
+/// `class_id` with `collateral` split off its gas coin.
+pub async fn register_tx(
+    client: &mut sui_rpc::Client,
+    net: &Localnet,
+    class_id: u64,
+    owner: &Account,
+    collateral: u64,
+) -> TransactionBuilder {
     let mut tx = builder(client, owner).await;
     let class = shared_input(client, class_object(net, class_id), true).await;
     let class = tx.object(class);
@@ -225,12 +243,7 @@ pub async fn register_node_in(
     let endpoint = tx.pure(&"http://127.0.0.1:1".to_string());
     let key = tx.pure(&vec![9u8; 32]);
     tx.move_call(function("node", "register_node"), vec![class, coin, endpoint, key]);
-    let done = execute(client, tx, owner).await.expect("register_node is accepted");
-    assert!(succeeded(&done), "register_node succeeds: {:?}", done.effects);
-    match &events(&done)[..] {
-        [atoma_protocol::Event::NodeRegistered(e)] => Address::new(e.node_id.0),
-        other => panic!("unexpected events {other:?}"),
-    }
+    tx
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
