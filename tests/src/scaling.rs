@@ -142,11 +142,10 @@ pub fn model(layout: Layout, classes: usize, config: CongestionConfig, in_flight
     let mut requests: Vec<InFlight> = (0..classes * in_flight).map(|i| fresh(i % classes, 0)).collect();
     let mut tracker = Tracker::new(config);
     let (mut finalized, mut cancelled) = (0u64, 0u64);
-    let deferrals_at_start = |t: &Tracker| t.stats().deferrals;
     let mut deferrals_before = 0;
     for round in 0..warmup + measured {
         if round == warmup {
-            deferrals_before = deferrals_at_start(&tracker);
+            deferrals_before = tracker.stats().deferrals;
         }
         // Rotate the order, so that no request is always first.
         let len = requests.len();
