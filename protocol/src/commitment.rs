@@ -29,6 +29,19 @@ pub fn blake2b256(data: &[u8]) -> Digest {
     Digest(Blake2b256::digest(data).digest)
 }
 
+/// The model digest of a checkpoint's files (the on-chain model table's
+/// `weight_digest` of a multi-file model): Blake2b-256 over, for each file in
+/// name order, the name's bytes, a zero byte and the file's 32-byte digest.
+pub fn files_digest(files: &std::collections::BTreeMap<String, Digest>) -> Digest {
+    let mut hasher = Blake2b256::new();
+    for (name, digest) in files {
+        hasher.update(name.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(digest.0);
+    }
+    Digest(hasher.finalize().digest)
+}
+
 /// The digest of an output: `blake2b256(output bytes)`.
 pub fn output_digest(output: &[u8]) -> Digest {
     blake2b256(output)

@@ -86,20 +86,46 @@ impl Default for Params {
 impl Params {
     /// Rejects values outside the documented bounds with `InvalidParams`.
     pub fn validate(&self) -> Result<()> {
-        let ok = self.min_timeout_ms > 0
-            && self.min_timeout_ms <= self.max_timeout_ms
-            && self.max_timeout_ms <= MAX_DURATION_MS
-            && self.reveal_window_ms > 0
-            && self.reveal_window_ms <= MAX_DURATION_MS
-            && self.unbonding_delay_ms <= MAX_DURATION_MS
-            && self.timeout_slash_bps <= BPS
-            && self.protocol_share_bps <= BPS
-            && self.max_retries <= RETRIES_LIMIT
-            && (1..=MAX_N_LIMIT).contains(&self.max_n)
-            && (1..=POOL_FACTOR_LIMIT).contains(&self.sealed_pool_factor)
-            && (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input)
-            && (1..=MAX_DURATION_MS).contains(&self.grace_ms);
-        if ok { Ok(()) } else { Err(ProtocolError::InvalidParams) }
+        if self.violations().is_empty() { Ok(()) } else { Err(ProtocolError::InvalidParams) }
+    }
+
+    /// Each rule of `validate` that these parameters break, in words with
+    /// the allowed range (for messages; the chain only says `EInvalidParams`).
+    pub fn violations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, rule: String| {
+            if !ok {
+                out.push(rule);
+            }
+        };
+        check(self.min_timeout_ms > 0, "min_timeout_ms must be positive".into());
+        check(self.min_timeout_ms <= self.max_timeout_ms, "min_timeout_ms must be at most max_timeout_ms".into());
+        check(self.max_timeout_ms <= MAX_DURATION_MS, format!("max_timeout_ms must be at most {MAX_DURATION_MS}"));
+        check(
+            (1..=MAX_DURATION_MS).contains(&self.reveal_window_ms),
+            format!("reveal_window_ms must be between 1 and {MAX_DURATION_MS}"),
+        );
+        check(
+            self.unbonding_delay_ms <= MAX_DURATION_MS,
+            format!("unbonding_delay_ms must be at most {MAX_DURATION_MS}"),
+        );
+        check(self.timeout_slash_bps <= BPS, format!("timeout_slash_bps must be at most {BPS}"));
+        check(self.protocol_share_bps <= BPS, format!("protocol_share_bps must be at most {BPS}"));
+        check(self.max_retries <= RETRIES_LIMIT, format!("max_retries must be at most {RETRIES_LIMIT}"));
+        check((1..=MAX_N_LIMIT).contains(&self.max_n), format!("max_n must be between 1 and {MAX_N_LIMIT}"));
+        check(
+            (1..=POOL_FACTOR_LIMIT).contains(&self.sealed_pool_factor),
+            format!("sealed_pool_factor must be between 1 and {POOL_FACTOR_LIMIT}"),
+        );
+        check(
+            (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input),
+            format!("max_inline_input must be between 1 and {INLINE_INPUT_LIMIT}"),
+        );
+        check(
+            (1..=MAX_DURATION_MS).contains(&self.grace_ms),
+            format!("grace_ms must be between 1 and {MAX_DURATION_MS}"),
+        );
+        out
     }
 
     /// The fields in their Move order: the arguments of `network::set_params`

@@ -180,9 +180,8 @@ impl HardwareClass {
 
     /// Whether `node` may be given a new task (see the module doc).
     pub fn is_eligible(&self, node: &Node) -> bool {
-        node.leaving_since_ms.is_none()
-            && node.collateral >= self.min_collateral
-            && node.free_collateral() >= self.task_lock
+        Standing::of(node.leaving_since_ms.is_some(), node.collateral, node.locked, self.min_collateral, self.task_lock)
+            == Standing::Eligible
     }
 
     /// Puts `node_id` in the active list if eligible, takes it out otherwise.
@@ -237,6 +236,39 @@ pub struct Node {
     pub completed: u64,
     /// Times slashed.
     pub slashed: u64,
+}
+
+/// Whether a node may be given a new task, and if not, why (the rule of the
+/// module doc, in one place for the state machine and for operators' tools).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Standing {
+    /// The node is in its class's active list.
+    Eligible,
+    /// The node asked to leave.
+    Leaving,
+    /// Collateral is below the class minimum by `short` MIST (after a slash).
+    BelowMinimum {
+        /// MIST to add to reach the minimum.
+        short: u64,
+    },
+    /// Open tasks lock so much that no further task lock fits; it passes
+    /// when they settle.
+    FullyLocked,
+}
+
+impl Standing {
+    /// The standing of a node with these amounts in a class with these limits.
+    pub fn of(leaving: bool, collateral: u64, locked: u64, min_collateral: u64, task_lock: u64) -> Standing {
+        if leaving {
+            Standing::Leaving
+        } else if collateral < min_collateral {
+            Standing::BelowMinimum { short: min_collateral - collateral }
+        } else if collateral.saturating_sub(locked) < task_lock {
+            Standing::FullyLocked
+        } else {
+            Standing::Eligible
+        }
+    }
 }
 
 impl Node {

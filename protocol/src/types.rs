@@ -208,6 +208,18 @@ pub enum Role {
     Disputer,
 }
 
+impl Role {
+    /// The role's name in messages (`executor`, `verifier`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Executor => "executor",
+            Role::Verifier => "verifier",
+            Role::Candidate => "candidate",
+            Role::Disputer => "disputer",
+        }
+    }
+}
+
 /// Which round a request is in.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Round {
@@ -254,7 +266,31 @@ pub enum FailReason {
     InputUnavailable,
 }
 
-/// The life-cycle state of a request (DESIGN.md section 4).
+impl FailReason {
+    /// The reason in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "no node committed in time, retries used up",
+            FailReason::NoReveals => "every committed node withheld its reveal",
+            FailReason::NoDisputeQuorum => "the nodes disagreed and the class could not seat a dispute quorum",
+            FailReason::NoMajority => "no output won a majority of the dispute quorum",
+            FailReason::InputUnavailable => "no node could obtain the input",
+        }
+    }
+
+    /// The reason's name (`timeout`, `no_reveals`, …), for JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::NoReveals => "no_reveals",
+            FailReason::NoDisputeQuorum => "no_dispute_quorum",
+            FailReason::NoMajority => "no_majority",
+            FailReason::InputUnavailable => "input_unavailable",
+        }
+    }
+}
+
+/// The life-cycle state of a request (docs/protocol.md).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Status {
     /// Members of the current round commit before `deadline_ms`.
