@@ -59,6 +59,7 @@ impl Net {
     async fn start(nodes: usize) -> Net {
         let keys: Vec<Key> = (0..=nodes as u8).map(|i| Key::from_ed25519_bytes([i + 11; 32])).collect();
         let genesis = GenesisConfig {
+            faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
             admin: keys[0].address(),
             reference_gas_price: 1_000,
             random_seed: None,

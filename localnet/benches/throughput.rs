@@ -95,6 +95,7 @@ async fn run(clients: usize, duration: Duration) -> Figures {
         })
         .collect();
     let genesis = GenesisConfig {
+        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
         admin: accounts[0].address.unwrap(),
         reference_gas_price: 1_000,
         random_seed: None,

@@ -9,6 +9,7 @@
 //! reference_gas_price = 1000         # MIST per computation unit (default 1000)
 //! random_seed = "0x…"                # 32 bytes; a fixed seed repeats every draw (default: random)
 //! package = "0x…"                    # the atoma package's address (default: derived)
+//! faucet_balance = 1_000_000_000_000_000_000   # MIST of the faucet's account (default 10^18; 0: none)
 //!
 //! [params]                           # protocol parameters; omitted fields keep their defaults
 //! reveal_window_ms = 10000
@@ -161,6 +162,16 @@ pub struct GenesisConfig {
     /// Models.
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    /// MIST held by the faucet's account (`faucet` module); 0: no faucet coin.
+    #[serde(default = "default_faucet_balance")]
+    pub faucet_balance: u64,
+}
+
+/// The faucet's balance unless the file says otherwise: 1,000,000,000 SUI.
+pub const DEFAULT_FAUCET_BALANCE: u64 = 1_000_000_000_000_000_000;
+
+fn default_faucet_balance() -> u64 {
+    DEFAULT_FAUCET_BALANCE
 }
 
 fn default_gas_price() -> u64 {
@@ -309,6 +320,10 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
             let share = balance / coins + if k == 0 { balance % coins } else { 0 };
             genesis_objects.push(b.coin(new_id(), share, version, Owner::Address(address)));
         }
+    }
+    if config.faucet_balance > 0 {
+        let faucet = crate::faucet::address(&seed);
+        genesis_objects.push(b.coin(new_id(), config.faucet_balance, version, Owner::Address(faucet)));
     }
 
     let transaction = Transaction {

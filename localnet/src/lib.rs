@@ -35,6 +35,7 @@ pub mod calls;
 pub mod chain;
 pub mod congestion;
 pub mod exec;
+pub mod faucet;
 pub mod fields;
 pub mod gas;
 pub mod genesis;
@@ -69,6 +70,8 @@ pub struct Options {
     pub time: TimeSource,
     /// Checkpoint intervals.
     pub node: NodeConfig,
+    /// Where to serve the faucet (`faucet`); `None`: no faucet.
+    pub faucet_listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             seed: None,
             time: TimeSource::System,
             node: NodeConfig::default(),
+            faucet_listen: None,
         }
     }
 }
@@ -87,6 +91,7 @@ impl Default for Options {
 pub struct Localnet {
     node: Arc<Node>,
     addr: SocketAddr,
+    faucet_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -95,10 +100,23 @@ impl Localnet {
     /// Starts a network and serves it on `options.listen`.
     pub async fn start(genesis: &GenesisConfig, options: Options) -> anyhow::Result<Localnet> {
         let node = Node::open(genesis, options.data_dir.as_deref(), options.seed, options.time, options.node)?;
-        let listener = TcpListener::bind(options.listen).await?;
+        let listener = bind(options.listen, options.data_dir.as_deref(), "listen").await?;
         let addr = listener.local_addr()?;
+        let faucet_listener = match options.faucet_listen {
+            Some(a) => Some(bind(a, options.data_dir.as_deref(), "faucet-listen").await?),
+            None => None,
+        };
+        let faucet_addr = faucet_listener.as_ref().map(|l| l.local_addr()).transpose()?;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
+        if let Some(listener) = faucet_listener {
+            let (faucet, faucet_cancel) = (Arc::new(faucet::Faucet::new(node.clone())), cancel.clone());
+            tasks.spawn(async move {
+                if let Err(e) = faucet::serve(faucet, listener, faucet_cancel).await {
+                    tracing::error!(error = %e, "faucet stopped");
+                }
+            });
+        }
         tasks.spawn(node.clone().run_checkpoints(cancel.clone()));
         let (serve_node, serve_cancel) = (node.clone(), cancel.clone());
         tasks.spawn(async move {
@@ -107,7 +125,7 @@ impl Localnet {
             }
         });
         tasks.close();
-        Ok(Localnet { node, addr, cancel, tasks })
+        Ok(Localnet { node, addr, faucet_addr, cancel, tasks })
     }
 
     /// The address it listens on.
@@ -118,6 +136,11 @@ impl Localnet {
     /// The URL clients connect to, `http://<addr>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The faucet's URL, `http://<addr>`, when it serves one.
+    pub fn faucet_url(&self) -> Option<String> {
+        self.faucet_addr.map(|a| format!("http://{a}"))
     }
 
     /// The running node (for in-process tests and tools).
@@ -136,4 +159,35 @@ impl Drop for Localnet {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
+}
+
+/// Binds `addr`. With port 0 and a data directory, the port the network
+/// used before is taken again when it is free, so that clients and nodes
+/// configured with its URL find it after a restart; the port used is kept
+/// in the data directory (file `name`).
+async fn bind(addr: SocketAddr, data_dir: Option<&std::path::Path>, name: &str) -> anyhow::Result<TcpListener> {
+    use anyhow::Context;
+    let kept = data_dir.map(|d| d.join(format!("{name}.port")));
+    if addr.port() == 0
+        && let Some(port) =
+            kept.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).and_then(|s| s.trim().parse().ok())
+    {
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => tracing::warn!(port, error = %e, "the port used before is taken; picking another"),
+        }
+    }
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            ": another process (another atoma-localnet, or `sui start`?) uses it; stop it or pass another address"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on {addr} (--{name}): {e}{hint}")
+    })?;
+    if let Some(path) = kept {
+        let port = listener.local_addr()?.port();
+        std::fs::write(&path, format!("{port}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(listener)
 }

@@ -31,6 +31,19 @@ enum Command {
     Start(StartArgs),
     /// Writes a genesis file and a Sui keystore with new funded accounts.
     Init(InitArgs),
+    /// Funds an address from a running network's faucet (see `start --faucet-listen`).
+    Faucet(FaucetArgs),
+}
+
+#[derive(Parser)]
+struct FaucetArgs {
+    /// The address to fund.
+    address: sui_sdk_types::Address,
+    /// MIST to send (default: 100 SUI).
+    amount: Option<u64>,
+    /// The faucet's URL.
+    #[arg(long, env = "ATOMA_FAUCET_URL", default_value = "http://127.0.0.1:9123")]
+    url: String,
 }
 
 #[derive(Parser)]
@@ -39,9 +52,14 @@ struct StartArgs {
     /// holds a network started before, which continues where it stopped.
     #[arg(long, env = "ATOMA_LOCALNET_GENESIS")]
     genesis: PathBuf,
-    /// Address to serve gRPC on; port 0 picks a free port.
+    /// Address to serve gRPC on; port 0 picks a free port (with --data-dir,
+    /// the one used before when it is free).
     #[arg(long, default_value = "127.0.0.1:9000")]
     listen: SocketAddr,
+    /// Also serves a faucet on this address (Sui's faucet API, `POST /v2/gas`;
+    /// `atoma-localnet faucet` uses it). Sui's local faucet listens on 127.0.0.1:9123.
+    #[arg(long)]
+    faucet_listen: Option<SocketAddr>,
     /// Writes the URL clients connect to (http://host:port) to this file once serving.
     #[arg(long)]
     address_file: Option<PathBuf>,
@@ -123,6 +141,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Start(args) => tokio::runtime::Runtime::new()?.block_on(start(args)),
         Command::Init(args) => init(args),
+        Command::Faucet(args) => tokio::runtime::Runtime::new()?.block_on(faucet(args)),
     }
 }
 
@@ -153,6 +172,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
                 ..CongestionConfig::sui(args.checkpoint_interval_ms.max(1))
             }),
         },
+        faucet_listen: args.faucet_listen,
     };
     let net = Localnet::start(&genesis, options).await?;
     let url = net.url();
@@ -161,12 +181,19 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         serde_json::json!({
             "url": url,
             "chain_id": chain.chain_id().to_string(),
+            // The publication's role here: `atoma env add --publish-tx` reads the ids from it.
+            "genesis_transaction": chain
+                .txs
+                .iter()
+                .find(|(_, tx)| tx.checkpoint == Some((0, 0)))
+                .map(|(digest, _)| digest.to_string()),
             "package": id.package.to_string(),
             "network": id.network_id.to_string(),
             "network_initial_version": id.network_initial_version,
             "admin_cap": id.admin_cap_id.to_string(),
             "random_initial_version": id.random_initial_version,
             "checkpoint_height": chain.checkpoint_height(),
+            "faucet_url": net.faucet_url(),
         })
     });
     if let Some(path) = &args.address_file {
@@ -178,6 +205,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     println!("atoma-localnet serving {url}");
     let field = |k: &str| info[k].as_str().unwrap_or_default().to_string();
     println!("  chain id {}  package {}  network {}", field("chain_id"), field("package"), field("network"));
+    if let Some(faucet) = net.faucet_url() {
+        println!("  faucet {faucet}  (atoma-localnet faucet ADDRESS --url {faucet})");
+    }
     if let Some(dir) = &args.data_dir {
         println!("  ledger kept in {}", dir.display());
     }
@@ -226,6 +256,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         models.push(ModelConfig { id: id.to_string(), weight_digest: digest.to_string(), class: class.to_string() });
     }
     let config = GenesisConfig {
+        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
         admin: addresses[0],
         reference_gas_price: 1_000,
         random_seed: args.seed.clone(),
@@ -249,5 +280,26 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     for (i, a) in addresses.iter().enumerate() {
         println!("  account {i}: {a}{}", if i == 0 { " (admin)" } else { "" });
     }
+    Ok(())
+}
+
+async fn faucet(args: FaucetArgs) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({ "FixedAmountRequest": { "recipient": args.address.to_string() } });
+    if let Some(amount) = args.amount {
+        body["FixedAmountRequest"]["amount"] = amount.into();
+    }
+    let url = format!("{}/v2/gas", args.url.trim_end_matches('/'));
+    let response = reqwest::Client::new().post(&url).json(&body).send().await.map_err(|e| {
+        anyhow::anyhow!("no faucet answered at {url}: {e} (start the network with --faucet-listen, or give --url)")
+    })?;
+    let status = response.status();
+    let answer: serde_json::Value =
+        response.json().await.with_context(|| format!("the faucet at {url} answered {status} without JSON"))?;
+    let Some(coin) = answer["coins_sent"].get(0) else {
+        let why = answer["status"]["Failure"].as_str().map(str::to_string).unwrap_or_else(|| answer.to_string());
+        bail!("the faucet refused: {why}");
+    };
+    println!("{}", coin["transferTxDigest"].as_str().unwrap_or_default());
+    eprintln!("sent {} MIST to {} (coin {})", coin["amount"], args.address, coin["id"].as_str().unwrap_or_default());
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use atoma_localnet::congestion::{Admission, CongestionConfig, SharedInput, Tracker};
 use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
-use atoma_localnet::node::{NodeConfig, TimeSource};
+use atoma_localnet::node::NodeConfig;
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::commitment::{blake2b256, commitment};
 use atoma_protocol::{Digest, Event, ObjectId, SubmitArgs};
@@ -247,6 +247,7 @@ pub async fn localnet(
         .map(|i| Key::from_ed25519_bytes(blake2b256(format!("scaling bench key {i}").as_bytes()).0))
         .collect();
     let genesis = GenesisConfig {
+        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
         admin: keys[0].address(),
         reference_gas_price: 1_000,
         random_seed: Some(Digest([3; 32]).to_string()),
@@ -274,11 +275,8 @@ pub async fn localnet(
     };
     let period = Duration::from_millis(config.commit_period_ms);
     let options = Options {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: None,
-        seed: None,
-        time: TimeSource::System,
         node: NodeConfig { checkpoint_interval: period, idle_checkpoint_interval: period, congestion: Some(config) },
+        ..Options::default()
     };
     let net = Localnet::start(&genesis, options).await?;
     let (package, network) = net.node().with_chain(|c| (c.identity.package, c.identity.network_id));

@@ -43,6 +43,7 @@ pub fn accounts(n: u8) -> Vec<Account> {
 /// one class `cpu` and one model `tiny`.
 pub fn genesis(accounts: &[Account]) -> GenesisConfig {
     GenesisConfig {
+        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
         admin: accounts[0].address,
         reference_gas_price: 1_000,
         random_seed: None,

@@ -22,6 +22,7 @@ pub fn keys(n: u8) -> Vec<Key> {
 
 pub fn genesis(keys: &[Key]) -> GenesisConfig {
     GenesisConfig {
+        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
         admin: keys[0].address(),
         reference_gas_price: 1_000,
         random_seed: None,
