@@ -133,15 +133,7 @@ pub fn file_digest(path: &Path) -> Result<Digest, EngineError> {
 }
 
 /// The model digest of a checkpoint's files (see the module doc).
-pub fn files_digest(files: &BTreeMap<String, Digest>) -> Digest {
-    let mut hasher = Blake2b256::new();
-    for (name, digest) in files {
-        hasher.update(name.as_bytes());
-        hasher.update([0u8]);
-        hasher.update(digest.0);
-    }
-    Digest(hasher.finalize().digest)
-}
+pub use atoma_protocol::commitment::files_digest;
 
 impl ModelManifest {
     /// Reads and validates a manifest file.

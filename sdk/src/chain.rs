@@ -50,8 +50,12 @@ const GAS_WAIT: Duration = Duration::from_secs(60);
 /// Where the package lives and which network object it acts on.
 #[derive(Clone, Debug)]
 pub struct Identity {
-    /// The `atoma` package's address.
+    /// The `atoma` package's address that calls go to: the latest version
+    /// after an upgrade.
     pub package: Address,
+    /// The package that defined the types (the first publication's id):
+    /// objects and events keep its types across upgrades (docs/deploy.md).
+    pub type_origin: Address,
     /// The shared `Network` object.
     pub network: Address,
     /// The `Network`'s initial shared version.
@@ -176,7 +180,13 @@ impl Chain {
             sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url:?}: {e}")))?;
         let mut chain = Chain {
             rpc,
-            identity: Identity { package, network, network_initial_version: 0, random_initial_version: 0 },
+            identity: Identity {
+                package,
+                type_origin: package,
+                network,
+                network_initial_version: 0,
+                random_initial_version: 0,
+            },
             key,
             gas_price: 0,
             gas_budget: DEFAULT_GAS_BUDGET,
@@ -189,6 +199,14 @@ impl Chain {
             SdkError::Rpc { status, .. } if status.code() == tonic::Code::NotFound => {
                 SdkError::InvalidArgument(format!("network object {network} does not exist on {url}"))
             }
+            SdkError::Rpc { status, .. }
+                if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown) =>
+            {
+                SdkError::InvalidArgument(format!(
+                    "cannot reach a Sui node at {url}: {}",
+                    crate::error::describe(&status)
+                ))
+            }
             other => other,
         })?;
         let tag: StructTag = net
@@ -197,11 +215,19 @@ impl Chain {
             .unwrap_or_default()
             .parse()
             .map_err(|_| SdkError::Decode(format!("object {network} has no readable type")))?;
-        if tag.address() != &package || tag.module().as_str() != "network" || tag.name().as_str() != "Network" {
+        if tag.module().as_str() != "network" || tag.name().as_str() != "Network" {
+            return Err(SdkError::InvalidArgument(format!("object {network} is a {tag}, not an atoma Network")));
+        }
+        // After an upgrade, `package` is the new version and the types keep
+        // the first one's id: the package's type origins must say so.
+        if tag.address() != &package && !chain.upgrades(&package, tag.address()).await {
             return Err(SdkError::InvalidArgument(format!(
-                "object {network} is a {tag}, not the Network of package {package}"
+                "object {network} is the Network of package {}, not the Network of package {package} \
+                 (after an upgrade, the new package's type origins name the first one)",
+                tag.address()
             )));
         }
+        chain.identity.type_origin = *tag.address();
         chain.identity.network_initial_version = initial_shared_version(&net, network)?;
         let random = chain.get_object(RANDOM, &["owner"]).await?;
         chain.identity.random_initial_version = initial_shared_version(&random, RANDOM)?;
@@ -214,6 +240,19 @@ impl Chain {
             return Err(SdkError::Decode(format!("the node at {url} reports a reference gas price of 0")));
         }
         Ok(chain)
+    }
+
+    /// Whether `package` is an upgrade of `origin`: its type origins say
+    /// that `network::Network` was defined by `origin`.
+    async fn upgrades(&self, package: &Address, origin: &Address) -> bool {
+        let Ok(o) = self.get_object(*package, &["package"]).await else { return false };
+        o.package.is_some_and(|p| {
+            p.type_origins.iter().any(|t| {
+                t.module_name.as_deref() == Some("network")
+                    && t.datatype_name.as_deref() == Some("Network")
+                    && t.package_id.as_deref().and_then(|a| a.parse::<Address>().ok()).as_ref() == Some(origin)
+            })
+        })
     }
 
     /// Sets the gas budget of each call (MIST).
@@ -264,8 +303,13 @@ impl Chain {
 
     /// The sender's SUI balance (MIST).
     pub async fn balance(&self) -> Result<u64> {
+        self.balance_of(self.sender()).await
+    }
+
+    /// An address's SUI balance (MIST).
+    pub async fn balance_of(&self, owner: Address) -> Result<u64> {
         let mut req = proto::GetBalanceRequest::default();
-        req.owner = Some(self.sender().to_string());
+        req.owner = Some(owner.to_string());
         req.coin_type = Some("0x2::sui::SUI".into());
         let b = self
             .rpc
@@ -460,7 +504,26 @@ impl Chain {
         self.send_and_read(signed, &used).await
     }
 
-    async fn sign(&self, call: &Call, gas: &[Address]) -> Result<Signed> {
+    /// Pays `amount` MIST to `to`, split off the sender's gas coins.
+    pub async fn transfer_sui(&self, to: Address, amount: u64) -> Result<Executed> {
+        let need =
+            amount.checked_add(self.gas_budget).ok_or_else(|| SdkError::InvalidArgument("amount too large".into()))?;
+        let (gas, _gas_guards) = self.take_gas(need).await?;
+        for id in &gas {
+            self.settle_pending(*id).await?;
+        }
+        let mut tx = self.builder(&gas).await?;
+        let gas_coin = tx.gas();
+        let amount = tx.pure(&amount);
+        let coin = tx.split_coins(gas_coin, vec![amount]).remove(0);
+        let to = tx.pure(&to);
+        tx.transfer_objects(vec![coin], to);
+        let signed = self.finish(tx)?;
+        self.send_and_read(signed, &gas).await
+    }
+
+    /// A transaction builder with the sender, gas price, budget and gas coins set.
+    async fn builder(&self, gas: &[Address]) -> Result<TransactionBuilder> {
         let mut tx = TransactionBuilder::new();
         tx.set_sender(self.sender());
         tx.set_gas_price(self.gas_price);
@@ -471,6 +534,18 @@ impl Chain {
             gas_inputs.push(ObjectInput::owned(*r.object_id(), r.version(), *r.digest()));
         }
         tx.add_gas_objects(gas_inputs);
+        Ok(tx)
+    }
+
+    fn finish(&self, tx: TransactionBuilder) -> Result<Signed> {
+        let transaction =
+            tx.try_build().map_err(|e| SdkError::InvalidArgument(format!("building the transaction: {e}")))?;
+        let signature = self.key.sign_transaction(&transaction)?;
+        Ok(Signed { transaction, signature })
+    }
+
+    async fn sign(&self, call: &Call, gas: &[Address]) -> Result<Signed> {
+        let mut tx = self.builder(gas).await?;
         let mut args: Vec<Argument> = Vec::with_capacity(call.args.len());
         for arg in &call.args {
             args.push(match arg {
@@ -504,10 +579,7 @@ impl Chain {
             Identifier::new(call.function).map_err(|e| SdkError::InvalidArgument(e.to_string()))?,
         );
         tx.move_call(function, args);
-        let transaction =
-            tx.try_build().map_err(|e| SdkError::InvalidArgument(format!("building the transaction: {e}")))?;
-        let signature = self.key.sign_transaction(&transaction)?;
-        Ok(Signed { transaction, signature })
+        self.finish(tx)
     }
 
     /// Sends a transaction whose outcome was unknown again (or finds it
@@ -610,7 +682,7 @@ impl Chain {
                 return Err(SdkError::Execution { description, digest });
             }
         }
-        let events = decode_events(&self.identity.package, executed.events.as_ref())?;
+        let events = decode_events(&self.identity.type_origin, executed.events.as_ref())?;
         let created = created_objects(&effects);
         Ok(Executed { digest, events, effects, created })
     }
@@ -698,6 +770,41 @@ pub fn initial_shared_version(o: &proto::Object, id: Address) -> Result<u64> {
         }
         _ => Err(SdkError::InvalidArgument(format!("object {id} is not a shared object"))),
     }
+}
+
+/// What a publication of the package created, read from its transaction:
+/// the package id, the shared `Network` and the `AdminCap` (from the
+/// `NetworkCreated` event that the package's `init` emits).
+pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Address, Address)> {
+    let mut rpc =
+        sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url:?}: {e}")))?;
+    let mut req = proto::GetTransactionRequest::default();
+    req.digest = Some(digest.to_string());
+    req.read_mask = Some(mask(&["events"]));
+    let tx = rpc
+        .ledger_client()
+        .get_transaction(req)
+        .await
+        .map_err(|e| SdkError::rpc(format!("reading transaction {digest} at {url}"), e))?
+        .into_inner()
+        .transaction
+        .ok_or_else(|| SdkError::Decode(format!("transaction {digest} came back empty")))?;
+    let events = tx.events.as_ref();
+    for e in events.map(|e| e.events.as_slice()).unwrap_or_default() {
+        let Some(tag) = e.event_type.as_deref().and_then(|t| t.parse::<StructTag>().ok()) else { continue };
+        if tag.module().as_str() != "events" || tag.name().as_str() != "NetworkCreated" {
+            continue;
+        }
+        let package = *tag.address();
+        for decoded in decode_events(&package, events)? {
+            if let Event::NetworkCreated(n) = decoded {
+                return Ok((package, Address::new(n.network_id.0), Address::new(n.admin_cap_id.0)));
+            }
+        }
+    }
+    Err(SdkError::InvalidArgument(format!(
+        "transaction {digest} created no atoma Network: give the digest of `sui client publish`"
+    )))
 }
 
 /// The package's events among a transaction's events, decoded.

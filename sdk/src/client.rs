@@ -197,7 +197,7 @@ impl Client {
                 }
                 if bytes.len() as u64 > params.max_inline_input {
                     return Err(SdkError::InvalidArgument(format!(
-                        "the input is {} bytes, over the network's inline limit of {}: host it and pass InputSpec::Uri with its digest",
+                        "the input is {} bytes, over the network's inline limit of {}: host it and give its URI and digest (`--input-uri` and `--input-digest`; a URI input in the SDK)",
                         bytes.len(),
                         params.max_inline_input
                     )));
@@ -487,7 +487,7 @@ impl RequestHandle {
         let give_up = Instant::now() + timeout;
         let chain = &self.client.chain;
         let mut events =
-            EventStream::new(chain.rpc(), chain.identity().package, Start::Checkpoint(self.start_checkpoint));
+            EventStream::new(chain.rpc(), chain.identity().type_origin, Start::Checkpoint(self.start_checkpoint));
         let mut transactions: Vec<Digest> = self.transactions.clone();
         let mut deadline_ms: Option<u64> = None;
         let mut committed: BTreeSet<Address> = BTreeSet::new();

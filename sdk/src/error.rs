@@ -28,7 +28,10 @@ pub enum SdkError {
     /// The transaction was cancelled because shared objects it writes were
     /// congested (Sui's per-object congestion control, docs/scaling.md): it
     /// changed nothing but paid for gas; sending the call again later is safe.
-    #[error("transaction {digest} was cancelled: shared objects {objects:?} are congested; try again later")]
+    #[error(
+        "transaction {digest} was cancelled: shared objects {} are congested; try again later",
+        objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+    )]
     Congested {
         /// The congested objects.
         objects: Vec<sui_sdk_types::Address>,
@@ -47,7 +50,7 @@ pub enum SdkError {
     #[error("the node rejected the transaction: {0}")]
     Rejected(String),
     /// The node could not be reached or answered with an error.
-    #[error("{context}: {status}")]
+    #[error("{context}: {}", describe(status))]
     Rpc {
         /// What the SDK was doing.
         context: String,
@@ -100,6 +103,26 @@ impl SdkError {
             SdkError::Protocol { error, .. } | SdkError::Refused { error } => Some(*error),
             _ => None,
         }
+    }
+}
+
+/// A gRPC status in one line: its message, and the root cause when the
+/// transport failed (`tcp connect error: Connection refused (os error 111)`).
+pub fn describe(status: &tonic::Status) -> String {
+    let mut root: Option<String> = None;
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        root = Some(e.to_string());
+        source = e.source();
+    }
+    let message = if status.message().is_empty() {
+        status.code().description().to_string()
+    } else {
+        status.message().to_string()
+    };
+    match root {
+        Some(r) if r != message => format!("{message}: {r}"),
+        _ => message,
     }
 }
 

@@ -12,12 +12,14 @@
 //! - [`events`]: the package's events from a checkpoint or cursor onward,
 //!   resumable without loss or duplication.
 //! - [`http`]: the node output protocol (shared with the node service).
+//! - [`config`]: the CLI's environments and key, and the Sui CLI's `client.yaml`.
 //! - [`client`]: the requester's API: `submit`, `first_output`, `finality`, `verify`.
 //! - [`error`]: the SDK's errors (`SdkError`).
 
 pub mod calls;
 pub mod chain;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -9,7 +9,7 @@
 use atoma_protocol::ObjectId;
 use atoma_protocol::ProtocolError;
 use atoma_protocol::objects::{
-    HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject,
+    CapObject, HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject, type_names,
 };
 use prost_types::FieldMask;
 use serde::Serialize;
@@ -220,6 +220,62 @@ impl Chain {
             }
             other => other,
         })?;
+        let tag: Option<sui_sdk_types::StructTag> = o.object_type.as_deref().and_then(|t| t.parse().ok());
+        if let Some(tag) = tag.filter(|t| (t.module().as_str(), t.name().as_str()) != type_names::REQUEST) {
+            let hint = match (tag.module().as_str(), tag.name().as_str()) {
+                type_names::NODE_CAP => ": it is a node's id (see `atoma nodes`)",
+                type_names::HARDWARE_CLASS => ": it is a hardware class (see `atoma classes`)",
+                type_names::NETWORK => ": it is the Network",
+                _ => "",
+            };
+            return Err(SdkError::InvalidArgument(format!("{request} is a {tag}, not a request{hint}")));
+        }
         contents(&o, &format!("request {request}"))
+    }
+
+    /// The objects of type `package::module::name` that `owner` holds, with their contents.
+    pub async fn owned_of_type(&self, owner: Address, type_: (&str, &str)) -> Result<Vec<(Address, Vec<u8>)>> {
+        let object_type = format!("{}::{}::{}", self.identity().type_origin, type_.0, type_.1);
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let mut req = proto::ListOwnedObjectsRequest::default();
+            req.owner = Some(owner.to_string());
+            req.object_type = Some(object_type.clone());
+            req.read_mask = Some(FieldMask::from_paths(["object_id", "contents"]));
+            req.page_size = Some(1_000);
+            req.page_token = token;
+            let page = self
+                .rpc()
+                .state_client()
+                .list_owned_objects(req)
+                .await
+                .map_err(|e| SdkError::rpc(format!("listing the {object_type} objects of {owner}"), e))?
+                .into_inner();
+            for o in page.objects {
+                let id: Address = o
+                    .object_id
+                    .as_deref()
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(|| SdkError::Decode("an owned object without id".into()))?;
+                out.push((id, o.contents.and_then(|c| c.value).map(|v| v.to_vec()).unwrap_or_default()));
+            }
+            token = page.next_page_token;
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The `AdminCap` of this network that the sender holds, if any.
+    pub async fn find_admin_cap(&self) -> Result<Option<Address>> {
+        let network = ObjectId(self.identity().network.into_inner());
+        for (id, bytes) in self.owned_of_type(self.sender(), type_names::ADMIN_CAP).await? {
+            let cap: Option<CapObject> = bcs::from_bytes(&bytes).ok();
+            if cap.is_some_and(|c| c.network_id == network) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 }

@@ -73,7 +73,7 @@ pub async fn all_events(chain: &Chain) -> anyhow::Result<Vec<PackageEvent>> {
         tokio::time::sleep(Duration::from_millis(20)).await;
         height = chain.checkpoint_height().await?;
     }
-    let mut stream = EventStream::new(chain.rpc(), chain.identity().package, Start::Checkpoint(0));
+    let mut stream = EventStream::new(chain.rpc(), chain.identity().type_origin, Start::Checkpoint(0));
     let mut out = Vec::new();
     loop {
         // The first read catches up on every checkpoint sealed so far; later

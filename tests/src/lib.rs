@@ -74,7 +74,8 @@ impl ClassSpec {
         format!("device=cpu;dtype=f32;threads={};cpu_capability=avx2;libtorch={LIBTORCH}", self.threads)
     }
 
-    fn profile_toml(&self) -> String {
+    /// The `[class]` table of a node configuration for this class.
+    pub fn profile_toml(&self) -> String {
         format!(
             "name = \"{}\"\ndevice = \"cpu\"\nthreads = {}\ncpu_capability = \"avx2\"\nlibtorch = \"{LIBTORCH}\"\n",
             self.name(),
@@ -359,6 +360,7 @@ impl Cluster {
         let requester = Key::from_ed25519_bytes([200; 32]);
         let node_keys: Vec<Key> = (0..spec.nodes.len()).map(|i| Key::from_ed25519_bytes([i as u8 + 1; 32])).collect();
         let genesis = GenesisConfig {
+            faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
             admin: requester.address(),
             reference_gas_price: 1_000,
             random_seed: spec.seed.map(|s| atoma_protocol::Digest(s).to_string()),
@@ -651,7 +653,7 @@ pub async fn request_events(
     from: u64,
     timeout: Duration,
 ) -> anyhow::Result<Vec<PackageEvent>> {
-    let mut stream = EventStream::new(chain.rpc(), chain.identity().package, Start::Checkpoint(from));
+    let mut stream = EventStream::new(chain.rpc(), chain.identity().type_origin, Start::Checkpoint(from));
     let id = atoma_protocol::ObjectId(request.into_inner());
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;

@@ -200,7 +200,8 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
-    /// Enter the class's deterministic mode and print the profile in effect.
+    /// Enter the class's deterministic mode and print the profile in effect,
+    /// with the class's chain profile (what `atoma admin add-class --profile` registers).
     Profile,
     /// Measure the engine (a benchmark; prints one JSON object). `scripts/bench-inference`
     /// runs it in both modes, each in its own process.
@@ -713,8 +714,12 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Profile => {
-            let p = profile::enter(&class(cli.profile.as_deref())?)?;
-            println!("{}", serde_json::to_string_pretty(&p)?);
+            let class = class(cli.profile.as_deref())?;
+            let p = profile::enter(&class)?;
+            let mut out = serde_json::to_value(&p)?;
+            // What `atoma admin add-class --profile` registers for the class.
+            out["chain_profile"] = class.chain_profile().into();
+            println!("{}", serde_json::to_string_pretty(&out)?);
         }
     }
     Ok(())

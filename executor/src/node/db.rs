@@ -55,6 +55,22 @@ pub struct Task {
     pub unavailable: Option<String>,
 }
 
+/// A summary of the database: the node, its tasks, unconfirmed
+/// transactions and where it follows events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The node's id, once registered.
+    pub node: Option<String>,
+    /// Tasks kept.
+    pub tasks: u64,
+    /// Of which finished.
+    pub tasks_done: u64,
+    /// Signed transactions whose outcome is not yet known.
+    pub outbox: u64,
+    /// The last event handled: checkpoint, transaction, event index.
+    pub cursor: Option<[u64; 3]>,
+}
+
 /// The database.
 pub struct Db {
     db: Database,
@@ -111,6 +127,32 @@ impl Db {
     /// Stores the node's id.
     pub fn set_node_cap(&self, id: &Address) -> anyhow::Result<()> {
         self.put_meta("node_cap", id.as_bytes())
+    }
+
+    /// Forgets a node that withdrew, so that the directory can register a
+    /// new one: its id and where it followed events. Its finished tasks stay.
+    pub fn forget_node(&self) -> anyhow::Result<()> {
+        let write = self.db.begin_write()?;
+        {
+            let mut meta = write.open_table(META)?;
+            for key in ["node_cap", "cursor", "start_checkpoint"] {
+                meta.remove(key)?;
+            }
+        }
+        write.commit()?;
+        Ok(())
+    }
+
+    /// What the database holds, in a few numbers (for `atoma-node status`).
+    pub fn summary(&self) -> anyhow::Result<Summary> {
+        let (tasks, done) = self.task_counts()?;
+        Ok(Summary {
+            node: self.node_cap()?.map(|a| a.to_string()),
+            tasks,
+            tasks_done: done,
+            outbox: self.outbox()?.len() as u64,
+            cursor: self.cursor()?.map(|c| [c.checkpoint, c.transaction, c.event]),
+        })
     }
 
     /// Where the first run starts following events.

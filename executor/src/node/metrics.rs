@@ -30,6 +30,13 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     /// Seconds between now and the timestamp of the last checkpoint read.
     pub chain_lag_seconds: IntGauge,
+    /// 1 when the node may be given new tasks, 0 when not (leaving,
+    /// collateral below the class minimum, or fully locked).
+    pub eligible: IntGauge,
+    /// The node's collateral (MIST).
+    pub collateral_mist: IntGauge,
+    /// MIST the node's collateral lacks to reach its class's minimum (0 when it does not).
+    pub collateral_shortfall_mist: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -66,6 +73,13 @@ impl Default for Metrics {
             inference_seconds,
             queue_depth: gauge(&registry, "atoma_node_queue_depth", "Tasks being worked on"),
             chain_lag_seconds: gauge(&registry, "atoma_node_chain_lag_seconds", "Age of the last checkpoint read"),
+            eligible: gauge(&registry, "atoma_node_eligible", "1 when the node may be given new tasks"),
+            collateral_mist: gauge(&registry, "atoma_node_collateral_mist", "The node's collateral"),
+            collateral_shortfall_mist: gauge(
+                &registry,
+                "atoma_node_collateral_shortfall_mist",
+                "MIST the collateral lacks to reach the class minimum",
+            ),
             registry,
         }
     }

@@ -61,8 +61,18 @@ pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> 
         .route("/v1/outputs/{request}", axum::routing::get(output))
         .route("/v1/sealed/{request}", axum::routing::post(sealed))
         .route("/health", axum::routing::get(|| async { "ok" }))
+        .route("/v1/node", axum::routing::get(node_summary))
         .with_state(service);
     serve_bounded(listener, app, limits).await
+}
+
+/// The database's summary, for `atoma-node status` while the node runs
+/// (the database admits one process at a time).
+async fn node_summary(State(service): State<Arc<Service>>) -> Response {
+    match service.db.summary() {
+        Ok(s) => axum::Json(s).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 /// Serves `/metrics` on `listener`.

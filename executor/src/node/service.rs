@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
 use atoma_protocol::objects::RequestObject;
+use atoma_protocol::state::Standing;
 use atoma_protocol::{Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Role, Round, Status};
 use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
 use atoma_sdk::{Chain, EventStream, SdkError, Start};
@@ -50,6 +51,8 @@ use crate::node::metrics::Metrics;
 
 /// How often every open task is looked at again.
 const TICK: Duration = Duration::from_secs(1);
+/// Ticks between two reads of the node's standing (collateral, eligibility).
+const STANDING_EVERY_TICKS: u64 = 30;
 
 /// A running node.
 pub struct Service {
@@ -60,6 +63,8 @@ pub struct Service {
     /// The shared object of the node's class, which every call on its
     /// requests names.
     pub(crate) class_object: Address,
+    /// The node's class id.
+    class_id: u64,
     pub(crate) db: Db,
     engines: HashMap<String, Arc<Mutex<TchEngine>>>,
     workers: Semaphore,
@@ -73,6 +78,8 @@ pub struct Service {
     last_checkpoint_ms: AtomicU64,
     /// Per open assignment, how long its steps took: logged when the node commits.
     timings: Mutex<HashMap<Address, Timing>>,
+    /// The standing last logged (`check_standing`).
+    standing: Mutex<Option<Standing>>,
 }
 
 /// The timing of one assignment.
@@ -93,7 +100,7 @@ impl Service {
     /// Connects to the chain, checks the node is registered, and loads every
     /// model (checking its weights against the manifest and the chain).
     pub async fn start(config: Config, db: Db) -> anyhow::Result<Arc<Service>> {
-        let key = atoma_sdk::keys::load_key(&config.key).context("key")?;
+        let key = atoma_sdk::config::resolve_key(Some(&config.key), &Default::default()).context("key")?.key;
         let chain = Chain::connect(&config.url, config.package, config.network, key).await?;
         let node = match config.node_cap.or(db.node_cap()?) {
             Some(n) => n,
@@ -141,6 +148,7 @@ impl Service {
             chain,
             node,
             class_object,
+            class_id: info.class_id,
             db,
             engines,
             http,
@@ -149,6 +157,7 @@ impl Service {
             driving: Mutex::default(),
             last_checkpoint_ms: AtomicU64::new(0),
             timings: Mutex::default(),
+            standing: Mutex::default(),
         }))
     }
 
@@ -178,11 +187,17 @@ impl Service {
                 Err(e) => tracing::warn!(%digest, error = %e, "outcome still unknown; kept in the outbox"),
             }
         }
+        self.check_standing().await;
         let ticker = {
             let service = self.clone();
             tokio::spawn(async move {
+                let mut ticks = 0u64;
                 loop {
                     tokio::time::sleep(TICK).await;
+                    ticks += 1;
+                    if ticks % STANDING_EVERY_TICKS == 0 {
+                        service.check_standing().await;
+                    }
                     match service.db.open_tasks() {
                         Ok(tasks) => {
                             for (request, _) in tasks {
@@ -206,13 +221,70 @@ impl Service {
             (None, None) => Start::Tip,
         };
         tracing::info!(node = %self.node, ?start, "following the package's events");
-        let mut events = EventStream::new(self.chain.rpc(), self.chain.identity().package, start);
+        let mut events = EventStream::new(self.chain.rpc(), self.chain.identity().type_origin, start);
         loop {
             let e = events.next().await?;
             self.last_checkpoint_ms.store(e.timestamp_ms, Ordering::Relaxed);
             self.metrics.chain_lag_seconds.set((now_ms().saturating_sub(e.timestamp_ms) / 1_000) as i64);
             self.on_event(&e.event)?;
             self.db.set_cursor(&e.cursor)?;
+        }
+    }
+
+    /// Reads the node's collateral and class on chain, sets the standing
+    /// metrics, and logs when the node stops (or starts again) being
+    /// eligible for new tasks: after a slash, collateral below the class
+    /// minimum takes the node out of sampling until it is topped up.
+    pub(crate) async fn check_standing(&self) {
+        let read = async {
+            let node = self.chain.node(self.node).await?;
+            let class = self.chain.class(self.class_id).await?;
+            Ok::<_, SdkError>((node, class))
+        };
+        let (node, class) = match read.await {
+            Ok((Some(node), class)) => (node, class),
+            Ok((None, _)) => {
+                tracing::warn!(node = %self.node, "the node is not registered any more (withdrawn?)");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the node's standing");
+                return;
+            }
+        };
+        let standing = Standing::of(
+            node.leaving_since_ms.is_some(),
+            node.collateral,
+            node.locked,
+            class.min_collateral,
+            class.task_lock,
+        );
+        self.metrics.eligible.set(i64::from(standing == Standing::Eligible));
+        self.metrics.collateral_mist.set(node.collateral.min(i64::MAX as u64) as i64);
+        let short = if let Standing::BelowMinimum { short } = standing { short } else { 0 };
+        self.metrics.collateral_shortfall_mist.set(short.min(i64::MAX as u64) as i64);
+        let mut last = self.standing.lock().expect("standing");
+        if last.replace(standing) == Some(standing) {
+            return;
+        }
+        match standing {
+            Standing::Eligible => {
+                tracing::info!(node = %self.node, collateral = node.collateral, "eligible for new tasks")
+            }
+            Standing::BelowMinimum { short } => tracing::warn!(
+                node = %self.node,
+                collateral = node.collateral,
+                min_collateral = class.min_collateral,
+                "collateral is below the class minimum: the node gets no new tasks until {short} MIST is added \
+                 (`atoma-node add-collateral {short}`)"
+            ),
+            Standing::Leaving => tracing::info!(node = %self.node, "leaving: no new tasks"),
+            Standing::FullyLocked => tracing::info!(
+                node = %self.node,
+                collateral = node.collateral,
+                locked = node.locked,
+                "open tasks lock the collateral: no new tasks until they settle"
+            ),
         }
     }
 
@@ -232,6 +304,8 @@ impl Service {
             Event::NodeSlashed(s) if s.node_id == me => {
                 self.metrics.slashed.inc();
                 tracing::warn!(request = %request, node = %self.node, reason = ?s.reason, amount = s.amount, "slashed");
+                let service = self.clone();
+                tokio::spawn(async move { service.check_standing().await });
             }
             Event::DisputeRaised(_) if has_task => {
                 self.metrics.disputed.inc();

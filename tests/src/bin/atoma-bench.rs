@@ -110,7 +110,7 @@ async fn latency(args: &Args) -> anyhow::Result<Value> {
     // A chain round: from sending a transaction until a subscriber sees its event
     // (execution plus the wait for its checkpoint), the unit a protocol step costs.
     let (mut chain_ms, mut round_ms) = (Vec::new(), Vec::new());
-    let mut stream = EventStream::new(client.chain().rpc(), client.chain().identity().package, Start::Tip);
+    let mut stream = EventStream::new(client.chain().rpc(), client.chain().identity().type_origin, Start::Tip);
     for _ in 0..10 {
         let t = Instant::now();
         let sent = client.chain().withdraw_treasury(cluster.admin_cap, 0).await?;

@@ -6,12 +6,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use atoma_protocol::security::{Payoffs, collusion_probability, min_class_size};
-use atoma_protocol::{Mode, Status};
+use atoma_protocol::{Mode, ProtocolError, Status};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
-use atoma_sdk::keys::{Keystore, load_key};
-use atoma_sdk::{Chain, Client, InputSpec, Key, RequestSpec};
+use atoma_sdk::keys::Keystore;
+use atoma_sdk::{Client, InputSpec, Key, RequestSpec, SdkError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod admin;
+mod env;
+
+use env::{EnvCommand, KeyArgs, KeyCommand, NetworkArgs};
 use serde_json::json;
 use sui_sdk_types::Address;
 
@@ -40,53 +45,42 @@ enum Command {
     Security(SecurityArgs),
     /// Creates a new Ed25519 key.
     Keygen(KeygenArgs),
+    /// Environments: the networks commands act on (URL, package, Network, AdminCap).
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// The key commands sign with.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The admin's commands: classes, models, parameters, treasury, migration.
+    Admin(admin::AdminArgs),
+    /// Shows the SUI balance of an address (default: the key's).
+    Balance(BalanceArgs),
+    /// Pays SUI from the key's address to another.
+    Transfer(TransferArgs),
 }
 
-/// Where the network is.
 #[derive(Args)]
-struct NetworkArgs {
-    /// The node's gRPC URL.
-    #[arg(long, env = "ATOMA_URL")]
-    url: Option<String>,
-    /// The atoma package's address.
-    #[arg(long, env = "ATOMA_PACKAGE")]
-    package: Option<Address>,
-    /// The shared Network object's id.
-    #[arg(long, env = "ATOMA_NETWORK")]
-    network: Option<Address>,
-    /// A JSON file with `url`, `package` and `network` (as atoma-localnet's
-    /// --info-file writes it); flags override it.
-    #[arg(long, env = "ATOMA_INFO")]
-    info: Option<PathBuf>,
+struct BalanceArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The address (default: the key's).
+    address: Option<Address>,
 }
 
-impl NetworkArgs {
-    fn resolve(&self) -> anyhow::Result<(String, Address, Address)> {
-        let info: serde_json::Value = match &self.info {
-            Some(path) => serde_json::from_str(
-                &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-            )
-            .with_context(|| format!("{} is not JSON", path.display()))?,
-            None => json!({}),
-        };
-        let field = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let url = self.url.clone().or(field("url")).context("give --url (or --info)")?;
-        let package = match self.package {
-            Some(p) => p,
-            None => field("package").context("give --package (or --info)")?.parse().context("package in --info")?,
-        };
-        let network = match self.network {
-            Some(n) => n,
-            None => field("network").context("give --network (or --info)")?.parse().context("network in --info")?,
-        };
-        Ok((url, package, network))
-    }
-
-    /// A read-only connection (signs nothing).
-    async fn connect_read_only(&self) -> anyhow::Result<Chain> {
-        let (url, package, network) = self.resolve()?;
-        Ok(Chain::connect(&url, package, network, Key::generate()).await?)
-    }
+#[derive(Args)]
+struct TransferArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The recipient.
+    #[arg(long)]
+    to: Address,
+    /// MIST to pay (1 SUI = 1,000,000,000 MIST).
+    #[arg(long)]
+    amount: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,9 +94,8 @@ enum ModeArg {
 struct SubmitArgs {
     #[command(flatten)]
     network: NetworkArgs,
-    /// The requester's key: a suiprivkey string, or KEYSTORE_PATH[#ADDRESS].
-    #[arg(long, env = "ATOMA_KEY", hide_env_values = true)]
-    key: String,
+    #[command(flatten)]
+    key: KeyArgs,
     /// The model's id.
     #[arg(long)]
     model: String,
@@ -242,6 +235,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Classes(a) => classes(a).await,
         Command::Security(a) => security(a),
         Command::Keygen(a) => keygen(a),
+        Command::Env(c) => env::env_command(c).await,
+        Command::Key(c) => env::key_command(c),
+        Command::Admin(a) => admin::admin(a).await,
+        Command::Balance(a) => balance(a).await,
+        Command::Transfer(a) => transfer(a).await,
     }
 }
 
@@ -253,8 +251,8 @@ fn bps(p: f64) -> anyhow::Result<u64> {
 }
 
 async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
-    let (url, package, network) = a.network.resolve()?;
-    let key = load_key(&a.key)?;
+    let env = a.network.resolve()?;
+    let key = a.key.resolve()?.key;
     let built = if let Some(p) = &a.prompt {
         Some(json!({ "prompt": p, "max_tokens": a.max_tokens }))
     } else if let Some(c) = &a.chat {
@@ -283,7 +281,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
         ModeArg::Sealed => Mode::Sealed { p_bps: bps(a.p)?, n: a.n },
     };
-    let client = Client::connect(&url, package, network, key).await?;
+    let client = Client::connect(&env.url, env.package, env.network, key).await?;
     let started = Instant::now();
     let progress = |line: String| {
         if !a.json {
@@ -291,8 +289,24 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         }
     };
     let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms: a.timeout_ms, max_fee: a.fee };
-    let handle = client.submit(spec).await?;
-    progress(format!("submitted request {} (fee {} MIST), nodes {:?}", handle.id(), handle.fee(), handle.executors()));
+    let handle = match client.submit(spec).await {
+        Ok(h) => h,
+        Err(SdkError::Refused { error: ProtocolError::UnknownModel }) => {
+            let models: Vec<String> = client.chain().models().await?.into_iter().map(|(id, _)| id).collect();
+            bail!(
+                "model {} is not registered on this network; registered: {} (nothing was sent)",
+                a.model,
+                if models.is_empty() { "none".to_string() } else { models.join(", ") }
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    progress(format!(
+        "submitted request {} (fee {} MIST), nodes {}",
+        handle.id(),
+        handle.fee(),
+        handle.executors().iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+    ));
     let wait = Duration::from_secs(a.wait_s);
     let (first, attestation) = tokio::join!(handle.first_output_within(wait), handle.finality_within(wait));
     let first_elapsed = started.elapsed();
@@ -316,7 +330,9 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             nodes.len(),
             if *checked { ", verified" } else { ", unverified" }
         )),
-        Outcome::Failed { reason, refund } => progress(format!("failed: {reason:?}, {refund} MIST refunded")),
+        Outcome::Failed { reason, refund } => {
+            progress(format!("failed: {}, {refund} MIST refunded", reason.describe()))
+        }
     }
     if a.json {
         let outcome = match &attestation.outcome {
@@ -327,7 +343,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 "verified": verified,
             }),
             Outcome::Failed { reason, refund } => {
-                json!({ "status": "failed", "reason": format!("{reason:?}"), "refund": refund })
+                json!({ "status": "failed", "reason": reason.name(), "refund": refund })
             }
         };
         let out = json!({
@@ -396,7 +412,7 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
             .map(|s| {
                 json!({
                     "node": Address::new(s.node_id.0).to_string(),
-                    "role": format!("{:?}", s.role),
+                    "role": s.role.name(),
                     "stake": s.stake,
                     "committed": s.commitment.is_some(),
                     "revealed": s.reveal.map(|d| hex(&d.0)),
@@ -430,7 +446,7 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
     for s in &r.slots {
         println!(
             "  {:<10} {}  committed {:<5} revealed {:<5} {}",
-            format!("{:?}", s.role),
+            s.role.name(),
             Address::new(s.node_id.0),
             s.commitment.is_some(),
             s.reveal.is_some(),
@@ -577,4 +593,30 @@ fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn balance(a: BalanceArgs) -> anyhow::Result<()> {
+    let address = match a.address {
+        Some(address) => address,
+        None => a.key.resolve()?.key.address(),
+    };
+    let chain = a.network.connect_read_only().await?;
+    let mist = chain.balance_of(address).await?;
+    println!("{mist}");
+    eprintln!("{address} holds {mist} MIST ({} SUI)", sui(mist));
+    Ok(())
+}
+
+async fn transfer(a: TransferArgs) -> anyhow::Result<()> {
+    let key = a.key.resolve()?.key;
+    let (chain, _) = a.network.connect(key).await?;
+    let executed = chain.transfer_sui(a.to, a.amount).await?;
+    println!("{}", executed.digest);
+    eprintln!("paid {} MIST ({} SUI) to {} in transaction {}", a.amount, sui(a.amount), a.to, executed.digest);
+    Ok(())
+}
+
+/// MIST as SUI, for messages.
+fn sui(mist: u64) -> String {
+    format!("{}.{:09}", mist / 1_000_000_000, mist % 1_000_000_000)
 }

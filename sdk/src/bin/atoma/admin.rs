@@ -1,0 +1,306 @@
+//! `atoma admin`: the `AdminCap` holder's commands. Each checks what the
+//! chain would check before any gas is spent, and says what it changed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN};
+use atoma_protocol::{Digest, Params};
+use atoma_sdk::Chain;
+use atoma_sdk::http::hex;
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use sui_sdk_types::Address;
+
+use crate::env::{KeyArgs, NetworkArgs};
+
+#[derive(Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The AdminCap's id (default: the environment's, else the one the key's address holds).
+    #[arg(long, env = "ATOMA_ADMIN_CAP")]
+    admin_cap: Option<Address>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Adds a hardware class (a shared object of its own): the profile its
+    /// nodes must run with, the minimum collateral and the lock per task.
+    AddClass {
+        /// The class's name, which nodes give as `class.name` (e.g. cpu-avx2-t1/torch-2.13.0).
+        #[arg(long)]
+        name: String,
+        /// The determinism profile, as `atoma-node`'s configuration prints it
+        /// (e.g. device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0).
+        #[arg(long)]
+        profile: String,
+        /// Minimum collateral of a node (MIST).
+        #[arg(long)]
+        min_collateral: u64,
+        /// Collateral locked per task (MIST), at most the minimum.
+        #[arg(long)]
+        task_lock: u64,
+    },
+    /// Registers a model: its id, its digest (from its manifest) and its class.
+    AddModel {
+        /// The model's manifest (TOML, as `atoma-model import` writes it): gives
+        /// the id, the digest and the class unless the flags below do.
+        #[arg(long, required_unless_present = "weight_digest")]
+        manifest: Option<PathBuf>,
+        /// The model id (default: the manifest's).
+        #[arg(long)]
+        id: Option<String>,
+        /// The model digest, 64 hex digits (default: the manifest's).
+        #[arg(long, requires = "id")]
+        weight_digest: Option<String>,
+        /// The class's name (default: the manifest's `hardware_class`).
+        #[arg(long)]
+        class: Option<String>,
+    },
+    /// Changes protocol parameters; the others keep their values.
+    SetParams(ParamFlags),
+    /// Moves every class's revenue (or one class's) to the treasury.
+    SweepRevenue {
+        /// Only this class (name or id).
+        #[arg(long)]
+        class: Option<String>,
+    },
+    /// Pays treasury MIST to the key's address.
+    WithdrawTreasury {
+        /// MIST to withdraw.
+        #[arg(long, required_unless_present = "all")]
+        amount: Option<u64>,
+        /// Withdraws the whole treasury.
+        #[arg(long, conflicts_with = "amount")]
+        all: bool,
+    },
+    /// After a package upgrade (docs/deploy.md): moves the Network and every
+    /// class to this package's version. Give the new package id with --package.
+    Migrate,
+}
+
+/// One flag per protocol parameter (docs/protocol.md, "Parameters").
+#[derive(Args)]
+struct ParamFlags {
+    #[arg(long)]
+    min_fee_per_execution: Option<u64>,
+    #[arg(long)]
+    min_timeout_ms: Option<u64>,
+    #[arg(long)]
+    max_timeout_ms: Option<u64>,
+    #[arg(long)]
+    reveal_window_ms: Option<u64>,
+    #[arg(long)]
+    timeout_slash_bps: Option<u64>,
+    #[arg(long)]
+    protocol_share_bps: Option<u64>,
+    #[arg(long)]
+    max_retries: Option<u64>,
+    #[arg(long)]
+    unbonding_delay_ms: Option<u64>,
+    #[arg(long)]
+    max_n: Option<u64>,
+    #[arg(long)]
+    sealed_pool_factor: Option<u64>,
+    #[arg(long)]
+    max_inline_input: Option<u64>,
+    #[arg(long)]
+    grace_ms: Option<u64>,
+}
+
+impl ParamFlags {
+    /// `current` with the given flags applied, and the names of what changed.
+    fn apply(&self, current: Params) -> (Params, Vec<String>) {
+        let mut p = current;
+        let mut changed = Vec::new();
+        let mut set = |name: &str, field: &mut u64, value: Option<u64>| {
+            if let Some(v) = value.filter(|v| v != field) {
+                changed.push(format!("{name} {} -> {v}", *field));
+                *field = v;
+            }
+        };
+        set("min_fee_per_execution", &mut p.min_fee_per_execution, self.min_fee_per_execution);
+        set("min_timeout_ms", &mut p.min_timeout_ms, self.min_timeout_ms);
+        set("max_timeout_ms", &mut p.max_timeout_ms, self.max_timeout_ms);
+        set("reveal_window_ms", &mut p.reveal_window_ms, self.reveal_window_ms);
+        set("timeout_slash_bps", &mut p.timeout_slash_bps, self.timeout_slash_bps);
+        set("protocol_share_bps", &mut p.protocol_share_bps, self.protocol_share_bps);
+        set("max_retries", &mut p.max_retries, self.max_retries);
+        set("unbonding_delay_ms", &mut p.unbonding_delay_ms, self.unbonding_delay_ms);
+        set("max_n", &mut p.max_n, self.max_n);
+        set("sealed_pool_factor", &mut p.sealed_pool_factor, self.sealed_pool_factor);
+        set("max_inline_input", &mut p.max_inline_input, self.max_inline_input);
+        set("grace_ms", &mut p.grace_ms, self.grace_ms);
+        (p, changed)
+    }
+}
+
+/// The fields of a model manifest this command reads (the node service owns the format).
+#[derive(Deserialize)]
+struct Manifest {
+    id: String,
+    hardware_class: String,
+    weights_blake2b256: Option<String>,
+    hf: Option<HfFiles>,
+}
+
+#[derive(Deserialize)]
+struct HfFiles {
+    files: std::collections::BTreeMap<String, String>,
+}
+
+fn parse_digest(s: &str, what: &str) -> anyhow::Result<Digest> {
+    Digest::from_hex(s).with_context(|| format!("{what} must be 64 hex digits (with or without 0x), got {s:?}"))
+}
+
+/// The manifest's id, class and model digest (as the node computes it).
+fn read_manifest(path: &Path) -> anyhow::Result<(String, String, Digest)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let m: Manifest = toml::from_str(&text).with_context(|| format!("{} is not a model manifest", path.display()))?;
+    let digest = match (&m.hf, &m.weights_blake2b256) {
+        (Some(hf), _) => {
+            let mut files = std::collections::BTreeMap::new();
+            for (name, d) in &hf.files {
+                files.insert(name.clone(), parse_digest(d, &format!("hf.files.{name:?}"))?);
+            }
+            atoma_protocol::commitment::files_digest(&files)
+        }
+        (None, Some(d)) => parse_digest(d, "weights_blake2b256")?,
+        (None, None) => bail!("{}: neither weights_blake2b256 nor [hf.files]", path.display()),
+    };
+    Ok((m.id, m.hardware_class, digest))
+}
+
+/// The class whose name or id is `name`, or an error listing the classes.
+async fn class_id_by_name(chain: &Chain, name: &str) -> anyhow::Result<u64> {
+    let classes = chain.classes().await?;
+    if let Some((id, _)) = classes.iter().find(|(id, c)| c.name == name || id.to_string() == name) {
+        return Ok(*id);
+    }
+    let names: Vec<String> = classes.iter().map(|(id, c)| format!("{id} {}", c.name)).collect();
+    bail!(
+        "no hardware class named {name:?} on this network; registered: {}",
+        if names.is_empty() { "none (add one with `atoma admin add-class`)".to_string() } else { names.join(", ") }
+    )
+}
+
+pub async fn admin(a: AdminArgs) -> anyhow::Result<()> {
+    let key = a.key.resolve()?;
+    let (chain, env) = a.network.connect(key.key).await?;
+    let cap = match a.admin_cap.or(env.admin_cap) {
+        Some(c) => c,
+        None => chain.find_admin_cap().await?.with_context(|| {
+            format!(
+                "{} holds no AdminCap of network {}: sign with the admin's key (--key) or give --admin-cap",
+                chain.sender(),
+                env.network
+            )
+        })?,
+    };
+    match a.command {
+        AdminCommand::AddClass { name, profile, min_collateral, task_lock } => {
+            if name.is_empty() || name.len() > MAX_NAME_LEN {
+                bail!("--name must be 1 to {MAX_NAME_LEN} bytes");
+            }
+            if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
+                bail!("--profile must be 1 to {MAX_PROFILE_LEN} bytes");
+            }
+            if task_lock == 0 || task_lock > min_collateral {
+                bail!("--task-lock must be positive and at most --min-collateral ({min_collateral} MIST)");
+            }
+            if let Some((id, _)) = chain.classes().await?.iter().find(|(_, c)| c.name == name) {
+                bail!("class {id} is named {name:?} already: nodes find their class by name, so names must differ");
+            }
+            let (id, executed) = chain.add_hardware_class(cap, &name, &profile, min_collateral, task_lock).await?;
+            let object = chain.class_object(id).await?;
+            println!("{id}");
+            eprintln!("added class {id} {name:?} (object {object}) in transaction {}", executed.digest);
+        }
+        AdminCommand::AddModel { manifest, id, weight_digest, class } => {
+            let from_manifest = manifest.as_deref().map(read_manifest).transpose()?;
+            let model_id = id.or(from_manifest.as_ref().map(|m| m.0.clone())).context("give --id")?;
+            let class = class.or(from_manifest.as_ref().map(|m| m.1.clone())).context("give --class")?;
+            let digest = match (weight_digest, &from_manifest) {
+                (Some(d), _) => parse_digest(&d, "--weight-digest")?,
+                (None, Some(m)) => m.2,
+                (None, None) => bail!("give --manifest or --weight-digest"),
+            };
+            if model_id.is_empty() || model_id.len() > MAX_NAME_LEN {
+                bail!("the model id must be 1 to {MAX_NAME_LEN} bytes");
+            }
+            if chain.models().await?.iter().any(|(m, _)| *m == model_id) {
+                bail!("model {model_id:?} is registered already (model ids are permanent; choose another id)");
+            }
+            let class_id = class_id_by_name(&chain, &class).await?;
+            let executed = chain.add_model(cap, &model_id, &digest.0, class_id).await?;
+            println!("{model_id}");
+            eprintln!(
+                "added model {model_id:?} (digest {}) to class {class_id} in transaction {}",
+                hex(&digest.0),
+                executed.digest
+            );
+        }
+        AdminCommand::SetParams(flags) => {
+            let current = chain.network().await?.params;
+            let (params, changed) = flags.apply(current);
+            if changed.is_empty() {
+                bail!("nothing to change: give at least one parameter flag with a new value (see --help)");
+            }
+            let broken = params.violations();
+            if !broken.is_empty() {
+                bail!("the new parameters break the network's rules: {}", broken.join("; "));
+            }
+            let executed = chain.set_params(cap, &params).await?;
+            for c in &changed {
+                println!("{c}");
+            }
+            eprintln!("parameters set in transaction {}", executed.digest);
+        }
+        AdminCommand::SweepRevenue { class } => {
+            let classes = match class {
+                Some(name) => vec![class_id_by_name(&chain, &name).await?],
+                None => chain.classes().await?.iter().filter(|(_, c)| c.revenue > 0).map(|(id, _)| *id).collect(),
+            };
+            if classes.is_empty() {
+                eprintln!("no class holds revenue");
+            }
+            for id in classes {
+                let revenue = chain.class(id).await?.revenue;
+                let executed = chain.sweep_revenue(cap, id).await?;
+                println!("class {id}: {revenue} MIST to the treasury");
+                eprintln!("  transaction {}", executed.digest);
+            }
+        }
+        AdminCommand::WithdrawTreasury { amount, all } => {
+            let treasury = chain.network().await?.treasury;
+            let amount = if all { treasury } else { amount.context("give --amount or --all")? };
+            if amount == 0 {
+                bail!("nothing to withdraw: the treasury holds {treasury} MIST");
+            }
+            if amount > treasury {
+                bail!(
+                    "the treasury holds {treasury} MIST, less than {amount}; `atoma admin sweep-revenue` moves the classes' revenue into it"
+                );
+            }
+            let executed = chain.withdraw_treasury(cap, amount).await?;
+            println!("{amount}");
+            eprintln!("paid {amount} MIST to {} in transaction {}", chain.sender(), executed.digest);
+        }
+        AdminCommand::Migrate => {
+            let executed = chain.migrate(cap).await?;
+            eprintln!("migrated the Network in transaction {}", executed.digest);
+            let classes = chain.network().await?.next_class_id;
+            for id in 0..classes {
+                let executed = chain.migrate_class(cap, id).await?;
+                eprintln!("migrated class {id} in transaction {}", executed.digest);
+            }
+            println!("migrated the Network and {classes} class(es)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Where commands act and with which key: flags, then `--info`, then the
+//! atoma configuration's environment (`atoma env`), and the key from
+//! `--key`, the configuration, or the Sui CLI's active address (`atoma key`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use atoma_sdk::config::{ClientConfig, Env, KeySource, SuiClientConfig, resolve_key};
+use atoma_sdk::{Chain, Key};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sui_sdk_types::Address;
+
+/// Where the network is.
+#[derive(Args)]
+pub struct NetworkArgs {
+    /// The environment of the atoma configuration to use (default: the active one; see `atoma env`).
+    #[arg(long = "env", env = "ATOMA_ENV")]
+    env_name: Option<String>,
+    /// The Sui gRPC URL (overrides the environment's).
+    #[arg(long, env = "ATOMA_URL")]
+    url: Option<String>,
+    /// The atoma package's address (overrides the environment's).
+    #[arg(long, env = "ATOMA_PACKAGE")]
+    package: Option<Address>,
+    /// The shared Network object's id (overrides the environment's).
+    #[arg(long, env = "ATOMA_NETWORK")]
+    network: Option<Address>,
+    /// A JSON file with `url`, `package`, `network` and `admin_cap` (as
+    /// atoma-localnet's --info-file writes it); flags override it.
+    #[arg(long, env = "ATOMA_INFO")]
+    info: Option<PathBuf>,
+}
+
+/// The signing key.
+#[derive(Args)]
+pub struct KeyArgs {
+    /// The key: a suiprivkey string, KEYSTORE_PATH[#ADDRESS], or an address
+    /// or alias of the Sui CLI's keystore (default: `atoma key use`'s, else
+    /// the Sui CLI's active address).
+    #[arg(long, env = "ATOMA_KEY", hide_env_values = true)]
+    key: Option<String>,
+}
+
+impl KeyArgs {
+    /// The key and where it came from.
+    pub fn resolve(&self) -> anyhow::Result<KeySource> {
+        let config = ClientConfig::load(&ClientConfig::default_path())?;
+        Ok(resolve_key(self.key.as_deref(), &config)?)
+    }
+}
+
+/// Reads an `--info` file (atoma-localnet's `--info-file`) as an environment.
+fn read_info(path: &PathBuf) -> anyhow::Result<Env> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let info: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let field = |k: &str| info.get(k).and_then(|v| v.as_str());
+    let address = |k: &str| -> anyhow::Result<Option<Address>> {
+        field(k).map(|s| s.parse().with_context(|| format!("{k} in {}", path.display()))).transpose()
+    };
+    Ok(Env {
+        url: field("url").with_context(|| format!("{} has no url", path.display()))?.to_string(),
+        package: address("package")?.with_context(|| format!("{} has no package", path.display()))?,
+        network: address("network")?.with_context(|| format!("{} has no network", path.display()))?,
+        admin_cap: address("admin_cap")?,
+    })
+}
+
+impl NetworkArgs {
+    /// The network, from the flags, `--info` and the configuration.
+    pub fn resolve(&self) -> anyhow::Result<Env> {
+        let base = match &self.info {
+            Some(path) => Some(read_info(path)?),
+            None => {
+                let config = ClientConfig::load(&ClientConfig::default_path())?;
+                config.env(self.env_name.as_deref())?.map(|(_, e)| e.clone())
+            }
+        };
+        let missing = |what: &str| {
+            anyhow::anyhow!(
+                "no {what}: configure an environment (`atoma env add NAME --url URL --package ID --network ID`, \
+                 or `--info FILE` from atoma-localnet) or give --{what}"
+            )
+        };
+        Ok(Env {
+            url: self.url.clone().or(base.as_ref().map(|b| b.url.clone())).ok_or_else(|| missing("url"))?,
+            package: self.package.or(base.as_ref().map(|b| b.package)).ok_or_else(|| missing("package"))?,
+            network: self.network.or(base.as_ref().map(|b| b.network)).ok_or_else(|| missing("network"))?,
+            admin_cap: base.and_then(|b| b.admin_cap),
+        })
+    }
+
+    /// A connection signing with `key`.
+    pub async fn connect(&self, key: Key) -> anyhow::Result<(Chain, Env)> {
+        let env = self.resolve()?;
+        let chain = Chain::connect(&env.url, env.package, env.network, key).await?;
+        Ok((chain, env))
+    }
+
+    /// A read-only connection (signs nothing).
+    pub async fn connect_read_only(&self) -> anyhow::Result<Chain> {
+        Ok(self.connect(Key::generate()).await?.0)
+    }
+}
+
+/// `atoma env`.
+#[derive(Subcommand)]
+pub enum EnvCommand {
+    /// Adds (or replaces) an environment and makes it the active one.
+    Add {
+        /// Its name (`local`, `testnet`, …).
+        name: String,
+        /// atoma-localnet's --info-file (gives the URL, package, network and admin cap).
+        #[arg(long, conflicts_with_all = ["url", "package", "network", "publish_tx"])]
+        info: Option<PathBuf>,
+        /// The Sui gRPC URL (e.g. https://fullnode.testnet.sui.io:443).
+        #[arg(long, required_unless_present = "info")]
+        url: Option<String>,
+        /// The digest of the `sui client publish` transaction: the package,
+        /// Network and AdminCap ids are read from it.
+        #[arg(long, conflicts_with_all = ["package", "network"])]
+        publish_tx: Option<String>,
+        /// The package id of the first publication.
+        #[arg(long, required_unless_present_any = ["info", "publish_tx"])]
+        package: Option<Address>,
+        /// The shared Network object's id.
+        #[arg(long, required_unless_present_any = ["info", "publish_tx"])]
+        network: Option<Address>,
+        /// The AdminCap's id (for `atoma admin`).
+        #[arg(long)]
+        admin_cap: Option<Address>,
+    },
+    /// Makes an environment the active one.
+    Use {
+        /// The environment's name.
+        name: String,
+    },
+    /// Lists the environments (the active one is marked `*`), and the Sui CLI's.
+    List {
+        /// Prints JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `atoma key`.
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Makes a key the one commands sign with: a suiprivkey string,
+    /// KEYSTORE_PATH[#ADDRESS], or an address or alias of the Sui CLI's keystore.
+    Use {
+        /// The key.
+        key: String,
+    },
+    /// Shows the address commands sign with and where its key comes from.
+    Show {
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+pub async fn env_command(command: EnvCommand) -> anyhow::Result<()> {
+    let path = ClientConfig::default_path();
+    let mut config = ClientConfig::load(&path)?;
+    match command {
+        EnvCommand::Add { name, info, url, publish_tx, package, network, admin_cap } => {
+            let mut env = match (info, publish_tx) {
+                (Some(p), _) => read_info(&p)?,
+                (None, Some(digest)) => {
+                    let url = url.context("--url")?;
+                    let digest: sui_sdk_types::Digest =
+                        digest.parse().map_err(|_| anyhow::anyhow!("--publish-tx {digest:?} is not a digest"))?;
+                    let (package, network, admin_cap) = atoma_sdk::chain::read_publication(&url, &digest).await?;
+                    eprintln!("publication {digest}: package {package}, Network {network}, AdminCap {admin_cap}");
+                    Env { url, package, network, admin_cap: Some(admin_cap) }
+                }
+                (None, None) => Env {
+                    url: url.context("--url")?,
+                    package: package.context("--package")?,
+                    network: network.context("--network")?,
+                    admin_cap: None,
+                },
+            };
+            env.admin_cap = admin_cap.or(env.admin_cap);
+            config.envs.insert(name.clone(), env);
+            config.active_env = Some(name.clone());
+            config.save(&path)?;
+            eprintln!("environment {name} saved in {} and active", path.display());
+        }
+        EnvCommand::Use { name } => {
+            config.env(Some(&name))?;
+            config.active_env = Some(name.clone());
+            config.save(&path)?;
+            eprintln!("environment {name} is active");
+        }
+        EnvCommand::List { json } => {
+            let sui = SuiClientConfig::load(&SuiClientConfig::dir())?.unwrap_or_default();
+            if json {
+                let envs: Vec<_> = config
+                    .envs
+                    .iter()
+                    .map(|(n, e)| json!({
+                        "name": n, "url": e.url, "package": e.package.to_string(), "network": e.network.to_string(),
+                        "admin_cap": e.admin_cap.map(|a| a.to_string()), "active": config.active_env.as_deref() == Some(n),
+                    }))
+                    .collect();
+                let sui_envs: Vec<_> = sui.envs.iter().map(|e| json!({"alias": e.alias, "rpc": e.rpc})).collect();
+                let out = json!({ "config": path.display().to_string(), "envs": envs, "sui_envs": sui_envs });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            if config.envs.is_empty() {
+                println!("no environment in {} (add one with `atoma env add`)", path.display());
+            }
+            for (n, e) in &config.envs {
+                let mark = if config.active_env.as_deref() == Some(n) { "*" } else { " " };
+                println!("{mark} {n}  {}\n    package {}  network {}", e.url, e.package, e.network);
+                if let Some(a) = e.admin_cap {
+                    println!("    admin cap {a}");
+                }
+            }
+            if !sui.envs.is_empty() {
+                println!("Sui CLI environments (URLs for `atoma env add --url`):");
+                for e in &sui.envs {
+                    let mark = if sui.active_env.as_deref() == Some(e.alias.as_str()) { "*" } else { " " };
+                    println!("{mark} {}  {}", e.alias, e.rpc);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn key_command(command: KeyCommand) -> anyhow::Result<()> {
+    let path = ClientConfig::default_path();
+    match command {
+        KeyCommand::Use { key } => {
+            let mut config = ClientConfig::load(&path)?;
+            let found = resolve_key(Some(&key), &ClientConfig::default())?;
+            if key.trim().starts_with("suiprivkey") {
+                bail!(
+                    "refusing to write a private key into {}: add it to a keystore (`atoma keygen --keystore`) and name that",
+                    path.display()
+                );
+            }
+            config.key = Some(key);
+            config.save(&path)?;
+            println!("{}", found.key.address());
+            eprintln!("commands now sign as {}", found.key.address());
+        }
+        KeyCommand::Show { key } => {
+            let found = key.resolve()?;
+            println!("{}", found.key.address());
+            eprintln!("from {}", found.from);
+        }
+    }
+    Ok(())
+}
