@@ -112,7 +112,7 @@ pub const REQUEST_PATH: &[&str] = &[
 
 /// The Move sources of the package, read at build time, so that the
 /// local network knows every public function the package has.
-const SOURCES: &[(&str, &str)] = &[
+pub(crate) const SOURCES: &[(&str, &str)] = &[
     ("commitment", include_str!("../../move/sources/commitment.move")),
     ("events", include_str!("../../move/sources/events.move")),
     ("hardware", include_str!("../../move/sources/hardware.move")),

@@ -139,9 +139,47 @@ pub fn execute_checked(
 ) -> Digest {
     let digest = tx.digest();
     let now_ms = chain.tick(now_ms);
-    let record = run(chain, tx, signatures, checked, digest, now_ms, cancelled);
+    let execution = run(chain, tx, signatures, checked, digest, now_ms, cancelled);
+    let record = apply(chain, execution);
     chain.record(digest, record);
     digest
+}
+
+/// Runs `tx` as it would execute now, after every check but the
+/// signature's, and returns its record without writing anything (the
+/// local network's `SimulateTransaction`).
+pub fn simulate(chain: &Chain, tx: Transaction, now_ms: u64) -> Result<TxRecord, Reject> {
+    let checked = check_with(chain, &tx, None)?;
+    let digest = tx.digest();
+    let now_ms = now_ms.max(chain.last_time_ms);
+    Ok(run(chain, tx, Vec::new(), checked, digest, now_ms, None).record)
+}
+
+/// What executing a transaction produced, not yet applied to the ledger.
+struct Execution {
+    /// The transaction's record: its effects, events and object states.
+    record: TxRecord,
+    /// Objects it deleted, at `lamport`.
+    deleted: BTreeSet<Address>,
+    lamport: Version,
+    /// The protocol state it changed.
+    state: Option<atoma_protocol::State>,
+}
+
+/// Writes an execution's objects and protocol state to the ledger.
+fn apply(chain: &mut Chain, execution: Execution) -> TxRecord {
+    for id in &execution.deleted {
+        chain.objects.delete(id, execution.lamport);
+    }
+    for o in &execution.record.output_objects {
+        chain.objects.put(o.clone());
+    }
+    if let Some(state) = execution.state {
+        chain.state.network = state.network;
+        chain.state.classes.extend(state.classes);
+        chain.state.requests.extend(state.requests);
+    }
+    execution.record
 }
 
 /// The shared inputs of a checked transaction (for the congestion model),
@@ -166,6 +204,12 @@ pub fn shared_inputs(checked: &Checked) -> (Vec<crate::congestion::SharedInput>,
 
 /// Every check made before execution (see the module doc).
 pub fn check(chain: &Chain, tx: &Transaction, signatures: &[UserSignature]) -> Result<Checked, Reject> {
+    check_with(chain, tx, Some(signatures))
+}
+
+/// The checks of execution, the signature's only when `signatures` are given
+/// (a simulation has none).
+fn check_with(chain: &Chain, tx: &Transaction, signatures: Option<&[UserSignature]>) -> Result<Checked, Reject> {
     let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else {
         return Err(Reject::Unsupported("only programmable transactions are accepted by the local network".into()));
     };
@@ -180,7 +224,9 @@ pub fn check(chain: &Chain, tx: &Transaction, signatures: &[UserSignature]) -> R
     if tx.gas_payment.owner != tx.sender {
         return Err(Reject::Unsupported("sponsored transactions (gas owner != sender) are not supported".into()));
     }
-    check_signature(tx, signatures)?;
+    if let Some(signatures) = signatures {
+        check_signature(tx, signatures)?;
+    }
     let reference = chain.identity.reference_gas_price;
     if tx.gas_payment.price < reference {
         return Err(Reject::Invalid(format!(
@@ -402,16 +448,16 @@ fn check_commands(chain: &Chain, ptb: &ProgrammableTransaction, inputs: &[Checke
 }
 
 /// Executes a checked transaction and builds its record (effects, events,
-/// objects). Writes the new object versions and protocol state to `chain`.
+/// objects) and the writes that `apply` makes.
 fn run(
-    chain: &mut Chain,
+    chain: &Chain,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     checked: Checked,
     digest: Digest,
     now_ms: u64,
     cancelled: Option<Vec<Address>>,
-) -> TxRecord {
+) -> Execution {
     let input_objects: Vec<Object> = checked
         .inputs
         .iter()
@@ -453,7 +499,7 @@ fn run(
         let net_storage = gas_used.storage_cost.saturating_sub(gas_used.storage_rebate);
         gas_used.computation_cost = gas_used.computation_cost.min(checked.budget.saturating_sub(net_storage));
     }
-    write(chain, tx, signatures, checked, outcome, status, gas_used, input_objects, digest, lamport, now_ms)
+    build_record(chain, tx, signatures, checked, outcome, status, gas_used, input_objects, digest, lamport, now_ms)
 }
 
 /// The gas summary of writing `outcome`.
@@ -466,9 +512,10 @@ fn costs(chain: &Chain, checked: &Checked, outcome: &Outcome, lamport: Version, 
     GasCostSummary::new(computation, storage, rebate, non_refundable)
 }
 
+/// The record of an execution and its writes (computed, not applied).
 #[allow(clippy::too_many_arguments)]
-fn write(
-    chain: &mut Chain,
+fn build_record(
+    chain: &Chain,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     checked: Checked,
@@ -479,7 +526,7 @@ fn write(
     digest: Digest,
     lamport: Version,
     now_ms: u64,
-) -> TxRecord {
+) -> Execution {
     let gas_id = checked.gas[0].object_id();
     let charge = gas::net_charge(&gas_used);
     let mut written = outcome.written_with_gas(chain, &checked, lamport, charge);
@@ -552,19 +599,7 @@ fn write(
         auxiliary_data_digest: None,
     }));
 
-    // Apply to the ledger.
-    for id in &outcome.deleted {
-        chain.objects.delete(id, lamport);
-    }
-    for o in &written {
-        chain.objects.put(o.clone());
-    }
-    if let Some(state) = outcome.state {
-        chain.state.network = state.network;
-        chain.state.classes.extend(state.classes);
-        chain.state.requests.extend(state.requests);
-    }
-    TxRecord {
+    let record = TxRecord {
         transaction: tx,
         signatures,
         effects,
@@ -573,5 +608,6 @@ fn write(
         checkpoint: None,
         input_objects,
         output_objects: written,
-    }
+    };
+    Execution { record, deleted: outcome.deleted, lamport, state: outcome.state }
 }

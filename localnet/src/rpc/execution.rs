@@ -4,7 +4,10 @@ use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Transaction, UserSignature};
 use tonic::{Request, Response, Status};
 
-use super::{Rpc, mask, transaction_proto};
+use super::{Rpc, mask, simulate, transaction_proto};
+
+/// Default read mask of `SimulateTransaction`.
+pub const SIMULATE_MASK: &str = "transaction.digest,transaction.transaction,transaction.effects";
 
 /// Default read mask of `ExecuteTransaction`.
 pub const EXECUTE_MASK: &str = "digest,effects.status,checkpoint";
@@ -39,10 +42,15 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
 
     async fn simulate_transaction(
         &self,
-        _request: Request<proto::SimulateTransactionRequest>,
+        request: Request<proto::SimulateTransactionRequest>,
     ) -> Result<Response<proto::SimulateTransactionResponse>, Status> {
-        Err(Status::unimplemented(
-            "SimulateTransaction is not served by the local network: resolve inputs with GetObject and build the transaction offline",
-        ))
+        let request = request.into_inner();
+        let now_ms = self.node.time().now_ms();
+        let m = mask(request.read_mask.as_ref(), SIMULATE_MASK);
+        let response = self.node.with_chain(|chain| {
+            let simulation = simulate::resolve(chain, &request, now_ms)?;
+            simulate::answer(chain, simulation, &m, now_ms)
+        })?;
+        Ok(Response::new(response))
     }
 }

@@ -1,12 +1,13 @@
 //! The Sui gRPC services the local network serves, built on the server
-//! traits that `sui-rpc` ships: ledger, state, transaction execution and
-//! subscription. Each answer is built in full from the ledger's Sui types
+//! traits that `sui-rpc` ships, over gRPC and gRPC-web: ledger, state,
+//! transaction execution (and simulation), Move packages and subscription. Each answer is built in full from the ledger's Sui types
 //! and then projected onto the request's read mask, as a full node does.
 //! Methods not implemented answer `Unimplemented` with a message.
 //!
 //! Layout: `ledger` (objects, transactions, checkpoints, events, epoch,
 //! service info), `state` (owned objects, balances, dynamic fields),
-//! `execution` (execute), `subscription` (checkpoint and event streams),
+//! `execution` (execute), `simulate` (resolve and dry-run), `package` (the
+//! package's interface), `subscription` (checkpoint and event streams),
 //! `events` (event filters, cursors, watermarks); this file holds the server, the
 //! conversions and the read-mask defaults shared by them.
 //!
@@ -15,6 +16,8 @@
 mod events;
 mod execution;
 mod ledger;
+mod package;
+mod simulate;
 mod state;
 mod subscription;
 
@@ -47,9 +50,14 @@ pub struct Rpc {
 pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     let rpc = Rpc { node, shutdown: shutdown.clone() };
     tonic::transport::Server::builder()
+        // gRPC-web as well as gRPC, as Sui full nodes serve it: the Sui
+        // TypeScript SDK's `SuiGrpcClient` speaks gRPC-web over fetch.
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
         .add_service(proto::ledger_service_server::LedgerServiceServer::new(rpc.clone()))
         .add_service(proto::state_service_server::StateServiceServer::new(rpc.clone()))
         .add_service(proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(rpc.clone()))
+        .add_service(proto::move_package_service_server::MovePackageServiceServer::new(rpc.clone()))
         .add_service(proto::subscription_service_server::SubscriptionServiceServer::new(rpc))
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY, small responses wait for the peer's delayed ACK (about 40 ms).
