@@ -119,12 +119,20 @@ impl EventStream {
             if let Some(e) = self.buffer.pop_front() {
                 return Ok(e);
             }
-            if let Err(e) = self.advance().await {
-                self.subscription = None;
-                self.failures += 1;
-                let delay = Duration::from_millis(100u64 << self.failures.min(6));
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "event stream interrupted");
-                tokio::time::sleep(delay).await;
+            match self.advance().await {
+                Ok(()) if self.failures > 0 => {
+                    tracing::info!(attempts = self.failures, "event stream reconnected");
+                    self.failures = 0;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    self.subscription = None;
+                    self.failures += 1;
+                    // Bounded back-off: 0.2 s, 0.4 s, … up to 6.4 s between attempts.
+                    let delay = Duration::from_millis(100u64 << self.failures.min(6));
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "event stream interrupted");
+                    tokio::time::sleep(delay).await;
+                }
             }
         }
     }
@@ -161,7 +169,6 @@ impl EventStream {
                 return Err(SdkError::rpc("reading the checkpoint stream", tonic::Status::unavailable("stream ended")));
             }
         };
-        self.failures = 0;
         let checkpoint =
             frame.checkpoint.ok_or_else(|| SdkError::Decode("a checkpoint frame without a checkpoint".into()))?;
         let sequence = checkpoint
