@@ -91,6 +91,15 @@ protocol_errors! {
     43 WrongVersion "EWrongVersion" "object and package versions differ: call the current package, or migrate the object";
 }
 
+impl ProtocolError {
+    /// Whether a call anyone may make to move a request on (`select_nodes`,
+    /// `open_dispute`, `expire`) was refused only because another caller
+    /// made it first, or its deadline has not come: not a failure for a keeper.
+    pub fn is_lost_race(self) -> bool {
+        matches!(self, ProtocolError::WrongPhase | ProtocolError::DeadlineNotReached)
+    }
+}
+
 /// The protocol's result type.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
 
@@ -106,6 +115,12 @@ pub fn decode_abort_code(abort_code: u64) -> Option<ProtocolError> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn only_a_phase_moved_on_or_a_deadline_not_reached_is_a_lost_race() {
+        let races: Vec<ProtocolError> = ProtocolError::ALL.iter().copied().filter(|e| e.is_lost_race()).collect();
+        assert_eq!(races, [ProtocolError::WrongPhase, ProtocolError::DeadlineNotReached]);
+    }
 
     #[test]
     fn codes_are_unique_and_fit_a_clever_error() {

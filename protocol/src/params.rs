@@ -165,6 +165,11 @@ impl Params {
         }
     }
 
+    /// The smallest fee of a request in `mode` (`min_fee` with its primaries, p and n).
+    pub fn min_fee_for(&self, mode: crate::types::Mode) -> u64 {
+        self.min_fee(mode.primaries(), mode.p_bps(), mode.n())
+    }
+
     /// The minimum fee for `n` re-executions checked with probability `p_bps`
     /// on top of `primaries` first executions:
     /// `ceil(min_fee_per_execution * (primaries * 10_000 + p_bps * n) / 10_000)`.

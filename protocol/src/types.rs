@@ -144,7 +144,7 @@ pub enum Input {
     Uri(String),
 }
 
-/// How a request is verified (DESIGN.md section 1).
+/// How a request is verified (docs/protocol.md, "Modes").
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Mode {
     /// `n` nodes sampled at submission all execute; any disagreement opens a dispute.
@@ -175,6 +175,17 @@ impl Mode {
         match *self {
             Mode::Sampling { n } | Mode::CrossValidation { n, .. } | Mode::Sealed { n, .. } => n,
         }
+    }
+
+    /// Nodes that execute at submission besides the re-executions: 0 for
+    /// Sampling (the quorum is the `n`), 1 (the primary) otherwise.
+    pub fn primaries(&self) -> u64 {
+        u64::from(!matches!(self, Mode::Sampling { .. }))
+    }
+
+    /// Eligible nodes a submission needs in its class: the primary (if any) and the `n`.
+    pub fn nodes_needed(&self) -> u64 {
+        self.primaries() + self.n()
     }
 
     /// The check probability in basis points (10_000 for Sampling: always checked).

@@ -27,6 +27,28 @@ use crate::events::DeadlineExtended;
 use crate::request::Selection;
 use crate::types::{Digest, ObjectId, Role, Status};
 
+/// A call anyone may make to move a request on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KeeperCall {
+    /// `select_nodes`: performs a pending selection.
+    SelectNodes,
+    /// `open_dispute`: draws a disputed request's quorum seed.
+    OpenDispute,
+    /// `expire`: extends, then ends, a phase past its deadline.
+    Expire,
+}
+
+impl KeeperCall {
+    /// The entry function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeeperCall::SelectNodes => "select_nodes",
+            KeeperCall::OpenDispute => "open_dispute",
+            KeeperCall::Expire => "expire",
+        }
+    }
+}
+
 impl State {
     /// Performs the request's pending selection (CrossValidation verifiers,
     /// a dispute quorum or replacements) from its stored seed.

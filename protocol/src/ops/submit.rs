@@ -127,14 +127,10 @@ impl State {
         if args.timeout_ms < params.min_timeout_ms || args.timeout_ms > params.max_timeout_ms {
             return Err(ProtocolError::InvalidTimeout);
         }
-        let (primaries, needed) = match mode {
-            Mode::Sampling { .. } => (0, n),
-            _ => (1, 1 + n),
-        };
-        if payment < params.min_fee(primaries, p_bps, n) {
+        if payment < params.min_fee_for(mode) {
             return Err(ProtocolError::FeeTooLow);
         }
-        if eligible < needed {
+        if eligible < mode.nodes_needed() {
             return Err(ProtocolError::NotEnoughNodes);
         }
 
