@@ -4,6 +4,7 @@
 //!
 //! Not for: building or sending transactions (see `chain`).
 
+use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::{Event, Params, SubmitArgs};
 use sui_sdk_types::Address;
 
@@ -298,7 +299,16 @@ impl Chain {
 
     // === Anyone (keepers) ===
 
-    /// `request::select_nodes`: performs a pending selection.
+    /// One of the calls anyone may make to move a request on.
+    pub async fn keeper(&self, call: KeeperCall, request: Address) -> Result<Executed> {
+        match call {
+            KeeperCall::SelectNodes => self.select_nodes(request).await,
+            KeeperCall::OpenDispute => self.open_dispute(request).await,
+            KeeperCall::Expire => self.expire(request).await,
+        }
+    }
+
+    /// `request::select_nodes`.
     pub async fn select_nodes(&self, request: Address) -> Result<Executed> {
         let class = Arg::Class(self.request_class(request).await?);
         self.execute(call("request", "select_nodes", vec![class, Arg::Request(request), Arg::Clock])).await

@@ -27,7 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
-use atoma_protocol::{Digest as ProtoDigest, Event, FailReason, Mode, ObjectId, ProtocolError, Role, SubmitArgs};
+use atoma_protocol::ops::KeeperCall;
+use atoma_protocol::{Digest as ProtoDigest, Event, FailReason, Mode, ObjectId, Role, SubmitArgs};
 use futures::future::select_ok;
 use sui_sdk_types::{Address, Digest};
 
@@ -206,11 +207,7 @@ impl Client {
             }
             InputSpec::Uri { uri, digest } => (*digest, Vec::new(), Some(uri.clone())),
         };
-        let (primaries, p_bps, n) = match spec.mode {
-            Mode::Sampling { n } => (0, atoma_protocol::types::BPS, n),
-            Mode::CrossValidation { p_bps, n } | Mode::Sealed { p_bps, n } => (1, p_bps, n),
-        };
-        let fee = spec.max_fee.unwrap_or_else(|| params.min_fee(primaries, p_bps, n));
+        let fee = spec.max_fee.unwrap_or_else(|| params.min_fee_for(spec.mode));
         let args = SubmitArgs {
             model_id: spec.model.clone(),
             input_digest: input_digest.to_vec(),
@@ -518,11 +515,11 @@ impl RequestHandle {
                         && now_ms() + DEADLINE_MARGIN_MS >= d
                     {
                         secret_revealed = true;
-                        self.keeper("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
+                        self.record("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
                     } else if deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
-                        self.keeper("expire", chain.expire(self.request).await, &mut transactions);
+                        self.keep(KeeperCall::Expire, &mut transactions).await;
                         // Silent nodes are replaced by a selection anyone may perform.
-                        self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
+                        self.keep(KeeperCall::SelectNodes, &mut transactions).await;
                         deadline_ms = None;
                     }
                     continue;
@@ -540,11 +537,11 @@ impl RequestHandle {
                 // A first `expire` granted the grace: the phase ends with a second one after it.
                 Event::DeadlineExtended(d) => deadline_ms = Some(d.deadline_ms),
                 Event::VerificationDrawn(v) if v.checked => {
-                    self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
+                    self.keep(KeeperCall::SelectNodes, &mut transactions).await;
                 }
                 Event::DisputeRaised(_) => {
-                    self.keeper("open_dispute", chain.open_dispute(self.request).await, &mut transactions);
-                    self.keeper("select_nodes", chain.select_nodes(self.request).await, &mut transactions);
+                    self.keep(KeeperCall::OpenDispute, &mut transactions).await;
+                    self.keep(KeeperCall::SelectNodes, &mut transactions).await;
                 }
                 Event::Committed(c) => {
                     let node = Address::new(c.node_id.0);
@@ -578,18 +575,23 @@ impl RequestHandle {
                 && chosen.keys().all(|v| committed.contains(v))
             {
                 secret_revealed = true;
-                self.keeper("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
+                self.record("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
             }
         }
     }
 
-    /// Records a keeper call; another keeper having done it first is not an error.
-    fn keeper(&self, what: &str, result: Result<crate::chain::Executed>, transactions: &mut Vec<Digest>) {
+    /// Makes a keeper call and records it.
+    async fn keep(&self, call: KeeperCall, transactions: &mut Vec<Digest>) {
+        let result = self.client.chain.keeper(call, self.request).await;
+        self.record(call.name(), result, transactions);
+    }
+
+    /// Records a call that moves the request on; another caller having made
+    /// it first is not an error.
+    fn record(&self, what: &str, result: Result<crate::chain::Executed>, transactions: &mut Vec<Digest>) {
         match result {
             Ok(executed) => transactions.push(executed.digest),
-            Err(SdkError::Protocol {
-                error: ProtocolError::WrongPhase | ProtocolError::DeadlineNotReached, ..
-            }) => {}
+            Err(SdkError::Protocol { error, .. }) if error.is_lost_race() => {}
             Err(e) => tracing::warn!(request = %self.request, error = %e, "{what} failed"),
         }
     }

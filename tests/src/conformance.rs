@@ -538,11 +538,7 @@ impl Scenario {
         let input = format!("input {k}").into_bytes();
         let uri = self.rng.random_bool(0.3);
         let params = self.state.network.params;
-        let (primaries, _) = match mode {
-            Mode::Sampling { .. } => (0, 0),
-            _ => (1, 0),
-        };
-        let min = params.min_fee(primaries, mode.p_bps(), mode.n());
+        let min = params.min_fee_for(mode);
         let fee =
             if self.rng.random_bool(0.05) { min.saturating_sub(1) } else { min + self.rng.random_range(0..5_000) };
         let timeout_ms = self.rng.random_range(1_000..20_000);

@@ -204,6 +204,12 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     assert!(e.contains("not a request"), "{e}");
     let e = s.fails("atoma", &["submit", "--model", "nope", "--prompt", "x"]);
     assert!(e.contains("model nope is not registered") && e.contains("tiny-gpt"), "{e}");
+    let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--n", "3"]);
+    assert!(e.contains("has 1 eligible node(s); a sampling request with n = 3 needs 3"), "{e}");
+    let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--n", "1", "--fee", "1"]);
+    assert!(e.contains("below the network's minimum of 1000000 MIST"), "{e}");
+    let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--timeout-ms", "1"]);
+    assert!(e.contains("outside the network's range"), "{e}");
 
     // The operator's life, beside the running node.
     assert_eq!(s.ok("atoma-node", &["add-collateral", "700000000"]), "2700000000");

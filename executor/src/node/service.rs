@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
 use atoma_protocol::objects::RequestObject;
+use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
 use atoma_protocol::{Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Role, Round, Status};
 use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
@@ -366,10 +367,10 @@ impl Service {
 
         // Keeper duties: a pending selection or dispute moves on at once.
         match req.status {
-            Status::Selecting => return self.keeper(request, "select_nodes").await,
+            Status::Selecting => return self.keeper(request, KeeperCall::SelectNodes).await,
             Status::Disputed => {
-                self.keeper(request, "open_dispute").await?;
-                return self.keeper(request, "select_nodes").await;
+                self.keeper(request, KeeperCall::OpenDispute).await?;
+                return self.keeper(request, KeeperCall::SelectNodes).await;
             }
             _ => {}
         }
@@ -405,9 +406,9 @@ impl Service {
 
         let open = matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing);
         if open && now >= req.deadline_ms + self.config.deadline_margin_ms {
-            self.keeper(request, "expire").await?;
+            self.keeper(request, KeeperCall::Expire).await?;
             // Replacements for silent nodes are selected at once.
-            self.keeper(request, "select_nodes").await?;
+            self.keeper(request, KeeperCall::SelectNodes).await?;
         }
         Ok(())
     }
@@ -737,21 +738,14 @@ impl Service {
         result
     }
 
-    async fn keeper(&self, request: Address, what: &str) -> anyhow::Result<()> {
-        let result = match what {
-            "select_nodes" => self.chain.select_nodes(request).await,
-            "open_dispute" => self.chain.open_dispute(request).await,
-            _ => self.chain.expire(request).await,
-        };
-        match result {
+    async fn keeper(&self, request: Address, call: KeeperCall) -> anyhow::Result<()> {
+        match self.chain.keeper(call, request).await {
             Ok(_) => {
                 self.metrics.keeper_calls.inc();
-                tracing::info!(request = %request, node = %self.node, call = what, "keeper call");
+                tracing::info!(request = %request, node = %self.node, call = call.name(), "keeper call");
                 Ok(())
             }
-            Err(SdkError::Protocol {
-                error: ProtocolError::WrongPhase | ProtocolError::DeadlineNotReached, ..
-            }) => Ok(()),
+            Err(SdkError::Protocol { error, .. }) if error.is_lost_race() => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

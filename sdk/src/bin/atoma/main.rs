@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use atoma_protocol::security::{Payoffs, collusion_probability, min_class_size};
-use atoma_protocol::{Mode, ProtocolError, Status};
+use atoma_protocol::{Mode, Status};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
 use atoma_sdk::keys::Keystore;
-use atoma_sdk::{Client, InputSpec, Key, RequestSpec, SdkError};
+use atoma_sdk::{Client, InputSpec, Key, RequestSpec};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod admin;
@@ -288,19 +288,9 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             eprintln!("[{:>7.3}s] {line}", started.elapsed().as_secs_f64());
         }
     };
+    check_request(client.chain(), &a.model, mode, a.timeout_ms, a.fee).await?;
     let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms: a.timeout_ms, max_fee: a.fee };
-    let handle = match client.submit(spec).await {
-        Ok(h) => h,
-        Err(SdkError::Refused { error: ProtocolError::UnknownModel }) => {
-            let models: Vec<String> = client.chain().models().await?.into_iter().map(|(id, _)| id).collect();
-            bail!(
-                "model {} is not registered on this network; registered: {} (nothing was sent)",
-                a.model,
-                if models.is_empty() { "none".to_string() } else { models.join(", ") }
-            );
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let handle = client.submit(spec).await?;
     progress(format!(
         "submitted request {} (fee {} MIST), nodes {}",
         handle.id(),
@@ -371,6 +361,53 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     }
     if verified == Some(false) {
         bail!("the first output does not match the attested output");
+    }
+    Ok(())
+}
+
+/// The rules a submission must meet that depend on the network, checked
+/// before anything is sent, with the numbers to fix them: the quorum size,
+/// the timeout, the fee and the class's eligible nodes.
+async fn check_request(
+    chain: &atoma_sdk::Chain,
+    model: &str,
+    mode: Mode,
+    timeout_ms: u64,
+    fee: Option<u64>,
+) -> anyhow::Result<()> {
+    let params = chain.network().await?.params;
+    if mode.n() == 0 || mode.n() > params.max_n {
+        bail!("--n must be between 1 and the network's max_n ({})", params.max_n);
+    }
+    if !(params.min_timeout_ms..=params.max_timeout_ms).contains(&timeout_ms) {
+        bail!(
+            "--timeout-ms {timeout_ms} is outside the network's range {}..={} ms",
+            params.min_timeout_ms,
+            params.max_timeout_ms
+        );
+    }
+    let min_fee = params.min_fee_for(mode);
+    if let Some(fee) = fee.filter(|f| *f < min_fee) {
+        bail!("--fee {fee} is below the network's minimum of {min_fee} MIST for this mode (leave --fee out to pay it)");
+    }
+    let models = chain.models().await?;
+    let Some((_, m)) = models.iter().find(|(id, _)| id == model) else {
+        let known: Vec<&str> = models.iter().map(|(id, _)| id.as_str()).collect();
+        bail!(
+            "model {model} is not registered on this network; registered: {} (nothing was sent)",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        );
+    };
+    let class = chain.class(m.class_id).await?;
+    if class.active.size < mode.nodes_needed() {
+        bail!(
+            "class {} has {} eligible node(s); a {} request with n = {} needs {} (nothing was sent)",
+            class.name,
+            class.active.size,
+            mode.name(),
+            mode.n(),
+            mode.nodes_needed()
+        );
     }
     Ok(())
 }
