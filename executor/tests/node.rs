@@ -260,6 +260,39 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
         })
         .collect();
     assert_eq!(slashes, vec![expected], "{behaviour}");
+    // Registered with the bare minimum, the slashed node falls below it and says so.
+    assert_reported_ineligible(&net, 1, behaviour).await;
+}
+
+/// Waits until node `i` reports, in its metrics and its log, that it is out
+/// of sampling because its collateral fell below the class minimum.
+async fn assert_reported_ineligible(net: &Net, i: usize, behaviour: &str) {
+    let metrics = net.ports[&i].1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = match reqwest::get(format!("http://127.0.0.1:{metrics}/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let value = |name: &str| -> Option<f64> {
+            text.lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .and_then(|l| l.split_whitespace().last())
+                .and_then(|v| v.parse().ok())
+        };
+        if value("atoma_node_eligible") == Some(0.0)
+            && value("atoma_node_collateral_shortfall_mist").is_some_and(|s| s > 0.0)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{behaviour}: the node never reported it is not eligible:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = net.log(i);
+    assert!(log.contains("collateral is below the class minimum"), "{behaviour}: no warning in the log:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
