@@ -355,6 +355,22 @@ impl Rpc {
         Ok(package)
     }
 
+    /// A function or datatype of a module, found by `find`, or `NotFound` naming it.
+    fn member<T>(
+        &self,
+        package_id: &Option<String>,
+        module_name: &Option<String>,
+        name: &Option<String>,
+        what: &str,
+        find: impl FnOnce(&Module<'static>, &str) -> Option<T>,
+    ) -> Result<T, Status> {
+        let package = self.package_id(package_id.as_deref())?;
+        let module = self.module(package, module_name.as_deref())?;
+        let name = name.as_deref().ok_or_else(|| Status::invalid_argument("name is required"))?;
+        find(&module, name)
+            .ok_or_else(|| Status::not_found(format!("{what} {package}::{}::{name} does not exist", module.name)))
+    }
+
     fn module(&self, package: Address, name: Option<&str>) -> Result<Module<'static>, Status> {
         let name = name.ok_or_else(|| Status::invalid_argument("module_name is required"))?;
         SOURCES
@@ -401,15 +417,10 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::GetDatatypeRequest>,
     ) -> Result<Response<proto::GetDatatypeResponse>, Status> {
         let r = request.into_inner();
-        let package = self.package_id(r.package_id.as_deref())?;
-        let module = self.module(package, r.module_name.as_deref())?;
-        let name = r.name.as_deref().ok_or_else(|| Status::invalid_argument("name is required"))?;
-        let datatype = module.datatypes().into_iter().find(|d| d.name.as_deref() == Some(name));
         let mut response = proto::GetDatatypeResponse::default();
-        response.datatype =
-            Some(datatype.ok_or_else(|| {
-                Status::not_found(format!("datatype {package}::{}::{name} does not exist", module.name))
-            })?);
+        response.datatype = Some(self.member(&r.package_id, &r.module_name, &r.name, "datatype", |m, name| {
+            m.datatypes().into_iter().find(|d| d.name.as_deref() == Some(name))
+        })?);
         Ok(Response::new(response))
     }
 
@@ -418,15 +429,10 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::GetFunctionRequest>,
     ) -> Result<Response<proto::GetFunctionResponse>, Status> {
         let r = request.into_inner();
-        let package = self.package_id(r.package_id.as_deref())?;
-        let module = self.module(package, r.module_name.as_deref())?;
-        let name = r.name.as_deref().ok_or_else(|| Status::invalid_argument("name is required"))?;
-        let function = module.functions().into_iter().find(|f| f.name.as_deref() == Some(name));
         let mut response = proto::GetFunctionResponse::default();
-        response.function =
-            Some(function.ok_or_else(|| {
-                Status::not_found(format!("function {package}::{}::{name} does not exist", module.name))
-            })?);
+        response.function = Some(self.member(&r.package_id, &r.module_name, &r.name, "function", |m, name| {
+            m.functions().into_iter().find(|f| f.name.as_deref() == Some(name))
+        })?);
         Ok(Response::new(response))
     }
 
