@@ -1,4 +1,4 @@
-/// The deterministic sampler (DESIGN.md section 5), byte for byte the Rust
+/// The deterministic sampler (docs/protocol.md, "Selection and randomness"), byte for byte the Rust
 /// `atoma_protocol::sampler`; the shared vectors in `tests/vectors_tests.move`
 /// pin both.
 ///

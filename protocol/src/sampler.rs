@@ -1,4 +1,4 @@
-//! The deterministic sampler (DESIGN.md section 5). Move's `sampler` module
+//! The deterministic sampler (docs/protocol.md, "Selection and randomness"). Move's `sampler` module
 //! implements the same function; the vectors in `tests/vectors/sampler.json`
 //! pin both.
 //!

@@ -1,4 +1,4 @@
-//! Security maths (DESIGN.md section 6): how likely a colluding adversary is
+//! Security maths (docs/protocol.md, "Security maths"): how likely a colluding adversary is
 //! to go undetected, and when honesty is a rational node's strict best
 //! response in CrossValidation and Sealed modes.
 //!
