@@ -365,14 +365,14 @@ impl Service {
         let slot = slot.expect("checked above");
         let now = now_ms();
 
-        // Keeper duties: a pending selection or dispute moves on at once.
-        match req.status {
-            Status::Selecting => return self.keeper(request, KeeperCall::SelectNodes).await,
-            Status::Disputed => {
-                self.keeper(request, KeeperCall::OpenDispute).await?;
-                return self.keeper(request, KeeperCall::SelectNodes).await;
+        // Keeper duties: a pending selection or dispute moves on at once; an
+        // expired phase after this node's own duties below.
+        let due = atoma_protocol::ops::due(req.status, req.deadline_ms, now, self.config.deadline_margin_ms);
+        if matches!(req.status, Status::Selecting | Status::Disputed) {
+            for call in due {
+                self.keeper(request, call).await?;
             }
-            _ => {}
+            return Ok(());
         }
 
         let member = req.round.includes(slot.role);
@@ -404,11 +404,9 @@ impl Service {
             self.reveal(request, &req, on_chain, &task).await?;
         }
 
-        let open = matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing);
-        if open && now >= req.deadline_ms + self.config.deadline_margin_ms {
-            self.keeper(request, KeeperCall::Expire).await?;
-            // Replacements for silent nodes are selected at once.
-            self.keeper(request, KeeperCall::SelectNodes).await?;
+        // Past the deadline: expire, and select replacements for silent nodes at once.
+        for call in due {
+            self.keeper(request, call).await?;
         }
         Ok(())
     }

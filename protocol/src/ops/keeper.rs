@@ -49,6 +49,25 @@ impl KeeperCall {
     }
 }
 
+/// The keeper calls due on a request in `status` at `now_ms`: a pending
+/// selection is performed at once; a disputed request draws its quorum's
+/// seed, then selects it; a phase `margin_ms` past its deadline is expired
+/// (the first call extends it by the grace, a later one ends it), and the
+/// replacements that may follow are selected. A call another keeper made
+/// first is refused harmlessly (`ProtocolError::is_lost_race`).
+pub fn due(status: Status, deadline_ms: u64, now_ms: u64, margin_ms: u64) -> Vec<KeeperCall> {
+    match status {
+        Status::Selecting => vec![KeeperCall::SelectNodes],
+        Status::Disputed => vec![KeeperCall::OpenDispute, KeeperCall::SelectNodes],
+        Status::Committing | Status::Verifying | Status::Revealing
+            if now_ms >= deadline_ms.saturating_add(margin_ms) =>
+        {
+            vec![KeeperCall::Expire, KeeperCall::SelectNodes]
+        }
+        _ => Vec::new(),
+    }
+}
+
 impl State {
     /// Performs the request's pending selection (CrossValidation verifiers,
     /// a dispute quorum or replacements) from its stored seed.
@@ -125,5 +144,32 @@ impl State {
             _ => settle_round(class, req, &mut out),
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use KeeperCall::*;
+
+    #[test]
+    fn the_calls_due_follow_the_status_and_the_deadline() {
+        let (deadline, margin) = (10_000, 500);
+        let cases: &[(Status, u64, &[KeeperCall])] = &[
+            (Status::Selecting, 0, &[SelectNodes]),
+            (Status::Disputed, 0, &[OpenDispute, SelectNodes]),
+            (Status::Committing, 10_499, &[]),
+            (Status::Committing, 10_500, &[Expire, SelectNodes]),
+            (Status::Verifying, 10_500, &[Expire, SelectNodes]),
+            (Status::Revealing, 99_999, &[Expire, SelectNodes]),
+            (Status::Revealing, 9_999, &[]),
+            (Status::Finalized, 99_999, &[]),
+            (Status::Failed, 99_999, &[]),
+        ];
+        for (status, now, expected) in cases {
+            assert_eq!(due(*status, deadline, *now, margin), *expected, "{status:?} at {now}");
+        }
+        // A deadline near the end of time does not overflow.
+        assert_eq!(due(Status::Committing, u64::MAX, u64::MAX, margin), [Expire, SelectNodes]);
     }
 }

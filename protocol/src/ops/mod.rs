@@ -28,7 +28,7 @@ mod submit;
 use std::collections::BTreeMap;
 
 pub use execute::{flip, sealed_draw};
-pub use keeper::KeeperCall;
+pub use keeper::{KeeperCall, due};
 pub use submit::SubmitArgs;
 
 use crate::error::{ProtocolError, Result};
