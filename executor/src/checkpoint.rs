@@ -270,7 +270,7 @@ pub fn generate(family: Family, size: Size, shards: usize, dir: &Path) -> Result
     }
     write_json(&dir.join("tokenizer_config.json"), &tok_config)?;
 
-    let arch = Arch::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let arch = Arch::from_config(&config)?;
     let (shapes, prefix) = match &arch {
         Arch::Decoder(c) => (Llama::parameter_shapes(c), ""),
         Arch::Gpt2(c) => (Gpt2::parameter_shapes(c), "transformer."),
@@ -330,8 +330,7 @@ fn write_shard(path: &Path, tensors: &[(String, Vec<i64>, Vec<u8>)], metadata: &
             let shape: Vec<usize> = s.iter().map(|d| *d as usize).collect();
             TensorView::new(safetensors::Dtype::F32, shape, b).map(|v| (n.clone(), v))
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .collect::<Result<Vec<_>, _>>()?;
     safetensors::serialize_to_file(views, Some(metadata.clone()), path)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -206,7 +206,7 @@ impl GenesisConfig {
         if let Some(seed) = &self.random_seed {
             parse_seed(seed).context("random_seed")?;
         }
-        self.params.resolve().validate().map_err(|e| anyhow::anyhow!("params: {e}"))?;
+        self.params.resolve().validate().context("params")?;
         for (i, a) in self.accounts.iter().enumerate() {
             ensure!(
                 a.address.is_some() != a.keystore.is_some(),
@@ -287,14 +287,14 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     let params = config.params.resolve();
     let (mut state, admin_cap, out) =
         State::create_network(objects::to_object_id(&network_id), objects::to_object_id(&admin_cap_id), params)
-            .map_err(|e| anyhow::anyhow!("params: {e}"))?;
+            .context("params")?;
     let mut events = out.events;
     let mut class_ids = HashMap::new();
     for (i, c) in config.classes.iter().enumerate() {
         let object = objects::to_object_id(&new_id());
         let (id, out) = state
             .add_hardware_class(&admin_cap, object, &c.name, &c.profile, c.min_collateral, c.task_lock)
-            .map_err(|e| anyhow::anyhow!("classes[{i}]: {e}"))?;
+            .with_context(|| format!("classes[{i}]"))?;
         class_ids.insert(c.name.clone(), id);
         events.extend(out.events);
     }
@@ -302,7 +302,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         let digest = atoma_protocol::Digest::from_hex(&m.weight_digest).context("weight_digest")?;
         let out = state
             .add_model(&admin_cap, &m.id, &digest.0, class_ids[&m.class])
-            .map_err(|e| anyhow::anyhow!("models[{i}]: {e}"))?;
+            .with_context(|| format!("models[{i}]"))?;
         events.extend(out.events);
     }
 

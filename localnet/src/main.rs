@@ -129,7 +129,7 @@ struct InitArgs {
     force: bool,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -138,10 +138,16 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
-    match Cli::parse().command {
-        Command::Start(args) => tokio::runtime::Runtime::new()?.block_on(start(args)),
+    let runtime = || tokio::runtime::Runtime::new().context("starting the runtime");
+    let result = match Cli::parse().command {
+        Command::Start(args) => runtime().and_then(|rt| rt.block_on(start(args))),
         Command::Init(args) => init(args),
-        Command::Faucet(args) => tokio::runtime::Runtime::new()?.block_on(faucet(args)),
+        Command::Faucet(args) => runtime().and_then(|rt| rt.block_on(faucet(args))),
+    };
+    // One line with every cause, as the other commands print errors.
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }
 

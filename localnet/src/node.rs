@@ -311,11 +311,11 @@ fn replay(chain: &mut Chain, records: Vec<Record>) -> anyhow::Result<()> {
         match record {
             Record::Transaction { transaction, signatures, now_ms } => {
                 exec::execute(chain, transaction, signatures, now_ms)
-                    .map_err(|e| anyhow::anyhow!("replaying record {i} of {total}: {e}"))?;
+                    .with_context(|| format!("replaying record {i} of {total}"))?;
             }
             Record::Cancelled { transaction, signatures, now_ms, congested } => {
                 exec::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested))
-                    .map_err(|e| anyhow::anyhow!("replaying record {i} of {total}: {e}"))?;
+                    .with_context(|| format!("replaying record {i} of {total}"))?;
             }
             Record::Checkpoint { timestamp_ms } => {
                 chain.seal_checkpoint(timestamp_ms);

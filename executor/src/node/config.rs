@@ -208,7 +208,7 @@ impl Config {
             ensure!(u.starts_with("http://") || u.starts_with("https://"), "public_url must be an http(s) URL");
             ensure!(u.len() <= 256, "public_url is longer than 256 bytes");
         }
-        self.class.validate().map_err(|e| anyhow::anyhow!("class: {e}"))?;
+        self.class.validate().context("class")?;
         if self.adversary.is_some() && !cfg!(feature = "adversary") {
             bail!("adversary: this build has no adversarial behaviours (they exist only for tests and the demo)");
         }
