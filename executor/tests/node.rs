@@ -87,7 +87,7 @@ impl Net {
     }
 
     fn config(&mut self, i: usize, adversary: Option<&str>) -> PathBuf {
-        let (package, network) = self.net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
+        let (package, network) = self.net.node().with_ledger(|c| (c.identity.package, c.identity.network_id));
         let dir = self.dir.path().join(format!("node{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         let free = || atoma_localnet::ports::unused_port().unwrap();
@@ -137,7 +137,7 @@ impl Net {
     }
 
     async fn client(&self) -> Client {
-        let (package, network) = self.net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
+        let (package, network) = self.net.node().with_ledger(|c| (c.identity.package, c.identity.network_id));
         Client::connect(&self.net.url(), package, network, self.keys[0].clone()).await.unwrap()
     }
 }
@@ -152,7 +152,7 @@ fn spec(prompt: &str, mode: Mode) -> RequestSpec {
 
 /// Every event of the package so far, from the local network's checkpoints.
 fn all_events(net: &Localnet) -> Vec<Event> {
-    net.node().with_chain(|c| {
+    net.node().with_ledger(|c| {
         let mut out = Vec::new();
         for cp in &c.checkpoints {
             for d in &cp.transactions {

@@ -29,8 +29,8 @@ use sui_sdk_types::{
     UnchangedConsensusObject, UserSignature, Version,
 };
 
-use crate::chain::{Chain, TxRecord};
 use crate::gas;
+use crate::ledger::{Ledger, TxRecord};
 use crate::objects::{self, CLOCK_ID, Kind, RANDOM_ID};
 use crate::ptb::{self, Outcome};
 
@@ -100,7 +100,7 @@ pub const MAX_TX_BYTES: usize = 128 * 1024;
 /// A transaction that was executed before returns its digest again
 /// (idempotent, as on Sui).
 pub fn execute(
-    chain: &mut Chain,
+    chain: &mut Ledger,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     now_ms: u64,
@@ -113,7 +113,7 @@ pub fn execute(
 /// objects, and pays for gas like any failed transaction (the congestion
 /// model's cancellation, see `congestion`).
 pub fn execute_or_cancel(
-    chain: &mut Chain,
+    chain: &mut Ledger,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     now_ms: u64,
@@ -130,7 +130,7 @@ pub fn execute_or_cancel(
 /// As `execute_or_cancel`, for a transaction `check` accepted (and not
 /// executed before): the checks are not made again.
 pub fn execute_checked(
-    chain: &mut Chain,
+    chain: &mut Ledger,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     checked: Checked,
@@ -148,7 +148,7 @@ pub fn execute_checked(
 /// Runs `tx` as it would execute now, after every check but the
 /// signature's, and returns its record without writing anything (the
 /// local network's `SimulateTransaction`).
-pub fn simulate(chain: &Chain, tx: Transaction, now_ms: u64) -> Result<TxRecord, Reject> {
+pub fn simulate(chain: &Ledger, tx: Transaction, now_ms: u64) -> Result<TxRecord, Reject> {
     let checked = check_with(chain, &tx, None)?;
     let digest = tx.digest();
     let now_ms = now_ms.max(chain.last_time_ms);
@@ -167,7 +167,7 @@ struct Execution {
 }
 
 /// Writes an execution's objects and protocol state to the ledger.
-fn apply(chain: &mut Chain, execution: Execution) -> TxRecord {
+fn apply(chain: &mut Ledger, execution: Execution) -> TxRecord {
     for id in &execution.deleted {
         chain.objects.delete(id, execution.lamport);
     }
@@ -203,13 +203,13 @@ pub fn shared_inputs(checked: &Checked) -> (Vec<crate::congestion::SharedInput>,
 }
 
 /// Every check made before execution (see the module doc).
-pub fn check(chain: &Chain, tx: &Transaction, signatures: &[UserSignature]) -> Result<Checked, Reject> {
+pub fn check(chain: &Ledger, tx: &Transaction, signatures: &[UserSignature]) -> Result<Checked, Reject> {
     check_with(chain, tx, Some(signatures))
 }
 
 /// The checks of execution, the signature's only when `signatures` are given
 /// (a simulation has none).
-fn check_with(chain: &Chain, tx: &Transaction, signatures: Option<&[UserSignature]>) -> Result<Checked, Reject> {
+fn check_with(chain: &Ledger, tx: &Transaction, signatures: Option<&[UserSignature]>) -> Result<Checked, Reject> {
     let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else {
         return Err(Reject::Unsupported("only programmable transactions are accepted by the local network".into()));
     };
@@ -284,7 +284,7 @@ fn check_signature(tx: &Transaction, signatures: &[UserSignature]) -> Result<(),
         .map_err(|e| Reject::Invalid(format!("signature does not verify: {e}")))
 }
 
-fn current(chain: &Chain, id: &Address) -> Result<Object, Reject> {
+fn current(chain: &Ledger, id: &Address) -> Result<Object, Reject> {
     match chain.objects.get(id) {
         Some(o) => Ok(o.clone()),
         None => match chain.objects.deleted_at(id) {
@@ -307,7 +307,7 @@ fn check_reference(object: &Object, version: Version, digest: &Digest) -> Result
 }
 
 fn check_input(
-    chain: &Chain,
+    chain: &Ledger,
     sender: Address,
     input: &Input,
     seen: &mut BTreeSet<Address>,
@@ -375,7 +375,7 @@ fn check_input(
     }
 }
 
-fn check_gas(chain: &Chain, tx: &Transaction, inputs: &BTreeSet<Address>) -> Result<Vec<Object>, Reject> {
+fn check_gas(chain: &Ledger, tx: &Transaction, inputs: &BTreeSet<Address>) -> Result<Vec<Object>, Reject> {
     let payment = &tx.gas_payment;
     if payment.objects.is_empty() {
         return Err(Reject::Invalid("no gas coin given".into()));
@@ -404,7 +404,7 @@ fn check_gas(chain: &Chain, tx: &Transaction, inputs: &BTreeSet<Address>) -> Res
     Ok(gas)
 }
 
-fn check_commands(chain: &Chain, ptb: &ProgrammableTransaction, inputs: &[CheckedInput]) -> Result<(), Reject> {
+fn check_commands(chain: &Ledger, ptb: &ProgrammableTransaction, inputs: &[CheckedInput]) -> Result<(), Reject> {
     let mut after_random = None;
     for (i, command) in ptb.commands.iter().enumerate() {
         if let Some(r) = after_random
@@ -450,7 +450,7 @@ fn check_commands(chain: &Chain, ptb: &ProgrammableTransaction, inputs: &[Checke
 /// Executes a checked transaction and builds its record (effects, events,
 /// objects) and the writes that `apply` makes.
 fn run(
-    chain: &Chain,
+    chain: &Ledger,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     checked: Checked,
@@ -503,7 +503,7 @@ fn run(
 }
 
 /// The gas summary of writing `outcome`.
-fn costs(chain: &Chain, checked: &Checked, outcome: &Outcome, lamport: Version, commands: u64) -> GasCostSummary {
+fn costs(chain: &Ledger, checked: &Checked, outcome: &Outcome, lamport: Version, commands: u64) -> GasCostSummary {
     let computation = gas::computation_cost(checked.gas_price, commands, outcome.events.len() as u64);
     let written = outcome.written(chain, checked, lamport);
     let storage: u64 = written.iter().map(gas::object_storage_cost).sum();
@@ -515,7 +515,7 @@ fn costs(chain: &Chain, checked: &Checked, outcome: &Outcome, lamport: Version, 
 /// The record of an execution and its writes (computed, not applied).
 #[allow(clippy::too_many_arguments)]
 fn build_record(
-    chain: &Chain,
+    chain: &Ledger,
     tx: Transaction,
     signatures: Vec<UserSignature>,
     checked: Checked,

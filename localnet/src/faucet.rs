@@ -76,7 +76,7 @@ pub struct Faucet {
 impl Faucet {
     /// The faucet of `node`'s network.
     pub fn new(node: Arc<Node>) -> Faucet {
-        let key = node.with_chain(|c| key(&c.identity.random_seed));
+        let key = node.with_ledger(|c| key(&c.identity.random_seed));
         Faucet { node, key, lock: tokio::sync::Mutex::new(()) }
     }
 
@@ -92,7 +92,7 @@ impl Faucet {
         }
         let _one_at_a_time = self.lock.lock().await;
         let me = self.address();
-        let (gas, price) = self.node.with_chain(|chain| {
+        let (gas, price) = self.node.with_ledger(|chain| {
             let coin = chain
                 .objects
                 .owned_by(&me)
@@ -128,7 +128,7 @@ impl Faucet {
         let signature = self.key.sign_transaction(&transaction).map_err(|e| FaucetError::Failed(e.to_string()))?;
         let digest =
             self.node.execute(transaction, vec![signature]).await.map_err(|e| FaucetError::Failed(e.to_string()))?;
-        self.node.with_chain(|chain| {
+        self.node.with_ledger(|chain| {
             let record = &chain.txs[&digest];
             if let sui_sdk_types::ExecutionStatus::Failure { error, .. } = record.effects.status() {
                 return Err(FaucetError::Failed(format!("{error:?}")));

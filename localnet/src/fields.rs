@@ -22,7 +22,7 @@
 use atoma_protocol::objects::{ModelObject, NodeObject, type_names};
 use sui_sdk_types::{Address, Digest, Identifier, MoveStruct, Object, ObjectData, Owner, StructTag, TypeTag};
 
-use crate::chain::Chain;
+use crate::ledger::Ledger;
 use crate::objects;
 
 /// One entry of a table, as a dynamic field.
@@ -87,7 +87,7 @@ fn id_type() -> TypeTag {
 /// Every entry of the table `table` (the network's classes or models, or a
 /// class's nodes), in key order, with the object whose version the entries
 /// carry (the network or the class).
-pub fn fields_of(chain: &Chain, table: &Address) -> Option<(Address, Vec<Field>)> {
+pub fn fields_of(chain: &Ledger, table: &Address) -> Option<(Address, Vec<Field>)> {
     let [classes, models] = chain.identity.network_tables.map(|t| objects::to_address(&t));
     let package = &chain.identity.package;
     let network = &chain.state.network;
@@ -130,7 +130,7 @@ pub fn fields_of(chain: &Chain, table: &Address) -> Option<(Address, Vec<Field>)
 
 /// The field object with this id, if it is an entry of the network's tables
 /// or of a class's nodes table.
-pub fn field_object(chain: &Chain, id: &Address) -> Option<Object> {
+pub fn field_object(chain: &Ledger, id: &Address) -> Option<Object> {
     let tables = chain
         .identity
         .network_tables

@@ -48,7 +48,7 @@ use sui_sdk_types::{
     TransactionEvents, TransactionExpiration, TransactionKind,
 };
 
-use crate::chain::{Chain, Identity, ObjectStore, TxRecord};
+use crate::ledger::{Identity, Ledger, ObjectStore, TxRecord};
 use crate::objects::{self, Builder};
 
 /// Protocol parameters in the genesis file: each omitted field keeps the default.
@@ -268,7 +268,7 @@ pub fn keystore_addresses(path: &Path) -> anyhow::Result<Vec<Address>> {
 
 /// Builds the chain at genesis: objects, protocol state, the genesis
 /// transaction and checkpoint 0 at `timestamp_ms`, with randomness from `seed`.
-pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyhow::Result<Chain> {
+pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyhow::Result<Ledger> {
     let package = config.package.unwrap_or(DEFAULT_PACKAGE);
     let b = Builder { package };
     // Ids of genesis objects derive from the seed, as a transaction's from its digest.
@@ -384,7 +384,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     for o in &written {
         store.put(o.clone());
     }
-    let mut chain = Chain {
+    let mut chain = Ledger {
         identity: Identity {
             package,
             network_id,

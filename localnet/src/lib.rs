@@ -10,7 +10,7 @@
 //!
 //! ## Layout
 //! - [`genesis`]: the genesis file and the chain it builds.
-//! - [`chain`]: the ledger: objects, protocol state, transactions, checkpoints.
+//! - [`ledger`]: the ledger (`Ledger`): objects, protocol state, transactions, checkpoints.
 //! - [`exec`]: the checks before execution, gas, versions and effects.
 //! - [`ptb`], [`calls`]: the programmable-transaction interpreter and the
 //!   package's entry functions.
@@ -21,7 +21,8 @@
 //! - [`ports`]: ports for test services that must be known before they bind.
 //! - [`congestion`]: the model of Sui's per-object congestion control.
 //! - [`node`]: the running network: lock, time source, scheduling, checkpoint timer.
-//! - [`rpc`]: the gRPC services.
+//! - [`rpc`]: the gRPC services (gRPC and gRPC-web), simulation and the package's interface.
+//! - [`faucet`]: Sui's faucet API, paying from an account funded at genesis.
 //!
 //! ## Example
 //! ```no_run
@@ -32,13 +33,13 @@
 //! ```
 
 pub mod calls;
-pub mod chain;
 pub mod congestion;
 pub mod exec;
 pub mod faucet;
 pub mod fields;
 pub mod gas;
 pub mod genesis;
+pub mod ledger;
 pub mod node;
 pub mod objects;
 pub mod persist;

@@ -182,7 +182,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     };
     let net = Localnet::start(&genesis, options).await?;
     let url = net.url();
-    let info = net.node().with_chain(|chain| {
+    let info = net.node().with_ledger(|chain| {
         let id = &chain.identity;
         serde_json::json!({
             "url": url,

@@ -16,10 +16,10 @@ use sui_sdk_types::{Digest, Transaction, UserSignature};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::chain::Chain;
 use crate::congestion::{Admission, CongestionConfig, CongestionStats, Tracker};
 use crate::exec::{self, Reject};
 use crate::genesis::{self, AccountConfig, GenesisConfig};
+use crate::ledger::Ledger;
 use crate::persist::{DataDir, Log, Record};
 
 /// Where the network reads the time.
@@ -74,7 +74,7 @@ impl Default for NodeConfig {
 }
 
 struct Inner {
-    chain: Chain,
+    chain: Ledger,
     log: Option<Log>,
     last_checkpoint_ms: u64,
     congestion: Option<Tracker>,
@@ -160,7 +160,7 @@ impl Node {
     }
 
     /// Reads the chain.
-    pub fn with_chain<R>(&self, f: impl FnOnce(&Chain) -> R) -> R {
+    pub fn with_ledger<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
         f(&self.lock().chain)
     }
 
@@ -305,7 +305,7 @@ impl Node {
     }
 }
 
-fn replay(chain: &mut Chain, records: Vec<Record>) -> anyhow::Result<()> {
+fn replay(chain: &mut Ledger, records: Vec<Record>) -> anyhow::Result<()> {
     let total = records.len();
     for (i, record) in records.into_iter().enumerate() {
         match record {

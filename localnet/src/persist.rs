@@ -2,7 +2,7 @@
 //! from (with its random seed and genesis time filled in) and an append-only
 //! log of everything that changed the chain after genesis: each accepted
 //! transaction with its signatures and execution time, and each checkpoint
-//! with its time. Execution is deterministic (see `chain`), so replaying the
+//! with its time. Execution is deterministic (see `ledger`), so replaying the
 //! log rebuilds the same chain, object versions, digests and checkpoints.
 //!
 //! ```text
@@ -16,7 +16,7 @@
 //! is dropped on replay, which is what happened: that transaction's client
 //! never got an answer.
 //!
-//! Not for: the ledger's contents (see `chain`).
+//! Not for: the ledger's contents (see `ledger`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Write};

@@ -24,8 +24,8 @@ use sui_sdk_types::{
 };
 
 use crate::calls;
-use crate::chain::Chain;
 use crate::exec::{Checked, CheckedInput};
+use crate::ledger::Ledger;
 use crate::objects::{self, Kind};
 
 /// A value in the interpreter.
@@ -87,14 +87,14 @@ impl Outcome {
     /// Every object this outcome writes, at version `lamport`, with the gas
     /// coin charged `gas_charge` (negative: refunded). Previous transaction
     /// and storage rebate are set by the caller.
-    pub fn written(&self, chain: &Chain, checked: &Checked, lamport: Version) -> Vec<Object> {
+    pub fn written(&self, chain: &Ledger, checked: &Checked, lamport: Version) -> Vec<Object> {
         self.written_with_gas(chain, checked, lamport, 0)
     }
 
     /// As `written`, with the gas coin's balance net of `gas_charge`.
     pub fn written_with_gas(
         &self,
-        chain: &Chain,
+        chain: &Ledger,
         checked: &Checked,
         lamport: Version,
         gas_charge: i128,
@@ -179,7 +179,7 @@ fn mutable_inputs(checked: &Checked) -> impl Iterator<Item = &Object> {
 
 /// The interpreter's state while it runs one transaction.
 pub struct Interp<'a> {
-    pub(crate) chain: &'a Chain,
+    pub(crate) chain: &'a Ledger,
     pub(crate) checked: &'a Checked,
     pub(crate) digest: Digest,
     pub(crate) now_ms: u64,
@@ -194,7 +194,7 @@ pub struct Interp<'a> {
 }
 
 /// Runs the commands of a checked transaction.
-pub fn interpret(chain: &Chain, checked: &Checked, digest: Digest, now_ms: u64) -> Result<Outcome, Failure> {
+pub fn interpret(chain: &Ledger, checked: &Checked, digest: Digest, now_ms: u64) -> Result<Outcome, Failure> {
     let mut it = Interp::new(chain, checked, digest, now_ms);
     for (i, command) in checked.ptb.commands.iter().enumerate() {
         let result = match command {
@@ -218,7 +218,7 @@ fn arg_error(argument: usize, kind: CommandArgumentError) -> ExecutionError {
 }
 
 impl<'a> Interp<'a> {
-    fn new(chain: &'a Chain, checked: &'a Checked, digest: Digest, now_ms: u64) -> Self {
+    fn new(chain: &'a Ledger, checked: &'a Checked, digest: Digest, now_ms: u64) -> Self {
         let mut out = Outcome::failed(checked);
         let gas_id = checked.gas[0].object_id();
         // Only the balance above the budget can be spent during execution.

@@ -42,12 +42,12 @@ async fn service_info_and_reference_gas_price_describe_the_network() {
     let mut client = client(&net);
     let info =
         client.ledger_client().get_service_info(proto::GetServiceInfoRequest::default()).await.unwrap().into_inner();
-    let chain_id = net.node().with_chain(|c| c.chain_id().to_string());
+    let chain_id = net.node().with_ledger(|c| c.chain_id().to_string());
     assert_eq!(info.chain_id.as_deref(), Some(chain_id.as_str()));
     assert!(info.checkpoint_height.is_some());
     assert_eq!(client.get_reference_gas_price().await.unwrap(), 1_000);
     // The genesis transaction created the network and the admin's cap.
-    let admin_cap = net.node().with_chain(|c| c.identity.admin_cap_id);
+    let admin_cap = net.node().with_ledger(|c| c.identity.admin_cap_id);
     let cap = object(&mut client, admin_cap).await;
     assert!(cap.object_type.unwrap().ends_with("::network::AdminCap"));
 }
@@ -65,7 +65,7 @@ async fn a_signed_transaction_executes_and_its_events_decode() {
     let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     let gas = before - after - CLASS_MIN;
     assert!(gas > 0 && gas < GAS_BUDGET, "paid {gas} MIST of gas");
-    let node = net.node().with_chain(|c| c.state.node(&ObjectId(cap.into_inner())).unwrap().clone());
+    let node = net.node().with_ledger(|c| c.state.node(&ObjectId(cap.into_inner())).unwrap().clone());
     assert_eq!(node.collateral, CLASS_MIN);
 }
 
@@ -147,7 +147,7 @@ async fn a_budget_below_the_cost_fails_with_insufficient_gas_and_pays_it() {
     assert_eq!(error_kind(&done), Some(proto::execution_error::ExecutionErrorKind::InsufficientGas));
     let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     assert!(before > after && before - after <= budget, "charged {} of a {budget} budget", before - after);
-    assert!(net.node().with_chain(|c| c.state.nodes().next().is_none()), "no node was registered");
+    assert!(net.node().with_ledger(|c| c.state.nodes().next().is_none()), "no node was registered");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -353,7 +353,7 @@ async fn node_call(
 
 /// All SUI: coins of every account, the protocol's holdings, and gas spent.
 fn total_sui(net: &atoma_localnet::Localnet) -> u128 {
-    net.node().with_chain(|c| {
+    net.node().with_ledger(|c| {
         let coins: u128 = c
             .txs
             .values()
@@ -423,10 +423,10 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
     let last = last.unwrap();
     // No transaction of the request's path wrote the Network; the submission
     // and the reveals wrote the class's object, the commits only the request.
-    let (network, class) = (net.node().with_chain(|c| c.identity.network_id), class_object(&net, 0));
+    let (network, class) = (net.node().with_ledger(|c| c.identity.network_id), class_object(&net, 0));
     for (k, done) in path.iter().enumerate() {
         let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
-        let changed: Vec<Address> = net.node().with_chain(|c| match &c.txs[&digest].effects {
+        let changed: Vec<Address> = net.node().with_ledger(|c| match &c.txs[&digest].effects {
             sui_sdk_types::TransactionEffects::V2(e) => e.changed_objects.iter().map(|o| o.object_id).collect(),
             other => panic!("effects {other:?}"),
         });
@@ -508,7 +508,7 @@ async fn checkpoints_stream_in_order_and_a_reconnect_misses_nothing() {
     // While disconnected: one more registration and some empty checkpoints.
     let missed = register_node(&mut client, &net, &accounts[0], CLASS_MIN).await;
     net.node().seal_now();
-    let height = net.node().with_chain(|c| c.checkpoint_height());
+    let height = net.node().with_ledger(|c| c.checkpoint_height());
     // Catch up from the cursor with GetCheckpoint, then subscribe again.
     let mut resumed = client.subscription_client().subscribe_checkpoints(req).await.unwrap().into_inner();
     for sequence in last + 1..=height {
@@ -558,7 +558,7 @@ async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
     net.node().seal_now();
     let before = object(&mut client, cap).await;
     let (chain_id, height, coins_before) =
-        net.node().with_chain(|c| (c.chain_id(), c.checkpoint_height(), c.objects.len()));
+        net.node().with_ledger(|c| (c.chain_id(), c.checkpoint_height(), c.objects.len()));
     net.shutdown().await;
     // The data directory does not depend on the keystore any more.
     std::fs::remove_file(&keystore).unwrap();
@@ -570,7 +570,7 @@ async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
     let mut client = common::client(&net);
     let after = object(&mut client, cap).await;
     assert_eq!((after.version, after.digest), (before.version, before.digest));
-    net.node().with_chain(|c| {
+    net.node().with_ledger(|c| {
         assert_eq!(c.chain_id(), chain_id);
         assert!(c.checkpoint_height() >= height);
         assert_eq!(c.objects.len(), coins_before);
@@ -606,7 +606,7 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     let cap = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
     // The Network's classes table maps class 0 to its object, which names its
     // nodes table; a node is the field keyed by its id.
-    let network_id = net.node().with_chain(|c| c.identity.network_id);
+    let network_id = net.node().with_ledger(|c| c.identity.network_id);
     let o = object(&mut client, network_id).await;
     let network: atoma_protocol::objects::NetworkObject =
         bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
@@ -782,8 +782,8 @@ async fn a_transaction_over_its_objects_budget_waits_for_later_rounds_then_runs(
     assert!(stats.deferrals >= 1, "{stats:?}");
     assert_eq!(stats.cancelled, 0);
     assert_eq!(stats.objects[&class_object(&net, 0)].writes, 2);
-    assert!(net.node().with_chain(|c| c.state.node(&ObjectId(first.into_inner())).is_ok()));
-    assert!(net.node().with_chain(|c| c.state.node(&ObjectId(second.into_inner())).is_ok()));
+    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId(first.into_inner())).is_ok()));
+    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId(second.into_inner())).is_ok()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -813,7 +813,7 @@ async fn a_transaction_deferred_too_often_is_cancelled_and_pays_for_gas() {
         Some(proto::execution_error::ExecutionErrorKind::ExecutionCanceledDueToConsensusObjectCongestion)
     );
     let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
-    let status = net.node().with_chain(|c| c.txs[&digest].effects.status().clone());
+    let status = net.node().with_ledger(|c| c.txs[&digest].effects.status().clone());
     let sui_sdk_types::ExecutionStatus::Failure { error, .. } = status else { panic!("{status:?}") };
     assert_eq!(
         error,
@@ -823,7 +823,7 @@ async fn a_transaction_deferred_too_often_is_cancelled_and_pays_for_gas() {
     );
     let after: u64 = coins(&mut client, accounts[2].address).await.iter().map(|c| c.balance.unwrap()).sum();
     assert!(after < before && before - after < GAS_BUDGET, "paid {} MIST of gas, no collateral", before - after);
-    assert_eq!(net.node().with_chain(|c| c.state.nodes().count()), 1, "the cancelled registration did nothing");
+    assert_eq!(net.node().with_ledger(|c| c.state.nodes().count()), 1, "the cancelled registration did nothing");
     assert_eq!(net.node().congestion().unwrap().cancelled, 1);
 }
 
@@ -838,12 +838,12 @@ async fn a_cancelled_transaction_is_replayed_as_cancelled_after_a_restart() {
     let tx = register_tx(&mut client, &net, 0, &accounts[2], CLASS_MIN).await;
     let done = execute(&mut client, tx, &accounts[2]).await.unwrap();
     let digest = Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
-    let effects = net.node().with_chain(|c| c.txs[&digest].effects.clone());
+    let effects = net.node().with_ledger(|c| c.txs[&digest].effects.clone());
     assert!(!succeeded(&done));
     net.shutdown().await;
     let net = start(&genesis(&accounts), options()).await;
-    assert_eq!(net.node().with_chain(|c| c.txs[&digest].effects.clone()), effects);
-    assert_eq!(net.node().with_chain(|c| c.state.nodes().count()), 1);
+    assert_eq!(net.node().with_ledger(|c| c.txs[&digest].effects.clone()), effects);
+    assert_eq!(net.node().with_ledger(|c| c.state.nodes().count()), 1);
 }
 
 /// An input the client left unresolved: an object id only.
@@ -898,8 +898,8 @@ async fn a_simulation_resolves_inputs_and_gas_runs_the_transaction_and_writes_no
     let accounts = accounts(2);
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
-    let (network, class) = (net.node().with_chain(|c| c.identity.network_id), class_object(&net, 0));
-    let transactions = net.node().with_chain(|c| c.total_transactions);
+    let (network, class) = (net.node().with_ledger(|c| c.identity.network_id), class_object(&net, 0));
+    let transactions = net.node().with_ledger(|c| c.total_transactions);
 
     // A submission with every object by id: the Network is read, the class written.
     let inputs = vec![
@@ -969,7 +969,7 @@ async fn a_simulation_resolves_inputs_and_gas_runs_the_transaction_and_writes_no
             .any(|b| b.address.as_deref() == Some(&accounts[0].address.to_string())
                 && b.amount.as_deref() == Some("5000"))
     );
-    assert_eq!(net.node().with_chain(|c| c.total_transactions), transactions, "a simulation writes nothing");
+    assert_eq!(net.node().with_ledger(|c| c.total_transactions), transactions, "a simulation writes nothing");
     let resolved = sui_sdk_types::Transaction::try_from(simulated.transaction.as_ref().unwrap()).unwrap();
     let executed = execute_signed(&mut client, &resolved, sign(&resolved, &accounts[1])).await.expect("executes");
     assert!(succeeded(&executed));

@@ -31,8 +31,8 @@ async fn the_stream_survives_a_node_restart_without_loss_or_duplication() {
     };
     let net = Localnet::start(&genesis(&keys), options("127.0.0.1:0".parse().unwrap())).await.unwrap();
     let addr = net.addr();
-    let package = net.node().with_chain(|c| c.identity.package);
-    let network = net.node().with_chain(|c| c.identity.network_id);
+    let package = net.node().with_ledger(|c| c.identity.package);
+    let network = net.node().with_ledger(|c| c.identity.network_id);
     let url = net.url();
     let chain = |i: usize| Chain::connect(&url, package, network, keys[i].clone());
 

@@ -279,7 +279,7 @@ pub async fn localnet(
         ..Options::default()
     };
     let net = Localnet::start(&genesis, options).await?;
-    let (package, network) = net.node().with_chain(|c| (c.identity.package, c.identity.network_id));
+    let (package, network) = net.node().with_ledger(|c| (c.identity.package, c.identity.network_id));
     let url = net.url();
     let connect = |key: &Key| Chain::connect(&url, package, network, key.clone());
     let mut key = 1;
@@ -324,7 +324,7 @@ pub async fn localnet(
         s.objects.get(id).map(|o| o.writes).unwrap_or(0)
     };
     let class_objects: Vec<Address> =
-        net.node().with_chain(|c| c.state.network.classes.values().map(|o| Address::new(o.0)).collect());
+        net.node().with_ledger(|c| c.state.network.classes.values().map(|o| Address::new(o.0)).collect());
     let class_writes: u64 = class_objects.iter().map(|id| writes(id, &after) - writes(id, &before)).sum();
     let run = LocalnetRun {
         finalized_per_minute: done as f64 / elapsed,

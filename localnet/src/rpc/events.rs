@@ -26,7 +26,7 @@ use sui_sdk_types::{Address, Digest, Event};
 use tonic::Status;
 use tonic::codegen::Bytes;
 
-use crate::chain::Chain;
+use crate::ledger::Ledger;
 
 /// Number of items of one list when the request names none.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -148,7 +148,7 @@ impl Filter {
 
 /// Every event of checkpoint `c` after `after`, matching `filter`, projected on `mask`.
 pub fn events_of(
-    chain: &Chain,
+    chain: &Ledger,
     c: u64,
     after: Option<Position>,
     filter: Option<&Filter>,

@@ -34,7 +34,7 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
             .collect::<Result<Vec<_>, _>>()?;
         let digest = self.node.execute(transaction, signatures).await?;
         let m = mask(request.read_mask.as_ref(), EXECUTE_MASK);
-        let executed = self.node.with_chain(|chain| transaction_proto(chain, &digest, &chain.txs[&digest], &m));
+        let executed = self.node.with_ledger(|chain| transaction_proto(chain, &digest, &chain.txs[&digest], &m));
         let mut response = proto::ExecuteTransactionResponse::default();
         response.transaction = Some(executed);
         Ok(Response::new(response))
@@ -47,7 +47,7 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
         let request = request.into_inner();
         let now_ms = self.node.time().now_ms();
         let m = mask(request.read_mask.as_ref(), SIMULATE_MASK);
-        let response = self.node.with_chain(|chain| {
+        let response = self.node.with_ledger(|chain| {
             let simulation = simulate::resolve(chain, &request, now_ms)?;
             simulate::answer(chain, simulation, &m, now_ms)
         })?;

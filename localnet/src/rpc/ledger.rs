@@ -5,7 +5,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::{Rpc, checkpoint_proto, mask, object_proto, parse_address, parse_digest, timestamp, transaction_proto};
-use crate::chain::Chain;
+use crate::ledger::Ledger;
 
 /// Read masks used when a request gives none.
 pub const OBJECT_MASK: &str = "object_id,version,digest";
@@ -19,7 +19,7 @@ pub const EPOCH_MASK: &str = "epoch,first_checkpoint,last_checkpoint,start,end,r
 pub const MAX_BATCH: usize = 1_000;
 
 fn get_object(
-    chain: &Chain,
+    chain: &Ledger,
     request: &proto::GetObjectRequest,
     default_mask: Option<&prost_types::FieldMask>,
 ) -> Result<proto::Object, Status> {
@@ -47,7 +47,7 @@ fn get_object(
 }
 
 fn get_transaction(
-    chain: &Chain,
+    chain: &Ledger,
     digest: Option<&str>,
     m: &sui_rpc::field::FieldMaskTree,
 ) -> Result<proto::ExecutedTransaction, Status> {
@@ -70,7 +70,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         &self,
         _request: Request<proto::GetServiceInfoRequest>,
     ) -> Result<Response<proto::GetServiceInfoResponse>, Status> {
-        let info = self.node.with_chain(|chain| {
+        let info = self.node.with_ledger(|chain| {
             let mut info = proto::GetServiceInfoResponse::default();
             info.chain_id = Some(chain.chain_id().to_string());
             info.chain = Some("atoma-localnet".to_string());
@@ -91,7 +91,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         request: Request<proto::GetObjectRequest>,
     ) -> Result<Response<proto::GetObjectResponse>, Status> {
         let request = request.into_inner();
-        let object = self.node.with_chain(|chain| get_object(chain, &request, None))?;
+        let object = self.node.with_ledger(|chain| get_object(chain, &request, None))?;
         let mut response = proto::GetObjectResponse::default();
         response.object = Some(object);
         Ok(Response::new(response))
@@ -105,7 +105,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         if request.requests.len() > MAX_BATCH {
             return Err(Status::invalid_argument(format!("at most {MAX_BATCH} objects per batch")));
         }
-        let objects = self.node.with_chain(|chain| {
+        let objects = self.node.with_ledger(|chain| {
             request
                 .requests
                 .iter()
@@ -130,7 +130,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
     ) -> Result<Response<proto::GetTransactionResponse>, Status> {
         let request = request.into_inner();
         let m = mask(request.read_mask.as_ref(), TRANSACTION_MASK);
-        let tx = self.node.with_chain(|chain| get_transaction(chain, request.digest.as_deref(), &m))?;
+        let tx = self.node.with_ledger(|chain| get_transaction(chain, request.digest.as_deref(), &m))?;
         let mut response = proto::GetTransactionResponse::default();
         response.transaction = Some(tx);
         Ok(Response::new(response))
@@ -145,7 +145,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             return Err(Status::invalid_argument(format!("at most {MAX_BATCH} transactions per batch")));
         }
         let m = mask(request.read_mask.as_ref(), TRANSACTION_MASK);
-        let transactions = self.node.with_chain(|chain| {
+        let transactions = self.node.with_ledger(|chain| {
             request
                 .digests
                 .iter()
@@ -170,7 +170,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
     ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
         let request = request.into_inner();
         let m = mask(request.read_mask.as_ref(), CHECKPOINT_MASK);
-        let checkpoint = self.node.with_chain(|chain| {
+        let checkpoint = self.node.with_ledger(|chain| {
             let sequence = match &request.checkpoint_id {
                 None => chain.checkpoint_height(),
                 Some(proto::get_checkpoint_request::CheckpointId::SequenceNumber(s)) => *s,
@@ -208,7 +208,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             return Err(Status::not_found(format!("epoch {e} not found; the local network stays in epoch 0")));
         }
         let m = mask(request.read_mask.as_ref(), EPOCH_MASK);
-        let epoch = self.node.with_chain(|chain| {
+        let epoch = self.node.with_ledger(|chain| {
             let mut epoch = proto::Epoch::default();
             epoch.epoch = Some(0);
             epoch.first_checkpoint = Some(0);
@@ -258,7 +258,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         let after = options.after.as_deref().map(parse_cursor).transpose()?;
         let limit = options.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
         let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
-        let frames = self.node.with_chain(|chain| {
+        let frames = self.node.with_ledger(|chain| {
             let tip = chain.checkpoint_height();
             let start = request.start_checkpoint.unwrap_or(0).max(after.map_or(0, |a| a.0));
             let (end, bound) = match request.end_checkpoint {

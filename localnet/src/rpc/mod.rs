@@ -11,7 +11,7 @@
 //! `events` (event filters, cursors, watermarks); this file holds the server, the
 //! conversions and the read-mask defaults shared by them.
 //!
-//! Not for: rules or state (see `exec`, `chain`).
+//! Not for: rules or state (see `exec`, `ledger`).
 
 mod events;
 mod execution;
@@ -32,8 +32,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::chain::{Chain, TxRecord};
 use crate::exec::Reject;
+use crate::ledger::{Ledger, TxRecord};
 use crate::node::Node;
 use crate::objects::{self, Kind};
 
@@ -108,7 +108,7 @@ impl From<Reject> for Status {
 }
 
 /// An object as `GetObject` shows it (with a coin's balance filled in).
-fn object_proto(chain: &Chain, object: &Object, mask: &FieldMaskTree) -> proto::Object {
+fn object_proto(chain: &Ledger, object: &Object, mask: &FieldMaskTree) -> proto::Object {
     let mut out = proto::Object::merge_from(object.clone(), mask);
     if mask.contains(proto::Object::BALANCE_FIELD.name)
         && let Kind::Coin(balance) = objects::kind(object, &chain.identity.package)
@@ -171,7 +171,7 @@ fn describe_status(status: &ExecutionStatus, effects: &mut proto::TransactionEff
 
 /// A transaction as `GetTransaction` shows it, projected on `mask`.
 fn transaction_proto(
-    chain: &Chain,
+    chain: &Ledger,
     digest: &Digest,
     tx: &TxRecord,
     mask: &FieldMaskTree,
@@ -212,7 +212,7 @@ fn transaction_proto(
 }
 
 /// A checkpoint as `GetCheckpoint` and the subscription show it, projected on `mask`.
-fn checkpoint_proto(chain: &Chain, sequence: u64, mask: &FieldMaskTree) -> Option<proto::Checkpoint> {
+fn checkpoint_proto(chain: &Ledger, sequence: u64, mask: &FieldMaskTree) -> Option<proto::Checkpoint> {
     let record = chain.checkpoints.get(sequence as usize)?;
     let mut out = proto::Checkpoint::default();
     out.merge(&record.summary, mask);

@@ -348,7 +348,7 @@ fn split_top(text: &str) -> Vec<String> {
 impl Rpc {
     fn package_id(&self, field: Option<&str>) -> Result<Address, Status> {
         let id = parse_address("package_id", field)?;
-        let package = self.node.with_chain(|c| c.identity.package);
+        let package = self.node.with_ledger(|c| c.identity.package);
         if id != package {
             return Err(Status::not_found(format!("package {id} does not exist (this network has {package})")));
         }

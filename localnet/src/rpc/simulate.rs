@@ -28,9 +28,9 @@ use sui_sdk_types::{
 use tonic::Status;
 
 use crate::calls::{self, Param};
-use crate::chain::Chain;
 use crate::exec;
 use crate::gas;
+use crate::ledger::Ledger;
 use crate::objects::{self, CLOCK_ID, RANDOM_ID};
 
 /// What the client asked to simulate, resolved or not.
@@ -82,7 +82,7 @@ fn only_read(ptb_commands: &[Command], index: u16) -> bool {
 }
 
 /// An input given by object id only, resolved from the ledger.
-fn resolve_object(chain: &Chain, input: &proto::Input, commands: &[Command], index: u16) -> Result<Input, Status> {
+fn resolve_object(chain: &Ledger, input: &proto::Input, commands: &[Command], index: u16) -> Result<Input, Status> {
     let id: Address = input
         .object_id
         .as_deref()
@@ -105,7 +105,7 @@ fn resolve_object(chain: &Chain, input: &proto::Input, commands: &[Command], ind
 
 /// The inputs of a programmable transaction, resolving those given by id only.
 fn resolve_inputs(
-    chain: &Chain,
+    chain: &Ledger,
     ptb: &proto::ProgrammableTransaction,
     commands: &[Command],
 ) -> Result<Vec<Input>, Status> {
@@ -129,7 +129,7 @@ fn resolve_inputs(
 }
 
 /// The sender's coins, largest first, that the transaction does not use as inputs.
-fn gas_coins(chain: &Chain, sender: &Address, inputs: &[Input]) -> Vec<(ObjectReference, u64)> {
+fn gas_coins(chain: &Ledger, sender: &Address, inputs: &[Input]) -> Vec<(ObjectReference, u64)> {
     let used: BTreeSet<Address> = inputs
         .iter()
         .filter_map(|i| match i {
@@ -170,7 +170,7 @@ fn pay(coins: &[(ObjectReference, u64)], budget: u64, sender: &Address) -> Resul
 
 /// Resolves the request's transaction (see the module doc).
 pub(super) fn resolve(
-    chain: &Chain,
+    chain: &Ledger,
     request: &proto::SimulateTransactionRequest,
     now_ms: u64,
 ) -> Result<Simulation, Status> {
@@ -252,7 +252,7 @@ pub(super) fn resolve(
 /// The answer: the resolved transaction and, unless only its kind was
 /// asked for, how it runs now.
 pub(super) fn answer(
-    chain: &Chain,
+    chain: &Ledger,
     simulation: Simulation,
     mask: &FieldMaskTree,
     now_ms: u64,

@@ -67,7 +67,7 @@ impl proto::state_service_server::StateService for Rpc {
             }
         };
         let m = mask(request.read_mask.as_ref(), OWNED_MASK);
-        let response = self.node.with_chain(|chain| {
+        let response = self.node.with_ledger(|chain| {
             let mut objects = Vec::new();
             let mut next = None;
             for id in chain.objects.owned_by(&owner).filter(|id| after.is_none_or(|a| **id > a)) {
@@ -102,7 +102,7 @@ impl proto::state_service_server::StateService for Rpc {
         let owner = parse_address("owner", request.owner.as_deref())?;
         let coin_type =
             request.coin_type.as_deref().ok_or_else(|| Status::invalid_argument("coin_type is required"))?;
-        let total = if is_sui(coin_type)? { self.node.with_chain(|chain| sui_total(chain, &owner)) } else { 0 };
+        let total = if is_sui(coin_type)? { self.node.with_ledger(|chain| sui_total(chain, &owner)) } else { 0 };
         let mut balance = sui_balance(total);
         balance.coin_type = Some(coin_type.to_string());
         let mut response = proto::GetBalanceResponse::default();
@@ -116,7 +116,7 @@ impl proto::state_service_server::StateService for Rpc {
     ) -> Result<Response<proto::ListBalancesResponse>, Status> {
         let request = request.into_inner();
         let owner = parse_address("owner", request.owner.as_deref())?;
-        let total = self.node.with_chain(|chain| sui_total(chain, &owner));
+        let total = self.node.with_ledger(|chain| sui_total(chain, &owner));
         let mut response = proto::ListBalancesResponse::default();
         if total > 0 {
             response.balances = vec![sui_balance(total)];
@@ -145,7 +145,7 @@ impl proto::state_service_server::StateService for Rpc {
             }
         };
         let m = mask(request.read_mask.as_ref(), FIELDS_MASK);
-        let response = self.node.with_chain(|chain| {
+        let response = self.node.with_ledger(|chain| {
             let mut fields = crate::fields::fields_of(chain, &parent).map(|(_, f)| f).unwrap_or_default();
             fields.sort_by_key(|f| f.id);
             fields.retain(|f| after.is_none_or(|a| f.id > a));
@@ -178,7 +178,7 @@ impl proto::state_service_server::StateService for Rpc {
     }
 }
 
-fn sui_total(chain: &crate::chain::Chain, owner: &Address) -> u64 {
+fn sui_total(chain: &crate::ledger::Ledger, owner: &Address) -> u64 {
     chain
         .objects
         .owned_by(owner)

@@ -20,7 +20,7 @@ impl Rpc {
     fn follow<T: Send + 'static>(
         &self,
         first: impl FnOnce(u64) -> Vec<T>,
-        frames: impl Fn(&crate::chain::Chain, u64) -> Vec<T> + Send + 'static,
+        frames: impl Fn(&crate::ledger::Ledger, u64) -> Vec<T> + Send + 'static,
     ) -> BoxStream<T> {
         let node = self.node.clone();
         let shutdown = self.shutdown.clone();
@@ -38,7 +38,7 @@ impl Rpc {
             loop {
                 let tip = *height.borrow_and_update();
                 while next <= tip {
-                    for f in node.with_chain(|chain| frames(chain, next)) {
+                    for f in node.with_ledger(|chain| frames(chain, next)) {
                         if tx.send(Ok(f)).await.is_err() {
                             return;
                         }

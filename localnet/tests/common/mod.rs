@@ -174,19 +174,19 @@ pub fn events(tx: &proto::ExecutedTransaction) -> Vec<atoma_protocol::Event> {
 
 /// The shared Network object as an input (`mutable`), from GetObject.
 pub async fn network_input(client: &mut sui_rpc::Client, net: &Localnet) -> ObjectInput {
-    let id = net.node().with_chain(|c| c.identity.network_id);
+    let id = net.node().with_ledger(|c| c.identity.network_id);
     shared_input(client, id, true).await
 }
 
 /// The shared Network object as a read-only input.
 pub async fn network_ref_input(client: &mut sui_rpc::Client, net: &Localnet) -> ObjectInput {
-    let id = net.node().with_chain(|c| c.identity.network_id);
+    let id = net.node().with_ledger(|c| c.identity.network_id);
     shared_input(client, id, false).await
 }
 
 /// The id of the shared object of class `class_id`.
 pub fn class_object(net: &Localnet, class_id: u64) -> Address {
-    net.node().with_chain(|c| Address::new(c.state.network.classes[&class_id].0))
+    net.node().with_ledger(|c| Address::new(c.state.network.classes[&class_id].0))
 }
 
 /// The first class's shared object as a mutable input.

@@ -66,15 +66,15 @@ impl Net {
     }
 
     pub fn package(&self) -> Address {
-        self.net.node().with_chain(|c| c.identity.package)
+        self.net.node().with_ledger(|c| c.identity.package)
     }
 
     pub fn network(&self) -> Address {
-        self.net.node().with_chain(|c| c.identity.network_id)
+        self.net.node().with_ledger(|c| c.identity.network_id)
     }
 
     pub fn admin_cap(&self) -> Address {
-        self.net.node().with_chain(|c| c.identity.admin_cap_id)
+        self.net.node().with_ledger(|c| c.identity.admin_cap_id)
     }
 
     pub async fn chain(&self, key: &Key) -> Chain {

@@ -142,7 +142,7 @@ pub struct Identity {
 
 /// The whole ledger.
 #[derive(Debug)]
-pub struct Chain {
+pub struct Ledger {
     /// Fixed facts.
     pub identity: Identity,
     /// The protocol state behind the `Network`, `HardwareClass` and `Request` objects.
@@ -163,7 +163,7 @@ pub struct Chain {
     pub total_transactions: u64,
 }
 
-impl Chain {
+impl Ledger {
     /// Object builders for this network's package.
     pub fn builder(&self) -> Builder {
         Builder { package: self.identity.package }
