@@ -34,18 +34,18 @@
 
 pub mod calls;
 pub mod congestion;
-pub mod exec;
-pub mod faucet;
-pub mod fields;
-pub mod gas;
+pub(crate) mod exec;
+pub(crate) mod faucet;
+pub(crate) mod fields;
+pub(crate) mod gas;
 pub mod genesis;
 pub mod ledger;
 pub mod node;
 pub mod objects;
-pub mod persist;
+pub(crate) mod persist;
 pub mod ports;
-pub mod ptb;
-pub mod rpc;
+pub(crate) mod ptb;
+pub(crate) mod rpc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
