@@ -140,8 +140,8 @@ impl EventStream {
     /// Reads one frame of the subscription (subscribing first if needed).
     async fn advance(&mut self) -> Result<()> {
         if self.subscription.is_none() {
-            let mut req = proto::SubscribeCheckpointsRequest::default();
-            req.read_mask = Some(FieldMask::from_paths(MASK.iter().copied()));
+            let req = proto::SubscribeCheckpointsRequest::default()
+                .with_read_mask(FieldMask::from_paths(MASK.iter().copied()));
             let stream = self
                 .rpc
                 .subscription_client()

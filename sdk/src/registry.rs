@@ -11,6 +11,7 @@ use atoma_protocol::ProtocolError;
 use atoma_protocol::objects::{
     CapObject, HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject, type_names,
 };
+use futures::TryStreamExt;
 use prost_types::FieldMask;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -149,34 +150,27 @@ impl Chain {
         table: ObjectId,
         what: &str,
     ) -> Result<Vec<(K, V)>> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let mut req = proto::ListDynamicFieldsRequest::default();
-            req.parent = Some(Address::new(table.0).to_string());
-            req.read_mask = Some(FieldMask::from_paths(["name", "value"]));
-            req.page_size = Some(1_000);
-            req.page_token = token;
-            let page = self
-                .rpc()
-                .state_client()
-                .list_dynamic_fields(req)
-                .await
-                .map_err(|e| SdkError::rpc(format!("listing the {what} table"), e))?
-                .into_inner();
-            for f in &page.dynamic_fields {
-                let bytes = |b: &Option<proto::Bcs>| b.as_ref().and_then(|b| b.value.clone()).unwrap_or_default();
+        let request = proto::ListDynamicFieldsRequest::default()
+            .with_parent(Address::new(table.0).to_string())
+            .with_read_mask(FieldMask::from_paths(["name", "value"]))
+            .with_page_size(1_000);
+        let fields: Vec<proto::DynamicField> = self
+            .rpc()
+            .list_dynamic_fields(request)
+            .try_collect()
+            .await
+            .map_err(|e| SdkError::rpc(format!("listing the {what} table"), e))?;
+        let bytes = |b: &Option<proto::Bcs>| b.as_ref().and_then(|b| b.value.clone()).unwrap_or_default();
+        fields
+            .iter()
+            .map(|f| {
                 let key =
                     bcs::from_bytes(&bytes(&f.name)).map_err(|e| SdkError::Decode(format!("a {what} key: {e}")))?;
                 let value =
                     bcs::from_bytes(&bytes(&f.value)).map_err(|e| SdkError::Decode(format!("a {what} entry: {e}")))?;
-                out.push((key, value));
-            }
-            token = page.next_page_token;
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+                Ok((key, value))
+            })
+            .collect()
     }
 
     /// Every registered node, with its id, class by class.
@@ -236,35 +230,28 @@ impl Chain {
     /// The objects of type `package::module::name` that `owner` holds, with their contents.
     pub async fn owned_of_type(&self, owner: Address, type_: (&str, &str)) -> Result<Vec<(Address, Vec<u8>)>> {
         let object_type = format!("{}::{}::{}", self.identity().type_origin, type_.0, type_.1);
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let mut req = proto::ListOwnedObjectsRequest::default();
-            req.owner = Some(owner.to_string());
-            req.object_type = Some(object_type.clone());
-            req.read_mask = Some(FieldMask::from_paths(["object_id", "contents"]));
-            req.page_size = Some(1_000);
-            req.page_token = token;
-            let page = self
-                .rpc()
-                .state_client()
-                .list_owned_objects(req)
-                .await
-                .map_err(|e| SdkError::rpc(format!("listing the {object_type} objects of {owner}"), e))?
-                .into_inner();
-            for o in page.objects {
+        let request = proto::ListOwnedObjectsRequest::default()
+            .with_owner(owner.to_string())
+            .with_object_type(object_type.clone())
+            .with_read_mask(FieldMask::from_paths(["object_id", "contents"]))
+            .with_page_size(1_000);
+        let objects: Vec<proto::Object> = self
+            .rpc()
+            .list_owned_objects(request)
+            .try_collect()
+            .await
+            .map_err(|e| SdkError::rpc(format!("listing the {object_type} objects of {owner}"), e))?;
+        objects
+            .into_iter()
+            .map(|o| {
                 let id: Address = o
                     .object_id
                     .as_deref()
                     .and_then(|i| i.parse().ok())
                     .ok_or_else(|| SdkError::Decode("an owned object without id".into()))?;
-                out.push((id, o.contents.and_then(|c| c.value).map(|v| v.to_vec()).unwrap_or_default()));
-            }
-            token = page.next_page_token;
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+                Ok((id, o.contents.and_then(|c| c.value).map(|v| v.to_vec()).unwrap_or_default()))
+            })
+            .collect()
     }
 
     /// The `AdminCap` of this network that the sender holds, if any.

@@ -1,6 +1,8 @@
 //! Gas coins and owned-object locks: which coins pay a call, held until its
 //! outcome is known, so that no two transactions are signed over one coin.
 
+use futures::TryStreamExt;
+
 use super::*;
 
 impl Chain {
@@ -20,33 +22,23 @@ impl Chain {
     }
     /// Refreshes the list of the sender's coins from the node.
     async fn refresh_coins(&self) -> Result<()> {
+        let request = proto::ListOwnedObjectsRequest::default()
+            .with_owner(self.sender().to_string())
+            .with_object_type("0x2::coin::Coin<0x2::sui::SUI>")
+            .with_read_mask(mask(&["object_id", "version", "digest", "balance"]))
+            .with_page_size(1_000);
+        let objects: Vec<proto::Object> = self
+            .rpc
+            .list_owned_objects(request)
+            .try_collect()
+            .await
+            .map_err(|e| SdkError::rpc("listing the sender's coins", e))?;
         let mut coins = BTreeMap::new();
         let mut refs = Vec::new();
-        let mut token = None;
-        loop {
-            let mut req = proto::ListOwnedObjectsRequest::default();
-            req.owner = Some(self.sender().to_string());
-            req.object_type = Some("0x2::coin::Coin<0x2::sui::SUI>".into());
-            req.read_mask = Some(mask(&["object_id", "version", "digest", "balance"]));
-            req.page_size = Some(1_000);
-            req.page_token = token;
-            let page = self
-                .rpc
-                .clone()
-                .state_client()
-                .list_owned_objects(req)
-                .await
-                .map_err(|e| SdkError::rpc("listing the sender's coins", e))?
-                .into_inner();
-            for o in &page.objects {
-                let r = reference(o)?;
-                coins.insert(*r.object_id(), o.balance.unwrap_or(0));
-                refs.push(r);
-            }
-            token = page.next_page_token;
-            if token.is_none() {
-                break;
-            }
+        for o in &objects {
+            let r = reference(o)?;
+            coins.insert(*r.object_id(), o.balance.unwrap_or(0));
+            refs.push(r);
         }
         let mut cache = self.cache.lock().expect("cache");
         cache.coins = coins;

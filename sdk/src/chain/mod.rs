@@ -293,9 +293,7 @@ impl Chain {
 
     /// Reads an object with `GetObject` and the given read mask.
     pub async fn get_object(&self, id: Address, paths: &[&str]) -> Result<proto::Object> {
-        let mut req = proto::GetObjectRequest::default();
-        req.object_id = Some(id.to_string());
-        req.read_mask = Some(mask(paths));
+        let req = proto::GetObjectRequest::new(&id).with_read_mask(mask(paths));
         let response = self
             .rpc
             .clone()
@@ -318,9 +316,7 @@ impl Chain {
 
     /// An address's SUI balance (MIST).
     pub async fn balance_of(&self, owner: Address) -> Result<u64> {
-        let mut req = proto::GetBalanceRequest::default();
-        req.owner = Some(owner.to_string());
-        req.coin_type = Some("0x2::sui::SUI".into());
+        let req = proto::GetBalanceRequest::default().with_owner(owner.to_string()).with_coin_type("0x2::sui::SUI");
         let b = self
             .rpc
             .clone()
@@ -349,9 +345,7 @@ pub async fn checkpoint_height(rpc: &mut sui_rpc::Client) -> Result<u64> {
 pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Address, Address)> {
     let mut rpc =
         sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url:?}: {e}")))?;
-    let mut req = proto::GetTransactionRequest::default();
-    req.digest = Some(digest.to_string());
-    req.read_mask = Some(mask(&["events"]));
+    let req = proto::GetTransactionRequest::default().with_digest(digest.to_string()).with_read_mask(mask(&["events"]));
     let tx = rpc
         .ledger_client()
         .get_transaction(req)
