@@ -23,14 +23,13 @@ use serde_json::json;
 use sui_crypto::SuiSigner;
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{
-    Address, Argument, Command, Digest, GasPayment, Input, ObjectReference, ProgrammableTransaction, SplitCoins,
-    StructTag, Transaction, TransactionExpiration, TransactionKind, TransferObjects,
+    Address, Argument, Command, Digest, GasPayment, Input, ProgrammableTransaction, SplitCoins, Transaction,
+    TransactionExpiration, TransactionKind, TransferObjects,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::node::Node;
-use crate::objects;
 
 /// MIST a request gets unless it names an amount: 100 SUI.
 pub const DEFAULT_AMOUNT: u64 = 100_000_000_000;
@@ -92,19 +91,9 @@ impl Faucet {
         }
         let _one_at_a_time = self.lock.lock().await;
         let me = self.address();
-        let (gas, price) = self.node.with_ledger(|chain| {
-            let coin = chain
-                .objects
-                .owned_by(&me)
-                .filter_map(|id| chain.objects.get(id))
-                .filter(|o| o.as_struct().is_some_and(|s| *s.object_type() == StructTag::gas_coin()))
-                .filter_map(|o| Some((o, objects::coin_balance(o.as_struct()?.contents())?)))
-                .max_by_key(|(_, balance)| *balance);
-            (
-                coin.map(|(o, b)| (ObjectReference::new(o.object_id(), o.version(), o.digest()), b)),
-                chain.identity.reference_gas_price,
-            )
-        });
+        let (gas, price) = self
+            .node
+            .with_ledger(|chain| (chain.objects.coins_of(&me).into_iter().next(), chain.identity.reference_gas_price));
         let gas = match gas {
             Some((r, balance)) if balance >= amount.saturating_add(GAS_BUDGET) => r,
             _ => return Err(FaucetError::Empty(amount)),

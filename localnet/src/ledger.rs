@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use atoma_protocol::{ObjectId, State};
 use sui_sdk_types::{
     Address, CheckpointContents, CheckpointSummary, CheckpointTransactionInfo, Digest, Event, GasCostSummary, Object,
-    Owner, Transaction, TransactionEffects, TransactionEvents, UserSignature, Version,
+    ObjectReference, Owner, StructTag, Transaction, TransactionEffects, TransactionEvents, UserSignature, Version,
 };
 
 use crate::objects::{self, Builder, CLOCK_ID};
@@ -79,6 +79,24 @@ impl ObjectStore {
     /// Ids of the objects `owner` owns, in id order.
     pub fn owned_by(&self, owner: &Address) -> impl Iterator<Item = &Address> {
         self.owned.get(owner).into_iter().flatten()
+    }
+
+    /// The SUI coins `owner` owns, with their references and balances,
+    /// largest first (gas selection, the faucet and balances read them).
+    pub fn coins_of(&self, owner: &Address) -> Vec<(ObjectReference, u64)> {
+        let mut coins: Vec<(ObjectReference, u64)> = self
+            .owned_by(owner)
+            .filter_map(|id| self.get(id))
+            .filter_map(|o| {
+                let s = o.as_struct().filter(|s| *s.object_type() == StructTag::gas_coin())?;
+                Some((
+                    ObjectReference::new(o.object_id(), o.version(), o.digest()),
+                    crate::objects::coin_balance(s.contents())?,
+                ))
+            })
+            .collect();
+        coins.sort_by_key(|(_, balance)| std::cmp::Reverse(*balance));
+        coins
     }
 
     /// Writes a new version of an object (or a new object).

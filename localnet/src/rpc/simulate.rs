@@ -23,7 +23,7 @@ use sui_rpc::merge::Merge;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{
     Address, Argument, Command, Digest, GasPayment, Input, ObjectReference, ProgrammableTransaction, SharedInput,
-    StructTag, Transaction, TransactionExpiration, TransactionKind,
+    Transaction, TransactionExpiration, TransactionKind,
 };
 use tonic::Status;
 
@@ -31,7 +31,7 @@ use crate::calls::{self, Param};
 use crate::exec;
 use crate::gas;
 use crate::ledger::Ledger;
-use crate::objects::{self, CLOCK_ID, RANDOM_ID};
+use crate::objects::{CLOCK_ID, RANDOM_ID};
 
 /// What the client asked to simulate, resolved or not.
 pub(super) struct Simulation {
@@ -137,18 +137,8 @@ fn gas_coins(chain: &Ledger, sender: &Address, inputs: &[Input]) -> Vec<(ObjectR
             _ => None,
         })
         .collect();
-    let mut coins: Vec<(ObjectReference, u64)> = chain
-        .objects
-        .owned_by(sender)
-        .filter(|id| !used.contains(id))
-        .filter_map(|id| chain.objects.get(id))
-        .filter(|o| o.as_struct().is_some_and(|s| *s.object_type() == StructTag::gas_coin()))
-        .filter_map(|o| {
-            let balance = objects::coin_balance(o.as_struct()?.contents())?;
-            Some((ObjectReference::new(o.object_id(), o.version(), o.digest()), balance))
-        })
-        .collect();
-    coins.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+    let mut coins = chain.objects.coins_of(sender);
+    coins.retain(|(r, _)| !used.contains(r.object_id()));
     coins
 }
 

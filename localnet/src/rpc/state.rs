@@ -5,7 +5,6 @@ use sui_sdk_types::{Address, StructTag, TypeTag};
 use tonic::{Request, Response, Status};
 
 use super::{Rpc, mask, object_proto, parse_address};
-use crate::objects::{self, Kind};
 
 /// Default read mask of `ListOwnedObjects`.
 pub const OWNED_MASK: &str = "object_id,version,object_type";
@@ -179,13 +178,5 @@ impl proto::state_service_server::StateService for Rpc {
 }
 
 fn sui_total(chain: &crate::ledger::Ledger, owner: &Address) -> u64 {
-    chain
-        .objects
-        .owned_by(owner)
-        .filter_map(|id| chain.objects.get(id))
-        .map(|o| match objects::kind(o, &chain.identity.package) {
-            Kind::Coin(b) => b,
-            _ => 0,
-        })
-        .sum()
+    chain.objects.coins_of(owner).iter().map(|(_, balance)| balance).sum()
 }
