@@ -223,6 +223,13 @@ pub struct KeySource {
     pub from: String,
 }
 
+/// Whether a key spec is read as it is, without the Sui CLI's files: a
+/// private key, or a keystore path (with `/`, `#ADDRESS`, or an existing file).
+fn reads_itself(spec: &str) -> bool {
+    let spec = spec.trim();
+    spec.starts_with("suiprivkey") || spec.contains(['/', '#']) || expand_home(spec).exists()
+}
+
 /// Finds the signing key: `spec` when given (a `suiprivkey` string, a
 /// keystore path with an optional `#ADDRESS`, or an address or alias of a
 /// key in the Sui CLI's keystore), else the configuration's `key`, else the
@@ -231,8 +238,7 @@ pub fn resolve_key(spec: Option<&str>, config: &ClientConfig) -> Result<KeySourc
     let sui_dir = SuiClientConfig::dir();
     // Only a key named by address or alias, or no key at all, needs the Sui CLI's files.
     let sui = match spec.or(config.key.as_deref()) {
-        Some(s) if s.trim().starts_with("suiprivkey") || Path::new(s.trim()).exists() => None,
-        Some(s) if s.contains('#') || s.contains('/') => None,
+        Some(s) if reads_itself(s) => None,
         _ => SuiClientConfig::load(&sui_dir)?,
     };
     let sui_keystore = sui.as_ref().map(|s| s.keystore_path(&sui_dir)).unwrap_or_else(|| sui_dir.join("sui.keystore"));
@@ -257,15 +263,12 @@ pub fn resolve_key(spec: Option<&str>, config: &ClientConfig) -> Result<KeySourc
     };
     let named = |s: &str, from: String| -> Result<KeySource> {
         let s = s.trim();
-        let expanded = if s.starts_with("~/") { expand_home(s).display().to_string() } else { s.to_string() };
-        let path = expanded.rsplit_once('#').map_or(expanded.as_str(), |(p, _)| p);
-        // A private key or a keystore file is read as it is, without the Sui CLI's files.
-        if !(s.starts_with("suiprivkey") || Path::new(path).exists()) {
-            if let Some(key) = from_sui_keystore(s)? {
-                return Ok(KeySource { key, from: format!("{from}, in {}", sui_keystore.display()) });
-            }
+        if !reads_itself(s)
+            && let Some(key) = from_sui_keystore(s)?
+        {
+            return Ok(KeySource { key, from: format!("{from}, in {}", sui_keystore.display()) });
         }
-        Ok(KeySource { key: load_key(&expanded)?, from })
+        Ok(KeySource { key: load_key(&expand_home(s).display().to_string())?, from })
     };
     if let Some(s) = spec {
         return named(s, "--key".into());
