@@ -119,12 +119,17 @@ impl Chain {
     /// A node, read from its class's nodes table; `None` if it is not registered.
     pub async fn node(&self, node_id: Address) -> Result<Option<NodeObject>> {
         for (_, class) in self.classes().await? {
-            let node = self.entry(class.nodes.id, &id_type(), &node_id, &format!("node {node_id}")).await?;
+            let node = self.node_in(&class, node_id).await?;
             if node.is_some() {
                 return Ok(node);
             }
         }
         Ok(None)
+    }
+
+    /// A node of a class already read; `None` if the class has no such node.
+    pub async fn node_in(&self, class: &HardwareClassObject, node_id: Address) -> Result<Option<NodeObject>> {
+        self.entry(class.nodes.id, &id_type(), &node_id, &format!("node {node_id}")).await
     }
 
     /// The value under `key` (of Move type `key_type`) in the table `table`,

@@ -238,8 +238,8 @@ impl Service {
     /// minimum takes the node out of sampling until it is topped up.
     pub(crate) async fn check_standing(&self) {
         let read = async {
-            let node = self.chain.node(self.node).await?;
             let class = self.chain.class(self.class_id).await?;
+            let node = self.chain.node_in(&class, self.node).await?;
             Ok::<_, SdkError>((node, class))
         };
         let (node, class) = match read.await {
