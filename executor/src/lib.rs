@@ -8,7 +8,8 @@
 //!   (Hugging Face checkpoints, built-in GPT decoder, TorchScript modules),
 //!   hardware-class profiles and deterministic mode, the canonical tensor
 //!   encoding.
-//! - [`manifest`]: model manifests (TOML) and the model digest over every file.
+//! - [`manifest`] (`engine/manifest.rs`): model manifests (TOML) and the
+//!   model digest over every file.
 //! - [`checkpoint`]: generated Hugging Face checkpoints (fixed seed, real layout).
 //! - [`testmodel`]: the generated test model and its TorchScript trace.
 //! - [`node`]: the node service: configuration, database, event loop,
@@ -20,6 +21,9 @@
 
 pub mod checkpoint;
 pub mod engine;
-pub mod manifest;
 pub mod node;
 pub mod testmodel;
+
+/// Model manifests live with the engine that loads them; this is their
+/// public path.
+pub use engine::manifest;

@@ -24,6 +24,7 @@
 pub mod codec;
 pub mod gpt;
 pub mod hf;
+pub mod manifest;
 pub mod profile;
 pub mod torchscript;
 
@@ -35,8 +36,8 @@ use atoma_protocol::commitment::{blake2b256, output_digest};
 use atoma_protocol::output::ErrorOutput;
 use tch::{Device, nn};
 
-use crate::manifest::{ModelKind, ModelManifest};
 use gpt::{Gpt, GptInput};
+use manifest::{ModelKind, ModelManifest};
 pub use profile::{ClassProfile, DeviceKind, Dtype, HardwareProfile};
 use torchscript::TorchScript;
 

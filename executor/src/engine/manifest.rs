@@ -56,9 +56,9 @@ use atoma_protocol::Digest;
 use fastcrypto::hash::{Blake2b256, HashFunction};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::EngineError;
-use crate::engine::gpt::GptConfig;
-use crate::engine::hf;
+use super::EngineError;
+use super::gpt::GptConfig;
+use super::hf;
 
 /// The kinds of model the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
