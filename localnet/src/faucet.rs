@@ -29,6 +29,7 @@ use sui_sdk_types::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::genesis;
 use crate::node::Node;
 
 /// MIST a request gets unless it names an amount: 100 SUI.
@@ -37,18 +38,6 @@ pub const DEFAULT_AMOUNT: u64 = 100_000_000_000;
 pub const MAX_AMOUNT: u64 = 100_000_000_000_000;
 /// The gas budget of one payment.
 const GAS_BUDGET: u64 = 10_000_000;
-
-/// The faucet's key, from the network's random seed.
-pub fn key(seed: &[u8; 32]) -> Ed25519PrivateKey {
-    Ed25519PrivateKey::new(
-        atoma_protocol::commitment::blake2b256(&[b"atoma-localnet/faucet".as_slice(), seed].concat()).0,
-    )
-}
-
-/// The faucet's address on a network with this random seed.
-pub fn address(seed: &[u8; 32]) -> Address {
-    key(seed).public_key().derive_address()
-}
 
 /// Why a payment was not made.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +64,7 @@ pub struct Faucet {
 impl Faucet {
     /// The faucet of `node`'s network.
     pub fn new(node: Arc<Node>) -> Faucet {
-        let key = node.with_ledger(|c| key(&c.identity.random_seed));
+        let key = node.with_ledger(|c| genesis::faucet_key(&c.identity.random_seed));
         Faucet { node, key, lock: tokio::sync::Mutex::new(()) }
     }
 

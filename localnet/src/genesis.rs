@@ -42,6 +42,7 @@ use anyhow::{Context, bail, ensure};
 use atoma_protocol::objects::CapObject;
 use atoma_protocol::{ObjectId, Params, State};
 use serde::{Deserialize, Serialize};
+use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{
     Address, ChangedObject, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction,
     IdOperation, Object, ObjectIn, ObjectOut, Owner, Transaction, TransactionEffects, TransactionEffectsV2,
@@ -322,7 +323,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         }
     }
     if config.faucet_balance > 0 {
-        let faucet = crate::faucet::address(&seed);
+        let faucet = faucet_key(&seed).public_key().derive_address();
         genesis_objects.push(b.coin(new_id(), config.faucet_balance, version, Owner::Address(faucet)));
     }
 
@@ -419,6 +420,14 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     );
     chain.seal_checkpoint(timestamp_ms);
     Ok(chain)
+}
+
+/// The key of the faucet's account (see `faucet`), from the network's
+/// random seed: genesis funds it, the faucet signs with it.
+pub fn faucet_key(seed: &[u8; 32]) -> Ed25519PrivateKey {
+    Ed25519PrivateKey::new(
+        atoma_protocol::commitment::blake2b256(&[b"atoma-localnet/faucet".as_slice(), seed].concat()).0,
+    )
 }
 
 /// Converts an object id of the protocol to a Sui address (re-exported for callers).
