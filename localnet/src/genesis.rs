@@ -44,11 +44,11 @@ use atoma_protocol::{ObjectId, Params, State};
 use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{
-    Address, ChangedObject, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction,
-    IdOperation, Object, ObjectIn, ObjectOut, Owner, Transaction, TransactionEffects, TransactionEffectsV2,
-    TransactionEvents, TransactionExpiration, TransactionKind,
+    Address, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction, Identifier, Owner,
+    Transaction, TransactionEffects, TransactionEffectsV2, TransactionExpiration, TransactionKind,
 };
 
+use crate::execute::effects;
 use crate::ledger::{Identity, Ledger, ObjectStore, TxRecord};
 use crate::objects::{self, Builder};
 
@@ -339,41 +339,16 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     // Every object records the storage it occupies, as on Sui (whose storage
     // fund holds the genesis objects' rebates), so that rewriting one costs
     // its sender only the non-refundable share.
-    let written: Vec<Object> = genesis_objects
-        .into_iter()
-        .map(|o| {
-            let rebate = crate::gas::object_storage_cost(&o);
-            objects::finish(o, digest, rebate)
-        })
-        .collect();
-    let sui_events: Vec<sui_sdk_types::Event> = events
-        .iter()
-        .map(|e| sui_sdk_types::Event {
-            package_id: package,
-            module: sui_sdk_types::Identifier::from_static("network"),
-            sender: Address::ZERO,
-            type_: b.event_tag(e.name()),
-            contents: e.to_bcs(),
-        })
-        .collect();
-    let events = TransactionEvents(sui_events);
-    let mut changed: Vec<ChangedObject> = written
-        .iter()
-        .map(|o| ChangedObject {
-            object_id: o.object_id(),
-            input_state: ObjectIn::NotExist,
-            output_state: ObjectOut::ObjectWrite { digest: o.digest(), owner: *o.owner() },
-            id_operation: IdOperation::Created,
-        })
-        .collect();
-    changed.sort_by_key(|c| c.object_id);
+    let written = effects::finish_objects(genesis_objects, digest);
+    let events = effects::sui_events(&b, Identifier::from_static("network"), Address::ZERO, &events);
+    let changed = effects::changed_objects(&[], &written, &Default::default());
     let effects = TransactionEffects::V2(Box::new(TransactionEffectsV2 {
         status: ExecutionStatus::Success,
         epoch: 0,
         gas_used: GasCostSummary::new(0, 0, 0, 0),
         transaction_digest: digest,
         gas_object_index: None,
-        events_digest: Some(events.digest()),
+        events_digest: events.as_ref().map(|e| e.digest()),
         dependencies: Vec::new(),
         lamport_version: version,
         changed_objects: changed,
@@ -411,7 +386,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
             transaction,
             signatures: Vec::new(),
             effects,
-            events: Some(events),
+            events,
             timestamp_ms,
             checkpoint: None,
             input_objects: Vec::new(),

@@ -11,9 +11,8 @@
 //! ## Layout
 //! - [`genesis`]: the genesis file and the chain it builds.
 //! - [`ledger`]: the ledger (`Ledger`): objects, protocol state, transactions, checkpoints.
-//! - [`exec`]: the checks before execution, gas, versions and effects.
-//! - [`ptb`], [`calls`]: the programmable-transaction interpreter and the
-//!   package's entry functions.
+//! - [`execute`]: the checks before execution, the programmable-transaction
+//!   interpreter, the package's entry functions, gas, versions and effects.
 //! - [`objects`]: the objects' types and Move layouts.
 //! - [`fields`]: the network's tables as dynamic fields.
 //! - [`gas`]: the published gas schedule.
@@ -32,9 +31,8 @@
 //! # Ok(()) }
 //! ```
 
-pub mod calls;
 pub mod congestion;
-pub(crate) mod exec;
+pub mod execute;
 pub(crate) mod faucet;
 pub(crate) mod fields;
 pub(crate) mod gas;
@@ -44,7 +42,6 @@ pub mod node;
 pub mod objects;
 pub(crate) mod persist;
 pub mod ports;
-pub(crate) mod ptb;
 pub(crate) mod rpc;
 
 use std::net::SocketAddr;

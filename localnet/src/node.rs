@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::congestion::{Admission, CongestionConfig, CongestionStats, Tracker};
-use crate::exec::{self, Reject};
+use crate::execute::{self, Reject};
 use crate::genesis::{self, AccountConfig, GenesisConfig};
 use crate::ledger::Ledger;
 use crate::persist::{DataDir, Log, Record};
@@ -170,7 +170,7 @@ impl Node {
     }
 
     /// Checks, schedules, executes and records a transaction (see
-    /// `exec::execute`), and logs it before returning. Under the congestion
+    /// `execute::execute`), and logs it before returning. Under the congestion
     /// model a transaction over a shared object's budget waits for later
     /// commits, and after too many is executed as cancelled.
     pub async fn execute(&self, transaction: Transaction, signatures: Vec<UserSignature>) -> Result<Digest, Reject> {
@@ -202,10 +202,10 @@ impl Node {
         if chain.txs.contains_key(&digest) {
             return Ok(Attempt::Done(digest));
         }
-        let checked = exec::check(chain, transaction, signatures)?;
+        let checked = execute::check(chain, transaction, signatures)?;
         let mut cancelled = None;
         if let Some(tracker) = congestion.as_mut() {
-            let (shared, randomness) = exec::shared_inputs(&checked);
+            let (shared, randomness) = execute::shared_inputs(&checked);
             if let Admission::Defer(objects) = tracker.admit(&shared, randomness) {
                 if deferrals < tracker.config().max_deferral_rounds {
                     return Ok(Attempt::Deferred);
@@ -216,8 +216,14 @@ impl Node {
             }
         }
         let (transaction, signatures) = (transaction.clone(), signatures.to_vec());
-        let digest =
-            exec::execute_checked(chain, transaction.clone(), signatures.clone(), checked, now_ms, cancelled.clone());
+        let digest = execute::execute_checked(
+            chain,
+            transaction.clone(),
+            signatures.clone(),
+            checked,
+            now_ms,
+            cancelled.clone(),
+        );
         let now_ms = chain.txs[&digest].timestamp_ms;
         if let Some(log) = log.as_mut() {
             let record = match cancelled {
@@ -310,11 +316,11 @@ fn replay(chain: &mut Ledger, records: Vec<Record>) -> anyhow::Result<()> {
     for (i, record) in records.into_iter().enumerate() {
         match record {
             Record::Transaction { transaction, signatures, now_ms } => {
-                exec::execute(chain, transaction, signatures, now_ms)
+                execute::execute(chain, transaction, signatures, now_ms)
                     .with_context(|| format!("replaying record {i} of {total}"))?;
             }
             Record::Cancelled { transaction, signatures, now_ms, congested } => {
-                exec::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested))
+                execute::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested))
                     .with_context(|| format!("replaying record {i} of {total}"))?;
             }
             Record::Checkpoint { timestamp_ms } => {

@@ -1025,7 +1025,7 @@ async fn the_package_service_describes_functions_and_datatypes_from_the_move_sou
     assert!(params.last().unwrap().1.ends_with("::tx_context::TxContext"), "{params:?}");
     // Every function the local network runs is described, with as many
     // parameters as it checks (and the trailing TxContext, when there is one).
-    for (module, name, checked) in atoma_localnet::calls::FUNCTIONS {
+    for (module, name, checked) in atoma_localnet::execute::signatures::FUNCTIONS {
         let f = packages.get_function(function(module, name)).await.unwrap().into_inner().function.unwrap();
         let described = f.parameters.len()
             - usize::from(f.parameters.last().is_some_and(|p| {

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::exec::Reject;
+use crate::execute::Reject;
 use crate::ledger::{Ledger, TxRecord};
 use crate::node::Node;
 use crate::objects::{self, Kind};

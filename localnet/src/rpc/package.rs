@@ -15,7 +15,7 @@ use sui_sdk_types::Address;
 use tonic::{Request, Response, Status};
 
 use super::{Rpc, parse_address};
-use crate::calls::SOURCES;
+use crate::execute::signatures::SOURCES;
 
 use proto::open_signature_body::Type as Body;
 

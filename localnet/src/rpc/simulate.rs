@@ -27,8 +27,8 @@ use sui_sdk_types::{
 };
 use tonic::Status;
 
-use crate::calls::{self, Param};
-use crate::exec;
+use crate::execute;
+use crate::execute::signatures::{self, Param};
 use crate::gas;
 use crate::ledger::Ledger;
 use crate::objects::{CLOCK_ID, RANDOM_ID};
@@ -52,10 +52,7 @@ fn only_read(ptb_commands: &[Command], index: u16) -> bool {
     for command in ptb_commands {
         let args: Vec<(Argument, Option<Param>)> = match command {
             Command::MoveCall(call) => {
-                let params = calls::FUNCTIONS
-                    .iter()
-                    .find(|(m, f, _)| *m == call.module.as_str() && *f == call.function.as_str())
-                    .map(|(_, _, p)| *p);
+                let params = signatures::params(call.module.as_str(), call.function.as_str());
                 call.arguments.iter().enumerate().map(|(i, a)| (*a, params.and_then(|p| p.get(i).copied()))).collect()
             }
             Command::SplitCoins(c) => {
@@ -228,7 +225,7 @@ pub(super) fn resolve(
         let mut trial = transaction.clone();
         trial.gas_payment.objects = pay(&coins, trial_budget, &sender)?;
         trial.gas_payment.budget = trial_budget;
-        let record = exec::simulate(chain, trial, now_ms)?;
+        let record = execute::simulate(chain, trial, now_ms)?;
         let used = record.effects.gas_summary();
         gas.budget = (used.computation_cost + used.storage_cost).max(min_budget);
     }
@@ -257,7 +254,7 @@ pub(super) fn answer(
         return Ok(response);
     }
     let digest: Digest = simulation.transaction.digest();
-    let record = exec::simulate(chain, simulation.transaction, now_ms)?;
+    let record = execute::simulate(chain, simulation.transaction, now_ms)?;
     response.transaction = Some(super::transaction_proto(chain, &digest, &record, &sub));
     Ok(response)
 }

@@ -25,7 +25,7 @@ use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The arguments every submit function takes, as the Move entry functions
 /// receive them (digests as raw bytes, the input as two optional parts).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmitArgs {
     /// The model to run (a key of the network's model table).
     pub model_id: String,

@@ -1,6 +1,5 @@
-//! Executing a signed transaction: the checks a Sui validator makes before it
-//! accepts a transaction (a failed check rejects it, nothing is charged),
-//! then execution (`ptb`), gas, new object versions and the effects.
+//! The checks a Sui validator makes before it accepts a transaction; a
+//! failed check rejects it (`Reject`) and nothing is charged.
 //!
 //! Checks, in order: a programmable transaction; no expiry in the past; not
 //! sponsored; one simple signature (Ed25519, Secp256k1 or Secp256r1) that
@@ -12,27 +11,21 @@
 //! only commands the local network runs; after a command that uses Random,
 //! only `TransferObjects` or `MergeCoins`.
 //!
-//! Execution never rejects: it produces effects with a success or failure
-//! status. A failure keeps only the gas charge and the version bumps of the
-//! mutable inputs, as on Sui.
-//!
-//! Not for: the meaning of the commands (see `ptb`).
+//! Not for: running the transaction (see `interp`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use sui_crypto::Verifier;
 use sui_crypto::simple::SimpleVerifier;
 use sui_sdk_types::{
-    Address, ChangedObject, Command, Digest, ExecutionError, ExecutionStatus, GasCostSummary, IdOperation, Input,
-    Object, ObjectIn, ObjectOut, Owner, ProgrammableTransaction, SimpleSignature, Transaction, TransactionEffects,
-    TransactionEffectsV2, TransactionEvents, TransactionExpiration, TransactionKind, UnchangedConsensusKind,
-    UnchangedConsensusObject, UserSignature, Version,
+    Address, Command, Digest, Input, Object, Owner, ProgrammableTransaction, SimpleSignature, Transaction,
+    TransactionExpiration, TransactionKind, UserSignature, Version,
 };
 
+use super::signatures;
 use crate::gas;
-use crate::ledger::{Ledger, TxRecord};
+use crate::ledger::Ledger;
 use crate::objects::{self, CLOCK_ID, Kind, RANDOM_ID};
-use crate::ptb::{self, Outcome};
 
 /// Why a transaction was not accepted; nothing was executed or charged.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,120 +89,18 @@ pub const MAX_PURE_ARGUMENT: usize = 16_384;
 /// Largest transaction (Sui's `max_tx_size_bytes`).
 pub const MAX_TX_BYTES: usize = 128 * 1024;
 
-/// Checks and executes a signed transaction at `now_ms`, and records it.
-/// A transaction that was executed before returns its digest again
-/// (idempotent, as on Sui).
-pub fn execute(
-    chain: &mut Ledger,
-    tx: Transaction,
-    signatures: Vec<UserSignature>,
-    now_ms: u64,
-) -> Result<Digest, Reject> {
-    execute_or_cancel(chain, tx, signatures, now_ms, None)
-}
-
-/// As `execute`; with `cancelled`, the transaction is not run but fails
-/// with `ExecutionCanceledDueToConsensusObjectCongestion` naming those
-/// objects, and pays for gas like any failed transaction (the congestion
-/// model's cancellation, see `congestion`).
-pub fn execute_or_cancel(
-    chain: &mut Ledger,
-    tx: Transaction,
-    signatures: Vec<UserSignature>,
-    now_ms: u64,
-    cancelled: Option<Vec<Address>>,
-) -> Result<Digest, Reject> {
-    let digest = tx.digest();
-    if chain.txs.contains_key(&digest) {
-        return Ok(digest);
-    }
-    let checked = check(chain, &tx, &signatures)?;
-    Ok(execute_checked(chain, tx, signatures, checked, now_ms, cancelled))
-}
-
-/// As `execute_or_cancel`, for a transaction `check` accepted (and not
-/// executed before): the checks are not made again.
-pub fn execute_checked(
-    chain: &mut Ledger,
-    tx: Transaction,
-    signatures: Vec<UserSignature>,
-    checked: Checked,
-    now_ms: u64,
-    cancelled: Option<Vec<Address>>,
-) -> Digest {
-    let digest = tx.digest();
-    let now_ms = chain.tick(now_ms);
-    let execution = run(chain, tx, signatures, checked, digest, now_ms, cancelled);
-    let record = apply(chain, execution);
-    chain.record(digest, record);
-    digest
-}
-
-/// Runs `tx` as it would execute now, after every check but the
-/// signature's, and returns its record without writing anything (the
-/// local network's `SimulateTransaction`).
-pub fn simulate(chain: &Ledger, tx: Transaction, now_ms: u64) -> Result<TxRecord, Reject> {
-    let checked = check_with(chain, &tx, None)?;
-    let digest = tx.digest();
-    let now_ms = now_ms.max(chain.last_time_ms);
-    Ok(run(chain, tx, Vec::new(), checked, digest, now_ms, None).record)
-}
-
-/// What executing a transaction produced, not yet applied to the ledger.
-struct Execution {
-    /// The transaction's record: its effects, events and object states.
-    record: TxRecord,
-    /// Objects it deleted, at `lamport`.
-    deleted: BTreeSet<Address>,
-    lamport: Version,
-    /// The protocol state it changed.
-    state: Option<atoma_protocol::State>,
-}
-
-/// Writes an execution's objects and protocol state to the ledger.
-fn apply(chain: &mut Ledger, execution: Execution) -> TxRecord {
-    for id in &execution.deleted {
-        chain.objects.delete(id, execution.lamport);
-    }
-    for o in &execution.record.output_objects {
-        chain.objects.put(o.clone());
-    }
-    if let Some(state) = execution.state {
-        chain.state.network = state.network;
-        chain.state.classes.extend(state.classes);
-        chain.state.requests.extend(state.requests);
-    }
-    execution.record
-}
-
-/// The shared inputs of a checked transaction (for the congestion model),
-/// and whether it uses `Random`.
-pub fn shared_inputs(checked: &Checked) -> (Vec<crate::congestion::SharedInput>, bool) {
-    let mut randomness = false;
-    let shared = checked
-        .inputs
-        .iter()
-        .filter_map(|i| match i {
-            CheckedInput::Object(o) if o.shared => {
-                randomness |= o.kind == Kind::Random;
-                // The Clock and Random are written only by the system.
-                let system = matches!(o.kind, Kind::Clock | Kind::Random);
-                Some(crate::congestion::SharedInput { id: o.object.object_id(), mutable: o.mutable && !system })
-            }
-            _ => None,
-        })
-        .collect();
-    (shared, randomness)
-}
-
 /// Every check made before execution (see the module doc).
-pub fn check(chain: &Ledger, tx: &Transaction, signatures: &[UserSignature]) -> Result<Checked, Reject> {
+pub(crate) fn check(chain: &Ledger, tx: &Transaction, signatures: &[UserSignature]) -> Result<Checked, Reject> {
     check_with(chain, tx, Some(signatures))
 }
 
 /// The checks of execution, the signature's only when `signatures` are given
 /// (a simulation has none).
-fn check_with(chain: &Ledger, tx: &Transaction, signatures: Option<&[UserSignature]>) -> Result<Checked, Reject> {
+pub(super) fn check_with(
+    chain: &Ledger,
+    tx: &Transaction,
+    signatures: Option<&[UserSignature]>,
+) -> Result<Checked, Reject> {
     let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else {
         return Err(Reject::Unsupported("only programmable transactions are accepted by the local network".into()));
     };
@@ -422,7 +313,7 @@ fn check_commands(chain: &Ledger, ptb: &ProgrammableTransaction, inputs: &[Check
                         call.package, chain.identity.package
                     )));
                 }
-                if crate::calls::is_view(call.module.as_str(), call.function.as_str()) {
+                if signatures::is_view(call.module.as_str(), call.function.as_str()) {
                     return Err(Reject::Unsupported(format!(
                         "{}::{} is a view function, which the local network does not run; read the object with GetObject",
                         call.module, call.function
@@ -445,169 +336,4 @@ fn check_commands(chain: &Ledger, ptb: &ProgrammableTransaction, inputs: &[Check
         }
     }
     Ok(())
-}
-
-/// Executes a checked transaction and builds its record (effects, events,
-/// objects) and the writes that `apply` makes.
-fn run(
-    chain: &Ledger,
-    tx: Transaction,
-    signatures: Vec<UserSignature>,
-    checked: Checked,
-    digest: Digest,
-    now_ms: u64,
-    cancelled: Option<Vec<Address>>,
-) -> Execution {
-    let input_objects: Vec<Object> = checked
-        .inputs
-        .iter()
-        .filter_map(|i| match i {
-            CheckedInput::Object(o) => Some(o.object.clone()),
-            CheckedInput::Pure(_) => None,
-        })
-        .chain(checked.gas.iter().cloned())
-        .collect();
-    let lamport = input_objects.iter().map(|o| o.version()).max().unwrap_or(0) + 1;
-    let outcome = match cancelled {
-        None => ptb::interpret(chain, &checked, digest, now_ms),
-        Some(congested_objects) => {
-            Err((ExecutionError::ExecutionCanceledDueToConsensusObjectCongestion { congested_objects }, None))
-        }
-    };
-    let commands = checked.ptb.commands.len() as u64;
-
-    // Try the outcome's writes under the budget; fall back to the failure path.
-    let (status, outcome) = match outcome {
-        Ok(o) => {
-            let cost = costs(chain, &checked, &o, lamport, commands);
-            if cost.computation_cost + cost.storage_cost <= checked.budget {
-                (ExecutionStatus::Success, o)
-            } else {
-                let failed = ExecutionStatus::Failure { error: ExecutionError::InsufficientGas, command: None };
-                (failed, Outcome::failed(&checked))
-            }
-        }
-        Err((error, command)) => (ExecutionStatus::Failure { error, command }, Outcome::failed(&checked)),
-    };
-    let mut gas_used = costs(chain, &checked, &outcome, lamport, commands);
-    if !matches!(status, ExecutionStatus::Success) {
-        // A failure still rewrites its mutable inputs (new versions), so it
-        // pays their storage in full and gets their old rebate back, as on
-        // Sui: capping the storage charge while paying the whole rebate would
-        // credit the sender with SUI nobody paid. The computation takes what
-        // is left of the budget.
-        let net_storage = gas_used.storage_cost.saturating_sub(gas_used.storage_rebate);
-        gas_used.computation_cost = gas_used.computation_cost.min(checked.budget.saturating_sub(net_storage));
-    }
-    build_record(chain, tx, signatures, checked, outcome, status, gas_used, input_objects, digest, lamport, now_ms)
-}
-
-/// The gas summary of writing `outcome`.
-fn costs(chain: &Ledger, checked: &Checked, outcome: &Outcome, lamport: Version, commands: u64) -> GasCostSummary {
-    let computation = gas::computation_cost(checked.gas_price, commands, outcome.events.len() as u64);
-    let written = outcome.written(chain, checked, lamport);
-    let storage: u64 = written.iter().map(gas::object_storage_cost).sum();
-    let previous: u64 = outcome.overwritten(checked).iter().map(|o| o.storage_rebate()).sum();
-    let (rebate, non_refundable) = gas::rebate(previous);
-    GasCostSummary::new(computation, storage, rebate, non_refundable)
-}
-
-/// The record of an execution and its writes (computed, not applied).
-#[allow(clippy::too_many_arguments)]
-fn build_record(
-    chain: &Ledger,
-    tx: Transaction,
-    signatures: Vec<UserSignature>,
-    checked: Checked,
-    outcome: Outcome,
-    status: ExecutionStatus,
-    gas_used: GasCostSummary,
-    input_objects: Vec<Object>,
-    digest: Digest,
-    lamport: Version,
-    now_ms: u64,
-) -> Execution {
-    let gas_id = checked.gas[0].object_id();
-    let charge = gas::net_charge(&gas_used);
-    let mut written = outcome.written_with_gas(chain, &checked, lamport, charge);
-    for o in &mut written {
-        *o = objects::finish(o.clone(), digest, gas::object_storage_cost(o));
-    }
-
-    let inputs_by_id: BTreeMap<Address, &Object> = input_objects.iter().map(|o| (o.object_id(), o)).collect();
-    let mut changed = Vec::new();
-    for o in &written {
-        let id = o.object_id();
-        let input_state = match inputs_by_id.get(&id) {
-            Some(old) => ObjectIn::Exist { version: old.version(), digest: old.digest(), owner: *old.owner() },
-            None => ObjectIn::NotExist,
-        };
-        let id_operation = if inputs_by_id.contains_key(&id) { IdOperation::None } else { IdOperation::Created };
-        let output_state = ObjectOut::ObjectWrite { digest: o.digest(), owner: *o.owner() };
-        changed.push(ChangedObject { object_id: id, input_state, output_state, id_operation });
-    }
-    for id in &outcome.deleted {
-        if let Some(old) = inputs_by_id.get(id) {
-            changed.push(ChangedObject {
-                object_id: *id,
-                input_state: ObjectIn::Exist { version: old.version(), digest: old.digest(), owner: *old.owner() },
-                output_state: ObjectOut::NotExist,
-                id_operation: IdOperation::Deleted,
-            });
-        }
-    }
-    changed.sort_by_key(|c| c.object_id);
-    let gas_object_index = changed.iter().position(|c| c.object_id == gas_id).map(|i| i as u32);
-
-    let unchanged_consensus_objects = checked
-        .inputs
-        .iter()
-        .filter_map(|i| match i {
-            CheckedInput::Object(o) if o.shared && !o.mutable => Some(UnchangedConsensusObject {
-                object_id: o.object.object_id(),
-                kind: UnchangedConsensusKind::ReadOnlyRoot { version: o.object.version(), digest: o.object.digest() },
-            }),
-            _ => None,
-        })
-        .collect();
-    let dependencies: BTreeSet<Digest> =
-        input_objects.iter().map(|o| o.previous_transaction()).filter(|d| *d != Digest::ZERO).collect();
-
-    let sui_events: Vec<sui_sdk_types::Event> = outcome
-        .events
-        .iter()
-        .map(|e| sui_sdk_types::Event {
-            package_id: chain.identity.package,
-            module: outcome.event_module.clone().unwrap_or_else(|| sui_sdk_types::Identifier::from_static("events")),
-            sender: checked.sender,
-            type_: chain.builder().event_tag(e.name()),
-            contents: e.to_bcs(),
-        })
-        .collect();
-    let events = (!sui_events.is_empty()).then(|| TransactionEvents(sui_events));
-    let effects = TransactionEffects::V2(Box::new(TransactionEffectsV2 {
-        status,
-        epoch: 0,
-        gas_used,
-        transaction_digest: digest,
-        gas_object_index,
-        events_digest: events.as_ref().map(|e| e.digest()),
-        dependencies: dependencies.into_iter().collect(),
-        lamport_version: lamport,
-        changed_objects: changed,
-        unchanged_consensus_objects,
-        auxiliary_data_digest: None,
-    }));
-
-    let record = TxRecord {
-        transaction: tx,
-        signatures,
-        effects,
-        events,
-        timestamp_ms: now_ms,
-        checkpoint: None,
-        input_objects,
-        output_objects: written,
-    };
-    Execution { record, deleted: outcome.deleted, lamport, state: outcome.state }
 }

@@ -1,0 +1,400 @@
+//! One call of an entry function of the `atoma` package, typed: the
+//! interpreter types each argument by the function's signature (`Arg`),
+//! `EntryCall::parse` reads them once into the call's named fields, and
+//! `EntryCall::apply` runs the protocol operation on the state.
+//!
+//! Fresh object ids and random draws come from the transaction (`Fresh`),
+//! in the order the Move code takes them.
+//!
+//! Not for: typing the arguments or coins (see `interp`), or the
+//! signatures themselves (see `signatures`).
+
+use atoma_protocol::{AdminCap, Ctx, Digest, NodeCap, ObjectId, Outcome, Params, ProtocolError, State, SubmitArgs};
+
+/// An argument typed by its parameter (see `signatures::Param`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Arg {
+    Request(ObjectId),
+    Class(ObjectId),
+    AdminCap(AdminCap),
+    NodeCap(NodeCap),
+    U64(u64),
+    Str(String),
+    Bytes(Vec<u8>),
+    OptStr(Option<String>),
+    /// A coin's value, taken into Move.
+    Coin(u64),
+    /// An object read by the call that carries no value here: the
+    /// `Network` (the state holds it), the `Clock` (the context's time) and
+    /// `Random` (drawn through `Fresh`).
+    Read,
+}
+
+/// How a request is to be checked, with the mode's own arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Submission {
+    Sampling { n: u64 },
+    CrossValidation { p: u64, n: u64 },
+    Sealed { p: u64, n: u64, secret_hash: Vec<u8> },
+}
+
+/// A call of one of the entry functions the local network runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EntryCall {
+    AddHardwareClass { cap: AdminCap, name: String, profile: String, min_collateral: u64, task_lock: u64 },
+    AddModel { cap: AdminCap, id: String, digest: Vec<u8>, class: u64 },
+    SetParams { cap: AdminCap, params: Params },
+    Migrate { cap: AdminCap },
+    MigrateClass { cap: AdminCap, class: ObjectId },
+    SweepRevenue { cap: AdminCap, class: ObjectId },
+    WithdrawTreasury { cap: AdminCap, amount: u64 },
+    RegisterNode { class: ObjectId, collateral: u64, endpoint: String, key: Vec<u8> },
+    AddCollateral { class: ObjectId, cap: NodeCap, amount: u64 },
+    SetEndpoint { class: ObjectId, cap: NodeCap, endpoint: String },
+    RequestLeave { class: ObjectId, cap: NodeCap },
+    Withdraw { class: ObjectId, cap: NodeCap },
+    Submit { class: ObjectId, args: SubmitArgs, mode: Submission, fee: u64 },
+    RevealSecret { class: ObjectId, request: ObjectId, secret: Vec<u8> },
+    Commit { request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
+    CommitPrimary { request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
+    Abstain { class: ObjectId, request: ObjectId, cap: NodeCap },
+    Reveal { class: ObjectId, request: ObjectId, cap: NodeCap, output: Vec<u8>, salt: Vec<u8> },
+    SelectNodes { class: ObjectId, request: ObjectId },
+    OpenDispute { request: ObjectId },
+    Expire { class: ObjectId, request: ObjectId },
+}
+
+/// The arguments do not fit the function: its signature in `signatures`
+/// and its parsing here disagree (the tests check that they never do).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the arguments of {function} do not fit its signature")]
+pub(crate) struct Mismatch {
+    pub function: String,
+}
+
+/// Reads typed arguments in order.
+struct Args<'a> {
+    function: &'a str,
+    args: std::vec::IntoIter<Arg>,
+}
+
+macro_rules! reader {
+    ($name:ident, $variant:ident, $ty:ty) => {
+        fn $name(&mut self) -> Result<$ty, Mismatch> {
+            match self.args.next() {
+                Some(Arg::$variant(value)) => Ok(value),
+                _ => Err(self.mismatch()),
+            }
+        }
+    };
+}
+
+impl Args<'_> {
+    fn mismatch(&self) -> Mismatch {
+        Mismatch { function: self.function.to_string() }
+    }
+
+    reader!(request, Request, ObjectId);
+    reader!(class, Class, ObjectId);
+    reader!(admin_cap, AdminCap, AdminCap);
+    reader!(node_cap, NodeCap, NodeCap);
+    reader!(u64, U64, u64);
+    reader!(string, Str, String);
+    reader!(bytes, Bytes, Vec<u8>);
+    reader!(opt_string, OptStr, Option<String>);
+    reader!(coin, Coin, u64);
+
+    /// Skips an object the call reads without a value (see `Arg::Read`).
+    fn read(&mut self) -> Result<(), Mismatch> {
+        match self.args.next() {
+            Some(Arg::Read) => Ok(()),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    /// The request fields every submission takes, after the Network and the class.
+    fn submit_args(&mut self) -> Result<SubmitArgs, Mismatch> {
+        Ok(SubmitArgs {
+            model_id: self.string()?,
+            input_digest: self.bytes()?,
+            input_inline: self.bytes()?,
+            input_uri: self.opt_string()?,
+            timeout_ms: self.u64()?,
+        })
+    }
+
+    fn end(mut self) -> Result<(), Mismatch> {
+        match self.args.next() {
+            None => Ok(()),
+            Some(_) => Err(self.mismatch()),
+        }
+    }
+}
+
+/// The source of a transaction's fresh object ids and random draws.
+pub(crate) trait Fresh {
+    /// A fresh object id, as `object::new` would give.
+    fn object_id(&mut self) -> ObjectId;
+    /// 32 random bytes, as `sui::random` would give.
+    fn random(&mut self) -> Digest;
+}
+
+/// An object a call created besides its events and payouts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Created {
+    /// A hardware class object, and the class's id (the call's result).
+    Class { object: ObjectId, class_id: u64 },
+    /// A node's capability, owned by the sender.
+    NodeCap(NodeCap),
+    /// A request object.
+    Request(ObjectId),
+}
+
+impl EntryCall {
+    /// The call of `function` with these arguments, in its signature's order.
+    pub(crate) fn parse(function: &str, args: Vec<Arg>) -> Result<EntryCall, Mismatch> {
+        use EntryCall::*;
+        let mut a = Args { function, args: args.into_iter() };
+        let call = match function {
+            "add_hardware_class" => {
+                a.read()?;
+                AddHardwareClass {
+                    cap: a.admin_cap()?,
+                    name: a.string()?,
+                    profile: a.string()?,
+                    min_collateral: a.u64()?,
+                    task_lock: a.u64()?,
+                }
+            }
+            "add_model" => {
+                a.read()?;
+                AddModel { cap: a.admin_cap()?, id: a.string()?, digest: a.bytes()?, class: a.u64()? }
+            }
+            "set_params" => {
+                a.read()?;
+                let cap = a.admin_cap()?;
+                let mut values = [0u64; 12];
+                for v in &mut values {
+                    *v = a.u64()?;
+                }
+                SetParams { cap, params: Params::from_values(values) }
+            }
+            "migrate" => {
+                a.read()?;
+                Migrate { cap: a.admin_cap()? }
+            }
+            "migrate_class" => {
+                a.read()?;
+                MigrateClass { cap: a.admin_cap()?, class: a.class()? }
+            }
+            "sweep_revenue" => {
+                a.read()?;
+                SweepRevenue { cap: a.admin_cap()?, class: a.class()? }
+            }
+            "withdraw_treasury" => {
+                a.read()?;
+                WithdrawTreasury { cap: a.admin_cap()?, amount: a.u64()? }
+            }
+            "register_node" => {
+                RegisterNode { class: a.class()?, collateral: a.coin()?, endpoint: a.string()?, key: a.bytes()? }
+            }
+            "add_collateral" => AddCollateral { class: a.class()?, cap: a.node_cap()?, amount: a.coin()? },
+            "set_endpoint" => SetEndpoint { class: a.class()?, cap: a.node_cap()?, endpoint: a.string()? },
+            "request_leave" | "withdraw" => {
+                a.read()?;
+                let (class, cap) = (a.class()?, a.node_cap()?);
+                a.read()?;
+                if function == "withdraw" { Withdraw { class, cap } } else { RequestLeave { class, cap } }
+            }
+            "submit_sampling" | "submit_cross_validation" | "submit_sealed" => {
+                a.read()?;
+                let (class, args) = (a.class()?, a.submit_args()?);
+                let mode = match function {
+                    "submit_sampling" => Submission::Sampling { n: a.u64()? },
+                    "submit_cross_validation" => Submission::CrossValidation { p: a.u64()?, n: a.u64()? },
+                    _ => Submission::Sealed { p: a.u64()?, n: a.u64()?, secret_hash: a.bytes()? },
+                };
+                let fee = a.coin()?;
+                a.read()?;
+                a.read()?;
+                Submit { class, args, mode, fee }
+            }
+            "reveal_secret" => {
+                let call = RevealSecret { class: a.class()?, request: a.request()?, secret: a.bytes()? };
+                a.read()?;
+                call
+            }
+            "commit" => {
+                let call = Commit { request: a.request()?, cap: a.node_cap()?, commitment: a.bytes()? };
+                a.read()?;
+                call
+            }
+            "commit_primary" => {
+                let call = CommitPrimary { request: a.request()?, cap: a.node_cap()?, commitment: a.bytes()? };
+                a.read()?;
+                a.read()?;
+                call
+            }
+            "abstain" => {
+                let call = Abstain { class: a.class()?, request: a.request()?, cap: a.node_cap()? };
+                a.read()?;
+                call
+            }
+            "reveal" => {
+                let call = Reveal {
+                    class: a.class()?,
+                    request: a.request()?,
+                    cap: a.node_cap()?,
+                    output: a.bytes()?,
+                    salt: a.bytes()?,
+                };
+                a.read()?;
+                call
+            }
+            "select_nodes" => {
+                let call = SelectNodes { class: a.class()?, request: a.request()? };
+                a.read()?;
+                call
+            }
+            "open_dispute" => {
+                let call = OpenDispute { request: a.request()? };
+                a.read()?;
+                call
+            }
+            "expire" => {
+                let call = Expire { class: a.class()?, request: a.request()? };
+                a.read()?;
+                a.read()?;
+                call
+            }
+            _ => return Err(a.mismatch()),
+        };
+        a.end()?;
+        Ok(call)
+    }
+
+    /// Runs the call on `state`: its outcome (events, payouts) and the
+    /// object it created, if any.
+    pub(crate) fn apply(
+        self,
+        state: &mut State,
+        ctx: &Ctx,
+        fresh: &mut impl Fresh,
+    ) -> Result<(Outcome, Option<Created>), ProtocolError> {
+        use EntryCall::*;
+        let done = |out| Ok((out, None));
+        match self {
+            AddHardwareClass { cap, name, profile, min_collateral, task_lock } => {
+                // The class object and its three tables take four fresh ids, as in Move.
+                let object = fresh.object_id();
+                let (class_id, out) =
+                    state.add_hardware_class(&cap, object, &name, &profile, min_collateral, task_lock)?;
+                Ok((out, Some(Created::Class { object, class_id })))
+            }
+            AddModel { cap, id, digest, class } => done(state.add_model(&cap, &id, &digest, class)?),
+            SetParams { cap, params } => done(state.set_params(&cap, params)?),
+            Migrate { cap } => done(state.migrate(&cap)?),
+            MigrateClass { cap, class } => done(state.migrate_class(&cap, &class)?),
+            SweepRevenue { cap, class } => done(state.sweep_revenue(&cap, &class)?),
+            WithdrawTreasury { cap, amount } => done(state.withdraw_treasury(ctx, &cap, amount)?),
+            RegisterNode { class, collateral, endpoint, key } => {
+                let cap_id = fresh.object_id();
+                let (cap, out) = state.register_node(ctx, &class, cap_id, collateral, &endpoint, &key)?;
+                Ok((out, Some(Created::NodeCap(cap))))
+            }
+            AddCollateral { class, cap, amount } => done(state.add_collateral(&class, &cap, amount)?),
+            SetEndpoint { class, cap, endpoint } => done(state.set_endpoint(&class, &cap, &endpoint)?),
+            RequestLeave { class, cap } => done(state.request_leave(ctx, &class, &cap)?),
+            Withdraw { class, cap } => done(state.withdraw(ctx, &class, cap)?),
+            Submit { class, args, mode, fee } => {
+                // Move draws the seed before it checks anything else (`draw_seed` first).
+                let request = fresh.object_id();
+                let seed = fresh.random();
+                let out = match mode {
+                    Submission::Sampling { n } => state.submit_sampling(ctx, &class, request, args, n, fee, seed)?,
+                    Submission::CrossValidation { p, n } => {
+                        state.submit_cross_validation(ctx, &class, request, args, p, n, fee, seed)?
+                    }
+                    Submission::Sealed { p, n, secret_hash } => {
+                        state.submit_sealed(ctx, &class, request, args, p, n, &secret_hash, fee, seed)?
+                    }
+                };
+                Ok((out, Some(Created::Request(request))))
+            }
+            RevealSecret { class, request, secret } => done(state.reveal_secret(ctx, &class, &request, &secret)?),
+            Commit { request, cap, commitment } => done(state.commit(ctx, &request, &cap, &commitment)?),
+            CommitPrimary { request, cap, commitment } => {
+                let random = fresh.random();
+                done(state.commit_primary(ctx, &request, &cap, &commitment, random)?)
+            }
+            Abstain { class, request, cap } => done(state.abstain(ctx, &class, &request, &cap)?),
+            Reveal { class, request, cap, output, salt } => {
+                done(state.reveal(ctx, &class, &request, &cap, &output, &salt)?)
+            }
+            SelectNodes { class, request } => done(state.select_nodes(ctx, &class, &request)?),
+            OpenDispute { request } => {
+                let random = fresh.random();
+                done(state.open_dispute(ctx, &request, random)?)
+            }
+            Expire { class, request } => {
+                let random = fresh.random();
+                done(state.expire(ctx, &class, &request, random)?)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::signatures::{FUNCTIONS, Param};
+    use super::*;
+
+    /// An argument of the kind the interpreter gives for `param`.
+    fn sample(param: Param, k: u64) -> Arg {
+        let id = ObjectId([k as u8 + 1; 32]);
+        match param {
+            Param::NetworkMut | Param::NetworkRef | Param::Clock | Param::Random => Arg::Read,
+            Param::ClassMut => Arg::Class(id),
+            Param::RequestMut => Arg::Request(id),
+            Param::AdminCap => Arg::AdminCap(AdminCap { id, network_id: id }),
+            Param::NodeCap | Param::NodeCapOwned => Arg::NodeCap(NodeCap { id, network_id: id, class_id: k }),
+            Param::Coin => Arg::Coin(k),
+            Param::U64 => Arg::U64(k),
+            Param::Str => Arg::Str(format!("s{k}")),
+            Param::Bytes => Arg::Bytes(vec![k as u8]),
+            Param::OptStr => Arg::OptStr(Some(format!("o{k}"))),
+        }
+    }
+
+    #[test]
+    fn every_function_parses_from_arguments_of_its_signature_and_no_others() {
+        for (module, function, params) in FUNCTIONS {
+            let args: Vec<Arg> = params.iter().enumerate().map(|(k, p)| sample(*p, k as u64)).collect();
+            assert!(EntryCall::parse(function, args.clone()).is_ok(), "{module}::{function}");
+            let mut longer = args.clone();
+            longer.push(Arg::U64(0));
+            assert!(EntryCall::parse(function, longer).is_err(), "{module}::{function} with one more");
+            let shorter = args[..args.len() - 1].to_vec();
+            assert!(EntryCall::parse(function, shorter).is_err(), "{module}::{function} with one less");
+            // Each argument in its place: swapping in a different kind is refused.
+            for k in 0..args.len() {
+                let mut wrong = args.clone();
+                wrong[k] = if args[k] == Arg::Read { Arg::U64(0) } else { Arg::Read };
+                assert!(EntryCall::parse(function, wrong).is_err(), "{module}::{function} argument {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn arguments_land_in_their_named_fields() {
+        let args: Vec<Arg> = [Param::ClassMut, Param::Coin, Param::Str, Param::Bytes]
+            .iter()
+            .enumerate()
+            .map(|(k, p)| sample(*p, k as u64))
+            .collect();
+        assert_eq!(
+            EntryCall::parse("register_node", args).unwrap(),
+            EntryCall::RegisterNode { class: ObjectId([1; 32]), collateral: 1, endpoint: "s2".into(), key: vec![3] }
+        );
+    }
+}
