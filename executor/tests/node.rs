@@ -255,7 +255,7 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
     let slashes: Vec<SlashReason> = all_events(&net.net)
         .into_iter()
         .filter_map(|e| match e {
-            Event::NodeSlashed(s) if Address::new(s.node_id.0) == bad => Some(s.reason),
+            Event::NodeSlashed(s) if Address::from(s.node_id) == bad => Some(s.reason),
             _ => None,
         })
         .collect();
@@ -349,7 +349,7 @@ async fn a_node_killed_at_any_step_recovers_and_commits_once() {
         assert!(nodes.contains(&crashing), "{step}: the restarted node is among the winners\n{}", net.log(1));
         let commits = all_events(&net.net)
             .into_iter()
-            .filter(|e| matches!(e, Event::Committed(c) if Address::new(c.node_id.0) == crashing))
+            .filter(|e| matches!(e, Event::Committed(c) if Address::from(c.node_id) == crashing))
             .count();
         assert_eq!(commits, 1, "{step}: one commitment, never a second one");
     }

@@ -19,7 +19,8 @@
 //!
 //! Not for: changing anything; fields are views of `chain.state`.
 
-use atoma_protocol::objects::{ModelObject, NodeObject, type_names};
+use atoma_protocol::ObjectId;
+use atoma_protocol::objects::type_names;
 use sui_sdk_types::{Address, Digest, Identifier, MoveStruct, Object, ObjectData, Owner, StructTag, TypeTag};
 
 use crate::ledger::Ledger;
@@ -88,7 +89,7 @@ fn id_type() -> TypeTag {
 /// class's nodes), in key order, with the object whose version the entries
 /// carry (the network or the class).
 pub fn fields_of(chain: &Ledger, table: &Address) -> Option<(Address, Vec<Field>)> {
-    let [classes, models] = chain.identity.network_tables.map(|t| objects::to_address(&t));
+    let [classes, models] = chain.identity.network_tables.map(Address::from);
     let package = &chain.identity.package;
     let network = &chain.state.network;
     let owner = chain.identity.network_id;
@@ -110,21 +111,18 @@ pub fn fields_of(chain: &Ledger, table: &Address) -> Option<(Address, Vec<Field>
         let fields = network
             .models
             .iter()
-            .map(|(id, model)| {
-                Field::new(models, string_type.clone(), bcs(id), value_type.clone(), bcs(&ModelObject::from(model)))
-            })
+            .map(|(id, model)| Field::new(models, string_type.clone(), bcs(id), value_type.clone(), bcs(model)))
             .collect();
         Some((owner, fields))
     } else {
-        let class =
-            chain.state.classes.values().find(|c| objects::class_tables(&c.id)[2] == objects::to_object_id(table))?;
+        let class = chain.state.classes.values().find(|c| objects::class_tables(&c.id)[2] == ObjectId::from(table))?;
         let value_type = package_type(package, type_names::NODE);
         let fields = class
             .nodes
             .iter()
-            .map(|(id, node)| Field::new(*table, id_type(), bcs(id), value_type.clone(), bcs(&NodeObject::from(node))))
+            .map(|(id, node)| Field::new(*table, id_type(), bcs(id), value_type.clone(), bcs(node)))
             .collect();
-        Some((objects::to_address(&class.id), fields))
+        Some((Address::from(class.id), fields))
     }
 }
 
@@ -138,7 +136,7 @@ pub fn field_object(chain: &Ledger, id: &Address) -> Option<Object> {
         .copied()
         .chain(chain.state.classes.values().map(|c| objects::class_tables(&c.id)[2]));
     for table in tables {
-        let Some((owner, fields)) = fields_of(chain, &objects::to_address(&table)) else { continue };
+        let Some((owner, fields)) = fields_of(chain, &Address::from(table)) else { continue };
         if let Some(f) = fields.into_iter().find(|f| f.id == *id) {
             let parent = chain.objects.get(&owner)?;
             return Some(f.object(parent.version(), parent.previous_transaction()));

@@ -39,7 +39,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use atoma_protocol::objects::CapObject;
 use atoma_protocol::{ObjectId, Params, State};
 use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
@@ -50,7 +49,7 @@ use sui_sdk_types::{
 
 use crate::execute::effects;
 use crate::ledger::{Identity, Ledger, ObjectStore, TxRecord};
-use crate::objects::{self, Builder};
+use crate::objects::Builder;
 
 /// Protocol parameters in the genesis file: each omitted field keeps the default.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -282,17 +281,16 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     };
     let network_id = new_id();
     let admin_cap_id = new_id();
-    let tables = [new_id(), new_id()].map(|a| objects::to_object_id(&a));
+    let tables = [new_id(), new_id()].map(ObjectId::from);
     let random_inner = new_id();
 
     let params = config.params.resolve();
     let (mut state, admin_cap, out) =
-        State::create_network(objects::to_object_id(&network_id), objects::to_object_id(&admin_cap_id), params)
-            .context("params")?;
+        State::create_network(ObjectId::from(network_id), ObjectId::from(admin_cap_id), params).context("params")?;
     let mut events = out.events;
     let mut class_ids = HashMap::new();
     for (i, c) in config.classes.iter().enumerate() {
-        let object = objects::to_object_id(&new_id());
+        let object = ObjectId::from(new_id());
         let (id, out) = state
             .add_hardware_class(&admin_cap, object, &c.name, &c.profile, c.min_collateral, c.task_lock)
             .with_context(|| format!("classes[{i}]"))?;
@@ -312,7 +310,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         b.clock(timestamp_ms, version),
         b.random(random_inner, version),
         b.network(&state.network, tables, version, version),
-        b.admin_cap(CapObject { id: admin_cap.id, network_id: admin_cap.network_id }, version, config.admin),
+        b.admin_cap(admin_cap, version, config.admin),
     ];
     genesis_objects.extend(state.classes.values().map(|c| b.class(c, version, version)));
     for (address, balance, coins) in config.funded()? {
@@ -403,9 +401,4 @@ pub fn faucet_key(seed: &[u8; 32]) -> Ed25519PrivateKey {
     Ed25519PrivateKey::new(
         atoma_protocol::commitment::blake2b256(&[b"atoma-localnet/faucet".as_slice(), seed].concat()).0,
     )
-}
-
-/// Converts an object id of the protocol to a Sui address (re-exported for callers).
-pub fn address_of(id: &ObjectId) -> Address {
-    objects::to_address(id)
 }

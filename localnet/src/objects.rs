@@ -11,11 +11,9 @@
 //!
 //! Not for: deciding who may use an object (see `exec`).
 
-use atoma_protocol::objects::{
-    CapObject, HardwareClassObject, NetworkObject, NodeCapObject, RequestObject, type_names,
-};
+use atoma_protocol::objects::{HardwareClassObject, NetworkObject, type_names};
 use atoma_protocol::state::{HardwareClass, Network};
-use atoma_protocol::{ObjectId, Request};
+use atoma_protocol::{AdminCap, NodeCap, ObjectId, Request};
 use sui_sdk_types::{Address, Digest, Identifier, MoveStruct, Object, ObjectData, Owner, StructTag, Version};
 
 /// The Clock's id, `0x6`.
@@ -83,12 +81,12 @@ pub fn coin_balance(contents: &[u8]) -> Option<u64> {
 }
 
 /// The `(id, network_id)` in an `AdminCap`'s contents.
-pub fn cap_contents(object: &Object) -> Option<CapObject> {
+pub fn cap_contents(object: &Object) -> Option<AdminCap> {
     bcs::from_bytes(object.as_struct()?.contents()).ok()
 }
 
 /// The `(id, network_id, class_id)` in a `NodeCap`'s contents.
-pub fn node_cap_contents(object: &Object) -> Option<NodeCapObject> {
+pub fn node_cap_contents(object: &Object) -> Option<NodeCap> {
     bcs::from_bytes(object.as_struct()?.contents()).ok()
 }
 
@@ -104,22 +102,7 @@ pub fn class_contents(object: &Object) -> Option<(ObjectId, u64)> {
 /// from the class object's id.
 pub fn class_tables(class: &ObjectId) -> [ObjectId; 3] {
     let base = Digest::new(class.0);
-    [1, 2, 3].map(|k| to_object_id(&Address::derive_id(base, k)))
-}
-
-/// Converts between the protocol's ids and Sui addresses (both 32 bytes).
-pub fn to_address(id: &ObjectId) -> Address {
-    Address::new(id.0)
-}
-
-/// The protocol's id for a Sui address.
-pub fn to_object_id(a: &Address) -> ObjectId {
-    ObjectId(a.into_inner())
-}
-
-/// The protocol's address type for a Sui address.
-pub fn to_protocol_address(a: &Address) -> atoma_protocol::Address {
-    atoma_protocol::Address(a.into_inner())
+    [1, 2, 3].map(|k| ObjectId::from(Address::derive_id(base, k)))
 }
 
 fn move_object(tag: StructTag, public_transfer: bool, version: Version, contents: Vec<u8>, owner: Owner) -> Object {
@@ -194,20 +177,20 @@ impl Builder {
     }
 
     /// An `AdminCap` owned by `owner`.
-    pub fn admin_cap(&self, cap: CapObject, version: Version, owner: Address) -> Object {
+    pub fn admin_cap(&self, cap: AdminCap, version: Version, owner: Address) -> Object {
         let contents = bcs::to_bytes(&cap).expect("BCS of a capability");
         move_object(package_tag(&self.package, type_names::ADMIN_CAP), false, version, contents, Owner::Address(owner))
     }
 
     /// A `NodeCap` owned by `owner`.
-    pub fn node_cap(&self, cap: NodeCapObject, version: Version, owner: Address) -> Object {
+    pub fn node_cap(&self, cap: NodeCap, version: Version, owner: Address) -> Object {
         let contents = bcs::to_bytes(&cap).expect("BCS of a capability");
         move_object(package_tag(&self.package, type_names::NODE_CAP), false, version, contents, Owner::Address(owner))
     }
 
     /// The shared object of `request`.
     pub fn request(&self, request: &Request, version: Version, initial_version: Version) -> Object {
-        let contents = RequestObject::from(request).to_bcs();
+        let contents = request.to_bcs();
         move_object(
             package_tag(&self.package, type_names::REQUEST),
             false,
@@ -259,7 +242,7 @@ mod tests {
         let b = Builder { package: Address::from_static("0xa70") };
         assert_eq!(kind(&b.clock(5, 1), &b.package), Kind::Clock);
         assert_eq!(kind(&b.random(Address::from_static("0x99"), 4), &b.package), Kind::Random);
-        let cap = NodeCapObject { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2), class_id: 3 };
+        let cap = NodeCap { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2), class_id: 3 };
         let o = b.node_cap(cap, 2, Address::from_static("0x1"));
         assert_eq!(kind(&o, &b.package), Kind::NodeCap);
         assert_eq!(node_cap_contents(&o), Some(cap));

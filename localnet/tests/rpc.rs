@@ -12,7 +12,6 @@ use atoma_localnet::Options;
 use atoma_localnet::congestion::CongestionConfig;
 use atoma_localnet::node::{NodeConfig, TimeSource};
 use atoma_protocol::commitment::{blake2b256, commitment};
-use atoma_protocol::objects::RequestObject;
 use atoma_protocol::{Event, ObjectId, ProtocolError, Role, Status};
 use common::*;
 use futures::StreamExt;
@@ -65,7 +64,7 @@ async fn a_signed_transaction_executes_and_its_events_decode() {
     let after: u64 = coins(&mut client, accounts[1].address).await.iter().map(|c| c.balance.unwrap()).sum();
     let gas = before - after - CLASS_MIN;
     assert!(gas > 0 && gas < GAS_BUDGET, "paid {gas} MIST of gas");
-    let node = net.node().with_ledger(|c| c.state.node(&ObjectId(cap.into_inner())).unwrap().clone());
+    let node = net.node().with_ledger(|c| c.state.node(&ObjectId::from(cap)).unwrap().clone());
     assert_eq!(node.collateral, CLASS_MIN);
 }
 
@@ -161,7 +160,7 @@ async fn failed_transactions_under_a_small_budget_never_credit_the_sender() {
     register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
     let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, 2_000_000).await;
     let request = match &events(&submitted)[..] {
-        [Event::RequestSubmitted(s), ..] => Address::new(s.request_id.0),
+        [Event::RequestSubmitted(s), ..] => Address::from(s.request_id),
         other => panic!("unexpected events {other:?}"),
     };
     for _ in 0..10 {
@@ -395,7 +394,7 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
         other => panic!("unexpected events {other:?}"),
     };
     assert_eq!(selected.len(), 2);
-    let request = Address::new(request.0);
+    let request = Address::from(request);
     let mut path = vec![submitted.clone()];
     let output = blake2b256(b"the output");
     let mut members = Vec::new();
@@ -404,12 +403,7 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
         members.push((&accounts[i + 1], caps[i], [i as u8; 32]));
     }
     for (owner, cap, salt) in &members {
-        let c = commitment(
-            &ObjectId(request.into_inner()),
-            &ObjectId(cap.into_inner()),
-            &output,
-            &atoma_protocol::Digest(*salt),
-        );
+        let c = commitment(&ObjectId::from(request), &ObjectId::from(cap), &output, &atoma_protocol::Digest(*salt));
         let done = node_call(&mut client, &net, owner, *cap, request, None, &c.0).await;
         assert!(succeeded(&done), "{:?}", done.effects);
         path.push(done);
@@ -449,7 +443,7 @@ async fn a_sampling_request_settles_through_transactions_and_conserves_sui() {
     req.object_id = Some(request.to_string());
     req.read_mask = Some(FieldMask::from_paths(["contents"]));
     let o = client.ledger_client().get_object(req).await.unwrap().into_inner().object.unwrap();
-    let decoded: RequestObject = bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
+    let decoded: atoma_protocol::Request = bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
     assert_eq!(decoded.status, Status::Finalized);
     assert_eq!(decoded.output_digest, Some(output));
     assert_eq!(decoded.nodes_with_role(Role::Executor).len(), 0, "slots are released when settled");
@@ -467,7 +461,7 @@ async fn a_commit_after_the_deadline_aborts_on_the_controllable_clock() {
     let submitted = submit_sampling(&mut client, &net, &accounts[0], 2, 3_000_000).await;
     let Event::RequestSubmitted(s) = &common::events(&submitted)[0] else { panic!("submitted") };
     clock.fetch_add(60_001, Ordering::SeqCst);
-    let request = Address::new(s.request_id.0);
+    let request = Address::from(s.request_id);
     let done = node_call(&mut client, &net, &accounts[1], cap1, request, None, &[1; 32]).await;
     let code = abort_code(&done).expect("aborted");
     assert_eq!(atoma_protocol::error::decode_abort_code(code), Some(ProtocolError::DeadlinePassed));
@@ -532,7 +526,7 @@ async fn checkpoints_stream_in_order_and_a_reconnect_misses_nothing() {
     let registered: Vec<Address> = seen_events
         .iter()
         .filter_map(|e| match Event::from_bcs(e.type_.name().as_str(), &e.contents) {
-            Some(Ok(Event::NodeRegistered(r))) => Some(Address::new(r.node_id.0)),
+            Some(Ok(Event::NodeRegistered(r))) => Some(Address::from(r.node_id)),
             _ => None,
         })
         .collect();
@@ -610,7 +604,7 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     let o = object(&mut client, network_id).await;
     let network: atoma_protocol::objects::NetworkObject =
         bcs::from_bytes(o.contents.unwrap().value.as_deref().unwrap()).unwrap();
-    let classes_table = Address::new(network.classes.id.0);
+    let classes_table = Address::from(network.classes.id);
     let entry = object(
         &mut client,
         classes_table.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &bcs::to_bytes(&0u64).unwrap()),
@@ -619,11 +613,11 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     let (_, class_key, class_obj): ([u8; 32], u64, ObjectId) =
         bcs::from_bytes(entry.contents.unwrap().value.as_deref().unwrap()).unwrap();
     assert_eq!((class_key, class_obj.0), (0, class_object(&net, 0).into_inner()));
-    let class = object(&mut client, Address::new(class_obj.0)).await;
+    let class = object(&mut client, Address::from(class_obj)).await;
     assert!(class.object_type.as_deref().unwrap().ends_with("::hardware::HardwareClass"));
     let class: atoma_protocol::objects::HardwareClassObject =
         bcs::from_bytes(class.contents.unwrap().value.as_deref().unwrap()).unwrap();
-    let nodes_table = Address::new(class.nodes.id.0);
+    let nodes_table = Address::from(class.nodes.id);
     assert_eq!((class.class_id, class.nodes.size, class.active.size), (0, 1, 1));
     let id_type: sui_sdk_types::TypeTag = "0x2::object::ID".parse().unwrap();
     let field_id = nodes_table.derive_dynamic_child_id(&id_type, &bcs::to_bytes(&cap).unwrap());
@@ -634,12 +628,12 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     let bytes = field.contents.unwrap().value.unwrap();
     let (uid, rest) = bytes.split_at(32);
     assert_eq!(uid, field_id.as_bytes());
-    let (key, value): (ObjectId, atoma_protocol::objects::NodeObject) = bcs::from_bytes(rest).unwrap();
+    let (key, value): (ObjectId, atoma_protocol::state::Node) = bcs::from_bytes(rest).unwrap();
     assert_eq!(key.0, cap.into_inner());
     assert_eq!(value.owner.0, accounts[1].address.into_inner());
     assert_eq!(value.endpoint, "http://127.0.0.1:1");
     // ListDynamicFields on the models table lists the genesis model.
-    let models_table = Address::new(network.models.id.0);
+    let models_table = Address::from(network.models.id);
     let mut req = proto::ListDynamicFieldsRequest::default();
     req.parent = Some(models_table.to_string());
     req.read_mask = Some(FieldMask::from_paths(["field_id", "name", "value", "value_type"]));
@@ -647,7 +641,7 @@ async fn table_entries_are_read_as_dynamic_fields_as_on_sui() {
     assert_eq!(fields.len(), 1);
     let name: String = bcs::from_bytes(fields[0].name.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
     assert_eq!(name, "tiny");
-    let model: atoma_protocol::objects::ModelObject =
+    let model: atoma_protocol::state::Model =
         bcs::from_bytes(fields[0].value.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
     assert_eq!(model.weight_digest, atoma_protocol::Digest([0xab; 32]));
 }
@@ -676,7 +670,7 @@ async fn events_list_and_stream_through_the_clients_stream_helpers() {
     let registered = |e: &proto::Event| {
         let event = sui_sdk_types::Event::try_from(e).unwrap();
         match Event::from_bcs(event.type_.name().as_str(), &event.contents) {
-            Some(Ok(Event::NodeRegistered(r))) => Some(Address::new(r.node_id.0)),
+            Some(Ok(Event::NodeRegistered(r))) => Some(Address::from(r.node_id)),
             _ => None,
         }
     };
@@ -782,8 +776,8 @@ async fn a_transaction_over_its_objects_budget_waits_for_later_rounds_then_runs(
     assert!(stats.deferrals >= 1, "{stats:?}");
     assert_eq!(stats.cancelled, 0);
     assert_eq!(stats.objects[&class_object(&net, 0)].writes, 2);
-    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId(first.into_inner())).is_ok()));
-    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId(second.into_inner())).is_ok()));
+    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId::from(first)).is_ok()));
+    assert!(net.node().with_ledger(|c| c.state.node(&ObjectId::from(second)).is_ok()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

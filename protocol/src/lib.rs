@@ -18,6 +18,8 @@
 //! - [`objects`]: the BCS contents of the package's objects (Move layouts).
 //! - [`output`]: the canonical error output nodes commit to for a refused input.
 //! - [`security`]: collusion probabilities, payoffs and the minimum check rate.
+//! - `sui` (feature `sui`): the one conversion between the protocol's ids
+//!   and addresses and Sui's `Address`.
 //! - [`sim`]: a Monte Carlo network of honest, malicious and lazy nodes
 //!   driven through [`ops`].
 //!
@@ -91,6 +93,8 @@ pub mod sampler;
 pub mod security;
 pub mod sim;
 pub mod state;
+#[cfg(feature = "sui")]
+pub mod sui;
 pub mod types;
 pub mod version;
 

@@ -14,7 +14,7 @@
 //! HardwareClass    = UID || u64 version || ID network_id || u64 class_id || String name || String profile
 //!                    || u64 min_collateral || u64 task_lock || TableVec active (= Table)
 //!                    || Table index || Table nodes || Balance revenue
-//! Request          = see `RequestObject` (the order of `atoma::request::Request`)
+//! Request          = see `Request` (in the order of `atoma::request::Request`)
 //! ```
 //!
 //! Tables keep their entries as dynamic fields
@@ -29,14 +29,20 @@
 //!                                        || vector<u8> public_key || u64 completed || u64 slashed
 //! ```
 //!
+//! The capabilities (`AdminCap`, `NodeCap`), `Request`, `Node` and `Model`
+//! are the state machine's own types, whose fields are Move's in Move's
+//! order: their BCS is the object's (tests here and the conformance run
+//! check it against Move). `Network` and `HardwareClass` hold their tables'
+//! entries in the state machine, so their objects here hold the tables'
+//! headers instead.
+//!
 //! Not for: rules. These are read-only views built from `State`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
-use crate::request::{Request, Selection, Slot};
-use crate::state::{HardwareClass, Model, Network, Node};
-use crate::types::{Address, Digest, Input, Mode, ObjectId, Round, Status};
+use crate::state::{HardwareClass, Network};
+use crate::types::ObjectId;
 
 /// The Move module and struct name of each object type, for type tags.
 pub mod type_names {
@@ -63,38 +69,6 @@ pub struct TableHeader {
     pub id: ObjectId,
     /// Number of entries.
     pub size: u64,
-}
-
-/// `atoma::network::AdminCap`: an id and the network it governs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct CapObject {
-    /// The capability's UID.
-    pub id: ObjectId,
-    /// The network it acts on.
-    pub network_id: ObjectId,
-}
-
-/// `atoma::node::NodeCap`: the node's id, its network and its class.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct NodeCapObject {
-    /// The capability's UID, which is the node's id.
-    pub id: ObjectId,
-    /// The network the node belongs to.
-    pub network_id: ObjectId,
-    /// The node's hardware class.
-    pub class_id: u64,
-}
-
-impl From<&crate::state::NodeCap> for NodeCapObject {
-    fn from(c: &crate::state::NodeCap) -> Self {
-        NodeCapObject { id: c.id, network_id: c.network_id, class_id: c.class_id }
-    }
-}
-
-impl From<NodeCapObject> for crate::state::NodeCap {
-    fn from(c: NodeCapObject) -> Self {
-        crate::state::NodeCap { id: c.id, network_id: c.network_id, class_id: c.class_id }
-    }
 }
 
 /// `atoma::network::Network`.
@@ -128,40 +102,6 @@ impl NetworkObject {
             next_class_id: network.next_class_id,
             models: TableHeader { id: tables[1], size: network.models.len() as u64 },
             treasury: network.treasury,
-        }
-    }
-}
-
-/// `atoma::hardware::Node`, a value of a class's nodes table.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct NodeObject {
-    pub owner: Address,
-    pub class_id: u64,
-    /// `Balance<SUI>`: collateral held (MIST).
-    pub collateral: u64,
-    pub locked: u64,
-    pub open_tasks: u64,
-    pub leaving_since_ms: Option<u64>,
-    pub endpoint: String,
-    pub public_key: Vec<u8>,
-    pub completed: u64,
-    pub slashed: u64,
-}
-
-impl From<&Node> for NodeObject {
-    fn from(n: &Node) -> Self {
-        NodeObject {
-            owner: n.owner,
-            class_id: n.class_id,
-            collateral: n.collateral,
-            locked: n.locked,
-            open_tasks: n.open_tasks,
-            leaving_since_ms: n.leaving_since_ms,
-            endpoint: n.endpoint.clone(),
-            public_key: n.public_key.clone(),
-            completed: n.completed,
-            slashed: n.slashed,
         }
     }
 }
@@ -208,108 +148,16 @@ impl HardwareClassObject {
     }
 }
 
-/// `atoma::model::Model`, a value of the network's models table.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct ModelObject {
-    pub weight_digest: Digest,
-    pub class_id: u64,
-}
-
-impl From<&Model> for ModelObject {
-    fn from(m: &Model) -> Self {
-        ModelObject { weight_digest: m.weight_digest, class_id: m.class_id }
-    }
-}
-
-/// `atoma::request::Request`, in the Move field order.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct RequestObject {
-    pub id: ObjectId,
-    pub network_id: ObjectId,
-    pub requester: Address,
-    pub model_id: String,
-    pub class_id: u64,
-    pub input_digest: Digest,
-    pub input: Input,
-    pub mode: Mode,
-    pub secret_hash: Option<Digest>,
-    pub secret: Option<Digest>,
-    pub checked: Option<bool>,
-    pub seed: Digest,
-    pub timeout_ms: u64,
-    pub params: Params,
-    /// `Balance<SUI>`: the fee held (MIST).
-    pub fee: u64,
-    /// `Balance<SUI>`: slashed collateral held (MIST).
-    pub pool: u64,
-    pub status: Status,
-    pub round: Round,
-    pub deadline_ms: u64,
-    pub extended: bool,
-    pub retries: u64,
-    pub slots: Vec<Slot>,
-    pub selection: Selection,
-    pub dispute_size: u64,
-    pub output_digest: Option<Digest>,
-    pub created_ms: u64,
-}
-
-impl From<&Request> for RequestObject {
-    fn from(r: &Request) -> Self {
-        RequestObject {
-            id: r.id,
-            network_id: r.network_id,
-            requester: r.requester,
-            model_id: r.model_id.clone(),
-            class_id: r.class_id,
-            input_digest: r.input_digest,
-            input: r.input.clone(),
-            mode: r.mode,
-            secret_hash: r.secret_hash,
-            secret: r.secret,
-            checked: r.checked,
-            seed: r.seed,
-            timeout_ms: r.timeout_ms,
-            params: r.params,
-            fee: r.fee,
-            pool: r.pool,
-            status: r.status,
-            round: r.round,
-            deadline_ms: r.deadline_ms,
-            extended: r.extended,
-            retries: r.retries,
-            slots: r.slots.clone(),
-            selection: r.selection,
-            dispute_size: r.dispute_size,
-            output_digest: r.output_digest,
-            created_ms: r.created_ms,
-        }
-    }
-}
-
-impl RequestObject {
-    /// The BCS contents of the Move object.
-    pub fn to_bcs(&self) -> Vec<u8> {
-        // BCS of plain structs of sized values cannot fail.
-        bcs::to_bytes(self).expect("BCS of a request object")
-    }
-
-    /// Ids of the active slots with `role`.
-    pub fn nodes_with_role(&self, role: crate::types::Role) -> Vec<ObjectId> {
-        self.slots.iter().filter(|s| s.active && s.role == role).map(|s| s.node_id).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Role;
+    use crate::request::Slot;
+    use crate::state::AdminCap;
+    use crate::types::{Digest, Role};
 
     #[test]
     fn caps_and_tables_are_ids_then_values() {
-        let cap = CapObject { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2) };
+        let cap = AdminCap { id: ObjectId::from_u64(1), network_id: ObjectId::from_u64(2) };
         let bytes = bcs::to_bytes(&cap).unwrap();
         assert_eq!(bytes.len(), 64);
         assert_eq!(&bytes[..32], &ObjectId::from_u64(1).0);

@@ -64,8 +64,9 @@ pub struct Selection {
     pub seed: Digest,
 }
 
-/// The shared `Request` object.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// The shared `Request` object; its fields are Move's, in Move's order, so
+/// its BCS is the object's contents.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Request {
     /// The request object's id.
     pub id: ObjectId,
@@ -124,6 +125,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// The BCS contents of the Move object.
+    pub fn to_bcs(&self) -> Vec<u8> {
+        // BCS of plain structs of sized values cannot fail.
+        bcs::to_bytes(self).expect("BCS of a request")
+    }
+
     /// Starts a phase that ends at `deadline_ms` (with a fresh grace).
     pub(crate) fn set_deadline(&mut self, deadline_ms: u64) {
         self.deadline_ms = deadline_ms;

@@ -16,13 +16,15 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ProtocolError, Result};
 use crate::params::Params;
 use crate::types::{Address, Digest, ObjectId};
 
 /// The right to change parameters, add classes and models, and withdraw the
 /// treasury (Move: `AdminCap has key`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct AdminCap {
     /// The capability object's id.
     pub id: ObjectId,
@@ -32,7 +34,7 @@ pub struct AdminCap {
 
 /// The right to act for one node; the node's id is the cap's id
 /// (Move: `NodeCap has key`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct NodeCap {
     /// The capability object's id, which is also the node's id.
     pub id: ObjectId,
@@ -205,7 +207,7 @@ impl HardwareClass {
 }
 
 /// A model that requests may name.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Model {
     /// Blake2b-256 of the weight file; executors refuse files that differ.
     pub weight_digest: Digest,
@@ -214,7 +216,7 @@ pub struct Model {
 }
 
 /// A registered node (Move: an entry of its class's `nodes` table).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Node {
     /// The address that registered the node; rewards and withdrawals go here.
     pub owner: Address,

@@ -70,7 +70,7 @@ fn submitted(executed: &Executed) -> Result<Address> {
         .events
         .iter()
         .find_map(|e| match e {
-            Event::RequestSubmitted(s) => Some(Address::new(s.request_id.0)),
+            Event::RequestSubmitted(s) => Some(Address::from(s.request_id)),
             _ => None,
         })
         .ok_or_else(|| SdkError::Decode(format!("transaction {} emitted no RequestSubmitted", executed.digest)))
@@ -105,7 +105,7 @@ impl Chain {
             _ => None,
         });
         let (id, object) = added.ok_or_else(|| SdkError::Decode("no HardwareClassAdded event".into()))?;
-        self.class_objects.lock().expect("class cache").insert(id, Address::new(object.0));
+        self.class_objects.lock().expect("class cache").insert(id, Address::from(object));
         Ok((id, executed))
     }
 
@@ -183,7 +183,7 @@ impl Chain {
         ];
         let executed = self.execute(call("node", "register_node", args)).await?;
         let id = executed.events.iter().find_map(|e| match e {
-            Event::NodeRegistered(r) => Some(Address::new(r.node_id.0)),
+            Event::NodeRegistered(r) => Some(Address::from(r.node_id)),
             _ => None,
         });
         let id = id.ok_or_else(|| SdkError::Decode("no NodeRegistered event".into()))?;

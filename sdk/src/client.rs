@@ -245,10 +245,10 @@ impl Client {
             match e {
                 Event::RequestSubmitted(s) => handle.seed = s.seed.0,
                 Event::NodesSelected(s) if s.role == Role::Executor => {
-                    handle.executors = s.nodes.iter().map(|n| Address::new(n.0)).collect()
+                    handle.executors = s.nodes.iter().map(Address::from).collect()
                 }
                 Event::NodesSelected(s) if s.role == Role::Candidate => {
-                    handle.pool = s.nodes.iter().map(|n| Address::new(n.0)).collect()
+                    handle.pool = s.nodes.iter().map(Address::from).collect()
                 }
                 _ => {}
             }
@@ -382,7 +382,7 @@ impl RequestHandle {
     async fn first_from(
         &self,
         node: Address,
-        info: &atoma_protocol::objects::NodeObject,
+        info: &atoma_protocol::state::Node,
         signature: &str,
         deadline: Instant,
     ) -> Result<FirstOutput> {
@@ -404,7 +404,7 @@ impl RequestHandle {
     async fn fetch(
         &self,
         node: Address,
-        info: &atoma_protocol::objects::NodeObject,
+        info: &atoma_protocol::state::Node,
         signature: &str,
         wait: Duration,
     ) -> Result<(Address, Vec<u8>, [u8; 32], [u8; 32])> {
@@ -450,15 +450,11 @@ impl RequestHandle {
         deadline: Instant,
     ) -> Result<FirstOutput> {
         let (node, output, digest, salt) = served;
-        let expected = commitment(
-            &ObjectId(self.request.into_inner()),
-            &ObjectId(node.into_inner()),
-            &ProtoDigest(digest),
-            &ProtoDigest(salt),
-        );
+        let expected =
+            commitment(&ObjectId::from(self.request), &ObjectId::from(node), &ProtoDigest(digest), &ProtoDigest(salt));
         loop {
             let request = self.client.chain.request(self.request).await?;
-            let slot = request.slots.iter().find(|s| s.node_id.0 == node.into_inner() && s.commitment.is_some());
+            let slot = request.slots.iter().find(|s| Address::from(s.node_id) == node && s.commitment.is_some());
             if let Some(c) = slot.and_then(|s| s.commitment) {
                 if c != expected {
                     return Err(SdkError::Verification(format!(
@@ -492,7 +488,7 @@ impl RequestHandle {
         let mut secret_revealed = false;
         let chosen: BTreeMap<Address, ()> =
             self.sealed_draw().map(|(_, c)| c.into_iter().map(|a| (a, ())).collect()).unwrap_or_default();
-        let request_id = ObjectId(self.request.into_inner());
+        let request_id = ObjectId::from(self.request);
         loop {
             if Instant::now() >= give_up {
                 return Err(SdkError::Timeout(format!("request {} did not settle", self.request)));
@@ -544,7 +540,7 @@ impl RequestHandle {
                     self.keep(KeeperCall::SelectNodes, &mut transactions).await;
                 }
                 Event::Committed(c) => {
-                    let node = Address::new(c.node_id.0);
+                    let node = Address::from(c.node_id);
                     if self.executors.contains(&node) && !primary_committed {
                         primary_committed = true;
                         if self.secret.is_some() {
@@ -558,7 +554,7 @@ impl RequestHandle {
                     return Ok(self.attestation(
                         Outcome::Finalized {
                             output_digest: f.output_digest.0,
-                            nodes: f.nodes.iter().map(|n| Address::new(n.0)).collect(),
+                            nodes: f.nodes.iter().map(Address::from).collect(),
                             verified: f.verified,
                         },
                         transactions,

@@ -6,11 +6,9 @@
 //!
 //! Not for: changing state (see `calls`).
 
-use atoma_protocol::ObjectId;
-use atoma_protocol::ProtocolError;
-use atoma_protocol::objects::{
-    CapObject, HardwareClassObject, ModelObject, NetworkObject, NodeCapObject, NodeObject, RequestObject, type_names,
-};
+use atoma_protocol::objects::{HardwareClassObject, NetworkObject, type_names};
+use atoma_protocol::state::{Model, Node};
+use atoma_protocol::{AdminCap, NodeCap, ObjectId, ProtocolError, Request};
 use futures::TryStreamExt;
 use prost_types::FieldMask;
 use serde::Serialize;
@@ -62,7 +60,7 @@ impl Chain {
         }
         let table = self.network().await?.classes.id;
         let entry: Option<ObjectId> = self.entry(table, &TypeTag::U64, &class_id, &format!("class {class_id}")).await?;
-        let object = Address::new(entry.ok_or(SdkError::Refused { error: ProtocolError::UnknownClass })?.0);
+        let object = Address::from(entry.ok_or(SdkError::Refused { error: ProtocolError::UnknownClass })?);
         self.class_objects.lock().expect("class cache").insert(class_id, object);
         Ok(object)
     }
@@ -86,7 +84,7 @@ impl Chain {
     pub async fn model_class(&self, model_id: &str) -> Result<Address> {
         let table = self.network().await?.models.id;
         let string_type: TypeTag = "0x1::string::String".parse().expect("the String type");
-        let model: Option<ModelObject> =
+        let model: Option<Model> =
             self.entry(table, &string_type, &model_id.to_string(), &format!("model {model_id}")).await?;
         self.class_object(model.ok_or(SdkError::Refused { error: ProtocolError::UnknownModel })?.class_id).await
     }
@@ -112,12 +110,12 @@ impl Chain {
     /// The class object of the node a `NodeCap` acts for.
     pub async fn node_class(&self, node_cap: Address) -> Result<Address> {
         let o = self.get_object(node_cap, &["contents"]).await?;
-        let cap: NodeCapObject = contents(&o, &format!("node cap {node_cap}"))?;
+        let cap: NodeCap = contents(&o, &format!("node cap {node_cap}"))?;
         self.class_object(cap.class_id).await
     }
 
     /// A node, read from its class's nodes table; `None` if it is not registered.
-    pub async fn node(&self, node_id: Address) -> Result<Option<NodeObject>> {
+    pub async fn node(&self, node_id: Address) -> Result<Option<Node>> {
         for (_, class) in self.classes().await? {
             let node = self.node_in(&class, node_id).await?;
             if node.is_some() {
@@ -128,7 +126,7 @@ impl Chain {
     }
 
     /// A node of a class already read; `None` if the class has no such node.
-    pub async fn node_in(&self, class: &HardwareClassObject, node_id: Address) -> Result<Option<NodeObject>> {
+    pub async fn node_in(&self, class: &HardwareClassObject, node_id: Address) -> Result<Option<Node>> {
         self.entry(class.nodes.id, &id_type(), &node_id, &format!("node {node_id}")).await
     }
 
@@ -142,7 +140,7 @@ impl Chain {
         what: &str,
     ) -> Result<Option<V>> {
         let key = bcs::to_bytes(key).map_err(|e| SdkError::Decode(e.to_string()))?;
-        let field = Address::new(table.0).derive_dynamic_child_id(key_type, &key);
+        let field = Address::from(table).derive_dynamic_child_id(key_type, &key);
         match self.get_object(field, &["contents"]).await {
             Ok(o) => Ok(Some(field_value::<K, V>(&o, what)?.1)),
             Err(SdkError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => Ok(None),
@@ -156,7 +154,7 @@ impl Chain {
         what: &str,
     ) -> Result<Vec<(K, V)>> {
         let request = proto::ListDynamicFieldsRequest::default()
-            .with_parent(Address::new(table.0).to_string())
+            .with_parent(Address::from(table).to_string())
             .with_read_mask(FieldMask::from_paths(["name", "value"]))
             .with_page_size(1_000);
         let fields: Vec<proto::DynamicField> = self
@@ -179,11 +177,11 @@ impl Chain {
     }
 
     /// Every registered node, with its id, class by class.
-    pub async fn nodes(&self) -> Result<Vec<(Address, NodeObject)>> {
+    pub async fn nodes(&self) -> Result<Vec<(Address, Node)>> {
         let mut out = Vec::new();
         for (_, class) in self.classes().await? {
-            let entries: Vec<(ObjectId, NodeObject)> = self.table(class.nodes.id, "nodes").await?;
-            out.extend(entries.into_iter().map(|(k, v)| (Address::new(k.0), v)));
+            let entries: Vec<(ObjectId, Node)> = self.table(class.nodes.id, "nodes").await?;
+            out.extend(entries.into_iter().map(|(k, v)| (Address::from(k), v)));
         }
         Ok(out)
     }
@@ -195,7 +193,7 @@ impl Chain {
         entries.sort_by_key(|(id, _)| *id);
         let mut out = Vec::with_capacity(entries.len());
         for (class_id, object) in entries {
-            let object = Address::new(object.0);
+            let object = Address::from(object);
             self.class_objects.lock().expect("class cache").insert(class_id, object);
             let o = self.get_object(object, &["contents"]).await?;
             out.push((class_id, contents(&o, &format!("class {class_id}"))?));
@@ -204,15 +202,15 @@ impl Chain {
     }
 
     /// Every model, with its id.
-    pub async fn models(&self) -> Result<Vec<(String, ModelObject)>> {
+    pub async fn models(&self) -> Result<Vec<(String, Model)>> {
         let table = self.network().await?.models.id;
-        let mut entries: Vec<(String, ModelObject)> = self.table(table, "models").await?;
+        let mut entries: Vec<(String, Model)> = self.table(table, "models").await?;
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(entries)
     }
 
     /// A request object.
-    pub async fn request(&self, request: Address) -> Result<RequestObject> {
+    pub async fn request(&self, request: Address) -> Result<Request> {
         let o = self.get_object(request, &["contents", "object_type"]).await.map_err(|e| match e {
             SdkError::Rpc { status, .. } if status.code() == tonic::Code::NotFound => {
                 SdkError::InvalidArgument(format!("request {request} does not exist"))
@@ -261,9 +259,9 @@ impl Chain {
 
     /// The `AdminCap` of this network that the sender holds, if any.
     pub async fn find_admin_cap(&self) -> Result<Option<Address>> {
-        let network = ObjectId(self.identity().network.into_inner());
+        let network = ObjectId::from(self.identity().network);
         for (id, bytes) in self.owned_of_type(self.sender(), type_names::ADMIN_CAP).await? {
-            let cap: Option<CapObject> = bcs::from_bytes(&bytes).ok();
+            let cap: Option<AdminCap> = bcs::from_bytes(&bytes).ok();
             if cap.is_some_and(|c| c.network_id == network) {
                 return Ok(Some(id));
             }

@@ -32,7 +32,7 @@ fn selected(executed: &Executed, role: Role) -> Vec<Address> {
         .iter()
         .filter_map(|e| match e {
             Event::NodesSelected(s) if s.role == role => {
-                Some(s.nodes.iter().map(|n| Address::new(n.0)).collect::<Vec<_>>())
+                Some(s.nodes.iter().map(Address::from).collect::<Vec<_>>())
             }
             _ => None,
         })
@@ -56,7 +56,7 @@ impl Nodes {
     /// A disputer's salt: the dispute key of its output (here the output
     /// bytes are the digest's 32 bytes).
     fn dispute_salt(request: &Address, output: &[u8; 32]) -> [u8; 32] {
-        dispute_key(&ObjectId(request.into_inner()), output).0
+        dispute_key(&ObjectId::from(request), output).0
     }
 
     async fn commit(
@@ -78,8 +78,8 @@ impl Nodes {
         primary: bool,
     ) -> Result<Executed, SdkError> {
         let c = commitment(
-            &ObjectId(request.into_inner()),
-            &ObjectId(node.into_inner()),
+            &ObjectId::from(request),
+            &ObjectId::from(node),
             &atoma_protocol::Digest(*output),
             &atoma_protocol::Digest(*salt),
         );
@@ -291,7 +291,7 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
         last = Some(nodes.chain(d).reveal(request, *d, &output, &key).await.unwrap());
     }
     let events = last.unwrap().events;
-    assert!(events.iter().any(|e| matches!(e, Event::NodeSlashed(s) if Address::new(s.node_id.0) == members[1])));
+    assert!(events.iter().any(|e| matches!(e, Event::NodeSlashed(s) if Address::from(s.node_id) == members[1])));
     assert!(events.iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.output_digest.0 == output)));
 
     // Nobody commits: expire extends the deadline by the grace, then slashes and replaces.

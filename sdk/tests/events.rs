@@ -14,7 +14,7 @@ async fn next_registration(stream: &mut EventStream) -> (atoma_sdk::EventCursor,
     loop {
         let e = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("an event in time").unwrap();
         if let Event::NodeRegistered(r) = e.event {
-            return (e.cursor, sui_sdk_types::Address::new(r.node_id.0));
+            return (e.cursor, sui_sdk_types::Address::from(r.node_id));
         }
     }
 }

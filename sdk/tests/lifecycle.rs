@@ -77,7 +77,7 @@ async fn a_cheating_node_loses_the_dispute() {
         .await
         .unwrap()
         .into_iter()
-        .find(|(_, n)| n.owner.0 == keys[1].address().into_inner())
+        .find(|(_, n)| n.owner == keys[1].address().into())
         .unwrap()
         .0;
     let mut caught = false;

@@ -60,7 +60,7 @@ impl Audit {
 }
 
 fn addr(id: &ObjectId) -> Address {
-    Address::new(id.0)
+    Address::from(id)
 }
 
 /// Every event of the package from checkpoint 0 to the first checkpoint

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
-use atoma_protocol::objects::{HardwareClassObject, NetworkObject, NodeObject, RequestObject};
+use atoma_protocol::objects::{HardwareClassObject, NetworkObject};
 use atoma_protocol::ops::{Ctx, Outcome, State, SubmitArgs, sealed_draw};
 use atoma_protocol::{Address, AdminCap, Digest, Event, Input, Mode, NodeCap, ObjectId, Params, ProtocolError};
 use atoma_protocol::{Role, Round, Status};
@@ -122,7 +122,7 @@ fn scenario_id(txn: u64, i: u64) -> ObjectId {
     let mut hash = [0u8; 32];
     hash[..8].copy_from_slice(&txn.to_le_bytes());
     let id = sui_sdk_types::Address::derive_id(sui_sdk_types::Digest::new(hash), i);
-    ObjectId(id.into_inner())
+    ObjectId::from(id)
 }
 
 /// The Move module that declares error `e` for a call into `module`.
@@ -365,11 +365,11 @@ impl Scenario {
             objects.push((
                 format!("node {id}"),
                 format!("class.node({})", mv_id(id)),
-                bcs::to_bytes(&NodeObject::from(node)).expect("BCS"),
+                bcs::to_bytes(node).expect("BCS"),
             ));
         }
         if let Some(r) = request {
-            objects.push((format!("request {r}"), "&r".into(), RequestObject::from(&self.state.requests[&r]).to_bcs()));
+            objects.push((format!("request {r}"), "&r".into(), self.state.requests[&r].to_bcs()));
         }
         let mut c = String::new();
         for (name, expr, bytes) in objects {
@@ -868,7 +868,7 @@ impl Scenario {
         c.push_str("        ts::return_shared(class);\n        ts::return_shared(net);\n    };\n");
         for r in self.requests.clone() {
             let _ = writeln!(c, "    {{\n        let r = s.take_shared_by_id<Request>({});", mv_id(&r));
-            let bytes = RequestObject::from(&self.state.requests[&r]).to_bcs();
+            let bytes = self.state.requests[&r].to_bcs();
             let _ = writeln!(
                 c,
                 "        assert!(h(&r) == {});\n        ts::return_shared(r);\n    }};",

@@ -654,7 +654,7 @@ pub async fn request_events(
     timeout: Duration,
 ) -> anyhow::Result<Vec<PackageEvent>> {
     let mut stream = EventStream::new(chain.rpc(), chain.identity().type_origin, Start::Checkpoint(from));
-    let id = atoma_protocol::ObjectId(request.into_inner());
+    let id = atoma_protocol::ObjectId::from(request);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {

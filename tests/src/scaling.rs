@@ -324,7 +324,7 @@ pub async fn localnet(
         s.objects.get(id).map(|o| o.writes).unwrap_or(0)
     };
     let class_objects: Vec<Address> =
-        net.node().with_ledger(|c| c.state.network.classes.values().map(|o| Address::new(o.0)).collect());
+        net.node().with_ledger(|c| c.state.network.classes.values().map(Address::from).collect());
     let class_writes: u64 = class_objects.iter().map(|id| writes(id, &after) - writes(id, &before)).sum();
     let run = LocalnetRun {
         finalized_per_minute: done as f64 / elapsed,
@@ -352,15 +352,15 @@ async fn one_request(requester: &Chain, nodes: &BTreeMap<Address, Chain>, class:
         .events
         .iter()
         .find_map(|e| match e {
-            Event::NodesSelected(s) => Some(s.nodes.iter().map(|n| Address::new(n.0)).collect()),
+            Event::NodesSelected(s) => Some(s.nodes.iter().map(Address::from).collect()),
             _ => None,
         })
         .context("no NodesSelected")?;
     let output = blake2b256(b"the output");
-    let rid = ObjectId(request.into_inner());
+    let rid = ObjectId::from(request);
     let salt = |node: &Address| blake2b256(&[node.into_inner(), request.into_inner()].concat());
     let commits = selected.iter().map(|node| {
-        let c = commitment(&rid, &ObjectId(node.into_inner()), &output, &salt(node));
+        let c = commitment(&rid, &ObjectId::from(node), &output, &salt(node));
         async move { nodes[node].commit(request, *node, &c.0).await }
     });
     for r in futures::future::join_all(commits).await {

@@ -93,7 +93,7 @@ async fn seats(cluster: &Cluster, handle: &RequestHandle, from: u64) -> BTreeMap
     for e in request_events(&chain, handle.id(), from, WAIT).await.unwrap() {
         if let Event::NodesSelected(s) = e.event {
             for n in s.nodes {
-                out.entry(Address::new(n.0)).or_default().push(s.role);
+                out.entry(Address::from(n)).or_default().push(s.role);
             }
         }
     }
@@ -601,7 +601,7 @@ async fn keeper_calls_out_of_order_and_twice_change_nothing_and_open_tasks_block
     assert_eq!(audit.slashes_of(&silent).len(), 1);
     assert_slashed_only_for(&audit, &cluster, 0, &[SlashReason::Timeout]);
     let withdrawn = audit.events.iter().find_map(|e| match &e.event {
-        Event::NodeWithdrawn(w) if Address::new(w.node_id.0) == silent => Some(w.amount),
+        Event::NodeWithdrawn(w) if Address::from(w.node_id) == silent => Some(w.amount),
         _ => None,
     });
     let slashed: u64 = audit.slashes_of(&silent).iter().map(|s| s.2).sum();

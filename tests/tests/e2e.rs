@@ -79,7 +79,7 @@ async fn a_wrong_output_is_slashed_and_redistributed_exactly() {
         let slashed: Vec<(Address, SlashReason, u64)> = events
             .iter()
             .filter_map(|e| match &e.event {
-                Event::NodeSlashed(s) => Some((Address::new(s.node_id.0), s.reason, s.amount)),
+                Event::NodeSlashed(s) => Some((Address::from(s.node_id), s.reason, s.amount)),
                 _ => None,
             })
             .collect();
@@ -169,12 +169,12 @@ fn primary_view(events: &[atoma_sdk::PackageEvent], primary: Address) -> Vec<Str
             Event::RequestSubmitted(_) => view.push("submitted".to_string()),
             Event::NodesSelected(s) => view.push(format!("selected {:?} x{}", s.role, s.nodes.len())),
             Event::Committed(c) => {
-                view.push(if Address::new(c.node_id.0) == primary {
+                view.push(if Address::from(c.node_id) == primary {
                     "primary committed".into()
                 } else {
                     "other committed".into()
                 });
-                if Address::new(c.node_id.0) == primary {
+                if Address::from(c.node_id) == primary {
                     break;
                 }
             }
@@ -266,7 +266,7 @@ async fn an_absent_sealed_verifier_is_slashed() {
         let slashed: Vec<(Address, SlashReason)> = events
             .iter()
             .filter_map(|e| match &e.event {
-                Event::NodeSlashed(s) => Some((Address::new(s.node_id.0), s.reason)),
+                Event::NodeSlashed(s) => Some((Address::from(s.node_id), s.reason)),
                 _ => None,
             })
             .collect();
@@ -335,10 +335,8 @@ async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_
         }
         if handle.executors().contains(&cheater) {
             let events = request_events(chain, handle.id(), from, WAIT).await.unwrap();
-            assert!(
-                events.iter().any(|e| matches!(&e.event,
-                Event::NodeSlashed(s) if Address::new(s.node_id.0) == cheater && s.reason == SlashReason::WrongOutput))
-            );
+            assert!(events.iter().any(|e| matches!(&e.event,
+                Event::NodeSlashed(s) if Address::from(s.node_id) == cheater && s.reason == SlashReason::WrongOutput)));
             caught = true;
             break;
         }

@@ -128,7 +128,7 @@ async fn output(
         Err(e) => return error(StatusCode::UNAUTHORIZED, e.to_string()),
     };
     let requester = match service.chain.request(request).await {
-        Ok(r) => Address::new(r.requester.0),
+        Ok(r) => Address::from(r.requester),
         Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
     };
     if requester != signer {

@@ -36,10 +36,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
-use atoma_protocol::objects::RequestObject;
 use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
-use atoma_protocol::{Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Role, Round, Status};
+use atoma_protocol::{
+    Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Request, Role, Round, Status,
+};
 use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
 use atoma_sdk::{Chain, EventStream, SdkError, Start};
 use sui_sdk_types::Address;
@@ -109,11 +110,7 @@ impl Service {
         };
         let info = chain.node(node).await?.with_context(|| format!("node {node} is not registered on this network"))?;
         if info.owner.0 != chain.sender().into_inner() {
-            anyhow::bail!(
-                "node {node} belongs to {}, not to this key's {}",
-                Address::new(info.owner.0),
-                chain.sender()
-            );
+            anyhow::bail!("node {node} belongs to {}, not to this key's {}", Address::from(info.owner), chain.sender());
         }
         let classes = chain.classes().await?;
         let Some((_, class)) = classes.iter().find(|(id, _)| *id == info.class_id) else {
@@ -127,7 +124,7 @@ impl Service {
             );
         }
         config.class.check_chain_profile(&class.profile)?;
-        let class_object = Address::new(class.id.0);
+        let class_object = Address::from(class.id);
         let on_chain = chain.models().await?;
         let mut engines = HashMap::new();
         for path in &config.models {
@@ -291,8 +288,8 @@ impl Service {
 
     /// Records what an event means for this node; the work happens in `drive`.
     fn on_event(self: &Arc<Self>, event: &Event) -> anyhow::Result<()> {
-        let me = ObjectId(self.node.into_inner());
-        let Some(request) = event.request_id().map(|r| Address::new(r.0)) else { return Ok(()) };
+        let me = ObjectId::from(self.node);
+        let Some(request) = event.request_id().map(Address::from) else { return Ok(()) };
         let has_task = self.db.task(&request)?.is_some();
         match event {
             Event::NodesSelected(s) if s.nodes.contains(&me) => {
@@ -352,7 +349,7 @@ impl Service {
             return Ok(());
         }
         let req = self.chain.request(request).await?;
-        let me = ObjectId(self.node.into_inner());
+        let me = ObjectId::from(self.node);
         let slot = req.slots.iter().find(|s| s.node_id == me && s.active).cloned();
         if req.status.is_final() || slot.is_none() {
             self.db.update_task(&request, |t| t.done = true)?;
@@ -412,7 +409,7 @@ impl Service {
     }
 
     /// Whether a Sealed pool member holds the requester's secret and is chosen by it.
-    fn chosen(&self, req: &RequestObject, task: &Task) -> bool {
+    fn chosen(&self, req: &Request, task: &Task) -> bool {
         let (Mode::Sealed { p_bps, n }, Some(secret)) = (req.mode, task.secret) else { return false };
         if req.secret_hash != Some(secret_hash(&ProtoDigest(secret))) {
             return false;
@@ -420,7 +417,7 @@ impl Service {
         let pool: Vec<ObjectId> = req.slots.iter().filter(|s| s.role == Role::Candidate).map(|s| s.node_id).collect();
         let (checked, positions) =
             atoma_protocol::ops::sealed_draw(&req.seed, &ProtoDigest(secret), p_bps, n, pool.len() as u64);
-        let me = ObjectId(self.node.into_inner());
+        let me = ObjectId::from(self.node);
         checked && positions.iter().any(|p| pool.get(*p as usize) == Some(&me))
     }
 
@@ -444,12 +441,7 @@ impl Service {
     /// Fetches the input, runs the model, and writes output and salt to the
     /// database (a disputer's salt is the dispute key of its output); or
     /// records why the input cannot be obtained, or why the task failed.
-    async fn compute(
-        &self,
-        request: Address,
-        req: &RequestObject,
-        slot: &atoma_protocol::Slot,
-    ) -> anyhow::Result<Task> {
+    async fn compute(&self, request: Address, req: &Request, slot: &atoma_protocol::Slot) -> anyhow::Result<Task> {
         self.metrics.queue_depth.inc();
         let result = self.compute_inner(request, req, slot).await;
         self.metrics.queue_depth.dec();
@@ -471,7 +463,7 @@ impl Service {
             tracing::warn!(request = %request, node = %self.node, reason = %why, "the input cannot be obtained");
         }
         let salt: [u8; 32] = match &output {
-            Some(bytes) if slot.role == Role::Disputer => dispute_key(&ObjectId(request.into_inner()), bytes).0,
+            Some(bytes) if slot.role == Role::Disputer => dispute_key(&ObjectId::from(request), bytes).0,
             _ => rand::random(),
         };
         let task = self.db.update_task(&request, |t| {
@@ -493,7 +485,7 @@ impl Service {
     async fn compute_inner(
         &self,
         request: Address,
-        req: &RequestObject,
+        req: &Request,
         slot: &atoma_protocol::Slot,
     ) -> Result<Vec<u8>, Failure> {
         let lazy = match self.adversary() {
@@ -609,11 +601,11 @@ impl Service {
     async fn commit(
         &self,
         request: Address,
-        req: &RequestObject,
+        req: &Request,
         slot: &atoma_protocol::Slot,
         task: &mut Task,
     ) -> anyhow::Result<()> {
-        let me = ObjectId(self.node.into_inner());
+        let me = ObjectId::from(self.node);
         if self.adversary() == Some(Adversary::Silent) {
             return Ok(());
         }
@@ -622,7 +614,7 @@ impl Service {
             (Some(Adversary::LazyDisputer), None) if slot.role == Role::Disputer => {
                 // Votes the main round's most revealed digest, with a guessed key.
                 let (Some(digest), Some(salt)) = (majority_main_digest(req), task.salt) else { return Ok(()) };
-                commitment(&ObjectId(request.into_inner()), &me, &digest, &ProtoDigest(salt)).0
+                commitment(&ObjectId::from(request), &me, &digest, &ProtoDigest(salt)).0
             }
             (Some(Adversary::LazyCopy), None) => {
                 // Copies the first commitment another node made; it cannot open it.
@@ -633,7 +625,7 @@ impl Service {
             }
             (_, None) => {
                 let (Some(output), Some(salt)) = (&task.output, task.salt) else { return Ok(()) };
-                commitment(&ObjectId(request.into_inner()), &me, &blake2b256(output), &ProtoDigest(salt)).0
+                commitment(&ObjectId::from(request), &me, &blake2b256(output), &ProtoDigest(salt)).0
             }
         };
         if task.commitment.is_none() {
@@ -664,13 +656,7 @@ impl Service {
         }
     }
 
-    async fn reveal(
-        &self,
-        request: Address,
-        req: &RequestObject,
-        on_chain: ProtoDigest,
-        task: &Task,
-    ) -> anyhow::Result<()> {
+    async fn reveal(&self, request: Address, req: &Request, on_chain: ProtoDigest, task: &Task) -> anyhow::Result<()> {
         if task.commitment != Some(on_chain.0) {
             tracing::error!(request = %request, node = %self.node, "the commitment on chain is not the one this node stored: not revealing");
             return Ok(());
@@ -693,7 +679,7 @@ impl Service {
         }
         self.crash_point("before-reveal");
         let digest = blake2b256(output);
-        let me = ObjectId(self.node.into_inner());
+        let me = ObjectId::from(self.node);
         let disputer = req.slots.iter().any(|s| s.node_id == me && s.role == Role::Disputer);
         let digest = match self.adversary() {
             // A copier does not know the other node's salt: its reveal fails.
@@ -765,7 +751,7 @@ impl Service {
 }
 
 /// The digest most main-round nodes revealed (what a lazy disputer votes).
-fn majority_main_digest(req: &RequestObject) -> Option<ProtoDigest> {
+fn majority_main_digest(req: &Request) -> Option<ProtoDigest> {
     let reveals: Vec<ProtoDigest> =
         req.slots.iter().filter(|s| s.role != Role::Disputer).filter_map(|s| s.reveal).collect();
     reveals.iter().max_by_key(|d| reveals.iter().filter(|e| e == d).count()).copied()

@@ -8,8 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoma_protocol::objects::NodeCapObject;
-use atoma_protocol::{ObjectId, State};
+use atoma_protocol::{NodeCap, ObjectId, State};
 use sui_sdk_types::{
     Address, ChangedObject, Digest, ExecutionStatus, GasCostSummary, IdOperation, Identifier, Object, ObjectIn,
     ObjectOut, Owner, Transaction, TransactionEffects, TransactionEffectsV2, TransactionEvents, UnchangedConsensusKind,
@@ -35,7 +34,7 @@ pub struct Outcome {
     /// Coins created by this transaction and still alive at its end.
     pub new_coins: BTreeSet<Address>,
     /// Node capabilities created, with their owners.
-    pub new_caps: Vec<(NodeCapObject, Address)>,
+    pub new_caps: Vec<(NodeCap, Address)>,
     /// Hardware class objects created (shared at this transaction's version).
     pub new_classes: BTreeSet<ObjectId>,
     /// Requests created.
@@ -107,11 +106,11 @@ impl Outcome {
                     let initial = initial_version(o);
                     b.network(&state.network, chain.identity.network_tables, lamport, initial)
                 }
-                Kind::HardwareClass => match state.classes.get(&objects::to_object_id(&id)) {
+                Kind::HardwareClass => match state.classes.get(&ObjectId::from(id)) {
                     Some(c) => b.class(c, lamport, initial_version(o)),
                     None => objects::with_version(o, lamport),
                 },
-                Kind::Request => match state.requests.get(&objects::to_object_id(&id)) {
+                Kind::Request => match state.requests.get(&ObjectId::from(id)) {
                     Some(r) => b.request(r, lamport, initial_version(o)),
                     None => objects::with_version(o, lamport),
                 },

@@ -186,7 +186,7 @@ pub async fn network_ref_input(client: &mut sui_rpc::Client, net: &Localnet) -> 
 
 /// The id of the shared object of class `class_id`.
 pub fn class_object(net: &Localnet, class_id: u64) -> Address {
-    net.node().with_ledger(|c| Address::new(c.state.network.classes[&class_id].0))
+    net.node().with_ledger(|c| Address::from(c.state.network.classes[&class_id]))
 }
 
 /// The first class's shared object as a mutable input.
@@ -221,7 +221,7 @@ pub async fn register_node_in(
     let done = execute(client, tx, owner).await.expect("register_node is accepted");
     assert!(succeeded(&done), "register_node succeeds: {:?}", done.effects);
     match &events(&done)[..] {
-        [atoma_protocol::Event::NodeRegistered(e)] => Address::new(e.node_id.0),
+        [atoma_protocol::Event::NodeRegistered(e)] => Address::from(e.node_id),
         other => panic!("unexpected events {other:?}"),
     }
 }

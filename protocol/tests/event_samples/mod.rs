@@ -4,7 +4,6 @@
 //! the bytes.
 
 use atoma_protocol::events::*;
-use atoma_protocol::objects::RequestObject;
 use atoma_protocol::request::{Selection, Slot};
 use atoma_protocol::{
     Address, Digest, Event, FailReason, Input, Mode, ObjectId, Params, Role, Round, SlashReason, Status,
@@ -209,7 +208,7 @@ pub fn request_vector() -> Value {
         salt: salt.map(d),
         active,
     };
-    let r = RequestObject {
+    let r = atoma_protocol::Request {
         id: id(0x77),
         network_id: id(1),
         requester: Address::from_u64(7),

@@ -363,7 +363,7 @@ pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Ad
         let package = *tag.address();
         for decoded in decode_events(&package, events)? {
             if let Event::NetworkCreated(n) = decoded {
-                return Ok((package, Address::new(n.network_id.0), Address::new(n.admin_cap_id.0)));
+                return Ok((package, Address::from(n.network_id), Address::from(n.admin_cap_id)));
             }
         }
     }

@@ -79,7 +79,7 @@ pub async fn start(chain: Chain, node: Address, model: Model, listener: tokio::n
 }
 
 async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
-    let me = ObjectId(shared.node.into_inner());
+    let me = ObjectId::from(shared.node);
     match event {
         Event::RequestSubmitted(s) => {
             let input = match s.input {
@@ -87,13 +87,13 @@ async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
                 Input::Uri(_) => Vec::new(),
             };
             let mut requests = shared.requests.lock().unwrap();
-            let r = requests.entry(Address::new(s.request_id.0)).or_default();
-            r.requester = Some(Address::new(s.requester.0));
+            let r = requests.entry(Address::from(s.request_id)).or_default();
+            r.requester = Some(Address::from(s.requester));
             r.input = input;
             r.mode = Some(s.mode);
         }
         Event::NodesSelected(s) if s.nodes.contains(&me) => {
-            let request = Address::new(s.request_id.0);
+            let request = Address::from(s.request_id);
             let mode = {
                 let mut requests = shared.requests.lock().unwrap();
                 let r = requests.entry(request).or_default();
@@ -107,7 +107,7 @@ async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
         }
         Event::Committed(c) => {
             let mut requests = shared.requests.lock().unwrap();
-            if let Some(r) = requests.get_mut(&Address::new(c.request_id.0))
+            if let Some(r) = requests.get_mut(&Address::from(c.request_id))
                 && matches!(r.mode, Some(Mode::Sealed { .. }))
                 && c.node_id != me
             {
@@ -115,7 +115,7 @@ async fn on_event(chain: &Chain, shared: &Shared, model: Model, event: Event) {
             }
         }
         Event::RevealPhaseStarted(p) => {
-            let request = Address::new(p.request_id.0);
+            let request = Address::from(p.request_id);
             let output = shared.requests.lock().unwrap().get(&request).and_then(|r| r.output.clone());
             if let Some((bytes, salt)) = output {
                 let _ = chain.reveal(request, shared.node, &http::output_digest(&bytes), &salt).await;
@@ -143,7 +143,7 @@ async fn execute_and_commit(
         r.committed = true;
         let output = model(&r.input);
         let salt = if disputer {
-            atoma_protocol::commitment::dispute_key(&ObjectId(request.into_inner()), &output).0
+            atoma_protocol::commitment::dispute_key(&ObjectId::from(request), &output).0
         } else {
             blake2b256(&[shared.node.as_bytes(), request.as_bytes()].concat()).0
         };
@@ -152,8 +152,8 @@ async fn execute_and_commit(
     };
     shared.ready.notify_waiters();
     let c = commitment(
-        &ObjectId(request.into_inner()),
-        &ObjectId(shared.node.into_inner()),
+        &ObjectId::from(request),
+        &ObjectId::from(shared.node),
         &atoma_protocol::Digest(http::output_digest(&output)),
         &atoma_protocol::Digest(salt),
     );

@@ -97,7 +97,7 @@ async fn run_request(
         match &e.event {
             Event::NodesSelected(s) => {
                 for n in &s.nodes {
-                    let id = sui_sdk_types::Address::new(n.0);
+                    let id = sui_sdk_types::Address::from(n);
                     let role = match s.role {
                         Role::Executor => "",
                         Role::Verifier => " verifier",
@@ -109,7 +109,7 @@ async fn run_request(
                 }
             }
             Event::NodeSlashed(s) => {
-                let id = sui_sdk_types::Address::new(s.node_id.0);
+                let id = sui_sdk_types::Address::from(s.node_id);
                 let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
                 slashes.push(format!("{who} {:?} -{} MIST", s.reason, s.amount));
                 slashed_total += s.amount;
@@ -218,7 +218,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     for i in 0..20 {
         let question = format!("{} ({i})", questions[i % questions.len()]);
         let (mut row, events) = run_request(&cluster, &client, chat(&question), Mode::Sampling { n: 2 }).await?;
-        let caught = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(0)));
+        let caught = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::from(s.node_id)) == Some(0)));
         row.label = if caught { "cheater caught".into() } else { "honest quorum".into() };
         progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
         rows.push(row);
@@ -231,7 +231,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     for i in 0..6 {
         let request = toy(&cluster, 1, &format!("Over the lazy dog {i}"));
         let (mut row, events) = run_request(&cluster, &client, request, Mode::Sampling { n: 2 }).await?;
-        let silent = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::new(s.node_id.0)) == Some(7)));
+        let silent = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::from(s.node_id)) == Some(7)));
         row.label = if silent { "silent node replaced".into() } else { "honest quorum".into() };
         progress(&format!("{}: {} ({})", row.label, row.outcome, row.nodes.join(", ")));
         rows.push(row);

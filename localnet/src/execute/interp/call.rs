@@ -9,8 +9,7 @@
 // Errors are Sui's `ExecutionError`, returned at most once per transaction.
 #![allow(clippy::result_large_err)]
 
-use atoma_protocol::objects::NodeCapObject;
-use atoma_protocol::{Ctx, ProtocolError};
+use atoma_protocol::{Ctx, ObjectId, ProtocolError};
 use sui_sdk_types::{Argument, CommandArgumentError, ExecutionError, Identifier, MoveCall, MoveLocation};
 
 use super::super::entry::{Arg, Created, EntryCall};
@@ -41,13 +40,13 @@ impl Interp<'_> {
             tracing::error!(error = %e, "a call typed by its signature does not parse");
             ExecutionError::InvariantViolation
         })?;
-        let ctx = Ctx::new(objects::to_protocol_address(&self.checked.sender), self.now_ms);
+        let ctx = Ctx::new(atoma_protocol::Address::from(self.checked.sender), self.now_ms);
         let mut state = self.out.state.take().unwrap_or_else(|| self.scratch_state());
         let applied = entry.apply(&mut state, &ctx, self);
         self.out.state = Some(state);
         let (outcome, created) = applied.map_err(|e| self.abort(&call.module, &call.function, e))?;
         for payout in outcome.payouts {
-            self.mint_coin(payout.amount, sui_sdk_types::Address::new(payout.recipient.0));
+            self.mint_coin(payout.amount, sui_sdk_types::Address::from(payout.recipient));
         }
         self.out.events.extend(outcome.events);
         Ok(match created {
@@ -58,7 +57,7 @@ impl Interp<'_> {
                 vec![Value::Pure(class_id.to_le_bytes().to_vec())]
             }
             Some(Created::NodeCap(cap)) => {
-                self.out.new_caps.push((NodeCapObject::from(&cap), self.checked.sender));
+                self.out.new_caps.push((cap, self.checked.sender));
                 Vec::new()
             }
             Some(Created::Request(id)) => {
@@ -116,17 +115,14 @@ impl Interp<'_> {
                 }
                 let object = || self.checked_object(&id).ok_or_else(mismatch);
                 match param {
-                    RequestMut => Arg::Request(objects::to_object_id(&id)),
-                    ClassMut => Arg::Class(objects::to_object_id(&id)),
-                    AdminCap => {
-                        let cap = objects::cap_contents(object()?).ok_or_else(mismatch)?;
-                        Arg::AdminCap(atoma_protocol::AdminCap { id: cap.id, network_id: cap.network_id })
-                    }
-                    NodeCap => Arg::NodeCap(node_cap(objects::node_cap_contents(object()?).ok_or_else(mismatch)?)),
+                    RequestMut => Arg::Request(ObjectId::from(id)),
+                    ClassMut => Arg::Class(ObjectId::from(id)),
+                    AdminCap => Arg::AdminCap(objects::cap_contents(object()?).ok_or_else(mismatch)?),
+                    NodeCap => Arg::NodeCap(objects::node_cap_contents(object()?).ok_or_else(mismatch)?),
                     NodeCapOwned => {
                         let cap = objects::node_cap_contents(object()?).ok_or_else(mismatch)?;
                         self.destroy(id);
-                        Arg::NodeCap(node_cap(cap))
+                        Arg::NodeCap(cap)
                     }
                     _ => Arg::Read,
                 }
@@ -146,10 +142,6 @@ impl Interp<'_> {
             code: clever_code(e),
         }
     }
-}
-
-fn node_cap(cap: NodeCapObject) -> atoma_protocol::NodeCap {
-    cap.into()
 }
 
 fn utf8(bytes: Vec<u8>, position: usize) -> Result<String, ExecutionError> {

@@ -18,7 +18,7 @@
 mod call;
 mod coins;
 
-use atoma_protocol::State;
+use atoma_protocol::{ObjectId, State};
 use serde::de::DeserializeOwned;
 use sui_sdk_types::{Address, Argument, Command, CommandArgumentError, Digest, ExecutionError, Object};
 
@@ -26,7 +26,7 @@ use super::check::{Checked, CheckedInput};
 use super::effects::Outcome;
 use super::entry::Fresh;
 use crate::ledger::Ledger;
-use crate::objects::{self, Kind};
+use crate::objects::Kind;
 
 /// A value in the interpreter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl<'a> Interp<'a> {
     fn scratch_state(&self) -> State {
         let inputs = || {
             self.checked.inputs.iter().filter_map(|i| match i {
-                CheckedInput::Object(o) => Some((o.kind, objects::to_object_id(&o.object.object_id()))),
+                CheckedInput::Object(o) => Some((o.kind, ObjectId::from(o.object.object_id()))),
                 _ => None,
             })
         };
@@ -264,8 +264,8 @@ impl<'a> Interp<'a> {
 }
 
 impl Fresh for Interp<'_> {
-    fn object_id(&mut self) -> atoma_protocol::ObjectId {
-        objects::to_object_id(&self.new_id())
+    fn object_id(&mut self) -> ObjectId {
+        ObjectId::from(self.new_id())
     }
 
     fn random(&mut self) -> atoma_protocol::Digest {

@@ -196,7 +196,7 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
             .iter()
             .map(|s| {
                 json!({
-                    "node": Address::new(s.node_id.0).to_string(),
+                    "node": Address::from(s.node_id).to_string(),
                     "role": s.role.name(),
                     "stake": s.stake,
                     "committed": s.commitment.is_some(),
@@ -232,7 +232,7 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
         println!(
             "  {:<10} {}  committed {:<5} revealed {:<5} {}",
             s.role.name(),
-            Address::new(s.node_id.0),
+            Address::from(s.node_id),
             s.commitment.is_some(),
             s.reveal.is_some(),
             if s.active { "active" } else { "released" }
@@ -283,7 +283,7 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
     if a.json {
         let c: Vec<_> = classes
             .iter()
-            .map(|(id, c)| json!({"class": id, "object": Address::new(c.id.0).to_string(), "name": c.name, "profile": c.profile, "min_collateral": c.min_collateral, "task_lock": c.task_lock, "nodes": c.nodes.size, "active_nodes": c.active.size, "revenue": c.revenue}))
+            .map(|(id, c)| json!({"class": id, "object": Address::from(c.id).to_string(), "name": c.name, "profile": c.profile, "min_collateral": c.min_collateral, "task_lock": c.task_lock, "nodes": c.nodes.size, "active_nodes": c.active.size, "revenue": c.revenue}))
             .collect();
         let m: Vec<_> = models
             .iter()
@@ -301,7 +301,7 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
             c.nodes.size,
             c.active.size,
             c.revenue,
-            Address::new(c.id.0),
+            Address::from(c.id),
             c.profile
         );
         for (m, model) in models.iter().filter(|(_, m)| m.class_id == *id) {
