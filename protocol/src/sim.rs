@@ -16,7 +16,7 @@
 //! Not for: timing, networking or the executor's behaviour; those are
 //! measured end to end.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -300,7 +300,7 @@ fn simulate_request(
     // Outcome of the request.
     let req = state.request(&request_id).expect("submitted").clone();
     let mut exposed = false;
-    let mut slashed: HashMap<ObjectId, u64> = HashMap::new();
+    let mut slashed: BTreeMap<ObjectId, u64> = BTreeMap::new();
     for e in &events {
         match e {
             Event::DisputeRaised(_) => exposed = true,
