@@ -23,8 +23,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::commitment::{self, blake2b256, dispute_key, secret_hash};
 use crate::events::Event;
-use crate::ops::{Ctx, State, SubmitArgs};
+use crate::ops::{Ctx, Outcome, Payout, State, SubmitArgs, due};
 use crate::params::Params;
+use crate::request::Request;
 use crate::state::NodeCap;
 use crate::types::{Address, Digest, Mode, ObjectId, Role, Round, Status};
 
@@ -185,7 +186,42 @@ fn random_digest(rng: &mut ChaCha8Rng) -> Digest {
     Digest(d)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The parts of the simulated network a request does not change.
+struct Sim<'a> {
+    cfg: &'a SimConfig,
+    class: &'a ObjectId,
+    nodes: &'a HashMap<ObjectId, SimNode>,
+    by_owner: &'a HashMap<Address, ObjectId>,
+}
+
+/// One simulated request as it runs.
+struct Run {
+    id: ObjectId,
+    /// The requester's Sealed secret (drawn for every mode, used by Sealed).
+    secret: Digest,
+    truth_bytes: Vec<u8>,
+    wrong_bytes: Vec<u8>,
+    events: Vec<Event>,
+    payouts: Vec<Payout>,
+    /// What each node committed, with its salt (in the dispute round, the
+    /// dispute key of the bytes it claims).
+    answers: HashMap<ObjectId, (Digest, Digest)>,
+    /// The CrossValidation or Sealed primary.
+    primary: Option<ObjectId>,
+    /// The main round's members when it reached its reveal phase.
+    main_members_seen: Vec<ObjectId>,
+}
+
+/// The time every action of request `k` happens at (deadlines never pass).
+fn request_time(k: u64) -> u64 {
+    1_000 + k * 10
+}
+
+/// Who submits every request.
+fn requester() -> Address {
+    Address::from_u64(7)
+}
+
 fn simulate_request(
     cfg: &SimConfig,
     state: &mut State,
@@ -196,175 +232,223 @@ fn simulate_request(
     rng: &mut ChaCha8Rng,
     report: &mut SimReport,
 ) {
-    let requester = Address::from_u64(7);
-    let now = 1_000 + k * 10;
-    let ctx = Ctx::new(requester, now);
-    let request_id = ObjectId::from_u64(10_000_000 + k);
-    let input = k.to_le_bytes().to_vec();
-    let truth_bytes = [b"out".as_slice(), &input].concat();
-    let wrong_bytes = [b"colluded".as_slice(), &input].concat();
-    let truth = blake2b256(&truth_bytes);
-    let args = SubmitArgs {
-        model_id: "m".into(),
-        input_digest: blake2b256(&input).0.to_vec(),
-        input_inline: input.clone(),
-        input_uri: None,
-        timeout_ms: 60_000,
-    };
-    let secret = random_digest(rng);
-    let seed = random_digest(rng);
-    let submitted = match cfg.mode {
-        Mode::Sampling { n } => state.submit_sampling(&ctx, class, request_id, args, n, cfg.fee, seed),
-        Mode::CrossValidation { p_bps, n } => {
-            state.submit_cross_validation(&ctx, class, request_id, args, p_bps, n, cfg.fee, seed)
-        }
-        Mode::Sealed { p_bps, n } => {
-            state.submit_sealed(&ctx, class, request_id, args, p_bps, n, &secret_hash(&secret).0, cfg.fee, seed)
-        }
-    };
-    let mut events = submitted.expect("the class can serve the configured mode").events;
-    let mut payouts = Vec::new();
-
-    // What each node committed, with its salt (in the dispute round, the
-    // dispute key of the bytes it claims).
-    let mut answers: HashMap<ObjectId, (Digest, Digest)> = HashMap::new();
-    let answer = |node: &SimNode, round: Round, rng: &mut ChaCha8Rng| {
-        let bytes = match node.strategy {
-            Strategy::Honest => truth_bytes.clone(),
-            Strategy::Malicious => wrong_bytes.clone(),
-            Strategy::Lazy => random_digest(rng).0.to_vec(),
-        };
-        let salt = if round == Round::Dispute { dispute_key(&request_id, &bytes) } else { random_digest(rng) };
-        (blake2b256(&bytes), salt)
-    };
-    let first: Vec<ObjectId> = state.request(&request_id).expect("submitted").nodes_with_role(Role::Executor);
+    let sim = Sim { cfg, class, nodes, by_owner };
+    let mut run = sim.submit(state, k, rng);
+    let first = state.request(&run.id).expect("submitted").nodes_with_role(Role::Executor);
     if first.iter().any(|id| nodes[id].strategy != Strategy::Honest) {
         report.with_cheater += 1;
     }
-    let primary = match cfg.mode {
+    run.primary = match cfg.mode {
         Mode::Sampling { .. } => None,
         _ => first.first().copied(),
     };
-    let primary_cheats = primary.is_some_and(|p| nodes[&p].strategy != Strategy::Honest);
-    let mut main_members_seen: Vec<ObjectId> = Vec::new();
-
     for _step in 0..64 {
-        let req = state.request(&request_id).expect("submitted").clone();
-        let ctx = Ctx::new(requester, now);
-        let outcome = match req.status {
-            Status::Finalized | Status::Failed => break,
-            Status::Selecting => state.select_nodes(&ctx, class, &request_id),
-            Status::Disputed => state.open_dispute(&ctx, &request_id, random_digest(rng)),
-            Status::Verifying if req.secret.is_none() => state.reveal_secret(&ctx, class, &request_id, &secret.0),
-            Status::Committing | Status::Verifying => {
-                let mut outs = Vec::new();
-                for i in req.members() {
-                    let slot = &req.slots[i];
-                    if slot.commitment.is_some() {
-                        continue;
-                    }
-                    let node = &nodes[&slot.node_id];
-                    let (out, salt) = answer(node, req.round, rng);
-                    answers.insert(slot.node_id, (out, salt));
-                    let c = commitment::commitment(&request_id, &slot.node_id, &out, &salt);
-                    let nctx = Ctx::new(node.owner, now);
-                    let is_cv_primary =
-                        matches!(cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == primary;
-                    outs.push(if is_cv_primary && req.checked.is_none() {
-                        state.commit_primary(&nctx, &request_id, &node.cap, &c.0, random_digest(rng))
-                    } else {
-                        state.commit(&nctx, &request_id, &node.cap, &c.0)
-                    });
-                }
-                merge(outs)
+        let req = state.request(&run.id).expect("submitted").clone();
+        if req.status.is_final() {
+            break;
+        }
+        let outcome = sim.step(state, &mut run, &req, request_time(k), rng);
+        let outcome = outcome.expect("simulated nodes follow the protocol");
+        run.events.extend(outcome.events);
+        run.payouts.extend(outcome.payouts);
+    }
+    sim.tally(state, &run, report);
+}
+
+impl Sim<'_> {
+    /// Submits request `k` in the configured mode.
+    fn submit(&self, state: &mut State, k: u64, rng: &mut ChaCha8Rng) -> Run {
+        let ctx = Ctx::new(requester(), request_time(k));
+        let id = ObjectId::from_u64(10_000_000 + k);
+        let input = k.to_le_bytes().to_vec();
+        let args = SubmitArgs {
+            model_id: "m".into(),
+            input_digest: blake2b256(&input).0.to_vec(),
+            input_inline: input.clone(),
+            input_uri: None,
+            timeout_ms: 60_000,
+        };
+        let (class, fee) = (self.class, self.cfg.fee);
+        let secret = random_digest(rng);
+        let seed = random_digest(rng);
+        let submitted = match self.cfg.mode {
+            Mode::Sampling { n } => state.submit_sampling(&ctx, class, id, args, n, fee, seed),
+            Mode::CrossValidation { p_bps, n } => {
+                state.submit_cross_validation(&ctx, class, id, args, p_bps, n, fee, seed)
             }
-            Status::Revealing => {
-                if req.round == Round::Main {
-                    main_members_seen = req.members().iter().map(|&i| req.slots[i].node_id).collect();
-                }
-                let mut outs = Vec::new();
-                for i in req.members() {
-                    let slot = &req.slots[i];
-                    let node = &nodes[&slot.node_id];
-                    let (out, salt) = answers[&slot.node_id];
-                    outs.push(state.reveal(&Ctx::new(node.owner, now), class, &request_id, &node.cap, &out.0, &salt.0));
-                }
-                merge(outs)
+            Mode::Sealed { p_bps, n } => {
+                state.submit_sealed(&ctx, class, id, args, p_bps, n, &secret_hash(&secret).0, fee, seed)
             }
         };
-        let outcome = outcome.expect("simulated nodes follow the protocol");
-        events.extend(outcome.events);
-        payouts.extend(outcome.payouts);
+        Run {
+            id,
+            secret,
+            truth_bytes: [b"out".as_slice(), &input].concat(),
+            wrong_bytes: [b"colluded".as_slice(), &input].concat(),
+            events: submitted.expect("the class can serve the configured mode").events,
+            payouts: Vec::new(),
+            answers: HashMap::new(),
+            primary: None,
+            main_members_seen: Vec::new(),
+        }
     }
 
-    // Outcome of the request.
-    let req = state.request(&request_id).expect("submitted").clone();
-    let mut exposed = false;
-    let mut slashed: BTreeMap<ObjectId, u64> = BTreeMap::new();
-    for e in &events {
-        match e {
-            Event::DisputeRaised(_) => exposed = true,
-            Event::NodeSlashed(s) => {
-                exposed |= s.reason == crate::types::SlashReason::WrongOutput;
-                *slashed.entry(s.node_id).or_default() += s.amount;
+    /// What `node` claims the output is, and its salt.
+    fn answer(&self, run: &Run, node: &SimNode, round: Round, rng: &mut ChaCha8Rng) -> (Digest, Digest) {
+        let bytes = match node.strategy {
+            Strategy::Honest => run.truth_bytes.clone(),
+            Strategy::Malicious => run.wrong_bytes.clone(),
+            Strategy::Lazy => random_digest(rng).0.to_vec(),
+        };
+        let salt = if round == Round::Dispute { dispute_key(&run.id, &bytes) } else { random_digest(rng) };
+        (blake2b256(&bytes), salt)
+    }
+
+    /// Everyone's next move on a request that is not final: the keeper
+    /// calls due (`ops::due`), the Sealed requester's secret, the members'
+    /// commits or reveals.
+    fn step(
+        &self,
+        state: &mut State,
+        run: &mut Run,
+        req: &Request,
+        now: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> crate::Result<Outcome> {
+        let ctx = Ctx::new(requester(), now);
+        let (class, id) = (self.class, &run.id);
+        match req.status {
+            Status::Verifying if req.secret.is_none() => state.reveal_secret(&ctx, class, id, &run.secret.0),
+            Status::Committing | Status::Verifying => self.commit_all(state, run, req, now, rng),
+            Status::Revealing => {
+                if req.round == Round::Main {
+                    run.main_members_seen = req.members().iter().map(|&i| req.slots[i].node_id).collect();
+                }
+                let mut outs = Vec::new();
+                for i in req.members() {
+                    let slot = &req.slots[i];
+                    let node = &self.nodes[&slot.node_id];
+                    let (out, salt) = run.answers[&slot.node_id];
+                    outs.push(state.reveal(&Ctx::new(node.owner, now), class, id, &node.cap, &out.0, &salt.0));
+                }
+                merge(outs)
             }
-            Event::VerificationDrawn(d) if d.checked => report.checked += 1,
-            Event::SecretRevealed(s) if s.checked => report.checked += 1,
-            _ => {}
+            _ => {
+                let mut outs = Vec::new();
+                for call in due(req.status, req.deadline_ms, now, 0) {
+                    outs.push(state.keep(&ctx, class, id, call, || random_digest(rng)));
+                }
+                merge(outs)
+            }
         }
     }
-    match req.status {
-        Status::Finalized => report.finalized += 1,
-        _ => report.failed += 1,
-    }
-    if req.output_digest.is_some_and(|d| d != truth) {
-        report.false_finality += 1;
-    }
-    if exposed {
-        report.detected += 1;
-    }
-    if !main_members_seen.is_empty() && main_members_seen.iter().all(|id| nodes[id].strategy == Strategy::Malicious) {
-        report.all_colluding += 1;
-    }
-    if primary_cheats {
-        report.cheating_primary += 1;
-        if exposed {
-            report.cheating_primary_detected += 1;
-        }
-    }
-    report.executions += req.slots.iter().filter(|s| s.commitment.is_some()).count() as u64;
 
-    // Earnings per strategy, then top slashed nodes back up.
-    let mut rewards: HashMap<ObjectId, u64> = HashMap::new();
-    for p in &payouts {
-        if let Some(node_id) = by_owner.get(&p.recipient) {
-            *rewards.entry(*node_id).or_default() += p.amount;
+    /// Every member that has not committed commits its answer.
+    fn commit_all(
+        &self,
+        state: &mut State,
+        run: &mut Run,
+        req: &Request,
+        now: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> crate::Result<Outcome> {
+        let mut outs = Vec::new();
+        for i in req.members() {
+            let slot = &req.slots[i];
+            if slot.commitment.is_some() {
+                continue;
+            }
+            let node = &self.nodes[&slot.node_id];
+            let (out, salt) = self.answer(run, node, req.round, rng);
+            run.answers.insert(slot.node_id, (out, salt));
+            let c = commitment::commitment(&run.id, &slot.node_id, &out, &salt);
+            let ctx = Ctx::new(node.owner, now);
+            let is_cv_primary =
+                matches!(self.cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == run.primary;
+            outs.push(if is_cv_primary && req.checked.is_none() {
+                state.commit_primary(&ctx, &run.id, &node.cap, &c.0, random_digest(rng))
+            } else {
+                state.commit(&ctx, &run.id, &node.cap, &c.0)
+            });
+        }
+        merge(outs)
+    }
+
+    /// Adds a settled request to the report, then tops slashed nodes back up.
+    fn tally(&self, state: &mut State, run: &Run, report: &mut SimReport) {
+        let req = state.request(&run.id).expect("submitted").clone();
+        let truth = blake2b256(&run.truth_bytes);
+        let mut exposed = false;
+        let mut slashed: BTreeMap<ObjectId, u64> = BTreeMap::new();
+        for e in &run.events {
+            match e {
+                Event::DisputeRaised(_) => exposed = true,
+                Event::NodeSlashed(s) => {
+                    exposed |= s.reason == crate::types::SlashReason::WrongOutput;
+                    *slashed.entry(s.node_id).or_default() += s.amount;
+                }
+                Event::VerificationDrawn(d) if d.checked => report.checked += 1,
+                Event::SecretRevealed(s) if s.checked => report.checked += 1,
+                _ => {}
+            }
+        }
+        match req.status {
+            Status::Finalized => report.finalized += 1,
+            _ => report.failed += 1,
+        }
+        if req.output_digest.is_some_and(|d| d != truth) {
+            report.false_finality += 1;
+        }
+        if exposed {
+            report.detected += 1;
+        }
+        let seen = &run.main_members_seen;
+        if !seen.is_empty() && seen.iter().all(|id| self.nodes[id].strategy == Strategy::Malicious) {
+            report.all_colluding += 1;
+        }
+        if run.primary.is_some_and(|p| self.nodes[&p].strategy != Strategy::Honest) {
+            report.cheating_primary += 1;
+            if exposed {
+                report.cheating_primary_detected += 1;
+            }
+        }
+        report.executions += req.slots.iter().filter(|s| s.commitment.is_some()).count() as u64;
+        self.tally_earnings(&req, run, &slashed, report);
+        for (node_id, amount) in slashed {
+            state.add_collateral(self.class, &self.nodes[&node_id].cap, amount).expect("registered node");
         }
     }
-    for slot in &req.slots {
-        if slot.role == Role::Candidate {
-            continue; // a Sealed candidate the secret did not choose did nothing
+
+    /// Earnings per strategy: payouts less slashes less the cost of honest work.
+    fn tally_earnings(&self, req: &Request, run: &Run, slashed: &BTreeMap<ObjectId, u64>, report: &mut SimReport) {
+        let mut rewards: HashMap<ObjectId, u64> = HashMap::new();
+        for p in &run.payouts {
+            if let Some(node_id) = self.by_owner.get(&p.recipient) {
+                *rewards.entry(*node_id).or_default() += p.amount;
+            }
         }
-        let node = &nodes[&slot.node_id];
-        let cost = if node.strategy == Strategy::Honest && slot.commitment.is_some() { cfg.cost } else { 0 };
-        let net = rewards.get(&slot.node_id).copied().unwrap_or(0) as i128
-            - slashed.get(&slot.node_id).copied().unwrap_or(0) as i128
-            - cost as i128;
-        let stats = report.by_strategy.entry(node.strategy).or_default();
-        stats.tasks += 1;
-        stats.net += net;
-        if Some(slot.node_id) == primary {
-            stats.primary_tasks += 1;
-            stats.primary_net += net;
+        for slot in &req.slots {
+            if slot.role == Role::Candidate {
+                continue; // a Sealed candidate the secret did not choose did nothing
+            }
+            let node = &self.nodes[&slot.node_id];
+            let cost = if node.strategy == Strategy::Honest && slot.commitment.is_some() { self.cfg.cost } else { 0 };
+            let net = rewards.get(&slot.node_id).copied().unwrap_or(0) as i128
+                - slashed.get(&slot.node_id).copied().unwrap_or(0) as i128
+                - cost as i128;
+            let stats = report.by_strategy.entry(node.strategy).or_default();
+            stats.tasks += 1;
+            stats.net += net;
+            if Some(slot.node_id) == run.primary {
+                stats.primary_tasks += 1;
+                stats.primary_net += net;
+            }
         }
-    }
-    for (node_id, amount) in slashed {
-        state.add_collateral(class, &nodes[&node_id].cap, amount).expect("registered node");
     }
 }
 
-fn merge(outs: Vec<crate::Result<crate::ops::Outcome>>) -> crate::Result<crate::ops::Outcome> {
-    let mut all = crate::ops::Outcome::default();
+fn merge(outs: Vec<crate::Result<Outcome>>) -> crate::Result<Outcome> {
+    let mut all = Outcome::default();
     for o in outs {
         let o = o?;
         all.events.extend(o.events);

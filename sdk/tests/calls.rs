@@ -31,9 +31,7 @@ fn selected(executed: &Executed, role: Role) -> Vec<Address> {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::NodesSelected(s) if s.role == role => {
-                Some(s.nodes.iter().map(Address::from).collect::<Vec<_>>())
-            }
+            Event::NodesSelected(s) if s.role == role => Some(s.nodes.iter().map(Address::from).collect::<Vec<_>>()),
             _ => None,
         })
         .flatten()

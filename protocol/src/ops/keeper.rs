@@ -69,6 +69,24 @@ pub fn due(status: Status, deadline_ms: u64, now_ms: u64, margin_ms: u64) -> Vec
 }
 
 impl State {
+    /// Makes one keeper call on the request; `random` gives the draw of a
+    /// call that takes `Random` (`open_dispute`, `expire`), and is not
+    /// called for `select_nodes`.
+    pub fn keep(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        call: KeeperCall,
+        random: impl FnOnce() -> Digest,
+    ) -> Result<Outcome> {
+        match call {
+            KeeperCall::SelectNodes => self.select_nodes(ctx, class, request_id),
+            KeeperCall::OpenDispute => self.open_dispute(ctx, request_id, random()),
+            KeeperCall::Expire => self.expire(ctx, class, request_id, random()),
+        }
+    }
+
     /// Performs the request's pending selection (CrossValidation verifiers,
     /// a dispute quorum or replacements) from its stored seed.
     ///
