@@ -174,8 +174,9 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     }
 
     let mut report = SimReport { requests: cfg.requests, ..Default::default() };
+    let sim = Sim { cfg, class: &class, nodes: &nodes, by_owner: &by_owner };
     for k in 0..cfg.requests {
-        simulate_request(cfg, &mut state, &class, &nodes, &by_owner, k, &mut rng, &mut report);
+        sim.simulate(&mut state, k, &mut rng, &mut report);
     }
     report
 }
@@ -222,40 +223,31 @@ fn requester() -> Address {
     Address::from_u64(7)
 }
 
-fn simulate_request(
-    cfg: &SimConfig,
-    state: &mut State,
-    class: &ObjectId,
-    nodes: &HashMap<ObjectId, SimNode>,
-    by_owner: &HashMap<Address, ObjectId>,
-    k: u64,
-    rng: &mut ChaCha8Rng,
-    report: &mut SimReport,
-) {
-    let sim = Sim { cfg, class, nodes, by_owner };
-    let mut run = sim.submit(state, k, rng);
-    let first = state.request(&run.id).expect("submitted").nodes_with_role(Role::Executor);
-    if first.iter().any(|id| nodes[id].strategy != Strategy::Honest) {
-        report.with_cheater += 1;
-    }
-    run.primary = match cfg.mode {
-        Mode::Sampling { .. } => None,
-        _ => first.first().copied(),
-    };
-    for _step in 0..64 {
-        let req = state.request(&run.id).expect("submitted").clone();
-        if req.status.is_final() {
-            break;
-        }
-        let outcome = sim.step(state, &mut run, &req, request_time(k), rng);
-        let outcome = outcome.expect("simulated nodes follow the protocol");
-        run.events.extend(outcome.events);
-        run.payouts.extend(outcome.payouts);
-    }
-    sim.tally(state, &run, report);
-}
-
 impl Sim<'_> {
+    /// Runs request `k` from submission to settlement and adds it to the report.
+    fn simulate(&self, state: &mut State, k: u64, rng: &mut ChaCha8Rng, report: &mut SimReport) {
+        let mut run = self.submit(state, k, rng);
+        let first = state.request(&run.id).expect("submitted").nodes_with_role(Role::Executor);
+        if first.iter().any(|id| self.nodes[id].strategy != Strategy::Honest) {
+            report.with_cheater += 1;
+        }
+        run.primary = match self.cfg.mode {
+            Mode::Sampling { .. } => None,
+            _ => first.first().copied(),
+        };
+        for _step in 0..64 {
+            let req = state.request(&run.id).expect("submitted").clone();
+            if req.status.is_final() {
+                break;
+            }
+            let outcome = self.step(state, &mut run, &req, request_time(k), rng);
+            let outcome = outcome.expect("simulated nodes follow the protocol");
+            run.events.extend(outcome.events);
+            run.payouts.extend(outcome.payouts);
+        }
+        self.tally(state, &run, report);
+    }
+
     /// Submits request `k` in the configured mode.
     fn submit(&self, state: &mut State, k: u64, rng: &mut ChaCha8Rng) -> Run {
         let ctx = Ctx::new(requester(), request_time(k));
