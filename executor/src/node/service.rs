@@ -349,9 +349,8 @@ impl Service {
             return Ok(());
         }
         let req = self.chain.request(request).await?;
-        let me = ObjectId::from(self.node);
-        let slot = req.slots.iter().find(|s| s.node_id == me && s.active).cloned();
-        if req.status.is_final() || slot.is_none() {
+        let index = req.active_slot(&ObjectId::from(self.node));
+        if req.status.is_final() || index.is_none() {
             self.db.update_task(&request, |t| t.done = true)?;
             // A task that ends without a commitment (a bad input, a replaced node) leaves no timing behind.
             self.timings.lock().expect("timings").remove(&request);
@@ -359,7 +358,8 @@ impl Service {
             tracing::info!(request = %request, node = %self.node, status = ?req.status, "task done");
             return Ok(());
         }
-        let slot = slot.expect("checked above");
+        let index = index.expect("checked above");
+        let slot = req.slots[index].clone();
         let now = now_ms();
 
         // Keeper duties: a pending selection or dispute moves on at once; an
@@ -379,20 +379,16 @@ impl Service {
             if task.output.is_none() && task.unavailable.is_none() {
                 task = self.compute(request, &req, &slot).await?;
             }
-            // Members commit in the commit phase (a Sealed candidate is not a
-            // member until the secret makes it a verifier); a chosen candidate
-            // may commit early, in the verification window.
-            let may_act = match req.status {
-                Status::Committing => member,
-                Status::Verifying => chosen_candidate,
-                _ => false,
-            };
+            // The protocol's commit rule (members in the commit phase, before
+            // the deadline); in a Sealed verification window, of the pool only
+            // a candidate the requester's secret chose commits early.
+            let may_act = req.may_commit(index, now) && (req.status != Status::Verifying || chosen_candidate);
             if let Some(why) = &task.unavailable {
                 // Only a member abstains; a chosen candidate does once the secret makes it a verifier.
-                if may_act && member && now < req.deadline_ms {
+                if may_act && member {
                     self.abstain(request, why).await?;
                 }
-            } else if may_act && now < req.deadline_ms && task.output.is_some() {
+            } else if may_act && task.output.is_some() {
                 self.commit(request, &req, &slot, &mut task).await?;
             }
         } else if let (Some(on_chain), None, Status::Revealing, true) =

@@ -52,6 +52,35 @@ fn is_cv_primary(req: &Request, role: Role) -> bool {
     matches!(req.mode, Mode::CrossValidation { .. }) && req.round == Round::Main && role == Role::Executor
 }
 
+impl Request {
+    /// The commit rules above for the node in slot `i` at `now_ms`: the
+    /// phase, the slot's role and round, the deadline, one commitment. The
+    /// caller's own checks (the digest, the network, the cap) are not made.
+    pub fn commit_rule(&self, i: usize, now_ms: u64) -> Result<()> {
+        let slot = &self.slots[i];
+        match self.status {
+            Status::Committing if slot.role == Role::Candidate => return Err(ProtocolError::PrimaryNotCommitted),
+            Status::Committing if !self.round.includes(slot.role) => return Err(ProtocolError::NotSelected),
+            Status::Committing => {}
+            Status::Verifying if matches!(slot.role, Role::Candidate | Role::Verifier | Role::Executor) => {}
+            Status::Verifying => return Err(ProtocolError::NotSelected),
+            _ => return Err(ProtocolError::WrongPhase),
+        }
+        if now_ms >= self.deadline_ms {
+            return Err(ProtocolError::DeadlinePassed);
+        }
+        if slot.commitment.is_some() {
+            return Err(ProtocolError::AlreadyCommitted);
+        }
+        Ok(())
+    }
+
+    /// Whether the node in slot `i` may commit at `now_ms` (`commit_rule`).
+    pub fn may_commit(&self, i: usize, now_ms: u64) -> bool {
+        self.commit_rule(i, now_ms).is_ok()
+    }
+}
+
 impl State {
     /// Checks a commit by `cap`'s node and returns its slot index.
     fn check_commit(&self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap, commitment: &[u8]) -> Result<usize> {
@@ -59,21 +88,7 @@ impl State {
         self.network.check_network(&cap.network_id)?;
         let req = self.request_checked(request_id)?;
         let i = req.active_slot(&cap.node_id()).ok_or(ProtocolError::NotSelected)?;
-        let slot = &req.slots[i];
-        match req.status {
-            Status::Committing if slot.role == Role::Candidate => return Err(ProtocolError::PrimaryNotCommitted),
-            Status::Committing if !req.round.includes(slot.role) => return Err(ProtocolError::NotSelected),
-            Status::Committing => {}
-            Status::Verifying if matches!(slot.role, Role::Candidate | Role::Verifier | Role::Executor) => {}
-            Status::Verifying => return Err(ProtocolError::NotSelected),
-            _ => return Err(ProtocolError::WrongPhase),
-        }
-        if ctx.now_ms >= req.deadline_ms {
-            return Err(ProtocolError::DeadlinePassed);
-        }
-        if slot.commitment.is_some() {
-            return Err(ProtocolError::AlreadyCommitted);
-        }
+        req.commit_rule(i, ctx.now_ms)?;
         Ok(i)
     }
 
@@ -320,4 +335,71 @@ fn record_commit(req: &mut Request, i: usize, commitment: &[u8], out: &mut Outco
     let commitment = Digest::from_slice(commitment).unwrap_or_default();
     req.slots[i].commitment = Some(commitment);
     out.emit(Committed { request_id: req.id, node_id: req.slots[i].node_id, commitment });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+    use crate::request::Slot;
+    use crate::types::Address;
+
+    fn request(status: Status, round: Round, slot: Slot) -> Request {
+        Request {
+            id: ObjectId::from_u64(1),
+            network_id: ObjectId::from_u64(2),
+            requester: Address::from_u64(3),
+            model_id: "m".into(),
+            class_id: 0,
+            input_digest: Digest([0; 32]),
+            input: Input::Inline(Vec::new()),
+            mode: Mode::Sealed { p_bps: 5_000, n: 1 },
+            secret_hash: None,
+            secret: None,
+            checked: None,
+            seed: Digest([0; 32]),
+            timeout_ms: 1_000,
+            params: Params::default(),
+            fee: 0,
+            pool: 0,
+            status,
+            round,
+            deadline_ms: 10_000,
+            extended: false,
+            retries: 0,
+            slots: vec![slot],
+            selection: Selection { role: Role::Executor, count: 0, seed: Digest([0; 32]) },
+            dispute_size: 0,
+            output_digest: None,
+            created_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_commit_rule_follows_phase_role_round_deadline_and_one_commitment() {
+        use ProtocolError::*;
+        let slot = |role| Slot::new(ObjectId::from_u64(9), role, 1);
+        let committed = |role| Slot { commitment: Some(Digest([1; 32])), ..slot(role) };
+        let cases: &[(Status, Round, Slot, u64, Result<()>)] = &[
+            (Status::Committing, Round::Main, slot(Role::Executor), 9_999, Ok(())),
+            (Status::Committing, Round::Main, slot(Role::Verifier), 9_999, Ok(())),
+            (Status::Committing, Round::Main, slot(Role::Executor), 10_000, Err(DeadlinePassed)),
+            (Status::Committing, Round::Main, committed(Role::Executor), 0, Err(AlreadyCommitted)),
+            (Status::Committing, Round::Main, slot(Role::Candidate), 0, Err(PrimaryNotCommitted)),
+            (Status::Committing, Round::Main, slot(Role::Disputer), 0, Err(NotSelected)),
+            (Status::Committing, Round::Dispute, slot(Role::Disputer), 0, Ok(())),
+            (Status::Committing, Round::Dispute, slot(Role::Executor), 0, Err(NotSelected)),
+            (Status::Verifying, Round::Main, slot(Role::Candidate), 0, Ok(())),
+            (Status::Verifying, Round::Main, slot(Role::Disputer), 0, Err(NotSelected)),
+            (Status::Verifying, Round::Main, committed(Role::Executor), 0, Err(AlreadyCommitted)),
+            (Status::Revealing, Round::Main, slot(Role::Executor), 0, Err(WrongPhase)),
+            (Status::Selecting, Round::Main, slot(Role::Executor), 0, Err(WrongPhase)),
+            (Status::Finalized, Round::Main, slot(Role::Executor), 0, Err(WrongPhase)),
+        ];
+        for (status, round, slot, now, expected) in cases {
+            let req = request(*status, *round, slot.clone());
+            assert_eq!(req.commit_rule(0, *now), *expected, "{status:?} {round:?} {:?} at {now}", slot.role);
+            assert_eq!(req.may_commit(0, *now), expected.is_ok());
+        }
+    }
 }
