@@ -22,19 +22,24 @@
 //! mode tells its chosen verifiers and reveals its secret.
 //!
 //! Not for: nodes' duties (the node service), or transactions (see `chain`).
+//!
+//! ## Layout
+//! - this module: what is submitted and attested, the client, the handle;
+//! - `output`: the first output, from the fastest node, checked against
+//!   its commitment; telling a Sealed request's chosen verifiers;
+//! - `finality`: following the request's events to its end, moving it on.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+mod finality;
+mod output;
 
-use atoma_protocol::commitment::{blake2b256, commitment, secret_hash};
-use atoma_protocol::ops::KeeperCall;
-use atoma_protocol::{Digest as ProtoDigest, Event, FailReason, Mode, ObjectId, Role, SubmitArgs};
-use futures::future::select_ok;
+use std::time::Duration;
+
+use atoma_protocol::commitment::{blake2b256, secret_hash};
+use atoma_protocol::{Digest as ProtoDigest, Event, FailReason, Mode, Role, SubmitArgs};
 use sui_sdk_types::{Address, Digest};
 
 use crate::chain::Chain;
 use crate::error::{Result, SdkError};
-use crate::events::{EventStream, Start};
 use crate::http;
 use crate::keys::Key;
 
@@ -276,15 +281,6 @@ pub struct RequestHandle {
     transactions: Vec<Digest>,
 }
 
-/// How often the handle looks for a commitment or a deadline.
-const POLL: Duration = Duration::from_millis(50);
-/// Margin after a deadline before the handle calls `expire` (clocks differ a little).
-const DEADLINE_MARGIN_MS: u64 = 500;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 impl RequestHandle {
     /// The request's id.
     pub fn id(&self) -> Address {
@@ -313,293 +309,5 @@ impl RequestHandle {
             self.pool.len() as u64,
         );
         Some((checked, positions.iter().map(|p| self.pool[*p as usize]).collect()))
-    }
-
-    /// Tells each chosen verifier (if the draw checks the primary) its task,
-    /// so that it computes in parallel with the primary. A verifier that
-    /// cannot be reached will be slashed for absence.
-    async fn notify_chosen_verifiers(&self) {
-        let Some((true, chosen)) = self.sealed_draw() else { return };
-        let secret = http::hex(&self.secret.unwrap_or_default());
-        for node in chosen {
-            let result = async {
-                let info = self
-                    .client
-                    .chain
-                    .node(node)
-                    .await?
-                    .ok_or_else(|| SdkError::Http(format!("node {node} is not registered")))?;
-                let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::sealed_path(&self.request));
-                let response = self
-                    .client
-                    .http
-                    .post(&url)
-                    .timeout(Duration::from_secs(5))
-                    .json(&http::SealedNotice { secret: secret.clone() })
-                    .send()
-                    .await
-                    .map_err(|e| SdkError::Http(format!("{url}: {e}")))?;
-                if !response.status().is_success() {
-                    return Err(SdkError::Http(format!("{url} answered {}", response.status())));
-                }
-                Ok(())
-            }
-            .await;
-            if let Err(e) = result {
-                tracing::warn!(request = %self.request, node = %node, error = %e, "could not tell a chosen verifier");
-            }
-        }
-    }
-
-    /// The output from the first selected node that serves it, checked
-    /// against the node's signature and its on-chain commitment. Waits at most 10 minutes.
-    pub async fn first_output(&self) -> Result<FirstOutput> {
-        self.first_output_within(Duration::from_secs(600)).await
-    }
-
-    /// As `first_output`, waiting at most `timeout`.
-    pub async fn first_output_within(&self, timeout: Duration) -> Result<FirstOutput> {
-        let deadline = Instant::now() + timeout;
-        let mut nodes = Vec::new();
-        for id in &self.executors {
-            if let Some(info) = self.client.chain.node(*id).await? {
-                nodes.push((*id, info));
-            }
-        }
-        if nodes.is_empty() {
-            return Err(SdkError::Http(format!("none of the nodes selected for {} is registered", self.request)));
-        }
-        let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
-        // Every node is asked at once, each until it serves an output that opens
-        // its commitment: a node that serves but never commits (or serves
-        // something else) does not hold back the others.
-        let attempts = nodes.iter().map(|(id, info)| Box::pin(self.first_from(*id, info, &signature, deadline)));
-        select_ok(attempts).await.map(|(first, _)| first)
-    }
-
-    /// Asks `node` (long-polling, again after each miss) until it serves an
-    /// output bound to its commitment, or the deadline passes.
-    async fn first_from(
-        &self,
-        node: Address,
-        info: &atoma_protocol::state::Node,
-        signature: &str,
-        deadline: Instant,
-    ) -> Result<FirstOutput> {
-        loop {
-            if Instant::now() >= deadline {
-                return Err(SdkError::Timeout(format!("node {node} served no output of {}", self.request)));
-            }
-            let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(http::MAX_WAIT_MS));
-            match self.fetch(node, info, signature, wait).await {
-                Ok(served) => return self.bind_to_commitment(served, deadline).await,
-                Err(e) => {
-                    tracing::debug!(request = %self.request, %node, error = %e, "no output yet");
-                    tokio::time::sleep(POLL).await;
-                }
-            }
-        }
-    }
-
-    async fn fetch(
-        &self,
-        node: Address,
-        info: &atoma_protocol::state::Node,
-        signature: &str,
-        wait: Duration,
-    ) -> Result<(Address, Vec<u8>, [u8; 32], [u8; 32])> {
-        let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::output_path(&self.request));
-        let response = self
-            .client
-            .http
-            .get(&url)
-            .query(&[("wait_ms", wait.as_millis() as u64)])
-            .header(http::REQUESTER_SIGNATURE, signature)
-            .timeout(wait + Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| SdkError::Http(format!("{url}: {e}")))?;
-        if !response.status().is_success() {
-            return Err(SdkError::Http(format!("{url} answered {}", response.status())));
-        }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .ok_or_else(|| SdkError::Verification(format!("{url} sent no {name} header")))
-        };
-        let (digest_hex, salt_hex, node_signature) =
-            (header(http::OUTPUT_DIGEST)?, header(http::SALT)?, header(http::NODE_SIGNATURE)?);
-        let output = response.bytes().await.map_err(|e| SdkError::Http(format!("{url}: {e}")))?.to_vec();
-        let digest = http::output_digest(&output);
-        if http::parse_hex32(&digest_hex) != Some(digest) {
-            return Err(SdkError::Verification(format!("{url} served bytes that do not match its digest header")));
-        }
-        let salt = http::parse_hex32(&salt_hex)
-            .ok_or_else(|| SdkError::Verification(format!("{url} sent a malformed salt")))?;
-        http::verify_served_output(&node_signature, &info.public_key, &self.request, &node, &digest, &salt)?;
-        Ok((node, output, digest, salt))
-    }
-
-    /// Waits until the serving node's commitment is on chain and checks that the output opens it.
-    async fn bind_to_commitment(
-        &self,
-        served: (Address, Vec<u8>, [u8; 32], [u8; 32]),
-        deadline: Instant,
-    ) -> Result<FirstOutput> {
-        let (node, output, digest, salt) = served;
-        let expected =
-            commitment(&ObjectId::from(self.request), &ObjectId::from(node), &ProtoDigest(digest), &ProtoDigest(salt));
-        loop {
-            let request = self.client.chain.request(self.request).await?;
-            let slot = request.slots.iter().find(|s| Address::from(s.node_id) == node && s.commitment.is_some());
-            if let Some(c) = slot.and_then(|s| s.commitment) {
-                if c != expected {
-                    return Err(SdkError::Verification(format!(
-                        "node {node} served an output that does not open its commitment"
-                    )));
-                }
-                return Ok(FirstOutput { output, node, output_digest: digest, commitment: c.0 });
-            }
-            if Instant::now() >= deadline {
-                return Err(SdkError::Timeout(format!("node {node} served an output but has not committed")));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Waits (at most 10 minutes) for the request to finalize or fail, moving it on as a keeper would.
-    pub async fn finality(&self) -> Result<Attestation> {
-        self.finality_within(Duration::from_secs(600)).await
-    }
-
-    /// As `finality`, waiting at most `timeout`.
-    pub async fn finality_within(&self, timeout: Duration) -> Result<Attestation> {
-        let give_up = Instant::now() + timeout;
-        let chain = &self.client.chain;
-        let mut events =
-            EventStream::new(chain.rpc(), chain.identity().type_origin, Start::Checkpoint(self.start_checkpoint));
-        let mut transactions: Vec<Digest> = self.transactions.clone();
-        let mut deadline_ms: Option<u64> = None;
-        let mut committed: BTreeSet<Address> = BTreeSet::new();
-        let mut primary_committed = false;
-        let mut secret_revealed = false;
-        let chosen: BTreeMap<Address, ()> =
-            self.sealed_draw().map(|(_, c)| c.into_iter().map(|a| (a, ())).collect()).unwrap_or_default();
-        let request_id = ObjectId::from(self.request);
-        loop {
-            if Instant::now() >= give_up {
-                return Err(SdkError::Timeout(format!("request {} did not settle", self.request)));
-            }
-            // A Sealed secret still held once the primary committed is revealed a
-            // margin before the verification window closes; a phase past its
-            // deadline is ended by `expire` (anyone may), twice: the first call
-            // extends the deadline by the grace.
-            let reveal_due = self.secret.is_some() && !secret_revealed && primary_committed;
-            let wake_at = deadline_ms
-                .map(|d| if reveal_due { d.saturating_sub(DEADLINE_MARGIN_MS) } else { d + DEADLINE_MARGIN_MS });
-            let wait = match wake_at {
-                Some(at) => Duration::from_millis(at.saturating_sub(now_ms())),
-                None => Duration::from_secs(1),
-            };
-            let event = tokio::select! {
-                e = events.next() => e?,
-                _ = tokio::time::sleep(wait) => {
-                    if let (true, Some(secret), Some(d)) = (reveal_due, self.secret, deadline_ms)
-                        && now_ms() + DEADLINE_MARGIN_MS >= d
-                    {
-                        secret_revealed = true;
-                        self.record("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
-                    } else if deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
-                        self.keep(KeeperCall::Expire, &mut transactions).await;
-                        // Silent nodes are replaced by a selection anyone may perform.
-                        self.keep(KeeperCall::SelectNodes, &mut transactions).await;
-                        deadline_ms = None;
-                    }
-                    continue;
-                }
-            };
-            if event.event.request_id() != Some(request_id) {
-                continue;
-            }
-            if !transactions.contains(&event.transaction) {
-                transactions.push(event.transaction);
-            }
-            match &event.event {
-                Event::NodesSelected(s) => deadline_ms = Some(s.deadline_ms),
-                Event::RevealPhaseStarted(s) => deadline_ms = Some(s.deadline_ms),
-                // A first `expire` granted the grace: the phase ends with a second one after it.
-                Event::DeadlineExtended(d) => deadline_ms = Some(d.deadline_ms),
-                Event::VerificationDrawn(v) if v.checked => {
-                    self.keep(KeeperCall::SelectNodes, &mut transactions).await;
-                }
-                Event::DisputeRaised(_) => {
-                    self.keep(KeeperCall::OpenDispute, &mut transactions).await;
-                    self.keep(KeeperCall::SelectNodes, &mut transactions).await;
-                }
-                Event::Committed(c) => {
-                    let node = Address::from(c.node_id);
-                    if self.executors.contains(&node) && !primary_committed {
-                        primary_committed = true;
-                        if self.secret.is_some() {
-                            // The verification window: no event carries its end; the request does.
-                            deadline_ms = Some(chain.request(self.request).await?.deadline_ms);
-                        }
-                    }
-                    committed.insert(node);
-                }
-                Event::RequestFinalized(f) => {
-                    return Ok(self.attestation(
-                        Outcome::Finalized {
-                            output_digest: f.output_digest.0,
-                            nodes: f.nodes.iter().map(Address::from).collect(),
-                            verified: f.verified,
-                        },
-                        transactions,
-                    ));
-                }
-                Event::RequestFailed(f) => {
-                    return Ok(self.attestation(Outcome::Failed { reason: f.reason, refund: f.refund }, transactions));
-                }
-                _ => {}
-            }
-            // Sealed: reveal the secret once the primary committed and every chosen verifier too.
-            if let (Some(secret), false) = (self.secret, secret_revealed)
-                && primary_committed
-                && chosen.keys().all(|v| committed.contains(v))
-            {
-                secret_revealed = true;
-                self.record("reveal_secret", chain.reveal_secret(self.request, &secret).await, &mut transactions);
-            }
-        }
-    }
-
-    /// Makes a keeper call and records it.
-    async fn keep(&self, call: KeeperCall, transactions: &mut Vec<Digest>) {
-        let result = self.client.chain.keeper(call, self.request).await;
-        self.record(call.name(), result, transactions);
-    }
-
-    /// Records a call that moves the request on; another caller having made
-    /// it first is not an error.
-    fn record(&self, what: &str, result: Result<crate::chain::Executed>, transactions: &mut Vec<Digest>) {
-        match result {
-            Ok(executed) => transactions.push(executed.digest),
-            Err(SdkError::Protocol { error, .. }) if error.is_lost_race() => {}
-            Err(e) => tracing::warn!(request = %self.request, error = %e, "{what} failed"),
-        }
-    }
-
-    fn attestation(&self, outcome: Outcome, transactions: Vec<Digest>) -> Attestation {
-        Attestation {
-            request: self.request,
-            model: self.model.clone(),
-            input_digest: self.input_digest,
-            mode: self.mode,
-            outcome,
-            transactions,
-        }
     }
 }
