@@ -28,25 +28,30 @@
 //! once the primary has committed.
 //!
 //! Not for: HTTP (see `server`), configuration (see `config`).
+//!
+//! ## Layout
+//! - this module: the service, its event loop and `step`, the keeper calls;
+//! - `compute`: a task's input, model run and output, kept before anything is sent;
+//! - `duties`: the node's own commit, reveal and abstain transactions.
+
+mod compute;
+mod duties;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
-use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
+use anyhow::Context;
+use atoma_protocol::commitment::secret_hash;
 use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
-use atoma_protocol::{
-    Digest as ProtoDigest, Event, Input, Mode, ObjectId, ProtocolError, Request, Role, Round, Status,
-};
-use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
+use atoma_protocol::{Digest as ProtoDigest, Event, Mode, ObjectId, Request, Role, Status};
 use atoma_sdk::{Chain, EventStream, SdkError, Start};
 use sui_sdk_types::Address;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::engine::{Engine, InferenceRequest, TchEngine};
+use crate::engine::TchEngine;
 use crate::node::config::{Adversary, Config};
 use crate::node::db::{Db, Task};
 use crate::node::metrics::Metrics;
@@ -434,290 +439,6 @@ impl Service {
         Ok(())
     }
 
-    /// Fetches the input, runs the model, and writes output and salt to the
-    /// database (a disputer's salt is the dispute key of its output); or
-    /// records why the input cannot be obtained, or why the task failed.
-    async fn compute(&self, request: Address, req: &Request, slot: &atoma_protocol::Slot) -> anyhow::Result<Task> {
-        self.metrics.queue_depth.inc();
-        let result = self.compute_inner(request, req, slot).await;
-        self.metrics.queue_depth.dec();
-        let uri = matches!(req.input, Input::Uri(_));
-        let (output, failure, unavailable) = match result {
-            Ok(output) => (Some(output), None, None),
-            Err(Failure::Unavailable(why)) if uri => (None, None, Some(why)),
-            Err(Failure::Unavailable(why) | Failure::Permanent(why)) => {
-                self.metrics.failed.inc();
-                tracing::error!(request = %request, node = %self.node, error = %why, "cannot run this request; giving up on it");
-                (None, Some(why), None)
-            }
-            Err(Failure::Transient(e)) if uri && now_ms() + self.config.abstain_margin_ms >= req.deadline_ms => {
-                (None, None, Some(format!("still failing close to the deadline: {e:#}")))
-            }
-            Err(Failure::Transient(e)) => return Err(e),
-        };
-        if let Some(why) = &unavailable {
-            tracing::warn!(request = %request, node = %self.node, reason = %why, "the input cannot be obtained");
-        }
-        let salt: [u8; 32] = match &output {
-            Some(bytes) if slot.role == Role::Disputer => dispute_key(&ObjectId::from(request), bytes).0,
-            _ => rand::random(),
-        };
-        let task = self.db.update_task(&request, |t| {
-            if t.output.is_none() {
-                t.output = output;
-                t.salt = Some(salt);
-            }
-            t.failure = failure;
-            t.unavailable = unavailable;
-        })?;
-        if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
-            t.ready = t.assigned.elapsed();
-        }
-        self.outputs.notify_waiters();
-        self.crash_point("after-output");
-        Ok(task)
-    }
-
-    async fn compute_inner(
-        &self,
-        request: Address,
-        req: &Request,
-        slot: &atoma_protocol::Slot,
-    ) -> Result<Vec<u8>, Failure> {
-        let lazy = match self.adversary() {
-            Some(Adversary::LazyCopy) => true,
-            Some(Adversary::LazyDisputer) => slot.role == Role::Disputer,
-            _ => false,
-        };
-        if lazy {
-            return Ok(Vec::new()); // it does not run the model
-        }
-        let engine = self
-            .engines
-            .get(&req.model_id)
-            .cloned()
-            .ok_or_else(|| Failure::Permanent(format!("model {} is not served by this node", req.model_id)))?;
-        let input = self.fetch_input(&req.input, &req.input_digest, req.deadline_ms).await?;
-        let permit = self.workers.acquire().await.map_err(|e| Failure::Transient(anyhow!(e)))?;
-        let (input_digest, seed) = (req.input_digest, req.seed);
-        let started = Instant::now();
-        let output = tokio::task::spawn_blocking(move || {
-            let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-            engine.run(&InferenceRequest { input: &input, input_digest, seed })
-        })
-        .await
-        .map_err(|e| Failure::Transient(anyhow!("the inference worker stopped: {e}")))?
-        .map_err(|e| Failure::Permanent(e.to_string()))?;
-        drop(permit);
-        self.metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
-        if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
-            t.model = output.model_time;
-        }
-        tracing::info!(request = %request, node = %self.node, ms = started.elapsed().as_millis() as u64, digest = %output.digest, "computed");
-        let mut bytes = output.bytes;
-        if self.adversary() == Some(Adversary::WrongOutput) {
-            bytes.push(0xff);
-        }
-        Ok(bytes)
-    }
-
-    /// The input's bytes, checked against the digest. A URI that cannot give
-    /// them is `Unavailable` (the node abstains) when retrying cannot help:
-    /// a scheme other than http(s), a 4xx answer, a body over
-    /// `max_input_bytes`, bytes that do not hash to the digest. A refused
-    /// connection, a timeout or a 5xx answer is `Transient`: retried until
-    /// `abstain_margin_ms` before the deadline. One attempt lasts at most
-    /// `input_timeout_ms`, and never past that point.
-    async fn fetch_input(&self, input: &Input, digest: &ProtoDigest, deadline_ms: u64) -> Result<Vec<u8>, Failure> {
-        let bytes = match input {
-            Input::Inline(b) => b.clone(),
-            Input::Uri(uri) => {
-                let limit = self.config.max_input_bytes;
-                let unavailable = |why: String| Failure::Unavailable(format!("{uri}: {why}"));
-                if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-                    return Err(unavailable("only http and https inputs can be fetched".into()));
-                }
-                let left = deadline_ms.saturating_sub(now_ms() + self.config.abstain_margin_ms);
-                let attempt = Duration::from_millis(left.clamp(500, self.config.input_timeout_ms));
-                let response = self
-                    .http
-                    .get(uri)
-                    .timeout(attempt)
-                    .send()
-                    .await
-                    .map_err(|e| Failure::Transient(anyhow!("fetching {uri}: {e}")))?;
-                let status = response.status();
-                if status.is_client_error() {
-                    return Err(unavailable(format!("the server answered {status}")));
-                }
-                if !status.is_success() {
-                    return Err(Failure::Transient(anyhow!("fetching {uri}: the server answered {status}")));
-                }
-                if response.content_length().is_some_and(|l| l > limit) {
-                    return Err(unavailable(format!("larger than max_input_bytes ({limit})")));
-                }
-                let mut body = Vec::new();
-                let mut response = response;
-                while let Some(chunk) =
-                    response.chunk().await.map_err(|e| Failure::Transient(anyhow!("reading {uri}: {e}")))?
-                {
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 > limit {
-                        return Err(unavailable(format!("larger than max_input_bytes ({limit})")));
-                    }
-                }
-                body
-            }
-        };
-        // Unavailable either way: `compute` gives up on an inline input (the
-        // chain checked its digest, so this cannot happen) and abstains on a URI.
-        let actual = blake2b256(&bytes);
-        if actual != *digest {
-            return Err(Failure::Unavailable(format!("the input hashes to {actual}, the request says {digest}")));
-        }
-        Ok(bytes)
-    }
-
-    /// Leaves the round: the input cannot be obtained (never slashed, never paid).
-    async fn abstain(&self, request: Address, why: &str) -> anyhow::Result<()> {
-        match self.send(abstain_call(self.class_object, request, self.node)).await {
-            Ok(_) => {
-                self.metrics.abstained.inc();
-                tracing::warn!(request = %request, node = %self.node, reason = %why, "abstained: the input cannot be obtained");
-                Ok(())
-            }
-            Err(SdkError::Protocol { error, .. }) => {
-                tracing::warn!(request = %request, node = %self.node, %error, "abstain refused by the protocol");
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn commit(
-        &self,
-        request: Address,
-        req: &Request,
-        slot: &atoma_protocol::Slot,
-        task: &mut Task,
-    ) -> anyhow::Result<()> {
-        let me = ObjectId::from(self.node);
-        if self.adversary() == Some(Adversary::Silent) {
-            return Ok(());
-        }
-        let value = match (self.adversary(), task.commitment) {
-            (_, Some(c)) => c, // committing again after a crash: the same value
-            (Some(Adversary::LazyDisputer), None) if slot.role == Role::Disputer => {
-                // Votes the main round's most revealed digest, with a guessed key.
-                let (Some(digest), Some(salt)) = (majority_main_digest(req), task.salt) else { return Ok(()) };
-                commitment(&ObjectId::from(request), &me, &digest, &ProtoDigest(salt)).0
-            }
-            (Some(Adversary::LazyCopy), None) => {
-                // Copies the first commitment another node made; it cannot open it.
-                let Some(other) = req.slots.iter().find_map(|s| s.commitment.filter(|_| s.node_id != me)) else {
-                    return Ok(()); // nothing to copy yet
-                };
-                other.0
-            }
-            (_, None) => {
-                let (Some(output), Some(salt)) = (&task.output, task.salt) else { return Ok(()) };
-                commitment(&ObjectId::from(request), &me, &blake2b256(output), &ProtoDigest(salt)).0
-            }
-        };
-        if task.commitment.is_none() {
-            *task = self.db.update_task(&request, |t| t.commitment = Some(value))?;
-        }
-        let primary =
-            matches!(req.mode, Mode::CrossValidation { .. }) && slot.role == Role::Executor && req.round == Round::Main;
-        let call = commit_call(request, self.node, &value, primary);
-        match self.send(call).await {
-            Ok(_) => {
-                self.metrics.committed.inc();
-                // From reading the assignment: to the output stored, and to the commitment confirmed.
-                let ms = |d: Duration| d.as_secs_f64() * 1e3;
-                let (pipeline_ms, ready_ms, model_ms) = match self.timings.lock().expect("timings").remove(&request) {
-                    Some(t) => (ms(t.assigned.elapsed()), ms(t.ready), ms(t.model)),
-                    None => (0.0, 0.0, 0.0),
-                };
-                tracing::info!(request = %request, node = %self.node, primary, pipeline_ms, ready_ms, model_ms, "committed");
-                self.crash_point("after-commit");
-                Ok(())
-            }
-            Err(SdkError::Protocol { error: ProtocolError::AlreadyCommitted, .. }) => Ok(()),
-            Err(SdkError::Protocol { error, .. }) => {
-                tracing::warn!(request = %request, node = %self.node, %error, "commit refused by the protocol");
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn reveal(&self, request: Address, req: &Request, on_chain: ProtoDigest, task: &Task) -> anyhow::Result<()> {
-        if task.commitment != Some(on_chain.0) {
-            tracing::error!(request = %request, node = %self.node, "the commitment on chain is not the one this node stored: not revealing");
-            return Ok(());
-        }
-        let (Some(output), Some(salt)) = (&task.output, task.salt) else {
-            tracing::error!(request = %request, node = %self.node, "committed but the output is not in the database: cannot reveal");
-            return Ok(());
-        };
-        match self.adversary() {
-            Some(Adversary::Withhold) => return Ok(()),
-            Some(Adversary::LateReveal) => {
-                // Waits out the deadline, and the grace a first `expire` grants.
-                if !req.extended {
-                    return Ok(());
-                }
-                let wait = req.deadline_ms.saturating_sub(now_ms()) + 200;
-                tokio::time::sleep(Duration::from_millis(wait)).await;
-            }
-            _ => {}
-        }
-        self.crash_point("before-reveal");
-        let digest = blake2b256(output);
-        let me = ObjectId::from(self.node);
-        let disputer = req.slots.iter().any(|s| s.node_id == me && s.role == Role::Disputer);
-        let digest = match self.adversary() {
-            // A copier does not know the other node's salt: its reveal fails.
-            Some(Adversary::LazyCopy) => req.slots.iter().find_map(|s| s.reveal).unwrap_or(digest),
-            Some(Adversary::LazyDisputer) if disputer => majority_main_digest(req).unwrap_or(digest),
-            _ => digest,
-        };
-        let salt = if self.adversary() == Some(Adversary::WrongSalt) { blake2b256(&salt).0 } else { salt };
-        match self.send(reveal_call(self.class_object, request, self.node, &digest.0, &salt)).await {
-            Ok(_) => {
-                self.metrics.revealed.inc();
-                self.db.update_task(&request, |t| t.revealed = true)?;
-                tracing::info!(request = %request, node = %self.node, "revealed");
-                Ok(())
-            }
-            Err(SdkError::Protocol { error, .. }) => {
-                tracing::warn!(request = %request, node = %self.node, %error, "reveal refused by the protocol");
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Sends a call, journaling the signed transaction in the outbox first.
-    async fn send(&self, call: atoma_sdk::chain::Call) -> Result<atoma_sdk::Executed, SdkError> {
-        let mut journaled = None;
-        let result = self
-            .chain
-            .execute_journaled(call, |signed| {
-                journaled = Some(signed.digest());
-                self.db.outbox_put(signed).map_err(|e| SdkError::InvalidArgument(format!("writing the outbox: {e}")))
-            })
-            .await;
-        if let Some(digest) = journaled
-            && !matches!(result, Err(SdkError::Unknown { .. }))
-            && let Err(e) = self.db.outbox_remove(&digest)
-        {
-            tracing::error!(error = %e, "clearing the outbox");
-        }
-        result
-    }
-
     async fn keeper(&self, request: Address, call: KeeperCall) -> anyhow::Result<()> {
         match self.chain.keeper(call, request).await {
             Ok(_) => {
@@ -744,21 +465,4 @@ impl Service {
     pub fn known_requests(&self) -> anyhow::Result<HashSet<Address>> {
         Ok(self.db.open_tasks()?.into_iter().map(|(r, _)| r).collect())
     }
-}
-
-/// The digest most main-round nodes revealed (what a lazy disputer votes).
-fn majority_main_digest(req: &Request) -> Option<ProtoDigest> {
-    let reveals: Vec<ProtoDigest> =
-        req.slots.iter().filter(|s| s.role != Role::Disputer).filter_map(|s| s.reveal).collect();
-    reveals.iter().max_by_key(|d| reveals.iter().filter(|e| e == d).count()).copied()
-}
-
-/// Why computing a request failed.
-enum Failure {
-    /// The input cannot be obtained (a URI): the node abstains.
-    Unavailable(String),
-    /// Will not work however often it is tried (the model is not served, or fails).
-    Permanent(String),
-    /// May work later (network, worker).
-    Transient(anyhow::Error),
 }
