@@ -1,0 +1,13 @@
+//! The local network driven by the real Sui client (`sui_rpc::Client`) and
+//! transaction builder over loopback: execution, the checks that reject a
+//! transaction, Move aborts with the protocol's codes, a whole Sampling
+//! request, the checkpoint stream across a reconnect, and restarts.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod congestion;
+mod execution;
+mod reads;
+mod request;
+mod simulate;
+mod support;
