@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use atoma_executor::engine::ClassProfile;
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::{Event, Mode, SlashReason};
 use atoma_sdk::client::Outcome;
@@ -58,30 +58,11 @@ impl Drop for Net {
 impl Net {
     async fn start(nodes: usize) -> Net {
         let keys: Vec<Key> = (0..=nodes as u8).map(|i| Key::from_ed25519_bytes([i + 11; 32])).collect();
-        let genesis = GenesisConfig {
-            faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-            admin: keys[0].address(),
-            reference_gas_price: 1_000,
-            random_seed: None,
-            package: None,
-            params: ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() },
-            accounts: keys
-                .iter()
-                .map(|k| AccountConfig {
-                    address: Some(k.address()),
-                    keystore: None,
-                    balance: 1_000_000_000_000,
-                    coins: 3,
-                })
-                .collect(),
-            classes: vec![ClassConfig {
-                name: CLASS.into(),
-                profile: ClassProfile::cpu_test().chain_profile(),
-                min_collateral: CLASS_MIN,
-                task_lock: 1_000_000_000,
-            }],
-            models: vec![ModelConfig { id: "tiny-gpt".into(), weight_digest: weights_digest(), class: CLASS.into() }],
-        };
+        let genesis = GenesisConfig::new(keys[0].address())
+            .with_params(ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() })
+            .with_accounts(keys.iter().map(|k| k.address()), 1_000_000_000_000, 3)
+            .with_class(CLASS, &ClassProfile::cpu_test().chain_profile(), CLASS_MIN, 1_000_000_000)
+            .with_model("tiny-gpt", &weights_digest(), CLASS);
         let net = Localnet::start(&genesis, Options::default()).await.unwrap();
         Net { net, dir: tempfile::tempdir().unwrap(), keys, nodes: Vec::new(), ports: Default::default() }
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atoma_localnet::genesis::{AccountConfig, GenesisConfig, ParamsConfig};
+use atoma_localnet::genesis::GenesisConfig;
 use atoma_localnet::{Localnet, Options};
 use futures::StreamExt;
 use prost_types::FieldMask;
@@ -86,25 +86,8 @@ async fn client_loop(url: String, i: usize, duration: Duration) -> Vec<(Digest, 
 }
 
 async fn run(clients: usize, duration: Duration) -> Figures {
-    let accounts: Vec<AccountConfig> = (0..clients)
-        .map(|i| AccountConfig {
-            address: Some(key(i).public_key().derive_address()),
-            keystore: None,
-            balance: 1_000_000_000_000,
-            coins: 1,
-        })
-        .collect();
-    let genesis = GenesisConfig {
-        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-        admin: accounts[0].address.unwrap(),
-        reference_gas_price: 1_000,
-        random_seed: None,
-        package: None,
-        params: ParamsConfig::default(),
-        accounts,
-        classes: Vec::new(),
-        models: Vec::new(),
-    };
+    let addresses: Vec<Address> = (0..clients).map(|i| key(i).public_key().derive_address()).collect();
+    let genesis = GenesisConfig::new(addresses[0]).with_accounts(addresses.iter().copied(), 1_000_000_000_000, 1);
     let net = Localnet::start(&genesis, Options::default()).await.unwrap();
     let url = net.url();
 

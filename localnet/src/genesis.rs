@@ -183,6 +183,68 @@ pub const DEFAULT_PACKAGE: Address =
     Address::from_static("0xa70a000000000000000000000000000000000000000000000000000000000001");
 
 impl GenesisConfig {
+    /// A network governed by `admin`, with the default parameters, gas
+    /// price and faucet, and a random seed drawn at its first start; the
+    /// `with_*` methods add accounts, classes and models.
+    ///
+    /// ```
+    /// # use atoma_localnet::genesis::GenesisConfig;
+    /// # let admin = sui_sdk_types::Address::ZERO;
+    /// let genesis = GenesisConfig::new(admin)
+    ///     .with_accounts([admin], 1_000_000_000_000, 2)
+    ///     .with_class("cpu", "device=cpu", 1_000_000_000, 100_000_000)
+    ///     .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu");
+    /// genesis.validate().unwrap();
+    /// ```
+    pub fn new(admin: Address) -> Self {
+        GenesisConfig {
+            admin,
+            reference_gas_price: default_gas_price(),
+            random_seed: None,
+            package: None,
+            params: ParamsConfig::default(),
+            accounts: Vec::new(),
+            classes: Vec::new(),
+            models: Vec::new(),
+            faucet_balance: DEFAULT_FAUCET_BALANCE,
+        }
+    }
+
+    /// Funds each address with `balance` MIST split into `coins` coins.
+    pub fn with_accounts(mut self, addresses: impl IntoIterator<Item = Address>, balance: u64, coins: u64) -> Self {
+        self.accounts.extend(addresses.into_iter().map(|a| AccountConfig {
+            address: Some(a),
+            keystore: None,
+            balance,
+            coins,
+        }));
+        self
+    }
+
+    /// Adds a hardware class; classes get ids 0, 1, … in the order they are added.
+    pub fn with_class(mut self, name: &str, profile: &str, min_collateral: u64, task_lock: u64) -> Self {
+        self.classes.push(ClassConfig { name: name.into(), profile: profile.into(), min_collateral, task_lock });
+        self
+    }
+
+    /// Registers model `id` (weight digest in hex) in the class named `class`.
+    pub fn with_model(mut self, id: &str, weight_digest: &str, class: &str) -> Self {
+        self.models.push(ModelConfig { id: id.into(), weight_digest: weight_digest.into(), class: class.into() });
+        self
+    }
+
+    /// Sets the parameters the genesis overrides.
+    pub fn with_params(mut self, params: ParamsConfig) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Fixes the randomness source's seed.
+    pub fn with_seed(mut self, seed: [u8; 32]) -> Self {
+        self.random_seed = Some(atoma_protocol::Digest(seed).to_string());
+        self
+    }
+
     /// Reads a genesis file; relative keystore paths are taken from its directory.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading genesis file {}", path.display()))?;

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_protocol::Event;
 use atoma_sdk::{Attestation, Chain, Client, EventStream, FirstOutput, Key, PackageEvent, RequestHandle, Start};
 use sui_sdk_types::Address;
@@ -324,94 +324,12 @@ impl Cluster {
                 (Some(t), p)
             }
         };
-        // The model: weights generated from the fixed seed, one manifest per class.
-        let models = dir.join("models");
-        let weights = models.join("tiny-gpt.safetensors");
-        let out = Command::new(bin("atoma-model")?)
-            .args(["generate-test-model", "--out"])
-            .arg(&weights)
-            .output()
-            .context("running atoma-model")?;
-        if !out.status.success() {
-            bail!("generating the test model: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let digest = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
-        let template = include_str!("../../models/tiny-gpt.toml");
-        let mut served = Vec::new();
-        for (i, class) in spec.classes.iter().enumerate() {
-            let text = template.replace("id = \"tiny-gpt\"", &format!("id = \"{}\"", class.model())).replace(
-                "hardware_class = \"cpu-avx2-t1/torch-2.13.0\"",
-                &format!("hardware_class = \"{}\"", class.name()),
-            );
-            let path = models.join(format!("{}.toml", class.model()));
-            std::fs::write(&path, text)?;
-            std::fs::write(models.join(format!("{}.class.toml", class.model())), class.profile_toml())?;
-            served.push((class.model(), i, path, digest.clone()));
-        }
-        progress(&format!("test model generated (weights {digest})"));
-        for hf in &spec.hf_models {
-            let class = spec.classes.first().context("a Hugging Face model needs a class")?;
-            let (manifest, digest) = hf.prepare(&models, &class.name())?;
-            progress(&format!("{} imported (model digest {digest})", hf.id()));
-            served.push((hf.id().to_string(), 0, manifest, digest));
-        }
-
+        let served = prepare_models(spec, &dir.join("models"), progress)?;
         // Keys: the requester, then one per node.
         let requester = Key::from_ed25519_bytes([200; 32]);
         let node_keys: Vec<Key> = (0..spec.nodes.len()).map(|i| Key::from_ed25519_bytes([i as u8 + 1; 32])).collect();
-        let genesis = GenesisConfig {
-            faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-            admin: requester.address(),
-            reference_gas_price: 1_000,
-            random_seed: spec.seed.map(|s| atoma_protocol::Digest(s).to_string()),
-            package: None,
-            params: spec.params.clone(),
-            accounts: std::iter::once(&requester)
-                .chain(&node_keys)
-                .map(|k| AccountConfig {
-                    address: Some(k.address()),
-                    keystore: None,
-                    balance: 1_000_000_000_000_000,
-                    coins: 4,
-                })
-                .collect(),
-            classes: spec
-                .classes
-                .iter()
-                .map(|c| ClassConfig {
-                    name: c.name(),
-                    profile: c.chain_profile(),
-                    min_collateral: COLLATERAL,
-                    task_lock: TASK_LOCK,
-                })
-                .collect(),
-            models: served
-                .iter()
-                .map(|(id, class, _, digest)| ModelConfig {
-                    id: id.clone(),
-                    weight_digest: digest.clone(),
-                    class: spec.classes[*class].name(),
-                })
-                .collect(),
-        };
-        let net_dir = dir.join("localnet");
-        std::fs::create_dir_all(&net_dir)?;
-        std::fs::write(net_dir.join("genesis.toml"), toml::to_string(&genesis)?)?;
-        let info_path = net_dir.join("info.json");
-        let log = std::fs::File::create(net_dir.join("localnet.log"))?;
-        let localnet = Command::new(bin("atoma-localnet")?)
-            .arg("start")
-            .arg("--genesis")
-            .arg(net_dir.join("genesis.toml"))
-            .args(["--listen", "127.0.0.1:0", "--checkpoint-interval-ms", &spec.checkpoint_interval_ms.to_string()])
-            .arg("--info-file")
-            .arg(&info_path)
-            .arg("--data-dir")
-            .arg(net_dir.join("ledger"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting atoma-localnet")?;
+        let genesis = cluster_genesis(spec, &requester, &node_keys, &served);
+        let (localnet, info_path) = spawn_localnet(spec, &dir.join("localnet"), &genesis)?;
         let mut cluster = Cluster {
             dir: dir.clone(),
             _temp: temp,
@@ -424,7 +342,7 @@ impl Cluster {
             nodes: Vec::new(),
             requester,
             node_keys: node_keys.clone(),
-            models: served.into_iter().map(|(id, class, manifest, _)| (id, class, manifest)).collect(),
+            models: served.into_iter().map(|m| (m.id, m.class, m.manifest)).collect(),
         };
         wait_for("the local network", Duration::from_secs(30), || Ok(info_path.exists()))?;
         let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
@@ -434,26 +352,31 @@ impl Cluster {
         cluster.network = field("network").parse()?;
         cluster.admin_cap = field("admin_cap").parse()?;
         progress(&format!("local network at {}", cluster.url));
+        cluster.start_nodes(spec, &node_keys, progress)?;
+        Ok(cluster)
+    }
 
-        for (i, (node, key)) in spec.nodes.iter().zip(&node_keys).enumerate() {
-            let proc = cluster.register(i, node, key)?;
-            cluster.nodes.push(proc);
+    /// Registers every node of the spec, starts them, and waits until each answers.
+    fn start_nodes(&mut self, spec: &ClusterSpec, node_keys: &[Key], progress: &dyn Fn(&str)) -> anyhow::Result<()> {
+        for (i, (node, key)) in spec.nodes.iter().zip(node_keys).enumerate() {
+            let proc = self.register(i, node, key)?;
+            self.nodes.push(proc);
         }
-        for i in 0..cluster.nodes.len() {
-            cluster.start_node(i, None)?;
+        for i in 0..self.nodes.len() {
+            self.start_node(i, None)?;
         }
-        for i in 0..cluster.nodes.len() {
-            let port = cluster.nodes[i].port;
+        for i in 0..self.nodes.len() {
+            let port = self.nodes[i].port;
             wait_for(&format!("node {i}"), NODE_START, || Ok(health(port)))?;
-            let n = &cluster.nodes[i];
+            let n = &self.nodes[i];
             progress(&format!(
                 "node {i} {} in {}{}",
                 short(&n.id),
-                cluster.classes[n.spec.class].name(),
+                self.classes[n.spec.class].name(),
                 n.spec.adversary.as_deref().map(|a| format!(" (misbehaves: {a})")).unwrap_or_default()
             ));
         }
-        Ok(cluster)
+        Ok(())
     }
 
     fn register(&self, i: usize, spec: &NodeSpec, key: &Key) -> anyhow::Result<NodeProc> {
@@ -669,4 +592,92 @@ pub async fn request_events(
             return Ok(out);
         }
     }
+}
+
+/// A model the cluster serves: its id, its class (index in the spec), its
+/// manifest and its model digest.
+struct Served {
+    id: String,
+    class: usize,
+    manifest: PathBuf,
+    digest: String,
+}
+
+/// Writes the models into `models`: the test model's weights generated from
+/// the fixed seed with one manifest per class, and the spec's Hugging Face
+/// checkpoints.
+fn prepare_models(spec: &ClusterSpec, models: &Path, progress: &dyn Fn(&str)) -> anyhow::Result<Vec<Served>> {
+    let weights = models.join("tiny-gpt.safetensors");
+    let out = Command::new(bin("atoma-model")?)
+        .args(["generate-test-model", "--out"])
+        .arg(&weights)
+        .output()
+        .context("running atoma-model")?;
+    if !out.status.success() {
+        bail!("generating the test model: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let digest = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let template = include_str!("../../models/tiny-gpt.toml");
+    let mut served = Vec::new();
+    for (i, class) in spec.classes.iter().enumerate() {
+        let text = template.replace("id = \"tiny-gpt\"", &format!("id = \"{}\"", class.model())).replace(
+            "hardware_class = \"cpu-avx2-t1/torch-2.13.0\"",
+            &format!("hardware_class = \"{}\"", class.name()),
+        );
+        let path = models.join(format!("{}.toml", class.model()));
+        std::fs::write(&path, text)?;
+        std::fs::write(models.join(format!("{}.class.toml", class.model())), class.profile_toml())?;
+        served.push(Served { id: class.model(), class: i, manifest: path, digest: digest.clone() });
+    }
+    progress(&format!("test model generated (weights {digest})"));
+    for hf in &spec.hf_models {
+        let class = spec.classes.first().context("a Hugging Face model needs a class")?;
+        let (manifest, digest) = hf.prepare(models, &class.name())?;
+        progress(&format!("{} imported (model digest {digest})", hf.id()));
+        served.push(Served { id: hf.id().to_string(), class: 0, manifest, digest });
+    }
+    Ok(served)
+}
+
+/// The cluster's genesis: the requester governs it; it and every node are funded.
+fn cluster_genesis(spec: &ClusterSpec, requester: &Key, node_keys: &[Key], served: &[Served]) -> GenesisConfig {
+    let accounts = std::iter::once(requester).chain(node_keys).map(|k| k.address());
+    let mut genesis = GenesisConfig::new(requester.address()).with_params(spec.params.clone()).with_accounts(
+        accounts,
+        1_000_000_000_000_000,
+        4,
+    );
+    if let Some(seed) = spec.seed {
+        genesis = genesis.with_seed(seed);
+    }
+    for c in &spec.classes {
+        genesis = genesis.with_class(&c.name(), &c.chain_profile(), COLLATERAL, TASK_LOCK);
+    }
+    for m in served {
+        genesis = genesis.with_model(&m.id, &m.digest, &spec.classes[m.class].name());
+    }
+    genesis
+}
+
+/// Starts `atoma-localnet` on `genesis` with its data in `dir`; returns the
+/// process and the path of the info file it writes once it serves.
+fn spawn_localnet(spec: &ClusterSpec, dir: &Path, genesis: &GenesisConfig) -> anyhow::Result<(Child, PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("genesis.toml"), toml::to_string(genesis)?)?;
+    let info_path = dir.join("info.json");
+    let log = std::fs::File::create(dir.join("localnet.log"))?;
+    let localnet = Command::new(bin("atoma-localnet")?)
+        .arg("start")
+        .arg("--genesis")
+        .arg(dir.join("genesis.toml"))
+        .args(["--listen", "127.0.0.1:0", "--checkpoint-interval-ms", &spec.checkpoint_interval_ms.to_string()])
+        .arg("--info-file")
+        .arg(&info_path)
+        .arg("--data-dir")
+        .arg(dir.join("ledger"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting atoma-localnet")?;
+    Ok((localnet, info_path))
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use atoma_localnet::congestion::{Admission, CongestionConfig, SharedInput, Tracker};
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::node::NodeConfig;
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::commitment::{blake2b256, commitment};
@@ -246,33 +246,18 @@ pub async fn localnet(
     let keys: Vec<Key> = (0..classes * (NODES_PER_CLASS + requesters) + 1)
         .map(|i| Key::from_ed25519_bytes(blake2b256(format!("scaling bench key {i}").as_bytes()).0))
         .collect();
-    let genesis = GenesisConfig {
-        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-        admin: keys[0].address(),
-        reference_gas_price: 1_000,
-        random_seed: Some(Digest([3; 32]).to_string()),
-        package: None,
-        params: ParamsConfig { min_fee_per_execution: Some(1), ..Default::default() },
-        accounts: keys
-            .iter()
-            .map(|k| AccountConfig { address: Some(k.address()), keystore: None, balance: BALANCE, coins: 8 })
-            .collect(),
-        classes: (0..classes)
-            .map(|k| ClassConfig {
-                name: format!("class-{k}"),
-                profile: "device=cpu".into(),
-                min_collateral: COLLATERAL,
-                task_lock: COLLATERAL / 10,
-            })
-            .collect(),
-        models: (0..classes)
-            .map(|k| ModelConfig {
-                id: format!("model-{k}"),
-                weight_digest: Digest([7; 32]).to_string(),
-                class: format!("class-{k}"),
-            })
-            .collect(),
-    };
+    let mut genesis = GenesisConfig::new(keys[0].address())
+        .with_seed([3; 32])
+        .with_params(ParamsConfig { min_fee_per_execution: Some(1), ..Default::default() })
+        .with_accounts(keys.iter().map(|k| k.address()), BALANCE, 8);
+    for k in 0..classes {
+        let class = format!("class-{k}");
+        genesis = genesis.with_class(&class, "device=cpu", COLLATERAL, COLLATERAL / 10).with_model(
+            &format!("model-{k}"),
+            &Digest([7; 32]).to_string(),
+            &class,
+        );
+    }
     let period = Duration::from_millis(config.commit_period_ms);
     let options = Options {
         node: NodeConfig { checkpoint_interval: period, idle_checkpoint_interval: period, congestion: Some(config) },

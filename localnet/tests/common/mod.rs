@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::{Localnet, Options};
 use prost_types::FieldMask;
 use sui_crypto::SuiSigner;
@@ -42,29 +42,11 @@ pub fn accounts(n: u8) -> Vec<Account> {
 /// A genesis funding `accounts` (two coins each), with account 0 as admin,
 /// one class `cpu` and one model `tiny`.
 pub fn genesis(accounts: &[Account]) -> GenesisConfig {
-    GenesisConfig {
-        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-        admin: accounts[0].address,
-        reference_gas_price: 1_000,
-        random_seed: None,
-        package: None,
-        params: ParamsConfig { reveal_window_ms: Some(5_000), ..Default::default() },
-        accounts: accounts
-            .iter()
-            .map(|a| AccountConfig { address: Some(a.address), keystore: None, balance: BALANCE, coins: 2 })
-            .collect(),
-        classes: vec![ClassConfig {
-            name: "cpu".into(),
-            profile: "device=cpu".into(),
-            min_collateral: CLASS_MIN,
-            task_lock: TASK_LOCK,
-        }],
-        models: vec![ModelConfig {
-            id: "tiny".into(),
-            weight_digest: format!("0x{}", "ab".repeat(32)),
-            class: "cpu".into(),
-        }],
-    }
+    GenesisConfig::new(accounts[0].address)
+        .with_params(ParamsConfig { reveal_window_ms: Some(5_000), ..Default::default() })
+        .with_accounts(accounts.iter().map(|a| a.address), BALANCE, 2)
+        .with_class("cpu", "device=cpu", CLASS_MIN, TASK_LOCK)
+        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu")
 }
 
 pub async fn start(genesis: &GenesisConfig, options: Options) -> Localnet {

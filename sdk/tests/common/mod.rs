@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::node::TimeSource;
 use atoma_localnet::{Localnet, Options};
 use atoma_sdk::{Chain, Key};
@@ -21,29 +21,15 @@ pub fn keys(n: u8) -> Vec<Key> {
 }
 
 pub fn genesis(keys: &[Key]) -> GenesisConfig {
-    GenesisConfig {
-        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-        admin: keys[0].address(),
-        reference_gas_price: 1_000,
-        random_seed: None,
-        package: None,
-        params: ParamsConfig { reveal_window_ms: Some(5_000), unbonding_delay_ms: Some(60_000), ..Default::default() },
-        accounts: keys
-            .iter()
-            .map(|k| AccountConfig { address: Some(k.address()), keystore: None, balance: BALANCE, coins: 3 })
-            .collect(),
-        classes: vec![ClassConfig {
-            name: "cpu".into(),
-            profile: "device=cpu".into(),
-            min_collateral: CLASS_MIN,
-            task_lock: TASK_LOCK,
-        }],
-        models: vec![ModelConfig {
-            id: "tiny".into(),
-            weight_digest: format!("0x{}", "ab".repeat(32)),
-            class: "cpu".into(),
-        }],
-    }
+    GenesisConfig::new(keys[0].address())
+        .with_params(ParamsConfig {
+            reveal_window_ms: Some(5_000),
+            unbonding_delay_ms: Some(60_000),
+            ..Default::default()
+        })
+        .with_accounts(keys.iter().map(|k| k.address()), BALANCE, 3)
+        .with_class("cpu", "device=cpu", CLASS_MIN, TASK_LOCK)
+        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu")
 }
 
 pub struct Net {
