@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atoma_localnet::congestion::CongestionConfig;
-use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig, ParamsConfig};
+use atoma_localnet::genesis::{AccountConfig, ClassConfig, GenesisConfig, ModelConfig};
 use atoma_localnet::node::{NodeConfig, TimeSource};
 use atoma_localnet::{Localnet, Options};
 use clap::{Parser, Subcommand};
@@ -130,6 +130,8 @@ struct InitArgs {
 }
 
 fn main() {
+    // As `atoma_sdk::init_tracing`, which the local network cannot use: it
+    // does not depend on the SDK.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -262,12 +264,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         models.push(ModelConfig { id: id.to_string(), weight_digest: digest.to_string(), class: class.to_string() });
     }
     let config = GenesisConfig {
-        faucet_balance: atoma_localnet::genesis::DEFAULT_FAUCET_BALANCE,
-        admin: addresses[0],
-        reference_gas_price: 1_000,
         random_seed: args.seed.clone(),
-        package: None,
-        params: ParamsConfig::default(),
         accounts: vec![AccountConfig {
             address: None,
             keystore: Some(PathBuf::from("sui.keystore")),
@@ -276,6 +273,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         }],
         classes,
         models,
+        ..GenesisConfig::new(addresses[0])
     };
     // Validate before writing anything (the keystore is read back relative to the file).
     std::fs::write(&keystore, serde_json::to_string_pretty(&keys)?)

@@ -15,6 +15,7 @@
 //! - [`config`]: the CLI's environments and key, and the Sui CLI's `client.yaml`.
 //! - [`client`]: the requester's API: `submit`, `first_output`, `finality`, `verify`.
 //! - [`error`]: the SDK's errors (`SdkError`).
+//! - [`init_tracing`]: the log set-up of the `atoma` and `atoma-node` binaries.
 
 pub mod calls;
 pub mod chain;
@@ -31,3 +32,17 @@ pub use client::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, Req
 pub use error::{Result, SdkError};
 pub use events::{EventCursor, EventStream, PackageEvent, Start};
 pub use keys::{Key, Keystore};
+
+/// Logs to stderr at `default_filter` unless `RUST_LOG` says otherwise,
+/// coloured only on a terminal and without `NO_COLOR`: the set-up of the
+/// command-line tools built on the SDK (`atoma`, `atoma-node`).
+pub fn init_tracing(default_filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .init();
+}
