@@ -189,111 +189,125 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => atoma_executor::node::run(config).await,
         Command::Register { collateral, allow_unroutable } => register(&config, collateral, allow_unroutable).await,
         Command::Status { json } => status(&config, json).await,
-        Command::AddCollateral { amount } => {
-            let id = node_id(&config).await?;
-            let chain = connect(&config).await?;
-            let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn?)"))?;
-            if amount == 0 {
-                bail!("the amount must be positive");
+        Command::AddCollateral { amount } => add_collateral(&config, amount).await,
+        Command::SetEndpoint { url, allow_unroutable } => set_endpoint(&config, url, allow_unroutable).await,
+        Command::Leave => leave(&config).await,
+        Command::Withdraw => withdraw(&config).await,
+        Command::Models { command: ModelsCommand::Verify } => verify_models(&config).await,
+    }
+}
+
+/// Adds `amount` MIST to the node's collateral.
+async fn add_collateral(config: &Config, amount: u64) -> anyhow::Result<()> {
+    let id = node_id(config).await?;
+    let chain = connect(config).await?;
+    let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn?)"))?;
+    if amount == 0 {
+        bail!("the amount must be positive");
+    }
+    let executed = chain.add_collateral(id, amount).await?;
+    let class = chain.class(node.class_id).await?;
+    let total = node.collateral + amount;
+    println!("{total}");
+    eprintln!(
+        "added {amount} MIST: collateral {total} MIST, class minimum {} (transaction {})",
+        class.min_collateral, executed.digest
+    );
+    Ok(())
+}
+
+/// Changes the URL the node serves outputs at (default: the configured one).
+async fn set_endpoint(config: &Config, url: Option<String>, allow_unroutable: bool) -> anyhow::Result<()> {
+    let id = node_id(config).await?;
+    let url = url.unwrap_or_else(|| config.endpoint());
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 256 {
+        bail!("the endpoint must be an http(s) URL of at most 256 bytes, got {url}");
+    }
+    check_endpoint(&url, config, allow_unroutable)?;
+    let chain = connect(config).await?;
+    let executed = chain.set_endpoint(id, &url).await?;
+    println!("{url}");
+    eprintln!("node {id} now serves outputs at {url} (transaction {})", executed.digest);
+    Ok(())
+}
+
+/// Asks to leave: no new tasks; the collateral comes back after the unbonding delay.
+async fn leave(config: &Config) -> anyhow::Result<()> {
+    let id = node_id(config).await?;
+    let chain = connect(config).await?;
+    let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn?)"))?;
+    if node.leaving_since_ms.is_some() {
+        bail!("node {id} is leaving already; `atoma-node withdraw` once the unbonding delay has passed");
+    }
+    let delay = chain.network().await?.params.unbonding_delay_ms;
+    let executed = chain.request_leave(id).await?;
+    println!("leaving (transaction {})", executed.digest);
+    eprintln!(
+        "no new tasks from now; `atoma-node withdraw` takes the collateral back in {} (the unbonding delay), \
+         once open tasks ({}) have settled; keep the node running until then",
+        duration_words(delay),
+        node.open_tasks
+    );
+    Ok(())
+}
+
+/// Takes the collateral back once the unbonding delay has passed and no task is open.
+async fn withdraw(config: &Config) -> anyhow::Result<()> {
+    let id = node_id(config).await?;
+    let chain = connect(config).await?;
+    let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn already?)"))?;
+    let Some(since) = node.leaving_since_ms else {
+        bail!("node {id} has not asked to leave: run `atoma-node leave` first, then wait the unbonding delay");
+    };
+    let delay = chain.network().await?.params.unbonding_delay_ms;
+    let at = since.saturating_add(delay);
+    let now = now_ms();
+    if now < at {
+        bail!(
+            "the unbonding delay has not passed: withdrawal is possible in {} (at {} ms since the epoch, by the chain's clock)",
+            duration_words(at - now),
+            at
+        );
+    }
+    if node.open_tasks > 0 {
+        bail!("node {id} has {} open task(s): keep `atoma-node run` going until they settle", node.open_tasks);
+    }
+    let executed = chain.withdraw(id).await?;
+    println!("withdrawn {} MIST (transaction {})", node.collateral, executed.digest);
+    eprintln!("this data directory can register a new node with `atoma-node register`");
+    Ok(())
+}
+
+/// Checks every served model's files against its manifest and the chain.
+async fn verify_models(config: &Config) -> anyhow::Result<()> {
+    let chain = connect(config).await?;
+    let on_chain = chain.models().await?;
+    let mut bad = 0;
+    for path in &config.models {
+        let manifest = ModelManifest::read(path)?;
+        let chain_digest = on_chain.iter().find(|(id, _)| *id == manifest.id).map(|(_, m)| m.weight_digest);
+        match (chain_digest, manifest.verify(chain_digest.as_ref())) {
+            (None, _) => {
+                bad += 1;
+                println!("{}: not registered on this network", manifest.id);
             }
-            let executed = chain.add_collateral(id, amount).await?;
-            let class = chain.class(node.class_id).await?;
-            let total = node.collateral + amount;
-            println!("{total}");
-            eprintln!(
-                "added {amount} MIST: collateral {total} MIST, class minimum {} (transaction {})",
-                class.min_collateral, executed.digest
-            );
-            Ok(())
-        }
-        Command::SetEndpoint { url, allow_unroutable } => {
-            let id = node_id(&config).await?;
-            let url = url.unwrap_or_else(|| config.endpoint());
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 256 {
-                bail!("the endpoint must be an http(s) URL of at most 256 bytes, got {url}");
+            (Some(_), Ok(d)) => {
+                println!(
+                    "{}: every file matches the manifest, model digest {} matches the chain",
+                    manifest.id,
+                    hex(&d.0)
+                )
             }
-            check_endpoint(&url, &config, allow_unroutable)?;
-            let chain = connect(&config).await?;
-            let executed = chain.set_endpoint(id, &url).await?;
-            println!("{url}");
-            eprintln!("node {id} now serves outputs at {url} (transaction {})", executed.digest);
-            Ok(())
-        }
-        Command::Leave => {
-            let id = node_id(&config).await?;
-            let chain = connect(&config).await?;
-            let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn?)"))?;
-            if node.leaving_since_ms.is_some() {
-                bail!("node {id} is leaving already; `atoma-node withdraw` once the unbonding delay has passed");
+            (Some(_), Err(e)) => {
+                bad += 1;
+                println!("{}: {e}", manifest.id);
             }
-            let delay = chain.network().await?.params.unbonding_delay_ms;
-            let executed = chain.request_leave(id).await?;
-            println!("leaving (transaction {})", executed.digest);
-            eprintln!(
-                "no new tasks from now; `atoma-node withdraw` takes the collateral back in {} (the unbonding delay), \
-                 once open tasks ({}) have settled; keep the node running until then",
-                duration_words(delay),
-                node.open_tasks
-            );
-            Ok(())
-        }
-        Command::Withdraw => {
-            let id = node_id(&config).await?;
-            let chain = connect(&config).await?;
-            let node =
-                chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn already?)"))?;
-            let Some(since) = node.leaving_since_ms else {
-                bail!("node {id} has not asked to leave: run `atoma-node leave` first, then wait the unbonding delay");
-            };
-            let delay = chain.network().await?.params.unbonding_delay_ms;
-            let at = since.saturating_add(delay);
-            let now = now_ms();
-            if now < at {
-                bail!(
-                    "the unbonding delay has not passed: withdrawal is possible in {} (at {} ms since the epoch, by the chain's clock)",
-                    duration_words(at - now),
-                    at
-                );
-            }
-            if node.open_tasks > 0 {
-                bail!("node {id} has {} open task(s): keep `atoma-node run` going until they settle", node.open_tasks);
-            }
-            let executed = chain.withdraw(id).await?;
-            println!("withdrawn {} MIST (transaction {})", node.collateral, executed.digest);
-            eprintln!("this data directory can register a new node with `atoma-node register`");
-            Ok(())
-        }
-        Command::Models { command: ModelsCommand::Verify } => {
-            let chain = connect(&config).await?;
-            let on_chain = chain.models().await?;
-            let mut bad = 0;
-            for path in &config.models {
-                let manifest = ModelManifest::read(path)?;
-                let chain_digest = on_chain.iter().find(|(id, _)| *id == manifest.id).map(|(_, m)| m.weight_digest);
-                match (chain_digest, manifest.verify(chain_digest.as_ref())) {
-                    (None, _) => {
-                        bad += 1;
-                        println!("{}: not registered on this network", manifest.id);
-                    }
-                    (Some(_), Ok(d)) => {
-                        println!(
-                            "{}: every file matches the manifest, model digest {} matches the chain",
-                            manifest.id,
-                            hex(&d.0)
-                        )
-                    }
-                    (Some(_), Err(e)) => {
-                        bad += 1;
-                        println!("{}: {e}", manifest.id);
-                    }
-                }
-            }
-            if bad > 0 {
-                bail!("{bad} model(s) cannot be served");
-            }
-            Ok(())
         }
     }
+    if bad > 0 {
+        bail!("{bad} model(s) cannot be served");
+    }
+    Ok(())
 }
 
 async fn register(config: &Config, collateral: Option<u64>, allow_unroutable: bool) -> anyhow::Result<()> {
