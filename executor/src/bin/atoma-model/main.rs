@@ -112,40 +112,7 @@ enum Command {
     /// the model digest.
     Verify { manifest: PathBuf },
     /// Run one request as a node runs it and print the output.
-    Run {
-        manifest: PathBuf,
-        /// The prompt (generation models), or the text to embed.
-        #[arg(long, required_unless_present = "input_file", default_value = "")]
-        prompt: String,
-        /// Send the prompt as one user message through the chat template.
-        #[arg(long)]
-        chat: bool,
-        /// New tokens to generate.
-        #[arg(long, default_value_t = 16)]
-        max_tokens: i64,
-        /// Sampling temperature; 0 is greedy.
-        #[arg(long, default_value_t = 0.0)]
-        temperature: f32,
-        /// Nucleus sampling mass (Hugging Face models).
-        #[arg(long)]
-        top_p: Option<f64>,
-        /// Stop strings (Hugging Face models; repeat the flag for several).
-        #[arg(long)]
-        stop: Vec<String>,
-        /// The request seed (64 hex digits) that sampling draws from.
-        #[arg(long, default_value = "0x0000000000000000000000000000000000000000000000000000000000000000")]
-        seed: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Reads the whole input (the request's bytes) from this file instead
-        /// of building it from --prompt, --max-tokens and --temperature.
-        #[arg(long)]
-        input_file: Option<PathBuf>,
-        /// Runs the request this many times and reports the median model time.
-        #[arg(long, default_value_t = 1)]
-        repeat: usize,
-    },
+    Run(RunArgs),
     /// Run every input of a file (one JSON request per line) and print one
     /// output digest per line (`scripts/check-determinism` compares them
     /// across processes and thread counts).
@@ -222,6 +189,43 @@ enum Command {
     },
 }
 
+/// What `atoma-model run` runs.
+#[derive(clap::Args)]
+struct RunArgs {
+    pub manifest: PathBuf,
+    /// The prompt (generation models), or the text to embed.
+    #[arg(long, required_unless_present = "input_file", default_value = "")]
+    pub prompt: String,
+    /// Send the prompt as one user message through the chat template.
+    #[arg(long)]
+    pub chat: bool,
+    /// New tokens to generate.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: i64,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Nucleus sampling mass (Hugging Face models).
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Stop strings (Hugging Face models; repeat the flag for several).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// The request seed (64 hex digits) that sampling draws from.
+    #[arg(long, default_value = "0x0000000000000000000000000000000000000000000000000000000000000000")]
+    pub seed: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Reads the whole input (the request's bytes) from this file instead
+    /// of building it from --prompt, --max-tokens and --temperature.
+    #[arg(long)]
+    pub input_file: Option<PathBuf>,
+    /// Runs the request this many times and reports the median model time.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+}
+
 /// `target` relative to `base` when both are relative or both absolute; else `target`.
 fn pathdiff(target: &Path, base: &Path) -> PathBuf {
     let (t, b) = match (std::path::absolute(target), std::path::absolute(base)) {
@@ -285,6 +289,95 @@ fn class(path: Option<&Path>) -> Result<ClassProfile> {
     Ok(class)
 }
 
+/// Imports a Hugging Face checkpoint: writes its manifest with every file's
+/// digest, after loading it once so that a checkpoint the engine refuses is
+/// refused now.
+fn import(
+    dir: &Path,
+    id: &str,
+    hardware_class: &str,
+    out: Option<PathBuf>,
+    max_new_tokens: usize,
+    context: Option<usize>,
+    profile: Option<&Path>,
+) -> Result<()> {
+    let dir = dir.components().collect::<PathBuf>();
+    let name = dir.file_name().context("the checkpoint directory has no name")?.to_owned();
+    let out = out.unwrap_or_else(|| dir.with_file_name(format!("{}.toml", name.to_string_lossy())));
+    // The manifest names the directory relative to itself when it can.
+    let base = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let relative = pathdiff(&dir, base);
+    let manifest = ModelManifest::import(&dir, relative, id, hardware_class, max_new_tokens, context)?;
+    // Load it once, so that a checkpoint the engine refuses is refused now.
+    std::fs::write(&out, manifest.to_toml()).with_context(|| format!("writing {}", out.display()))?;
+    if let Err(e) = TchEngine::load(&out, &ClassProfile { name: hardware_class.to_string(), ..class(profile)? }, None) {
+        std::fs::remove_file(&out).ok();
+        return Err(e).context(format!("{} cannot be served", dir.display()));
+    }
+    let files = manifest.hf.as_ref().map(|h| h.files.len()).unwrap_or(0);
+    println!("wrote {} ({files} files)", out.display());
+    println!("model digest {}", manifest.digest());
+    Ok(())
+}
+
+/// Runs one request as a node would, and prints its output.
+fn run(args: RunArgs, profile: Option<&Path>) -> Result<()> {
+    let RunArgs { manifest, prompt, chat, max_tokens, temperature, top_p, stop, seed, json, input_file, repeat } = args;
+    let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
+    let mut engine = TchEngine::load(&manifest, &class(profile)?, None)?;
+    let input = match input_file {
+        Some(path) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        None => serde_json::to_vec(&request_json(&engine, prompt, chat, max_tokens, temperature, top_p, stop)?)?,
+    };
+    let mut times = Vec::new();
+    let mut out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
+    for _ in 1..repeat.max(1) {
+        times.push(out.model_time);
+        out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
+    }
+    times.push(out.model_time);
+    times.sort();
+    out.model_time = times[times.len() / 2];
+    let decoded = Output::decode(&out.bytes);
+    let tokens: Vec<u32> = match &decoded {
+        Output::Text(t) => t.tokens.clone(),
+        Output::Bytes(b) if engine.manifest().gpt.is_some() => {
+            b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()
+        }
+        _ => Vec::new(),
+    };
+    if json {
+        let mut report = serde_json::json!({
+            "output_digest": out.digest.to_string(),
+            "tokens": tokens,
+            "summary": decoded.summary(),
+            "forward_passes": out.forward_passes,
+            "model_time_ms": out.model_time.as_secs_f64() * 1e3,
+            "profile": engine.profile(),
+        });
+        if let Output::Text(t) = &decoded {
+            report["text"] = serde_json::json!(t.text);
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("output digest  {}", out.digest);
+        match &decoded {
+            Output::Text(t) => {
+                println!("text           {:?}", t.text);
+                println!("tokens         {:?} ({:?}, prompt {} tokens)", t.tokens, t.finish_reason, t.prompt_tokens);
+            }
+            Output::Bytes(_) if !tokens.is_empty() => {
+                let text: String = tokens.iter().map(|&t| char::from(t as u8)).collect();
+                println!("tokens         {tokens:?}");
+                println!("as bytes       {text:?}");
+            }
+            other => println!("output         {}", other.summary()),
+        }
+        println!("model time     {:.2} ms ({} forward passes)", out.model_time.as_secs_f64() * 1e3, out.forward_passes);
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -315,26 +408,7 @@ fn main() -> Result<()> {
             println!("wrote {family:?} checkpoint to {}", out.display());
         }
         Command::Import { dir, id, hardware_class, out, max_new_tokens, context } => {
-            let dir = dir.components().collect::<PathBuf>();
-            let name = dir.file_name().context("the checkpoint directory has no name")?.to_owned();
-            let out = out.unwrap_or_else(|| dir.with_file_name(format!("{}.toml", name.to_string_lossy())));
-            // The manifest names the directory relative to itself when it can.
-            let base = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let relative = pathdiff(&dir, base);
-            let manifest = ModelManifest::import(&dir, relative, &id, &hardware_class, max_new_tokens, context)?;
-            // Load it once, so that a checkpoint the engine refuses is refused now.
-            std::fs::write(&out, manifest.to_toml()).with_context(|| format!("writing {}", out.display()))?;
-            if let Err(e) = TchEngine::load(
-                &out,
-                &ClassProfile { name: hardware_class.clone(), ..class(cli.profile.as_deref())? },
-                None,
-            ) {
-                std::fs::remove_file(&out).ok();
-                return Err(e).context(format!("{} cannot be served", dir.display()));
-            }
-            let files = manifest.hf.as_ref().map(|h| h.files.len()).unwrap_or(0);
-            println!("wrote {} ({files} files)", out.display());
-            println!("model digest {}", manifest.digest());
+            import(&dir, &id, &hardware_class, out, max_new_tokens, context, cli.profile.as_deref())?;
         }
         Command::Digest { file } => {
             println!("{}  {}", atoma_executor::manifest::file_digest(&file)?, file.display());
@@ -344,81 +418,7 @@ fn main() -> Result<()> {
             let digest = m.verify(None)?;
             println!("ok: every file of {} matches its manifest; model digest {digest}", m.id);
         }
-        Command::Run {
-            manifest,
-            prompt,
-            chat,
-            max_tokens,
-            temperature,
-            top_p,
-            stop,
-            seed,
-            json,
-            input_file,
-            repeat,
-        } => {
-            let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
-            let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
-            let input = match input_file {
-                Some(path) => std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-                None => {
-                    serde_json::to_vec(&request_json(&engine, prompt, chat, max_tokens, temperature, top_p, stop)?)?
-                }
-            };
-            let mut times = Vec::new();
-            let mut out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
-            for _ in 1..repeat.max(1) {
-                times.push(out.model_time);
-                out = engine.run(&InferenceRequest { input: &input, input_digest: blake2b256(&input), seed })?;
-            }
-            times.push(out.model_time);
-            times.sort();
-            out.model_time = times[times.len() / 2];
-            let decoded = Output::decode(&out.bytes);
-            let tokens: Vec<u32> = match &decoded {
-                Output::Text(t) => t.tokens.clone(),
-                Output::Bytes(b) if engine.manifest().gpt.is_some() => {
-                    b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()
-                }
-                _ => Vec::new(),
-            };
-            if json {
-                let mut report = serde_json::json!({
-                    "output_digest": out.digest.to_string(),
-                    "tokens": tokens,
-                    "summary": decoded.summary(),
-                    "forward_passes": out.forward_passes,
-                    "model_time_ms": out.model_time.as_secs_f64() * 1e3,
-                    "profile": engine.profile(),
-                });
-                if let Output::Text(t) = &decoded {
-                    report["text"] = serde_json::json!(t.text);
-                }
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("output digest  {}", out.digest);
-                match &decoded {
-                    Output::Text(t) => {
-                        println!("text           {:?}", t.text);
-                        println!(
-                            "tokens         {:?} ({:?}, prompt {} tokens)",
-                            t.tokens, t.finish_reason, t.prompt_tokens
-                        );
-                    }
-                    Output::Bytes(_) if !tokens.is_empty() => {
-                        let text: String = tokens.iter().map(|&t| char::from(t as u8)).collect();
-                        println!("tokens         {tokens:?}");
-                        println!("as bytes       {text:?}");
-                    }
-                    other => println!("output         {}", other.summary()),
-                }
-                println!(
-                    "model time     {:.2} ms ({} forward passes)",
-                    out.model_time.as_secs_f64() * 1e3,
-                    out.forward_passes
-                );
-            }
-        }
+        Command::Run(args) => run(args, cli.profile.as_deref())?,
         Command::Digests { manifest, inputs, seed } => {
             let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
             let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
