@@ -181,8 +181,7 @@ fn event_proto(e: &Event, p: Position, digest: &Digest, mask: &FieldMaskTree) ->
 /// The watermark of a position: its cursor, and the coverage of the
 /// checkpoints before it (all of `c` for an end-of-checkpoint position).
 pub fn watermark(p: Position) -> proto::Watermark {
-    let mut w = proto::Watermark::default();
-    w.cursor = Some(cursor(p));
+    let mut w = proto::Watermark::default().with_cursor(cursor(p));
     w.checkpoint = if p.1 == u64::MAX { Some(p.0) } else { p.0.checked_sub(1) };
     w
 }

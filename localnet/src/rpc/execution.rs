@@ -35,9 +35,7 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
         let digest = self.node.execute(transaction, signatures).await?;
         let m = mask(request.read_mask.as_ref(), EXECUTE_MASK);
         let executed = self.node.with_ledger(|chain| transaction_proto(chain, &digest, &chain.txs[&digest], &m));
-        let mut response = proto::ExecuteTransactionResponse::default();
-        response.transaction = Some(executed);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::ExecuteTransactionResponse::default().with_transaction(executed)))
     }
 
     async fn simulate_transaction(

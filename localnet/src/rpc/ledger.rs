@@ -71,17 +71,16 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         _request: Request<proto::GetServiceInfoRequest>,
     ) -> Result<Response<proto::GetServiceInfoResponse>, Status> {
         let info = self.node.with_ledger(|chain| {
-            let mut info = proto::GetServiceInfoResponse::default();
-            info.chain_id = Some(chain.chain_id().to_string());
-            info.chain = Some("atoma-localnet".to_string());
-            info.epoch = Some(0);
-            info.checkpoint_height = Some(chain.checkpoint_height());
             let latest = &chain.checkpoints[chain.checkpoint_height() as usize];
-            info.timestamp = Some(timestamp(latest.summary.timestamp_ms));
-            info.lowest_available_checkpoint = Some(0);
-            info.lowest_available_checkpoint_objects = Some(0);
-            info.server = Some(format!("atoma-localnet/{}", env!("CARGO_PKG_VERSION")));
-            info
+            proto::GetServiceInfoResponse::default()
+                .with_chain_id(chain.chain_id().to_string())
+                .with_chain("atoma-localnet")
+                .with_epoch(0)
+                .with_checkpoint_height(chain.checkpoint_height())
+                .with_timestamp(timestamp(latest.summary.timestamp_ms))
+                .with_lowest_available_checkpoint(0)
+                .with_lowest_available_checkpoint_objects(0)
+                .with_server(format!("atoma-localnet/{}", env!("CARGO_PKG_VERSION")))
         });
         Ok(Response::new(info))
     }
@@ -92,9 +91,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
     ) -> Result<Response<proto::GetObjectResponse>, Status> {
         let request = request.into_inner();
         let object = self.node.with_ledger(|chain| get_object(chain, &request, None))?;
-        let mut response = proto::GetObjectResponse::default();
-        response.object = Some(object);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::GetObjectResponse::new(object)))
     }
 
     async fn batch_get_objects(
@@ -109,19 +106,13 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             request
                 .requests
                 .iter()
-                .map(|r| {
-                    let mut result = proto::GetObjectResult::default();
-                    result.result = Some(match get_object(chain, r, request.read_mask.as_ref()) {
-                        Ok(o) => proto::get_object_result::Result::Object(o),
-                        Err(e) => proto::get_object_result::Result::Error(error_status(e)),
-                    });
-                    result
+                .map(|r| match get_object(chain, r, request.read_mask.as_ref()) {
+                    Ok(o) => proto::GetObjectResult::new_object(o),
+                    Err(e) => proto::GetObjectResult::new_error(error_status(e)),
                 })
                 .collect()
         });
-        let mut response = proto::BatchGetObjectsResponse::default();
-        response.objects = objects;
-        Ok(Response::new(response))
+        Ok(Response::new(proto::BatchGetObjectsResponse::new(objects)))
     }
 
     async fn get_transaction(
@@ -131,9 +122,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         let request = request.into_inner();
         let m = mask(request.read_mask.as_ref(), TRANSACTION_MASK);
         let tx = self.node.with_ledger(|chain| get_transaction(chain, request.digest.as_deref(), &m))?;
-        let mut response = proto::GetTransactionResponse::default();
-        response.transaction = Some(tx);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::GetTransactionResponse::new(tx)))
     }
 
     async fn batch_get_transactions(
@@ -149,19 +138,13 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             request
                 .digests
                 .iter()
-                .map(|d| {
-                    let mut result = proto::GetTransactionResult::default();
-                    result.result = Some(match get_transaction(chain, Some(d), &m) {
-                        Ok(t) => proto::get_transaction_result::Result::Transaction(t),
-                        Err(e) => proto::get_transaction_result::Result::Error(error_status(e)),
-                    });
-                    result
+                .map(|d| match get_transaction(chain, Some(d), &m) {
+                    Ok(t) => proto::GetTransactionResult::new_transaction(t),
+                    Err(e) => proto::GetTransactionResult::new_error(error_status(e)),
                 })
                 .collect()
         });
-        let mut response = proto::BatchGetTransactionsResponse::default();
-        response.transactions = transactions;
-        Ok(Response::new(response))
+        Ok(Response::new(proto::BatchGetTransactionsResponse::new(transactions)))
     }
 
     async fn get_checkpoint(
@@ -192,9 +175,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
                 ))
             })
         })?;
-        let mut response = proto::GetCheckpointResponse::default();
-        response.checkpoint = Some(checkpoint);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::GetCheckpointResponse::default().with_checkpoint(checkpoint)))
     }
 
     async fn get_epoch(
@@ -209,16 +190,14 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         }
         let m = mask(request.read_mask.as_ref(), EPOCH_MASK);
         let epoch = self.node.with_ledger(|chain| {
-            let mut epoch = proto::Epoch::default();
-            epoch.epoch = Some(0);
-            epoch.first_checkpoint = Some(0);
-            epoch.start = Some(timestamp(chain.checkpoints[0].summary.timestamp_ms));
-            epoch.reference_gas_price = Some(chain.identity.reference_gas_price);
-            epoch
+            proto::Epoch::default()
+                .with_epoch(0)
+                .with_first_checkpoint(0)
+                .with_start(timestamp(chain.checkpoints[0].summary.timestamp_ms))
+                .with_reference_gas_price(chain.identity.reference_gas_price)
         });
-        let mut response = proto::GetEpochResponse::default();
-        response.epoch = Some(sui_rpc::merge::Merge::merge_from(&epoch, &m));
-        Ok(Response::new(response))
+        let epoch: proto::Epoch = sui_rpc::merge::Merge::merge_from(&epoch, &m);
+        Ok(Response::new(proto::GetEpochResponse::default().with_epoch(epoch)))
     }
 
     async fn list_checkpoints(
@@ -269,15 +248,12 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             let mut sent = 0;
             for c in start..end {
                 for (position, event) in events_of(chain, c, after, filter.as_ref(), &m) {
-                    let mut frame = proto::ListEventsResponse::default();
-                    frame.event = Some(event);
-                    frame.watermark = Some(watermark(position));
+                    let frame =
+                        proto::ListEventsResponse::default().with_event(event).with_watermark(watermark(position));
                     sent += 1;
                     if sent == limit {
-                        let mut end = proto::QueryEnd::default();
-                        end.reason = Some(proto::QueryEndReason::ItemLimit as i32);
-                        frame.end = Some(end);
-                        frames.push(Ok(frame));
+                        let end = proto::QueryEnd::default().with_reason(proto::QueryEndReason::ItemLimit);
+                        frames.push(Ok(frame.with_end(end)));
                         return frames;
                     }
                     frames.push(Ok(frame));
@@ -285,12 +261,8 @@ impl proto::ledger_service_server::LedgerService for Rpc {
             }
             // The last progress: after every checkpoint scanned (or the resume point if none was).
             let last = if end > start { end_of(end - 1) } else { after.unwrap_or(end_of(start.saturating_sub(1))) };
-            let mut frame = proto::ListEventsResponse::default();
-            frame.watermark = Some(watermark(last));
-            let mut query_end = proto::QueryEnd::default();
-            query_end.reason = Some(bound as i32);
-            frame.end = Some(query_end);
-            frames.push(Ok(frame));
+            let query_end = proto::QueryEnd::default().with_reason(bound);
+            frames.push(Ok(proto::ListEventsResponse::default().with_watermark(watermark(last)).with_end(query_end)));
             frames
         });
         Ok(Response::new(Box::pin(futures::stream::iter(frames))))

@@ -154,12 +154,12 @@ fn describe_status(status: &ExecutionStatus, effects: &mut proto::TransactionEff
         if let Some(e) = decoded {
             description = format!("{description}: {} ({}, code {})", e.message(), e.move_name(), e.code());
             if let Some(proto::execution_error::ErrorDetails::Abort(abort)) = proto_error.error_details.as_mut() {
-                let mut clever = proto::CleverError::default();
-                clever.error_code = Some(e.code() as u64);
-                clever.line_number = Some(0);
-                clever.constant_name = Some(e.move_name().to_string());
-                clever.constant_type = Some("vector<u8>".to_string());
-                clever.value = Some(proto::clever_error::Value::Rendered(e.message().to_string()));
+                let clever = proto::CleverError::default()
+                    .with_error_code(e.code() as u64)
+                    .with_line_number(0)
+                    .with_constant_name(e.move_name())
+                    .with_constant_type("vector<u8>")
+                    .with_rendered(e.message());
                 abort.clever_error = Some(clever);
             }
         }

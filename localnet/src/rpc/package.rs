@@ -270,11 +270,10 @@ impl<'a> Module<'a> {
                     (false, Some((n, t))) => (n.trim().to_string(), t),
                     _ => (format!("pos{i}"), f.as_str()),
                 };
-                let mut d = proto::FieldDescriptor::default();
-                d.name = Some(name);
-                d.position = Some(i as u32);
-                d.r#type = Some(self.body(ty, generics));
-                d
+                proto::FieldDescriptor::default()
+                    .with_name(name)
+                    .with_position(i as u32)
+                    .with_type(self.body(ty, generics))
             })
             .collect()
     }
@@ -388,28 +387,25 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::GetPackageRequest>,
     ) -> Result<Response<proto::GetPackageResponse>, Status> {
         let package = self.package_id(request.get_ref().package_id.as_deref())?;
-        let mut p = proto::Package::default();
-        p.storage_id = Some(package.to_string());
-        p.original_id = Some(package.to_string());
-        p.version = Some(1);
+        let mut p = proto::Package::default()
+            .with_storage_id(package.to_string())
+            .with_original_id(package.to_string())
+            .with_version(1);
         for (name, source) in SOURCES {
             let module = Module::new(name, source, package);
-            let mut m = proto::Module::default();
-            m.name = Some(name.to_string());
-            m.datatypes = module.datatypes();
-            m.functions = module.functions();
+            let m = proto::Module::default()
+                .with_name(*name)
+                .with_datatypes(module.datatypes())
+                .with_functions(module.functions());
             for d in &m.datatypes {
-                let mut origin = proto::TypeOrigin::default();
-                origin.module_name = Some(name.to_string());
+                let mut origin =
+                    proto::TypeOrigin::default().with_module_name(*name).with_package_id(package.to_string());
                 origin.datatype_name = d.name.clone();
-                origin.package_id = Some(package.to_string());
                 p.type_origins.push(origin);
             }
             p.modules.push(m);
         }
-        let mut response = proto::GetPackageResponse::default();
-        response.package = Some(p);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::GetPackageResponse::default().with_package(p)))
     }
 
     async fn get_datatype(
@@ -417,11 +413,10 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::GetDatatypeRequest>,
     ) -> Result<Response<proto::GetDatatypeResponse>, Status> {
         let r = request.into_inner();
-        let mut response = proto::GetDatatypeResponse::default();
-        response.datatype = Some(self.member(&r.package_id, &r.module_name, &r.name, "datatype", |m, name| {
+        let datatype = self.member(&r.package_id, &r.module_name, &r.name, "datatype", |m, name| {
             m.datatypes().into_iter().find(|d| d.name.as_deref() == Some(name))
-        })?);
-        Ok(Response::new(response))
+        })?;
+        Ok(Response::new(proto::GetDatatypeResponse::default().with_datatype(datatype)))
     }
 
     async fn get_function(
@@ -429,11 +424,10 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::GetFunctionRequest>,
     ) -> Result<Response<proto::GetFunctionResponse>, Status> {
         let r = request.into_inner();
-        let mut response = proto::GetFunctionResponse::default();
-        response.function = Some(self.member(&r.package_id, &r.module_name, &r.name, "function", |m, name| {
+        let function = self.member(&r.package_id, &r.module_name, &r.name, "function", |m, name| {
             m.functions().into_iter().find(|f| f.name.as_deref() == Some(name))
-        })?);
-        Ok(Response::new(response))
+        })?;
+        Ok(Response::new(proto::GetFunctionResponse::default().with_function(function)))
     }
 
     async fn list_package_versions(
@@ -441,11 +435,7 @@ impl proto::move_package_service_server::MovePackageService for Rpc {
         request: Request<proto::ListPackageVersionsRequest>,
     ) -> Result<Response<proto::ListPackageVersionsResponse>, Status> {
         let package = self.package_id(request.get_ref().package_id.as_deref())?;
-        let mut version = proto::PackageVersion::default();
-        version.package_id = Some(package.to_string());
-        version.version = Some(1);
-        let mut response = proto::ListPackageVersionsResponse::default();
-        response.versions = vec![version];
-        Ok(Response::new(response))
+        let version = proto::PackageVersion::default().with_package_id(package.to_string()).with_version(1);
+        Ok(Response::new(proto::ListPackageVersionsResponse::default().with_versions(vec![version])))
     }
 }

@@ -16,10 +16,7 @@ pub const MAX_PAGE: u32 = 1_000;
 pub const FIELDS_MASK: &str = "parent,field_id";
 
 fn bcs_value(name: String, value: &[u8]) -> proto::Bcs {
-    let mut b = proto::Bcs::default();
-    b.name = Some(name);
-    b.value = Some(value.to_vec().into());
-    b
+    proto::Bcs::default().with_name(name).with_value(value.to_vec())
 }
 
 /// Whether `tag` matches a type filter: a full struct tag, or a tag without
@@ -38,12 +35,11 @@ fn is_sui(coin_type: &str) -> Result<bool, Status> {
 }
 
 fn sui_balance(total: u64) -> proto::Balance {
-    let mut b = proto::Balance::default();
-    b.coin_type = Some(TypeTag::from(StructTag::sui()).to_string());
-    b.balance = Some(total);
-    b.coin_balance = Some(total);
-    b.address_balance = Some(0);
-    b
+    proto::Balance::default()
+        .with_coin_type(TypeTag::from(StructTag::sui()).to_string())
+        .with_balance(total)
+        .with_coin_balance(total)
+        .with_address_balance(0)
 }
 
 #[tonic::async_trait]
@@ -104,9 +100,7 @@ impl proto::state_service_server::StateService for Rpc {
         let total = if is_sui(coin_type)? { self.node.with_ledger(|chain| sui_total(chain, &owner)) } else { 0 };
         let mut balance = sui_balance(total);
         balance.coin_type = Some(coin_type.to_string());
-        let mut response = proto::GetBalanceResponse::default();
-        response.balance = Some(balance);
-        Ok(Response::new(response))
+        Ok(Response::new(proto::GetBalanceResponse::default().with_balance(balance)))
     }
 
     async fn list_balances(
@@ -116,11 +110,8 @@ impl proto::state_service_server::StateService for Rpc {
         let request = request.into_inner();
         let owner = parse_address("owner", request.owner.as_deref())?;
         let total = self.node.with_ledger(|chain| sui_total(chain, &owner));
-        let mut response = proto::ListBalancesResponse::default();
-        if total > 0 {
-            response.balances = vec![sui_balance(total)];
-        }
-        Ok(Response::new(response))
+        let balances = if total > 0 { vec![sui_balance(total)] } else { Vec::new() };
+        Ok(Response::new(proto::ListBalancesResponse::default().with_balances(balances)))
     }
 
     async fn get_coin_info(

@@ -71,8 +71,7 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
         let stream = self.follow(
             |_| Vec::new(),
             move |chain, sequence| {
-                let mut response = proto::SubscribeCheckpointsResponse::default();
-                response.cursor = Some(sequence);
+                let mut response = proto::SubscribeCheckpointsResponse::default().with_cursor(sequence);
                 response.checkpoint = checkpoint_proto(chain, sequence, &m);
                 vec![response]
             },
@@ -96,24 +95,13 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
         let filter = Filter::new(request.filter.as_ref())?;
         let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
         // First a progress frame at the tip, then every new checkpoint's events and its progress.
-        let first = |tip| {
-            let mut progress = proto::SubscribeEventsResponse::default();
-            progress.watermark = Some(watermark(end_of(tip)));
-            vec![progress]
-        };
+        let first = |tip| vec![proto::SubscribeEventsResponse::default().with_watermark(watermark(end_of(tip)))];
         let stream = self.follow(first, move |chain, sequence| {
             let mut frames: Vec<proto::SubscribeEventsResponse> = events_of(chain, sequence, None, filter.as_ref(), &m)
                 .into_iter()
-                .map(|(p, e)| {
-                    let mut f = proto::SubscribeEventsResponse::default();
-                    f.event = Some(e);
-                    f.watermark = Some(watermark(p));
-                    f
-                })
+                .map(|(p, e)| proto::SubscribeEventsResponse::default().with_event(e).with_watermark(watermark(p)))
                 .collect();
-            let mut progress = proto::SubscribeEventsResponse::default();
-            progress.watermark = Some(watermark(end_of(sequence)));
-            frames.push(progress);
+            frames.push(proto::SubscribeEventsResponse::default().with_watermark(watermark(end_of(sequence))));
             frames
         });
         Ok(Response::new(stream))
