@@ -73,7 +73,7 @@ fn submitted(executed: &Executed) -> Result<Address> {
             Event::RequestSubmitted(s) => Some(Address::from(s.request_id)),
             _ => None,
         })
-        .ok_or_else(|| SdkError::Decode(format!("transaction {} emitted no RequestSubmitted", executed.digest)))
+        .ok_or_else(|| SdkError::decode(format!("transaction {} emitted no RequestSubmitted", executed.digest)))
 }
 
 impl Chain {
@@ -104,7 +104,7 @@ impl Chain {
             Event::HardwareClassAdded(c) => Some((c.class_id, c.object_id)),
             _ => None,
         });
-        let (id, object) = added.ok_or_else(|| SdkError::Decode("no HardwareClassAdded event".into()))?;
+        let (id, object) = added.ok_or_else(|| SdkError::decode("no HardwareClassAdded event"))?;
         self.class_objects.lock().expect("class cache").insert(id, Address::from(object));
         Ok((id, executed))
     }
@@ -186,7 +186,7 @@ impl Chain {
             Event::NodeRegistered(r) => Some(Address::from(r.node_id)),
             _ => None,
         });
-        let id = id.ok_or_else(|| SdkError::Decode("no NodeRegistered event".into()))?;
+        let id = id.ok_or_else(|| SdkError::decode("no NodeRegistered event"))?;
         Ok((id, executed))
     }
 

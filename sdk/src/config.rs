@@ -207,10 +207,10 @@ pub fn alias_address(keystore: &Path, alias: &str) -> Result<Option<Address>> {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(SdkError::Key(format!("reading {}: {e}", path.display()))),
+        Err(e) => return Err(SdkError::key(format!("reading {}", path.display())).because(e)),
     };
     let entries: Vec<AliasEntry> =
-        serde_json::from_str(&text).map_err(|e| SdkError::Key(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| SdkError::key(format!("{}", path.display())).because(e))?;
     Ok(entries.iter().find(|e| e.alias == alias).and_then(|e| address_of_public_key(&e.public_key_base64)))
 }
 
@@ -251,14 +251,14 @@ pub fn resolve_key(spec: Option<&str>, config: &ClientConfig) -> Result<KeySourc
             },
         };
         if !sui_keystore.exists() {
-            return Err(SdkError::Key(format!(
+            return Err(SdkError::key(format!(
                 "{name} names a key of the Sui keystore, but {} does not exist",
                 sui_keystore.display()
             )));
         }
         let store = Keystore::load(&sui_keystore)?;
         store.get(&address).cloned().map(Some).ok_or_else(|| {
-            SdkError::Key(format!("the Sui keystore {} holds no key for {address}", sui_keystore.display()))
+            SdkError::key(format!("the Sui keystore {} holds no key for {address}", sui_keystore.display()))
         })
     };
     let named = |s: &str, from: String| -> Result<KeySource> {
@@ -284,15 +284,14 @@ pub fn resolve_key(spec: Option<&str>, config: &ClientConfig) -> Result<KeySourc
                 from: format!("the Sui CLI's active address, in {}", sui_keystore.display()),
             });
         }
-        return Err(SdkError::Key(format!(
+        return Err(SdkError::key(format!(
             "the Sui CLI's active address {active} has no key in {}",
             sui_keystore.display()
         )));
     }
-    Err(SdkError::Key(
+    Err(SdkError::key(
         "no key: give --key (a suiprivkey string, KEYSTORE[#ADDRESS], or an address or alias of the Sui keystore), \
-         or set one with `atoma key use`"
-            .into(),
+         or set one with `atoma key use`",
     ))
 }
 

@@ -74,14 +74,32 @@ pub enum SdkError {
     #[error("{0}")]
     InvalidArgument(String),
     /// Something read from the chain or a node does not decode as expected.
-    #[error("{0}")]
-    Decode(String),
+    #[error("{what}")]
+    Decode {
+        /// What does not decode.
+        what: String,
+        /// Why, when another error says it.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A key or keystore could not be read.
-    #[error("{0}")]
-    Key(String),
+    #[error("{what}")]
+    Key {
+        /// Which key or keystore, and what went wrong.
+        what: String,
+        /// Why, when another error says it.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A node's output server could not be reached or refused.
-    #[error("{0}")]
-    Http(String),
+    #[error("{what}")]
+    Http {
+        /// Which server, and what went wrong.
+        what: String,
+        /// Why, when another error says it (the HTTP client's).
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A node served data that does not match what it committed or signed.
     #[error("verification failed: {0}")]
     Verification(String),
@@ -90,7 +108,36 @@ pub enum SdkError {
     Timeout(String),
 }
 
+/// The cause an error keeps (see `SdkError::because`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl SdkError {
+    /// Something does not decode as expected.
+    pub fn decode(what: impl Into<String>) -> Self {
+        SdkError::Decode { what: what.into(), source: None }
+    }
+
+    /// A key or keystore cannot be used.
+    pub fn key(what: impl Into<String>) -> Self {
+        SdkError::Key { what: what.into(), source: None }
+    }
+
+    /// A node's output server cannot be reached or refused.
+    pub fn http(what: impl Into<String>) -> Self {
+        SdkError::Http { what: what.into(), source: None }
+    }
+
+    /// The same error, caused by `cause` (its `source()`); the variants
+    /// without a cause of their own are returned unchanged.
+    pub fn because(self, cause: impl Into<BoxError>) -> Self {
+        match self {
+            SdkError::Decode { what, .. } => SdkError::Decode { what, source: Some(cause.into()) },
+            SdkError::Key { what, .. } => SdkError::Key { what, source: Some(cause.into()) },
+            SdkError::Http { what, .. } => SdkError::Http { what, source: Some(cause.into()) },
+            other => other,
+        }
+    }
+
     /// A gRPC error with what the SDK was doing.
     pub fn rpc(context: impl Into<String>, status: tonic::Status) -> Self {
         SdkError::Rpc { context: context.into(), status: Box::new(status) }
@@ -104,6 +151,20 @@ impl SdkError {
             _ => None,
         }
     }
+}
+
+/// An error and its causes in one line, `what: why: root cause`, as the
+/// command-line tools print errors (for logs, where `Display` shows the
+/// outer error only).
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// A gRPC status in one line: its message, and the root cause when the
@@ -128,3 +189,21 @@ pub fn describe(status: &tonic::Status) -> String {
 
 /// The SDK's result type.
 pub type Result<T, E = SdkError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_is_kept_as_the_source_and_reported_after_the_error() {
+        let cause = bcs::from_bytes::<u64>(&[1, 2]).unwrap_err();
+        let e = SdkError::decode("a request object does not decode").because(cause);
+        assert_eq!(e.to_string(), "a request object does not decode");
+        let source = std::error::Error::source(&e).expect("the cause");
+        assert!(source.downcast_ref::<bcs::Error>().is_some(), "the cause keeps its type");
+        assert_eq!(report(&e), format!("a request object does not decode: {source}"));
+        // Errors without a cause of their own are unchanged.
+        let timeout = SdkError::Timeout("waiting".into()).because(std::fmt::Error);
+        assert!(std::error::Error::source(&timeout).is_none());
+    }
+}

@@ -130,7 +130,7 @@ impl EventStream {
                     self.failures += 1;
                     // Bounded back-off: 0.2 s, 0.4 s, … up to 6.4 s between attempts.
                     let delay = Duration::from_millis(100u64 << self.failures.min(6));
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "event stream interrupted");
+                    tracing::warn!(error = %crate::error::report(&e), retry_in_ms = delay.as_millis() as u64, "event stream interrupted");
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -169,12 +169,11 @@ impl EventStream {
                 return Err(SdkError::rpc("reading the checkpoint stream", tonic::Status::unavailable("stream ended")));
             }
         };
-        let checkpoint =
-            frame.checkpoint.ok_or_else(|| SdkError::Decode("a checkpoint frame without a checkpoint".into()))?;
+        let checkpoint = frame.checkpoint.ok_or_else(|| SdkError::decode("a checkpoint frame without a checkpoint"))?;
         let sequence = checkpoint
             .sequence_number
             .or(frame.cursor)
-            .ok_or_else(|| SdkError::Decode("a checkpoint without a sequence number".into()))?;
+            .ok_or_else(|| SdkError::decode("a checkpoint without a sequence number"))?;
         let next = *self.next.get_or_insert(sequence);
         if sequence < next {
             return Ok(()); // seen already (a resubscription repeats nothing, but be safe)
@@ -197,7 +196,7 @@ impl EventStream {
             .map_err(|e| SdkError::rpc(format!("reading checkpoint {sequence}"), e))?
             .into_inner()
             .checkpoint
-            .ok_or_else(|| SdkError::Decode(format!("checkpoint {sequence} came back empty")))
+            .ok_or_else(|| SdkError::decode(format!("checkpoint {sequence} came back empty")))
     }
 
     fn process(&mut self, sequence: u64, checkpoint: &proto::Checkpoint) -> Result<()> {
@@ -208,15 +207,16 @@ impl EventStream {
             .map(|t| t.seconds as u64 * 1_000 + t.nanos as u64 / 1_000_000)
             .unwrap_or(0);
         for (ti, tx) in checkpoint.transactions.iter().enumerate() {
-            let digest = Digest::from_base58(tx.digest.as_deref().unwrap_or_default())
-                .map_err(|_| SdkError::Decode(format!("a transaction of checkpoint {sequence} has no digest")))?;
+            let digest = Digest::from_base58(tx.digest.as_deref().unwrap_or_default()).map_err(|e| {
+                SdkError::decode(format!("a transaction of checkpoint {sequence} has no digest")).because(e)
+            })?;
             for (ei, e) in tx.events.as_ref().map(|e| e.events.as_slice()).unwrap_or_default().iter().enumerate() {
                 let cursor = EventCursor { checkpoint: sequence, transaction: ti as u64, event: ei as u64 };
                 if self.after.is_some_and(|a| cursor <= a) {
                     continue;
                 }
                 let event =
-                    sui_sdk_types::Event::try_from(e).map_err(|err| SdkError::Decode(format!("an event: {err}")))?;
+                    sui_sdk_types::Event::try_from(e).map_err(|err| SdkError::decode("an event").because(err))?;
                 if let Some(decoded) = decode_event(&self.package, &event)? {
                     self.buffer.push_back(PackageEvent {
                         cursor,

@@ -48,19 +48,19 @@ impl Key {
     pub fn from_suiprivkey(s: &str) -> Result<Key> {
         SimpleKeypair::from_suiprivkey(s.trim())
             .map(Key::new)
-            .map_err(|e| SdkError::Key(format!("not a valid suiprivkey string: {e}")))
+            .map_err(|e| SdkError::key("not a valid suiprivkey string").because(e))
     }
 
     /// Reads a base64 `flag || private key` string (an entry of `sui.keystore`).
     pub fn from_base64(s: &str) -> Result<Key> {
         SimpleKeypair::from_base64(s.trim())
             .map(Key::new)
-            .map_err(|e| SdkError::Key(format!("not a valid keystore entry: {e}")))
+            .map_err(|e| SdkError::key("not a valid keystore entry").because(e))
     }
 
     /// The key as a `suiprivkey1…` string. This is the secret: never log it.
     pub fn to_suiprivkey(&self) -> Result<String> {
-        self.keypair.to_suiprivkey().map_err(|e| SdkError::Key(e.to_string()))
+        self.keypair.to_suiprivkey().map_err(|e| SdkError::key(e.to_string()))
     }
 
     /// The key as a keystore entry. This is the secret: never log it.
@@ -85,14 +85,14 @@ impl Key {
 
     /// Signs a transaction.
     pub fn sign_transaction(&self, tx: &Transaction) -> Result<UserSignature> {
-        self.keypair.sign_transaction(tx).map_err(|e| SdkError::Key(format!("signing a transaction: {e}")))
+        self.keypair.sign_transaction(tx).map_err(|e| SdkError::key("signing a transaction").because(e))
     }
 
     /// Signs a personal message (Sui's intent-prefixed message signing).
     pub fn sign_message(&self, message: &[u8]) -> Result<UserSignature> {
         self.keypair
             .sign_personal_message(&PersonalMessage(message.into()))
-            .map_err(|e| SdkError::Key(format!("signing a message: {e}")))
+            .map_err(|e| SdkError::key("signing a message").because(e))
     }
 }
 
@@ -123,18 +123,18 @@ impl Keystore {
     /// Reads a keystore file.
     pub fn load(path: &Path) -> Result<Keystore> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| SdkError::Key(format!("reading keystore {}: {e}", path.display())))?;
-        Keystore::parse(&text).map_err(|e| SdkError::Key(format!("keystore {}: {e}", path.display())))
+            .map_err(|e| SdkError::key(format!("reading keystore {}", path.display())).because(e))?;
+        Keystore::parse(&text).map_err(|e| SdkError::key(format!("keystore {}", path.display())).because(e))
     }
 
     /// Parses a keystore's text.
     pub fn parse(text: &str) -> Result<Keystore> {
         let entries: Vec<String> = serde_json::from_str(text)
-            .map_err(|e| SdkError::Key(format!("a keystore is a JSON array of base64 strings: {e}")))?;
+            .map_err(|e| SdkError::key("a keystore is a JSON array of base64 strings").because(e))?;
         let keys = entries
             .iter()
             .enumerate()
-            .map(|(i, e)| Key::from_base64(e).map_err(|err| SdkError::Key(format!("entry {i}: {err}"))))
+            .map(|(i, e)| Key::from_base64(e).map_err(|err| SdkError::key(format!("entry {i}")).because(err)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Keystore { keys })
     }
@@ -148,12 +148,13 @@ impl Keystore {
     /// owner only, and its directory if missing).
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| SdkError::Key(format!("creating the keystore's directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                SdkError::key(format!("creating the keystore's directory {}", dir.display())).because(e)
+            })?;
         }
         let entries: Vec<String> = self.keys.iter().map(Key::to_base64).collect();
-        let text = serde_json::to_string_pretty(&entries).map_err(|e| SdkError::Key(e.to_string()))?;
-        write_private(path, &text).map_err(|e| SdkError::Key(format!("writing keystore {}: {e}", path.display())))
+        let text = serde_json::to_string_pretty(&entries).map_err(|e| SdkError::key(e.to_string()))?;
+        write_private(path, &text).map_err(|e| SdkError::key(format!("writing keystore {}", path.display())).because(e))
     }
 
     /// The keys, in file order.
@@ -201,7 +202,7 @@ pub fn load_key(spec: &str) -> Result<Key> {
         return match address {
             None => {
                 let first =
-                    store.keys.first().cloned().ok_or_else(|| SdkError::Key(format!("keystore {path} is empty")))?;
+                    store.keys.first().cloned().ok_or_else(|| SdkError::key(format!("keystore {path} is empty")))?;
                 if store.keys.len() > 1 {
                     tracing::warn!(
                         keystore = path,
@@ -213,13 +214,13 @@ pub fn load_key(spec: &str) -> Result<Key> {
                 Ok(first)
             }
             Some(a) => {
-                let a: Address = a.parse().map_err(|e| SdkError::Key(format!("{a:?} is not an address: {e}")))?;
-                store.get(&a).cloned().ok_or_else(|| SdkError::Key(format!("keystore {path} has no key for {a}")))
+                let a: Address = a.parse().map_err(|e| SdkError::key(format!("{a:?} is not an address")).because(e))?;
+                store.get(&a).cloned().ok_or_else(|| SdkError::key(format!("keystore {path} has no key for {a}")))
             }
         };
     }
     Key::from_base64(spec).map_err(|_| {
-        SdkError::Key(format!(
+        SdkError::key(format!(
             "{spec:?} is neither a suiprivkey string, a keystore entry, nor an existing keystore file"
         ))
     })

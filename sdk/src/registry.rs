@@ -25,8 +25,8 @@ fn contents<T: DeserializeOwned>(o: &proto::Object, what: &str) -> Result<T> {
         .contents
         .as_ref()
         .and_then(|c| c.value.as_deref())
-        .ok_or_else(|| SdkError::Decode(format!("{what} has no contents")))?;
-    bcs::from_bytes(bytes).map_err(|e| SdkError::Decode(format!("{what} does not decode: {e}")))
+        .ok_or_else(|| SdkError::decode(format!("{what} has no contents")))?;
+    bcs::from_bytes(bytes).map_err(|e| SdkError::decode(format!("{what} does not decode")).because(e))
 }
 
 /// The value of a `dynamic_field::Field<K, V>` object (after its UID and key).
@@ -35,9 +35,9 @@ fn field_value<K: DeserializeOwned, V: DeserializeOwned>(o: &proto::Object, what
         .contents
         .as_ref()
         .and_then(|c| c.value.as_deref())
-        .ok_or_else(|| SdkError::Decode(format!("{what} has no contents")))?;
-    let rest = bytes.get(32..).ok_or_else(|| SdkError::Decode(format!("{what} is too short")))?;
-    bcs::from_bytes(rest).map_err(|e| SdkError::Decode(format!("{what} does not decode: {e}")))
+        .ok_or_else(|| SdkError::decode(format!("{what} has no contents")))?;
+    let rest = bytes.get(32..).ok_or_else(|| SdkError::decode(format!("{what} is too short")))?;
+    bcs::from_bytes(rest).map_err(|e| SdkError::decode(format!("{what} does not decode")).because(e))
 }
 
 fn id_type() -> TypeTag {
@@ -139,7 +139,7 @@ impl Chain {
         key: &K,
         what: &str,
     ) -> Result<Option<V>> {
-        let key = bcs::to_bytes(key).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let key = bcs::to_bytes(key).map_err(|e| SdkError::decode(e.to_string()))?;
         let field = Address::from(table).derive_dynamic_child_id(key_type, &key);
         match self.get_object(field, &["contents"]).await {
             Ok(o) => Ok(Some(field_value::<K, V>(&o, what)?.1)),
@@ -167,10 +167,10 @@ impl Chain {
         fields
             .iter()
             .map(|f| {
-                let key =
-                    bcs::from_bytes(&bytes(&f.name)).map_err(|e| SdkError::Decode(format!("a {what} key: {e}")))?;
-                let value =
-                    bcs::from_bytes(&bytes(&f.value)).map_err(|e| SdkError::Decode(format!("a {what} entry: {e}")))?;
+                let key = bcs::from_bytes(&bytes(&f.name))
+                    .map_err(|e| SdkError::decode(format!("a {what} key")).because(e))?;
+                let value = bcs::from_bytes(&bytes(&f.value))
+                    .map_err(|e| SdkError::decode(format!("a {what} entry")).because(e))?;
                 Ok((key, value))
             })
             .collect()
@@ -251,7 +251,7 @@ impl Chain {
                     .object_id
                     .as_deref()
                     .and_then(|i| i.parse().ok())
-                    .ok_or_else(|| SdkError::Decode("an owned object without id".into()))?;
+                    .ok_or_else(|| SdkError::decode("an owned object without id"))?;
                 Ok((id, o.contents.and_then(|c| c.value).map(|v| v.to_vec()).unwrap_or_default()))
             })
             .collect()

@@ -10,19 +10,19 @@ pub fn reference(o: &proto::Object) -> Result<ObjectReference> {
         .as_deref()
         .unwrap_or_default()
         .parse()
-        .map_err(|_| SdkError::Decode("an object without a valid id".into()))?;
-    let version = o.version.ok_or_else(|| SdkError::Decode(format!("object {id} without a version")))?;
+        .map_err(|e| SdkError::decode("an object without a valid id").because(e))?;
+    let version = o.version.ok_or_else(|| SdkError::decode(format!("object {id} without a version")))?;
     let digest = Digest::from_base58(o.digest.as_deref().unwrap_or_default())
-        .map_err(|_| SdkError::Decode(format!("object {id} without a valid digest")))?;
+        .map_err(|e| SdkError::decode(format!("object {id} without a valid digest")).because(e))?;
     Ok(ObjectReference::new(id, version, digest))
 }
 
 /// The initial shared version of a shared object read with `owner`.
 pub fn initial_shared_version(o: &proto::Object, id: Address) -> Result<u64> {
-    let owner = o.owner.as_ref().ok_or_else(|| SdkError::Decode(format!("object {id} has no owner")))?;
+    let owner = o.owner.as_ref().ok_or_else(|| SdkError::decode(format!("object {id} has no owner")))?;
     match owner.kind.and_then(|k| proto::owner::OwnerKind::try_from(k).ok()) {
         Some(proto::owner::OwnerKind::Shared) => {
-            owner.version.ok_or_else(|| SdkError::Decode(format!("shared object {id} has no initial version")))
+            owner.version.ok_or_else(|| SdkError::decode(format!("shared object {id} has no initial version")))
         }
         _ => Err(SdkError::InvalidArgument(format!("object {id} is not a shared object"))),
     }
@@ -32,7 +32,7 @@ pub fn initial_shared_version(o: &proto::Object, id: Address) -> Result<u64> {
 pub fn decode_events(package: &Address, events: Option<&proto::TransactionEvents>) -> Result<Vec<Event>> {
     let mut out = Vec::new();
     for e in events.map(|e| e.events.as_slice()).unwrap_or_default() {
-        let event = sui_sdk_types::Event::try_from(e).map_err(|err| SdkError::Decode(format!("an event: {err}")))?;
+        let event = sui_sdk_types::Event::try_from(e).map_err(|err| SdkError::decode("an event").because(err))?;
         if let Some(decoded) = decode_event(package, &event)? {
             out.push(decoded);
         }
@@ -48,7 +48,7 @@ pub fn decode_event(package: &Address, event: &sui_sdk_types::Event) -> Result<O
     }
     match Event::from_bcs(tag.name().as_str(), &event.contents) {
         Some(Ok(e)) => Ok(Some(e)),
-        Some(Err(err)) => Err(SdkError::Decode(format!("event {} does not decode: {err}", tag.name()))),
+        Some(Err(err)) => Err(SdkError::decode(format!("event {} does not decode", tag.name())).because(err)),
         None => Ok(None),
     }
 }

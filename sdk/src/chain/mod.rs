@@ -224,7 +224,7 @@ impl Chain {
             .as_deref()
             .unwrap_or_default()
             .parse()
-            .map_err(|_| SdkError::Decode(format!("object {network} has no readable type")))?;
+            .map_err(|e| SdkError::decode(format!("object {network} has no readable type")).because(e))?;
         if tag.module().as_str() != "network" || tag.name().as_str() != "Network" {
             return Err(SdkError::InvalidArgument(format!("object {network} is a {tag}, not an atoma Network")));
         }
@@ -247,7 +247,7 @@ impl Chain {
             .await
             .map_err(|e| SdkError::rpc("reading the reference gas price", e))?;
         if chain.gas_price == 0 {
-            return Err(SdkError::Decode(format!("the node at {url} reports a reference gas price of 0")));
+            return Err(SdkError::decode(format!("the node at {url} reports a reference gas price of 0")));
         }
         Ok(chain)
     }
@@ -301,7 +301,7 @@ impl Chain {
             .get_object(req)
             .await
             .map_err(|e| SdkError::rpc(format!("reading object {id}"), e))?;
-        response.into_inner().object.ok_or_else(|| SdkError::Decode(format!("object {id} came back empty")))
+        response.into_inner().object.ok_or_else(|| SdkError::decode(format!("object {id} came back empty")))
     }
 
     /// The node's latest checkpoint.
@@ -336,7 +336,7 @@ pub async fn checkpoint_height(rpc: &mut sui_rpc::Client) -> Result<u64> {
         .map_err(|e| SdkError::rpc("reading the node's service info", e))?
         .into_inner()
         .checkpoint_height
-        .ok_or_else(|| SdkError::Decode("the node reports no checkpoint height".into()))
+        .ok_or_else(|| SdkError::decode("the node reports no checkpoint height"))
 }
 
 /// What a publication of the package created, read from its transaction:
@@ -353,7 +353,7 @@ pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Ad
         .map_err(|e| SdkError::rpc(format!("reading transaction {digest} at {url}"), e))?
         .into_inner()
         .transaction
-        .ok_or_else(|| SdkError::Decode(format!("transaction {digest} came back empty")))?;
+        .ok_or_else(|| SdkError::decode(format!("transaction {digest} came back empty")))?;
     let events = tx.events.as_ref();
     for e in events.map(|e| e.events.as_slice()).unwrap_or_default() {
         let Some(tag) = e.event_type.as_deref().and_then(|t| t.parse::<StructTag>().ok()) else { continue };

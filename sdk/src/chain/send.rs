@@ -194,7 +194,7 @@ impl Chain {
                     let executed = response
                         .into_inner()
                         .transaction
-                        .ok_or_else(|| SdkError::Decode(format!("the node returned no transaction for {digest}")))?;
+                        .ok_or_else(|| SdkError::decode(format!("the node returned no transaction for {digest}")))?;
                     return self.read_outcome(digest, executed);
                 }
                 Err(status) if is_transient(&status) => {
@@ -224,9 +224,9 @@ impl Chain {
 
     fn read_outcome(&self, digest: Digest, executed: proto::ExecutedTransaction) -> Result<Executed> {
         let effects_proto =
-            executed.effects.as_ref().ok_or_else(|| SdkError::Decode(format!("no effects for {digest}")))?;
+            executed.effects.as_ref().ok_or_else(|| SdkError::decode(format!("no effects for {digest}")))?;
         let effects = TransactionEffects::try_from(effects_proto)
-            .map_err(|e| SdkError::Decode(format!("effects of {digest} do not decode: {e}")))?;
+            .map_err(|e| SdkError::decode(format!("effects of {digest} do not decode")).because(e))?;
         self.learn(&effects);
         match effects.status() {
             ExecutionStatus::Success => {}

@@ -15,7 +15,7 @@ use atoma_protocol::{Event, ObjectId, Status};
 use sui_sdk_types::{Address, Digest};
 
 use super::{Attestation, Outcome, RequestHandle};
-use crate::error::{Result, SdkError};
+use crate::error::{Result, SdkError, report};
 use crate::events::{EventStream, Start};
 
 /// Margin after a deadline before the handle calls `expire` (clocks differ a little).
@@ -174,7 +174,7 @@ impl RequestHandle {
         match result {
             Ok(executed) => transactions.push(executed.digest),
             Err(SdkError::Protocol { error, .. }) if error.is_lost_race() => {}
-            Err(e) => tracing::warn!(request = %self.request, error = %e, "{what} failed"),
+            Err(e) => tracing::warn!(request = %self.request, error = %report(&e), "{what} failed"),
         }
     }
 

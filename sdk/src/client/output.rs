@@ -10,7 +10,7 @@ use futures::future::select_ok;
 use sui_sdk_types::Address;
 
 use super::{FirstOutput, RequestHandle};
-use crate::error::{Result, SdkError};
+use crate::error::{Result, SdkError, report};
 use crate::http;
 
 /// How often the handle looks for a commitment.
@@ -30,7 +30,7 @@ impl RequestHandle {
                     .chain
                     .node(node)
                     .await?
-                    .ok_or_else(|| SdkError::Http(format!("node {node} is not registered")))?;
+                    .ok_or_else(|| SdkError::http(format!("node {node} is not registered")))?;
                 let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::sealed_path(&self.request));
                 let response = self
                     .client
@@ -40,15 +40,15 @@ impl RequestHandle {
                     .json(&http::SealedNotice { secret: secret.clone() })
                     .send()
                     .await
-                    .map_err(|e| SdkError::Http(format!("{url}: {e}")))?;
+                    .map_err(|e| SdkError::http(url.clone()).because(e))?;
                 if !response.status().is_success() {
-                    return Err(SdkError::Http(format!("{url} answered {}", response.status())));
+                    return Err(SdkError::http(format!("{url} answered {}", response.status())));
                 }
                 Ok(())
             }
             .await;
             if let Err(e) = result {
-                tracing::warn!(request = %self.request, node = %node, error = %e, "could not tell a chosen verifier");
+                tracing::warn!(request = %self.request, node = %node, error = %report(&e), "could not tell a chosen verifier");
             }
         }
     }
@@ -69,7 +69,7 @@ impl RequestHandle {
             }
         }
         if nodes.is_empty() {
-            return Err(SdkError::Http(format!("none of the nodes selected for {} is registered", self.request)));
+            return Err(SdkError::http(format!("none of the nodes selected for {} is registered", self.request)));
         }
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
         // Every node is asked at once, each until it serves an output that opens
@@ -96,7 +96,7 @@ impl RequestHandle {
             match self.fetch(node, info, signature, wait).await {
                 Ok(served) => return self.bind_to_commitment(served, deadline).await,
                 Err(e) => {
-                    tracing::debug!(request = %self.request, %node, error = %e, "no output yet");
+                    tracing::debug!(request = %self.request, %node, error = %report(&e), "no output yet");
                     tokio::time::sleep(POLL).await;
                 }
             }
@@ -120,9 +120,9 @@ impl RequestHandle {
             .timeout(wait + Duration::from_secs(5))
             .send()
             .await
-            .map_err(|e| SdkError::Http(format!("{url}: {e}")))?;
+            .map_err(|e| SdkError::http(url.clone()).because(e))?;
         if !response.status().is_success() {
-            return Err(SdkError::Http(format!("{url} answered {}", response.status())));
+            return Err(SdkError::http(format!("{url} answered {}", response.status())));
         }
         let header = |name: &str| {
             response
@@ -134,7 +134,7 @@ impl RequestHandle {
         };
         let (digest_hex, salt_hex, node_signature) =
             (header(http::OUTPUT_DIGEST)?, header(http::SALT)?, header(http::NODE_SIGNATURE)?);
-        let output = response.bytes().await.map_err(|e| SdkError::Http(format!("{url}: {e}")))?.to_vec();
+        let output = response.bytes().await.map_err(|e| SdkError::http(url.clone()).because(e))?.to_vec();
         let digest = http::output_digest(&output);
         if http::parse_hex32(&digest_hex) != Some(digest) {
             return Err(SdkError::Verification(format!("{url} served bytes that do not match its digest header")));

@@ -47,6 +47,7 @@ use atoma_protocol::commitment::secret_hash;
 use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
 use atoma_protocol::{Digest as ProtoDigest, Event, Mode, ObjectId, Request, Role, Status};
+use atoma_sdk::error::report;
 use atoma_sdk::{Chain, EventStream, SdkError, Start};
 use sui_sdk_types::Address;
 use tokio::sync::{Notify, Semaphore};
@@ -187,7 +188,7 @@ impl Service {
                 Ok(_) | Err(SdkError::Protocol { .. } | SdkError::Execution { .. } | SdkError::Rejected(_)) => {
                     self.db.outbox_remove(&digest)?;
                 }
-                Err(e) => tracing::warn!(%digest, error = %e, "outcome still unknown; kept in the outbox"),
+                Err(e) => tracing::warn!(%digest, error = %report(&e), "outcome still unknown; kept in the outbox"),
             }
         }
         self.check_standing().await;
@@ -251,7 +252,7 @@ impl Service {
                 return;
             }
             Err(e) => {
-                tracing::debug!(error = %e, "reading the node's standing");
+                tracing::debug!(error = %report(&e), "reading the node's standing");
                 return;
             }
         };

@@ -145,7 +145,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             Some(f)
         }
         Err(e) => {
-            progress(format!("no first output: {e}"));
+            progress(format!("no first output: {}", atoma_sdk::error::report(&e)));
             None
         }
     };
