@@ -153,9 +153,22 @@ pub(crate) enum Created {
 impl EntryCall {
     /// The call of `function` with these arguments, in its signature's order.
     pub(crate) fn parse(function: &str, args: Vec<Arg>) -> Result<EntryCall, Mismatch> {
-        use EntryCall::*;
         let mut a = Args { function, args: args.into_iter() };
-        let call = match function {
+        let call = match Self::parse_network(function, &mut a)? {
+            Some(call) => call,
+            None => match Self::parse_node(function, &mut a)? {
+                Some(call) => call,
+                None => Self::parse_request(function, &mut a)?.ok_or_else(|| a.mismatch())?,
+            },
+        };
+        a.end()?;
+        Ok(call)
+    }
+
+    /// The admin's calls (module `network`).
+    fn parse_network(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+        use EntryCall::*;
+        Ok(Some(match function {
             "add_hardware_class" => {
                 a.read()?;
                 AddHardwareClass {
@@ -195,6 +208,14 @@ impl EntryCall {
                 a.read()?;
                 WithdrawTreasury { cap: a.admin_cap()?, amount: a.u64()? }
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The node operators' calls (module `node`).
+    fn parse_node(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+        use EntryCall::*;
+        Ok(Some(match function {
             "register_node" => {
                 RegisterNode { class: a.class()?, collateral: a.coin()?, endpoint: a.string()?, key: a.bytes()? }
             }
@@ -206,6 +227,14 @@ impl EntryCall {
                 a.read()?;
                 if function == "withdraw" { Withdraw { class, cap } } else { RequestLeave { class, cap } }
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The calls on a request's path (module `request`).
+    fn parse_request(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+        use EntryCall::*;
+        Ok(Some(match function {
             "submit_sampling" | "submit_cross_validation" | "submit_sealed" => {
                 a.read()?;
                 let (class, args) = (a.class()?, a.submit_args()?);
@@ -267,10 +296,8 @@ impl EntryCall {
                 a.read()?;
                 call
             }
-            _ => return Err(a.mismatch()),
-        };
-        a.end()?;
-        Ok(call)
+            _ => return Ok(None),
+        }))
     }
 
     /// Runs the call on `state`: its outcome (events, payouts) and the
