@@ -39,12 +39,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use atoma_protocol::{ObjectId, Params, State};
+use atoma_protocol::{AdminCap, ObjectId, Params, State};
 use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{
-    Address, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction, Identifier, Owner,
-    Transaction, TransactionEffects, TransactionEffectsV2, TransactionExpiration, TransactionKind,
+    Address, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction, Identifier,
+    Object, Owner, Transaction, TransactionEffects, TransactionEffectsV2, TransactionExpiration, TransactionKind,
 };
 
 use crate::execute::effects;
@@ -345,7 +345,58 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     let admin_cap_id = new_id();
     let tables = [new_id(), new_id()].map(ObjectId::from);
     let random_inner = new_id();
+    let (state, admin_cap, events) = genesis_state(config, network_id, admin_cap_id, &mut new_id)?;
 
+    let mut genesis_objects = vec![
+        b.clock(timestamp_ms, VERSION),
+        b.random(random_inner, VERSION),
+        b.network(&state.network, tables, VERSION, VERSION),
+        b.admin_cap(admin_cap, VERSION, config.admin),
+    ];
+    genesis_objects.extend(state.classes.values().map(|c| b.class(c, VERSION, VERSION)));
+    genesis_objects.extend(funded_coins(config, &b, &seed, &mut new_id)?);
+    let record = genesis_record(&b, genesis_objects, &events, timestamp_ms);
+
+    let mut store = ObjectStore::default();
+    for o in &record.output_objects {
+        store.put(o.clone());
+    }
+    let mut chain = Ledger {
+        identity: Identity {
+            package,
+            network_id,
+            network_initial_version: VERSION,
+            admin_cap_id,
+            network_tables: tables,
+            random_initial_version: VERSION,
+            reference_gas_price: config.reference_gas_price,
+            random_seed: seed,
+        },
+        state,
+        objects: store,
+        txs: Default::default(),
+        checkpoints: Vec::new(),
+        pending: Vec::new(),
+        last_time_ms: timestamp_ms,
+        epoch_gas: GasCostSummary::new(0, 0, 0, 0),
+        total_transactions: 0,
+    };
+    chain.record(record.transaction.digest(), record);
+    chain.seal_checkpoint(timestamp_ms);
+    Ok(chain)
+}
+
+/// The version of every genesis object.
+const VERSION: u64 = 1;
+
+/// The protocol state at genesis: the network, its classes and models, and
+/// the events that created them.
+fn genesis_state(
+    config: &GenesisConfig,
+    network_id: Address,
+    admin_cap_id: Address,
+    new_id: &mut impl FnMut() -> Address,
+) -> anyhow::Result<(State, AdminCap, Vec<atoma_protocol::Event>)> {
     let params = config.params.resolve();
     let (mut state, admin_cap, out) =
         State::create_network(ObjectId::from(network_id), ObjectId::from(admin_cap_id), params).context("params")?;
@@ -366,27 +417,39 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
             .with_context(|| format!("models[{i}]"))?;
         events.extend(out.events);
     }
+    Ok((state, admin_cap, events))
+}
 
-    let version = 1;
-    let mut genesis_objects = vec![
-        b.clock(timestamp_ms, version),
-        b.random(random_inner, version),
-        b.network(&state.network, tables, version, version),
-        b.admin_cap(admin_cap, version, config.admin),
-    ];
-    genesis_objects.extend(state.classes.values().map(|c| b.class(c, version, version)));
+/// The funded accounts' coins (each balance split evenly, the first coin
+/// taking the remainder) and the faucet's.
+fn funded_coins(
+    config: &GenesisConfig,
+    b: &Builder,
+    seed: &[u8; 32],
+    new_id: &mut impl FnMut() -> Address,
+) -> anyhow::Result<Vec<Object>> {
+    let mut coins_out = Vec::new();
     for (address, balance, coins) in config.funded()? {
         for k in 0..coins {
-            // The balance is split evenly; the first coin takes the remainder.
             let share = balance / coins + if k == 0 { balance % coins } else { 0 };
-            genesis_objects.push(b.coin(new_id(), share, version, Owner::Address(address)));
+            coins_out.push(b.coin(new_id(), share, VERSION, Owner::Address(address)));
         }
     }
     if config.faucet_balance > 0 {
-        let faucet = faucet_key(&seed).public_key().derive_address();
-        genesis_objects.push(b.coin(new_id(), config.faucet_balance, version, Owner::Address(faucet)));
+        let faucet = faucet_key(seed).public_key().derive_address();
+        coins_out.push(b.coin(new_id(), config.faucet_balance, VERSION, Owner::Address(faucet)));
     }
+    Ok(coins_out)
+}
 
+/// The genesis transaction's record: it creates every object and emits the
+/// events of creating the network, with effects computed as execution's are.
+fn genesis_record(
+    b: &Builder,
+    genesis_objects: Vec<Object>,
+    events: &[atoma_protocol::Event],
+    timestamp_ms: u64,
+) -> TxRecord {
     let transaction = Transaction {
         kind: TransactionKind::Genesis(GenesisTransaction {
             objects: genesis_objects.iter().map(|o| GenesisObject::new(o.data().clone(), *o.owner())).collect(),
@@ -400,7 +463,7 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
     // fund holds the genesis objects' rebates), so that rewriting one costs
     // its sender only the non-refundable share.
     let written = effects::finish_objects(genesis_objects, digest);
-    let events = effects::sui_events(&b, Identifier::from_static("network"), Address::ZERO, &events);
+    let events = effects::sui_events(b, Identifier::from_static("network"), Address::ZERO, events);
     let changed = effects::changed_objects(&[], &written, &Default::default());
     let effects = TransactionEffects::V2(Box::new(TransactionEffectsV2 {
         status: ExecutionStatus::Success,
@@ -410,51 +473,21 @@ pub fn build(config: &GenesisConfig, seed: [u8; 32], timestamp_ms: u64) -> anyho
         gas_object_index: None,
         events_digest: events.as_ref().map(|e| e.digest()),
         dependencies: Vec::new(),
-        lamport_version: version,
+        lamport_version: VERSION,
         changed_objects: changed,
         unchanged_consensus_objects: Vec::new(),
         auxiliary_data_digest: None,
     }));
-
-    let mut store = ObjectStore::default();
-    for o in &written {
-        store.put(o.clone());
+    TxRecord {
+        transaction,
+        signatures: Vec::new(),
+        effects,
+        events,
+        timestamp_ms,
+        checkpoint: None,
+        input_objects: Vec::new(),
+        output_objects: written,
     }
-    let mut chain = Ledger {
-        identity: Identity {
-            package,
-            network_id,
-            network_initial_version: version,
-            admin_cap_id,
-            network_tables: tables,
-            random_initial_version: version,
-            reference_gas_price: config.reference_gas_price,
-            random_seed: seed,
-        },
-        state,
-        objects: store,
-        txs: Default::default(),
-        checkpoints: Vec::new(),
-        pending: Vec::new(),
-        last_time_ms: timestamp_ms,
-        epoch_gas: GasCostSummary::new(0, 0, 0, 0),
-        total_transactions: 0,
-    };
-    chain.record(
-        digest,
-        TxRecord {
-            transaction,
-            signatures: Vec::new(),
-            effects,
-            events,
-            timestamp_ms,
-            checkpoint: None,
-            input_objects: Vec::new(),
-            output_objects: written,
-        },
-    );
-    chain.seal_checkpoint(timestamp_ms);
-    Ok(chain)
 }
 
 /// The key of the faucet's account (see `faucet`), from the network's
