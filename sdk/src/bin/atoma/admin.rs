@@ -204,103 +204,145 @@ pub async fn admin(a: AdminArgs) -> anyhow::Result<()> {
     };
     match a.command {
         AdminCommand::AddClass { name, profile, min_collateral, task_lock } => {
-            if name.is_empty() || name.len() > MAX_NAME_LEN {
-                bail!("--name must be 1 to {MAX_NAME_LEN} bytes");
-            }
-            if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
-                bail!("--profile must be 1 to {MAX_PROFILE_LEN} bytes");
-            }
-            if task_lock == 0 || task_lock > min_collateral {
-                bail!("--task-lock must be positive and at most --min-collateral ({min_collateral} MIST)");
-            }
-            if let Some((id, _)) = chain.classes().await?.iter().find(|(_, c)| c.name == name) {
-                bail!("class {id} is named {name:?} already: nodes find their class by name, so names must differ");
-            }
-            let (id, executed) = chain.add_hardware_class(cap, &name, &profile, min_collateral, task_lock).await?;
-            let object = chain.class_object(id).await?;
-            println!("{id}");
-            eprintln!("added class {id} {name:?} (object {object}) in transaction {}", executed.digest);
+            add_class(&chain, cap, name, profile, min_collateral, task_lock).await?
         }
         AdminCommand::AddModel { manifest, id, weight_digest, class } => {
-            let from_manifest = manifest.as_deref().map(read_manifest).transpose()?;
-            let model_id = id.or(from_manifest.as_ref().map(|m| m.0.clone())).context("give --id")?;
-            let class = class.or(from_manifest.as_ref().map(|m| m.1.clone())).context("give --class")?;
-            let digest = match (weight_digest, &from_manifest) {
-                (Some(d), _) => parse_digest(&d, "--weight-digest")?,
-                (None, Some(m)) => m.2,
-                (None, None) => bail!("give --manifest or --weight-digest"),
-            };
-            if model_id.is_empty() || model_id.len() > MAX_NAME_LEN {
-                bail!("the model id must be 1 to {MAX_NAME_LEN} bytes");
-            }
-            if chain.models().await?.iter().any(|(m, _)| *m == model_id) {
-                bail!("model {model_id:?} is registered already (model ids are permanent; choose another id)");
-            }
-            let class_id = class_id_by_name(&chain, &class).await?;
-            let executed = chain.add_model(cap, &model_id, &digest.0, class_id).await?;
-            println!("{model_id}");
-            eprintln!(
-                "added model {model_id:?} (digest {}) to class {class_id} in transaction {}",
-                hex(&digest.0),
-                executed.digest
-            );
+            add_model(&chain, cap, manifest, id, weight_digest, class).await?
         }
-        AdminCommand::SetParams(flags) => {
-            let current = chain.network().await?.params;
-            let (params, changed) = flags.apply(current);
-            if changed.is_empty() {
-                bail!("nothing to change: give at least one parameter flag with a new value (see --help)");
-            }
-            let broken = params.violations();
-            if !broken.is_empty() {
-                bail!("the new parameters break the network's rules: {}", broken.join("; "));
-            }
-            let executed = chain.set_params(cap, &params).await?;
-            for c in &changed {
-                println!("{c}");
-            }
-            eprintln!("parameters set in transaction {}", executed.digest);
-        }
-        AdminCommand::SweepRevenue { class } => {
-            let classes = match class {
-                Some(name) => vec![class_id_by_name(&chain, &name).await?],
-                None => chain.classes().await?.iter().filter(|(_, c)| c.revenue > 0).map(|(id, _)| *id).collect(),
-            };
-            if classes.is_empty() {
-                eprintln!("no class holds revenue");
-            }
-            for id in classes {
-                let revenue = chain.class(id).await?.revenue;
-                let executed = chain.sweep_revenue(cap, id).await?;
-                println!("class {id}: {revenue} MIST to the treasury");
-                eprintln!("  transaction {}", executed.digest);
-            }
-        }
-        AdminCommand::WithdrawTreasury { amount, all } => {
-            let treasury = chain.network().await?.treasury;
-            let amount = if all { treasury } else { amount.context("give --amount or --all")? };
-            if amount == 0 {
-                bail!("nothing to withdraw: the treasury holds {treasury} MIST");
-            }
-            if amount > treasury {
-                bail!(
-                    "the treasury holds {treasury} MIST, less than {amount}; `atoma admin sweep-revenue` moves the classes' revenue into it"
-                );
-            }
-            let executed = chain.withdraw_treasury(cap, amount).await?;
-            println!("{amount}");
-            eprintln!("paid {amount} MIST to {} in transaction {}", chain.sender(), executed.digest);
-        }
-        AdminCommand::Migrate => {
-            let executed = chain.migrate(cap).await?;
-            eprintln!("migrated the Network in transaction {}", executed.digest);
-            let classes = chain.network().await?.next_class_id;
-            for id in 0..classes {
-                let executed = chain.migrate_class(cap, id).await?;
-                eprintln!("migrated class {id} in transaction {}", executed.digest);
-            }
-            println!("migrated the Network and {classes} class(es)");
-        }
+        AdminCommand::SetParams(flags) => set_params(&chain, cap, flags).await?,
+        AdminCommand::SweepRevenue { class } => sweep_revenue(&chain, cap, class).await?,
+        AdminCommand::WithdrawTreasury { amount, all } => withdraw_treasury(&chain, cap, amount, all).await?,
+        AdminCommand::Migrate => migrate(&chain, cap).await?,
     }
+    Ok(())
+}
+
+/// Registers a hardware class, refusing a name in use.
+async fn add_class(
+    chain: &Chain,
+    cap: Address,
+    name: String,
+    profile: String,
+    min_collateral: u64,
+    task_lock: u64,
+) -> anyhow::Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        bail!("--name must be 1 to {MAX_NAME_LEN} bytes");
+    }
+    if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
+        bail!("--profile must be 1 to {MAX_PROFILE_LEN} bytes");
+    }
+    if task_lock == 0 || task_lock > min_collateral {
+        bail!("--task-lock must be positive and at most --min-collateral ({min_collateral} MIST)");
+    }
+    if let Some((id, _)) = chain.classes().await?.iter().find(|(_, c)| c.name == name) {
+        bail!("class {id} is named {name:?} already: nodes find their class by name, so names must differ");
+    }
+    let (id, executed) = chain.add_hardware_class(cap, &name, &profile, min_collateral, task_lock).await?;
+    let object = chain.class_object(id).await?;
+    println!("{id}");
+    eprintln!("added class {id} {name:?} (object {object}) in transaction {}", executed.digest);
+    Ok(())
+}
+
+/// Registers a model (from its manifest or flags), refusing an id in use.
+async fn add_model(
+    chain: &Chain,
+    cap: Address,
+    manifest: Option<PathBuf>,
+    id: Option<String>,
+    weight_digest: Option<String>,
+    class: Option<String>,
+) -> anyhow::Result<()> {
+    let from_manifest = manifest.as_deref().map(read_manifest).transpose()?;
+    let model_id = id.or(from_manifest.as_ref().map(|m| m.0.clone())).context("give --id")?;
+    let class = class.or(from_manifest.as_ref().map(|m| m.1.clone())).context("give --class")?;
+    let digest = match (weight_digest, &from_manifest) {
+        (Some(d), _) => parse_digest(&d, "--weight-digest")?,
+        (None, Some(m)) => m.2,
+        (None, None) => bail!("give --manifest or --weight-digest"),
+    };
+    if model_id.is_empty() || model_id.len() > MAX_NAME_LEN {
+        bail!("the model id must be 1 to {MAX_NAME_LEN} bytes");
+    }
+    if chain.models().await?.iter().any(|(m, _)| *m == model_id) {
+        bail!("model {model_id:?} is registered already (model ids are permanent; choose another id)");
+    }
+    let class_id = class_id_by_name(chain, &class).await?;
+    let executed = chain.add_model(cap, &model_id, &digest.0, class_id).await?;
+    println!("{model_id}");
+    eprintln!(
+        "added model {model_id:?} (digest {}) to class {class_id} in transaction {}",
+        hex(&digest.0),
+        executed.digest
+    );
+    Ok(())
+}
+
+/// Changes the parameters the flags name, refusing a set that breaks a rule.
+async fn set_params(chain: &Chain, cap: Address, flags: ParamFlags) -> anyhow::Result<()> {
+    let current = chain.network().await?.params;
+    let (params, changed) = flags.apply(current);
+    if changed.is_empty() {
+        bail!("nothing to change: give at least one parameter flag with a new value (see --help)");
+    }
+    let broken = params.violations();
+    if !broken.is_empty() {
+        bail!("the new parameters break the network's rules: {}", broken.join("; "));
+    }
+    let executed = chain.set_params(cap, &params).await?;
+    for c in &changed {
+        println!("{c}");
+    }
+    eprintln!("parameters set in transaction {}", executed.digest);
+    Ok(())
+}
+
+/// Moves a class's revenue (or every class's) to the treasury.
+async fn sweep_revenue(chain: &Chain, cap: Address, class: Option<String>) -> anyhow::Result<()> {
+    let classes = match class {
+        Some(name) => vec![class_id_by_name(chain, &name).await?],
+        None => chain.classes().await?.iter().filter(|(_, c)| c.revenue > 0).map(|(id, _)| *id).collect(),
+    };
+    if classes.is_empty() {
+        eprintln!("no class holds revenue");
+    }
+    for id in classes {
+        let revenue = chain.class(id).await?.revenue;
+        let executed = chain.sweep_revenue(cap, id).await?;
+        println!("class {id}: {revenue} MIST to the treasury");
+        eprintln!("  transaction {}", executed.digest);
+    }
+    Ok(())
+}
+
+/// Pays the treasury (or part of it) to the admin.
+async fn withdraw_treasury(chain: &Chain, cap: Address, amount: Option<u64>, all: bool) -> anyhow::Result<()> {
+    let treasury = chain.network().await?.treasury;
+    let amount = if all { treasury } else { amount.context("give --amount or --all")? };
+    if amount == 0 {
+        bail!("nothing to withdraw: the treasury holds {treasury} MIST");
+    }
+    if amount > treasury {
+        bail!(
+            "the treasury holds {treasury} MIST, less than {amount}; `atoma admin sweep-revenue` moves the classes' revenue into it"
+        );
+    }
+    let executed = chain.withdraw_treasury(cap, amount).await?;
+    println!("{amount}");
+    eprintln!("paid {amount} MIST to {} in transaction {}", chain.sender(), executed.digest);
+    Ok(())
+}
+
+/// Moves the Network, then every class, to this package version.
+async fn migrate(chain: &Chain, cap: Address) -> anyhow::Result<()> {
+    let executed = chain.migrate(cap).await?;
+    eprintln!("migrated the Network in transaction {}", executed.digest);
+    let classes = chain.network().await?.next_class_id;
+    for id in 0..classes {
+        let executed = chain.migrate_class(cap, id).await?;
+        eprintln!("migrated class {id} in transaction {}", executed.digest);
+    }
+    println!("migrated the Network and {classes} class(es)");
     Ok(())
 }
