@@ -9,7 +9,7 @@ use atoma_protocol::Mode;
 use atoma_protocol::output::Output;
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
-use atoma_sdk::{Client, InputSpec, RequestSpec};
+use atoma_sdk::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
@@ -91,29 +91,7 @@ fn bps(p: f64) -> anyhow::Result<u64> {
 pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let env = a.network.resolve()?;
     let key = a.key.resolve()?.key;
-    let built = if let Some(p) = &a.prompt {
-        Some(json!({ "prompt": p, "max_tokens": a.max_tokens }))
-    } else if let Some(c) = &a.chat {
-        Some(json!({ "messages": [{ "role": "user", "content": c }], "max_tokens": a.max_tokens }))
-    } else {
-        a.embed.as_ref().map(|e| json!({ "input": [e] }))
-    };
-    let input = match (&a.input, &a.input_file, &a.input_uri) {
-        _ if built.is_some() => InputSpec::Bytes(serde_json::to_vec(&built)?),
-        (Some(text), _, _) => InputSpec::Bytes(text.as_bytes().to_vec()),
-        (_, Some(path), _) => {
-            InputSpec::Bytes(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        (_, _, Some(uri)) => {
-            let digest = a
-                .input_digest
-                .as_deref()
-                .and_then(atoma_sdk::http::parse_hex32)
-                .context("--input-digest must be 64 hex digits")?;
-            InputSpec::Uri { uri: uri.clone(), digest }
-        }
-        _ => bail!("give --prompt, --chat, --embed, --input, --input-file or --input-uri"),
-    };
+    let input = input_of(&a)?;
     let mode = match a.mode {
         ModeArg::Sampling => Mode::Sampling { n: a.n },
         ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
@@ -163,32 +141,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         }
     }
     if a.json {
-        let outcome = match &attestation.outcome {
-            Outcome::Finalized { output_digest, nodes, verified } => json!({
-                "status": "finalized",
-                "output_digest": hex(output_digest),
-                "nodes": nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-                "verified": verified,
-            }),
-            Outcome::Failed { reason, refund } => {
-                json!({ "status": "failed", "reason": reason.name(), "refund": refund })
-            }
-        };
-        let out = json!({
-            "request": handle.id().to_string(),
-            "mode": attestation.mode.name(),
-            "fee": handle.fee(),
-            "outcome": outcome,
-            "first_output": first.as_ref().map(|f| json!({
-                "node": f.node.to_string(),
-                "output_hex": hex(&f.output),
-                "output": output_json(&f.output),
-                "matches_attestation": verified,
-                "seconds": first_elapsed.as_secs_f64(),
-            })),
-            "transactions": attestation.transactions.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-            "seconds": started.elapsed().as_secs_f64(),
-        });
+        let out = report_json(&handle, &attestation, first.as_ref(), verified, first_elapsed, started.elapsed());
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if let Some(f) = first {
         match Output::decode(&f.output) {
@@ -201,6 +154,70 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         bail!("the first output does not match the attested output");
     }
     Ok(())
+}
+
+/// The request's input, from whichever of the input flags was given.
+fn input_of(a: &SubmitArgs) -> anyhow::Result<InputSpec> {
+    let built = if let Some(p) = &a.prompt {
+        Some(json!({ "prompt": p, "max_tokens": a.max_tokens }))
+    } else if let Some(c) = &a.chat {
+        Some(json!({ "messages": [{ "role": "user", "content": c }], "max_tokens": a.max_tokens }))
+    } else {
+        a.embed.as_ref().map(|e| json!({ "input": [e] }))
+    };
+    Ok(match (&a.input, &a.input_file, &a.input_uri) {
+        _ if built.is_some() => InputSpec::Bytes(serde_json::to_vec(&built)?),
+        (Some(text), _, _) => InputSpec::Bytes(text.as_bytes().to_vec()),
+        (_, Some(path), _) => {
+            InputSpec::Bytes(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        (_, _, Some(uri)) => {
+            let digest = a
+                .input_digest
+                .as_deref()
+                .and_then(atoma_sdk::http::parse_hex32)
+                .context("--input-digest must be 64 hex digits")?;
+            InputSpec::Uri { uri: uri.clone(), digest }
+        }
+        _ => bail!("give --prompt, --chat, --embed, --input, --input-file or --input-uri"),
+    })
+}
+
+/// What `--json` prints: the request, its outcome, the first output and the transactions.
+fn report_json(
+    handle: &RequestHandle,
+    attestation: &Attestation,
+    first: Option<&FirstOutput>,
+    verified: Option<bool>,
+    first_elapsed: Duration,
+    elapsed: Duration,
+) -> serde_json::Value {
+    let outcome = match &attestation.outcome {
+        Outcome::Finalized { output_digest, nodes, verified } => json!({
+            "status": "finalized",
+            "output_digest": hex(output_digest),
+            "nodes": nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            "verified": verified,
+        }),
+        Outcome::Failed { reason, refund } => {
+            json!({ "status": "failed", "reason": reason.name(), "refund": refund })
+        }
+    };
+    json!({
+        "request": handle.id().to_string(),
+        "mode": attestation.mode.name(),
+        "fee": handle.fee(),
+        "outcome": outcome,
+        "first_output": first.as_ref().map(|f| json!({
+            "node": f.node.to_string(),
+            "output_hex": hex(&f.output),
+            "output": output_json(&f.output),
+            "matches_attestation": verified,
+            "seconds": first_elapsed.as_secs_f64(),
+        })),
+        "transactions": attestation.transactions.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        "seconds": elapsed.as_secs_f64(),
+    })
 }
 
 /// The rules a submission must meet that depend on the network, checked
