@@ -21,6 +21,7 @@ use crate::error::{ProtocolError, Result};
 use crate::events::{NodesSelected, RequestSubmitted};
 use crate::params::MAX_URI_LEN;
 use crate::request::{Request, Selection, Slot};
+use crate::state::HardwareClass;
 use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The arguments every submit function takes, as the Move entry functions
@@ -175,35 +176,43 @@ impl State {
             seed,
             timeout_ms: args.timeout_ms,
         });
-        let class = self.class_mut(class);
-        match mode {
-            Mode::Sampling { n } => {
-                let nodes = assign(class, &mut req, &seed, n, Role::Executor);
-                out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
-            }
-            Mode::CrossValidation { .. } => {
-                let nodes = assign(class, &mut req, &seed, 1, Role::Executor);
-                out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
-            }
-            Mode::Sealed { n, .. } => {
-                // One draw for the primary and the pool, so that the pool never holds the primary;
-                // only the primary is locked.
-                let pool = (params.sealed_pool_factor * n).min(eligible - 1);
-                let nodes = sample_fresh(class, &req, &seed, 1 + pool);
-                for (k, node_id) in nodes.iter().enumerate() {
-                    let slot = if k == 0 {
-                        Slot::new(*node_id, Role::Executor, lock(class, node_id))
-                    } else {
-                        Slot::new(*node_id, Role::Candidate, 0)
-                    };
-                    req.slots.push(slot);
-                }
-                out.emit(NodesSelected { request_id, role: Role::Executor, nodes: nodes[..1].to_vec(), deadline_ms });
-                out.emit(NodesSelected { request_id, role: Role::Candidate, nodes: nodes[1..].to_vec(), deadline_ms });
-            }
-        }
+        select_first(self.class_mut(class), &mut req, eligible, &mut out);
         self.requests.insert(request_id, req);
         Ok(out)
+    }
+}
+
+/// The first selection of a new request, drawn from its seed: the quorum
+/// (Sampling), the primary (CrossValidation), or the primary and the pool
+/// of candidates (Sealed: one draw, so that the pool never holds the
+/// primary; only the primary is locked).
+fn select_first(class: &mut HardwareClass, req: &mut Request, eligible: u64, out: &mut Outcome) {
+    let (request_id, seed, deadline_ms) = (req.id, req.seed, req.deadline_ms);
+    match req.mode {
+        Mode::Sampling { n } => {
+            let nodes = assign(class, req, &seed, n, Role::Executor);
+            out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
+        }
+        Mode::CrossValidation { .. } => {
+            let nodes = assign(class, req, &seed, 1, Role::Executor);
+            out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
+        }
+        Mode::Sealed { n, .. } => {
+            // One draw for the primary and the pool, so that the pool never holds the primary;
+            // only the primary is locked.
+            let pool = (req.params.sealed_pool_factor * n).min(eligible - 1);
+            let nodes = sample_fresh(class, req, &seed, 1 + pool);
+            for (k, node_id) in nodes.iter().enumerate() {
+                let slot = if k == 0 {
+                    Slot::new(*node_id, Role::Executor, lock(class, node_id))
+                } else {
+                    Slot::new(*node_id, Role::Candidate, 0)
+                };
+                req.slots.push(slot);
+            }
+            out.emit(NodesSelected { request_id, role: Role::Executor, nodes: nodes[..1].to_vec(), deadline_ms });
+            out.emit(NodesSelected { request_id, role: Role::Candidate, nodes: nodes[1..].to_vec(), deadline_ms });
+        }
     }
 }
 
