@@ -98,28 +98,47 @@ pub async fn all_events(chain: &Chain) -> anyhow::Result<Vec<PackageEvent>> {
 pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
     let events = all_events(chain).await?;
     let mut a = Audit::default();
-    let mut paid_in: u128 = 0;
-    let mut paid_out: u128 = 0;
-    let mut collateral: BTreeMap<Address, i128> = BTreeMap::new();
-    let mut withdrawn: BTreeSet<Address> = BTreeSet::new();
-    let mut treasury: i128 = 0;
-    // Protocol revenue held by each class, until swept to the treasury.
-    let mut revenue: BTreeMap<u64, i128> = BTreeMap::new();
-    // Per request: slashed amounts (for the pool and the protocol share) and its class.
-    let mut slashed_on: BTreeMap<Address, Vec<u64>> = BTreeMap::new();
-    let mut share_bps: BTreeMap<Address, u64> = BTreeMap::new();
-    let mut class_of: BTreeMap<Address, u64> = BTreeMap::new();
+    let mut books = Books::default();
     for e in &events {
-        match &e.event {
+        books.take(chain, &mut a, &e.event).await?;
+    }
+    let held = books.held_on_chain(chain, &a).await?;
+    let Books { paid_in, paid_out, .. } = books;
+    ensure!(paid_in == paid_out + held, "SUI not conserved: {paid_in} in, {paid_out} out, {held} held");
+    a.events = events;
+    Ok(a)
+}
+
+/// What the events say the protocol took in, paid out and holds.
+#[derive(Default)]
+struct Books {
+    paid_in: u128,
+    paid_out: u128,
+    collateral: BTreeMap<Address, i128>,
+    withdrawn: BTreeSet<Address>,
+    treasury: i128,
+    /// Protocol revenue held by each class, until swept to the treasury.
+    revenue: BTreeMap<u64, i128>,
+    /// Per request: slashed amounts (for the pool and the protocol share),
+    /// the protocol's share and its class.
+    slashed_on: BTreeMap<Address, Vec<u64>>,
+    share_bps: BTreeMap<Address, u64>,
+    class_of: BTreeMap<Address, u64>,
+}
+
+impl Books {
+    /// Enters one event (a request's submission reads its parameters from the chain).
+    async fn take(&mut self, chain: &Chain, a: &mut Audit, event: &Event) -> anyhow::Result<()> {
+        match event {
             Event::NodeRegistered(r) => {
-                paid_in += r.collateral as u128;
-                collateral.insert(addr(&r.node_id), r.collateral as i128);
+                self.paid_in += r.collateral as u128;
+                self.collateral.insert(addr(&r.node_id), r.collateral as i128);
             }
             Event::CollateralAdded(c) => {
-                paid_in += c.amount as u128;
-                *collateral.entry(addr(&c.node_id)).or_default() += c.amount as i128;
+                self.paid_in += c.amount as u128;
+                *self.collateral.entry(addr(&c.node_id)).or_default() += c.amount as i128;
                 ensure!(
-                    collateral[&addr(&c.node_id)] == c.collateral as i128,
+                    self.collateral[&addr(&c.node_id)] == c.collateral as i128,
                     "node {}: CollateralAdded says {}",
                     addr(&c.node_id),
                     c.collateral
@@ -128,118 +147,129 @@ pub async fn audit(chain: &Chain) -> anyhow::Result<Audit> {
             Event::NodeWithdrawn(w) => {
                 let node = addr(&w.node_id);
                 ensure!(
-                    collateral.get(&node).copied() == Some(w.amount as i128),
+                    self.collateral.get(&node).copied() == Some(w.amount as i128),
                     "node {node} withdrew {} but held {:?}",
                     w.amount,
-                    collateral.get(&node)
+                    self.collateral.get(&node)
                 );
-                paid_out += w.amount as u128;
-                collateral.remove(&node);
-                withdrawn.insert(node);
+                self.paid_out += w.amount as u128;
+                self.collateral.remove(&node);
+                self.withdrawn.insert(node);
             }
             Event::TreasuryWithdrawn(t) => {
-                paid_out += t.amount as u128;
-                treasury -= t.amount as i128;
+                self.paid_out += t.amount as u128;
+                self.treasury -= t.amount as i128;
             }
             Event::RevenueSwept(r) => {
-                *revenue.entry(r.class_id).or_default() -= r.amount as i128;
-                treasury += r.amount as i128;
+                *self.revenue.entry(r.class_id).or_default() -= r.amount as i128;
+                self.treasury += r.amount as i128;
             }
             Event::RequestSubmitted(s) => {
                 let request = addr(&s.request_id);
-                paid_in += s.fee as u128;
+                self.paid_in += s.fee as u128;
                 a.fees.insert(request, s.fee);
                 a.endings.insert(request, Ending::Open);
                 let on_chain = chain.request(request).await?;
-                share_bps.insert(request, on_chain.params.protocol_share_bps);
-                class_of.insert(request, on_chain.class_id);
+                self.share_bps.insert(request, on_chain.params.protocol_share_bps);
+                self.class_of.insert(request, on_chain.class_id);
             }
             Event::NodeSlashed(s) => {
                 let (request, node) = (addr(&s.request_id), addr(&s.node_id));
-                *collateral.entry(node).or_default() -= s.amount as i128;
+                *self.collateral.entry(node).or_default() -= s.amount as i128;
                 a.slashes.entry(node).or_default().push((request, s.reason, s.amount));
-                slashed_on.entry(request).or_default().push(s.amount);
+                self.slashed_on.entry(request).or_default().push(s.amount);
             }
-            Event::RequestFinalized(f) => {
-                let request = addr(&f.request_id);
-                let fee = *a.fees.get(&request).context("finalized before submitted")?;
-                let bps = share_bps[&request];
-                let slashes = slashed_on.get(&request).cloned().unwrap_or_default();
-                let share: u64 = slashes.iter().map(|s| bps_of(*s, bps)).sum();
-                let pool: u64 = slashes.iter().sum::<u64>() - share;
-                let total = fee + pool;
-                let k = f.nodes.len() as u64;
-                ensure!(k > 0, "request {request} finalized with no node");
-                ensure!(
-                    f.reward_per_node == total / k,
-                    "request {request}: reward {} is not (fee {fee} + pool {pool}) / {k}",
-                    f.reward_per_node
-                );
-                *revenue.entry(class_of[&request]).or_default() +=
-                    share as i128 + (total - f.reward_per_node * k) as i128;
-                paid_out += (f.reward_per_node * k) as u128;
-                for n in &f.nodes {
-                    *a.rewards.entry(addr(n)).or_default() += f.reward_per_node;
-                }
-                a.endings.insert(
-                    request,
-                    Ending::Finalized {
-                        output_digest: f.output_digest.0,
-                        nodes: f.nodes.iter().map(addr).collect(),
-                        reward: f.reward_per_node,
-                        verified: f.verified,
-                    },
-                );
-            }
+            Event::RequestFinalized(f) => self.finalized(a, f)?,
             Event::RequestFailed(f) => {
                 let request = addr(&f.request_id);
                 let fee = *a.fees.get(&request).context("failed before submitted")?;
                 ensure!(f.refund == fee, "request {request} refunded {} of a fee of {fee}", f.refund);
-                let slashes: u64 = slashed_on.get(&request).map(|s| s.iter().sum()).unwrap_or(0);
+                let slashes: u64 = self.slashed_on.get(&request).map(|s| s.iter().sum()).unwrap_or(0);
                 // The protocol share and the pool: all the slashed stake goes to the class's revenue.
-                *revenue.entry(class_of[&request]).or_default() += slashes as i128;
-                paid_out += f.refund as u128;
+                *self.revenue.entry(self.class_of[&request]).or_default() += slashes as i128;
+                self.paid_out += f.refund as u128;
                 a.endings.insert(request, Ending::Failed { reason: f.reason, refund: f.refund });
             }
             _ => {}
         }
+        Ok(())
     }
 
-    // The chain's objects.
-    let network = chain.network().await?;
-    ensure!(network.treasury as i128 == treasury, "treasury is {}, the events give {treasury}", network.treasury);
-    let mut held: u128 = network.treasury as u128;
-    for (class_id, class) in chain.classes().await? {
-        let expected = revenue.get(&class_id).copied().unwrap_or(0);
+    /// A finalized request pays fee and pool, less the protocol's share of
+    /// the slashes, evenly to the winners; the remainder is the class's revenue.
+    fn finalized(&mut self, a: &mut Audit, f: &atoma_protocol::events::RequestFinalized) -> anyhow::Result<()> {
+        let request = addr(&f.request_id);
+        let fee = *a.fees.get(&request).context("finalized before submitted")?;
+        let bps = self.share_bps[&request];
+        let slashes = self.slashed_on.get(&request).cloned().unwrap_or_default();
+        let share: u64 = slashes.iter().map(|s| bps_of(*s, bps)).sum();
+        let pool: u64 = slashes.iter().sum::<u64>() - share;
+        let total = fee + pool;
+        let k = f.nodes.len() as u64;
+        ensure!(k > 0, "request {request} finalized with no node");
         ensure!(
-            class.revenue as i128 == expected,
-            "class {class_id}: revenue {} on chain, {expected} from the events",
-            class.revenue
+            f.reward_per_node == total / k,
+            "request {request}: reward {} is not (fee {fee} + pool {pool}) / {k}",
+            f.reward_per_node
         );
-        held += class.revenue as u128;
+        *self.revenue.entry(self.class_of[&request]).or_default() +=
+            share as i128 + (total - f.reward_per_node * k) as i128;
+        self.paid_out += (f.reward_per_node * k) as u128;
+        for n in &f.nodes {
+            *a.rewards.entry(addr(n)).or_default() += f.reward_per_node;
+        }
+        a.endings.insert(
+            request,
+            Ending::Finalized {
+                output_digest: f.output_digest.0,
+                nodes: f.nodes.iter().map(addr).collect(),
+                reward: f.reward_per_node,
+                verified: f.verified,
+            },
+        );
+        Ok(())
     }
-    for (node, expected) in &collateral {
-        let on_chain = chain.node(*node).await?.with_context(|| format!("node {node} is gone"))?;
+
+    /// Compares every balance with the objects on chain; returns what they hold.
+    async fn held_on_chain(&self, chain: &Chain, a: &Audit) -> anyhow::Result<u128> {
+        let network = chain.network().await?;
         ensure!(
-            on_chain.collateral as i128 == *expected,
-            "node {node}: collateral {} on chain, {expected} from the events",
-            on_chain.collateral
+            network.treasury as i128 == self.treasury,
+            "treasury is {}, the events give {}",
+            network.treasury,
+            self.treasury
         );
-        held += on_chain.collateral as u128;
-    }
-    for node in &withdrawn {
-        if chain.node(*node).await?.is_some() {
-            bail!("node {node} withdrew but is still registered");
+        let mut held: u128 = network.treasury as u128;
+        for (class_id, class) in chain.classes().await? {
+            let expected = self.revenue.get(&class_id).copied().unwrap_or(0);
+            ensure!(
+                class.revenue as i128 == expected,
+                "class {class_id}: revenue {} on chain, {expected} from the events",
+                class.revenue
+            );
+            held += class.revenue as u128;
         }
-    }
-    for (request, ending) in &a.endings {
-        let r = chain.request(*request).await?;
-        match ending {
-            Ending::Open => held += r.fee as u128 + r.pool as u128,
-            _ => ensure!((r.fee, r.pool) == (0, 0), "request {request} ended but holds {} + {}", r.fee, r.pool),
+        for (node, expected) in &self.collateral {
+            let on_chain = chain.node(*node).await?.with_context(|| format!("node {node} is gone"))?;
+            ensure!(
+                on_chain.collateral as i128 == *expected,
+                "node {node}: collateral {} on chain, {expected} from the events",
+                on_chain.collateral
+            );
+            held += on_chain.collateral as u128;
         }
+        for node in &self.withdrawn {
+            if chain.node(*node).await?.is_some() {
+                bail!("node {node} withdrew but is still registered");
+            }
+        }
+        for (request, ending) in &a.endings {
+            let r = chain.request(*request).await?;
+            match ending {
+                Ending::Open => held += r.fee as u128 + r.pool as u128,
+                _ => ensure!((r.fee, r.pool) == (0, 0), "request {request} ended but holds {} + {}", r.fee, r.pool),
+            }
+        }
+        Ok(held)
     }
-    ensure!(paid_in == paid_out + held, "SUI not conserved: {paid_in} in, {paid_out} out, {held} held");
-    a.events = events;
-    Ok(a)
 }
