@@ -185,30 +185,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     // Class 0 holds 7 nodes: a disagreement of two needs a dispute quorum of
     // five fresh nodes (docs/protocol.md, the smallest class per mode).
     eprintln!("== starting a local network and 10 nodes in 2 hardware classes");
-    let mut nodes = Vec::new();
-    for i in 0..10 {
-        let class = if i < 7 { 0 } else { 1 };
-        let adversary = match i {
-            0 => Some("wrong-output".to_string()),
-            7 => Some("silent".to_string()),
-            _ => None,
-        };
-        nodes.push(NodeSpec { class, adversary, ..NodeSpec::default() });
-    }
-    let spec = ClusterSpec {
-        classes: vec![ClassSpec { threads: 1 }, ClassSpec { threads: 2 }],
-        nodes,
-        params: ParamsConfig {
-            reveal_window_ms: Some(3_000),
-            max_retries: Some(1),
-            sealed_pool_factor: Some(2),
-            grace_ms: Some(1_000),
-            ..Default::default()
-        },
-        seed: Some([42; 32]),
-        checkpoint_interval_ms: 50,
-        hf_models: vec![HfModel::Llama { hidden: 256, layers: 4 }, HfModel::MiniLm],
-    };
+    let spec = demo_spec();
     let cluster = Cluster::start(&spec, Some(&args.dir), &progress).await?;
     let client = cluster.client().await?;
     let mut rows: Vec<Row> = Vec::new();
@@ -256,6 +233,57 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         rows.push(row);
     }
 
+    print_table(&rows);
+    std::fs::write(args.dir.join("demo.json"), serde_json::to_string_pretty(&report_json(&rows))?)?;
+    println!();
+    println!(
+        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs; serves llama-chat, all-minilm-l6-v2 \
+         and tiny-gpt), #7-#9 in {} (#7 never answers; serves tiny-gpt-t2).",
+        cluster.classes[0].name(),
+        cluster.classes[1].name()
+    );
+    println!(
+        "Logs: {}/node*/node.log and {}/localnet/localnet.log; results: {}/demo.json. Took {:.0} s.",
+        args.dir.display(),
+        args.dir.display(),
+        args.dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The demo's cluster: class 0 holds 7 nodes (a disagreement of two needs a
+/// dispute quorum of five fresh nodes: docs/protocol.md, the smallest class
+/// per mode), #0 returning wrong outputs; class 1 holds 3, #7 never answering.
+fn demo_spec() -> ClusterSpec {
+    let mut nodes = Vec::new();
+    for i in 0..10 {
+        let class = if i < 7 { 0 } else { 1 };
+        let adversary = match i {
+            0 => Some("wrong-output".to_string()),
+            7 => Some("silent".to_string()),
+            _ => None,
+        };
+        nodes.push(NodeSpec { class, adversary, ..NodeSpec::default() });
+    }
+    ClusterSpec {
+        classes: vec![ClassSpec { threads: 1 }, ClassSpec { threads: 2 }],
+        nodes,
+        params: ParamsConfig {
+            reveal_window_ms: Some(3_000),
+            max_retries: Some(1),
+            sealed_pool_factor: Some(2),
+            grace_ms: Some(1_000),
+            ..Default::default()
+        },
+        seed: Some([42; 32]),
+        checkpoint_interval_ms: 50,
+        hf_models: vec![HfModel::Llama { hidden: 256, layers: 4 }, HfModel::MiniLm],
+    }
+}
+
+/// The rows as a Markdown table.
+fn print_table(rows: &[Row]) {
     println!();
     println!(
         "| # | request | mode | nodes | first output | first output (ms) | finality (ms) | native (ms) | outcome | slashed | redistribution |"
@@ -281,7 +309,11 @@ async fn demo(args: Args) -> anyhow::Result<()> {
             r.redistribution
         );
     }
-    let report: Vec<_> = rows
+}
+
+/// The rows as `demo.json`.
+fn report_json(rows: &[Row]) -> Vec<serde_json::Value> {
+    rows
         .iter()
         .map(|r| {
             json!({
@@ -291,21 +323,5 @@ async fn demo(args: Args) -> anyhow::Result<()> {
                 "outcome": r.outcome, "slashed": r.slashes, "redistribution": r.redistribution,
             })
         })
-        .collect();
-    std::fs::write(args.dir.join("demo.json"), serde_json::to_string_pretty(&report)?)?;
-    println!();
-    println!(
-        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs; serves llama-chat, all-minilm-l6-v2 \
-         and tiny-gpt), #7-#9 in {} (#7 never answers; serves tiny-gpt-t2).",
-        cluster.classes[0].name(),
-        cluster.classes[1].name()
-    );
-    println!(
-        "Logs: {}/node*/node.log and {}/localnet/localnet.log; results: {}/demo.json. Took {:.0} s.",
-        args.dir.display(),
-        args.dir.display(),
-        args.dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+        .collect()
 }
