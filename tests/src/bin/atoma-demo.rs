@@ -182,8 +182,6 @@ async fn main() -> anyhow::Result<()> {
 
 async fn demo(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    // Class 0 holds 7 nodes: a disagreement of two needs a dispute quorum of
-    // five fresh nodes (docs/protocol.md, the smallest class per mode).
     eprintln!("== starting a local network and 10 nodes in 2 hardware classes");
     let spec = demo_spec();
     let cluster = Cluster::start(&spec, Some(&args.dir), &progress).await?;
