@@ -1,0 +1,94 @@
+//! `atoma-node status`: the node's standing on chain and its database's
+//! summary (read from the running node when it holds the database).
+
+use anyhow::{Context, bail};
+use atoma_executor::node::config::Config;
+use atoma_protocol::state::Standing;
+use sui_sdk_types::Address;
+
+use super::{connect, db_summary, duration_words, now_ms};
+
+/// Prints the node's standing and its database's summary (`--json`: as JSON).
+pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+    let (summary, process) = db_summary(config).await?;
+    let id: Address = match (config.node_cap, &summary.node) {
+        (Some(id), _) => id,
+        (None, Some(s)) => s.parse().context("the node id in the database")?,
+        (None, None) => bail!("this node is not registered: run `atoma-node register` first"),
+    };
+    let chain = connect(config).await?;
+    let node = chain.node(id).await?;
+    let class = match &node {
+        Some(n) => Some(chain.class(n.class_id).await?),
+        None => None,
+    };
+    let standing = node.as_ref().zip(class.as_ref()).map(|(n, c)| {
+        Standing::of(n.leaving_since_ms.is_some(), n.collateral, n.locked, c.min_collateral, c.task_lock)
+    });
+    let delay = chain.network().await?.params.unbonding_delay_ms;
+    let withdraw_at = node.as_ref().and_then(|n| n.leaving_since_ms).map(|s| s.saturating_add(delay));
+    let standing_name = |s: Standing| match s {
+        Standing::Eligible => "eligible",
+        Standing::Leaving => "leaving",
+        Standing::BelowMinimum { .. } => "below_minimum",
+        Standing::FullyLocked => "fully_locked",
+    };
+    if json {
+        let out = serde_json::json!({
+            "node": id.to_string(),
+            "process": process,
+            "registered": node.is_some(),
+            "class": class.as_ref().map(|c| c.name.clone()),
+            "min_collateral": class.as_ref().map(|c| c.min_collateral),
+            "collateral": node.as_ref().map(|n| n.collateral),
+            "locked": node.as_ref().map(|n| n.locked),
+            "standing": standing.map(standing_name),
+            "shortfall": match standing { Some(Standing::BelowMinimum { short }) => short, _ => 0 },
+            "open_tasks_on_chain": node.as_ref().map(|n| n.open_tasks),
+            "completed": node.as_ref().map(|n| n.completed),
+            "slashed": node.as_ref().map(|n| n.slashed),
+            "leaving_since_ms": node.as_ref().and_then(|n| n.leaving_since_ms),
+            "withdraw_at_ms": withdraw_at,
+            "endpoint": node.as_ref().map(|n| n.endpoint.clone()),
+            "tasks": summary.tasks, "tasks_done": summary.tasks_done, "outbox": summary.outbox,
+            "cursor": summary.cursor,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    match (&node, &class, standing) {
+        (Some(n), Some(c), Some(standing)) => {
+            println!(
+                "node {id} ({process}): class {}, collateral {} MIST (locked {}, class minimum {}), open tasks {}, completed {}, slashed {}",
+                c.name, n.collateral, n.locked, c.min_collateral, n.open_tasks, n.completed, n.slashed
+            );
+            println!("  endpoint {}", n.endpoint);
+            match standing {
+                Standing::Eligible => println!("  eligible for new tasks"),
+                Standing::BelowMinimum { short } => println!(
+                    "  NOT eligible: collateral is {short} MIST below the class minimum; `atoma-node add-collateral {short}`"
+                ),
+                Standing::FullyLocked => println!("  not eligible until open tasks settle (collateral fully locked)"),
+                Standing::Leaving => match withdraw_at {
+                    Some(at) if at > now_ms() => {
+                        println!("  leaving: `atoma-node withdraw` possible in {}", duration_words(at - now_ms()))
+                    }
+                    _ => println!(
+                        "  leaving: the unbonding delay has passed; `atoma-node withdraw` once no task is open"
+                    ),
+                },
+            }
+        }
+        _ => println!(
+            "node {id} ({process}): not registered on chain (withdrawn?); `atoma-node register` registers a new one"
+        ),
+    }
+    let cursor = summary
+        .cursor
+        .map_or("none yet".to_string(), |[c, t, e]| format!("checkpoint {c}, transaction {t}, event {e}"));
+    println!(
+        "  database: {} task(s), {} done, {} unconfirmed transaction(s), last event read at {cursor}",
+        summary.tasks, summary.tasks_done, summary.outbox
+    );
+    Ok(())
+}
