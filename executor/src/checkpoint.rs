@@ -195,16 +195,36 @@ pub fn generate(family: Family, size: Size, shards: usize, dir: &Path) -> Result
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (vocab, bos, eos, stop) = write_tokenizer(dir, family, size.vocab)?;
     let vocab = vocab as i64;
-    let s = specials(family);
     let mut eos_ids = vec![eos];
     eos_ids.extend(&stop);
+    let config = model_config(family, &size, vocab, bos, eos);
+    write_json(&dir.join("config.json"), &config)?;
+    let mut generation = json!({ "eos_token_id": if eos_ids.len() == 1 { json!(eos) } else { json!(eos_ids) } });
+    if let Some(b) = bos {
+        generation["bos_token_id"] = json!(b);
+    }
+    write_json(&dir.join("generation_config.json"), &generation)?;
+    let tok_config = tokenizer_config(family, &size);
+    write_json(&dir.join("tokenizer_config.json"), &tok_config)?;
+
+    let arch = Arch::from_config(&config)?;
+    let (shapes, prefix) = match &arch {
+        Arch::Decoder(c) => (Llama::parameter_shapes(c), ""),
+        Arch::Gpt2(c) => (Gpt2::parameter_shapes(c), "transformer."),
+        Arch::Bert(_) => unreachable!("the generator writes decoders"),
+    };
+    write_weights(dir, &shapes, prefix, shards)
+}
+
+/// `config.json` of a checkpoint of `family` at `size`, as transformers writes it.
+fn model_config(family: Family, size: &Size, vocab: i64, bos: Option<u32>, eos: u32) -> Value {
     let (architecture, model_type) = match family {
         Family::Llama => ("LlamaForCausalLM", "llama"),
         Family::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
         Family::Mistral => ("MistralForCausalLM", "mistral"),
         Family::Gpt2 => ("GPT2LMHeadModel", "gpt2"),
     };
-    let config = match family {
+    match family {
         Family::Gpt2 => json!({
             "architectures": [architecture], "model_type": model_type, "activation_function": "gelu_new",
             "n_embd": size.hidden, "n_layer": size.layers, "n_head": size.heads, "n_inner": size.intermediate,
@@ -243,13 +263,12 @@ pub fn generate(family: Family, size: Size, shards: usize, dir: &Path) -> Result
             }
             c
         }
-    };
-    write_json(&dir.join("config.json"), &config)?;
-    let mut generation = json!({ "eos_token_id": if eos_ids.len() == 1 { json!(eos) } else { json!(eos_ids) } });
-    if let Some(b) = bos {
-        generation["bos_token_id"] = json!(b);
     }
-    write_json(&dir.join("generation_config.json"), &generation)?;
+}
+
+/// `tokenizer_config.json` of a checkpoint of `family`.
+fn tokenizer_config(family: Family, size: &Size) -> Value {
+    let s = specials(family);
     let class = match family {
         Family::Qwen2 => "Qwen2Tokenizer",
         Family::Gpt2 => "GPT2Tokenizer",
@@ -268,15 +287,7 @@ pub fn generate(family: Family, size: Size, shards: usize, dir: &Path) -> Result
     if let Some(t) = s.template {
         tok_config["chat_template"] = json!(t);
     }
-    write_json(&dir.join("tokenizer_config.json"), &tok_config)?;
-
-    let arch = Arch::from_config(&config)?;
-    let (shapes, prefix) = match &arch {
-        Arch::Decoder(c) => (Llama::parameter_shapes(c), ""),
-        Arch::Gpt2(c) => (Gpt2::parameter_shapes(c), "transformer."),
-        Arch::Bert(_) => unreachable!("the generator writes decoders"),
-    };
-    write_weights(dir, &shapes, prefix, shards)
+    tok_config
 }
 
 /// Random weights: norms near 1, biases small, matrices scaled by their
