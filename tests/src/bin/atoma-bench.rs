@@ -434,11 +434,26 @@ fn plot(security: &Value, dir: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 fn markdown(latency: &Value, throughput: &Value, selection: &Value, security: &Value, plots: &[String]) -> String {
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mut md = String::from(
         "# Benchmarks\n\nWritten by `scripts/bench` (`atoma-bench`, a release build) from one run on one machine \
 (2 cores, no GPU); ratios compare figures of that run. The raw figures are in `target/bench/e2e.json`.\n\n",
     );
+    md.push_str(&latency_section(latency));
+    md.push_str(&throughput_section(throughput));
+    md.push_str(&selection_section(selection));
+    md.push_str(&security_section(security));
+    md.push_str(&goals(latency, throughput, selection, security));
+    for p in plots {
+        let name = Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        md.push_str(&format!("\n![{name}]({name})\n"));
+    }
+    md
+}
+
+/// Latency per mode, against native, and the node's own overhead.
+fn latency_section(latency: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut md = String::new();
     md.push_str(&format!(
         "## Latency per mode\n\nFour `atoma-node` processes on the local network (checkpoints every 50 ms) serving a Llama checkpoint \
 in the Hugging Face layout generated from a fixed seed (width {}, {} layers, about 190 M parameters at the defaults; f32, one \
@@ -476,6 +491,13 @@ learn of their selection from the primary's commitment, and run after it).\n\n",
         100.0 * f(&latency["node_overhead_ratio_median"]),
         latency["node_overhead_samples"]
     ));
+    md
+}
+
+/// Requests finalized per minute by the number of nodes.
+fn throughput_section(throughput: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut md = String::new();
     md.push_str("## Throughput\n\nSampling requests (n = 3, 4 new tokens) from 12 concurrent submitters; requests verified and finalized per minute. \
 Every node locks collateral for each open task (ten tasks' worth here), so a submission that finds too few free nodes is refused \
 (`NotEnoughNodes`) and counts as failed. On one machine every node process shares the same two cores, so more nodes bring no more compute, only more processes following the chain: the figure \
@@ -495,6 +517,13 @@ cannot grow with nodes here, and falls.\n\n| nodes | finalized per minute | fail
             why.join("; ")
         ));
     }
+    md
+}
+
+/// The state machine's cost of a submission against the class size.
+fn selection_section(selection: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut md = String::new();
     md.push_str("\n## Selection cost against class size\n\nThe protocol state machine alone: submitting a Sampling request of n = 3 (sampling, locking, events), mean over 2,000 submissions.\n\n| class size | µs per submission | class entries read |\n|---:|---:|---:|\n");
     for r in selection.as_array().into_iter().flatten() {
         md.push_str(&format!(
@@ -504,6 +533,13 @@ cannot grow with nodes here, and falls.\n\n| nodes | finalized per minute | fail
             f(&r["entries_read_per_submission"])
         ));
     }
+    md
+}
+
+/// The simulator's detection and compute figures against the formulas.
+fn security_section(security: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let mut md = String::new();
     md.push_str(&format!(
         "\n## Security figures (simulator)\n\nThe Monte Carlo simulator drives the real state machine: a class of {} nodes, {} requests per point; \
 ± is the half-width of the 95 % interval around the exact value, where the measurement should fall.\n\n**Detection**: share of Sampling requests whose n sampled nodes were all malicious (a wrong output could only then \
@@ -531,11 +567,6 @@ be accepted), against r^n and against the exact value for a finite class (sampli
             f(&r["ci95"]),
             f(&r["expected"])
         ));
-    }
-    md.push_str(&goals(latency, throughput, selection, security));
-    for p in plots {
-        let name = Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        md.push_str(&format!("\n![{name}]({name})\n"));
     }
     md
 }
