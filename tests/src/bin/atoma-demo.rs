@@ -90,33 +90,7 @@ async fn run_request(
         _ => None,
     });
     let (native_ms, _) = cluster.native(&model, &input, &seed.unwrap_or_default(), 3)?;
-    let mut nodes = Vec::new();
-    let mut slashes = Vec::new();
-    let mut slashed_total = 0;
-    for e in &events {
-        match &e.event {
-            Event::NodesSelected(s) => {
-                for n in &s.nodes {
-                    let id = sui_sdk_types::Address::from(n);
-                    let role = match s.role {
-                        Role::Executor => "",
-                        Role::Verifier => " verifier",
-                        Role::Candidate => " pool",
-                        Role::Disputer => " disputer",
-                    };
-                    let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
-                    nodes.push(format!("{who}{role}"));
-                }
-            }
-            Event::NodeSlashed(s) => {
-                let id = sui_sdk_types::Address::from(s.node_id);
-                let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
-                slashes.push(format!("{who} {:?} -{} MIST", s.reason, s.amount));
-                slashed_total += s.amount;
-            }
-            _ => {}
-        }
-    }
+    let (nodes, slashes, slashed_total) = who_did_what(cluster, &events);
     let treasury_after = chain.protocol_revenue().await?;
     let (outcome, redistribution) = match &attestation.outcome {
         Outcome::Finalized { nodes: winners, verified, .. } => {
@@ -157,6 +131,39 @@ async fn run_request(
         redistribution,
     };
     Ok((row, events))
+}
+
+/// The nodes selected (with their role) and slashed in a request's events,
+/// by their number in the cluster, and the total slashed.
+fn who_did_what(cluster: &Cluster, events: &[atoma_sdk::PackageEvent]) -> (Vec<String>, Vec<String>, u64) {
+    let mut nodes = Vec::new();
+    let mut slashes = Vec::new();
+    let mut slashed_total = 0;
+    for e in events {
+        match &e.event {
+            Event::NodesSelected(s) => {
+                for n in &s.nodes {
+                    let id = sui_sdk_types::Address::from(n);
+                    let role = match s.role {
+                        Role::Executor => "",
+                        Role::Verifier => " verifier",
+                        Role::Candidate => " pool",
+                        Role::Disputer => " disputer",
+                    };
+                    let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
+                    nodes.push(format!("{who}{role}"));
+                }
+            }
+            Event::NodeSlashed(s) => {
+                let id = sui_sdk_types::Address::from(s.node_id);
+                let who = cluster.index_of(&id).map(|i| format!("#{i}")).unwrap_or_else(|| short(&id));
+                slashes.push(format!("{who} {:?} -{} MIST", s.reason, s.amount));
+                slashed_total += s.amount;
+            }
+            _ => {}
+        }
+    }
+    (nodes, slashes, slashed_total)
 }
 
 fn mode_name(m: &Mode) -> String {
