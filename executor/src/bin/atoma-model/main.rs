@@ -378,18 +378,46 @@ fn run(args: RunArgs, profile: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Writes the test decoder's weights from the fixed seed and prints their digest.
+fn generate_test_model(cfg: &GptConfig, out: &Path) -> Result<()> {
+    cfg.validate().map_err(|e| anyhow::anyhow!("invalid size: `{e}"))?;
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_gpt_weights(cfg, TEST_MODEL_SEED, out)?;
+    let bytes = std::fs::read(out).with_context(|| format!("reading {}", out.display()))?;
+    println!("{}  {}", blake2b256(&bytes), out.display());
+    Ok(())
+}
+
+/// Runs every request of `inputs` (one per line) and prints one output digest per line.
+fn digests(manifest: &Path, inputs: &Path, seed: &str, profile: Option<&Path>) -> Result<()> {
+    let seed = Digest::from_hex(seed).context("--seed must be 64 hex digits")?;
+    let mut engine = TchEngine::load(manifest, &class(profile)?, None)?;
+    let text = std::fs::read_to_string(inputs).with_context(|| format!("reading {}", inputs.display()))?;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let input = line.as_bytes();
+        let out = engine.run(&InferenceRequest { input, input_digest: blake2b256(input), seed })?;
+        println!("{}", out.digest);
+    }
+    Ok(())
+}
+
+/// The test decoder of a verified `gpt` manifest, in the class's deterministic mode.
+fn test_gpt(manifest: &Path, profile: Option<&Path>) -> Result<(GptConfig, PathBuf)> {
+    let m = ModelManifest::read(manifest)?;
+    m.verify(None)?;
+    let (Some(cfg), Some(weights)) = (m.gpt, m.weights) else { bail!("{} is not a gpt model", m.id) };
+    profile::enter(&class(profile)?)?;
+    Ok((cfg, weights))
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::GenerateTestModel { out, d_model, layers, heads } => {
             let cfg = GptConfig { d_model, n_layers: layers, n_heads: heads, ..GptConfig::tiny() };
-            cfg.validate().map_err(|e| anyhow::anyhow!("invalid size: `{e}"))?;
-            if let Some(dir) = out.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            write_gpt_weights(&cfg, TEST_MODEL_SEED, &out)?;
-            let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-            println!("{}  {}", blake2b256(&bytes), out.display());
+            generate_test_model(&cfg, &out)?;
         }
         Command::GenerateCheckpoint {
             family,
@@ -419,16 +447,7 @@ fn main() -> Result<()> {
             println!("ok: every file of {} matches its manifest; model digest {digest}", m.id);
         }
         Command::Run(args) => run(args, cli.profile.as_deref())?,
-        Command::Digests { manifest, inputs, seed } => {
-            let seed = Digest::from_hex(&seed).context("--seed must be 64 hex digits")?;
-            let mut engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
-            let text = std::fs::read_to_string(&inputs).with_context(|| format!("reading {}", inputs.display()))?;
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let input = line.as_bytes();
-                let out = engine.run(&InferenceRequest { input, input_digest: blake2b256(input), seed })?;
-                println!("{}", out.digest);
-            }
-        }
+        Command::Digests { manifest, inputs, seed } => digests(&manifest, &inputs, &seed, cli.profile.as_deref())?,
         Command::Tokenize { manifest, text, no_special } => {
             let engine = TchEngine::load(&manifest, &class(cli.profile.as_deref())?, None)?;
             let hf = engine.hf().context("tokenize needs a Hugging Face model (kind = \"hf\")")?;
@@ -441,21 +460,15 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&parity::dump(&mut engine, &cases)?)?);
         }
         Command::LogitsDigest { manifest, prompt } => {
-            let m = ModelManifest::read(&manifest)?;
-            m.verify(None)?;
-            let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
-            profile::enter(&class(cli.profile.as_deref())?)?;
-            let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, weights)?;
+            let (cfg, weights) = test_gpt(&manifest, cli.profile.as_deref())?;
+            let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, &weights)?;
             let tokens: Vec<i64> = prompt.bytes().map(i64::from).collect();
             let logits = tch::no_grad(|| model.forward(&atoma_executor::testmodel::token_tensor(&tokens)));
             println!("{}", blake2b256(&atoma_executor::engine::codec::encode(&logits)?));
         }
         Command::Trace { manifest, out, tokens } => {
-            let m = ModelManifest::read(&manifest)?;
-            m.verify(None)?;
-            let (Some(cfg), Some(weights)) = (m.gpt, m.weights.as_ref()) else { bail!("{} is not a gpt model", m.id) };
-            profile::enter(&class(cli.profile.as_deref())?)?;
-            trace_gpt(cfg, weights, tokens, &out)?;
+            let (cfg, weights) = test_gpt(&manifest, cli.profile.as_deref())?;
+            trace_gpt(cfg, &weights, tokens, &out)?;
             let bytes = std::fs::read(&out)?;
             println!("{}  {}", blake2b256(&bytes), out.display());
         }
