@@ -6,12 +6,14 @@
 //! feature (scripts/test enables it).
 #![cfg(feature = "adversary")]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use atoma_executor::engine::ClassProfile;
+use atoma_executor::engine::{ClassProfile, Dtype};
+use atoma_executor::node::config::Config;
 use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::{Event, Mode, SlashReason};
@@ -68,21 +70,28 @@ impl Net {
     }
 
     fn config(&mut self, i: usize, adversary: Option<&str>) -> PathBuf {
+        self.config_in(i, adversary, ClassProfile::cpu_test())
+    }
+
+    /// Writes node `i`'s configuration, serving the class with `profile`.
+    fn config_in(&mut self, i: usize, adversary: Option<&str>, profile: ClassProfile) -> PathBuf {
         let (package, network) = self.net.node().with_ledger(|c| (c.identity.package, c.identity.network_id));
         let dir = self.dir.path().join(format!("node{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         let free = || atoma_localnet::ports::unused_port().unwrap();
         let (port, metrics) = (free(), free());
         self.ports.insert(i, (port, metrics));
-        let adversary = adversary.map(|a| format!("adversary = \"{a}\"\n")).unwrap_or_default();
-        let text = format!(
-            "url = \"{}\"\npackage = \"{package}\"\nnetwork = \"{network}\"\nkey = \"{}\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\nmodels = [\"{}\"]\n{adversary}",
-            self.net.url(),
-            self.keys[i].to_suiprivkey().unwrap(),
-            model_manifest().display()
-        );
+        let key = self.keys[i].to_suiprivkey().unwrap();
+        let config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], metrics))),
+            models: vec![model_manifest().to_path_buf()],
+            adversary: adversary.map(|a| toml::Value::String(a.into()).try_into().expect("an adversary")),
+            class: profile,
+            ..Config::new(&self.net.url(), package, network, &key, PathBuf::from("data"))
+        };
         let path = dir.join("atoma-node.toml");
-        std::fs::write(&path, text).unwrap();
+        config.write(&path).unwrap();
         path
     }
 
@@ -363,21 +372,17 @@ async fn a_refused_input_is_an_error_output_the_nodes_agree_on() {
 async fn a_node_whose_profile_differs_from_its_class_refuses_to_register_and_to_start() {
     let mut net = Net::start(1).await;
     let config = net.config(0, None);
-    let plain = std::fs::read_to_string(&config).unwrap();
-    let profile = |threads: u32, dtype: &str| {
-        format!(
-            "{plain}\n[class]\nname = \"{CLASS}\"\ndevice = \"cpu\"\nthreads = {threads}\ncpu_capability = \"avx2\"\nlibtorch = \"2.13.0\"\ndtype = \"{dtype}\"\n"
-        )
-    };
+    let profile =
+        |threads: usize, dtype: Dtype| ClassProfile { name: CLASS.into(), threads, dtype, ..ClassProfile::cpu_test() };
     let node = |command: &str| {
         Command::new(env!("CARGO_BIN_EXE_atoma-node")).arg("--config").arg(&config).arg(command).output().unwrap()
     };
     // Another thread count, then another dtype: refused before anything is staked, naming the field.
-    std::fs::write(&config, profile(2, "f32")).unwrap();
+    net.config_in(0, None, profile(2, Dtype::F32));
     let out = node("register");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("class.threads is \"2\", the class pins \"1\""), "{stderr}");
-    std::fs::write(&config, profile(1, "bf16")).unwrap();
+    net.config_in(0, None, profile(1, Dtype::Bf16));
     let out = node("register");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("class.dtype is \"bf16\", the class pins \"f32\""), "{stderr}");
@@ -385,10 +390,10 @@ async fn a_node_whose_profile_differs_from_its_class_refuses_to_register_and_to_
     assert_eq!(chain.classes().await.unwrap()[0].1.active.size, 0, "nothing was registered");
 
     // Registered with the class's profile, then started with another: the service refuses to start.
-    std::fs::write(&config, profile(1, "f32")).unwrap();
+    net.config_in(0, None, profile(1, Dtype::F32));
     let out = node("register");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(&config, profile(4, "f32")).unwrap();
+    net.config_in(0, None, profile(4, Dtype::F32));
     let mut run = Command::new(env!("CARGO_BIN_EXE_atoma-node"))
         .arg("--config")
         .arg(&config)

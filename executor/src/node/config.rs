@@ -150,6 +150,40 @@ fn default_header_timeout() -> u64 {
 }
 
 impl Config {
+    /// A node of `network` (package `package`, reached at `url`) acting
+    /// with `key` (a `suiprivkey` string), its database in `data_dir`, and
+    /// every other field at its default; `write` makes it a file.
+    pub fn new(url: &str, package: Address, network: Address, key: &str, data_dir: PathBuf) -> Config {
+        Config {
+            url: url.to_string(),
+            package,
+            network,
+            key: key.to_string(),
+            node_cap: None,
+            data_dir,
+            listen: default_listen(),
+            public_url: None,
+            metrics_listen: None,
+            concurrency: one(),
+            deadline_margin_ms: default_margin(),
+            max_input_bytes: default_max_input(),
+            input_timeout_ms: default_input_timeout(),
+            abstain_margin_ms: default_abstain_margin(),
+            max_connections: default_max_connections(),
+            header_timeout_ms: default_header_timeout(),
+            models: Vec::new(),
+            class: ClassProfile::cpu_test(),
+            adversary: None,
+        }
+    }
+
+    /// Writes the file `atoma-node --config` reads (relative paths are read
+    /// from the file's directory).
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string(self).context("encoding the node configuration")?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
     /// Reads and validates a config file, with environment overrides.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
@@ -218,5 +252,28 @@ impl Config {
     /// The endpoint to register on chain.
     pub fn endpoint(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_configuration_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "suiprivkey1qzdlfxn2qa2lj5uprl8pyhexs02sg2wrhdy7qaq50cqgnffw4c2477kg9h3";
+        let mut config = Config::new("http://127.0.0.1:9000", Address::ZERO, Address::ZERO, key, "data".into());
+        config.models = vec!["models/m.toml".into()];
+        let path = dir.path().join("atoma-node.toml");
+        config.write(&path).unwrap();
+        let read = Config::load(&path).unwrap();
+        // Relative paths are read from the file's directory.
+        assert_eq!(read.data_dir, dir.path().join("data"));
+        assert_eq!(read.models, vec![dir.path().join("models/m.toml")]);
+        assert_eq!(
+            toml::to_string(&Config { data_dir: "data".into(), models: config.models.clone(), ..read }).unwrap(),
+            toml::to_string(&config).unwrap()
+        );
     }
 }
