@@ -134,27 +134,24 @@ fn run(chain: &Ledger, run: Run, cancelled: Option<Vec<Address>>) -> Execution {
         }
     };
     // Try the outcome's writes under the budget; fall back to the failure path.
-    let (status, outcome) = match outcome {
+    let failure = match outcome {
         Ok(o) => {
             let cost = run.costs(chain, &o);
             if cost.computation_cost + cost.storage_cost <= run.checked.budget {
-                (ExecutionStatus::Success, o)
-            } else {
-                let failed = ExecutionStatus::Failure { error: ExecutionError::InsufficientGas, command: None };
-                (failed, Outcome::failed(&run.checked))
+                return run.finish(chain, o, ExecutionStatus::Success, cost);
             }
+            ExecutionStatus::Failure { error: ExecutionError::InsufficientGas, command: None }
         }
-        Err((error, command)) => (ExecutionStatus::Failure { error, command }, Outcome::failed(&run.checked)),
+        Err((error, command)) => ExecutionStatus::Failure { error, command },
     };
+    let outcome = Outcome::failed(&run.checked);
     let mut gas_used = run.costs(chain, &outcome);
-    if !matches!(status, ExecutionStatus::Success) {
-        // A failure still rewrites its mutable inputs (new versions), so it
-        // pays their storage in full and gets their old rebate back, as on
-        // Sui: capping the storage charge while paying the whole rebate would
-        // credit the sender with SUI nobody paid. The computation takes what
-        // is left of the budget.
-        let net_storage = gas_used.storage_cost.saturating_sub(gas_used.storage_rebate);
-        gas_used.computation_cost = gas_used.computation_cost.min(run.checked.budget.saturating_sub(net_storage));
-    }
-    run.finish(chain, outcome, status, gas_used)
+    // A failure still rewrites its mutable inputs (new versions), so it
+    // pays their storage in full and gets their old rebate back, as on
+    // Sui: capping the storage charge while paying the whole rebate would
+    // credit the sender with SUI nobody paid. The computation takes what
+    // is left of the budget.
+    let net_storage = gas_used.storage_cost.saturating_sub(gas_used.storage_rebate);
+    gas_used.computation_cost = gas_used.computation_cost.min(run.checked.budget.saturating_sub(net_storage));
+    run.finish(chain, outcome, failure, gas_used)
 }
