@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use atoma_executor::engine::{ClassProfile, Dtype};
-use atoma_executor::node::config::Config;
+use atoma_executor::node::config::{Adversary, Config};
 use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::{Event, Mode, SlashReason};
@@ -69,12 +69,12 @@ impl Net {
         Net { net, dir: tempfile::tempdir().unwrap(), keys, nodes: Vec::new(), ports: Default::default() }
     }
 
-    fn config(&mut self, i: usize, adversary: Option<&str>) -> PathBuf {
+    fn config(&mut self, i: usize, adversary: Option<Adversary>) -> PathBuf {
         self.config_in(i, adversary, ClassProfile::cpu_test())
     }
 
     /// Writes node `i`'s configuration, serving the class with `profile`.
-    fn config_in(&mut self, i: usize, adversary: Option<&str>, profile: ClassProfile) -> PathBuf {
+    fn config_in(&mut self, i: usize, adversary: Option<Adversary>, profile: ClassProfile) -> PathBuf {
         let (package, network) = self.net.node().with_ledger(|c| (c.identity.package, c.identity.network_id));
         let dir = self.dir.path().join(format!("node{i}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -86,7 +86,7 @@ impl Net {
             listen: SocketAddr::from(([127, 0, 0, 1], port)),
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], metrics))),
             models: vec![model_manifest().to_path_buf()],
-            adversary: adversary.map(|a| toml::Value::String(a.into()).try_into().expect("an adversary")),
+            adversary,
             class: profile,
             ..Config::new(&self.net.url(), package, network, &key, PathBuf::from("data"))
         };
@@ -96,7 +96,7 @@ impl Net {
     }
 
     /// Registers node `i` (a process) and starts it.
-    fn add_node(&mut self, i: usize, adversary: Option<&str>, crash_at: Option<&str>) -> Address {
+    fn add_node(&mut self, i: usize, adversary: Option<Adversary>, crash_at: Option<&str>) -> Address {
         let config = self.config(i, adversary);
         let out = Command::new(env!("CARGO_BIN_EXE_atoma-node"))
             .arg("--config")
@@ -211,7 +211,7 @@ async fn honest_nodes_serve_every_mode_and_report_metrics() {
 /// `nodes` nodes, one misbehaving; Sampling requests of `n` until one samples
 /// the misbehaving node. The others then replace it, or form the dispute
 /// quorum (a disagreement of two needs 2 + 5 nodes).
-async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n: u64) {
+async fn adversary_case(behaviour: Adversary, expected: SlashReason, nodes: usize, n: u64) {
     let mut net = Net::start(nodes).await;
     let bad = net.add_node(1, Some(behaviour), None);
     for i in 2..=nodes {
@@ -223,11 +223,11 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
     let mut attempt = 0;
     let handle = loop {
         attempt += 1;
-        let handle = client.submit(spec(&format!("case {behaviour} {attempt}"), Mode::Sampling { n })).await.unwrap();
+        let handle = client.submit(spec(&format!("case {behaviour:?} {attempt}"), Mode::Sampling { n })).await.unwrap();
         if handle.executors().contains(&bad) {
             break handle;
         }
-        assert!(attempt < 60, "{behaviour}: the misbehaving node was not sampled in 60 requests");
+        assert!(attempt < 60, "{behaviour:?}: the misbehaving node was not sampled in 60 requests");
     };
     // The requester asks for the first output at once, as a dApp would: a node
     // that serves without committing (silent) must not hold it back.
@@ -235,10 +235,10 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
         tokio::join!(handle.first_output_within(Duration::from_secs(60)), handle.finality_within(WAIT));
     let attestation = attestation.unwrap();
     let Outcome::Finalized { nodes, .. } = &attestation.outcome else {
-        panic!("{behaviour}: {:?}\n{}", attestation.outcome, net.log(1))
+        panic!("{behaviour:?}: {:?}\n{}", attestation.outcome, net.log(1))
     };
-    assert!(!nodes.contains(&bad), "{behaviour}: the misbehaving node is not among the winners");
-    let first = first.unwrap_or_else(|e| panic!("{behaviour}: no first output: {e}"));
+    assert!(!nodes.contains(&bad), "{behaviour:?}: the misbehaving node is not among the winners");
+    let first = first.unwrap_or_else(|e| panic!("{behaviour:?}: no first output: {e}"));
     if first.node != bad {
         atoma_sdk::verify(&first.output, &attestation).unwrap();
     }
@@ -249,14 +249,14 @@ async fn adversary_case(behaviour: &str, expected: SlashReason, nodes: usize, n:
             _ => None,
         })
         .collect();
-    assert_eq!(slashes, vec![expected], "{behaviour}");
+    assert_eq!(slashes, vec![expected], "{behaviour:?}");
     // Registered with the bare minimum, the slashed node falls below it and says so.
     assert_reported_ineligible(&net, 1, behaviour).await;
 }
 
 /// Waits until node `i` reports, in its metrics and its log, that it is out
 /// of sampling because its collateral fell below the class minimum.
-async fn assert_reported_ineligible(net: &Net, i: usize, behaviour: &str) {
+async fn assert_reported_ineligible(net: &Net, i: usize, behaviour: Adversary) {
     let metrics = net.ports[&i].1;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -277,42 +277,42 @@ async fn assert_reported_ineligible(net: &Net, i: usize, behaviour: &str) {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "{behaviour}: the node never reported it is not eligible:\n{text}"
+            "{behaviour:?}: the node never reported it is not eligible:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let log = net.log(i);
-    assert!(log.contains("collateral is below the class minimum"), "{behaviour}: no warning in the log:\n{log}");
+    assert!(log.contains("collateral is below the class minimum"), "{behaviour:?}: no warning in the log:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_output_loses_the_dispute_and_its_stake() {
-    adversary_case("wrong-output", SlashReason::WrongOutput, 7, 2).await;
+    adversary_case(Adversary::WrongOutput, SlashReason::WrongOutput, 7, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lazy_copier_cannot_open_the_commitment_it_copied() {
-    adversary_case("lazy-copy", SlashReason::Withheld, 5, 3).await;
+    adversary_case(Adversary::LazyCopy, SlashReason::Withheld, 5, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_node_is_slashed_for_timeout_and_replaced() {
-    adversary_case("silent", SlashReason::Timeout, 5, 3).await;
+    adversary_case(Adversary::Silent, SlashReason::Timeout, 5, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reveal_after_the_deadline_and_its_grace_counts_as_withheld() {
-    adversary_case("late-reveal", SlashReason::Withheld, 5, 3).await;
+    adversary_case(Adversary::LateReveal, SlashReason::Withheld, 5, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_salt_that_does_not_open_the_commitment_counts_as_withheld() {
-    adversary_case("wrong-salt", SlashReason::Withheld, 5, 3).await;
+    adversary_case(Adversary::WrongSalt, SlashReason::Withheld, 5, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn committing_and_withholding_loses_the_stake() {
-    adversary_case("withhold", SlashReason::Withheld, 5, 3).await;
+    adversary_case(Adversary::Withhold, SlashReason::Withheld, 5, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
