@@ -119,7 +119,7 @@ def commitment_vectors():
 def draw_rule_vectors():
     flips = [{"seed": hexs(h(f"f{i}")), "p_bps": p, "checked": flip(h(f"f{i}"), p)}
              for i, p in enumerate([0, 1, 2_500, 5_000, 5_000, 5_000, 9_999, 10_000])]
-    derives = [{"seed": hexs(h("x")), "tag": t, "derived": hexs(derive(h("x"), t))} for t in (0, 1, 255)]
+    derives = [{"seed": hexs(h("x")), "tag": t, "derived": hexs(derive(h("x"), t))} for t in (0, 1, 2, 255)]
     sealed = []
     for i, (p, n, pool) in enumerate([(5_000, 2, 6), (5_000, 2, 6), (10_000, 3, 9), (10_000, 1, 1), (0, 1, 3), (7_500, 4, 5)]):
         checked, chosen = sealed_draw(h(f"rs{i}"), h(f"secret{i}"), p, n, pool)

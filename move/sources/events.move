@@ -32,6 +32,8 @@ public struct ModelAdded has copy, drop {
     model_id: String,
     weight_digest: vector<u8>,
     class_id: u64,
+    /// The model's run-time bound on its class (ms).
+    max_run_ms: u64,
 }
 
 public struct ParamsUpdated has copy, drop {
@@ -162,9 +164,16 @@ public struct RequestFailed has copy, drop {
     refund: u64,
 }
 
-/// A member could not obtain the request's input (a URI) and left the round,
-/// neither slashed nor paid.
+/// A member could not obtain the request's input (a URI) and left its seat,
+/// neither slashed nor paid; the seat is refilled.
 public struct Abstained has copy, drop {
+    request_id: ID,
+    node_id: ID,
+}
+
+/// A member could not run the request in time and left its seat, neither
+/// slashed nor paid; the seat is refilled.
+public struct Declined has copy, drop {
     request_id: ID,
     node_id: ID,
 }
@@ -192,8 +201,8 @@ public(package) fun emit_hardware_class_added(
     event::emit(HardwareClassAdded { class_id, object_id, name, profile, min_collateral, task_lock });
 }
 
-public(package) fun emit_model_added(model_id: String, weight_digest: vector<u8>, class_id: u64) {
-    event::emit(ModelAdded { model_id, weight_digest, class_id });
+public(package) fun emit_model_added(model_id: String, weight_digest: vector<u8>, class_id: u64, max_run_ms: u64) {
+    event::emit(ModelAdded { model_id, weight_digest, class_id, max_run_ms });
 }
 
 public(package) fun emit_params_updated(params: Params) {
@@ -278,6 +287,10 @@ public(package) fun emit_request_failed(request_id: ID, reason: FailReason, refu
 
 public(package) fun emit_abstained(request_id: ID, node_id: ID) {
     event::emit(Abstained { request_id, node_id });
+}
+
+public(package) fun emit_declined(request_id: ID, node_id: ID) {
+    event::emit(Declined { request_id, node_id });
 }
 
 public(package) fun emit_deadline_extended(request_id: ID, deadline_ms: u64) {

@@ -45,6 +45,9 @@ const EInvalidTaskLock: vector<u8> = b"task lock must be positive and at most th
 /// The treasury holds less than the amount asked for.
 #[error(code = 38)]
 const EInsufficientTreasury: vector<u8> = b"treasury holds less than the amount";
+/// A model's run-time bound is zero or above 365 days.
+#[error(code = 44)]
+const EInvalidRunTime: vector<u8> = b"a model's run-time bound must be between 1 ms and 365 days";
 
 // === Constants ===
 
@@ -125,16 +128,32 @@ public fun add_hardware_class(
     class_id
 }
 
-/// Adds a model with the digest of its weight file. Emits `ModelAdded`.
-/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `EInvalidName`, `EInvalidDigest`, `EUnknownClass`, `EModelExists`.
-public fun add_model(net: &mut Network, cap: &AdminCap, model_id: String, weight_digest: vector<u8>, class_id: u64) {
+/// Adds a model that runs on `class`, with the digest of its weight file
+/// and its run-time bound on the class (`max_run_ms`: the longest an honest
+/// node of the class takes to run it on any input), which every commit
+/// timeout of its requests covers; the class keeps the longest bound of its
+/// models. Emits `ModelAdded`.
+/// Aborts: `EWrongNetwork`, `version::EWrongVersion`, `EInvalidName`, `EInvalidDigest`,
+/// `EInvalidRunTime`, then the class's `EWrongNetwork`, `version::EWrongVersion`; `EModelExists`.
+public fun add_model(
+    net: &mut Network,
+    cap: &AdminCap,
+    class: &mut HardwareClass,
+    model_id: String,
+    weight_digest: vector<u8>,
+    max_run_ms: u64,
+) {
     net.check_admin(cap);
     check_name(&model_id);
     assert!(weight_digest.length() == 32, EInvalidDigest);
-    assert!(net.classes.contains(class_id), EUnknownClass);
+    assert!(max_run_ms >= 1 && max_run_ms <= params::max_duration_ms(), EInvalidRunTime);
+    net.check_network(class.network_id());
+    class.check_version();
     assert!(!net.models.contains(model_id), EModelExists);
-    net.models.add(model_id, model::new(weight_digest, class_id));
-    events::emit_model_added(model_id, weight_digest, class_id);
+    let class_id = class.class_id();
+    net.models.add(model_id, model::new(weight_digest, class_id, max_run_ms));
+    class.add_run_bound(max_run_ms);
+    events::emit_model_added(model_id, weight_digest, class_id, max_run_ms);
 }
 
 /// Replaces the parameters for requests submitted from now on (a request

@@ -1,7 +1,7 @@
 /// Node operators: register with collateral, top it up, change the endpoint,
 /// leave and withdraw (Rust: `atoma_protocol::ops::node`). Each operation
-/// changes only the node's `HardwareClass` object; leaving and withdrawing
-/// read the `Network`'s unbonding delay.
+/// changes only the node's `HardwareClass` object; leaving reads the
+/// `Network`'s unbonding delay and fixes the node's exit time with it.
 ///
 /// A `NodeCap` is the right to act for one node; the node's id is the cap's
 /// id. It has `key` only, so it cannot be transferred by accident.
@@ -97,20 +97,22 @@ public fun set_endpoint(class: &mut HardwareClass, cap: &NodeCap, endpoint: Stri
     events::emit_endpoint_updated(node_id, endpoint);
 }
 
-/// Stops new assignments and starts the unbonding delay. Emits `NodeLeaving`.
+/// Stops new assignments (admitted or drafted) and fixes the node's exit at
+/// `now + unbonding_delay_ms`, which a later change of the delay does not
+/// move. Emits `NodeLeaving`.
 /// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`, `EAlreadyLeaving`.
 public fun request_leave(net: &Network, class: &mut HardwareClass, cap: &NodeCap, clock: &Clock) {
     net.check_version();
     net.check_network(class.network_id());
     let node_id = check_cap(class, cap);
-    assert!(class.node(node_id).leaving_since_ms().is_none(), EAlreadyLeaving);
-    let now = clock.timestamp_ms();
-    class.leave(node_id, now);
-    events::emit_node_leaving(node_id, now + net.params().unbonding_delay_ms());
+    assert!(class.node(node_id).withdraw_after_ms().is_none(), EAlreadyLeaving);
+    let withdraw_after_ms = clock.timestamp_ms() + net.params().unbonding_delay_ms();
+    class.leave(node_id, withdraw_after_ms);
+    events::emit_node_leaving(node_id, withdraw_after_ms);
 }
 
-/// Pays the whole collateral to the node's owner and deletes the node and
-/// its cap. Emits `NodeWithdrawn`.
+/// From the exit time `request_leave` fixed on, pays the whole collateral to
+/// the node's owner and deletes the node and its cap. Emits `NodeWithdrawn`.
 /// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EUnknownNode`,
 /// `ENotLeaving`, `EUnbonding`, `EOpenTasks`.
 public fun withdraw(net: &Network, class: &mut HardwareClass, cap: NodeCap, clock: &Clock, ctx: &mut TxContext) {
@@ -118,9 +120,9 @@ public fun withdraw(net: &Network, class: &mut HardwareClass, cap: NodeCap, cloc
     net.check_network(class.network_id());
     let node_id = check_cap(class, &cap);
     let node = class.node(node_id);
-    let since = node.leaving_since_ms();
-    assert!(since.is_some(), ENotLeaving);
-    assert!(clock.timestamp_ms() >= since.destroy_some() + net.params().unbonding_delay_ms(), EUnbonding);
+    let exit = node.withdraw_after_ms();
+    assert!(exit.is_some(), ENotLeaving);
+    assert!(clock.timestamp_ms() >= exit.destroy_some(), EUnbonding);
     assert!(node.open_tasks() == 0, EOpenTasks);
     let NodeCap { id, .. } = cap;
     id.delete();

@@ -21,12 +21,18 @@ const INLINE_INPUT_LIMIT: u64 = 16_384;
 const RETRIES_LIMIT: u64 = 10;
 /// Upper bound on every duration (365 days), so that no deadline overflows.
 const MAX_DURATION_MS: u64 = 31_536_000_000;
+/// Lower bound on every window a node must act in (`min_timeout_ms`,
+/// `reveal_window_ms`, `grace_ms`): more than three of Sui's reactions
+/// (docs/protocol.md, "Time").
+const LATENCY_FLOOR_MS: u64 = 5_000;
 
 // === Structs ===
 
 public struct Params has copy, drop, store {
     /// Minimum fee per expected execution.
     min_fee_per_execution: u64,
+    /// What a commit timeout holds besides the runs of models; a request's
+    /// timeout is at least this plus its model's and its class's longest run.
     min_timeout_ms: u64,
     max_timeout_ms: u64,
     /// Length of a reveal phase and of a Sealed verification window.
@@ -49,7 +55,7 @@ public struct Params has copy, drop, store {
 public fun default(): Params {
     Params {
         min_fee_per_execution: 1_000_000,
-        min_timeout_ms: 1_000,
+        min_timeout_ms: 5_000,
         max_timeout_ms: 3_600_000,
         reveal_window_ms: 30_000,
         timeout_slash_bps: 1_000,
@@ -97,10 +103,10 @@ public fun new(
 }
 
 public fun is_valid(p: &Params): bool {
-    p.min_timeout_ms > 0
+    p.min_timeout_ms >= LATENCY_FLOOR_MS
         && p.min_timeout_ms <= p.max_timeout_ms
         && p.max_timeout_ms <= MAX_DURATION_MS
-        && p.reveal_window_ms > 0
+        && p.reveal_window_ms >= LATENCY_FLOOR_MS
         && p.reveal_window_ms <= MAX_DURATION_MS
         && p.unbonding_delay_ms <= MAX_DURATION_MS
         && p.timeout_slash_bps <= BPS
@@ -109,7 +115,7 @@ public fun is_valid(p: &Params): bool {
         && p.max_n >= 1 && p.max_n <= MAX_N_LIMIT
         && p.sealed_pool_factor >= 1 && p.sealed_pool_factor <= POOL_FACTOR_LIMIT
         && p.max_inline_input >= 1 && p.max_inline_input <= INLINE_INPUT_LIMIT
-        && p.grace_ms >= 1 && p.grace_ms <= MAX_DURATION_MS
+        && p.grace_ms >= LATENCY_FLOOR_MS && p.grace_ms <= MAX_DURATION_MS
 }
 
 /// `ceil(min_fee_per_execution * (primaries * 10_000 + p_bps * n) / 10_000)`,
@@ -150,3 +156,6 @@ public fun sealed_pool_factor(p: &Params): u64 { p.sealed_pool_factor }
 public fun max_inline_input(p: &Params): u64 { p.max_inline_input }
 
 public fun grace_ms(p: &Params): u64 { p.grace_ms }
+
+/// The longest duration a parameter or a model's run-time bound may be.
+public fun max_duration_ms(): u64 { MAX_DURATION_MS }

@@ -20,6 +20,13 @@
 /// (`expire` extends it once); a Sealed candidate holds no stake until the
 /// secret chooses it; the dispute quorum's size is fixed when the dispute is
 /// raised and disputers vote with `(output_digest, dispute key)`.
+///
+/// Seats (docs/protocol.md, "Seats"): a round's reveal phase opens only when
+/// every seat is held by a member that committed. A member that cannot do
+/// its part abstains (no input) or declines (cannot run it in time); its
+/// seat, and a silent member's, is refilled from the class's on-call nodes
+/// with a stored draw, at most `max_retries` times, or the request fails.
+/// Every call on a request's path takes its class and checks the version.
 module atoma::request;
 
 use atoma::commitment;
@@ -40,9 +47,6 @@ use sui::sui::SUI;
 
 // === Errors ===
 
-/// The node or request belongs to another network.
-#[error(code = 1)]
-const EWrongNetwork: vector<u8> = b"object belongs to another network";
 /// No model with this id.
 #[error(code = 4)]
 const EUnknownModel: vector<u8> = b"no model with this id";
@@ -120,6 +124,9 @@ const EInputOnChain: vector<u8> = b"the input is on chain: only a URI input can 
 
 const BPS: u64 = 10_000;
 const MAX_URI_LEN: u64 = 512;
+/// The tag of the seed that refills the seats of chosen Sealed verifiers no
+/// longer on call (`derive(sealed_draw_seed, REFILL_TAG)`).
+const REFILL_TAG: u8 = 2;
 
 // === Structs ===
 
@@ -147,8 +154,9 @@ public struct Slot has copy, drop, store {
     active: bool,
 }
 
-/// A selection for `select_nodes`; pending while the status is `Selecting`.
-/// Always present, so that writing it costs the same whatever a draw gave.
+/// A selection for `select_nodes`; pending while the status is `Selecting`,
+/// or while it is `Committing` with a non-zero `count` (a refill). Always
+/// present, so that writing it costs the same whatever a draw gave.
 public struct Selection has copy, drop, store {
     role: Role,
     count: u64,
@@ -183,7 +191,11 @@ public struct Request has key {
     deadline_ms: u64,
     /// Whether a first `expire` extended the current deadline by the grace.
     extended: bool,
+    /// Refills made so far.
     retries: u64,
+    /// Whether a member abstained for want of the input (a failure then
+    /// costs the requester the minimum fee).
+    input_unavailable: bool,
     slots: vector<Slot>,
     selection: Selection,
     /// The dispute quorum's size, fixed when the dispute is raised.
@@ -265,13 +277,20 @@ entry fun submit_sealed(
 /// Reveals a Sealed request's secret (the requester, or a chosen verifier
 /// that received it), inside the verification window. Unchosen candidates
 /// are released; unchecked, the reveal phase opens for the primary alone;
-/// checked, every chosen candidate still eligible is locked and becomes a
-/// verifier (the others are dropped, unslashed), and the verifiers get a full
+/// checked, every chosen candidate still on call is locked and becomes a
+/// verifier, the seats of the others (dropped, unslashed) are refilled from
+/// `derive(blake2b256(seed || secret), 2)`, and the verifiers get a full
 /// commit timeout from now. Emits `SecretRevealed`, then `NodesSelected`
 /// (role `Verifier`) when some verifier has yet to commit.
 /// Aborts: `version::EWrongVersion`, `EInvalidSecret`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
 /// `ENotSealed`, `EWrongPhase`, `EDeadlinePassed`, `ESecretMismatch`.
-public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secret: vector<u8>, clock: &Clock) {
+public fun reveal_secret(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    secret: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
     class.check_version();
     assert!(secret.length() == 32, EInvalidSecret);
     class.check_member(request.network_id, request.class_id);
@@ -282,6 +301,7 @@ public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secre
     assert!(request.secret_hash == option::some(commitment::secret_hash(&secret)), ESecretMismatch);
     let pool = request.indices_with_role(types::candidate());
     let (checked, chosen) = sampler::sealed_draw(&request.seed, &secret, request.mode.p_bps(), request.mode.n(), pool.length());
+    let refill_seed = sampler::derive(&sampler::sealed_draw_seed(&request.seed, &secret), REFILL_TAG);
     request.secret = option::some(secret);
     request.checked = option::some(checked);
     let mut verifiers = vector[];
@@ -289,7 +309,7 @@ public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secre
     while (pos < pool.length()) {
         let i = pool[pos];
         let node_id = request.slots[i].node_id;
-        if (chosen.contains(&pos) && class.is_active(node_id)) {
+        if (chosen.contains(&pos) && class.is_on_call_node(node_id)) {
             let stake = class.lock(node_id);
             let slot = &mut request.slots[i];
             slot.stake = stake;
@@ -302,23 +322,27 @@ public fun reveal_secret(class: &mut HardwareClass, request: &mut Request, secre
     };
     let request_id = object::id(request);
     events::emit_secret_revealed(request_id, checked, verifiers);
-    if (request.members().any!(|m| request.slots[*m].commitment.is_none())) {
+    let pending = request.members().any!(|m| request.slots[*m].commitment.is_none());
+    let empty = request.empty_seats();
+    if (pending || empty > 0) {
         request.status = Status::Committing;
         let deadline = now + request.timeout_ms;
         request.set_deadline(deadline);
-        events::emit_nodes_selected(request_id, types::verifier(), verifiers, request.deadline_ms);
+        if (pending) events::emit_nodes_selected(request_id, types::verifier(), verifiers, request.deadline_ms);
     };
-    request.try_open_reveal(now);
+    if (empty > 0) refill(class, request, types::verifier(), refill_seed, ctx)
+    else { request.try_open_reveal(now); }
 }
 
 // === Executor functions ===
 
 /// Commits `blake2b256(bcs(request_id, node_id, output_digest, salt))`. Emits `Committed`.
-/// Aborts: `EInvalidDigest`, `EWrongNetwork`, `ENotSelected`, `EPrimaryNotCommitted`,
-/// `EWrongPhase`, `EDeadlinePassed`, `EAlreadyCommitted`, `EPrimaryCommitRequired`.
-public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, clock: &Clock) {
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// `EInvalidDigest`, `ENotSelected`, `EPrimaryNotCommitted`, `EWrongPhase`, `EDeadlinePassed`,
+/// `EAlreadyCommitted`, `EPrimaryCommitRequired`.
+public fun commit(class: &HardwareClass, request: &mut Request, cap: &NodeCap, commitment: vector<u8>, clock: &Clock) {
     let now = clock.timestamp_ms();
-    let i = request.check_commit(cap, &commitment, now);
+    let i = check_commit(class, request, cap, &commitment, now);
     assert!(!(request.status == Status::Committing && request.is_cv_primary(i)), EPrimaryCommitRequired);
     request.record_commit(i, commitment);
     // Verifying: a candidate told it is chosen commits early; the secret decides.
@@ -336,27 +360,67 @@ public fun commit(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, 
 
 /// Leaves the current round without committing, because the request's input
 /// (a URI) cannot be obtained: the stake is unlocked, the node is neither
-/// slashed nor paid, and it is not replaced. When no member is left the
-/// request fails (`InputUnavailable`, the fee refunded). Emits `Abstained`.
+/// slashed nor paid, and its seat is refilled from a fresh draw (the request
+/// fails, `InputUnavailable`, when no refill is left: the requester pays the
+/// minimum fee). Emits `Abstained`.
 /// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EInputOnChain`,
 /// `EWrongPhase`, `ENotSelected`, `EDeadlinePassed`, `EAlreadyCommitted`.
-public fun abstain(class: &mut HardwareClass, request: &mut Request, cap: &NodeCap, clock: &Clock, ctx: &mut TxContext) {
-    class.check_version();
-    class.check_member(request.network_id, request.class_id);
-    class.check_member(cap.network_id(), cap.class_id());
-    assert!(!request.input.is_inline(), EInputOnChain);
-    assert!(request.status == Status::Committing, EWrongPhase);
-    let node_id = cap.node_id();
-    let now = clock.timestamp_ms();
-    let i = request.member_before_deadline(node_id, now);
-    assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
-    release(class, &mut request.slots[i]);
-    events::emit_abstained(object::id(request), node_id);
-    if (request.members().is_empty()) {
-        fail(class, request, types::fail_input_unavailable(), ctx);
-    } else {
-        request.try_open_reveal(now);
-    }
+entry fun abstain(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let seed = draw_seed(random, ctx);
+    abstain_with(class, request, cap, seed, clock, ctx);
+}
+
+/// `abstain` with the draw `seed` made.
+fun abstain_with(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let i = check_leave(class, request, cap, true, clock.timestamp_ms());
+    request.input_unavailable = true;
+    events::emit_abstained(object::id(request), cap.node_id());
+    leave_seat(class, request, i, seed, ctx);
+}
+
+/// Leaves the current round without committing, because the node cannot run
+/// the request in time (it does not serve the model, or its queue would make
+/// it late): as `abstain`, for any input; a failure for want of seats then
+/// refunds the whole fee. Emits `Declined`.
+/// Aborts: those of `abstain` but `EInputOnChain`.
+entry fun decline(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let seed = draw_seed(random, ctx);
+    decline_with(class, request, cap, seed, clock, ctx);
+}
+
+/// `decline` with the draw `seed` made.
+fun decline_with(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    let i = check_leave(class, request, cap, false, clock.timestamp_ms());
+    events::emit_declined(object::id(request), cap.node_id());
+    leave_seat(class, request, i, seed, ctx);
 }
 
 /// The CrossValidation primary's commit, which also draws the coin flip:
@@ -364,6 +428,7 @@ public fun abstain(class: &mut HardwareClass, request: &mut Request, cap: &NodeC
 /// verifiers from the stored seed. Emits `Committed` and `VerificationDrawn`.
 /// Aborts: those of `commit`, and `ENotPrimary` for any other slot or mode.
 entry fun commit_primary(
+    class: &HardwareClass,
     request: &mut Request,
     cap: &NodeCap,
     commitment: vector<u8>,
@@ -372,13 +437,20 @@ entry fun commit_primary(
     ctx: &mut TxContext,
 ) {
     let r = draw_seed(random, ctx);
-    commit_primary_with(request, cap, commitment, r, clock);
+    commit_primary_with(class, request, cap, commitment, r, clock);
 }
 
 /// `commit_primary` with the draw `r` made.
-fun commit_primary_with(request: &mut Request, cap: &NodeCap, commitment: vector<u8>, r: vector<u8>, clock: &Clock) {
+fun commit_primary_with(
+    class: &HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    commitment: vector<u8>,
+    r: vector<u8>,
+    clock: &Clock,
+) {
     let now = clock.timestamp_ms();
-    let i = request.check_commit(cap, &commitment, now);
+    let i = check_commit(class, request, cap, &commitment, now);
     assert!(request.status == Status::Committing && request.is_cv_primary(i), ENotPrimary);
     request.record_commit(i, commitment);
     let checked = sampler::flip(&r, request.mode.p_bps());
@@ -429,56 +501,63 @@ public fun reveal(
 
 // === Keeper functions (anyone) ===
 
-/// Performs the pending selection (CrossValidation verifiers, a dispute
-/// quorum or replacements) from the stored seed. The dispute quorum takes
-/// its `dispute_size` seats at once, or the request fails (`NoDisputeQuorum`)
-/// without slashing anyone; replacements take what the class can give, one
-/// per silent seat. Emits `NodesSelected`.
+/// Performs the pending selection from the stored seed, from the class's
+/// on-call nodes: the CrossValidation verifiers or the dispute quorum
+/// (status `Selecting`), or a refill of empty seats (status `Committing`).
+/// It takes every seat at once, or the request fails without slashing
+/// anyone for its output when the class holds too few fresh on-call nodes;
+/// the round's commit deadline is then a full timeout from now. Emits
+/// `NodesSelected`.
 /// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase` (nothing pending).
 public fun select_nodes(class: &mut HardwareClass, request: &mut Request, clock: &Clock, ctx: &mut TxContext) {
     class.check_version();
     class.check_member(request.network_id, request.class_id);
-    assert!(request.status == Status::Selecting, EWrongPhase);
+    assert!(request.status == Status::Selecting || request.refill_pending(), EWrongPhase);
     let now = clock.timestamp_ms();
     let sel = request.selection;
-    if (sel.role == types::disputer() && request.round == types::main_round()) {
-        // The dispute quorum takes all its seats at once, or there is no dispute.
-        if (class.available(&request.all_nodes()) < request.dispute_size) {
-            fail(class, request, types::fail_no_dispute_quorum(), ctx);
-            return
-        };
-        request.round = types::dispute_round();
+    let opening_dispute = sel.role == types::disputer() && request.round == types::main_round();
+    if (class.available(&request.all_nodes(), true) < sel.count) {
+        let reason = request.unfilled(sel.role == types::disputer());
+        fail(class, request, reason, ctx);
+        return
     };
-    let nodes = assign(class, request, &sel.seed, sel.count, sel.role);
+    if (opening_dispute) request.round = types::dispute_round();
+    if (request.status == Status::Committing) request.retries = request.retries + 1;
+    let nodes = assign(class, request, &sel.seed, sel.count, sel.role, true);
+    request.selection.count = 0;
     let deadline = now + request.timeout_ms;
     request.set_deadline(deadline);
+    request.status = Status::Committing;
     if (!nodes.is_empty()) {
         events::emit_nodes_selected(object::id(request), sel.role, nodes, request.deadline_ms);
     };
-    advance(class, request, now, ctx);
+    request.try_open_reveal(now);
 }
 
 /// Draws the seed of a disputed request's dispute quorum (its
 /// `dispute_size` seats), to be selected by `select_nodes`.
-/// Aborts: `EWrongPhase` (not disputed).
-entry fun open_dispute(request: &mut Request, random: &Random, ctx: &mut TxContext) {
+/// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase` (not disputed).
+entry fun open_dispute(class: &HardwareClass, request: &mut Request, random: &Random, ctx: &mut TxContext) {
     let seed = draw_seed(random, ctx);
-    open_dispute_with(request, seed);
+    open_dispute_with(class, request, seed);
 }
 
 /// `open_dispute` with the draw `seed` made.
-fun open_dispute_with(request: &mut Request, seed: vector<u8>) {
+fun open_dispute_with(class: &HardwareClass, request: &mut Request, seed: vector<u8>) {
+    class.check_version();
+    class.check_member(request.network_id, request.class_id);
     assert!(request.status == Status::Disputed, EWrongPhase);
     request.selection = Selection { role: types::disputer(), count: request.dispute_size, seed };
     request.status = Status::Selecting;
 }
 
-/// After a deadline: the first call extends it, once, by the request's
-/// `grace_ms` (`DeadlineExtended`), so that every member has that long on a
-/// running chain before it can be slashed; the second call ends the phase:
-/// in `Committing`, silent members lose `timeout_slash_bps` of their stake
-/// and are replaced (up to `max_retries` times); in `Verifying` (no secret),
-/// the pool is released and the primary reveals alone; in `Revealing`, the
+/// After a deadline (and no refill pending): the first call extends it,
+/// once, by the request's `grace_ms` (`DeadlineExtended`), so that every
+/// member has that long on a running chain before it can be slashed; the
+/// second call ends the phase: in `Committing`, silent members lose
+/// `timeout_slash_bps` of their stake and their seats are refilled (or the
+/// request fails when no refill is left); in `Verifying` (no secret), the
+/// pool is released and the primary reveals alone; in `Revealing`, the
 /// round settles and members that withheld lose their stake.
 /// Aborts: `version::EWrongVersion`, `hardware::EWrongNetwork`, `hardware::EWrongClass`, `EWrongPhase`, `EDeadlineNotReached`.
 entry fun expire(class: &mut HardwareClass, request: &mut Request, random: &Random, clock: &Clock, ctx: &mut TxContext) {
@@ -486,12 +565,15 @@ entry fun expire(class: &mut HardwareClass, request: &mut Request, random: &Rand
     expire_with(class, request, seed, clock, ctx);
 }
 
-/// `expire` with the draw `seed` made (it seeds replacements of silent members).
+/// `expire` with the draw `seed` made (it seeds the refill of silent members' seats).
 fun expire_with(class: &mut HardwareClass, request: &mut Request, seed: vector<u8>, clock: &Clock, ctx: &mut TxContext) {
     class.check_version();
     class.check_member(request.network_id, request.class_id);
     let status = request.status;
-    assert!(status == Status::Committing || status == Status::Verifying || status == Status::Revealing, EWrongPhase);
+    assert!(
+        (status == Status::Committing || status == Status::Verifying || status == Status::Revealing) && !request.refill_pending(),
+        EWrongPhase,
+    );
     let now = clock.timestamp_ms();
     assert!(now >= request.deadline_ms, EDeadlineNotReached);
     if (!request.extended) {
@@ -504,13 +586,8 @@ fun expire_with(class: &mut HardwareClass, request: &mut Request, seed: vector<u
         let silent = request.members().filter!(|i| request.slots[*i].commitment.is_none());
         let role = if (silent.is_empty()) types::executor() else request.slots[silent[0]].role;
         slash_timeouts(class, request, &silent);
-        if (request.retries < request.params.max_retries() && !silent.is_empty()) {
-            request.retries = request.retries + 1;
-            request.selection = Selection { role, count: silent.length(), seed };
-            request.status = Status::Selecting;
-        } else {
-            advance(class, request, now, ctx);
-        }
+        if (request.empty_seats() > 0) refill(class, request, role, seed, ctx)
+        else { request.try_open_reveal(now); }
     } else if (status == Status::Verifying) {
         close_verification(class, request, now);
     } else {
@@ -549,6 +626,11 @@ public fun extended(r: &Request): bool { r.extended }
 public fun params(r: &Request): Params { r.params }
 
 public fun retries(r: &Request): u64 { r.retries }
+
+public fun input_unavailable(r: &Request): bool { r.input_unavailable }
+
+/// Empty seats waiting for `select_nodes` to refill them (0: none pending).
+public fun pending_refill(r: &Request): u64 { if (r.refill_pending()) r.selection.count else 0 }
 
 public fun round(r: &Request): Round { r.round }
 
@@ -630,7 +712,8 @@ fun submit(
     let (n, p_bps) = (mode.n(), mode.p_bps());
     assert!(n >= 1 && n <= params.max_n(), EInvalidQuorum);
     assert!(p_bps <= BPS, EInvalidProbability);
-    assert!(timeout_ms >= params.min_timeout_ms() && timeout_ms <= params.max_timeout_ms(), EInvalidTimeout);
+    let shortest = params.min_timeout_ms() + net.model(model_id).max_run_ms() + class.longest_run_ms();
+    assert!(timeout_ms >= shortest && timeout_ms <= params.max_timeout_ms(), EInvalidTimeout);
     let (primaries, needed) = if (mode.is_sampling()) (0, n) else (1, 1 + n);
     let fee = payment.value();
     assert!(fee >= params.min_fee(primaries, p_bps, n), EFeeTooLow);
@@ -660,6 +743,7 @@ fun submit(
         deadline_ms,
         extended: false,
         retries: 0,
+        input_unavailable: false,
         slots: vector[],
         selection: Selection { role: types::executor(), count: 0, seed },
         dispute_size: 0,
@@ -672,7 +756,7 @@ fun submit(
         // One draw for the primary and the pool, so that the pool never holds
         // the primary; only the primary is locked.
         let pool = (params.sealed_pool_factor() * n).min(eligible - 1);
-        let mut nodes = class.sample_nodes(&seed, 1 + pool, &request.all_nodes());
+        let mut nodes = class.sample_nodes(&seed, 1 + pool, &request.all_nodes(), false);
         nodes.length().do!(|k| {
             let node_id = nodes[k];
             let slot = if (k == 0) new_slot(node_id, types::executor(), class.lock(node_id))
@@ -684,7 +768,7 @@ fun submit(
         events::emit_nodes_selected(request_id, types::candidate(), nodes, deadline_ms);
     } else {
         let count = if (mode.is_sampling()) n else 1;
-        let nodes = assign(class, &mut request, &seed, count, types::executor());
+        let nodes = assign(class, &mut request, &seed, count, types::executor(), false);
         events::emit_nodes_selected(request_id, types::executor(), nodes, deadline_ms);
     };
     transfer::share_object(request);
@@ -706,10 +790,12 @@ fun check_input(inline: vector<u8>, uri: Option<String>, digest: &vector<u8>, ma
 
 // === Private functions: commit ===
 
-/// Checks a commit by `cap`'s node and returns its slot index.
-fun check_commit(request: &Request, cap: &NodeCap, commitment: &vector<u8>, now: u64): u64 {
+/// Checks a commit by `cap`'s node on `class`'s request and returns its slot index.
+fun check_commit(class: &HardwareClass, request: &Request, cap: &NodeCap, commitment: &vector<u8>, now: u64): u64 {
+    class.check_version();
+    class.check_member(request.network_id, request.class_id);
+    class.check_member(cap.network_id(), cap.class_id());
     assert!(commitment.length() == 32, EInvalidDigest);
-    assert!(cap.network_id() == request.network_id, EWrongNetwork);
     let found = request.active_slot(cap.node_id());
     assert!(found.is_some(), ENotSelected);
     let i = found.destroy_some();
@@ -722,6 +808,19 @@ fun check_commit(request: &Request, cap: &NodeCap, commitment: &vector<u8>, now:
         assert!(role != types::disputer(), ENotSelected);
     };
     assert!(now < request.deadline_ms, EDeadlinePassed);
+    assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
+    i
+}
+
+/// Checks that `cap`'s node may leave its seat (`abstain` with
+/// `for_input`, `decline`) and returns its slot index.
+fun check_leave(class: &HardwareClass, request: &Request, cap: &NodeCap, for_input: bool, now: u64): u64 {
+    class.check_version();
+    class.check_member(request.network_id, request.class_id);
+    class.check_member(cap.network_id(), cap.class_id());
+    assert!(!(for_input && request.input.is_inline()), EInputOnChain);
+    assert!(request.status == Status::Committing, EWrongPhase);
+    let i = request.member_before_deadline(cap.node_id(), now);
     assert!(request.slots[i].commitment.is_none(), EAlreadyCommitted);
     i
 }
@@ -776,10 +875,40 @@ fun all_nodes(request: &Request): vector<ID> {
     request.slots.map_ref!(|s| s.node_id)
 }
 
-/// Samples up to `count` fresh nodes of the class from `seed`, locks their
-/// stakes and adds them as slots with `role`.
-fun assign(class: &mut HardwareClass, request: &mut Request, seed: &vector<u8>, count: u64, role: Role): vector<ID> {
-    let nodes = class.sample_nodes(seed, count, &request.all_nodes());
+/// The seats of the current round: `n` (Sampling), the primary's and, once
+/// checked, the `n` verifiers' (CrossValidation, Sealed), or the dispute
+/// quorum's size.
+fun seats(request: &Request): u64 {
+    if (request.round == types::dispute_round()) return request.dispute_size;
+    if (request.mode.is_sampling()) return request.mode.n();
+    1 + if (request.checked == option::some(true)) request.mode.n() else 0
+}
+
+/// Seats of the current round no active member holds.
+fun empty_seats(request: &Request): u64 {
+    let (seats, members) = (request.seats(), request.members().length());
+    if (seats > members) seats - members else 0
+}
+
+/// Whether empty seats wait for `select_nodes` to refill them.
+fun refill_pending(request: &Request): bool {
+    request.status == Status::Committing && request.selection.count > 0
+}
+
+/// Why a request whose seats cannot all be filled fails: `InputUnavailable`
+/// once a member abstained, otherwise `NoDisputeQuorum` for the dispute
+/// quorum and `Timeout` for the main round.
+fun unfilled(request: &Request, dispute: bool): FailReason {
+    if (request.input_unavailable) types::fail_input_unavailable()
+    else if (dispute) types::fail_no_dispute_quorum()
+    else types::fail_timeout()
+}
+
+/// Samples up to `count` fresh nodes of the class from `seed` (eligible
+/// ones, or with `on_call` on-call ones), locks their stakes and adds them
+/// as slots with `role`.
+fun assign(class: &mut HardwareClass, request: &mut Request, seed: &vector<u8>, count: u64, role: Role, on_call: bool): vector<ID> {
+    let nodes = class.sample_nodes(seed, count, &request.all_nodes(), on_call);
     nodes.do_ref!(|id| {
         let stake = class.lock(*id);
         request.slots.push_back(new_slot(*id, role, stake));
@@ -820,15 +949,13 @@ fun release_all(class: &mut HardwareClass, request: &mut Request) {
 
 // === Private functions: settlement ===
 
-/// Slashes `amount` (at most the stake) from an active slot's node, unlocks
-/// the rest and ends the slot; the protocol share goes to the class's revenue and
-/// the rest to the request's pool.
+/// Slashes `amount` (at most the stake and what the node holds) from an
+/// active slot's node, unlocks its stake and ends the slot; the protocol
+/// share goes to the class's revenue and the rest to the request's pool.
 fun slash(class: &mut HardwareClass, request: &mut Request, i: u64, amount: u64, reason: SlashReason) {
-    let slot = &mut request.slots[i];
-    let amount = amount.min(slot.stake);
-    let taken = class.slash(slot.node_id, slot.stake, amount, request.params.protocol_share_bps());
-    slot.active = false;
-    let node_id = slot.node_id;
+    let (node_id, stake) = (request.slots[i].node_id, request.slots[i].stake);
+    let (taken, amount) = class.slash(node_id, stake, amount, request.params.protocol_share_bps());
+    request.slots[i].active = false;
     request.pool.join(taken);
     events::emit_node_slashed(object::id(request), node_id, reason, amount);
 }
@@ -841,10 +968,11 @@ fun slash_timeouts(class: &mut HardwareClass, request: &mut Request, indices: &v
     });
 }
 
-/// Opens the reveal phase if the round has members and all committed.
+/// Opens the reveal phase if every seat of the round is held by a member
+/// that committed. Returns whether it did.
 fun try_open_reveal(request: &mut Request, now: u64): bool {
     let members = request.members();
-    if (members.is_empty() || members.any!(|i| request.slots[*i].commitment.is_none())) return false;
+    if (request.empty_seats() > 0 || members.any!(|i| request.slots[*i].commitment.is_none())) return false;
     request.status = Status::Revealing;
     let deadline = now + request.params.reveal_window_ms();
     request.set_deadline(deadline);
@@ -852,15 +980,29 @@ fun try_open_reveal(request: &mut Request, now: u64): bool {
     true
 }
 
-/// After members changed: commit phase if someone must still commit, reveal
-/// phase if all did, failure if nobody is left.
-fun advance(class: &mut HardwareClass, request: &mut Request, now: u64, ctx: &mut TxContext) {
-    if (request.members().is_empty()) {
-        let reason = if (request.round == types::dispute_round()) types::fail_no_dispute_quorum() else types::fail_timeout();
+/// After seats of the round were emptied: fails the request when no refill
+/// is left, or else leaves a refill pending for `select_nodes`, drawn from
+/// `seed` unless one is pending already (a stored draw is never replaced
+/// before it is used).
+fun refill(class: &mut HardwareClass, request: &mut Request, role: Role, seed: vector<u8>, ctx: &mut TxContext) {
+    let empty = request.empty_seats();
+    if (empty == 0) return;
+    if (request.retries >= request.params.max_retries()) {
+        let reason = request.unfilled(request.round == types::dispute_round());
         fail(class, request, reason, ctx);
-    } else if (!request.try_open_reveal(now)) {
-        request.status = Status::Committing;
-    }
+        return
+    };
+    if (request.selection.count == 0) request.selection = Selection { role, count: empty, seed }
+    else request.selection.count = empty;
+    request.status = Status::Committing;
+}
+
+/// A member leaves its seat in slot `i`, unslashed: its stake is unlocked
+/// and the seat refilled (or the request fails).
+fun leave_seat(class: &mut HardwareClass, request: &mut Request, i: u64, seed: vector<u8>, ctx: &mut TxContext) {
+    let role = request.slots[i].role;
+    release(class, &mut request.slots[i]);
+    refill(class, request, role, seed, ctx);
 }
 
 /// Ends a Sealed verification window without the secret: the pool is
@@ -955,11 +1097,17 @@ fun finalize(class: &mut HardwareClass, request: &mut Request, digest: vector<u8
     events::emit_request_finalized(object::id(request), digest, nodes, winners.length() >= 2, per_node);
 }
 
-/// Refunds the fee to the requester, moves the pool (slashed stake) to the
-/// class's revenue and releases every slot: a requester never receives slashed
-/// stake. Emits `RequestFailed`.
+/// Refunds the fee to the requester (less the minimum fee of its mode, for
+/// the class's revenue, when it failed for want of its input), moves the
+/// pool (slashed stake) to the class's revenue and releases every slot: a
+/// requester never receives slashed stake. Emits `RequestFailed`.
 fun fail(class: &mut HardwareClass, request: &mut Request, reason: FailReason, ctx: &mut TxContext) {
-    let refund = request.fee.withdraw_all();
+    let mut refund = request.fee.withdraw_all();
+    let charge = if (reason == types::fail_input_unavailable()) {
+        let (primaries, p_bps, n) = (if (request.mode.is_sampling()) 0 else 1, request.mode.p_bps(), request.mode.n());
+        refund.value().min(request.params.min_fee(primaries, p_bps, n))
+    } else 0;
+    class.deposit_revenue(refund.split(charge));
     class.deposit_revenue(request.pool.withdraw_all());
     let amount = refund.value();
     if (amount > 0) {
@@ -997,6 +1145,7 @@ public fun new_for_testing(
     deadline_ms: u64,
     extended: bool,
     retries: u64,
+    input_unavailable: bool,
     slots: vector<Slot>,
     selection_role: Role,
     selection_count: u64,
@@ -1037,6 +1186,7 @@ public fun new_for_testing(
         deadline_ms,
         extended,
         retries,
+        input_unavailable,
         slots,
         selection: Selection { role: selection_role, count: selection_count, seed: selection_seed },
         dispute_size,
@@ -1146,18 +1296,19 @@ public fun submit_with_seed_for_testing(
 
 #[test_only]
 public fun commit_primary_with_seed_for_testing(
+    class: &HardwareClass,
     request: &mut Request,
     cap: &NodeCap,
     commitment: vector<u8>,
     r: vector<u8>,
     clock: &Clock,
 ) {
-    commit_primary_with(request, cap, commitment, r, clock);
+    commit_primary_with(class, request, cap, commitment, r, clock);
 }
 
 #[test_only]
-public fun open_dispute_with_seed_for_testing(request: &mut Request, seed: vector<u8>) {
-    open_dispute_with(request, seed);
+public fun open_dispute_with_seed_for_testing(class: &HardwareClass, request: &mut Request, seed: vector<u8>) {
+    open_dispute_with(class, request, seed);
 }
 
 #[test_only]
@@ -1172,7 +1323,32 @@ public fun expire_with_seed_for_testing(
 }
 
 #[test_only]
+public fun abstain_with_seed_for_testing(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    abstain_with(class, request, cap, seed, clock, ctx);
+}
+
+#[test_only]
+public fun decline_with_seed_for_testing(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    seed: vector<u8>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    decline_with(class, request, cap, seed, clock, ctx);
+}
+
+#[test_only]
 public fun commit_primary_for_testing(
+    class: &HardwareClass,
     request: &mut Request,
     cap: &NodeCap,
     commitment: vector<u8>,
@@ -1180,12 +1356,36 @@ public fun commit_primary_for_testing(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    commit_primary(request, cap, commitment, random, clock, ctx);
+    commit_primary(class, request, cap, commitment, random, clock, ctx);
 }
 
 #[test_only]
-public fun open_dispute_for_testing(request: &mut Request, random: &Random, ctx: &mut TxContext) {
-    open_dispute(request, random, ctx);
+public fun abstain_for_testing(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    abstain(class, request, cap, random, clock, ctx);
+}
+
+#[test_only]
+public fun decline_for_testing(
+    class: &mut HardwareClass,
+    request: &mut Request,
+    cap: &NodeCap,
+    random: &Random,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    decline(class, request, cap, random, clock, ctx);
+}
+
+#[test_only]
+public fun open_dispute_for_testing(class: &HardwareClass, request: &mut Request, random: &Random, ctx: &mut TxContext) {
+    open_dispute(class, request, random, ctx);
 }
 
 #[test_only]

@@ -79,12 +79,17 @@ public fun verifier_seed(seed: &vector<u8>): vector<u8> {
     derive(seed, VERIFIERS_TAG)
 }
 
+/// The seed of a Sealed request's draw: `blake2b256(request_seed || secret)`.
+public fun sealed_draw_seed(request_seed: &vector<u8>, secret: &vector<u8>): vector<u8> {
+    let mut data = *request_seed;
+    data.append(*secret);
+    blake2b256(&data)
+}
+
 /// A Sealed request's draw from `h = blake2b256(request_seed || secret)`:
 /// whether the primary is checked, and which positions of the pool verify.
 public fun sealed_draw(request_seed: &vector<u8>, secret: &vector<u8>, p_bps: u64, n: u64, pool: u64): (bool, vector<u64>) {
-    let mut data = *request_seed;
-    data.append(*secret);
-    let h = blake2b256(&data);
+    let h = sealed_draw_seed(request_seed, secret);
     if (!flip(&h, p_bps)) return (false, vector[]);
     (true, sample(&verifier_seed(&h), n.min(pool), pool, &vector[]))
 }

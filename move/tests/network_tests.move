@@ -63,15 +63,23 @@ fun add_hardware_class_counts_ids_up() {
 }
 
 #[test]
-fun add_model_records_its_digest_and_class() {
+fun add_model_records_its_digest_class_and_run_time_bound() {
     let mut s = tu::setup(0);
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_model(&cap, b"gpt".to_string(), out(b"w"), 0);
+    assert!(class.longest_run_ms() == tu::run_ms());
+    net.add_model(&cap, &mut class, b"gpt".to_string(), out(b"w"), 20_000);
     assert!(net.model(b"gpt".to_string()).weight_digest() == out(b"w"));
     assert!(net.model(b"gpt".to_string()).class_id() == 0);
+    assert!(net.model(b"gpt".to_string()).max_run_ms() == 20_000);
+    // The class keeps the longest bound of its models.
+    assert!(class.longest_run_ms() == 20_000);
+    net.add_model(&cap, &mut class, b"small".to_string(), out(b"w"), 10);
+    assert!(class.longest_run_ms() == 20_000);
     s.return_to_sender(cap);
+    ts::return_shared(class);
     ts::return_shared(net);
     s.end();
 }
@@ -82,12 +90,12 @@ fun set_params_replaces_every_parameter() {
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
-    net.set_params(&cap, 7, 10, 20, 30, 40, 50, 3, 60, 8, 2, 100, 70);
+    net.set_params(&cap, 7, 10_000, 20_000, 30_000, 40, 50, 3, 60, 8, 2, 100, 70_000);
     let p = net.params();
-    assert!(p.min_fee_per_execution() == 7 && p.min_timeout_ms() == 10 && p.max_timeout_ms() == 20);
-    assert!(p.reveal_window_ms() == 30 && p.timeout_slash_bps() == 40 && p.protocol_share_bps() == 50);
+    assert!(p.min_fee_per_execution() == 7 && p.min_timeout_ms() == 10_000 && p.max_timeout_ms() == 20_000);
+    assert!(p.reveal_window_ms() == 30_000 && p.timeout_slash_bps() == 40 && p.protocol_share_bps() == 50);
     assert!(p.max_retries() == 3 && p.unbonding_delay_ms() == 60 && p.max_n() == 8);
-    assert!(p.sealed_pool_factor() == 2 && p.max_inline_input() == 100 && p.grace_ms() == 70);
+    assert!(p.sealed_pool_factor() == 2 && p.max_inline_input() == 100 && p.grace_ms() == 70_000);
     s.return_to_sender(cap);
     ts::return_shared(net);
     s.end();
@@ -118,11 +126,11 @@ fun class_revenue_is_swept_to_the_treasury_and_withdrawn_by_the_admin() {
 
 #[test]
 fun params_helpers_compute_fees_and_shares() {
-    let p = params::new(1_000, 1, 2, 3, 0, 0, 0, 0, 16, 3, 1, 1);
+    let p = params::new(1_000, 5_000, 5_000, 5_000, 0, 0, 0, 0, 16, 3, 1, 5_000);
     assert!(p.min_fee(0, 10_000, 3) == 3_000);
     assert!(p.min_fee(1, 1_000, 2) == 1_200);
     assert!(p.min_fee(1, 1, 1) == 1_001);
-    let huge = params::new(18_446_744_073_709_551_615, 1, 2, 3, 0, 0, 0, 0, 32, 3, 1, 1);
+    let huge = params::new(18_446_744_073_709_551_615, 5_000, 5_000, 5_000, 0, 0, 0, 0, 32, 3, 1, 5_000);
     assert!(huge.min_fee(0, 10_000, 32) == 18_446_744_073_709_551_615);
     assert!(params::bps_of(999, 1_000) == 99);
     assert!(params::default().is_valid());
@@ -134,8 +142,52 @@ fun admin_cap_of_another_network_is_rejected() {
     let (first, _) = second_network(&mut s);
     s.next_tx(@0xB2);
     let mut net = s.take_shared_by_id<Network>(first);
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_model(&cap, b"x".to_string(), out(b"w"), 0);
+    net.add_model(&cap, &mut class, b"x".to_string(), out(b"w"), 1_000);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EWrongNetwork)]
+fun model_of_a_class_of_another_network_is_rejected() {
+    let mut s = tu::setup(0);
+    let (first, second) = second_network(&mut s);
+    s.next_tx(@0xB2);
+    {
+        let mut net = s.take_shared_by_id<Network>(second);
+        let cap = s.take_from_sender<AdminCap>();
+        net.add_hardware_class(&cap, b"other".to_string(), b"p".to_string(), 10, 1, s.ctx());
+        s.return_to_sender(cap);
+        ts::return_shared(net);
+    };
+    s.next_tx(tu::admin());
+    let other_id = ts::most_recent_id_shared<HardwareClass>().destroy_some();
+    let mut net = s.take_shared_by_id<Network>(first);
+    let mut other = s.take_shared_by_id<HardwareClass>(other_id);
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, &mut other, b"x".to_string(), out(b"w"), 1_000);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidRunTime)]
+fun a_run_time_bound_of_zero_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, &mut class, b"x".to_string(), out(b"w"), 0);
+    abort
+}
+
+#[test, expected_failure(abort_code = network::EInvalidRunTime)]
+fun a_run_time_bound_above_a_year_is_rejected() {
+    let mut s = tu::setup(0);
+    s.next_tx(tu::admin());
+    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, &mut class, b"x".to_string(), out(b"w"), params::max_duration_ms() + 1);
     abort
 }
 
@@ -152,12 +204,11 @@ fun sweeping_a_class_of_another_network_is_rejected() {
 }
 
 #[test, expected_failure(abort_code = network::EUnknownClass)]
-fun model_of_an_unknown_class_is_rejected() {
+fun an_unknown_class_id_has_no_class_object() {
     let mut s = tu::setup(0);
     s.next_tx(tu::admin());
-    let mut net = s.take_shared<Network>();
-    let cap = s.take_from_sender<AdminCap>();
-    net.add_model(&cap, b"x".to_string(), out(b"w"), 9);
+    let net = s.take_shared<Network>();
+    net.class_object_id(9);
     abort
 }
 
@@ -166,8 +217,9 @@ fun model_added_twice_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_model(&cap, tu::model(), out(b"w"), 0);
+    net.add_model(&cap, &mut class, tu::model(), out(b"w"), 1_000);
     abort
 }
 
@@ -176,8 +228,9 @@ fun weight_digest_of_the_wrong_length_is_rejected() {
     let mut s = tu::setup(0);
     s.next_tx(tu::admin());
     let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared<HardwareClass>();
     let cap = s.take_from_sender<AdminCap>();
-    net.add_model(&cap, b"x".to_string(), x"0102", 0);
+    net.add_model(&cap, &mut class, b"x".to_string(), x"0102", 1_000);
     abort
 }
 

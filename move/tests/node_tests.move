@@ -74,7 +74,7 @@ fun leaving_node_leaves_the_active_list_and_withdraws_after_unbonding() {
         let clock = s.take_shared<Clock>();
         node::request_leave(&net, &mut class, &cap, &clock);
         assert!(!class.is_active(id) && class.active_count() == 1);
-        assert!(class.node(id).leaving_since_ms() == option::some(1_000_000));
+        assert!(class.node(id).withdraw_after_ms() == option::some(1_000_000 + atoma::params::default().unbonding_delay_ms()));
         s.return_to_sender(cap);
         ts::return_shared(net);
         ts::return_shared(class);

@@ -44,10 +44,12 @@ fun commit_raw(s: &mut Scenario, req: ID, node_id: ID, commitment: vector<u8>) {
     let owner = tu::owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
+    let class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::commit(&mut r, &cap, commitment, &clock);
+    request::commit(&class, &mut r, &cap, commitment, &clock);
     s.return_to_sender(cap);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -200,8 +202,23 @@ fun expire_slashes_silent_members_and_stores_a_replacement_draw() {
     tu::advance(&mut s, tu::timeout());
     tu::expire_after_grace(&mut s, req);
     assert!(tu::collateral(&mut s, silent) == tu::min_collateral() - 100);
-    assert!(tu::inspect!(&mut s, req, |r| r.is_selecting() && r.retries() == 1 && r.pool() == 90));
+    // The silent seat waits for its refill; the refill counts when selected.
+    assert!(tu::inspect!(&mut s, req, |r| r.is_committing() && r.pending_refill() == 1 && r.retries() == 0 && r.pool() == 90));
+    tu::select_nodes(&mut s, req);
+    assert!(tu::inspect!(&mut s, req, |r| r.pending_refill() == 0 && r.retries() == 1));
+    assert!(tu::members(&mut s, req).length() == 1 && tu::members(&mut s, req)[0] != silent);
     s.end();
+}
+
+#[test, expected_failure(abort_code = request::EWrongPhase)]
+fun expire_is_refused_while_a_refill_is_pending() {
+    let mut s = tu::setup(3);
+    let req = tu::submit_sampling(&mut s, 1);
+    tu::advance(&mut s, tu::timeout());
+    tu::expire_after_grace(&mut s, req);
+    tu::advance(&mut s, tu::timeout());
+    tu::expire(&mut s, req);
+    abort
 }
 
 #[test, expected_failure(abort_code = sampler::ENotEnoughNodes)]
@@ -294,6 +311,13 @@ fun timeout_below_the_minimum_is_rejected() {
     abort
 }
 
+#[test, expected_failure(abort_code = request::EInvalidTimeout)]
+fun timeout_short_of_the_models_run_is_rejected() {
+    let mut s = tu::setup(2);
+    submit_with(&mut s, b"m", tu::input_digest(), tu::input(), option::none(), tu::timeout() - 1, 1, tu::fee());
+    abort
+}
+
 // === Aborts of commit, reveal and the keeper calls ===
 
 #[test, expected_failure(abort_code = request::EInvalidDigest)]
@@ -305,15 +329,16 @@ fun commitment_of_the_wrong_length_is_rejected() {
     abort
 }
 
-#[test, expected_failure(abort_code = request::EWrongNetwork)]
+#[test, expected_failure(abort_code = hardware::EWrongNetwork)]
 fun cap_of_another_network_cannot_commit() {
     let mut s = tu::setup(2);
     let req = tu::submit_sampling(&mut s, 1);
     s.next_tx(tu::owner(0));
+    let class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let cap = node::new_cap_for_testing(object::id_from_address(@0x99), 0, s.ctx());
     let clock = s.take_shared<Clock>();
-    request::commit(&mut r, &cap, out(b"c"), &clock);
+    request::commit(&class, &mut r, &cap, out(b"c"), &clock);
     abort
 }
 
@@ -554,11 +579,18 @@ fun add_other_class(s: &mut Scenario): ID {
     let mut net = s.take_shared<Network>();
     let cap = s.take_from_sender<AdminCap>();
     net.add_hardware_class(&cap, b"other".to_string(), b"device=cpu".to_string(), tu::min_collateral(), tu::task_lock(), s.ctx());
-    net.add_model(&cap, b"other-m".to_string(), out(b"w"), 1);
     s.return_to_sender(cap);
     ts::return_shared(net);
     s.next_tx(tu::admin());
-    ts::most_recent_id_shared<HardwareClass>().destroy_some()
+    let id = ts::most_recent_id_shared<HardwareClass>().destroy_some();
+    let mut net = s.take_shared<Network>();
+    let mut class = s.take_shared_by_id<HardwareClass>(id);
+    let cap = s.take_from_sender<AdminCap>();
+    net.add_model(&cap, &mut class, b"other-m".to_string(), out(b"w"), tu::run_ms());
+    s.return_to_sender(cap);
+    ts::return_shared(class);
+    ts::return_shared(net);
+    id
 }
 
 #[test, expected_failure(abort_code = hardware::EWrongClass)]

@@ -34,7 +34,12 @@ public fun task_lock(): u64 { 1_000 }
 
 public fun fee(): u64 { 9_000_000 }
 
-public fun timeout(): u64 { 5_000 }
+/// The model's run-time bound on the class.
+public fun run_ms(): u64 { 1_000 }
+
+/// The shortest commit timeout the chain accepts for the model: the default
+/// `min_timeout_ms`, one run of it, one run of the class's longest.
+public fun timeout(): u64 { 5_000 + 2 * run_ms() }
 
 public fun reveal_window(): u64 { 30_000 }
 
@@ -86,8 +91,17 @@ public fun setup_with_seed(nodes: u64, randomness: vector<u8>): Scenario {
         let mut net = s.take_shared<Network>();
         let cap = s.take_from_sender<AdminCap>();
         net.add_hardware_class(&cap, b"cpu-test".to_string(), b"device=cpu".to_string(), min_collateral(), task_lock(), s.ctx());
-        net.add_model(&cap, model(), blake2b256(&b"weights"), 0);
         s.return_to_sender(cap);
+        ts::return_shared(net);
+    };
+    s.next_tx(admin());
+    {
+        let mut net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
+        let cap = s.take_from_sender<AdminCap>();
+        net.add_model(&cap, &mut class, model(), blake2b256(&b"weights"), run_ms());
+        s.return_to_sender(cap);
+        ts::return_shared(class);
         ts::return_shared(net);
     };
     s.next_tx(admin());
@@ -196,7 +210,7 @@ public fun reveal_secret(s: &mut Scenario, req: ID, secret: vector<u8>) {
     let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::reveal_secret(&mut class, &mut r, secret, &clock);
+    request::reveal_secret(&mut class, &mut r, secret, &clock, s.ctx());
     ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
@@ -224,10 +238,12 @@ public fun commit_with_salt(s: &mut Scenario, req: ID, node_id: ID, output: vect
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
+    let class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let clock = s.take_shared<Clock>();
-    request::commit(&mut r, &cap, commitment::commitment(req, node_id, output, salt), &clock);
+    request::commit(&class, &mut r, &cap, commitment::commitment(req, node_id, output, salt), &clock);
     s.return_to_sender(cap);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(clock);
 }
@@ -236,10 +252,12 @@ public fun commit_primary(s: &mut Scenario, req: ID, node_id: ID, output: vector
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
+    let class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
-    request::commit_primary_for_testing(&mut r, &cap, commitment_of(req, node_id, output), &random, &clock, s.ctx());
+    request::commit_primary_for_testing(&class, &mut r, &cap, commitment_of(req, node_id, output), &random, &clock, s.ctx());
     s.return_to_sender(cap);
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(random);
     ts::return_shared(clock);
@@ -250,17 +268,29 @@ public fun reveal(s: &mut Scenario, req: ID, node_id: ID, output: vector<u8>) {
     reveal_with_salt(s, req, node_id, output, salt);
 }
 
+/// The node cannot obtain the input.
 public fun abstain(s: &mut Scenario, req: ID, node_id: ID) {
+    leave(s, req, node_id, true);
+}
+
+/// The node cannot run the request in time.
+public fun decline(s: &mut Scenario, req: ID, node_id: ID) {
+    leave(s, req, node_id, false);
+}
+
+fun leave(s: &mut Scenario, req: ID, node_id: ID, for_input: bool) {
     let owner = owner_of(s, node_id);
     s.next_tx(owner);
     let cap = s.take_from_sender_by_id<NodeCap>(node_id);
     let mut class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
-    let clock = s.take_shared<Clock>();
-    request::abstain(&mut class, &mut r, &cap, &clock, s.ctx());
+    let (random, clock) = (s.take_shared<Random>(), s.take_shared<Clock>());
+    if (for_input) request::abstain_for_testing(&mut class, &mut r, &cap, &random, &clock, s.ctx())
+    else request::decline_for_testing(&mut class, &mut r, &cap, &random, &clock, s.ctx());
     s.return_to_sender(cap);
     ts::return_shared(class);
     ts::return_shared(r);
+    ts::return_shared(random);
     ts::return_shared(clock);
 }
 
@@ -321,9 +351,11 @@ public fun select_nodes(s: &mut Scenario, req: ID) {
 
 public fun open_dispute(s: &mut Scenario, req: ID) {
     s.next_tx(keeper());
+    let class = s.take_shared<HardwareClass>();
     let mut r = s.take_shared_by_id<Request>(req);
     let random = s.take_shared<Random>();
-    request::open_dispute_for_testing(&mut r, &random, s.ctx());
+    request::open_dispute_for_testing(&class, &mut r, &random, s.ctx());
+    ts::return_shared(class);
     ts::return_shared(r);
     ts::return_shared(random);
 }

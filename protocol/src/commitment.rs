@@ -23,6 +23,9 @@ use crate::types::{Digest, ObjectId};
 pub const FLIP_TAG: u8 = 0;
 /// Tag for the seed that samples verifiers (`derive(seed, VERIFIERS_TAG)`).
 pub const VERIFIERS_TAG: u8 = 1;
+/// Tag for the seed that refills the seats of chosen Sealed verifiers no
+/// longer on call (`derive(sealed_draw_seed(seed, secret), REFILL_TAG)`).
+pub const REFILL_TAG: u8 = 2;
 
 /// Blake2b-256 of `data`.
 pub fn blake2b256(data: &[u8]) -> Digest {

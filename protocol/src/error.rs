@@ -5,8 +5,11 @@
 //! same code, name (with an `E` prefix) and message, and a test checks that
 //! the Move sources agree. Codes are never reused or renumbered.
 //!
-//! `UnknownRequest` is raised by the Rust state machine only: on Sui a missing
-//! request object rejects the transaction before any Move code runs.
+//! Two errors are the Rust state machine's own (`ProtocolError::is_rust_only`):
+//! `UnknownRequest`, since on Sui a missing request object rejects the
+//! transaction before any Move code runs, and `ArithmeticError`, where Move
+//! aborts with the VM's own arithmetic error (an addition that overflows, a
+//! subtraction below zero), which carries no code.
 //!
 //! Not for: transport or I/O errors; those belong to the SDK and the executor.
 
@@ -89,9 +92,17 @@ protocol_errors! {
     41 InvalidProfile "EInvalidProfile" "class profile is empty or longer than 256 bytes";
     42 WrongClass "EWrongClass" "object belongs to another hardware class";
     43 WrongVersion "EWrongVersion" "object and package versions differ: call the current package, or migrate the object";
+    44 InvalidRunTime "EInvalidRunTime" "a model's run-time bound must be between 1 ms and 365 days";
+    45 ArithmeticError "EArithmeticError" "an amount or a time overflowed";
 }
 
 impl ProtocolError {
+    /// Whether only the Rust state machine raises this error, Move failing
+    /// otherwise (see the module doc).
+    pub fn is_rust_only(self) -> bool {
+        matches!(self, ProtocolError::UnknownRequest | ProtocolError::ArithmeticError)
+    }
+
     /// Whether a call anyone may make to move a request on (`select_nodes`,
     /// `open_dispute`, `expire`) was refused only because another caller
     /// made it first, or its deadline has not come: not a failure for a keeper.
@@ -102,6 +113,16 @@ impl ProtocolError {
 
 /// The protocol's result type.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+/// `a + b`, or `ArithmeticError` where Move's `+` aborts.
+pub fn add(a: u64, b: u64) -> Result<u64> {
+    a.checked_add(b).ok_or(ProtocolError::ArithmeticError)
+}
+
+/// `a - b`, or `ArithmeticError` where Move's `-` aborts.
+pub fn sub(a: u64, b: u64) -> Result<u64> {
+    a.checked_sub(b).ok_or(ProtocolError::ArithmeticError)
+}
 
 /// Reads a Move abort code: a clever error (top nibble `0b1100`) carries the
 /// error code in bits 48..56; any other value is taken as a plain code.

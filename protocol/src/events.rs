@@ -42,6 +42,8 @@ pub struct ModelAdded {
     pub model_id: String,
     pub weight_digest: Digest,
     pub class_id: u64,
+    /// The model's run-time bound on its class (ms).
+    pub max_run_ms: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -194,9 +196,18 @@ pub struct RequestFailed {
 }
 
 /// A member of the round could not obtain the request's input (a URI) and
-/// left the round, neither slashed nor paid.
+/// left its seat, neither slashed nor paid; the seat is refilled.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Abstained {
+    pub request_id: ObjectId,
+    pub node_id: ObjectId,
+}
+
+/// A member of the round could not run the request in time (it does not
+/// serve the model, or its queue is too long) and left its seat, neither
+/// slashed nor paid; the seat is refilled.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Declined {
     pub request_id: ObjectId,
     pub node_id: ObjectId,
 }
@@ -273,6 +284,7 @@ event_enum!(
     DeadlineExtended,
     RevenueSwept,
     Migrated,
+    Declined,
 );
 
 impl Event {
@@ -291,6 +303,7 @@ impl Event {
             Event::RequestFinalized(e) => Some(e.request_id),
             Event::RequestFailed(e) => Some(e.request_id),
             Event::Abstained(e) => Some(e.request_id),
+            Event::Declined(e) => Some(e.request_id),
             Event::DeadlineExtended(e) => Some(e.request_id),
             _ => None,
         }

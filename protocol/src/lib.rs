@@ -35,8 +35,9 @@
 //! let (mut state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default())?;
 //! // The class is a shared object of its own (id 3); requests of its models touch only it.
 //! let class = ObjectId::from_u64(3);
-//! let (class_id, _) = state.add_hardware_class(&admin, class, "cpu", "device=cpu;threads=1", 10_000, 1_000)?;
-//! state.add_model(&admin, "tiny-gpt", &[7; 32], class_id)?;
+//! state.add_hardware_class(&admin, class, "cpu", "device=cpu;threads=1", 10_000, 1_000)?;
+//! // The model runs in at most 2 s on the class: every commit timeout covers that.
+//! state.add_model(&admin, &class, "tiny-gpt", &[7; 32], 2_000)?;
 //! let mut caps = Vec::new();
 //! for i in 0..3 {
 //!     let ctx = Ctx::new(Address::from_u64(100 + i), 0);
@@ -50,7 +51,7 @@
 //!     input_digest: blake2b256(&input).0.to_vec(),
 //!     input_inline: input,
 //!     input_uri: None,
-//!     timeout_ms: 5_000,
+//!     timeout_ms: 10_000,
 //! };
 //! let request = ObjectId::from_u64(99);
 //! let seed = Digest([42; 32]); // from sui::random on chain
@@ -62,7 +63,7 @@
 //!     let cap = caps.iter().find(|c| c.id == *node).unwrap();
 //!     let ctx = Ctx::new(state.node(node)?.owner, 2_000);
 //!     let salt = Digest([node.0[31]; 32]);
-//!     state.commit(&ctx, &request, cap, &commitment(&request, node, &output, &salt).0)?;
+//!     state.commit(&ctx, &class, &request, cap, &commitment(&request, node, &output, &salt).0)?;
 //! }
 //! let mut last = None;
 //! for node in &members {

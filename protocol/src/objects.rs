@@ -12,8 +12,8 @@
 //! Network          = UID || u64 version || Params || Table classes || u64 next_class_id
 //!                    || Table models || Balance treasury
 //! HardwareClass    = UID || u64 version || ID network_id || u64 class_id || String name || String profile
-//!                    || u64 min_collateral || u64 task_lock || TableVec active (= Table)
-//!                    || Table index || Table nodes || Balance revenue
+//!                    || u64 min_collateral || u64 task_lock || u64 longest_run_ms || TableVec active (= Table)
+//!                    || Table index || TableVec on_call || Table on_call_index || Table nodes || Balance revenue
 //! Request          = see `Request` (in the order of `atoma::request::Request`)
 //! ```
 //!
@@ -23,9 +23,9 @@
 //!
 //! ```text
 //! Network.classes:     u64 -> ID      the class's shared object
-//! Network.models:      String -> Model = vector<u8> weight_digest || u64 class_id
+//! Network.models:      String -> Model = vector<u8> weight_digest || u64 class_id || u64 max_run_ms
 //! HardwareClass.nodes: ID  -> Node     = address owner || u64 class_id || Balance collateral || u64 locked
-//!                                        || u64 open_tasks || Option<u64> leaving_since_ms || String endpoint
+//!                                        || u64 open_tasks || Option<u64> withdraw_after_ms || String endpoint
 //!                                        || vector<u8> public_key || u64 completed || u64 slashed
 //! ```
 //!
@@ -118,9 +118,13 @@ pub struct HardwareClassObject {
     pub profile: String,
     pub min_collateral: u64,
     pub task_lock: u64,
+    pub longest_run_ms: u64,
     /// `TableVec<ID>`: a struct holding one `Table<u64, ID>`.
     pub active: TableHeader,
     pub index: TableHeader,
+    /// `TableVec<ID>`, as `active`.
+    pub on_call: TableHeader,
+    pub on_call_index: TableHeader,
     pub nodes: TableHeader,
     /// `Balance<SUI>`: the protocol's revenue from the class (MIST).
     pub revenue: u64,
@@ -128,9 +132,9 @@ pub struct HardwareClassObject {
 
 impl HardwareClassObject {
     /// The object of `class`, whose tables have the ids `tables` (active,
-    /// index, nodes), fixed when the class was created.
-    pub fn new(class: &HardwareClass, tables: [ObjectId; 3]) -> Self {
-        let size = class.active.len();
+    /// index, on_call, on_call_index, nodes), fixed when the class was created.
+    pub fn new(class: &HardwareClass, tables: [ObjectId; 5]) -> Self {
+        let (size, on_call) = (class.active.len(), class.on_call.len());
         HardwareClassObject {
             id: class.id,
             version: class.version,
@@ -140,9 +144,12 @@ impl HardwareClassObject {
             profile: class.profile.clone(),
             min_collateral: class.min_collateral,
             task_lock: class.task_lock,
+            longest_run_ms: class.longest_run_ms,
             active: TableHeader { id: tables[0], size },
             index: TableHeader { id: tables[1], size },
-            nodes: TableHeader { id: tables[2], size: class.nodes.len() as u64 },
+            on_call: TableHeader { id: tables[2], size: on_call },
+            on_call_index: TableHeader { id: tables[3], size: on_call },
+            nodes: TableHeader { id: tables[4], size: class.nodes.len() as u64 },
             revenue: class.revenue,
         }
     }

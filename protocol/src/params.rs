@@ -24,6 +24,12 @@ pub const RETRIES_LIMIT: u64 = 10;
 /// Upper bound on every duration parameter (365 days), so that no deadline
 /// computed from the clock can overflow.
 pub const MAX_DURATION_MS: u64 = 31_536_000_000;
+/// Lower bound on every window a node must act in (`min_timeout_ms`,
+/// `reveal_window_ms`, `grace_ms`): more than three of Sui's reactions
+/// (finality in about 0.5 s, a checkpoint seen a fraction of a second
+/// later), so no admin can choose a window no transaction meets
+/// (docs/protocol.md, "Time").
+pub const LATENCY_FLOOR_MS: u64 = 5_000;
 /// Longest model id, class name (bytes).
 pub const MAX_NAME_LEN: usize = 128;
 /// Longest node endpoint (bytes).
@@ -39,7 +45,9 @@ pub struct Params {
     /// Minimum fee per expected execution; a request's minimum fee is
     /// `min_fee_per_execution * executions` (see `Params::min_fee`).
     pub min_fee_per_execution: u64,
-    /// Shortest commit timeout a requester may ask for.
+    /// What a commit timeout holds besides the runs of models: seeing the
+    /// seat, fetching the input, landing the commit. A request's timeout is
+    /// at least this plus its model's run-time bound plus its class's longest.
     pub min_timeout_ms: u64,
     /// Longest commit timeout a requester may ask for.
     pub max_timeout_ms: u64,
@@ -68,7 +76,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             min_fee_per_execution: 1_000_000,
-            min_timeout_ms: 1_000,
+            min_timeout_ms: 5_000,
             max_timeout_ms: 3_600_000,
             reveal_window_ms: 30_000,
             timeout_slash_bps: 1_000,
@@ -98,12 +106,13 @@ impl Params {
                 out.push(rule);
             }
         };
-        check(self.min_timeout_ms > 0, "min_timeout_ms must be positive".into());
+        let floor = LATENCY_FLOOR_MS;
+        check(self.min_timeout_ms >= floor, format!("min_timeout_ms must be at least {floor}"));
         check(self.min_timeout_ms <= self.max_timeout_ms, "min_timeout_ms must be at most max_timeout_ms".into());
         check(self.max_timeout_ms <= MAX_DURATION_MS, format!("max_timeout_ms must be at most {MAX_DURATION_MS}"));
         check(
-            (1..=MAX_DURATION_MS).contains(&self.reveal_window_ms),
-            format!("reveal_window_ms must be between 1 and {MAX_DURATION_MS}"),
+            (floor..=MAX_DURATION_MS).contains(&self.reveal_window_ms),
+            format!("reveal_window_ms must be between {floor} and {MAX_DURATION_MS}"),
         );
         check(
             self.unbonding_delay_ms <= MAX_DURATION_MS,
@@ -122,8 +131,8 @@ impl Params {
             format!("max_inline_input must be between 1 and {INLINE_INPUT_LIMIT}"),
         );
         check(
-            (1..=MAX_DURATION_MS).contains(&self.grace_ms),
-            format!("grace_ms must be between 1 and {MAX_DURATION_MS}"),
+            (floor..=MAX_DURATION_MS).contains(&self.grace_ms),
+            format!("grace_ms must be between {floor} and {MAX_DURATION_MS}"),
         );
         out
     }
@@ -165,6 +174,13 @@ impl Params {
         }
     }
 
+    /// The shortest commit timeout of a request for a model whose run-time
+    /// bound is `max_run_ms` in a class whose longest is `longest_run_ms`
+    /// (docs/protocol.md, "Time"); `None` when the sum overflows.
+    pub fn shortest_timeout_ms(&self, max_run_ms: u64, longest_run_ms: u64) -> Option<u64> {
+        self.min_timeout_ms.checked_add(max_run_ms)?.checked_add(longest_run_ms)
+    }
+
     /// The smallest fee of a request in `mode` (`min_fee` with its primaries, p and n).
     pub fn min_fee_for(&self, mode: crate::types::Mode) -> u64 {
         self.min_fee(mode.primaries(), mode.p_bps(), mode.n())
@@ -198,11 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn every_window_a_node_acts_in_is_at_least_the_latency_floor() {
+        let p = Params {
+            min_timeout_ms: LATENCY_FLOOR_MS,
+            max_timeout_ms: LATENCY_FLOOR_MS,
+            reveal_window_ms: LATENCY_FLOOR_MS,
+            grace_ms: LATENCY_FLOOR_MS,
+            ..Params::default()
+        };
+        p.validate().unwrap();
+    }
+
+    #[test]
     fn out_of_range_values_are_rejected() {
         let bad = [
             Params { min_timeout_ms: 0, ..Default::default() },
-            Params { min_timeout_ms: 10, max_timeout_ms: 9, ..Default::default() },
+            Params { min_timeout_ms: LATENCY_FLOOR_MS - 1, ..Default::default() },
+            Params { min_timeout_ms: 10_000, max_timeout_ms: 9_999, ..Default::default() },
             Params { reveal_window_ms: 0, ..Default::default() },
+            Params { reveal_window_ms: LATENCY_FLOOR_MS - 1, ..Default::default() },
             Params { reveal_window_ms: MAX_DURATION_MS + 1, ..Default::default() },
             Params { max_timeout_ms: MAX_DURATION_MS + 1, ..Default::default() },
             Params { unbonding_delay_ms: MAX_DURATION_MS + 1, ..Default::default() },
@@ -214,6 +244,7 @@ mod tests {
             Params { sealed_pool_factor: 0, ..Default::default() },
             Params { max_inline_input: INLINE_INPUT_LIMIT + 1, ..Default::default() },
             Params { grace_ms: 0, ..Default::default() },
+            Params { grace_ms: LATENCY_FLOOR_MS - 1, ..Default::default() },
             Params { grace_ms: MAX_DURATION_MS + 1, ..Default::default() },
         ];
         for p in bad {
@@ -233,7 +264,7 @@ mod tests {
 
     #[test]
     fn values_are_the_fields_in_their_bcs_order() {
-        let p = Params { grace_ms: 77, max_n: 9, ..Params::default() };
+        let p = Params { grace_ms: 7_777, max_n: 9, ..Params::default() };
         let bcs: Vec<u8> = p.values().iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(bcs::to_bytes(&p).unwrap(), bcs);
         assert_eq!(Params::from_values(p.values()), p);

@@ -10,6 +10,10 @@
 //! A Sealed `Candidate` slot holds no stake and no task: its node is locked
 //! only when the secret chooses it (it becomes a `Verifier`).
 //!
+//! Each round has a number of seats (`Request::seats`); a seat is empty when
+//! fewer active members hold the round's seats, and waits for a refill
+//! (docs/protocol.md, "Seats").
+//!
 //! Not for: the transitions themselves (see `ops`).
 
 use serde::{Deserialize, Serialize};
@@ -51,14 +55,15 @@ impl Slot {
 }
 
 /// The last selection drawn for a request; `select_nodes` performs it while
-/// the status is `Selecting` (BCS layout of Move's `Selection`). It is always
+/// the status is `Selecting`, or while it is `Committing` with a non-zero
+/// `count` (a refill; BCS layout of Move's `Selection`). It is always
 /// present, as in Move, so that a draw writes the same fields whatever it gives.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Selection {
     /// Role of the nodes to select: `Verifier` (CrossValidation), `Disputer`,
-    /// or the role of the slots being replaced.
+    /// or the role of the empty seats to refill.
     pub role: Role,
-    /// How many nodes to select (fewer if fewer are eligible).
+    /// How many nodes to select (0: nothing pending).
     pub count: u64,
     /// The stored random seed the selection samples from.
     pub seed: Digest,
@@ -109,8 +114,11 @@ pub struct Request {
     pub deadline_ms: u64,
     /// Whether a first `expire` extended the current phase's deadline by the grace.
     pub extended: bool,
-    /// Replacements made so far.
+    /// Refills made so far.
     pub retries: u64,
+    /// Whether a member abstained because it could not obtain the input (a
+    /// failure then costs the requester the minimum fee).
+    pub input_unavailable: bool,
     /// Every assignment ever made, in order.
     pub slots: Vec<Slot>,
     /// The last selection drawn; pending while the status is `Selecting`
@@ -152,6 +160,29 @@ impl Request {
         (0..self.slots.len()).filter(|&i| self.slots[i].active && self.round.includes(self.slots[i].role)).collect()
     }
 
+    /// The seats of the current round: `n` (Sampling), the primary's and,
+    /// once checked, the `n` verifiers' (CrossValidation, Sealed), or the
+    /// dispute quorum's size.
+    pub fn seats(&self) -> u64 {
+        match (self.round, self.mode) {
+            (Round::Dispute, _) => self.dispute_size,
+            (Round::Main, Mode::Sampling { n }) => n,
+            (Round::Main, Mode::CrossValidation { n, .. } | Mode::Sealed { n, .. }) => {
+                1 + if self.checked == Some(true) { n } else { 0 }
+            }
+        }
+    }
+
+    /// Seats of the current round no active member holds.
+    pub fn empty_seats(&self) -> u64 {
+        self.seats().saturating_sub(self.members().len() as u64)
+    }
+
+    /// Whether empty seats wait for `select_nodes` to refill them.
+    pub fn refill_pending(&self) -> bool {
+        self.status == Status::Committing && self.selection.count > 0
+    }
+
     /// The primary of a CrossValidation or Sealed request: its first executor slot.
     pub fn primary(&self) -> Option<&Slot> {
         match self.mode {
@@ -168,5 +199,42 @@ impl Request {
     /// Ids of every node that ever held a slot (excluded from new selections).
     pub fn all_nodes(&self) -> Vec<ObjectId> {
         self.slots.iter().map(|s| s.node_id).collect()
+    }
+}
+
+#[cfg(test)]
+impl Request {
+    /// A Sealed request (p 50 %, n 1) in `status` and `round` holding
+    /// `slots`, for unit tests.
+    pub(crate) fn for_tests(status: Status, round: Round, slots: Vec<Slot>) -> Request {
+        Request {
+            id: ObjectId::from_u64(1),
+            network_id: ObjectId::from_u64(2),
+            requester: Address::from_u64(3),
+            model_id: "m".into(),
+            class_id: 0,
+            input_digest: Digest([0; 32]),
+            input: Input::Inline(Vec::new()),
+            mode: Mode::Sealed { p_bps: 5_000, n: 1 },
+            secret_hash: None,
+            secret: None,
+            checked: None,
+            seed: Digest([0; 32]),
+            timeout_ms: 1_000,
+            params: Params::default(),
+            fee: 0,
+            pool: 0,
+            status,
+            round,
+            deadline_ms: 10_000,
+            extended: false,
+            retries: 0,
+            input_unavailable: false,
+            slots,
+            selection: Selection { role: Role::Executor, count: 0, seed: Digest([0; 32]) },
+            dispute_size: 0,
+            output_digest: None,
+            created_ms: 0,
+        }
     }
 }

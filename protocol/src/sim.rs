@@ -150,9 +150,8 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let (mut state, admin_cap, _) =
         State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), params).expect("default params are valid");
     let class = ObjectId::from_u64(3);
-    let (class_id, _) =
-        state.add_hardware_class(&admin_cap, class, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
-    state.add_model(&admin_cap, "m", &[0; 32], class_id).expect("valid model");
+    state.add_hardware_class(&admin_cap, class, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
+    state.add_model(&admin_cap, &class, "m", &[0; 32], 1_000).expect("valid model");
 
     let mut nodes: HashMap<ObjectId, SimNode> = HashMap::new();
     let mut by_owner: HashMap<Address, ObjectId> = HashMap::new();
@@ -327,7 +326,7 @@ impl Sim<'_> {
             }
             _ => {
                 let mut outs = Vec::new();
-                for call in due(req.status, req.deadline_ms, now, 0) {
+                for call in due(req, now, 0) {
                     outs.push(state.keep(&ctx, class, id, call, || random_digest(rng)));
                 }
                 merge(outs)
@@ -358,9 +357,9 @@ impl Sim<'_> {
             let is_cv_primary =
                 matches!(self.cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == run.primary;
             outs.push(if is_cv_primary && req.checked.is_none() {
-                state.commit_primary(&ctx, &run.id, &node.cap, &c.0, random_digest(rng))
+                state.commit_primary(&ctx, self.class, &run.id, &node.cap, &c.0, random_digest(rng))
             } else {
-                state.commit(&ctx, &run.id, &node.cap, &c.0)
+                state.commit(&ctx, self.class, &run.id, &node.cap, &c.0)
             });
         }
         merge(outs)

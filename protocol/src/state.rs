@@ -4,11 +4,18 @@
 //! `Network` object, one shared `HardwareClass` object per class, and the
 //! owned capabilities.
 //!
-//! A node is *eligible* for new tasks when it is not leaving, its collateral
-//! is at least the class minimum and its free collateral (collateral minus
-//! locked) covers one more task lock. A class's active list holds exactly its
-//! eligible nodes; `HardwareClass::sync_node` restores that after every change, so
-//! sampling draws uniformly among eligible nodes in O(k).
+//! A node is *on call* when it is not leaving and its collateral is at least
+//! the class minimum, and *eligible* for new tasks when it is on call and
+//! its free collateral (collateral minus locked) covers one more task lock.
+//! A class's active list holds exactly its eligible nodes (submissions draw
+//! from it), its on-call list exactly its on-call nodes (every later seat is
+//! drawn from it); `HardwareClass::sync_node` restores both after every
+//! change, so sampling draws uniformly from either in O(k).
+//!
+//! An operation that fails half way (an overflow, a missing node) must leave
+//! the class as it was, as a Move abort does: `HardwareClass::begin` starts
+//! recording every change to the class (`rollback` undoes them, `commit`
+//! keeps them), so no operation needs to copy a class.
 //!
 //! Not for: requests (see `request`) or the operations that change state
 //! (see `ops`).
@@ -18,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ProtocolError, Result};
+use crate::error::{ProtocolError, Result, add, sub};
 use crate::params::Params;
 use crate::types::{Address, Digest, ObjectId};
 
@@ -61,6 +68,17 @@ pub struct ActiveSet {
     nodes: Vec<ObjectId>,
     index: HashMap<ObjectId, u64>,
     reads: Cell<u64>,
+    /// While recording: the changes made, to undo in reverse order.
+    journal: Option<Vec<SetChange>>,
+}
+
+/// One change to an `ActiveSet`, with what undoing it needs.
+#[derive(Clone, Copy, Debug)]
+enum SetChange {
+    /// `node` was pushed at the end.
+    Inserted(ObjectId),
+    /// `node` was removed from position `at`; the last entry moved there.
+    Removed { node: ObjectId, at: u64 },
 }
 
 impl PartialEq for ActiveSet {
@@ -113,6 +131,9 @@ impl ActiveSet {
         if !self.index.contains_key(&node) {
             self.index.insert(node, self.nodes.len() as u64);
             self.nodes.push(node);
+            if let Some(j) = &mut self.journal {
+                j.push(SetChange::Inserted(node));
+            }
         }
     }
 
@@ -124,6 +145,41 @@ impl ActiveSet {
             if let Some(moved) = self.nodes.get(i as usize) {
                 self.index.insert(*moved, i);
             }
+            if let Some(j) = &mut self.journal {
+                j.push(SetChange::Removed { node: *node, at: i });
+            }
+        }
+    }
+
+    fn begin(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes every change since `begin`, newest first, restoring the order.
+    fn rollback(&mut self) {
+        for change in self.journal.take().unwrap_or_default().into_iter().rev() {
+            match change {
+                SetChange::Inserted(node) => {
+                    self.nodes.pop();
+                    self.index.remove(&node);
+                }
+                SetChange::Removed { node, at } => {
+                    let at = at as usize;
+                    if at == self.nodes.len() {
+                        self.nodes.push(node);
+                    } else {
+                        let moved = self.nodes[at];
+                        self.nodes[at] = node;
+                        self.index.insert(moved, self.nodes.len() as u64);
+                        self.nodes.push(moved);
+                    }
+                    self.index.insert(node, at as u64);
+                }
+            }
         }
     }
 }
@@ -133,7 +189,7 @@ impl ActiveSet {
 /// and locks, the active list and the protocol's revenue from the class
 /// (Move: the shared `HardwareClass` object, one per class; see
 /// docs/scaling.md for why the class is the shard).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug)]
 pub struct HardwareClass {
     /// The shared object's id.
     pub id: ObjectId,
@@ -153,19 +209,154 @@ pub struct HardwareClass {
     pub min_collateral: u64,
     /// Collateral locked per task (the stake a wrong output loses).
     pub task_lock: u64,
-    /// The class's eligible nodes.
+    /// The longest run-time bound of the class's models (0 before the first).
+    pub longest_run_ms: u64,
+    /// The class's eligible nodes (submissions draw from them).
     pub active: ActiveSet,
+    /// The class's on-call nodes (every seat filled after submission is drawn from them).
+    pub on_call: ActiveSet,
     /// The class's registered nodes by id.
     pub nodes: BTreeMap<ObjectId, Node>,
     /// Protocol share of the class's slashes and rounding remainders (MIST),
     /// until the admin sweeps it to the network's treasury.
     pub revenue: u64,
+    /// While recording (`begin`): each changed node's value before the
+    /// change (`None`: it did not exist), and the revenue before.
+    undo: Option<(BTreeMap<ObjectId, Option<Node>>, u64)>,
 }
 
 impl HardwareClass {
+    /// A new class with no node, of this package `version`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: ObjectId,
+        version: u64,
+        network_id: ObjectId,
+        class_id: u64,
+        name: &str,
+        profile: &str,
+        min_collateral: u64,
+        task_lock: u64,
+    ) -> Self {
+        HardwareClass {
+            id,
+            version,
+            network_id,
+            class_id,
+            name: name.to_string(),
+            profile: profile.to_string(),
+            min_collateral,
+            task_lock,
+            longest_run_ms: 0,
+            active: ActiveSet::default(),
+            on_call: ActiveSet::default(),
+            nodes: BTreeMap::new(),
+            revenue: 0,
+            undo: None,
+        }
+    }
+
     /// The node with this id (`UnknownNode` if it is not in this class).
     pub fn node(&self, node_id: &ObjectId) -> Result<&Node> {
         self.nodes.get(node_id).ok_or(ProtocolError::UnknownNode)
+    }
+
+    /// The node with this id, to change (`UnknownNode` if it is not in this
+    /// class); while recording, its value before the change is kept.
+    pub(crate) fn node_mut(&mut self, node_id: &ObjectId) -> Result<&mut Node> {
+        let node = self.nodes.get_mut(node_id).ok_or(ProtocolError::UnknownNode)?;
+        if let Some((nodes, _)) = &mut self.undo {
+            nodes.entry(*node_id).or_insert_with(|| Some(node.clone()));
+        }
+        Ok(node)
+    }
+
+    /// Adds a node (registration).
+    pub(crate) fn insert_node(&mut self, node_id: ObjectId, node: Node) {
+        if let Some((nodes, _)) = &mut self.undo {
+            nodes.entry(node_id).or_insert(None);
+        }
+        self.nodes.insert(node_id, node);
+        self.sync_node(&node_id);
+    }
+
+    /// Deletes a node (withdrawal) and returns it.
+    pub(crate) fn remove_node(&mut self, node_id: &ObjectId) -> Result<Node> {
+        self.node_mut(node_id)?;
+        let node = self.nodes.remove(node_id).ok_or(ProtocolError::UnknownNode)?;
+        self.active.remove(node_id);
+        self.on_call.remove(node_id);
+        Ok(node)
+    }
+
+    /// Adds `amount` to the class's revenue.
+    pub(crate) fn deposit_revenue(&mut self, amount: u64) -> Result<()> {
+        self.revenue = add(self.revenue, amount)?;
+        Ok(())
+    }
+
+    /// Starts recording changes, for `rollback`.
+    pub(crate) fn begin(&mut self) {
+        self.undo = Some((BTreeMap::new(), self.revenue));
+        self.active.begin();
+        self.on_call.begin();
+    }
+
+    /// Keeps the changes made since `begin`.
+    pub(crate) fn commit(&mut self) {
+        self.undo = None;
+        self.active.commit();
+        self.on_call.commit();
+    }
+
+    /// Undoes every change made since `begin`.
+    pub(crate) fn rollback(&mut self) {
+        if let Some((nodes, revenue)) = self.undo.take() {
+            for (id, before) in nodes {
+                match before {
+                    Some(node) => self.nodes.insert(id, node),
+                    None => self.nodes.remove(&id),
+                };
+            }
+            self.revenue = revenue;
+        }
+        self.active.rollback();
+        self.on_call.rollback();
+    }
+
+    /// Runs `f` on the class; if it fails, the class is left as it was.
+    pub(crate) fn atomically<T>(&mut self, f: impl FnOnce(&mut HardwareClass) -> Result<T>) -> Result<T> {
+        self.begin();
+        match f(self) {
+            Ok(t) => {
+                self.commit();
+                Ok(t)
+            }
+            Err(e) => {
+                self.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Locks one task's stake on `node_id`, even beyond its free collateral
+    /// (a drafted seat, see docs/protocol.md, "Seats"), and returns the stake.
+    pub(crate) fn lock(&mut self, node_id: &ObjectId) -> Result<u64> {
+        let stake = self.task_lock;
+        let node = self.node_mut(node_id)?;
+        node.locked = add(node.locked, stake)?;
+        node.open_tasks = add(node.open_tasks, 1)?;
+        self.sync_node(node_id);
+        Ok(stake)
+    }
+
+    /// Unlocks a task's stake.
+    pub(crate) fn unlock(&mut self, node_id: &ObjectId, stake: u64) -> Result<()> {
+        let node = self.node_mut(node_id)?;
+        node.locked = sub(node.locked, stake)?;
+        node.open_tasks = sub(node.open_tasks, 1)?;
+        self.sync_node(node_id);
+        Ok(())
     }
 
     /// Checks that an object of `network_id` and class `class_id` (a request,
@@ -182,22 +373,31 @@ impl HardwareClass {
 
     /// Whether `node` may be given a new task (see the module doc).
     pub fn is_eligible(&self, node: &Node) -> bool {
-        Standing::of(node.leaving_since_ms.is_some(), node.collateral, node.locked, self.min_collateral, self.task_lock)
+        Standing::of(node.leaving(), node.collateral, node.locked, self.min_collateral, self.task_lock)
             == Standing::Eligible
     }
 
-    /// Puts `node_id` in the active list if eligible, takes it out otherwise.
+    /// Whether `node` may be drafted into a seat after submission: not
+    /// leaving, collateral at least the minimum (see the module doc).
+    pub fn is_on_call(&self, node: &Node) -> bool {
+        !node.leaving() && node.collateral >= self.min_collateral
+    }
+
+    /// Puts `node_id` in (or takes it out of) the active and on-call lists
+    /// as it is eligible and on call.
     pub(crate) fn sync_node(&mut self, node_id: &ObjectId) {
         let Some(node) = self.nodes.get(node_id) else { return };
-        if self.is_eligible(node) {
+        let (eligible, on_call) = (self.is_eligible(node), self.is_on_call(node));
+        if eligible {
             self.active.insert(*node_id);
         } else {
             self.active.remove(node_id);
         }
-    }
-
-    pub(crate) fn remove_from_active(&mut self, node_id: &ObjectId) {
-        self.active.remove(node_id);
+        if on_call {
+            self.on_call.insert(*node_id);
+        } else {
+            self.on_call.remove(node_id);
+        }
     }
 
     /// SUI the class holds: its nodes' collateral and its revenue.
@@ -206,6 +406,38 @@ impl HardwareClass {
     }
 }
 
+impl PartialEq for HardwareClass {
+    /// The class's contents; what an operation in progress recorded is not part of it.
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.id,
+            self.version,
+            &self.network_id,
+            self.class_id,
+            &self.name,
+            &self.profile,
+            self.min_collateral,
+            self.task_lock,
+            self.longest_run_ms,
+        ) == (
+            &other.id,
+            other.version,
+            &other.network_id,
+            other.class_id,
+            &other.name,
+            &other.profile,
+            other.min_collateral,
+            other.task_lock,
+            other.longest_run_ms,
+        ) && self.active == other.active
+            && self.on_call == other.on_call
+            && self.nodes == other.nodes
+            && self.revenue == other.revenue
+    }
+}
+
+impl Eq for HardwareClass {}
+
 /// A model that requests may name.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Model {
@@ -213,6 +445,9 @@ pub struct Model {
     pub weight_digest: Digest,
     /// The hardware class the model runs on.
     pub class_id: u64,
+    /// The longest an honest node of the class takes to run the model on
+    /// any input (ms): every commit timeout of its requests covers it.
+    pub max_run_ms: u64,
 }
 
 /// A registered node (Move: an entry of its class's `nodes` table).
@@ -228,8 +463,9 @@ pub struct Node {
     pub locked: u64,
     /// Active slots held on requests.
     pub open_tasks: u64,
-    /// When the node asked to leave, if it did.
-    pub leaving_since_ms: Option<u64>,
+    /// Once the node asked to leave: the time from which it may withdraw,
+    /// fixed then (what its `NodeLeaving` event announced).
+    pub withdraw_after_ms: Option<u64>,
     /// Base URL of the node's output server.
     pub endpoint: String,
     /// Ed25519 public key the node signs served outputs with.
@@ -254,7 +490,7 @@ pub enum Standing {
         short: u64,
     },
     /// Open tasks lock so much that no further task lock fits; it passes
-    /// when they settle.
+    /// when they settle. The node is still on call for drafted seats.
     FullyLocked,
 }
 
@@ -274,9 +510,15 @@ impl Standing {
 }
 
 impl Node {
-    /// Collateral not locked by open tasks.
+    /// Collateral not locked by open tasks (0 when drafted seats lock more
+    /// than the node holds).
     pub fn free_collateral(&self) -> u64 {
-        self.collateral - self.locked
+        self.collateral.saturating_sub(self.locked)
+    }
+
+    /// Whether the node asked to leave.
+    pub fn leaving(&self) -> bool {
+        self.withdraw_after_ms.is_some()
     }
 }
 

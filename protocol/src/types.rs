@@ -261,19 +261,22 @@ pub enum SlashReason {
     WrongOutput,
 }
 
-/// Why a request failed (the fee goes back to the requester, slashed stake to the treasury).
+/// Why a request failed (the fee goes back to the requester, less the
+/// minimum fee for `InputUnavailable`; slashed stake to the class's revenue).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum FailReason {
-    /// Retries were used up and no node of the round committed.
+    /// A seat of the main round stayed empty (its members silent or
+    /// declining) and no refill was left, or no fresh node was on call.
     Timeout,
     /// Every committed node of the round withheld its reveal.
     NoReveals,
-    /// The main round disagreed and the class could not supply a full dispute
-    /// quorum of fresh nodes, or every disputer dropped out.
+    /// A seat of the dispute quorum could not be filled: the class does not
+    /// hold enough fresh on-call nodes, or no refill was left.
     NoDisputeQuorum,
     /// No output won a strict majority of the dispute quorum.
     NoMajority,
-    /// Every member of the round abstained: none could obtain the input.
+    /// A seat stayed empty and a member of the request had abstained: it
+    /// could not obtain the input. The requester pays the minimum fee.
     InputUnavailable,
 }
 
@@ -281,11 +284,11 @@ impl FailReason {
     /// The reason in words, for messages.
     pub fn describe(self) -> &'static str {
         match self {
-            FailReason::Timeout => "no node committed in time, retries used up",
+            FailReason::Timeout => "a seat stayed empty: its members were silent or declined, and no refill was left",
             FailReason::NoReveals => "every committed node withheld its reveal",
             FailReason::NoDisputeQuorum => "the nodes disagreed and the class could not seat a dispute quorum",
             FailReason::NoMajority => "no output won a majority of the dispute quorum",
-            FailReason::InputUnavailable => "no node could obtain the input",
+            FailReason::InputUnavailable => "members could not obtain the input and their seats could not be refilled",
         }
     }
 
@@ -304,12 +307,13 @@ impl FailReason {
 /// The life-cycle state of a request (docs/protocol.md).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Status {
-    /// Members of the current round commit before `deadline_ms`.
+    /// Members of the current round commit before `deadline_ms`; empty
+    /// seats wait for a refill (`Request::refill_pending`).
     Committing,
     /// Sealed only: the primary committed; pool candidates may commit and the
     /// requester reveals its secret before `deadline_ms`.
     Verifying,
-    /// A selection (verifiers, dispute quorum or replacements) waits for `select_nodes`.
+    /// A selection (CrossValidation verifiers, the dispute quorum) waits for `select_nodes`.
     Selecting,
     /// The main round disagreed; `open_dispute` draws the dispute quorum's seed.
     Disputed,
@@ -317,7 +321,8 @@ pub enum Status {
     Revealing,
     /// Settled: the output digest is final and the fee paid.
     Finalized,
-    /// Ended without an output: fee and pool refunded.
+    /// Ended without an output: the fee refunded (less the minimum fee when
+    /// the input could not be had), the pool to the class's revenue.
     Failed,
 }
 

@@ -27,8 +27,8 @@ fn cases() -> Vec<Case> {
             let req = w.submit(Mode::Sampling { n: 1 });
             let node = w.members(&req)[0];
             let cap = NodeCap { id: node, network_id: ObjectId::from_u64(99), class_id: 0 };
-            let ctx = w.ctx(w.owner(&node));
-            unit(w.run(0, |s| s.commit(&ctx, &req, &cap, &[0; 32])))
+            let (ctx, class) = (w.ctx(w.owner(&node)), w.class);
+            unit(w.run(0, |s| s.commit(&ctx, &class, &req, &cap, &[0; 32])))
         }),
         (E::InvalidParams, || {
             let mut w = World::new(0);
@@ -113,7 +113,7 @@ fn cases() -> Vec<Case> {
         (E::UnknownClass, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_model(&cap, "other", &[0; 32], 99)))
+            unit(w.run(0, |s| s.add_model(&cap, &ObjectId::from_u64(99), "other", &[0; 32], RUN_MS)))
         }),
         (E::UnknownModel, || {
             let mut w = World::new(2);
@@ -123,12 +123,14 @@ fn cases() -> Vec<Case> {
         (E::ModelExists, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_model(&cap, "m", &[0; 32], 0)))
+            let class = w.class;
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m", &[0; 32], RUN_MS)))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_model(&cap, "m2", &[0; 31], 0)))
+            let class = w.class;
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 31], RUN_MS)))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(2);
@@ -139,8 +141,8 @@ fn cases() -> Vec<Case> {
             let mut w = World::new(2);
             let req = w.submit(Mode::Sampling { n: 1 });
             let node = w.members(&req)[0];
-            let (cap, ctx) = (w.cap(&node), w.ctx(w.owner(&node)));
-            unit(w.run(0, |s| s.commit(&ctx, &req, &cap, &[0; 3])))
+            let (cap, ctx, class) = (w.cap(&node), w.ctx(w.owner(&node)), w.class);
+            unit(w.run(0, |s| s.commit(&ctx, &class, &req, &cap, &[0; 3])))
         }),
         (E::InvalidDigest, || {
             let mut w = World::new(2);
@@ -164,7 +166,8 @@ fn cases() -> Vec<Case> {
         (E::InvalidName, || {
             let mut w = World::new(0);
             let cap = w.admin;
-            unit(w.run(0, |s| s.add_model(&cap, &"x".repeat(129), &[0; 32], 0)))
+            let class = w.class;
+            unit(w.run(0, |s| s.add_model(&cap, &class, &"x".repeat(129), &[0; 32], RUN_MS)))
         }),
         (E::InvalidProfile, || {
             let mut w = World::new(0);
@@ -287,7 +290,8 @@ fn cases() -> Vec<Case> {
         }),
         (E::InvalidTimeout, || {
             let mut w = World::new(2);
-            let args = atoma_protocol::SubmitArgs { timeout_ms: Params::default().min_timeout_ms - 1, ..w.args(b"x") };
+            // One millisecond short of the model's run, the class's longest and `min_timeout_ms`.
+            let args = atoma_protocol::SubmitArgs { timeout_ms: TIMEOUT - 1, ..w.args(b"x") };
             unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, args))
         }),
         (E::InvalidTimeout, || {
@@ -373,6 +377,38 @@ fn cases() -> Vec<Case> {
             let node = w.members(&req)[0];
             w.commit(&req, &node, &out("A")).unwrap();
             unit(w.reveal(&req, &node, &out("B")))
+        }),
+        (E::InvalidRunTime, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 0)))
+        }),
+        (E::InvalidRunTime, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 365 * 24 * 3_600_000 + 1)))
+        }),
+        (E::ArithmeticError, || {
+            // A fee no coin on Sui can hold, and a slash that adds to it: the
+            // payout's sum overflows, as `Balance::join` aborts in Move.
+            let mut w = World::new(3);
+            let req = w.try_submit(Mode::Sampling { n: 3 }, u64::MAX, w.args(b"x")).unwrap();
+            let members = w.members(&req);
+            for n in &members {
+                w.commit(&req, n, &out("A")).unwrap();
+            }
+            w.reveal(&req, &members[0], &out("A")).unwrap();
+            w.reveal(&req, &members[1], &out("A")).unwrap();
+            w.now += Params::default().reveal_window_ms;
+            w.expire(&req).unwrap();
+            w.now += Params::default().grace_ms;
+            unit(w.expire(&req))
+        }),
+        (E::ArithmeticError, || {
+            // A deadline past the end of time.
+            let mut w = World::new(2);
+            w.now = u64::MAX - 1;
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, w.args(b"x")))
         }),
         (E::DeadlineNotReached, || {
             let mut w = World::new(2);
@@ -470,6 +506,38 @@ fn cases() -> Vec<Case> {
                 w.commit(&req, n, &out("A")).unwrap();
             }
             unit(w.abstain(&req, &nodes[0]))
+        }),
+        (E::InvalidRunTime, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 0)))
+        }),
+        (E::InvalidRunTime, || {
+            let mut w = World::new(0);
+            let (cap, class) = (w.admin, w.class);
+            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 365 * 24 * 3_600_000 + 1)))
+        }),
+        (E::ArithmeticError, || {
+            // A fee no coin on Sui can hold, and a slash that adds to it: the
+            // payout's sum overflows, as `Balance::join` aborts in Move.
+            let mut w = World::new(3);
+            let req = w.try_submit(Mode::Sampling { n: 3 }, u64::MAX, w.args(b"x")).unwrap();
+            let members = w.members(&req);
+            for n in &members {
+                w.commit(&req, n, &out("A")).unwrap();
+            }
+            w.reveal(&req, &members[0], &out("A")).unwrap();
+            w.reveal(&req, &members[1], &out("A")).unwrap();
+            w.now += Params::default().reveal_window_ms;
+            w.expire(&req).unwrap();
+            w.now += Params::default().grace_ms;
+            unit(w.expire(&req))
+        }),
+        (E::ArithmeticError, || {
+            // A deadline past the end of time.
+            let mut w = World::new(2);
+            w.now = u64::MAX - 1;
+            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, w.args(b"x")))
         }),
         (E::DeadlineNotReached, || {
             let mut w = World::new(2);

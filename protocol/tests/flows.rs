@@ -154,7 +154,8 @@ fn silent_node_is_slashed_for_timeout_and_replaced() {
     assert_eq!(s, vec![(main[1], SlashReason::Timeout, 100)]);
     assert_eq!(w.revenue(), 10);
     assert_eq!(w.req(&req).pool, 90);
-    assert_eq!(w.req(&req).status, Status::Selecting);
+    assert!(w.req(&req).refill_pending(), "the silent seat waits for its refill");
+    assert_eq!(w.expire(&req), Err(ProtocolError::WrongPhase), "no call redraws a pending refill");
     w.select_nodes(&req).unwrap();
     let members = w.members(&req);
     assert_eq!(members.len(), 2);
@@ -398,7 +399,7 @@ fn sealed_secret_after_the_window_is_refused_and_nobody_is_slashed() {
 }
 
 #[test]
-fn sealed_chosen_candidate_that_left_is_dropped_unslashed() {
+fn sealed_chosen_candidate_that_left_is_dropped_unslashed_and_its_seat_refilled() {
     let mut w = World::new(10);
     let (req, secret) = submit_sealed_with(&mut w, 10_000, 2, true);
     let primary = w.members(&req)[0];
@@ -412,8 +413,14 @@ fn sealed_chosen_candidate_that_left_is_dropped_unslashed() {
     w.reveal_secret(&req, &secret).unwrap();
     let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
     assert_eq!(verifiers, vec![pool[chosen[1] as usize]]);
+    // The leaver's seat is refilled from the class's on-call nodes.
+    assert!(w.req(&req).refill_pending());
+    w.select_nodes(&req).unwrap();
+    let verifiers = w.req(&req).nodes_with_role(Role::Verifier);
+    assert_eq!(verifiers.len(), 2);
+    assert!(!verifiers.contains(&leaver));
     w.play_round(&req, |_| out("A"));
-    assert!(finalized(&w, &req).verified);
+    assert_eq!(finalized(&w, &req).nodes.len(), 3);
     assert!(slashes(&w, &req).is_empty());
     assert_eq!(w.collateral(&leaver), MIN_COLLATERAL);
     w.assert_all_unlocked();
@@ -516,8 +523,11 @@ fn a_node_is_never_assigned_twice_to_one_request() {
     dedup.sort();
     dedup.dedup();
     assert_eq!(all.len(), dedup.len());
-    // 5 nodes, 2 + 2 + 1 assigned: the last replacement found one node left.
-    assert_eq!(all.len(), 5);
+    // 5 nodes, 2 + 2 assigned; the third refill needs two fresh nodes and the
+    // class has one left: the request fails rather than settle with fewer seats.
+    assert_eq!(all.len(), 4);
+    assert_eq!(failed(&w, &req).reason, FailReason::Timeout);
+    w.assert_all_unlocked();
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod common;
 
 use atoma_protocol::commitment::blake2b256;
 use atoma_protocol::events::DeadlineExtended;
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{
     Digest, Event, FailReason, Mode, ObjectId, Params, ProtocolError, Role, Round, SlashReason, Status,
 };
@@ -68,22 +69,22 @@ fn one_reveal_cannot_decide_a_dispute_whose_silent_seats_stay_empty() {
     w.commit(&req, &disputers[1], &out("A")).unwrap();
     w.now += TIMEOUT;
     w.expire_after_grace(&req);
-    // No fresh node is left: the seats stay empty and the round goes on.
-    w.select_nodes(&req).unwrap();
+    // No fresh node is left to refill the nine silent seats: no round of
+    // fewer than 11 decides, the request fails.
     assert_eq!(w.req(&req).dispute_size, 11, "the quorum never shrinks");
-    assert_eq!(w.req(&req).status, Status::Revealing);
-    w.reveal(&req, &colluder, &out("B")).unwrap();
-    w.reveal(&req, &disputers[1], &out("A")).unwrap();
-    assert_eq!(failed(&w, &req).reason, FailReason::NoMajority);
+    assert_eq!(w.req(&req).selection.count, 9);
+    w.select_nodes(&req).unwrap();
+    assert_eq!(failed(&w, &req).reason, FailReason::NoDisputeQuorum);
     let wrong_output: Vec<_> = slashes(&w, &req).into_iter().filter(|s| s.1 == SlashReason::WrongOutput).collect();
-    assert!(wrong_output.is_empty(), "nobody is slashed for the output without a majority of Q");
+    assert!(wrong_output.is_empty(), "nobody is slashed for the output without a full quorum");
     for honest in &main[..4] {
         assert_eq!(w.collateral(honest), MIN_COLLATERAL);
     }
     w.assert_all_unlocked();
 }
 
-// === 2. Unobtainable inputs: abstain; a failed request refunds the fee only ===
+// === 2. Unobtainable inputs: abstain, the seat is refilled; a request that
+// fails for want of its input pays the minimum fee, never slashed stake ===
 
 #[test]
 fn a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
@@ -95,9 +96,10 @@ fn a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
     assert!(matches!(e.events.as_slice(), [Event::Abstained(a)] if a.node_id == out_of_reach));
     assert_eq!(w.state.node(&out_of_reach).unwrap().locked, 0);
     assert_eq!(w.members(&req).len(), 2);
+    w.select_nodes(&req).unwrap();
     w.play_round(&req, |_| out("A"));
     let f = finalized(&w, &req);
-    assert_eq!((f.nodes.len(), f.reward_per_node), (2, FEE / 2));
+    assert_eq!((f.nodes.len(), f.reward_per_node), (3, FEE / 3));
     assert_eq!(w.received.get(&w.owner(&out_of_reach)), None);
     assert_eq!(w.collateral(&out_of_reach), MIN_COLLATERAL);
     assert!(slashes(&w, &req).is_empty());
@@ -105,44 +107,67 @@ fn a_node_that_cannot_fetch_the_input_abstains_unslashed_and_unpaid() {
 }
 
 #[test]
-fn a_request_every_member_abstains_from_fails_with_only_the_fee_refunded() {
+fn a_request_whose_input_no_node_can_obtain_pays_its_minimum_fee() {
+    // Six nodes, Sampling n = 5: every member abstains; the refill needs five
+    // fresh nodes and the class has one.
     let mut w = World::new(6);
     let req = w.try_submit(Mode::Sampling { n: 5 }, FEE, w.uri_args(b"x")).unwrap();
     for node in w.members(&req) {
         w.abstain(&req, &node).unwrap();
     }
+    assert_eq!(w.req(&req).selection.count, 5);
+    w.select_nodes(&req).unwrap();
     let f = failed(&w, &req);
-    assert_eq!((f.reason, f.refund), (FailReason::InputUnavailable, FEE));
-    assert_eq!(w.received[&REQUESTER], FEE);
+    let min_fee = Params::default().min_fee_for(Mode::Sampling { n: 5 });
+    assert_eq!((f.reason, f.refund), (FailReason::InputUnavailable, FEE - min_fee));
+    assert_eq!(w.received[&REQUESTER], FEE - min_fee);
+    assert_eq!(w.revenue(), min_fee, "the charge goes to the class's revenue, not to a node");
     assert!(slashes(&w, &req).is_empty());
     for cap in &w.caps {
         assert_eq!(w.collateral(&cap.id), MIN_COLLATERAL);
+        assert_eq!(w.received.get(&w.owner(&cap.id)), None);
     }
     w.assert_all_unlocked();
 }
 
 #[test]
-fn an_abstaining_primary_fails_cross_validation_and_sealed_requests() {
-    for mode in [Mode::CrossValidation { p_bps: 5_000, n: 1 }, Mode::Sealed { p_bps: 5_000, n: 1 }] {
+fn an_abstaining_primary_is_replaced_in_cross_validation_and_sealed_requests() {
+    for mode in [Mode::CrossValidation { p_bps: 0, n: 1 }, Mode::Sealed { p_bps: 0, n: 1 }] {
         let mut w = World::new(6);
         let req = w.try_submit(mode, FEE, w.uri_args(b"x")).unwrap();
         let primary = w.members(&req)[0];
         w.abstain(&req, &primary).unwrap();
-        assert_eq!(failed(&w, &req).reason, FailReason::InputUnavailable, "{mode:?}");
+        w.select_nodes(&req).unwrap();
+        let second = w.members(&req)[0];
+        assert_ne!(second, primary, "{mode:?}");
+        if matches!(mode, Mode::CrossValidation { .. }) {
+            let random = w.seed();
+            w.commit_primary(&req, &second, &out("A"), random).unwrap();
+        } else {
+            w.commit(&req, &second, &out("A")).unwrap();
+            w.reveal_secret(&req, &World::secret()).unwrap();
+        }
+        w.reveal(&req, &second, &out("A")).unwrap();
+        assert_eq!(finalized(&w, &req).nodes, vec![second], "{mode:?}");
+        assert!(slashes(&w, &req).is_empty());
         w.assert_all_unlocked();
     }
 }
 
 #[test]
-fn remaining_members_that_all_committed_go_on_to_reveal_when_the_last_one_abstains() {
+fn members_that_all_committed_wait_for_the_refill_of_the_last_seat() {
     let mut w = World::new(4);
     let req = w.try_submit(Mode::Sampling { n: 3 }, FEE, w.uri_args(b"x")).unwrap();
     let members = w.members(&req);
     w.commit(&req, &members[0], &out("A")).unwrap();
     w.commit(&req, &members[1], &out("A")).unwrap();
-    let e = w.abstain(&req, &members[2]).unwrap();
+    w.abstain(&req, &members[2]).unwrap();
+    assert_eq!(w.req(&req).status, Status::Committing, "two commitments do not decide a request of three");
+    assert!(w.req(&req).refill_pending());
+    w.select_nodes(&req).unwrap();
+    let last = *w.members(&req).iter().find(|n| !members.contains(n)).unwrap();
+    let e = w.commit(&req, &last, &out("A")).unwrap();
     assert!(matches!(e.events.last(), Some(Event::RevealPhaseStarted(_))));
-    assert_eq!(w.req(&req).status, Status::Revealing);
 }
 
 // === 3. A Sealed secret is accepted only inside its window ===
@@ -161,8 +186,8 @@ fn parameters_changed_in_flight_do_not_reach_the_request() {
         timeout_slash_bps: 10_000,
         protocol_share_bps: 10_000,
         max_retries: 0,
-        reveal_window_ms: 1,
-        grace_ms: 1,
+        reveal_window_ms: LATENCY_FLOOR_MS,
+        grace_ms: LATENCY_FLOOR_MS,
         ..Params::default()
     };
     let cap = w.admin;
@@ -176,7 +201,7 @@ fn parameters_changed_in_flight_do_not_reach_the_request() {
     // The silent node loses 10 % (100), of which 10 % (10) goes to the treasury, and it is replaced.
     assert_eq!(slashes(&w, &req), vec![(main[1], SlashReason::Timeout, 100)]);
     assert_eq!(w.revenue(), 10);
-    assert_eq!(w.req(&req).status, Status::Selecting);
+    assert!(w.req(&req).refill_pending());
     w.select_nodes(&req).unwrap();
     let members = w.members(&req);
     for n in &members {

@@ -13,6 +13,8 @@ mod common;
 use std::collections::HashMap;
 
 use atoma_protocol::commitment::{blake2b256, commitment};
+use atoma_protocol::ops::due;
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{Digest, Event, Mode, ObjectId, Params, Role, Status};
 use common::*;
 use proptest::prelude::*;
@@ -105,8 +107,8 @@ fn params_variant(variant: u8) -> Params {
             timeout_slash_bps: 10_000,
             protocol_share_bps: 5_000,
             max_retries: 0,
-            reveal_window_ms: 1_000,
-            grace_ms: 1,
+            reveal_window_ms: LATENCY_FLOOR_MS,
+            grace_ms: LATENCY_FLOOR_MS,
             ..Params::default()
         },
         _ => Params { max_retries: 10, reveal_window_ms: 3_600_000, grace_ms: 60_000, ..Params::default() },
@@ -318,14 +320,17 @@ impl Run {
         }
         for e in &self.w.events {
             if let Event::RequestFailed(f) = e {
-                assert_eq!(f.refund, FEE, "a failed request refunds exactly its fee");
+                let charged = f.reason == atoma_protocol::FailReason::InputUnavailable;
+                assert!(f.refund == FEE || charged && f.refund < FEE, "a failed request refunds its fee: {f:?}");
             }
         }
         for class in state.classes.values() {
             for (id, node) in &class.nodes {
                 let (l, t) = locked.get(id).copied().unwrap_or_default();
                 assert_eq!((node.locked, node.open_tasks), (l, t), "lock bookkeeping of {id}");
-                assert!(node.collateral >= node.locked);
+                // Drafted seats may lock beyond the collateral; admission never does.
+                assert!(node.collateral >= node.locked || !class.active.contains(id));
+                assert_eq!(class.on_call.contains(id), class.is_on_call(node), "on-call list of {id}");
                 assert_eq!(node.class_id, class.class_id, "node {id} filed under another class");
                 assert_eq!(class.active.contains(id), class.is_eligible(node), "active list of {id}");
             }
@@ -343,14 +348,18 @@ impl Run {
             self.w.now += 10 * Params::default().max_timeout_ms;
             let mut open = false;
             for req in self.requests.clone() {
-                let result = match self.w.req(&req).status {
-                    Status::Finalized | Status::Failed => continue,
-                    Status::Selecting => self.w.select_nodes(&req),
-                    Status::Disputed => self.w.open_dispute(&req),
-                    _ => self.w.expire(&req),
-                };
+                let r = self.w.req(&req).clone();
+                if r.status.is_final() {
+                    continue;
+                }
                 open = true;
-                result.expect("a keeper action is always possible on an open request");
+                let call = *due(&r, self.w.now, 0).first().expect("a keeper call is due on an open request");
+                let result = match call {
+                    atoma_protocol::ops::KeeperCall::SelectNodes => self.w.select_nodes(&req),
+                    atoma_protocol::ops::KeeperCall::OpenDispute => self.w.open_dispute(&req),
+                    atoma_protocol::ops::KeeperCall::Expire => self.w.expire(&req),
+                };
+                result.expect("a keeper call due is possible");
                 self.check_invariants();
             }
             if !open {
@@ -426,14 +435,17 @@ proptest! {
             run.apply(op);
             run.respond();
         }
-        for _ in 0..8 {
+        for _ in 0..40 {
             run.w.now += 10 * Params::default().max_timeout_ms;
             for req in run.requests.clone() {
-                let _ = match run.w.req(&req).status {
-                    Status::Selecting => run.w.select_nodes(&req),
-                    Status::Disputed => run.w.open_dispute(&req),
-                    _ => run.w.expire(&req),
-                };
+                let r = run.w.req(&req).clone();
+                for call in due(&r, run.w.now, 0) {
+                    let _ = match call {
+                        atoma_protocol::ops::KeeperCall::SelectNodes => run.w.select_nodes(&req),
+                        atoma_protocol::ops::KeeperCall::OpenDispute => run.w.open_dispute(&req),
+                        atoma_protocol::ops::KeeperCall::Expire => run.w.expire(&req),
+                    };
+                }
                 run.respond();
             }
         }

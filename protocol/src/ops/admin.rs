@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use super::{Ctx, Outcome, State};
-use crate::error::{ProtocolError, Result};
+use crate::error::{ProtocolError, Result, add};
 use crate::events::{
     HardwareClassAdded, Migrated, ModelAdded, NetworkCreated, ParamsUpdated, RevenueSwept, TreasuryWithdrawn,
 };
-use crate::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, Params};
-use crate::state::{ActiveSet, AdminCap, HardwareClass, Model, Network};
+use crate::params::{MAX_DURATION_MS, MAX_NAME_LEN, MAX_PROFILE_LEN, Params};
+use crate::state::{AdminCap, HardwareClass, Model, Network};
 use crate::types::{Digest, ObjectId};
 use crate::version;
 
@@ -109,22 +109,17 @@ impl State {
         let class_id = self.network.next_class_id;
         self.network.next_class_id += 1;
         self.network.classes.insert(class_id, object_id);
-        self.classes.insert(
+        let class = HardwareClass::new(
             object_id,
-            HardwareClass {
-                id: object_id,
-                version: self.package_version,
-                network_id: self.network.id,
-                class_id,
-                name: name.to_string(),
-                profile: profile.to_string(),
-                min_collateral,
-                task_lock,
-                active: ActiveSet::default(),
-                nodes: BTreeMap::new(),
-                revenue: 0,
-            },
+            self.package_version,
+            self.network.id,
+            class_id,
+            name,
+            profile,
+            min_collateral,
+            task_lock,
         );
+        self.classes.insert(object_id, class);
         let mut out = Outcome::default();
         out.emit(HardwareClassAdded {
             class_id,
@@ -137,26 +132,38 @@ impl State {
         Ok((class_id, out))
     }
 
-    /// Adds a model that runs on `class_id`, with the digest of its weight file.
+    /// Adds a model that runs on the class `class`, with the digest of its
+    /// weight file and its run-time bound on the class (`max_run_ms`: the
+    /// longest an honest node of the class takes to run it on any input),
+    /// which every commit timeout of its requests covers. The class keeps the
+    /// longest bound of its models.
     ///
-    /// Errors: `WrongNetwork`, `WrongVersion`, `InvalidName`, `InvalidDigest`, `UnknownClass`, `ModelExists`.
+    /// Errors: `WrongNetwork`, `WrongVersion`, `InvalidName`, `InvalidDigest`,
+    /// `InvalidRunTime` (0 or above 365 days), then the class's
+    /// `UnknownClass`, `WrongNetwork`, `WrongVersion`; `ModelExists`.
     pub fn add_model(
         &mut self,
         cap: &AdminCap,
+        class: &ObjectId,
         model_id: &str,
         weight_digest: &[u8],
-        class_id: u64,
+        max_run_ms: u64,
     ) -> Result<Outcome> {
         self.check_admin(cap)?;
         check_name(model_id)?;
         let weight_digest = Digest::from_slice(weight_digest).ok_or(ProtocolError::InvalidDigest)?;
-        self.network.class_object(class_id)?;
+        if !(1..=MAX_DURATION_MS).contains(&max_run_ms) {
+            return Err(ProtocolError::InvalidRunTime);
+        }
+        let class_id = self.class_current(class)?.class_id;
         if self.network.models.contains_key(model_id) {
             return Err(ProtocolError::ModelExists);
         }
-        self.network.models.insert(model_id.to_string(), Model { weight_digest, class_id });
+        self.network.models.insert(model_id.to_string(), Model { weight_digest, class_id, max_run_ms });
+        let c = self.class_mut(class);
+        c.longest_run_ms = c.longest_run_ms.max(max_run_ms);
         let mut out = Outcome::default();
-        out.emit(ModelAdded { model_id: model_id.to_string(), weight_digest, class_id });
+        out.emit(ModelAdded { model_id: model_id.to_string(), weight_digest, class_id, max_run_ms });
         Ok(out)
     }
 
@@ -178,11 +185,12 @@ impl State {
     /// Errors: `WrongNetwork`, `WrongVersion`, `UnknownClass`.
     pub fn sweep_revenue(&mut self, cap: &AdminCap, class: &ObjectId) -> Result<Outcome> {
         self.check_admin(cap)?;
-        self.class_current(class)?;
+        let amount = self.class_current(class)?.revenue;
+        let treasury = add(self.network.treasury, amount)?;
         let c = self.class_mut(class);
-        let (class_id, amount) = (c.class_id, c.revenue);
+        let class_id = c.class_id;
         c.revenue = 0;
-        self.network.treasury += amount;
+        self.network.treasury = treasury;
         let mut out = Outcome::default();
         out.emit(RevenueSwept { class_id, amount });
         Ok(out)

@@ -1,6 +1,7 @@
 //! What executors and requesters do while a request runs (Move module
-//! `request`): `commit`, `commit_primary`, `abstain`, `reveal` and
-//! `reveal_secret`.
+//! `request`): `commit`, `commit_primary`, `abstain`, `decline`, `reveal`
+//! and `reveal_secret`. Each takes the request's class object and checks
+//! that this package may use it (`WrongVersion`).
 //!
 //! Commit rules:
 //! - in `Committing`, a member of the current round commits before the deadline;
@@ -10,26 +11,30 @@
 //! - the Sealed primary's commit moves the request to `Verifying` for one
 //!   reveal window, in which pool candidates that were told they are chosen
 //!   may commit early;
-//! - when every member has committed, the reveal phase opens.
+//! - when every seat of the round is held by a member that committed, the
+//!   reveal phase opens.
 //!
-//! Abstain: a member that has not committed leaves the round, unslashed and
-//! unpaid, when it cannot obtain a URI input; an inline input is on chain.
+//! Abstain and decline: a member that has not committed leaves its seat,
+//! unslashed and unpaid, because it cannot obtain a URI input (`abstain`; an
+//! inline input is on chain) or cannot run the request in time (`decline`);
+//! the seat is refilled (docs/protocol.md, "Seats").
 //!
 //! The Sealed secret is accepted only inside the verification window; the
-//! chosen verifiers are locked then and get a full commit timeout.
+//! chosen verifiers still on call are locked then and get a full commit
+//! timeout; the seats of the others are refilled.
 //!
 //! Reveal rules: in `Revealing`, a member reveals `(output_digest, salt)`
 //! that hashes to its commitment; the last reveal settles the round.
 
-use super::settle::{fail, lock, release, settle_round, try_open_reveal};
+use super::settle::{refill, release, settle_round, try_open_reveal};
 use super::{Ctx, Outcome, State};
-use crate::commitment::{self, FLIP_TAG, VERIFIERS_TAG, derive, sealed_draw_seed, secret_hash};
-use crate::error::{ProtocolError, Result};
-use crate::events::{Abstained, Committed, NodesSelected, Revealed, SecretRevealed, VerificationDrawn};
+use crate::commitment::{self, FLIP_TAG, REFILL_TAG, VERIFIERS_TAG, derive, sealed_draw_seed, secret_hash};
+use crate::error::{ProtocolError, Result, add};
+use crate::events::{Abstained, Committed, Declined, NodesSelected, Revealed, SecretRevealed, VerificationDrawn};
 use crate::request::{Request, Selection};
 use crate::sampler::{draw_below, sample};
 use crate::state::{HardwareClass, NodeCap};
-use crate::types::{BPS, Digest, FailReason, Input, Mode, ObjectId, Role, Round, Status};
+use crate::types::{BPS, Digest, Input, Mode, ObjectId, Role, Round, Status};
 
 /// The CrossValidation/Sealed coin flip of `seed`: checked with probability `p_bps / 10_000`.
 pub fn flip(seed: &Digest, p_bps: u64) -> bool {
@@ -82,11 +87,21 @@ impl Request {
 }
 
 impl State {
-    /// Checks a commit by `cap`'s node and returns its slot index.
-    fn check_commit(&self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap, commitment: &[u8]) -> Result<usize> {
+    /// Checks a commit by `cap`'s node on `class`'s request and returns its
+    /// slot index (`WrongVersion`, `WrongNetwork`, `WrongClass`,
+    /// `InvalidDigest`, `NotSelected`, then the commit rule's errors).
+    fn check_commit(
+        &self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        commitment: &[u8],
+    ) -> Result<usize> {
+        let c = self.class_current(class)?;
+        let req = self.request_in(class, request_id)?;
+        c.check_member(&cap.network_id, cap.class_id)?;
         Digest::from_slice(commitment).ok_or(ProtocolError::InvalidDigest)?;
-        self.network.check_network(&cap.network_id)?;
-        let req = self.request_checked(request_id)?;
         let i = req.active_slot(&cap.node_id()).ok_or(ProtocolError::NotSelected)?;
         req.commit_rule(i, ctx.now_ms)?;
         Ok(i)
@@ -94,32 +109,40 @@ impl State {
 
     /// Commits `blake2b256(bcs(request_id, node_id, output_digest, salt))`.
     ///
-    /// Errors: `InvalidDigest`, `WrongNetwork`, `UnknownRequest`, `NotSelected`,
-    /// `PrimaryNotCommitted`, `WrongPhase`, `DeadlinePassed`, `AlreadyCommitted`,
-    /// `PrimaryCommitRequired`.
-    pub fn commit(&mut self, ctx: &Ctx, request_id: &ObjectId, cap: &NodeCap, commitment: &[u8]) -> Result<Outcome> {
-        let i = self.check_commit(ctx, request_id, cap, commitment)?;
+    /// Errors: `UnknownClass`, `WrongNetwork`, `WrongVersion`, `UnknownRequest`,
+    /// `WrongClass`, `InvalidDigest`, `NotSelected`, `PrimaryNotCommitted`,
+    /// `WrongPhase`, `DeadlinePassed`, `AlreadyCommitted`,
+    /// `PrimaryCommitRequired`, `ArithmeticError`.
+    pub fn commit(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        commitment: &[u8],
+    ) -> Result<Outcome> {
+        let i = self.check_commit(ctx, class, request_id, cap, commitment)?;
         let req = self.request_checked(request_id)?;
         if req.status == Status::Committing && is_cv_primary(req, req.slots[i].role) {
             return Err(ProtocolError::PrimaryCommitRequired);
         }
-        let req = self.request_mut(request_id);
-        let mut out = Outcome::default();
-        record_commit(req, i, commitment, &mut out);
-        let sealed_primary = matches!(req.mode, Mode::Sealed { .. }) && req.slots[i].role == Role::Executor;
-        match req.status {
-            Status::Committing if sealed_primary => {
-                // The Sealed primary committed: the verification window opens.
-                req.status = Status::Verifying;
-                req.set_deadline(ctx.now_ms.saturating_add(req.params.reveal_window_ms));
+        self.on_request(class, request_id, |_, req, out| {
+            record_commit(req, i, commitment, out);
+            let sealed_primary = matches!(req.mode, Mode::Sealed { .. }) && req.slots[i].role == Role::Executor;
+            match req.status {
+                Status::Committing if sealed_primary => {
+                    // The Sealed primary committed: the verification window opens.
+                    req.status = Status::Verifying;
+                    req.set_deadline(add(ctx.now_ms, req.params.reveal_window_ms)?);
+                }
+                Status::Committing => {
+                    try_open_reveal(req, ctx.now_ms, out)?;
+                }
+                // Verifying: a candidate told it is chosen commits early; the secret decides.
+                _ => {}
             }
-            Status::Committing => {
-                try_open_reveal(req, ctx.now_ms, &mut out);
-            }
-            // Verifying: a candidate told it is chosen commits early; the secret decides.
-            _ => {}
-        }
-        Ok(out)
+            Ok(())
+        })
     }
 
     /// The CrossValidation primary's commit, which also draws the coin flip
@@ -130,31 +153,32 @@ impl State {
     pub fn commit_primary(
         &mut self,
         ctx: &Ctx,
+        class: &ObjectId,
         request_id: &ObjectId,
         cap: &NodeCap,
         commitment: &[u8],
         random: Digest,
     ) -> Result<Outcome> {
-        let i = self.check_commit(ctx, request_id, cap, commitment)?;
+        let i = self.check_commit(ctx, class, request_id, cap, commitment)?;
         let req = self.request_checked(request_id)?;
         if req.status != Status::Committing || !is_cv_primary(req, req.slots[i].role) {
             return Err(ProtocolError::NotPrimary);
         }
-        let req = self.request_mut(request_id);
-        let mut out = Outcome::default();
-        record_commit(req, i, commitment, &mut out);
-        let checked = flip(&random, req.mode.p_bps());
-        req.checked = Some(checked);
-        out.emit(VerificationDrawn { request_id: req.id, checked });
-        // The same fields are written either way; only the count differs (as in Move).
-        let count = if checked { req.mode.n() } else { 0 };
-        req.selection = Selection { role: Role::Verifier, count, seed: derive(&random, VERIFIERS_TAG) };
-        if checked {
-            req.status = Status::Selecting;
-        } else {
-            try_open_reveal(req, ctx.now_ms, &mut out);
-        }
-        Ok(out)
+        self.on_request(class, request_id, |_, req, out| {
+            record_commit(req, i, commitment, out);
+            let checked = flip(&random, req.mode.p_bps());
+            req.checked = Some(checked);
+            out.emit(VerificationDrawn { request_id: req.id, checked });
+            // The same fields are written either way; only the count differs (as in Move).
+            let count = if checked { req.mode.n() } else { 0 };
+            req.selection = Selection { role: Role::Verifier, count, seed: derive(&random, VERIFIERS_TAG) };
+            if checked {
+                req.status = Status::Selecting;
+            } else {
+                try_open_reveal(req, ctx.now_ms, out)?;
+            }
+            Ok(())
+        })
     }
 
     /// Reveals the output digest and salt behind the node's commitment; the
@@ -164,7 +188,8 @@ impl State {
     /// `InvalidDigest`, `InvalidSalt`, `UnknownRequest`, `WrongNetwork`,
     /// `WrongClass` (the request or the cap
     /// of another class), `WrongPhase`, `NotSelected`, `DeadlinePassed`,
-    /// `AlreadyRevealed`, `CommitmentMismatch`.
+    /// `AlreadyRevealed`, `CommitmentMismatch`, and a settlement's
+    /// `UnknownNode`, `ArithmeticError`.
     #[allow(clippy::too_many_arguments)]
     pub fn reveal(
         &mut self,
@@ -194,29 +219,31 @@ impl State {
         if commitment::commitment(request_id, &node_id, &output_digest, &salt) != committed {
             return Err(ProtocolError::CommitmentMismatch);
         }
-        let (class, req) = self.split(class, request_id);
-        let mut out = Outcome::default();
-        req.slots[i].reveal = Some(output_digest);
-        req.slots[i].salt = Some(salt);
-        out.emit(Revealed { request_id: req.id, node_id, output_digest });
-        if req.members().iter().all(|&m| req.slots[m].reveal.is_some()) {
-            settle_round(class, req, &mut out);
-        }
-        Ok(out)
+        self.on_request(class, request_id, |class, req, out| {
+            req.slots[i].reveal = Some(output_digest);
+            req.slots[i].salt = Some(salt);
+            out.emit(Revealed { request_id: req.id, node_id, output_digest });
+            if req.members().iter().all(|&m| req.slots[m].reveal.is_some()) {
+                settle_round(class, req, out)?;
+            }
+            Ok(())
+        })
     }
 
     /// Reveals a Sealed request's secret (the requester, or a chosen verifier
     /// that received it), inside the verification window. The chain
     /// recomputes the draw: unchosen candidates are released; unchecked, the
     /// reveal phase opens for the primary alone; checked, every chosen
-    /// candidate that is still eligible is locked and becomes a verifier (the
-    /// others are dropped, unslashed), and the verifiers get a full commit
-    /// timeout from now (the reveal phase opens at once if all committed early).
+    /// candidate still on call is locked and becomes a verifier, and the
+    /// verifiers get a full commit timeout from now (the reveal phase opens
+    /// at once if all committed early); the seats of chosen candidates no
+    /// longer on call (dropped, unslashed) are refilled from
+    /// `derive(sealed_draw_seed(seed, secret), REFILL_TAG)`.
     ///
     /// Errors: `UnknownClass`, `WrongVersion` (the class's), `InvalidSecret`,
     /// `UnknownRequest`, `WrongNetwork`, `WrongClass`, `NotSealed`, `WrongPhase` (before the
     /// primary committed, or revealed already), `DeadlinePassed`,
-    /// `SecretMismatch`.
+    /// `SecretMismatch`, `UnknownNode`, `ArithmeticError`.
     pub fn reveal_secret(
         &mut self,
         ctx: &Ctx,
@@ -237,84 +264,140 @@ impl State {
         if req.secret_hash != Some(secret_hash(&secret)) {
             return Err(ProtocolError::SecretMismatch);
         }
-        let (class, req) = self.split(class, request_id);
-        let mut out = Outcome::default();
-        let pool: Vec<usize> =
-            (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].role == Role::Candidate).collect();
-        let (checked, chosen) = sealed_draw(&req.seed, &secret, p_bps, n, pool.len() as u64);
-        req.secret = Some(secret);
-        req.checked = Some(checked);
-        let mut verifiers = Vec::new();
-        for (pos, &i) in pool.iter().enumerate() {
-            let node_id = req.slots[i].node_id;
-            let eligible = class.active.contains(&node_id);
-            if chosen.contains(&(pos as u64)) && eligible {
-                req.slots[i].stake = lock(class, &node_id);
-                req.slots[i].role = Role::Verifier;
-                verifiers.push(node_id);
-            } else {
-                release(class, &mut req.slots[i]);
+        self.on_request(class, request_id, |class, req, out| {
+            let pool: Vec<usize> =
+                (0..req.slots.len()).filter(|&i| req.slots[i].active && req.slots[i].role == Role::Candidate).collect();
+            let (checked, chosen) = sealed_draw(&req.seed, &secret, p_bps, n, pool.len() as u64);
+            req.secret = Some(secret);
+            req.checked = Some(checked);
+            let mut verifiers = Vec::new();
+            for (pos, &i) in pool.iter().enumerate() {
+                let node_id = req.slots[i].node_id;
+                if chosen.contains(&(pos as u64)) && class.on_call.contains(&node_id) {
+                    req.slots[i].stake = class.lock(&node_id)?;
+                    req.slots[i].role = Role::Verifier;
+                    verifiers.push(node_id);
+                } else {
+                    release(class, &mut req.slots[i])?;
+                }
             }
-        }
-        out.emit(SecretRevealed { request_id: req.id, checked, verifiers: verifiers.clone() });
-        if req.members().iter().any(|&m| req.slots[m].commitment.is_none()) {
-            req.status = Status::Committing;
-            req.set_deadline(ctx.now_ms.saturating_add(req.timeout_ms));
-            out.emit(NodesSelected {
-                request_id: req.id,
-                role: Role::Verifier,
-                nodes: verifiers,
-                deadline_ms: req.deadline_ms,
-            });
-        }
-        try_open_reveal(req, ctx.now_ms, &mut out);
-        Ok(out)
+            out.emit(SecretRevealed { request_id: req.id, checked, verifiers: verifiers.clone() });
+            let pending = req.members().iter().any(|&m| req.slots[m].commitment.is_none());
+            let empty = req.empty_seats();
+            if pending || empty > 0 {
+                req.status = Status::Committing;
+                req.set_deadline(add(ctx.now_ms, req.timeout_ms)?);
+                if pending {
+                    out.emit(NodesSelected {
+                        request_id: req.id,
+                        role: Role::Verifier,
+                        nodes: verifiers,
+                        deadline_ms: req.deadline_ms,
+                    });
+                }
+            }
+            if empty > 0 {
+                let seed = derive(&sealed_draw_seed(&req.seed, &secret), REFILL_TAG);
+                refill(class, req, Role::Verifier, seed, out)
+            } else {
+                try_open_reveal(req, ctx.now_ms, out).map(drop)
+            }
+        })
     }
 
     /// Leaves the current round without committing, because the request's
     /// input (a URI) cannot be obtained: the node's stake is unlocked, it is
-    /// neither slashed nor paid, and it is not replaced. The round goes on
-    /// with the other members; when none is left the request fails
-    /// (`InputUnavailable`) and the fee is refunded.
+    /// neither slashed nor paid, and its seat is refilled from `random` (or
+    /// the request fails when no refill is left: `InputUnavailable`, the
+    /// requester paying the minimum fee).
     ///
     /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
     /// `WrongClass`, `InputOnChain`, `WrongPhase`, `NotSelected`, `DeadlinePassed`,
-    /// `AlreadyCommitted`.
-    pub fn abstain(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
+    /// `AlreadyCommitted`, `UnknownNode`, `ArithmeticError`.
+    pub fn abstain(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        random: Digest,
+    ) -> Result<Outcome> {
+        let i = self.check_leave(ctx, class, request_id, cap, true)?;
+        self.on_request(class, request_id, |class, req, out| {
+            req.input_unavailable = true;
+            out.emit(Abstained { request_id: req.id, node_id: cap.node_id() });
+            leave_seat(class, req, i, random, out)
+        })
+    }
+
+    /// Leaves the current round without committing, because the node cannot
+    /// run the request in time (it does not serve the model, or its queue
+    /// would make it late): as `abstain`, for any input, and a failure for
+    /// want of seats refunds the whole fee.
+    ///
+    /// Errors: those of `abstain` but `InputOnChain`.
+    pub fn decline(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        random: Digest,
+    ) -> Result<Outcome> {
+        let i = self.check_leave(ctx, class, request_id, cap, false)?;
+        self.on_request(class, request_id, |class, req, out| {
+            out.emit(Declined { request_id: req.id, node_id: cap.node_id() });
+            leave_seat(class, req, i, random, out)
+        })
+    }
+
+    /// Checks that `cap`'s node may leave its seat (`abstain`, `decline`)
+    /// and returns its slot index.
+    fn check_leave(
+        &self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        cap: &NodeCap,
+        for_input: bool,
+    ) -> Result<usize> {
         self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
         self.class_checked(class)?.check_member(&cap.network_id, cap.class_id)?;
-        if matches!(req.input, Input::Inline(_)) {
+        if for_input && matches!(req.input, Input::Inline(_)) {
             return Err(ProtocolError::InputOnChain);
         }
         if req.status != Status::Committing {
             return Err(ProtocolError::WrongPhase);
         }
-        let node_id = cap.node_id();
-        let i = member_before_deadline(req, &node_id, ctx.now_ms)?;
+        let i = member_before_deadline(req, &cap.node_id(), ctx.now_ms)?;
         if req.slots[i].commitment.is_some() {
             return Err(ProtocolError::AlreadyCommitted);
         }
-        let (class, req) = self.split(class, request_id);
-        let mut out = Outcome::default();
-        release(class, &mut req.slots[i]);
-        out.emit(Abstained { request_id: req.id, node_id });
-        if req.members().is_empty() {
-            fail(class, req, FailReason::InputUnavailable, &mut out);
-        } else {
-            try_open_reveal(req, ctx.now_ms, &mut out);
-        }
-        Ok(out)
+        Ok(i)
     }
+}
+
+/// A member leaves its seat in slot `i`, unslashed: its stake is unlocked
+/// and the seat refilled (or the request fails).
+fn leave_seat(class: &mut HardwareClass, req: &mut Request, i: usize, random: Digest, out: &mut Outcome) -> Result<()> {
+    let role = req.slots[i].role;
+    release(class, &mut req.slots[i])?;
+    refill(class, req, role, random, out)
 }
 
 /// Ends a Sealed verification window without the secret: the pool is
 /// released and the reveal phase opens for the primary alone (unverified).
-pub(super) fn close_verification(class: &mut HardwareClass, req: &mut Request, now_ms: u64, out: &mut Outcome) {
+pub(super) fn close_verification(
+    class: &mut HardwareClass,
+    req: &mut Request,
+    now_ms: u64,
+    out: &mut Outcome,
+) -> Result<()> {
     for slot in req.slots.iter_mut().filter(|s| s.role == Role::Candidate) {
-        release(class, slot);
+        release(class, slot)?;
     }
-    try_open_reveal(req, now_ms, out);
+    try_open_reveal(req, now_ms, out).map(drop)
 }
 
 /// The slot of `node_id` in the current round, before the phase's deadline
@@ -340,40 +423,7 @@ fn record_commit(req: &mut Request, i: usize, commitment: &[u8], out: &mut Outco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Params;
     use crate::request::Slot;
-    use crate::types::Address;
-
-    fn request(status: Status, round: Round, slot: Slot) -> Request {
-        Request {
-            id: ObjectId::from_u64(1),
-            network_id: ObjectId::from_u64(2),
-            requester: Address::from_u64(3),
-            model_id: "m".into(),
-            class_id: 0,
-            input_digest: Digest([0; 32]),
-            input: Input::Inline(Vec::new()),
-            mode: Mode::Sealed { p_bps: 5_000, n: 1 },
-            secret_hash: None,
-            secret: None,
-            checked: None,
-            seed: Digest([0; 32]),
-            timeout_ms: 1_000,
-            params: Params::default(),
-            fee: 0,
-            pool: 0,
-            status,
-            round,
-            deadline_ms: 10_000,
-            extended: false,
-            retries: 0,
-            slots: vec![slot],
-            selection: Selection { role: Role::Executor, count: 0, seed: Digest([0; 32]) },
-            dispute_size: 0,
-            output_digest: None,
-            created_ms: 0,
-        }
-    }
 
     #[test]
     fn the_commit_rule_follows_phase_role_round_deadline_and_one_commitment() {
@@ -397,7 +447,7 @@ mod tests {
             (Status::Finalized, Round::Main, slot(Role::Executor), 0, Err(WrongPhase)),
         ];
         for (status, round, slot, now, expected) in cases {
-            let req = request(*status, *round, slot.clone());
+            let req = Request::for_tests(*status, *round, vec![slot.clone()]);
             assert_eq!(req.commit_rule(0, *now), *expected, "{status:?} {round:?} {:?} at {now}", slot.role);
             assert_eq!(req.may_commit(0, *now), expected.is_ok());
         }

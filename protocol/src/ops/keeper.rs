@@ -1,30 +1,32 @@
 //! What anyone may call to move a request on (Move module `request`):
-//! `select_nodes`, `open_dispute` and `expire`.
+//! `select_nodes`, `open_dispute` and `expire`. Each takes the request's
+//! class object and checks that this package may use it.
 //!
-//! Randomness is drawn in one call and used in a later one: `open_dispute`
-//! and `expire` store a fresh seed with a pending `Selection`, and
-//! `select_nodes` (no randomness, deterministic) performs it. A draw is thus
-//! never retried by aborting the transaction that would use it.
+//! Randomness is drawn in one call and used in a later one: `open_dispute`,
+//! `expire` (and `abstain`, `decline`) store a fresh seed with a pending
+//! `Selection`, and `select_nodes` (no randomness, deterministic) performs
+//! it. A draw is thus never retried by aborting the transaction that would
+//! use it, and a pending draw is never replaced.
 //!
-//! `expire`, once the current phase's deadline has passed: the first call
-//! only extends the deadline, once, by the request's `grace_ms`
-//! (`DeadlineExtended`), so that every member has that much time on a
-//! running chain before it can be slashed, however long the chain was halted;
-//! the second call ends the phase:
+//! `expire`, once the current phase's deadline has passed (and no refill is
+//! pending): the first call only extends the deadline, once, by the
+//! request's `grace_ms` (`DeadlineExtended`), so that every member has that
+//! much time on a running chain before it can be slashed, however long the
+//! chain was halted; the second call ends the phase:
 //! - `Committing`: members that did not commit lose `timeout_slash_bps` of
-//!   their stake and are replaced by fresh nodes (up to `max_retries` times;
-//!   then the round goes on with those that committed, or fails);
+//!   their stake and their seats are refilled (or the request fails when no
+//!   refill is left);
 //! - `Verifying` (Sealed, no secret): the pool is released and the primary
 //!   reveals alone (unverified);
 //! - `Revealing`: the round settles with the reveals it has; members that
 //!   withheld their reveal lose their whole stake.
 
 use super::execute::close_verification;
-use super::settle::{advance, perform_selection, settle_round, slash_timeouts};
+use super::settle::{perform_selection, refill, settle_round, slash_timeouts, try_open_reveal};
 use super::{Ctx, Outcome, State};
-use crate::error::{ProtocolError, Result};
+use crate::error::{ProtocolError, Result, add};
 use crate::events::DeadlineExtended;
-use crate::request::Selection;
+use crate::request::{Request, Selection};
 use crate::types::{Digest, ObjectId, Role, Status};
 
 /// A call anyone may make to move a request on.
@@ -49,18 +51,19 @@ impl KeeperCall {
     }
 }
 
-/// The keeper calls due on a request in `status` at `now_ms`: a pending
-/// selection is performed at once; a disputed request draws its quorum's
+/// The keeper calls due on `req` at `now_ms`: a pending selection (or
+/// refill) is performed at once; a disputed request draws its quorum's
 /// seed, then selects it; a phase `margin_ms` past its deadline is expired
 /// (the first call extends it by the grace, a later one ends it), and the
-/// replacements that may follow are selected. A call another keeper made
-/// first is refused harmlessly (`ProtocolError::is_lost_race`).
-pub fn due(status: Status, deadline_ms: u64, now_ms: u64, margin_ms: u64) -> Vec<KeeperCall> {
-    match status {
+/// refill that may follow is selected. A call another keeper made first is
+/// refused harmlessly (`ProtocolError::is_lost_race`).
+pub fn due(req: &Request, now_ms: u64, margin_ms: u64) -> Vec<KeeperCall> {
+    match req.status {
         Status::Selecting => vec![KeeperCall::SelectNodes],
         Status::Disputed => vec![KeeperCall::OpenDispute, KeeperCall::SelectNodes],
+        Status::Committing if req.refill_pending() => vec![KeeperCall::SelectNodes],
         Status::Committing | Status::Verifying | Status::Revealing
-            if now_ms >= deadline_ms.saturating_add(margin_ms) =>
+            if now_ms >= req.deadline_ms.saturating_add(margin_ms) =>
         {
             vec![KeeperCall::Expire, KeeperCall::SelectNodes]
         }
@@ -82,86 +85,91 @@ impl State {
     ) -> Result<Outcome> {
         match call {
             KeeperCall::SelectNodes => self.select_nodes(ctx, class, request_id),
-            KeeperCall::OpenDispute => self.open_dispute(ctx, request_id, random()),
+            KeeperCall::OpenDispute => self.open_dispute(ctx, class, request_id, random()),
             KeeperCall::Expire => self.expire(ctx, class, request_id, random()),
         }
     }
 
-    /// Performs the request's pending selection (CrossValidation verifiers,
-    /// a dispute quorum or replacements) from its stored seed.
+    /// Performs the request's pending selection from its stored seed: the
+    /// CrossValidation verifiers, the dispute quorum, or a refill of empty
+    /// seats, drawn from the class's on-call nodes.
     ///
     /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
-    /// `WrongClass`, `WrongPhase` (nothing pending).
+    /// `WrongClass`, `WrongPhase` (nothing pending), `UnknownNode`, `ArithmeticError`.
     pub fn select_nodes(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId) -> Result<Outcome> {
         self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
-        if req.status != Status::Selecting {
+        if req.status != Status::Selecting && !req.refill_pending() {
             return Err(ProtocolError::WrongPhase);
         }
         let sel = req.selection;
-        let (class, req) = self.split(class, request_id);
-        let mut out = Outcome::default();
-        perform_selection(class, req, sel, ctx.now_ms, &mut out);
-        Ok(out)
+        self.on_request(class, request_id, |class, req, out| perform_selection(class, req, sel, ctx.now_ms, out))
     }
 
     /// Draws the seed of a disputed request's dispute quorum (its
     /// `dispute_size` seats, fixed when the dispute was raised), to be
     /// selected by `select_nodes`.
     ///
-    /// Errors: `WrongNetwork`, `UnknownRequest`, `WrongPhase` (not `Disputed`).
-    pub fn open_dispute(&mut self, _ctx: &Ctx, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
-        let req = self.request_checked(request_id)?;
+    /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
+    /// `WrongClass`, `WrongPhase` (not `Disputed`).
+    pub fn open_dispute(
+        &mut self,
+        _ctx: &Ctx,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        random: Digest,
+    ) -> Result<Outcome> {
+        self.class_current(class)?;
+        let req = self.request_in(class, request_id)?;
         if req.status != Status::Disputed {
             return Err(ProtocolError::WrongPhase);
         }
-        let req = self.request_mut(request_id);
-        req.selection = Selection { role: Role::Disputer, count: req.dispute_size, seed: random };
-        req.status = Status::Selecting;
-        Ok(Outcome::default())
+        self.on_request(class, request_id, |_, req, _| {
+            req.selection = Selection { role: Role::Disputer, count: req.dispute_size, seed: random };
+            req.status = Status::Selecting;
+            Ok(())
+        })
     }
 
     /// After a deadline: extends it by the grace the first time, ends the
     /// phase the second time (see the module doc). `random` seeds the
-    /// replacements of silent members.
+    /// refill of silent members' seats.
     ///
     /// Errors: `UnknownClass`, `WrongVersion`, `UnknownRequest`, `WrongNetwork`,
-    /// `WrongClass`, `WrongPhase` (no deadline runs), `DeadlineNotReached`.
+    /// `WrongClass`, `WrongPhase` (no deadline runs, or a refill is pending),
+    /// `DeadlineNotReached`, `UnknownNode`, `ArithmeticError`.
     pub fn expire(&mut self, ctx: &Ctx, class: &ObjectId, request_id: &ObjectId, random: Digest) -> Result<Outcome> {
         self.class_current(class)?;
         let req = self.request_in(class, request_id)?;
-        if !matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing) {
+        if !matches!(req.status, Status::Committing | Status::Verifying | Status::Revealing) || req.refill_pending() {
             return Err(ProtocolError::WrongPhase);
         }
         if ctx.now_ms < req.deadline_ms {
             return Err(ProtocolError::DeadlineNotReached);
         }
-        let (class, req) = self.split(class, request_id);
-        let mut out = Outcome::default();
-        if !req.extended {
-            req.extended = true;
-            req.deadline_ms = ctx.now_ms.saturating_add(req.params.grace_ms);
-            out.emit(DeadlineExtended { request_id: req.id, deadline_ms: req.deadline_ms });
-            return Ok(out);
-        }
-        match req.status {
-            Status::Committing => {
-                let silent: Vec<usize> =
-                    req.members().into_iter().filter(|&i| req.slots[i].commitment.is_none()).collect();
-                let role = silent.first().map_or(Role::Executor, |&i| req.slots[i].role);
-                slash_timeouts(class, req, &silent, &mut out);
-                if req.retries < req.params.max_retries && !silent.is_empty() {
-                    req.retries += 1;
-                    req.selection = Selection { role, count: silent.len() as u64, seed: random };
-                    req.status = Status::Selecting;
-                } else {
-                    advance(class, req, ctx.now_ms, &mut out);
-                }
+        self.on_request(class, request_id, |class, req, out| {
+            if !req.extended {
+                req.extended = true;
+                req.deadline_ms = add(ctx.now_ms, req.params.grace_ms)?;
+                out.emit(DeadlineExtended { request_id: req.id, deadline_ms: req.deadline_ms });
+                return Ok(());
             }
-            Status::Verifying => close_verification(class, req, ctx.now_ms, &mut out),
-            _ => settle_round(class, req, &mut out),
-        }
-        Ok(out)
+            match req.status {
+                Status::Committing => {
+                    let silent: Vec<usize> =
+                        req.members().into_iter().filter(|&i| req.slots[i].commitment.is_none()).collect();
+                    let role = silent.first().map_or(Role::Executor, |&i| req.slots[i].role);
+                    slash_timeouts(class, req, &silent, out)?;
+                    if req.empty_seats() > 0 {
+                        refill(class, req, role, random, out)
+                    } else {
+                        try_open_reveal(req, ctx.now_ms, out).map(drop)
+                    }
+                }
+                Status::Verifying => close_verification(class, req, ctx.now_ms, out),
+                _ => settle_round(class, req, out),
+            }
+        })
     }
 }
 
@@ -173,6 +181,11 @@ mod tests {
     #[test]
     fn the_calls_due_follow_the_status_and_the_deadline() {
         let (deadline, margin) = (10_000, 500);
+        let due = |status, deadline_ms, now, margin| {
+            let mut req = Request::for_tests(status, crate::types::Round::Main, Vec::new());
+            req.deadline_ms = deadline_ms;
+            super::due(&req, now, margin)
+        };
         let cases: &[(Status, u64, &[KeeperCall])] = &[
             (Status::Selecting, 0, &[SelectNodes]),
             (Status::Disputed, 0, &[OpenDispute, SelectNodes]),
@@ -189,5 +202,10 @@ mod tests {
         }
         // A deadline near the end of time does not overflow.
         assert_eq!(due(Status::Committing, u64::MAX, u64::MAX, margin), [Expire, SelectNodes]);
+        // A pending refill is selected at once, before and after the deadline.
+        let mut req = Request::for_tests(Status::Committing, crate::types::Round::Main, Vec::new());
+        req.selection.count = 1;
+        assert_eq!(super::due(&req, 0, margin), [SelectNodes]);
+        assert_eq!(super::due(&req, 99_999, margin), [SelectNodes]);
     }
 }

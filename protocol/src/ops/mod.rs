@@ -11,9 +11,13 @@
 //! | `admin`    | create_network, add_hardware_class, add_model, set_params, sweep_revenue, withdraw_treasury |
 //! | `node`     | register_node, add_collateral, set_endpoint, request_leave, withdraw |
 //! | `submit`   | submit_sampling, submit_cross_validation, submit_sealed            |
-//! | `execute`  | commit, commit_primary, reveal, reveal_secret                      |
+//! | `execute`  | commit, commit_primary, abstain, decline, reveal, reveal_secret    |
 //! | `keeper`   | select_nodes, open_dispute, expire                                 |
-//! | `settle`   | (internal) locking, slashing, reveal phases, settlement             |
+//! | `settle`   | (internal) slashing, seats and refills, reveal phases, settlement  |
+//!
+//! An operation on a request runs inside `State::on_request`, which undoes
+//! every change to the class and the request if it fails half way (an
+//! overflow, a missing node), as a Move abort would.
 //!
 //! Not for: I/O, clocks or randomness sources; callers pass `Ctx::now_ms`
 //! and 32-byte random seeds.
@@ -180,25 +184,32 @@ impl State {
         Ok(req)
     }
 
-    /// The request, mutable, once `request_checked` found it.
-    fn request_mut(&mut self, request_id: &ObjectId) -> &mut Request {
-        // Callers look the request up with `request_checked` first.
-        self.requests.get_mut(request_id).expect("request checked before mutation")
-    }
-
     /// The class, mutable, once `class_checked` found it.
     fn class_mut(&mut self, class: &ObjectId) -> &mut HardwareClass {
         // Callers look the class up with `class_checked` first.
         self.classes.get_mut(class).expect("class checked before mutation")
     }
 
-    /// Splits the state into one class and one request, both mutable (the
-    /// only objects a request-path operation changes).
-    fn split(&mut self, class: &ObjectId, request_id: &ObjectId) -> (&mut HardwareClass, &mut Request) {
+    /// Runs a request-path operation on the class object and the request,
+    /// the only objects it may change (callers look both up with
+    /// `request_in` first). If `f` fails, both are left as they were.
+    fn on_request(
+        &mut self,
+        class: &ObjectId,
+        request_id: &ObjectId,
+        f: impl FnOnce(&mut HardwareClass, &mut Request, &mut Outcome) -> Result<()>,
+    ) -> Result<Outcome> {
         let State { classes, requests, .. } = self;
-        // Callers look both up with `request_in` first.
-        let c = classes.get_mut(class).expect("class checked before mutation");
-        let req = requests.get_mut(request_id).expect("request checked before mutation");
-        (c, req)
+        let c = classes.get_mut(class).ok_or(ProtocolError::UnknownClass)?;
+        let req = requests.get_mut(request_id).ok_or(ProtocolError::UnknownRequest)?;
+        let saved = req.clone();
+        let mut out = Outcome::default();
+        match c.atomically(|c| f(c, req, &mut out)) {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                *req = saved;
+                Err(e)
+            }
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Node operations, authorized by the node's `NodeCap` (Move module `node`).
-//! Each changes only the node's class object; `request_leave` and `withdraw`
-//! read the `Network`'s unbonding delay.
+//! Each changes only the node's class object; `request_leave` reads the
+//! `Network`'s unbonding delay and fixes the node's exit time with it.
 
 use super::{Ctx, Outcome, State};
-use crate::error::{ProtocolError, Result};
+use crate::error::{ProtocolError, Result, add};
 use crate::events::{CollateralAdded, EndpointUpdated, NodeLeaving, NodeRegistered, NodeWithdrawn};
 use crate::params::MAX_ENDPOINT_LEN;
 use crate::state::{HardwareClass, Node, NodeCap};
@@ -40,7 +40,7 @@ impl State {
         }
         let c = self.class_mut(class);
         let class_id = c.class_id;
-        c.nodes.insert(
+        c.insert_node(
             cap_id,
             Node {
                 owner: ctx.sender,
@@ -48,14 +48,13 @@ impl State {
                 collateral,
                 locked: 0,
                 open_tasks: 0,
-                leaving_since_ms: None,
+                withdraw_after_ms: None,
                 endpoint: endpoint.to_string(),
                 public_key: public_key.to_vec(),
                 completed: 0,
                 slashed: 0,
             },
         );
-        c.sync_node(&cap_id);
         let mut out = Outcome::default();
         out.emit(NodeRegistered {
             node_id: cap_id,
@@ -87,10 +86,8 @@ impl State {
     ///
     /// Errors: those of `node_of`.
     pub fn add_collateral(&mut self, class: &ObjectId, cap: &NodeCap, amount: u64) -> Result<Outcome> {
-        self.node_of(class, cap)?;
-        let node = self.node_mut(class, cap);
-        node.collateral += amount;
-        let collateral = node.collateral;
+        let collateral = add(self.node_of(class, cap)?.1.collateral, amount)?;
+        self.node_mut(class, cap).collateral = collateral;
         let node_id = cap.node_id();
         self.class_mut(class).sync_node(&node_id);
         let mut out = Outcome::default();
@@ -110,40 +107,42 @@ impl State {
         Ok(out)
     }
 
-    /// Stops new assignments and starts the unbonding delay; open tasks continue.
+    /// Stops new assignments (admitted or drafted) and fixes the node's exit
+    /// at `now + unbonding_delay_ms`; open tasks continue.
     ///
-    /// Errors: `WrongVersion` (the network's), those of `node_of`, `AlreadyLeaving`.
+    /// Errors: `WrongVersion` (the network's), those of `node_of`,
+    /// `AlreadyLeaving`, `ArithmeticError`.
     pub fn request_leave(&mut self, ctx: &Ctx, class: &ObjectId, cap: &NodeCap) -> Result<Outcome> {
         self.network_current()?;
-        if self.node_of(class, cap)?.1.leaving_since_ms.is_some() {
+        if self.node_of(class, cap)?.1.leaving() {
             return Err(ProtocolError::AlreadyLeaving);
         }
         let node_id = cap.node_id();
-        self.node_mut(class, cap).leaving_since_ms = Some(ctx.now_ms);
-        self.class_mut(class).remove_from_active(&node_id);
-        let withdraw_after_ms = ctx.now_ms.saturating_add(self.network.params.unbonding_delay_ms);
+        let withdraw_after_ms = add(ctx.now_ms, self.network.params.unbonding_delay_ms)?;
+        self.node_mut(class, cap).withdraw_after_ms = Some(withdraw_after_ms);
+        self.class_mut(class).sync_node(&node_id);
         let mut out = Outcome::default();
         out.emit(NodeLeaving { node_id, withdraw_after_ms });
         Ok(out)
     }
 
-    /// Pays the whole collateral to the node's owner, deletes the node and
-    /// consumes its cap.
+    /// From the exit time fixed by `request_leave` on, pays the whole
+    /// collateral to the node's owner, deletes the node and consumes its cap.
     ///
     /// Errors: `WrongVersion` (the network's), those of `node_of`, `NotLeaving`,
     /// `Unbonding`, `OpenTasks`.
     pub fn withdraw(&mut self, ctx: &Ctx, class: &ObjectId, cap: NodeCap) -> Result<Outcome> {
         self.network_current()?;
         let (_, node) = self.node_of(class, &cap)?;
-        let since = node.leaving_since_ms.ok_or(ProtocolError::NotLeaving)?;
-        if ctx.now_ms < since.saturating_add(self.network.params.unbonding_delay_ms) {
+        let exit = node.withdraw_after_ms.ok_or(ProtocolError::NotLeaving)?;
+        if ctx.now_ms < exit {
             return Err(ProtocolError::Unbonding);
         }
         if node.open_tasks > 0 {
             return Err(ProtocolError::OpenTasks);
         }
         let node_id = cap.node_id();
-        let node = self.class_mut(class).nodes.remove(&node_id).ok_or(ProtocolError::UnknownNode)?;
+        let node = self.class_mut(class).remove_node(&node_id)?;
         let mut out = Outcome::default();
         out.pay(node.owner, node.collateral);
         out.emit(NodeWithdrawn { node_id, amount: node.collateral });

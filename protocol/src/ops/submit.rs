@@ -9,15 +9,18 @@
 //!   `min(sealed_pool_factor * n, eligible - 1)` candidates (at least `n`),
 //!   from one draw (index 0 is the primary).
 //!
-//! Each executor's task lock is locked at once; Sealed candidates hold no
-//! stake until the secret chooses them. The request keeps a copy of the
-//! network's parameters, which every later step reads. Submission reads the
-//! `Network` (parameters, models) and changes only the model's class object.
+//! Every member comes from the class's eligible nodes (free collateral for
+//! one more task). Each executor's task lock is locked at once; Sealed
+//! candidates hold no stake until the secret chooses them. The commit
+//! timeout covers the model's run and one run of the class's longest model
+//! (docs/protocol.md, "Time"). The request keeps a copy of the network's
+//! parameters, which every later step reads. Submission reads the `Network`
+//! (parameters, models) and changes only the model's class object.
 
-use super::settle::{assign, lock, sample_fresh};
+use super::settle::{Pool, assign, sample_fresh};
 use super::{Ctx, Outcome, State};
 use crate::commitment::blake2b256;
-use crate::error::{ProtocolError, Result};
+use crate::error::{ProtocolError, Result, add};
 use crate::events::{NodesSelected, RequestSubmitted};
 use crate::params::MAX_URI_LEN;
 use crate::request::{Request, Selection, Slot};
@@ -36,7 +39,8 @@ pub struct SubmitArgs {
     pub input_inline: Vec<u8>,
     /// Where to fetch the input (`None` when it is inline).
     pub input_uri: Option<String>,
-    /// Commit timeout for the executors.
+    /// Commit timeout of every seat: at least `min_timeout_ms` plus the
+    /// model's run-time bound plus the class's longest.
     pub timeout_ms: u64,
 }
 
@@ -95,7 +99,8 @@ impl State {
     /// class's `UnknownClass`, `WrongNetwork`, `WrongVersion`; `UnknownModel`,
     /// `WrongClass` (the class object is not the model's),
     /// `InvalidDigest`, `InvalidInput`, `InputDigestMismatch`, `InvalidQuorum`,
-    /// `InvalidProbability`, `InvalidTimeout`, `FeeTooLow`, `NotEnoughNodes`.
+    /// `InvalidProbability`, `InvalidTimeout`, `FeeTooLow`, `NotEnoughNodes`,
+    /// `ArithmeticError`.
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &mut self,
@@ -125,7 +130,10 @@ impl State {
         if p_bps > BPS {
             return Err(ProtocolError::InvalidProbability);
         }
-        if args.timeout_ms < params.min_timeout_ms || args.timeout_ms > params.max_timeout_ms {
+        let shortest = params
+            .shortest_timeout_ms(model.max_run_ms, class_obj.longest_run_ms)
+            .ok_or(ProtocolError::ArithmeticError)?;
+        if args.timeout_ms < shortest || args.timeout_ms > params.max_timeout_ms {
             return Err(ProtocolError::InvalidTimeout);
         }
         if payment < params.min_fee_for(mode) {
@@ -135,7 +143,7 @@ impl State {
             return Err(ProtocolError::NotEnoughNodes);
         }
 
-        let deadline_ms = ctx.now_ms.saturating_add(args.timeout_ms);
+        let deadline_ms = add(ctx.now_ms, args.timeout_ms)?;
         let mut req = Request {
             id: request_id,
             network_id: net.id,
@@ -158,6 +166,7 @@ impl State {
             deadline_ms,
             extended: false,
             retries: 0,
+            input_unavailable: false,
             slots: Vec::new(),
             selection: Selection { role: Role::Executor, count: 0, seed },
             dispute_size: 0,
@@ -176,7 +185,7 @@ impl State {
             seed,
             timeout_ms: args.timeout_ms,
         });
-        select_first(self.class_mut(class), &mut req, eligible, &mut out);
+        self.class_mut(class).atomically(|c| select_first(c, &mut req, eligible, &mut out))?;
         self.requests.insert(request_id, req);
         Ok(out)
     }
@@ -186,25 +195,25 @@ impl State {
 /// (Sampling), the primary (CrossValidation), or the primary and the pool
 /// of candidates (Sealed: one draw, so that the pool never holds the
 /// primary; only the primary is locked).
-fn select_first(class: &mut HardwareClass, req: &mut Request, eligible: u64, out: &mut Outcome) {
+fn select_first(class: &mut HardwareClass, req: &mut Request, eligible: u64, out: &mut Outcome) -> Result<()> {
     let (request_id, seed, deadline_ms) = (req.id, req.seed, req.deadline_ms);
     match req.mode {
         Mode::Sampling { n } => {
-            let nodes = assign(class, req, &seed, n, Role::Executor);
+            let nodes = assign(class, req, &seed, n, Role::Executor, Pool::Eligible)?;
             out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
         }
         Mode::CrossValidation { .. } => {
-            let nodes = assign(class, req, &seed, 1, Role::Executor);
+            let nodes = assign(class, req, &seed, 1, Role::Executor, Pool::Eligible)?;
             out.emit(NodesSelected { request_id, role: Role::Executor, nodes, deadline_ms });
         }
         Mode::Sealed { n, .. } => {
             // One draw for the primary and the pool, so that the pool never holds the primary;
             // only the primary is locked.
             let pool = (req.params.sealed_pool_factor * n).min(eligible - 1);
-            let nodes = sample_fresh(class, req, &seed, 1 + pool);
+            let nodes = sample_fresh(&class.active, req, &seed, 1 + pool);
             for (k, node_id) in nodes.iter().enumerate() {
                 let slot = if k == 0 {
-                    Slot::new(*node_id, Role::Executor, lock(class, node_id))
+                    Slot::new(*node_id, Role::Executor, class.lock(node_id)?)
                 } else {
                     Slot::new(*node_id, Role::Candidate, 0)
                 };
@@ -214,6 +223,7 @@ fn select_first(class: &mut HardwareClass, req: &mut Request, eligible: u64, out
             out.emit(NodesSelected { request_id, role: Role::Candidate, nodes: nodes[1..].to_vec(), deadline_ms });
         }
     }
+    Ok(())
 }
 
 /// Exactly one of inline bytes (1..=max bytes, hashing to the digest) and a URI (1..=512 bytes).

@@ -14,7 +14,11 @@ use atoma_protocol::{Address, AdminCap, Digest, Event, Mode, NodeCap, ObjectId, 
 pub const MIN_COLLATERAL: u64 = 10_000;
 pub const TASK_LOCK: u64 = 1_000;
 pub const FEE: u64 = 9_000_000;
-pub const TIMEOUT: u64 = 5_000;
+/// The world's model's run-time bound on its class.
+pub const RUN_MS: u64 = 1_000;
+/// The shortest commit timeout the chain accepts for the world's model:
+/// the default `min_timeout_ms`, one run of it, one run of the class's longest.
+pub const TIMEOUT: u64 = 5_000 + 2 * RUN_MS;
 pub const REQUESTER: Address = Address([0xaa; 32]);
 
 pub struct World {
@@ -72,9 +76,9 @@ impl World {
             received: HashMap::new(),
             events: Vec::new(),
         };
-        let (class_id, _) =
-            w.state.add_hardware_class(&admin, w.class, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
-        w.state.add_model(&admin, "m", &[7; 32], class_id).unwrap();
+        let class = w.class;
+        w.state.add_hardware_class(&admin, class, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        w.state.add_model(&admin, &class, "m", &[7; 32], RUN_MS).unwrap();
         for _ in 0..nodes {
             w.add_node();
         }
@@ -87,7 +91,7 @@ impl World {
         let (admin, object) = (self.admin, self.fresh_id());
         let (class_id, _) =
             self.state.add_hardware_class(&admin, object, name, "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
-        self.state.add_model(&admin, name, &[8; 32], class_id).unwrap();
+        self.state.add_model(&admin, &object, name, &[8; 32], RUN_MS).unwrap();
         (object, class_id)
     }
 
@@ -242,8 +246,8 @@ impl World {
         let c = commitment(req, node, output, salt);
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let req = *req;
-        self.run(0, |s| s.commit(&ctx, &req, &cap, &c.0))
+        let (req, class) = (*req, self.class);
+        self.run(0, |s| s.commit(&ctx, &class, &req, &cap, &c.0))
     }
 
     pub fn commit_primary(
@@ -256,8 +260,8 @@ impl World {
         let c = self.commitment(req, node, output);
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let req = *req;
-        self.run(0, |s| s.commit_primary(&ctx, &req, &cap, &c.0, random))
+        let (req, class) = (*req, self.class);
+        self.run(0, |s| s.commit_primary(&ctx, &class, &req, &cap, &c.0, random))
     }
 
     pub fn reveal(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
@@ -278,11 +282,20 @@ impl World {
         self.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &output.0, &salt.0))
     }
 
+    /// The node cannot obtain the input.
     pub fn abstain(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
         let cap = self.cap(node);
         let ctx = self.ctx(self.owner(node));
-        let (req, class) = (*req, self.class);
-        self.run(0, |s| s.abstain(&ctx, &class, &req, &cap))
+        let (req, class, random) = (*req, self.class, self.seed());
+        self.run(0, |s| s.abstain(&ctx, &class, &req, &cap, random))
+    }
+
+    /// The node cannot run the request in time.
+    pub fn decline(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
+        let cap = self.cap(node);
+        let ctx = self.ctx(self.owner(node));
+        let (req, class, random) = (*req, self.class, self.seed());
+        self.run(0, |s| s.decline(&ctx, &class, &req, &cap, random))
     }
 
     pub fn reveal_secret(&mut self, req: &ObjectId, secret: &Digest) -> Result<Outcome, ProtocolError> {
@@ -315,8 +328,8 @@ impl World {
 
     pub fn open_dispute(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
         let ctx = self.ctx(Address::from_u64(9));
-        let (req, random) = (*req, self.seed());
-        self.run(0, |s| s.open_dispute(&ctx, &req, random))
+        let (req, random, class) = (*req, self.seed(), self.class);
+        self.run(0, |s| s.open_dispute(&ctx, &class, &req, random))
     }
 
     /// Commits then reveals `output(node)` for every current member.

@@ -74,8 +74,8 @@ pub fn vectors() -> Value {
             &["u64", "ID", "String", "String", "u64", "u64"],
         ),
         sample(
-            ModelAdded { model_id: "tiny-gpt".into(), weight_digest: d(9), class_id: 3 },
-            &["String", "digest", "u64"],
+            ModelAdded { model_id: "tiny-gpt".into(), weight_digest: d(9), class_id: 3, max_run_ms: 20_000 },
+            &["String", "digest", "u64", "u64"],
         ),
         sample(ParamsUpdated { params: Params { max_n: 8, ..params } }, &["Params"]),
         sample(TreasuryWithdrawn { amount: 77, recipient: Address::from_u64(0xabc) }, &["u64", "address"]),
@@ -172,6 +172,7 @@ pub fn vectors() -> Value {
             &["ID", "FailReason", "u64"],
         ),
         sample(Abstained { request_id: id(8), node_id: id(10) }, &["ID", "ID"]),
+        sample(Declined { request_id: id(8), node_id: id(11) }, &["ID", "ID"]),
         sample(DeadlineExtended { request_id: id(6), deadline_ms: 1 << 41 }, &["ID", "u64"]),
     ];
     json!({
@@ -230,6 +231,7 @@ pub fn request_vector() -> Value {
         deadline_ms: 1 << 40,
         extended: true,
         retries: 1,
+        input_unavailable: true,
         slots: vec![
             slot(10, Role::Executor, 500, Some(5), Some(6), Some(7), true),
             slot(11, Role::Verifier, 500, Some(8), None, None, true),
@@ -272,6 +274,7 @@ pub fn request_vector() -> Value {
         { "name": "deadline_ms", "type": "u64", "value": r.deadline_ms },
         { "name": "extended", "type": "bool", "value": r.extended },
         { "name": "retries", "type": "u64", "value": r.retries },
+        { "name": "input_unavailable", "type": "bool", "value": r.input_unavailable },
         { "name": "slots", "type": "vector<Slot>", "value": slots },
         { "name": "selection", "type": "Selection", "value": {
             "role": role_name(r.selection.role), "count": r.selection.count, "seed": hex(&r.selection.seed.0) } },
