@@ -115,7 +115,7 @@ pub fn fields_of(chain: &Ledger, table: &Address) -> Option<(Address, Vec<Field>
             .collect();
         Some((owner, fields))
     } else {
-        let class = chain.state.classes.values().find(|c| objects::class_tables(&c.id)[2] == ObjectId::from(table))?;
+        let class = chain.state.classes.values().find(|c| objects::nodes_table(&c.id) == ObjectId::from(table))?;
         let value_type = package_type(package, type_names::NODE);
         let fields = class
             .nodes
@@ -134,7 +134,7 @@ pub fn field_object(chain: &Ledger, id: &Address) -> Option<Object> {
         .network_tables
         .iter()
         .copied()
-        .chain(chain.state.classes.values().map(|c| objects::class_tables(&c.id)[2]));
+        .chain(chain.state.classes.values().map(|c| objects::nodes_table(&c.id)));
     for table in tables {
         let Some((owner, fields)) = fields_of(chain, &Address::from(table)) else { continue };
         if let Some(f) = fields.into_iter().find(|f| f.id == *id) {

@@ -118,7 +118,8 @@ struct InitArgs {
     /// device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0.
     #[arg(long = "class")]
     classes: Vec<String>,
-    /// A model, as ID:WEIGHT_DIGEST_HEX:CLASS_NAME (repeatable).
+    /// A model, as ID:WEIGHT_DIGEST_HEX:CLASS_NAME:MAX_RUN_MS (repeatable),
+    /// MAX_RUN_MS being its run-time bound on the class (`atoma-model bound`).
     #[arg(long = "model")]
     models: Vec<String>,
     /// The random seed to write into genesis.toml (64 hex digits).
@@ -259,9 +260,17 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
     }
     let mut models = Vec::new();
     for m in &args.models {
-        let parts: Vec<&str> = m.splitn(3, ':').collect();
-        let [id, digest, class] = parts[..] else { bail!("--model {m:?}: expected ID:WEIGHT_DIGEST_HEX:CLASS_NAME") };
-        models.push(ModelConfig { id: id.to_string(), weight_digest: digest.to_string(), class: class.to_string() });
+        // The class name may hold ':', the id and digest may not: the bound is last.
+        let Some((rest, bound)) = m.rsplit_once(':') else {
+            bail!("--model {m:?}: expected ID:WEIGHT_DIGEST_HEX:CLASS_NAME:MAX_RUN_MS")
+        };
+        let parts: Vec<&str> = rest.splitn(3, ':').collect();
+        let [id, digest, class] = parts[..] else {
+            bail!("--model {m:?}: expected ID:WEIGHT_DIGEST_HEX:CLASS_NAME:MAX_RUN_MS")
+        };
+        let max_run_ms = bound.parse().with_context(|| format!("--model {m:?}: MAX_RUN_MS"))?;
+        let (id, weight_digest, class) = (id.to_string(), digest.to_string(), class.to_string());
+        models.push(ModelConfig { id, weight_digest, class, max_run_ms });
     }
     let config = GenesisConfig {
         random_seed: args.seed.clone(),

@@ -98,11 +98,16 @@ pub fn class_contents(object: &Object) -> Option<(ObjectId, u64)> {
     Some((network_id, class_id))
 }
 
-/// Ids of a class object's tables (`active`, `index`, `nodes`), derived
-/// from the class object's id.
-pub fn class_tables(class: &ObjectId) -> [ObjectId; 3] {
+/// Ids of a class object's tables (`active`, `index`, `on_call`,
+/// `on_call_index`, `nodes`), derived from the class object's id.
+pub fn class_tables(class: &ObjectId) -> [ObjectId; 5] {
     let base = Digest::new(class.0);
-    [1, 2, 3].map(|k| ObjectId::from(Address::derive_id(base, k)))
+    [1, 2, 3, 4, 5].map(|k| ObjectId::from(Address::derive_id(base, k)))
+}
+
+/// The id of a class object's `nodes` table (see `class_tables`).
+pub fn nodes_table(class: &ObjectId) -> ObjectId {
+    class_tables(class)[4]
 }
 
 fn move_object(tag: StructTag, public_transfer: bool, version: Version, contents: Vec<u8>, owner: Owner) -> Object {

@@ -28,9 +28,11 @@ fn submit_prefix(class: Address, args: &SubmitArgs) -> Vec<Arg> {
 }
 
 /// The call of `request::commit`, or of `request::commit_primary` when
-/// `primary` (for `Chain::execute_journaled`).
-pub fn commit_call(request: Address, node_cap: Address, commitment: &[u8; 32], primary: bool) -> Call {
-    let mut args = vec![Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec())];
+/// `primary`, on a request of the class object `class` (for
+/// `Chain::execute_journaled`).
+pub fn commit_call(class: Address, request: Address, node_cap: Address, commitment: &[u8; 32], primary: bool) -> Call {
+    let mut args =
+        vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec())];
     if primary {
         args.push(Arg::Random);
     }
@@ -58,10 +60,18 @@ pub fn reveal_call(
     call("request", "reveal", args)
 }
 
-/// The call of `request::abstain` on a request of the class object `class`
-/// (for `Chain::execute_journaled`).
+/// The call of `request::abstain` (the node cannot obtain the input) on a
+/// request of the class object `class` (for `Chain::execute_journaled`).
 pub fn abstain_call(class: Address, request: Address, node_cap: Address) -> Call {
-    call("request", "abstain", vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Clock])
+    let args = vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Random, Arg::Clock];
+    call("request", "abstain", args)
+}
+
+/// The call of `request::decline` (the node cannot run the request in time)
+/// on a request of the class object `class` (for `Chain::execute_journaled`).
+pub fn decline_call(class: Address, request: Address, node_cap: Address) -> Call {
+    let args = vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Random, Arg::Clock];
+    call("request", "decline", args)
 }
 
 /// The id of the request a submission created.
@@ -116,13 +126,15 @@ impl Chain {
         model_id: &str,
         weight_digest: &[u8],
         class_id: u64,
+        max_run_ms: u64,
     ) -> Result<Executed> {
         let args = vec![
             Arg::Network,
             Arg::Owned(admin_cap),
+            Arg::Class(self.class_object(class_id).await?),
             Arg::pure(&model_id),
             Arg::pure(&weight_digest.to_vec()),
-            Arg::pure(&class_id),
+            Arg::pure(&max_run_ms),
         ];
         self.execute(call("network", "add_model", args)).await
     }
@@ -272,18 +284,25 @@ impl Chain {
 
     /// `request::commit`.
     pub async fn commit(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
-        self.execute(commit_call(request, node_cap, commitment, false)).await
+        self.execute(commit_call(self.request_class(request).await?, request, node_cap, commitment, false)).await
     }
 
     /// `request::commit_primary` (the CrossValidation primary; draws the coin flip).
     pub async fn commit_primary(&self, request: Address, node_cap: Address, commitment: &[u8; 32]) -> Result<Executed> {
-        self.execute(commit_call(request, node_cap, commitment, true)).await
+        self.execute(commit_call(self.request_class(request).await?, request, node_cap, commitment, true)).await
     }
 
     /// `request::abstain`: the node cannot obtain the request's input (a URI)
-    /// and leaves the round, neither slashed nor paid.
+    /// and leaves its seat, neither slashed nor paid; the seat is refilled.
     pub async fn abstain(&self, request: Address, node_cap: Address) -> Result<Executed> {
         self.execute(abstain_call(self.request_class(request).await?, request, node_cap)).await
+    }
+
+    /// `request::decline`: the node cannot run the request in time (it does
+    /// not serve the model, or its queue is too long) and leaves its seat,
+    /// neither slashed nor paid; the seat is refilled.
+    pub async fn decline(&self, request: Address, node_cap: Address) -> Result<Executed> {
+        self.execute(decline_call(self.request_class(request).await?, request, node_cap)).await
     }
 
     /// `request::reveal`.
@@ -316,7 +335,8 @@ impl Chain {
 
     /// `request::open_dispute`: draws a disputed request's quorum seed.
     pub async fn open_dispute(&self, request: Address) -> Result<Executed> {
-        self.execute(call("request", "open_dispute", vec![Arg::Request(request), Arg::Random])).await
+        let class = Arg::ClassRef(self.request_class(request).await?);
+        self.execute(call("request", "open_dispute", vec![class, Arg::Request(request), Arg::Random])).await
     }
 
     /// `request::expire`: after a deadline, the first call extends it by the

@@ -80,13 +80,31 @@ impl Chain {
         contents(&o, &format!("class {class_id}"))
     }
 
-    /// The class object a request of `model_id` runs in (`UnknownModel` if none).
-    pub async fn model_class(&self, model_id: &str) -> Result<Address> {
+    /// A registered model (`UnknownModel` if none).
+    pub async fn model(&self, model_id: &str) -> Result<Model> {
         let table = self.network().await?.models.id;
         let string_type: TypeTag = "0x1::string::String".parse().expect("the String type");
         let model: Option<Model> =
             self.entry(table, &string_type, &model_id.to_string(), &format!("model {model_id}")).await?;
-        self.class_object(model.ok_or(SdkError::Refused { error: ProtocolError::UnknownModel })?.class_id).await
+        model.ok_or(SdkError::Refused { error: ProtocolError::UnknownModel })
+    }
+
+    /// The class object a request of `model_id` runs in (`UnknownModel` if none).
+    pub async fn model_class(&self, model_id: &str) -> Result<Address> {
+        self.class_object(self.model(model_id).await?.class_id).await
+    }
+
+    /// The shortest commit timeout a request for `model_id` may ask for now:
+    /// the network's `min_timeout_ms` plus the model's run-time bound plus
+    /// the longest of its class (docs/protocol.md, "Time"). It grows when
+    /// the admin adds a slower model to the class.
+    pub async fn shortest_timeout_ms(&self, model_id: &str) -> Result<u64> {
+        let model = self.model(model_id).await?;
+        let params = self.network().await?.params;
+        let class = self.class(model.class_id).await?;
+        params
+            .shortest_timeout_ms(model.max_run_ms, class.longest_run_ms)
+            .ok_or(SdkError::Refused { error: ProtocolError::ArithmeticError })
     }
 
     /// The class object of the request's class.

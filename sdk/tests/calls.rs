@@ -113,8 +113,8 @@ async fn admin_calls_succeed_and_their_errors_are_typed() {
     let cap = net.admin_cap();
     let (class, _) = admin.add_hardware_class(cap, "gpu", "device=cuda", CLASS_MIN, TASK_LOCK).await.unwrap();
     assert_eq!(class, 1);
-    admin.add_model(cap, "big", &WEIGHTS, class).await.unwrap();
-    expect_protocol(admin.add_model(cap, "big", &WEIGHTS, class).await, ProtocolError::ModelExists);
+    admin.add_model(cap, "big", &WEIGHTS, class, 1_000).await.unwrap();
+    expect_protocol(admin.add_model(cap, "big", &WEIGHTS, class, 1_000).await, ProtocolError::ModelExists);
     expect_protocol(
         admin.add_hardware_class(cap, "", "device=cuda", CLASS_MIN, TASK_LOCK).await,
         ProtocolError::InvalidName,
@@ -131,7 +131,7 @@ async fn admin_calls_succeed_and_their_errors_are_typed() {
     assert_eq!(models.len(), 2);
     // Another account holds no AdminCap: the node refuses to let it use the admin's.
     let other = net.chain(&keys[1]).await;
-    assert!(matches!(other.add_model(cap, "x", &WEIGHTS, 0).await, Err(SdkError::Rejected(_))));
+    assert!(matches!(other.add_model(cap, "x", &WEIGHTS, 0, 1_000).await, Err(SdkError::Rejected(_))));
 }
 
 #[tokio::test(flavor = "multi_thread")]

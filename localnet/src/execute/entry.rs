@@ -42,7 +42,7 @@ pub(crate) enum Submission {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum EntryCall {
     AddHardwareClass { cap: AdminCap, name: String, profile: String, min_collateral: u64, task_lock: u64 },
-    AddModel { cap: AdminCap, id: String, digest: Vec<u8>, class: u64 },
+    AddModel { cap: AdminCap, class: ObjectId, id: String, digest: Vec<u8>, max_run_ms: u64 },
     SetParams { cap: AdminCap, params: Params },
     Migrate { cap: AdminCap },
     MigrateClass { cap: AdminCap, class: ObjectId },
@@ -55,12 +55,13 @@ pub(crate) enum EntryCall {
     Withdraw { class: ObjectId, cap: NodeCap },
     Submit { class: ObjectId, args: SubmitArgs, mode: Submission, fee: u64 },
     RevealSecret { class: ObjectId, request: ObjectId, secret: Vec<u8> },
-    Commit { request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
-    CommitPrimary { request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
+    Commit { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
+    CommitPrimary { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
     Abstain { class: ObjectId, request: ObjectId, cap: NodeCap },
+    Decline { class: ObjectId, request: ObjectId, cap: NodeCap },
     Reveal { class: ObjectId, request: ObjectId, cap: NodeCap, output: Vec<u8>, salt: Vec<u8> },
     SelectNodes { class: ObjectId, request: ObjectId },
-    OpenDispute { request: ObjectId },
+    OpenDispute { class: ObjectId, request: ObjectId },
     Expire { class: ObjectId, request: ObjectId },
 }
 
@@ -181,7 +182,13 @@ impl EntryCall {
             }
             "add_model" => {
                 a.read()?;
-                AddModel { cap: a.admin_cap()?, id: a.string()?, digest: a.bytes()?, class: a.u64()? }
+                AddModel {
+                    cap: a.admin_cap()?,
+                    class: a.class()?,
+                    id: a.string()?,
+                    digest: a.bytes()?,
+                    max_run_ms: a.u64()?,
+                }
             }
             "set_params" => {
                 a.read()?;
@@ -254,20 +261,22 @@ impl EntryCall {
                 call
             }
             "commit" => {
-                let call = Commit { request: a.request()?, cap: a.node_cap()?, commitment: a.bytes()? };
+                let call =
+                    Commit { class: a.class()?, request: a.request()?, cap: a.node_cap()?, commitment: a.bytes()? };
                 a.read()?;
                 call
             }
             "commit_primary" => {
-                let call = CommitPrimary { request: a.request()?, cap: a.node_cap()?, commitment: a.bytes()? };
+                let (class, request, cap, commitment) = (a.class()?, a.request()?, a.node_cap()?, a.bytes()?);
                 a.read()?;
                 a.read()?;
-                call
+                CommitPrimary { class, request, cap, commitment }
             }
-            "abstain" => {
-                let call = Abstain { class: a.class()?, request: a.request()?, cap: a.node_cap()? };
+            "abstain" | "decline" => {
+                let (class, request, cap) = (a.class()?, a.request()?, a.node_cap()?);
                 a.read()?;
-                call
+                a.read()?;
+                if function == "abstain" { Abstain { class, request, cap } } else { Decline { class, request, cap } }
             }
             "reveal" => {
                 let call = Reveal {
@@ -286,7 +295,7 @@ impl EntryCall {
                 call
             }
             "open_dispute" => {
-                let call = OpenDispute { request: a.request()? };
+                let call = OpenDispute { class: a.class()?, request: a.request()? };
                 a.read()?;
                 call
             }
@@ -318,7 +327,9 @@ impl EntryCall {
                     state.add_hardware_class(&cap, object, &name, &profile, min_collateral, task_lock)?;
                 Ok((out, Some(Created::Class { object, class_id })))
             }
-            AddModel { cap, id, digest, class } => done(state.add_model(&cap, &id, &digest, class)?),
+            AddModel { cap, class, id, digest, max_run_ms } => {
+                done(state.add_model(&cap, &class, &id, &digest, max_run_ms)?)
+            }
             SetParams { cap, params } => done(state.set_params(&cap, params)?),
             Migrate { cap } => done(state.migrate(&cap)?),
             MigrateClass { cap, class } => done(state.migrate_class(&cap, &class)?),
@@ -349,19 +360,28 @@ impl EntryCall {
                 Ok((out, Some(Created::Request(request))))
             }
             RevealSecret { class, request, secret } => done(state.reveal_secret(ctx, &class, &request, &secret)?),
-            Commit { request, cap, commitment } => done(state.commit(ctx, &request, &cap, &commitment)?),
-            CommitPrimary { request, cap, commitment } => {
-                let random = fresh.random();
-                done(state.commit_primary(ctx, &request, &cap, &commitment, random)?)
+            Commit { class, request, cap, commitment } => {
+                done(state.commit(ctx, &class, &request, &cap, &commitment)?)
             }
-            Abstain { class, request, cap } => done(state.abstain(ctx, &class, &request, &cap)?),
+            CommitPrimary { class, request, cap, commitment } => {
+                let random = fresh.random();
+                done(state.commit_primary(ctx, &class, &request, &cap, &commitment, random)?)
+            }
+            Abstain { class, request, cap } => {
+                let random = fresh.random();
+                done(state.abstain(ctx, &class, &request, &cap, random)?)
+            }
+            Decline { class, request, cap } => {
+                let random = fresh.random();
+                done(state.decline(ctx, &class, &request, &cap, random)?)
+            }
             Reveal { class, request, cap, output, salt } => {
                 done(state.reveal(ctx, &class, &request, &cap, &output, &salt)?)
             }
             SelectNodes { class, request } => done(state.select_nodes(ctx, &class, &request)?),
-            OpenDispute { request } => {
+            OpenDispute { class, request } => {
                 let random = fresh.random();
-                done(state.open_dispute(ctx, &request, random)?)
+                done(state.open_dispute(ctx, &class, &request, random)?)
             }
             Expire { class, request } => {
                 let random = fresh.random();
@@ -381,7 +401,7 @@ mod tests {
         let id = ObjectId([k as u8 + 1; 32]);
         match param {
             Param::NetworkMut | Param::NetworkRef | Param::Clock | Param::Random => Arg::Read,
-            Param::ClassMut => Arg::Class(id),
+            Param::ClassMut | Param::ClassRef => Arg::Class(id),
             Param::RequestMut => Arg::Request(id),
             Param::AdminCap => Arg::AdminCap(AdminCap { id, network_id: id }),
             Param::NodeCap | Param::NodeCapOwned => Arg::NodeCap(NodeCap { id, network_id: id, class_id: k }),

@@ -18,6 +18,8 @@ pub enum Param {
     NetworkRef,
     /// `&mut HardwareClass`.
     ClassMut,
+    /// `&HardwareClass`.
+    ClassRef,
     /// `&mut Request`.
     RequestMut,
     /// `&AdminCap`.
@@ -47,7 +49,7 @@ use Param::*;
 /// The entry functions the local network runs, with their parameters.
 pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
     ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, Str, U64, U64]),
-    ("network", "add_model", &[NetworkMut, AdminCap, Str, Bytes, U64]),
+    ("network", "add_model", &[NetworkMut, AdminCap, ClassMut, Str, Bytes, U64]),
     ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
     ("network", "migrate", &[NetworkMut, AdminCap]),
     ("network", "migrate_class", &[NetworkRef, AdminCap, ClassMut]),
@@ -70,12 +72,13 @@ pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
         &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Bytes, Coin, Random, Clock],
     ),
     ("request", "reveal_secret", &[ClassMut, RequestMut, Bytes, Clock]),
-    ("request", "commit", &[RequestMut, NodeCap, Bytes, Clock]),
-    ("request", "commit_primary", &[RequestMut, NodeCap, Bytes, Random, Clock]),
-    ("request", "abstain", &[ClassMut, RequestMut, NodeCap, Clock]),
+    ("request", "commit", &[ClassRef, RequestMut, NodeCap, Bytes, Clock]),
+    ("request", "commit_primary", &[ClassRef, RequestMut, NodeCap, Bytes, Random, Clock]),
+    ("request", "abstain", &[ClassMut, RequestMut, NodeCap, Random, Clock]),
+    ("request", "decline", &[ClassMut, RequestMut, NodeCap, Random, Clock]),
     ("request", "reveal", &[ClassMut, RequestMut, NodeCap, Bytes, Bytes, Clock]),
     ("request", "select_nodes", &[ClassMut, RequestMut, Clock]),
-    ("request", "open_dispute", &[RequestMut, Random]),
+    ("request", "open_dispute", &[ClassRef, RequestMut, Random]),
     ("request", "expire", &[ClassMut, RequestMut, Random, Clock]),
 ];
 
@@ -90,6 +93,7 @@ pub const REQUEST_PATH: &[&str] = &[
     "commit",
     "commit_primary",
     "abstain",
+    "decline",
     "reveal",
     "select_nodes",
     "open_dispute",
@@ -189,6 +193,7 @@ mod tests {
             "&mut Network" => NetworkMut,
             "&Network" => NetworkRef,
             "&mut HardwareClass" => ClassMut,
+            "&HardwareClass" => ClassRef,
             "&mut Request" => RequestMut,
             "&AdminCap" => AdminCap,
             "&NodeCap" => NodeCap,

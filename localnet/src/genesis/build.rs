@@ -89,19 +89,19 @@ fn genesis_state(
     let (mut state, admin_cap, out) =
         State::create_network(ObjectId::from(network_id), ObjectId::from(admin_cap_id), params).context("params")?;
     let mut events = out.events;
-    let mut class_ids = HashMap::new();
+    let mut class_objects = HashMap::new();
     for (i, c) in config.classes.iter().enumerate() {
         let object = ObjectId::from(new_id());
-        let (id, out) = state
+        let (_, out) = state
             .add_hardware_class(&admin_cap, object, &c.name, &c.profile, c.min_collateral, c.task_lock)
             .with_context(|| format!("classes[{i}]"))?;
-        class_ids.insert(c.name.clone(), id);
+        class_objects.insert(c.name.clone(), object);
         events.extend(out.events);
     }
     for (i, m) in config.models.iter().enumerate() {
         let digest = atoma_protocol::Digest::from_hex(&m.weight_digest).context("weight_digest")?;
         let out = state
-            .add_model(&admin_cap, &m.id, &digest.0, class_ids[&m.class])
+            .add_model(&admin_cap, &class_objects[&m.class], &m.id, &digest.0, m.max_run_ms)
             .with_context(|| format!("models[{i}]"))?;
         events.extend(out.events);
     }

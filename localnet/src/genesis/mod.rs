@@ -31,6 +31,7 @@
 //! id = "tiny-gpt"
 //! weight_digest = "0x…"              # blake2b256 of the weight file
 //! class = "cpu-x86_64-avx2/torch-2.13.0"
+//! max_run_ms = 2000                  # its run-time bound on the class (`atoma-model bound`)
 //! ```
 //!
 //! The configuration and its checks are here; `build` (module `build`)
@@ -133,6 +134,9 @@ pub struct ModelConfig {
     pub weight_digest: String,
     /// The name of its hardware class (one of `classes`).
     pub class: String,
+    /// The longest an honest node of the class takes to run it (ms): every
+    /// commit timeout of its requests covers it (`atoma-model bound` measures it).
+    pub max_run_ms: u64,
 }
 
 /// The genesis file.
@@ -191,7 +195,7 @@ impl GenesisConfig {
     /// let genesis = GenesisConfig::new(admin)
     ///     .with_accounts([admin], 1_000_000_000_000, 2)
     ///     .with_class("cpu", "device=cpu", 1_000_000_000, 100_000_000)
-    ///     .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu");
+    ///     .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu", 1_000);
     /// genesis.validate().unwrap();
     /// ```
     pub fn new(admin: Address) -> Self {
@@ -225,9 +229,11 @@ impl GenesisConfig {
         self
     }
 
-    /// Registers model `id` (weight digest in hex) in the class named `class`.
-    pub fn with_model(mut self, id: &str, weight_digest: &str, class: &str) -> Self {
-        self.models.push(ModelConfig { id: id.into(), weight_digest: weight_digest.into(), class: class.into() });
+    /// Registers model `id` (weight digest in hex) in the class named
+    /// `class`, with its run-time bound on the class.
+    pub fn with_model(mut self, id: &str, weight_digest: &str, class: &str, max_run_ms: u64) -> Self {
+        let (id, weight_digest, class) = (id.into(), weight_digest.into(), class.into());
+        self.models.push(ModelConfig { id, weight_digest, class, max_run_ms });
         self
     }
 

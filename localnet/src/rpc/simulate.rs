@@ -69,7 +69,7 @@ fn only_read(ptb_commands: &[Command], index: u16) -> bool {
         for (arg, param) in args {
             if arg == Argument::Input(index) {
                 uses += 1;
-                if !matches!(param, Some(Param::NetworkRef | Param::Clock | Param::Random)) {
+                if !matches!(param, Some(Param::NetworkRef | Param::ClassRef | Param::Clock | Param::Random)) {
                     return false;
                 }
             }

@@ -46,7 +46,7 @@ pub fn genesis(accounts: &[Account]) -> GenesisConfig {
         .with_params(ParamsConfig { reveal_window_ms: Some(5_000), ..Default::default() })
         .with_accounts(accounts.iter().map(|a| a.address), BALANCE, 2)
         .with_class("cpu", "device=cpu", CLASS_MIN, TASK_LOCK)
-        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu")
+        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu", 1_000)
 }
 
 pub async fn start(genesis: &GenesisConfig, options: Options) -> Localnet {

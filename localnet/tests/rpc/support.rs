@@ -81,9 +81,12 @@ pub(crate) async fn node_call(
     let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
     match reveal {
         None => {
+            // The class is read, not written: a commit touches only the request.
+            let class = shared_input(client, class_object(net, 0), false).await;
+            let class = tx.object(class);
             let request = tx.object(request);
             let c = tx.pure(&commitment.to_vec());
-            tx.move_call(function("request", "commit"), vec![request, cap, c, clock]);
+            tx.move_call(function("request", "commit"), vec![class, request, cap, c, clock]);
         }
         Some((output, salt)) => {
             let class = class_input(client, net).await;

@@ -85,6 +85,8 @@ pub enum Arg {
     NetworkRef,
     /// A shared `HardwareClass` object, mutably.
     Class(Address),
+    /// A shared `HardwareClass` object, read only.
+    ClassRef(Address),
     /// A shared `Request`, mutably.
     Request(Address),
     /// An object the sender owns (a `NodeCap` or `AdminCap`), locked for the call.

@@ -130,6 +130,10 @@ impl Chain {
                     let v = self.shared_version(*id).await?;
                     tx.object(ObjectInput::shared(*id, v, true))
                 }
+                Arg::ClassRef(id) => {
+                    let v = self.shared_version(*id).await?;
+                    tx.object(ObjectInput::shared(*id, v, false))
+                }
                 Arg::Owned(id) => {
                     let r = self.object_ref(*id).await?;
                     tx.object(ObjectInput::owned(*r.object_id(), r.version(), *r.digest()))

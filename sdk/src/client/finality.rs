@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use atoma_protocol::ops::{KeeperCall, due};
-use atoma_protocol::{Event, ObjectId, Status};
+use atoma_protocol::{Event, ObjectId};
 use sui_sdk_types::{Address, Digest};
 
 use super::{Attestation, Outcome, RequestHandle};
@@ -115,11 +115,17 @@ impl RequestHandle {
             let result = chain.reveal_secret(self.request, &secret).await;
             self.record("reveal_secret", result, &mut seen.transactions);
         } else if seen.deadline_ms.is_some_and(|d| now_ms() >= d + DEADLINE_MARGIN_MS) {
-            let req = chain.request(self.request).await?;
-            // Expiry first; silent nodes are then replaced by a selection anyone may perform.
-            self.keep_all(due(req.status, req.deadline_ms, now_ms(), DEADLINE_MARGIN_MS), &mut seen.transactions).await;
+            // Expiry first; silent nodes' seats are then refilled by a selection anyone may perform.
+            self.keep_due(seen).await?;
             seen.deadline_ms = None;
         }
+        Ok(())
+    }
+
+    /// Makes the keeper calls due on the request as the chain has it now.
+    async fn keep_due(&self, seen: &mut Seen) -> Result<()> {
+        let req = self.client.chain.request(self.request).await?;
+        self.keep_all(due(&req, now_ms(), DEADLINE_MARGIN_MS), &mut seen.transactions).await;
         Ok(())
     }
 
@@ -130,12 +136,10 @@ impl RequestHandle {
             Event::RevealPhaseStarted(s) => seen.deadline_ms = Some(s.deadline_ms),
             // A first `expire` granted the grace: the phase ends with a second one after it.
             Event::DeadlineExtended(d) => seen.deadline_ms = Some(d.deadline_ms),
-            Event::VerificationDrawn(v) if v.checked => {
-                self.keep_all(due(Status::Selecting, 0, now_ms(), DEADLINE_MARGIN_MS), &mut seen.transactions).await;
-            }
-            Event::DisputeRaised(_) => {
-                self.keep_all(due(Status::Disputed, 0, now_ms(), DEADLINE_MARGIN_MS), &mut seen.transactions).await;
-            }
+            // A selection to make: verifiers, a dispute quorum, a refill of
+            // the seat a member left.
+            Event::VerificationDrawn(v) if v.checked => self.keep_due(seen).await?,
+            Event::DisputeRaised(_) | Event::Abstained(_) | Event::Declined(_) => self.keep_due(seen).await?,
             Event::Committed(c) => {
                 let node = Address::from(c.node_id);
                 if self.executors.contains(&node) && !seen.primary_committed {

@@ -29,7 +29,7 @@ pub fn genesis(keys: &[Key]) -> GenesisConfig {
         })
         .with_accounts(keys.iter().map(|k| k.address()), BALANCE, 3)
         .with_class("cpu", "device=cpu", CLASS_MIN, TASK_LOCK)
-        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu")
+        .with_model("tiny", &format!("0x{}", "ab".repeat(32)), "cpu", 1_000)
 }
 
 pub struct Net {

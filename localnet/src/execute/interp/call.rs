@@ -95,7 +95,7 @@ impl Interp<'_> {
                 let Value::Object(id, kind) = value else { return Err(mismatch()) };
                 let expected = match param {
                     NetworkMut | NetworkRef => Kind::Network,
-                    ClassMut => Kind::HardwareClass,
+                    ClassMut | ClassRef => Kind::HardwareClass,
                     RequestMut => Kind::Request,
                     AdminCap => Kind::AdminCap,
                     NodeCap | NodeCapOwned => Kind::NodeCap,
@@ -116,7 +116,7 @@ impl Interp<'_> {
                 let object = || self.checked_object(&id).ok_or_else(mismatch);
                 match param {
                     RequestMut => Arg::Request(ObjectId::from(id)),
-                    ClassMut => Arg::Class(ObjectId::from(id)),
+                    ClassMut | ClassRef => Arg::Class(ObjectId::from(id)),
                     AdminCap => Arg::AdminCap(objects::cap_contents(object()?).ok_or_else(mismatch)?),
                     NodeCap => Arg::NodeCap(objects::node_cap_contents(object()?).ok_or_else(mismatch)?),
                     NodeCapOwned => {

@@ -46,7 +46,9 @@ enum AdminCommand {
         #[arg(long)]
         task_lock: u64,
     },
-    /// Registers a model: its id, its digest (from its manifest) and its class.
+    /// Registers a model: its id, its digest (from its manifest), its class,
+    /// and its run-time bound on the class, which every commit timeout of its
+    /// requests (and of every model of the class) will cover.
     AddModel {
         /// The model's manifest (TOML, as `atoma-model import` writes it): gives
         /// the id, the digest and the class unless the flags below do.
@@ -61,6 +63,13 @@ enum AdminCommand {
         /// The class's name (default: the manifest's `hardware_class`).
         #[arg(long)]
         class: Option<String>,
+        /// The longest an honest node of the class takes to run the model on
+        /// any input, in ms (1 to 365 days): the figure `atoma-model bound`
+        /// prints on a node of the class. Requests for any model of the class
+        /// then need a commit timeout of at least `min_timeout_ms` plus their
+        /// model's bound plus the class's longest.
+        #[arg(long)]
+        max_run_ms: u64,
     },
     /// Changes protocol parameters; the others keep their values.
     SetParams(ParamFlags),
@@ -206,8 +215,8 @@ pub async fn admin(a: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::AddClass { name, profile, min_collateral, task_lock } => {
             add_class(&chain, cap, name, profile, min_collateral, task_lock).await?
         }
-        AdminCommand::AddModel { manifest, id, weight_digest, class } => {
-            add_model(&chain, cap, manifest, id, weight_digest, class).await?
+        AdminCommand::AddModel { manifest, id, weight_digest, class, max_run_ms } => {
+            add_model(&chain, cap, ModelArgs { manifest, id, weight_digest, class, max_run_ms }).await?
         }
         AdminCommand::SetParams(flags) => set_params(&chain, cap, flags).await?,
         AdminCommand::SweepRevenue { class } => sweep_revenue(&chain, cap, class).await?,
@@ -245,15 +254,21 @@ async fn add_class(
     Ok(())
 }
 
-/// Registers a model (from its manifest or flags), refusing an id in use.
-async fn add_model(
-    chain: &Chain,
-    cap: Address,
+/// What `add-model` was given.
+struct ModelArgs {
     manifest: Option<PathBuf>,
     id: Option<String>,
     weight_digest: Option<String>,
     class: Option<String>,
-) -> anyhow::Result<()> {
+    max_run_ms: u64,
+}
+
+/// Registers a model (from its manifest or flags), refusing an id in use.
+async fn add_model(chain: &Chain, cap: Address, a: ModelArgs) -> anyhow::Result<()> {
+    let ModelArgs { manifest, id, weight_digest, class, max_run_ms } = a;
+    if !(1..=atoma_protocol::params::MAX_DURATION_MS).contains(&max_run_ms) {
+        bail!("--max-run-ms must be between 1 and {} (365 days)", atoma_protocol::params::MAX_DURATION_MS);
+    }
     let from_manifest = manifest.as_deref().map(read_manifest).transpose()?;
     let model_id = id.or(from_manifest.as_ref().map(|m| m.0.clone())).context("give --id")?;
     let class = class.or(from_manifest.as_ref().map(|m| m.1.clone())).context("give --class")?;
@@ -269,12 +284,19 @@ async fn add_model(
         bail!("model {model_id:?} is registered already (model ids are permanent; choose another id)");
     }
     let class_id = class_id_by_name(chain, &class).await?;
-    let executed = chain.add_model(cap, &model_id, &digest.0, class_id).await?;
+    let executed = chain.add_model(cap, &model_id, &digest.0, class_id, max_run_ms).await?;
+    let network = chain.network().await?;
+    let longest = chain.class(class_id).await?.longest_run_ms;
     println!("{model_id}");
     eprintln!(
-        "added model {model_id:?} (digest {}) to class {class_id} in transaction {}",
+        "added model {model_id:?} (digest {}, runs in at most {max_run_ms} ms) to class {class_id} in transaction {}",
         hex(&digest.0),
         executed.digest
+    );
+    eprintln!(
+        "its requests need a commit timeout of at least {} ms (min_timeout_ms {} + its bound + the class's longest {longest})",
+        network.params.min_timeout_ms + max_run_ms + longest,
+        network.params.min_timeout_ms
     );
     Ok(())
 }

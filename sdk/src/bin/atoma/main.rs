@@ -244,7 +244,7 @@ async fn nodes(a: ReadArgs) -> anyhow::Result<()> {
                 json!({
                     "node": id.to_string(), "owner": n.owner.to_string(), "class": n.class_id,
                     "collateral": n.collateral, "locked": n.locked, "open_tasks": n.open_tasks,
-                    "leaving_since_ms": n.leaving_since_ms, "endpoint": n.endpoint,
+                    "withdraw_after_ms": n.withdraw_after_ms, "endpoint": n.endpoint,
                     "completed": n.completed, "slashed": n.slashed,
                 })
             })
@@ -263,7 +263,7 @@ async fn nodes(a: ReadArgs) -> anyhow::Result<()> {
             n.completed,
             n.slashed,
             n.endpoint,
-            if n.leaving_since_ms.is_some() { "  leaving" } else { "" }
+            if n.leaving() { "  leaving" } else { "" }
         );
     }
     Ok(())

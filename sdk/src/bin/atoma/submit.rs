@@ -67,9 +67,12 @@ pub struct SubmitArgs {
     /// Check probability for cross-validation and sealed, between 0 and 1.
     #[arg(long, default_value_t = 0.1)]
     p: f64,
-    /// Commit timeout for the nodes, in ms.
-    #[arg(long, default_value_t = 60_000)]
-    timeout_ms: u64,
+    /// Commit timeout for the nodes, in ms: at least the network's
+    /// `min_timeout_ms` plus the model's run-time bound plus the longest of
+    /// its class (the command says how much when it is too short). Default:
+    /// 60 s, or that shortest timeout when it is longer.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
     /// Fee in MIST (default: the network's minimum for the mode).
     #[arg(long)]
     fee: Option<u64>,
@@ -104,8 +107,8 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             eprintln!("[{:>7.3}s] {line}", started.elapsed().as_secs_f64());
         }
     };
-    check_request(client.chain(), &a.model, mode, a.timeout_ms, a.fee).await?;
-    let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms: a.timeout_ms, max_fee: a.fee };
+    let timeout_ms = check_request(client.chain(), &a.model, mode, a.timeout_ms, a.fee).await?;
+    let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms, max_fee: a.fee };
     let handle = client.submit(spec).await?;
     progress(format!(
         "submitted request {} (fee {} MIST), nodes {}",
@@ -222,24 +225,18 @@ fn report_json(
 
 /// The rules a submission must meet that depend on the network, checked
 /// before anything is sent, with the numbers to fix them: the quorum size,
-/// the timeout, the fee and the class's eligible nodes.
+/// the timeout, the fee and the class's eligible nodes. Returns the commit
+/// timeout to ask for (`timeout_ms`, or the default).
 async fn check_request(
     chain: &atoma_sdk::Chain,
     model: &str,
     mode: Mode,
-    timeout_ms: u64,
+    timeout_ms: Option<u64>,
     fee: Option<u64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let params = chain.network().await?.params;
     if mode.n() == 0 || mode.n() > params.max_n {
         bail!("--n must be between 1 and the network's max_n ({})", params.max_n);
-    }
-    if !(params.min_timeout_ms..=params.max_timeout_ms).contains(&timeout_ms) {
-        bail!(
-            "--timeout-ms {timeout_ms} is outside the network's range {}..={} ms",
-            params.min_timeout_ms,
-            params.max_timeout_ms
-        );
     }
     let min_fee = params.min_fee_for(mode);
     if let Some(fee) = fee.filter(|f| *f < min_fee) {
@@ -254,6 +251,23 @@ async fn check_request(
         );
     };
     let class = chain.class(m.class_id).await?;
+    // docs/protocol.md, "Time": a timeout covers the chain's latency, this
+    // model's run and one run of any model of the class before it.
+    let shortest = params.shortest_timeout_ms(m.max_run_ms, class.longest_run_ms).unwrap_or(u64::MAX);
+    let timeout_ms = timeout_ms.unwrap_or(shortest.max(60_000));
+    if timeout_ms > params.max_timeout_ms {
+        bail!("--timeout-ms {timeout_ms} is above the network's max_timeout_ms ({} ms)", params.max_timeout_ms);
+    }
+    if timeout_ms < shortest {
+        bail!(
+            "--timeout-ms {timeout_ms} is below the shortest commit timeout of {model}: {shortest} ms \
+             (min_timeout_ms {} + the model's run-time bound {} + the longest of class {} {})",
+            params.min_timeout_ms,
+            m.max_run_ms,
+            class.name,
+            class.longest_run_ms
+        );
+    }
     if class.active.size < mode.nodes_needed() {
         bail!(
             "class {} has {} eligible node(s); a {} request with n = {} needs {} (nothing was sent)",
@@ -264,7 +278,7 @@ async fn check_request(
             mode.nodes_needed()
         );
     }
-    Ok(())
+    Ok(timeout_ms)
 }
 
 /// An output as JSON: the text and token ids, the embeddings, the refusal,
