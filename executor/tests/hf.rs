@@ -385,3 +385,32 @@ fn a_truncation_in_tokenizer_json_does_not_cut_a_prompt() {
     let out = text(run(&mut e, &json!({ "prompt": "Tell me a story about a robot", "max_tokens": 4 }), 0));
     assert!(out.prompt_tokens > 4, "{out:?}");
 }
+
+#[test]
+fn atoma_model_bound_times_the_longest_prompt_with_every_new_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_atoma-model"))
+        .arg("bound")
+        .arg(checkpoints().join("llama.toml"))
+        .args(["--runs", "1", "--margin", "2", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The manifest allows 48 new tokens in a context of 512: the prompt
+    // takes (nearly) all of the other 464, one "hello" word at a time.
+    let input = report["input"].as_str().unwrap();
+    let words: Vec<&str> = input.split(' ').collect();
+    let (prompt, new) = (words[3].parse::<usize>().unwrap(), words[6].parse::<usize>().unwrap());
+    assert_eq!(new, 48, "{input}");
+    assert!((460..=464).contains(&prompt), "{input}");
+    let (worst, bound) = (report["worst_ms"].as_f64().unwrap(), report["max_run_ms"].as_u64().unwrap());
+    assert!(worst > 0.0 && bound as f64 >= 2.0 * worst && bound % 100 == 0, "{report}");
+    // A bound needs at least one run and a margin of at least 1.
+    let bad = Command::new(env!("CARGO_BIN_EXE_atoma-model"))
+        .arg("bound")
+        .arg(checkpoints().join("llama.toml"))
+        .args(["--margin", "0.5"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--margin"));
+}

@@ -59,13 +59,18 @@ impl Drop for Net {
 
 impl Net {
     async fn start(nodes: usize) -> Net {
+        Net::start_with(nodes, |g| g).await
+    }
+
+    /// A network whose genesis `extra` changes (more models, other parameters).
+    async fn start_with(nodes: usize, extra: impl FnOnce(GenesisConfig) -> GenesisConfig) -> Net {
         let keys: Vec<Key> = (0..=nodes as u8).map(|i| Key::from_ed25519_bytes([i + 11; 32])).collect();
         let genesis = GenesisConfig::new(keys[0].address())
-            .with_params(ParamsConfig { reveal_window_ms: Some(3_000), max_retries: Some(1), ..Default::default() })
+            .with_params(ParamsConfig { reveal_window_ms: Some(5_000), max_retries: Some(1), ..Default::default() })
             .with_accounts(keys.iter().map(|k| k.address()), 1_000_000_000_000, 3)
             .with_class(CLASS, &ClassProfile::cpu_test().chain_profile(), CLASS_MIN, 1_000_000_000)
-            .with_model("tiny-gpt", &weights_digest(), CLASS);
-        let net = Localnet::start(&genesis, Options::default()).await.unwrap();
+            .with_model("tiny-gpt", &weights_digest(), CLASS, 1_000);
+        let net = Localnet::start(&extra(genesis), Options::default()).await.unwrap();
         Net { net, dir: tempfile::tempdir().unwrap(), keys, nodes: Vec::new(), ports: Default::default() }
     }
 
@@ -352,7 +357,7 @@ async fn a_refused_input_is_an_error_output_the_nodes_agree_on() {
     net.add_node(2, None, None);
     let client = net.client().await;
     let bad = RequestSpec {
-        timeout_ms: 3_000,
+        timeout_ms: 7_000,
         ..RequestSpec::new("tiny-gpt", InputSpec::Bytes(b"hello world".to_vec()), Mode::Sampling { n: 2 })
     };
     let handle = client.submit(bad).await.unwrap();
@@ -366,6 +371,47 @@ async fn a_refused_input_is_an_error_output_the_nodes_agree_on() {
     assert!(!all_events(&net.net).iter().any(|e| matches!(e, Event::NodeSlashed(_))));
     let log = net.log(1);
     assert_eq!(log.matches("computed").count(), 1, "computed once:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_decline_a_model_they_do_not_serve_and_nobody_is_slashed() {
+    // The class lists a model no node has installed yet (the admin added it
+    // before the operators installed it): every node drafted for it declines
+    // at once, its seat is refilled, and the request fails without a slash.
+    let digest = format!("0x{}", "ab".repeat(32));
+    let mut net = Net::start_with(3, |g| g.with_model("not-installed", &digest, CLASS, 1_000)).await;
+    for i in 1..=3 {
+        net.add_node(i, None, None);
+    }
+    let client = net.client().await;
+    let unserved =
+        RequestSpec { timeout_ms: 20_000, ..RequestSpec::new("not-installed", input("hi"), Mode::Sampling { n: 2 }) };
+    let handle = client.submit(unserved).await.unwrap();
+    let attestation = handle.finality_within(WAIT).await.unwrap();
+    let Outcome::Failed { reason, refund } = attestation.outcome else { panic!("{:?}", attestation.outcome) };
+    assert_eq!(reason, atoma_protocol::FailReason::Timeout, "a seat stayed empty");
+    let events = all_events(&net.net);
+    let fee = events.iter().find_map(|e| match e {
+        Event::RequestSubmitted(s) if s.model_id == "not-installed" => Some(s.fee),
+        _ => None,
+    });
+    assert_eq!(Some(refund), fee, "the requester gets the whole fee back: no node could serve it");
+    // Every node drafted for it (the first draw and any refill) declined.
+    let mut drafted = std::collections::BTreeSet::new();
+    let mut declined = std::collections::BTreeSet::new();
+    for e in &events {
+        match e {
+            Event::NodesSelected(s) => drafted.extend(s.nodes.iter().copied()),
+            Event::Declined(d) => assert!(declined.insert(d.node_id), "{:?} declined twice", d.node_id),
+            _ => {}
+        }
+    }
+    assert!(declined.len() >= 2 && declined == drafted, "drafted {drafted:?}, declined {declined:?}");
+    assert!(!events.iter().any(|e| matches!(e, Event::NodeSlashed(_))), "{events:?}");
+    assert!(net.log(1).contains("declined") || net.log(2).contains("declined") || net.log(3).contains("declined"));
+    // The same nodes still serve the model they have.
+    let served = client.submit(spec("after the decline", Mode::Sampling { n: 2 })).await.unwrap();
+    assert!(matches!(served.finality_within(WAIT).await.unwrap().outcome, Outcome::Finalized { .. }));
 }
 
 #[tokio::test(flavor = "multi_thread")]

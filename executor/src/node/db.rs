@@ -27,8 +27,10 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::{Address, Digest};
 
-/// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The layout version this code reads and writes (3: a task records why the
+/// node declines and when it first fetched; version 2 databases are
+/// migrated when opened).
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TASKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tasks");
@@ -47,12 +49,48 @@ pub struct Task {
     pub revealed: bool,
     /// A Sealed requester's secret, if it told this node.
     pub secret: Option<[u8; 32]>,
-    /// A permanent failure (the model is not served, or failed): the task is not retried.
-    pub failure: Option<String>,
     /// Nothing is left to do.
     pub done: bool,
     /// Why the input could not be obtained: the node abstains.
     pub unavailable: Option<String>,
+    /// Why the node cannot run the request in time (it does not serve the
+    /// model, the model failed, its queue is too long): the node declines.
+    pub declined: Option<String>,
+    /// When the node first tried to fetch the input (ms): it abstains
+    /// `input_timeout_ms` later at the latest.
+    pub fetching_since_ms: Option<u64>,
+}
+
+/// A task as schema version 2 stored it (read once, to migrate).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct TaskV2 {
+    output: Option<Vec<u8>>,
+    salt: Option<[u8; 32]>,
+    commitment: Option<[u8; 32]>,
+    revealed: bool,
+    secret: Option<[u8; 32]>,
+    failure: Option<String>,
+    done: bool,
+    unavailable: Option<String>,
+}
+
+impl From<TaskV2> for Task {
+    fn from(t: TaskV2) -> Task {
+        // A version 2 failure was a model the node does not serve, or one that failed: it declines.
+        let TaskV2 { output, salt, commitment, revealed, secret, failure, done, unavailable } = t;
+        Task {
+            output,
+            salt,
+            commitment,
+            revealed,
+            secret,
+            done,
+            unavailable,
+            declined: failure,
+            fetching_since_ms: None,
+        }
+    }
 }
 
 /// A summary of the database: the node, its tasks, unconfirmed
@@ -91,7 +129,10 @@ impl Db {
             None => db.put_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?,
             Some(v) => {
                 let version = u32::from_le_bytes(v.as_slice().try_into().context("schema_version is not 4 bytes")?);
-                if version != SCHEMA_VERSION {
+                if version == 2 {
+                    db.migrate_v2()
+                        .with_context(|| format!("migrating database {} to schema version 3", path.display()))?;
+                } else if version != SCHEMA_VERSION {
                     bail!(
                         "database {} has schema version {version}; this atoma-node reads {SCHEMA_VERSION}",
                         path.display()
@@ -110,6 +151,27 @@ impl Db {
             Err(e) => return Err(e.into()),
         };
         Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Rewrites every task of a version 2 database in the current layout,
+    /// and the version with them, in one transaction.
+    fn migrate_v2(&self) -> anyhow::Result<()> {
+        let write = self.db.begin_write()?;
+        {
+            let mut table = write.open_table(TASKS)?;
+            let mut tasks = Vec::new();
+            for entry in table.iter()? {
+                let (key, value) = entry?;
+                let old: TaskV2 = decode(value.value(), "version 2 task")?;
+                tasks.push((key.value().to_vec(), Task::from(old)));
+            }
+            for (key, task) in tasks {
+                table.insert(key.as_slice(), bcs::to_bytes(&task)?.as_slice())?;
+            }
+            write.open_table(META)?.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        }
+        write.commit()?;
+        Ok(())
     }
 
     fn put_meta(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
@@ -282,6 +344,42 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_2_database_is_migrated_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join("node.redb")).unwrap();
+            let write = db.begin_write().unwrap();
+            {
+                write.open_table(META).unwrap().insert("schema_version", 2u32.to_le_bytes().as_slice()).unwrap();
+                let old = TaskV2 {
+                    output: Some(b"out".to_vec()),
+                    salt: Some([7; 32]),
+                    commitment: None,
+                    revealed: false,
+                    secret: None,
+                    failure: Some("model m is not served by this node".into()),
+                    done: false,
+                    unavailable: None,
+                };
+                let key = Address::from([1; 32]);
+                write
+                    .open_table(TASKS)
+                    .unwrap()
+                    .insert(key.as_bytes(), bcs::to_bytes(&old).unwrap().as_slice())
+                    .unwrap();
+            }
+            write.commit().unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        let task = db.task(&Address::from([1; 32])).unwrap().unwrap();
+        assert_eq!((task.output.as_deref(), task.salt), (Some(b"out".as_slice()), Some([7; 32])));
+        assert_eq!(task.declined.as_deref(), Some("model m is not served by this node"));
+        drop(db);
+        // Opened again: version 3 now, read as it is.
+        assert!(Db::open(dir.path()).unwrap().task(&Address::from([1; 32])).unwrap().is_some());
+    }
 
     #[test]
     fn tasks_and_meta_survive_reopening() {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub failed: IntCounter,
     /// Requests this node abstained from: their input could not be obtained.
     pub abstained: IntCounter,
+    /// Requests this node declined: it could not run them in time.
+    pub declined: IntCounter,
     /// Keeper calls made (select_nodes, open_dispute, expire).
     pub keeper_calls: IntCounter,
     /// Time inside the model per request (seconds).
@@ -69,6 +71,7 @@ impl Default for Metrics {
             slashed: counter(&registry, "atoma_node_slashed_total", "Times this node was slashed"),
             failed: counter(&registry, "atoma_node_tasks_failed_total", "Tasks failed for good"),
             abstained: counter(&registry, "atoma_node_abstained_total", "Requests abstained from (input unobtainable)"),
+            declined: counter(&registry, "atoma_node_declined_total", "Requests declined (not runnable in time)"),
             keeper_calls: counter(&registry, "atoma_node_keeper_calls_total", "Keeper calls made"),
             inference_seconds,
             queue_depth: gauge(&registry, "atoma_node_queue_depth", "Tasks being worked on"),

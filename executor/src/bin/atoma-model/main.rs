@@ -2,9 +2,11 @@
 //! command line: import a Hugging Face checkpoint (write its manifest with
 //! every file's digest), verify a model's files, run a prompt, chat or
 //! embedding request, generate test checkpoints, trace a TorchScript
-//! archive, print the hardware profile, dump what the parity check compares.
+//! archive, print the hardware profile, dump what the parity check compares,
+//! measure the run-time bound the admin registers with a model.
 
 mod bench;
+mod bound;
 mod parity;
 
 use std::path::{Path, PathBuf};
@@ -169,6 +171,24 @@ enum Command {
         /// Timed requests per measurement.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// Measure the model's run-time bound on this machine: the slowest of
+    /// `--runs` runs of the heaviest input the model accepts, times
+    /// `--margin`. Register it with `atoma admin add-model --max-run-ms`
+    /// (docs/protocol.md, "Time"): every commit timeout of the model's
+    /// requests must cover it, or honest nodes of a slow machine miss them.
+    Bound {
+        manifest: PathBuf,
+        /// Timed runs after one warm-up.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Multiple of the slowest run to register (a loaded machine, a
+        /// slower node of the class).
+        #[arg(long, default_value_t = 3.0)]
+        margin: f64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Enter the class's deterministic mode and print the profile in effect,
     /// with the class's chain profile (what `atoma admin add-class --profile` registers).
@@ -479,6 +499,27 @@ fn main() -> Result<()> {
         Command::BenchHf { manifest, prompt, new_tokens, texts, runs } => {
             let report = bench::hf(&manifest, &class(cli.profile.as_deref())?, &prompt, new_tokens, texts, runs)?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Bound { manifest, runs, margin, json } => {
+            let id = ModelManifest::read(&manifest)?.id;
+            let b = bound::measure(&manifest, &class(cli.profile.as_deref())?, runs, margin)?;
+            if json {
+                let report = serde_json::json!({
+                    "model": id, "input": b.input, "worst_ms": b.worst_ms, "margin": margin, "max_run_ms": b.max_run_ms,
+                });
+                println!("{report}");
+            } else {
+                println!("heaviest input: {}", b.input);
+                println!(
+                    "slowest of {runs} runs: {:.0} ms; with a margin of {margin}: {} ms",
+                    b.worst_ms, b.max_run_ms
+                );
+                println!(
+                    "register it with: atoma admin add-model --manifest {} --max-run-ms {}   (model {id})",
+                    manifest.display(),
+                    b.max_run_ms
+                );
+            }
         }
         Command::Profile => {
             let class = class(cli.profile.as_deref())?;

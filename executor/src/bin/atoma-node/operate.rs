@@ -47,16 +47,24 @@ pub(super) async fn leave(config: &Config) -> anyhow::Result<()> {
     let id = node_id(config).await?;
     let chain = connect(config).await?;
     let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn?)"))?;
-    if node.leaving_since_ms.is_some() {
+    if node.leaving() {
         bail!("node {id} is leaving already; `atoma-node withdraw` once the unbonding delay has passed");
     }
-    let delay = chain.network().await?.params.unbonding_delay_ms;
     let executed = chain.request_leave(id).await?;
+    // The exit the chain fixed now, whatever the unbonding delay becomes later.
+    let at = executed
+        .events
+        .iter()
+        .find_map(|e| match e {
+            atoma_protocol::Event::NodeLeaving(l) => Some(l.withdraw_after_ms),
+            _ => None,
+        })
+        .context("the transaction emitted no NodeLeaving event")?;
     println!("leaving (transaction {})", executed.digest);
     eprintln!(
-        "no new tasks from now; `atoma-node withdraw` takes the collateral back in {} (the unbonding delay), \
-         once open tasks ({}) have settled; keep the node running until then",
-        duration_words(delay),
+        "no new tasks from now; `atoma-node withdraw` takes the collateral back in {} (at {at} ms since the epoch, \
+         fixed now), once open tasks ({}) have settled; keep the node running until then",
+        duration_words(at.saturating_sub(now_ms())),
         node.open_tasks
     );
     Ok(())
@@ -67,11 +75,9 @@ pub(super) async fn withdraw(config: &Config) -> anyhow::Result<()> {
     let id = node_id(config).await?;
     let chain = connect(config).await?;
     let node = chain.node(id).await?.with_context(|| format!("node {id} is not registered (withdrawn already?)"))?;
-    let Some(since) = node.leaving_since_ms else {
+    let Some(at) = node.withdraw_after_ms else {
         bail!("node {id} has not asked to leave: run `atoma-node leave` first, then wait the unbonding delay");
     };
-    let delay = chain.network().await?.params.unbonding_delay_ms;
-    let at = since.saturating_add(delay);
     let now = now_ms();
     if now < at {
         bail!(

@@ -22,11 +22,11 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         Some(n) => Some(chain.class(n.class_id).await?),
         None => None,
     };
-    let standing = node.as_ref().zip(class.as_ref()).map(|(n, c)| {
-        Standing::of(n.leaving_since_ms.is_some(), n.collateral, n.locked, c.min_collateral, c.task_lock)
-    });
-    let delay = chain.network().await?.params.unbonding_delay_ms;
-    let withdraw_at = node.as_ref().and_then(|n| n.leaving_since_ms).map(|s| s.saturating_add(delay));
+    let standing = node
+        .as_ref()
+        .zip(class.as_ref())
+        .map(|(n, c)| Standing::of(n.leaving(), n.collateral, n.locked, c.min_collateral, c.task_lock));
+    let withdraw_at = node.as_ref().and_then(|n| n.withdraw_after_ms);
     let standing_name = |s: Standing| match s {
         Standing::Eligible => "eligible",
         Standing::Leaving => "leaving",
@@ -47,7 +47,6 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             "open_tasks_on_chain": node.as_ref().map(|n| n.open_tasks),
             "completed": node.as_ref().map(|n| n.completed),
             "slashed": node.as_ref().map(|n| n.slashed),
-            "leaving_since_ms": node.as_ref().and_then(|n| n.leaving_since_ms),
             "withdraw_at_ms": withdraw_at,
             "endpoint": node.as_ref().map(|n| n.endpoint.clone()),
             "tasks": summary.tasks, "tasks_done": summary.tasks_done, "outbox": summary.outbox,

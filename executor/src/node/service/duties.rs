@@ -1,13 +1,13 @@
 //! What the node sends for its own tasks: `commit` (or `commit_primary`),
-//! `reveal` and `abstain`, each signed and journaled in the outbox before
-//! it is sent.
+//! `reveal`, `abstain` and `decline`, each signed and journaled in the
+//! outbox before it is sent.
 
 use std::time::Duration;
 
 use atoma_protocol::commitment::{blake2b256, commitment};
 use atoma_protocol::{Digest as ProtoDigest, Mode, ObjectId, ProtocolError, Request, Role, Round};
 use atoma_sdk::SdkError;
-use atoma_sdk::calls::{abstain_call, commit_call, reveal_call};
+use atoma_sdk::calls::{abstain_call, commit_call, decline_call, reveal_call};
 use sui_sdk_types::Address;
 
 use crate::node::config::Adversary;
@@ -16,7 +16,7 @@ use crate::node::db::Task;
 use super::{Service, now_ms};
 
 impl Service {
-    /// Leaves the round: the input cannot be obtained (never slashed, never paid).
+    /// Leaves the seat: the input cannot be obtained (never slashed, never paid).
     pub(super) async fn abstain(&self, request: Address, why: &str) -> anyhow::Result<()> {
         match self.send(abstain_call(self.class_object, request, self.node)).await {
             Ok(_) => {
@@ -26,6 +26,22 @@ impl Service {
             }
             Err(SdkError::Protocol { error, .. }) => {
                 tracing::warn!(request = %request, node = %self.node, %error, "abstain refused by the protocol");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Leaves the seat: the node cannot run the request in time (never slashed, never paid).
+    pub(super) async fn decline(&self, request: Address, why: &str) -> anyhow::Result<()> {
+        match self.send(decline_call(self.class_object, request, self.node)).await {
+            Ok(_) => {
+                self.metrics.declined.inc();
+                tracing::warn!(request = %request, node = %self.node, reason = %why, "declined: cannot run it in time");
+                Ok(())
+            }
+            Err(SdkError::Protocol { error, .. }) => {
+                tracing::warn!(request = %request, node = %self.node, %error, "decline refused by the protocol");
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -67,7 +83,7 @@ impl Service {
         }
         let primary =
             matches!(req.mode, Mode::CrossValidation { .. }) && slot.role == Role::Executor && req.round == Round::Main;
-        let call = commit_call(request, self.node, &value, primary);
+        let call = commit_call(self.class_object, request, self.node, &value, primary);
         match self.send(call).await {
             Ok(_) => {
                 self.metrics.committed.inc();

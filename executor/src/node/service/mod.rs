@@ -13,13 +13,17 @@
 //!    the commitment, **write the signed transaction to the outbox**, send it.
 //!    An input the model refuses gives the engine's error output, committed
 //!    like any output. A URI input that cannot be obtained (refused, 4xx,
-//!    too large, not matching its digest, or still failing `abstain_margin_ms`
-//!    before the deadline) makes the node `abstain`: never slashed, never paid.
+//!    too large, not matching its digest, or not in hand `input_timeout_ms`
+//!    after the first try) makes the node `abstain`; a model it does not
+//!    serve, an engine failure, or no worker free in time to finish before
+//!    the deadline makes it `decline`: either way never slashed, never paid,
+//!    and its seat refilled (see `compute` for when it gives up).
 //!    As a disputer, the salt is the dispute key of the output;
 //! 2. committed and the reveal phase open: reveal the digest and salt, but
 //!    only if the commitment on chain is the one in the database;
-//! 3. the request `Selecting` or `Disputed`: call `select_nodes` or
-//!    `open_dispute` (anyone may; another keeper being first is fine);
+//! 3. the request `Selecting` or `Disputed`, or a refill pending: call
+//!    `select_nodes` or `open_dispute` (anyone may; another keeper being
+//!    first is fine);
 //! 4. a deadline passed by the margin: call `expire`;
 //! 5. the request settled, or the node's slot released: the task is done.
 //!
@@ -75,7 +79,13 @@ pub struct Service {
     class_id: u64,
     pub(crate) db: Db,
     engines: HashMap<String, Arc<Mutex<TchEngine>>>,
+    /// Every model's run-time bound on the class (ms), from the chain.
+    run_bounds: HashMap<String, u64>,
+    /// Workers for admitted seats (`concurrency` of them).
     workers: Semaphore,
+    /// One more worker, for drafted seats (verifiers, disputers), so that a
+    /// check never waits behind the queue of admitted tasks.
+    drafted_workers: Semaphore,
     http: reqwest::Client,
     pub(crate) metrics: Metrics,
     /// Woken when an output is computed (long-polling readers wait on it).
@@ -146,8 +156,11 @@ impl Service {
             .timeout(Duration::from_millis(config.input_timeout_ms))
             .build()
             .context("building the HTTP client")?;
+        let run_bounds = on_chain.iter().map(|(id, m)| (id.clone(), m.max_run_ms)).collect();
         Ok(Arc::new(Service {
+            run_bounds,
             workers: Semaphore::new(config.concurrency),
+            drafted_workers: Semaphore::new(1),
             config,
             chain,
             node,
@@ -256,13 +269,8 @@ impl Service {
                 return;
             }
         };
-        let standing = Standing::of(
-            node.leaving_since_ms.is_some(),
-            node.collateral,
-            node.locked,
-            class.min_collateral,
-            class.task_lock,
-        );
+        let standing =
+            Standing::of(node.leaving(), node.collateral, node.locked, class.min_collateral, class.task_lock);
         self.metrics.eligible.set(i64::from(standing == Standing::Eligible));
         self.metrics.collateral_mist.set(node.collateral.min(i64::MAX as u64) as i64);
         let short = if let Standing::BelowMinimum { short } = standing { short } else { 0 };
@@ -370,7 +378,7 @@ impl Service {
 
         // Keeper duties: a pending selection or dispute moves on at once; an
         // expired phase after this node's own duties below.
-        let due = atoma_protocol::ops::due(req.status, req.deadline_ms, now, self.config.deadline_margin_ms);
+        let due = atoma_protocol::ops::due(&req, now, self.config.deadline_margin_ms);
         if matches!(req.status, Status::Selecting | Status::Disputed) {
             for call in due {
                 self.keeper(request, call).await?;
@@ -380,19 +388,24 @@ impl Service {
 
         let member = req.round.includes(slot.role);
         let chosen_candidate = slot.role == Role::Candidate && self.chosen(&req, &task);
-        if slot.commitment.is_none() && task.failure.is_none() && (member || chosen_candidate) {
+        if slot.commitment.is_none() && (member || chosen_candidate) {
             // Compute as soon as assigned (a chosen Sealed verifier: as soon as told).
-            if task.output.is_none() && task.unavailable.is_none() {
-                task = self.compute(request, &req, &slot).await?;
+            if task.output.is_none() && task.unavailable.is_none() && task.declined.is_none() {
+                task = self.compute(request, &req, &slot, &task).await?;
             }
             // The protocol's commit rule (members in the commit phase, before
             // the deadline); in a Sealed verification window, of the pool only
             // a candidate the requester's secret chose commits early.
             let may_act = req.may_commit(index, now) && (req.status != Status::Verifying || chosen_candidate);
+            // Only a member leaves its seat; a chosen candidate does once the
+            // secret makes it a verifier.
             if let Some(why) = &task.unavailable {
-                // Only a member abstains; a chosen candidate does once the secret makes it a verifier.
                 if may_act && member {
                     self.abstain(request, why).await?;
+                }
+            } else if let Some(why) = &task.declined {
+                if may_act && member {
+                    self.decline(request, why).await?;
                 }
             } else if may_act && task.output.is_some() {
                 self.commit(request, &req, &slot, &mut task).await?;
