@@ -124,6 +124,9 @@ struct Books {
     slashed_on: BTreeMap<Address, Vec<u64>>,
     share_bps: BTreeMap<Address, u64>,
     class_of: BTreeMap<Address, u64>,
+    /// Per request: the minimum fee of its mode under its parameters, what
+    /// a failure for want of the input keeps.
+    min_fee: BTreeMap<Address, u64>,
 }
 
 impl Books {
@@ -171,6 +174,7 @@ impl Books {
                 a.endings.insert(request, Ending::Open);
                 let on_chain = chain.request(request).await?;
                 self.share_bps.insert(request, on_chain.params.protocol_share_bps);
+                self.min_fee.insert(request, on_chain.params.min_fee_for(on_chain.mode));
                 self.class_of.insert(request, on_chain.class_id);
             }
             Event::NodeSlashed(s) => {
@@ -183,10 +187,22 @@ impl Books {
             Event::RequestFailed(f) => {
                 let request = addr(&f.request_id);
                 let fee = *a.fees.get(&request).context("failed before submitted")?;
-                ensure!(f.refund == fee, "request {request} refunded {} of a fee of {fee}", f.refund);
+                // A failure for want of the input keeps the mode's minimum fee
+                // for the class's revenue; any other refunds the whole fee.
+                let kept = match f.reason {
+                    FailReason::InputUnavailable => fee.min(self.min_fee[&request]),
+                    _ => 0,
+                };
+                ensure!(
+                    f.refund == fee - kept,
+                    "request {request} ({:?}) refunded {} of a fee of {fee}, keeping {kept}",
+                    f.reason,
+                    f.refund
+                );
                 let slashes: u64 = self.slashed_on.get(&request).map(|s| s.iter().sum()).unwrap_or(0);
-                // The protocol share and the pool: all the slashed stake goes to the class's revenue.
-                *self.revenue.entry(self.class_of[&request]).or_default() += slashes as i128;
+                // The protocol share and the pool: all the slashed stake goes to
+                // the class's revenue, with what the failure kept.
+                *self.revenue.entry(self.class_of[&request]).or_default() += (slashes + kept) as i128;
                 self.paid_out += f.refund as u128;
                 a.endings.insert(request, Ending::Failed { reason: f.reason, refund: f.refund });
             }

@@ -28,6 +28,7 @@ use std::fmt::Write as _;
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
 use atoma_protocol::objects::{HardwareClassObject, NetworkObject};
 use atoma_protocol::ops::{Ctx, Outcome, State, SubmitArgs, sealed_draw};
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{Address, AdminCap, Digest, Event, Input, Mode, NodeCap, ObjectId, Params, ProtocolError};
 use atoma_protocol::{Role, Round, Status};
 use rand::{Rng, SeedableRng};
@@ -48,6 +49,8 @@ const KEEPER: u64 = 0xCAFE;
 const MIN_COLLATERAL: u64 = 10_000;
 const TASK_LOCK: u64 = 1_000;
 const MODEL: &str = "m";
+/// The first model's run-time bound on the class.
+const RUN_MS: u64 = 1_000;
 
 /// How a node of a scenario behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +60,8 @@ enum Behaviour {
     Silent,
     Withhold,
     LazyDisputer,
+    /// Declines every seat it gets (it cannot run the model in time).
+    Decliner,
 }
 
 /// What was generated.
@@ -189,13 +194,18 @@ struct Scenario {
     tables: [ObjectId; 2],
     /// The class's object id.
     class: ObjectId,
-    class_tables: [ObjectId; 3],
+    class_tables: [ObjectId; 5],
     caps: Vec<NodeCap>,
     behaviours: BTreeMap<ObjectId, Behaviour>,
     live: Vec<ObjectId>,
     requests: Vec<ObjectId>,
     /// Per request: the secret, the truth and the wrong output's bytes.
     secrets: BTreeMap<ObjectId, Digest>,
+    /// The models requests may name, with their run-time bounds.
+    models: Vec<(String, u64)>,
+    /// Disputed requests whose quorum splits k of 2k + 1 on purpose: these
+    /// disputers vote the wrong output.
+    split: BTreeMap<ObjectId, Vec<ObjectId>>,
     received: BTreeMap<Address, u128>,
     /// Move statements so far (the test body).
     code: String,
@@ -215,26 +225,27 @@ struct Scenario {
 impl Scenario {
     fn new(seed: u64) -> Scenario {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let floor = LATENCY_FLOOR_MS;
         let params = Params {
             min_fee_per_execution: 1_000,
-            min_timeout_ms: 1_000,
+            min_timeout_ms: floor,
             max_timeout_ms: 60_000,
-            reveal_window_ms: rng.random_range(1_000..10_000),
+            reveal_window_ms: rng.random_range(floor..10_000),
             max_retries: rng.random_range(0..3),
             unbonding_delay_ms: rng.random_range(0..20_000),
             sealed_pool_factor: rng.random_range(1..4),
-            grace_ms: rng.random_range(1..5_000),
+            grace_ms: rng.random_range(floor..8_000),
             ..Params::default()
         };
         // Transaction 0 creates the clock; transaction 1 the network (its
         // id, two tables, then the admin cap); transaction 2 the class (its
-        // id, then three tables); transaction 3 the model.
+        // id, then five tables); transaction 3 the model.
         let network_id = scenario_id(1, 0);
         let tables = [scenario_id(1, 1), scenario_id(1, 2)];
         let (mut state, admin, _) = State::create_network(network_id, scenario_id(1, 3), params).expect("valid params");
         let class = scenario_id(2, 0);
         state.add_hardware_class(&admin, class, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).expect("valid class");
-        state.add_model(&admin, MODEL, &[7; 32], 0).expect("valid model");
+        state.add_model(&admin, &class, MODEL, &[7; 32], RUN_MS).expect("valid model");
         let code = format!(
             "    let mut s = ts::begin({admin_addr});
     clock::create_for_testing(s.ctx()).share_for_testing();
@@ -251,10 +262,12 @@ impl Scenario {
     s.next_tx({admin_addr});
     {{
         let mut net = s.take_shared<Network>();
+        let mut class = s.take_shared<HardwareClass>();
         let cap = s.take_from_sender<AdminCap>();
-        net.add_model(&cap, b\"{MODEL}\".to_string(), x\"{weights}\", 0);
+        net.add_model(&cap, &mut class, b\"{MODEL}\".to_string(), x\"{weights}\", {RUN_MS});
         assert!(object::id(&net) == {network});
         s.return_to_sender(cap);
+        ts::return_shared(class);
         ts::return_shared(net);
     }};
 ",
@@ -271,12 +284,14 @@ impl Scenario {
             now: 1_000_000,
             tables,
             class,
-            class_tables: [scenario_id(2, 1), scenario_id(2, 2), scenario_id(2, 3)],
+            class_tables: [1, 2, 3, 4, 5].map(|i| scenario_id(2, i)),
             caps: Vec::new(),
             behaviours: BTreeMap::new(),
             live: Vec::new(),
             requests: Vec::new(),
             secrets: BTreeMap::new(),
+            models: vec![(MODEL.to_string(), RUN_MS)],
+            split: BTreeMap::new(),
             received: BTreeMap::new(),
             plain: code.clone(),
             code,
@@ -422,14 +437,20 @@ impl Scenario {
 
     fn register(&mut self) {
         let i = self.caps.len();
-        let collateral = MIN_COLLATERAL * self.rng.random_range(1..4) + self.rng.random_range(0..2) * 500;
+        // Now and then just below the minimum (refused).
+        let collateral = if self.rng.random_bool(0.05) {
+            MIN_COLLATERAL - 1
+        } else {
+            MIN_COLLATERAL * self.rng.random_range(1..4) + self.rng.random_range(0..2) * 500
+        };
         // The minted coin is the transaction's first object, the NodeCap its second.
         let cap_id = scenario_id(self.txn + 1, 1);
-        let behaviour = match self.rng.random_range(0..12) {
+        let behaviour = match self.rng.random_range(0..14) {
             0 | 1 => Behaviour::Wrong,
             2 => Behaviour::Silent,
             3 => Behaviour::Withhold,
             4 => Behaviour::LazyDisputer,
+            5 => Behaviour::Decliner,
             _ => Behaviour::Honest,
         };
         let op = Op::new(
@@ -488,15 +509,18 @@ impl Scenario {
 
     fn admin_op(&mut self) {
         let admin = self.admin;
-        let pick = self.rng.random_range(0..3);
+        let pick = self.rng.random_range(0..6);
         if pick == 0 {
             let p = self.state.network.params;
+            // Windows anywhere from just below the floor (refused) up.
+            let floor = LATENCY_FLOOR_MS;
             let params = Params {
-                reveal_window_ms: self.rng.random_range(1_000..10_000),
+                reveal_window_ms: self.rng.random_range(floor - 1..10_000),
                 timeout_slash_bps: self.rng.random_range(0..=10_000),
                 protocol_share_bps: self.rng.random_range(0..=10_000),
                 max_retries: self.rng.random_range(0..3),
-                grace_ms: self.rng.random_range(1..5_000),
+                grace_ms: self.rng.random_range(floor - 1..8_000),
+                unbonding_delay_ms: self.rng.random_range(0..40_000),
                 ..p
             };
             let args = params.values().map(|v| v.to_string()).join(", ");
@@ -505,6 +529,27 @@ impl Scenario {
                 ..Op::new(addr(ADMIN), "network", format!("        net.set_params(&admin, {args});\n"))
             };
             self.apply(op, |s, _| s.set_params(&admin, params));
+        } else if pick == 3 {
+            // A model with its run-time bound: the class's longest may grow.
+            let name = format!("m{}", self.models.len());
+            let run_ms = self.rng.random_range(0..4_000);
+            let op = Op {
+                needs_admin: true,
+                ..Op::new(
+                    addr(ADMIN),
+                    "network",
+                    format!(
+                        "        net.add_model(&admin, &mut class, b\"{name}\".to_string(), x\"{}\", {run_ms});\n",
+                        hex(&[8; 32])
+                    ),
+                )
+            };
+            let class = self.class;
+            if self.apply(op, |s, _| s.add_model(&admin, &class, &name, &[8; 32], run_ms)) {
+                self.models.push((name, run_ms));
+            }
+        } else if pick == 4 {
+            self.migration();
         } else if pick == 1 {
             let op = Op {
                 needs_admin: true,
@@ -526,6 +571,35 @@ impl Scenario {
         }
     }
 
+    /// The objects as an older package left them (version 0), then, call
+    /// after call, the admin's migration of the network and of the class;
+    /// meanwhile every call through this package is refused.
+    fn migration(&mut self) {
+        let admin = self.admin;
+        let class = self.class;
+        let (net_v, class_v) = (self.state.network.version, self.state.classes[&class].version);
+        let current = self.state.package_version;
+        if net_v == current && class_v == current {
+            if self.rng.random_bool(0.3) {
+                let body = "        net.set_version_for_testing(0);\n        class.set_version_for_testing(0);\n";
+                let op = Op::new(addr(ADMIN), "network", body.to_string());
+                self.apply(op, |s, _| {
+                    s.network.version = 0;
+                    s.classes.get_mut(&class).expect("the class").version = 0;
+                    Ok(Outcome::default())
+                });
+            }
+        } else if net_v < current {
+            let op =
+                Op { needs_admin: true, ..Op::new(addr(ADMIN), "network", "        net.migrate(&admin);\n".into()) };
+            self.apply(op, |s, _| s.migrate(&admin));
+        } else {
+            let body = "        network::migrate_class(&net, &admin, &mut class);\n".to_string();
+            let op = Op { needs_admin: true, ..Op::new(addr(ADMIN), "network", body) };
+            self.apply(op, |s, _| s.migrate_class(&admin, &class));
+        }
+    }
+
     fn submit(&mut self) {
         let n = self.rng.random_range(1..4);
         let p_bps = [0, 2_500, 10_000][self.rng.random_range(0..3)];
@@ -541,7 +615,15 @@ impl Scenario {
         let min = params.min_fee_for(mode);
         let fee =
             if self.rng.random_bool(0.05) { min.saturating_sub(1) } else { min + self.rng.random_range(0..5_000) };
-        let timeout_ms = self.rng.random_range(1_000..20_000);
+        let (model, run_ms) = self.models[self.rng.random_range(0..self.models.len())].clone();
+        // The shortest timeout the chain accepts, one short of it (refused), or more.
+        let longest = self.state.classes[&self.class].longest_run_ms;
+        let shortest = params.min_timeout_ms + run_ms + longest;
+        let timeout_ms = match self.rng.random_range(0..8) {
+            0 => shortest - 1,
+            1 | 2 => shortest,
+            _ => shortest + self.rng.random_range(0..10_000),
+        };
         let seed = blake2b256(&self.rng.random::<[u8; 32]>());
         let secret = blake2b256(&self.rng.random::<[u8; 32]>());
         let hash = secret_hash(&secret);
@@ -561,7 +643,7 @@ impl Scenario {
             sender,
             "request",
             format!(
-                "        request::submit_with_seed_for_testing(&net, &mut class, b\"{MODEL}\".to_string(), {digest}, {inline}, {uri_arg}, {timeout_ms}, {mode}, {secret_arg}, coin::mint_for_testing<SUI>({fee}, s.ctx()), {seed}, &clock, s.ctx());
+                "        request::submit_with_seed_for_testing(&net, &mut class, b\"{model}\".to_string(), {digest}, {inline}, {uri_arg}, {timeout_ms}, {mode}, {secret_arg}, coin::mint_for_testing<SUI>({fee}, s.ctx()), {seed}, &clock, s.ctx());
 ",
                 digest = mv_bytes(&blake2b256(&input).0),
                 mode = mv_mode(&mode),
@@ -569,7 +651,7 @@ impl Scenario {
             ),
         );
         let args = SubmitArgs {
-            model_id: MODEL.into(),
+            model_id: model.clone(),
             input_digest: blake2b256(&input).0.to_vec(),
             input_inline: if uri { Vec::new() } else { input.clone() },
             input_uri: uri.then(|| "https://inputs.example/x".into()),
@@ -602,7 +684,9 @@ impl Scenario {
     /// The output bytes a node of `behaviour` claims for `req`.
     fn output_of(&self, req: &ObjectId, node: &ObjectId, behaviour: Behaviour) -> Vec<u8> {
         let k = self.requests.iter().position(|r| r == req).unwrap_or(0);
+        let split = self.split.get(req).is_some_and(|wrong| wrong.contains(node));
         match behaviour {
+            _ if split => format!("wrong {k}").into_bytes(),
             Behaviour::Wrong => format!("wrong {k}").into_bytes(),
             Behaviour::LazyDisputer if self.is_disputer(req, node) => format!("guess {k}").into_bytes(),
             _ => format!("output {k}").into_bytes(),
@@ -651,16 +735,18 @@ impl Scenario {
         if primary {
             let random = blake2b256(&self.rng.random::<[u8; 32]>());
             let body = format!(
-                "        request::commit_primary_with_seed_for_testing(&mut r, &cap, {}, {}, &clock);\n",
+                "        request::commit_primary_with_seed_for_testing(&class, &mut r, &cap, {}, {}, &clock);\n",
                 mv_bytes(&c.0),
                 mv_bytes(&random.0)
             );
             let op = self.node_call(req, node, body, false);
-            self.apply(op, |s, ctx| s.commit_primary(&ctx, &req, &cap, &c.0, random))
+            let class = self.class;
+            self.apply(op, |s, ctx| s.commit_primary(&ctx, &class, &req, &cap, &c.0, random))
         } else {
-            let body = format!("        request::commit(&mut r, &cap, {}, &clock);\n", mv_bytes(&c.0));
+            let body = format!("        request::commit(&class, &mut r, &cap, {}, &clock);\n", mv_bytes(&c.0));
             let op = self.node_call(req, node, body, false);
-            self.apply(op, |s, ctx| s.commit(&ctx, &req, &cap, &c.0))
+            let class = self.class;
+            self.apply(op, |s, ctx| s.commit(&ctx, &class, &req, &cap, &c.0))
         }
     }
 
@@ -680,19 +766,65 @@ impl Scenario {
         self.apply(op, |s, ctx| s.reveal(&ctx, &class, &req, &cap, &digest.0, &salt.0))
     }
 
-    fn abstain(&mut self, req: ObjectId, node: ObjectId) -> bool {
+    /// The node leaves its seat: `abstain` (no input) or `decline`.
+    fn leave(&mut self, req: ObjectId, node: ObjectId, abstain: bool) -> bool {
         let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
-        let body = "        request::abstain(&mut class, &mut r, &cap, &clock, s.ctx());\n".to_string();
+        let seed = blake2b256(&self.rng.random::<[u8; 32]>());
+        let function = if abstain { "abstain" } else { "decline" };
+        let body = format!(
+            "        request::{function}_with_seed_for_testing(&mut class, &mut r, &cap, {}, &clock, s.ctx());\n",
+            mv_bytes(&seed.0)
+        );
         let op = self.node_call(req, node, body, false);
         let class = self.class;
-        self.apply(op, |s, ctx| s.abstain(&ctx, &class, &req, &cap))
+        self.apply(op, |s, ctx| {
+            if abstain { s.abstain(&ctx, &class, &req, &cap, seed) } else { s.decline(&ctx, &class, &req, &cap, seed) }
+        })
+    }
+
+    /// A node call made with a cap of another class (`WrongClass`, refused):
+    /// the class check of each function that takes a cap.
+    fn foreign_cap_call(&mut self, req: ObjectId) {
+        let kind = self.rng.random_range(0..4);
+        let seed = blake2b256(&self.rng.random::<[u8; 32]>());
+        let call = match kind {
+            0 => "request::commit(&class, &mut r, &cap, x\"00\", &clock)".to_string(),
+            1 => format!(
+                "request::reveal(&mut class, &mut r, &cap, {}, {}, &clock, s.ctx())",
+                mv_bytes(&[1; 32]),
+                mv_bytes(&[2; 32])
+            ),
+            2 => format!(
+                "request::abstain_with_seed_for_testing(&mut class, &mut r, &cap, {}, &clock, s.ctx())",
+                mv_bytes(&seed.0)
+            ),
+            _ => format!(
+                "request::decline_with_seed_for_testing(&mut class, &mut r, &cap, {}, &clock, s.ctx())",
+                mv_bytes(&seed.0)
+            ),
+        };
+        let body = format!(
+            "        let cap = node::new_cap_for_testing(object::id(&net), 7, s.ctx());\n        {call};\n        node::destroy_cap_for_testing(cap);\n"
+        );
+        let op = Op { needs_request: Some(req), ..Op::new(addr(KEEPER), "request", body) };
+        let (class, network_id) = (self.class, self.state.network.id);
+        // The cap's id is the transaction's first new object.
+        let cap = NodeCap { id: scenario_id(self.txn + 1, 0), network_id, class_id: 7 };
+        self.apply(op, |s, ctx| match kind {
+            0 => s.commit(&ctx, &class, &req, &cap, &[0]),
+            1 => s.reveal(&ctx, &class, &req, &cap, &[1; 32], &[2; 32]),
+            2 => s.abstain(&ctx, &class, &req, &cap, seed),
+            _ => s.decline(&ctx, &class, &req, &cap, seed),
+        });
     }
 
     fn keeper(&mut self, req: ObjectId, kind: u8) -> bool {
         let seed = blake2b256(&self.rng.random::<[u8; 32]>());
         let body = match kind {
             0 => "        request::select_nodes(&mut class, &mut r, &clock, s.ctx());\n".to_string(),
-            1 => format!("        request::open_dispute_with_seed_for_testing(&mut r, {});\n", mv_bytes(&seed.0)),
+            1 => {
+                format!("        request::open_dispute_with_seed_for_testing(&class, &mut r, {});\n", mv_bytes(&seed.0))
+            }
             _ => format!(
                 "        request::expire_with_seed_for_testing(&mut class, &mut r, {}, &clock, s.ctx());\n",
                 mv_bytes(&seed.0)
@@ -702,7 +834,7 @@ impl Scenario {
         let class = self.class;
         self.apply(op, |s, ctx| match kind {
             0 => s.select_nodes(&ctx, &class, &req),
-            1 => s.open_dispute(&ctx, &req, seed),
+            1 => s.open_dispute(&ctx, &class, &req, seed),
             _ => s.expire(&ctx, &class, &req, seed),
         })
     }
@@ -715,7 +847,10 @@ impl Scenario {
             ..Op::new(
                 requester,
                 "request",
-                format!("        request::reveal_secret(&mut class, &mut r, {}, &clock);\n", mv_bytes(&secret.0)),
+                format!(
+                    "        request::reveal_secret(&mut class, &mut r, {}, &clock, s.ctx());\n",
+                    mv_bytes(&secret.0)
+                ),
             )
         };
         let class = self.class;
@@ -727,7 +862,16 @@ impl Scenario {
     fn play(&mut self, req: ObjectId) -> bool {
         let r = self.state.requests[&req].clone();
         match r.status {
-            Status::Selecting => self.keeper(req, 0),
+            // A pending selection: verifiers, a dispute quorum, a refill.
+            Status::Selecting => {
+                let opened = r.selection.role == Role::Disputer && r.round == Round::Main;
+                let ran = self.keeper(req, 0);
+                if ran && opened {
+                    self.split_dispute(req);
+                }
+                ran
+            }
+            Status::Committing if r.refill_pending() => self.keeper(req, 0),
             Status::Disputed => self.keeper(req, 1),
             Status::Verifying => {
                 // Chosen candidates told by the requester may commit early; the
@@ -756,12 +900,14 @@ impl Scenario {
                     }
                     match self.behaviours[&node] {
                         Behaviour::Silent => {}
+                        Behaviour::Decliner => acted |= self.leave(req, node, false),
                         _ if matches!(r.input, Input::Uri(_)) && self.rng.random_bool(0.15) => {
-                            acted |= self.abstain(req, node)
+                            acted |= self.leave(req, node, true)
                         }
                         _ => acted |= self.commit(req, node),
                     }
-                    if !self.state.requests[&req].status.eq(&Status::Committing) {
+                    let now = &self.state.requests[&req];
+                    if now.status != Status::Committing || now.refill_pending() {
                         break;
                     }
                 }
@@ -785,13 +931,25 @@ impl Scenario {
         }
     }
 
+    /// Now and then, a dispute quorum just seated splits on purpose: `k` of
+    /// its `2k + 1` disputers vote the wrong output (the majority's edge).
+    fn split_dispute(&mut self, req: ObjectId) {
+        let r = &self.state.requests[&req];
+        if r.round != Round::Dispute || !self.rng.random_bool(0.4) {
+            return;
+        }
+        let disputers = r.nodes_with_role(Role::Disputer);
+        let k = (r.dispute_size / 2) as usize;
+        self.split.insert(req, disputers.into_iter().take(k).collect());
+    }
+
     /// An operation that should be refused, to test that Move refuses it too.
     fn attempt(&mut self) {
         let Some(req) = self.pick(&self.requests.clone()) else { return };
         let r = self.state.requests[&req].clone();
         // Only nodes that still hold their cap can be named in a transaction.
         let nodes: Vec<ObjectId> = r.slots.iter().map(|s| s.node_id).filter(|n| self.live.contains(n)).collect();
-        match self.rng.random_range(0..6) {
+        match self.rng.random_range(0..9) {
             0 => {
                 if let Some(node) = self.pick(&nodes) {
                     self.commit(req, node);
@@ -809,9 +967,18 @@ impl Scenario {
             3 => {
                 self.reveal_secret(req, false);
             }
-            4 => {
+            4 | 5 => {
                 if let Some(node) = self.pick(&nodes) {
-                    self.abstain(req, node);
+                    let abstain = self.rng.random_bool(0.5);
+                    self.leave(req, node, abstain);
+                }
+            }
+            6 => self.foreign_cap_call(req),
+            7 => {
+                // The right secret, at exactly the end of its window (refused).
+                if r.status == Status::Verifying {
+                    self.now = self.now.max(r.deadline_ms);
+                    self.reveal_secret(req, true);
                 }
             }
             _ => {
@@ -835,11 +1002,25 @@ impl Scenario {
             11..=18 => self.submit(),
             19..=24 => self.attempt(),
             25..=32 => {
-                // Time passes, past the next deadline of an open request.
+                // Time passes, to one millisecond before the next deadline of an
+                // open request, to exactly it, or past it.
                 let deadline = open.iter().map(|r| self.state.requests[r].deadline_ms).min();
-                self.now = deadline.map_or(self.now + 1_000, |d| d.max(self.now)) + self.rng.random_range(0..500);
+                let offset = match self.rng.random_range(0..4) {
+                    0 => -1,
+                    1 => 0,
+                    _ => self.rng.random_range(1..500),
+                };
+                self.now =
+                    deadline.map_or(self.now + 1_000, |d| d.max(self.now)).saturating_add_signed(offset).max(self.now);
                 if let Some(req) = self.pick(&open) {
-                    self.keeper(req, 2);
+                    match self.rng.random_range(0..3) {
+                        0 => {
+                            self.play(req);
+                        }
+                        _ => {
+                            self.keeper(req, 2);
+                        }
+                    }
                 }
             }
             _ => {
@@ -991,7 +1172,9 @@ mod tests {
     #[test]
     fn every_error_a_call_can_raise_is_declared_by_some_module() {
         for e in ProtocolError::ALL {
-            if *e != ProtocolError::UnknownRequest {
+            // The others are Rust's alone: no such request, and Move's own
+            // arithmetic abort (which names no module).
+            if !e.is_rust_only() {
                 assert!(error_module("request", *e).is_some(), "{e:?}");
             }
         }

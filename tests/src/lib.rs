@@ -15,6 +15,7 @@ pub mod audit;
 pub mod conformance;
 pub mod scaling;
 
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +32,12 @@ pub const LIBTORCH: &str = "2.13.0";
 pub const COLLATERAL: u64 = 10_000_000_000;
 /// Collateral locked per task (MIST).
 pub const TASK_LOCK: u64 = 1_000_000_000;
+/// The test GPT's run-time bound on its class (ms), registered with it on
+/// chain; it runs in milliseconds.
+pub const TINY_GPT_RUN_MS: u64 = 1_000;
+/// The shortest commit timeout for the test GPT in a class that serves
+/// nothing slower: the floor, its run and the class's longest.
+pub const TINY_GPT_TIMEOUT_MS: u64 = LATENCY_FLOOR_MS + 2 * TINY_GPT_RUN_MS;
 
 /// Finds one of the project's binaries.
 pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
@@ -111,6 +118,15 @@ impl HfModel {
     /// The tiny chat model of the tests.
     pub fn tiny_llama() -> Self {
         HfModel::Llama { hidden: 64, layers: 2 }
+    }
+
+    /// Its run-time bound on the class (ms), registered with it on chain:
+    /// well above what these small checkpoints take on the test machines.
+    pub fn max_run_ms(&self) -> u64 {
+        match self {
+            HfModel::MiniLm => 2_000,
+            HfModel::Llama { .. } => 5_000,
+        }
     }
 
     /// Writes the checkpoint (or links the installed one) under `models` and
@@ -210,9 +226,9 @@ impl Default for ClusterSpec {
             classes: vec![ClassSpec { threads: 1 }],
             nodes: Vec::new(),
             params: ParamsConfig {
-                reveal_window_ms: Some(3_000),
+                reveal_window_ms: Some(LATENCY_FLOOR_MS),
                 max_retries: Some(1),
-                grace_ms: Some(2_000),
+                grace_ms: Some(LATENCY_FLOOR_MS),
                 ..Default::default()
             },
             seed: None,
@@ -601,6 +617,7 @@ struct Served {
     class: usize,
     manifest: PathBuf,
     digest: String,
+    max_run_ms: u64,
 }
 
 /// Writes the models into `models`: the test model's weights generated from
@@ -627,14 +644,15 @@ fn prepare_models(spec: &ClusterSpec, models: &Path, progress: &dyn Fn(&str)) ->
         let path = models.join(format!("{}.toml", class.model()));
         std::fs::write(&path, text)?;
         std::fs::write(models.join(format!("{}.class.toml", class.model())), class.profile_toml())?;
-        served.push(Served { id: class.model(), class: i, manifest: path, digest: digest.clone() });
+        let (id, digest) = (class.model(), digest.clone());
+        served.push(Served { id, class: i, manifest: path, digest, max_run_ms: TINY_GPT_RUN_MS });
     }
     progress(&format!("test model generated (weights {digest})"));
     for hf in &spec.hf_models {
         let class = spec.classes.first().context("a Hugging Face model needs a class")?;
         let (manifest, digest) = hf.prepare(models, &class.name())?;
         progress(&format!("{} imported (model digest {digest})", hf.id()));
-        served.push(Served { id: hf.id().to_string(), class: 0, manifest, digest });
+        served.push(Served { id: hf.id().to_string(), class: 0, manifest, digest, max_run_ms: hf.max_run_ms() });
     }
     Ok(served)
 }
@@ -654,7 +672,7 @@ fn cluster_genesis(spec: &ClusterSpec, requester: &Key, node_keys: &[Key], serve
         genesis = genesis.with_class(&c.name(), &c.chain_profile(), COLLATERAL, TASK_LOCK);
     }
     for m in served {
-        genesis = genesis.with_model(&m.id, &m.digest, &spec.classes[m.class].name());
+        genesis = genesis.with_model(&m.id, &m.digest, &spec.classes[m.class].name(), m.max_run_ms);
     }
     genesis
 }

@@ -256,6 +256,7 @@ pub async fn localnet(
             &format!("model-{k}"),
             &Digest([7; 32]).to_string(),
             &class,
+            1_000,
         );
     }
     let period = Duration::from_millis(config.commit_period_ms);

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use atoma_e2e::audit::Audit;
-use atoma_e2e::{COLLATERAL, Cluster, ClusterSpec, NodeSpec, TASK_LOCK, request_events};
+use atoma_e2e::{COLLATERAL, Cluster, ClusterSpec, NodeSpec, TASK_LOCK, TINY_GPT_TIMEOUT_MS, request_events};
 use atoma_localnet::genesis::ParamsConfig;
 use atoma_protocol::commitment::{blake2b256, secret_hash};
 use atoma_protocol::output::ErrorOutput;
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{Event, FailReason, Mode, Params, ProtocolError, Role, SlashReason, Status, SubmitArgs};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::{InputSpec, RequestHandle, RequestSpec, SdkError};
@@ -42,7 +43,10 @@ fn prompt(text: &str) -> Vec<u8> {
 }
 
 fn request(text: &str, mode: Mode) -> RequestSpec {
-    RequestSpec { timeout_ms: 6_000, ..RequestSpec::new("tiny-gpt", InputSpec::Bytes(prompt(text)), mode) }
+    RequestSpec {
+        timeout_ms: TINY_GPT_TIMEOUT_MS,
+        ..RequestSpec::new("tiny-gpt", InputSpec::Bytes(prompt(text)), mode)
+    }
 }
 
 /// The honest output's digest for `text`: what honest nodes commit to.
@@ -168,6 +172,14 @@ async fn input_server(inputs: BTreeMap<String, Vec<u8>>) -> String {
         tokio::time::sleep(Duration::from_secs(2)).await;
         ok(state, name).await
     }
+    async fn after_two(state: State<S>, name: Path<String>) -> axum::response::Response {
+        // The requester withholds its input from the first two fetches only.
+        if state.1.fetch_add(1, Ordering::SeqCst) < 2 {
+            StatusCode::FORBIDDEN.into_response()
+        } else {
+            ok(state, name).await
+        }
+    }
     async fn some(state: State<S>, name: Path<String>) -> axum::response::Response {
         // The requester withholds its input from all but the first two fetches.
         if state.1.fetch_add(1, Ordering::SeqCst) < 2 {
@@ -180,6 +192,7 @@ async fn input_server(inputs: BTreeMap<String, Vec<u8>>) -> String {
         .route("/ok/{name}", axum::routing::get(ok))
         .route("/slow/{name}", axum::routing::get(slow))
         .route("/some/{name}", axum::routing::get(some))
+        .route("/after-two/{name}", axum::routing::get(after_two))
         .route("/missing", axum::routing::get(|| async { StatusCode::NOT_FOUND }))
         .route("/broken", axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .route(
@@ -210,7 +223,7 @@ async fn refused_inputs_finalize_an_error_output_and_unobtainable_ones_fail_with
     let server = input_server(BTreeMap::from([("good".to_string(), good.clone())])).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let sampling = Mode::Sampling { n: 5 };
-    let spec = |input| RequestSpec { timeout_ms: 6_000, ..RequestSpec::new("tiny-gpt", input, sampling) };
+    let spec = |input| RequestSpec { timeout_ms: TINY_GPT_TIMEOUT_MS, ..RequestSpec::new("tiny-gpt", input, sampling) };
 
     // Refused by the model: an error output all five nodes agree on.
     let refused: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -234,7 +247,10 @@ async fn refused_inputs_finalize_an_error_output_and_unobtainable_ones_fail_with
         assert_eq!(ErrorOutput::from_bytes(&first.output).map(|e| e.code).as_deref(), Some(*code), "{what}");
     }
 
-    // Unobtainable: every node abstains; the requester gets its fee back and nothing more.
+    // Unobtainable: the nodes abstain and no refill is left (every node of the
+    // class was drafted); the requester pays the minimum fee, to the class's
+    // revenue, for the capacity its request locked.
+    let min_fee = client.chain().network().await.unwrap().params.min_fee_for(sampling);
     let unobtainable: Vec<(&str, InputSpec)> = vec![
         ("404", uri(format!("{server}/missing"), &good)),
         ("503", uri(format!("{server}/broken"), &good)),
@@ -252,24 +268,34 @@ async fn refused_inputs_finalize_an_error_output_and_unobtainable_ones_fail_with
     for (what, handle) in &handles {
         match finish(handle).await {
             Outcome::Failed { reason: FailReason::InputUnavailable, refund } => {
-                assert_eq!(refund, handle.fee(), "{what}: the fee, no more")
+                assert_eq!(refund, handle.fee() - min_fee, "{what}: the fee less the minimum fee")
             }
             other => panic!("{what}: {other:?}"),
         }
     }
 
-    // Slow but there: computed. Withheld from all but two nodes: the two finalize.
+    // Slow but there: computed. Withheld from all but two nodes: two seats
+    // of five never finalize it (the output is not had for two nodes' pay);
+    // it fails as unobtainable.
     let slow = client.submit(spec(uri(format!("{server}/slow/good"), &good))).await.unwrap();
     let some = client.submit(spec(uri(format!("{server}/some/good"), &good))).await.unwrap();
     let Outcome::Finalized { nodes, .. } = finish(&slow).await else { panic!("the slow input was not computed") };
     assert_eq!(nodes.len(), 5);
-    let Outcome::Finalized { nodes, verified, .. } = finish(&some).await else { panic!("the partial input") };
-    assert!(verified && nodes.len() == 2, "the two nodes that got the input finalize");
+    match finish(&some).await {
+        Outcome::Failed { reason: FailReason::InputUnavailable, refund } => assert_eq!(refund, some.fee() - min_fee),
+        other => panic!("the partial input: {other:?}"),
+    }
 
     let audit = cluster.audit().await.unwrap();
     assert!(audit.slashes.is_empty(), "nobody is slashed: {:?}", audit.slashes);
-    let abstained = audit.events.iter().filter(|e| matches!(e.event, Event::Abstained(_))).count();
-    assert_eq!(abstained, 8 * 5 + 3, "every node abstained from every unobtainable input");
+    // Each unobtainable request failed on an abstention; none left a seat to a
+    // node that neither committed nor abstained.
+    for (what, handle) in handles.iter().chain([&("partial", some)]) {
+        let id = atoma_protocol::ObjectId::from(handle.id());
+        let abstained =
+            audit.events.iter().filter(|e| matches!(&e.event, Event::Abstained(a) if a.request_id == id)).count();
+        assert!((1..=5).contains(&abstained), "{what}: {abstained} abstentions");
+    }
 }
 
 // === 3 and 11: the Sealed secret inside its window, never, or wrong ===
@@ -288,7 +314,7 @@ async fn a_sealed_secret_counts_only_inside_its_window_and_untold_verifiers_get_
             input_digest: blake2b256(&input).0.to_vec(),
             input_inline: input,
             input_uri: None,
-            timeout_ms: 6_000,
+            timeout_ms: TINY_GPT_TIMEOUT_MS,
         }
     };
     let fee = Params::default().min_fee(1, 10_000, 1);
@@ -459,7 +485,7 @@ async fn idle_connections_do_not_starve_a_node_of_file_descriptors() {
     let server = input_server(BTreeMap::from([("good".to_string(), good.clone())])).await;
     for i in 0..2 {
         let spec = RequestSpec {
-            timeout_ms: 6_000,
+            timeout_ms: TINY_GPT_TIMEOUT_MS,
             ..RequestSpec::new("tiny-gpt", uri(format!("{server}/ok/good"), &good), Mode::Sampling { n: 3 })
         };
         let handle = client.submit(spec).await.unwrap();
@@ -483,7 +509,7 @@ async fn a_chain_halt_longer_than_the_commit_timeout_slashes_nobody() {
     let spec = ClusterSpec {
         nodes: honest(3),
         params: ParamsConfig {
-            reveal_window_ms: Some(3_000),
+            reveal_window_ms: Some(LATENCY_FLOOR_MS),
             max_retries: Some(1),
             grace_ms: Some(10_000),
             ..Default::default()
@@ -492,9 +518,16 @@ async fn a_chain_halt_longer_than_the_commit_timeout_slashes_nobody() {
     };
     let cluster = Cluster::start(&spec, None, &quiet).await.unwrap();
     let client = cluster.client().await.unwrap();
-    let mut handles = Vec::new();
+    // An input that takes 2 s to fetch, seen after the halt: fetched and run
+    // in the grace.
+    let good = prompt("halt late input");
+    let server = input_server(BTreeMap::from([("good".to_string(), good.clone())])).await;
+    let late = uri(format!("{server}/slow/good"), &good);
+    let spec =
+        RequestSpec { timeout_ms: TINY_GPT_TIMEOUT_MS, ..RequestSpec::new("tiny-gpt", late, Mode::Sampling { n: 3 }) };
+    let mut handles = vec![client.submit(spec).await.unwrap()];
     for i in 0..3 {
-        let spec = RequestSpec { timeout_ms: 5_000, ..request(&format!("halt {i}"), Mode::Sampling { n: 3 }) };
+        let spec = request(&format!("halt {i}"), Mode::Sampling { n: 3 });
         handles.push(client.submit(spec).await.unwrap());
     }
     // 25 s without a checkpoint, while the clock runs on past every deadline.
@@ -505,6 +538,92 @@ async fn a_chain_halt_longer_than_the_commit_timeout_slashes_nobody() {
     }
     let audit = cluster.audit().await.unwrap();
     assert!(audit.slashes.is_empty(), "honest nodes slashed after a halt: {:?}", audit.slashes);
+}
+
+// === 12 and 18: a timeout shorter than a run; a model the nodes do not have yet ===
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timeout_shorter_than_the_class_needs_is_refused_and_a_model_not_yet_installed_is_declined() {
+    let cluster = Cluster::start(&cluster_spec(honest(3)), None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let chain = client.chain();
+    let model = cluster.classes[0].model();
+    // The chain's floor for the tiny GPT: the latency floor, its bound, the class's longest (its own).
+    let shortest = chain.shortest_timeout_ms(&model).await.unwrap();
+    assert_eq!(shortest, TINY_GPT_TIMEOUT_MS);
+    let at = |timeout_ms: u64, text: &str| RequestSpec { timeout_ms, ..request(text, Mode::Sampling { n: 2 }) };
+    let Err(err) = client.submit(at(shortest - 1, "one ms short")).await else { panic!("accepted") };
+    assert_eq!(err.protocol_error(), Some(ProtocolError::InvalidTimeout), "{err}");
+
+    // The admin adds a model that runs up to 20 s: a node drafted for the tiny
+    // GPT may be finishing such a run, so every timeout of the class grows.
+    let admin = cluster.requester_chain().await.unwrap();
+    let class_id = chain.model(&model).await.unwrap().class_id;
+    retry(|| admin.add_model(cluster.admin_cap, "slow-model", &[9; 32], class_id, 20_000)).await.unwrap();
+    let longer = chain.shortest_timeout_ms(&model).await.unwrap();
+    assert_eq!(longer, shortest + 20_000 - atoma_e2e::TINY_GPT_RUN_MS);
+    let Err(err) = client.submit(at(shortest, "the old floor")).await else { panic!("accepted") };
+    assert_eq!(err.protocol_error(), Some(ProtocolError::InvalidTimeout), "{err}");
+    let handle = client.submit(at(longer, "the new floor")).await.unwrap();
+    assert!(matches!(finish(&handle).await, Outcome::Finalized { verified: true, .. }));
+
+    // No operator installed the new model yet: each drafted node declines at
+    // once, the refill's too, and the request fails with the fee refunded.
+    let slow = RequestSpec {
+        timeout_ms: chain.shortest_timeout_ms("slow-model").await.unwrap(),
+        ..RequestSpec::new("slow-model", InputSpec::Bytes(prompt("not installed")), Mode::Sampling { n: 1 })
+    };
+    let handle = client.submit(slow).await.unwrap();
+    match finish(&handle).await {
+        Outcome::Failed { reason: FailReason::Timeout, refund } => assert_eq!(refund, handle.fee()),
+        other => panic!("{other:?}"),
+    }
+    let audit = cluster.audit().await.unwrap();
+    assert!(audit.slashes.is_empty(), "nobody is slashed: {:?}", audit.slashes);
+    let declined = audit.events.iter().filter(|e| matches!(e.event, Event::Declined(_))).count();
+    assert_eq!(declined, 2, "the drafted node and its replacement declined");
+}
+
+// === 14: an input served to some nodes and not others ===
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_input_withheld_from_the_first_members_is_computed_by_their_replacements_and_nobody_is_slashed() {
+    let spec = ClusterSpec {
+        nodes: honest(5),
+        params: ParamsConfig { max_retries: Some(2), ..ClusterSpec::default().params },
+        ..ClusterSpec::default()
+    };
+    let cluster = Cluster::start(&spec, None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let good = prompt("withheld from the first two");
+    let server = input_server(BTreeMap::from([("good".to_string(), good.clone())])).await;
+    let input = uri(format!("{server}/after-two/good"), &good);
+    let handle = client
+        .submit(RequestSpec {
+            timeout_ms: TINY_GPT_TIMEOUT_MS,
+            ..RequestSpec::new("tiny-gpt", input, Mode::Sampling { n: 2 })
+        })
+        .await
+        .unwrap();
+    let first = handle.executors().to_vec();
+    // The two members drafted first abstain; two fresh nodes take their
+    // seats, fetch the input and decide with the whole quorum.
+    let Outcome::Finalized { nodes, verified, output_digest } = finish(&handle).await else { panic!("not finalized") };
+    assert!(verified && nodes.len() == 2, "{nodes:?}");
+    assert!(nodes.iter().all(|n| !first.contains(n)), "the replacements decide: {nodes:?}, first {first:?}");
+    assert_eq!(output_digest, honest_digest(&cluster, "withheld from the first two"));
+    let audit = cluster.audit().await.unwrap();
+    assert!(audit.slashes.is_empty(), "nobody is slashed: {:?}", audit.slashes);
+    let abstained: Vec<Address> = audit
+        .events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Abstained(a) => Some(Address::from(a.node_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(abstained.len(), 2);
+    assert!(abstained.iter().all(|a| first.contains(a)), "{abstained:?}");
 }
 
 // === What always lost: colluders, keepers out of order, withdrawing with open tasks ===
@@ -547,11 +666,17 @@ async fn colluders_with_one_wrong_output_lose_every_dispute_they_do_not_fill() {
 #[tokio::test(flavor = "multi_thread")]
 async fn keeper_calls_out_of_order_and_twice_change_nothing_and_open_tasks_block_a_withdrawal() {
     let spec = ClusterSpec {
-        nodes: vec![NodeSpec::adversary("silent", 2), NodeSpec::honest(), NodeSpec::honest(), NodeSpec::honest()],
+        nodes: vec![
+            NodeSpec::adversary("silent", 2),
+            NodeSpec::honest(),
+            NodeSpec::honest(),
+            NodeSpec::honest(),
+            NodeSpec::honest(),
+        ],
         params: ParamsConfig {
-            reveal_window_ms: Some(3_000),
+            reveal_window_ms: Some(LATENCY_FLOOR_MS),
             max_retries: Some(1),
-            grace_ms: Some(2_000),
+            grace_ms: Some(LATENCY_FLOOR_MS),
             unbonding_delay_ms: Some(1_000),
             ..Default::default()
         },
@@ -562,8 +687,17 @@ async fn keeper_calls_out_of_order_and_twice_change_nothing_and_open_tasks_block
     let keeper = cluster.requester_chain().await.unwrap();
     let operator = cluster.operator(0).await.unwrap();
     let silent = cluster.nodes[0].id;
-    // Every node is sampled: the silent one holds a task until it times out.
-    let handle = client.submit(request("keepers", Mode::Sampling { n: 4 })).await.unwrap();
+    // Four of five nodes are sampled until the silent one is: it holds a task
+    // until it times out, and the fifth node takes its seat.
+    let mut handle = client.submit(request("keepers 0", Mode::Sampling { n: 4 })).await.unwrap();
+    for i in 1.. {
+        if handle.executors().contains(&silent) {
+            break;
+        }
+        assert!(i < 40, "the silent node was never drawn");
+        finish(&handle).await;
+        handle = client.submit(request(&format!("keepers {i}"), Mode::Sampling { n: 4 })).await.unwrap();
+    }
     retry(|| operator.request_leave(silent)).await.unwrap();
     let err = retry(|| operator.withdraw(silent)).await.unwrap_err();
     assert_eq!(err.protocol_error(), Some(ProtocolError::Unbonding), "{err}");
@@ -597,7 +731,7 @@ async fn keeper_calls_out_of_order_and_twice_change_nothing_and_open_tasks_block
     // The task is over: the node withdraws what the timeout slash left.
     retry(|| operator.withdraw(silent)).await.unwrap();
     let audit = cluster.audit().await.unwrap();
-    assert_never_slashed(&audit, &cluster, &[1, 2, 3]);
+    assert_never_slashed(&audit, &cluster, &[1, 2, 3, 4]);
     assert_eq!(audit.slashes_of(&silent).len(), 1);
     assert_slashed_only_for(&audit, &cluster, 0, &[SlashReason::Timeout]);
     let withdrawn = audit.events.iter().find_map(|e| match &e.event {

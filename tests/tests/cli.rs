@@ -144,10 +144,24 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let weights = s.path("models/tiny-gpt.safetensors");
     s.ok("atoma-model", &["generate-test-model", "--out", &weights]);
     std::fs::write(s.dir.join("models/tiny-gpt.toml"), include_str!("../../models/tiny-gpt.toml")).unwrap();
-    let e = s.fails("atoma", &["admin", "add-model", "--manifest", "models/tiny-gpt.toml", "--class", "gpu"]);
+    let add_model = ["admin", "add-model", "--manifest", "models/tiny-gpt.toml"];
+    let e = s.fails("atoma", &add_model);
+    assert!(e.contains("--max-run-ms"), "the run-time bound is required: {e}");
+    let e = s.fails("atoma", &[&add_model[..], &["--max-run-ms", "0"]].concat());
+    assert!(e.contains("--max-run-ms must be between 1 and"), "{e}");
+    // The bound, measured on this machine with `atoma-model bound`.
+    let bound = s.ok("atoma-model", &["bound", "models/tiny-gpt.toml", "--runs", "1", "--json"]);
+    let bound: serde_json::Value = serde_json::from_str(&bound).unwrap();
+    let measured = bound["max_run_ms"].as_u64().unwrap();
+    assert!(
+        measured >= 100 && measured % 100 == 0 && bound["input"].as_str().unwrap().contains("64 new tokens"),
+        "{bound}"
+    );
+    let add_model = [&add_model[..], &["--max-run-ms", "1000"]].concat();
+    let e = s.fails("atoma", &[&add_model[..], &["--class", "gpu"]].concat());
     assert!(e.contains("no hardware class named \"gpu\"") && e.contains(&class.name()), "{e}");
-    assert_eq!(s.ok("atoma", &["admin", "add-model", "--manifest", "models/tiny-gpt.toml"]), "tiny-gpt");
-    let e = s.fails("atoma", &["admin", "add-model", "--manifest", "models/tiny-gpt.toml"]);
+    assert_eq!(s.ok("atoma", &add_model), "tiny-gpt");
+    let e = s.fails("atoma", &add_model);
     assert!(e.contains("registered already"), "{e}");
     assert!(s.ok("atoma", &["admin", "set-params", "--unbonding-delay-ms", "1500"]).contains("unbonding_delay_ms"));
     let e = s.fails("atoma", &["admin", "set-params", "--max-n", "0"]);
@@ -209,7 +223,7 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--n", "1", "--fee", "1"]);
     assert!(e.contains("below the network's minimum of 1000000 MIST"), "{e}");
     let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--timeout-ms", "1"]);
-    assert!(e.contains("outside the network's range"), "{e}");
+    assert!(e.contains("below the shortest commit timeout of tiny-gpt: 7000 ms"), "{e}");
 
     // The operator's life, beside the running node.
     assert_eq!(s.ok("atoma-node", &["add-collateral", "700000000"]), "2700000000");

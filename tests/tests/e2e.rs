@@ -25,6 +25,13 @@ use sui_sdk_types::Address;
 
 const WAIT: Duration = Duration::from_secs(120);
 
+/// The commit timeout of the Hugging Face models' requests: the class's
+/// shortest (`min_timeout_ms` + the model's run-time bound + the class's
+/// longest, the chat model's).
+fn hf_timeout_ms() -> u64 {
+    atoma_protocol::params::LATENCY_FLOOR_MS + 2 * HfModel::tiny_llama().max_run_ms()
+}
+
 fn spec(nodes: Vec<NodeSpec>, params: ParamsConfig) -> ClusterSpec {
     ClusterSpec { nodes, params, seed: Some([17; 32]), ..ClusterSpec::default() }
 }
@@ -227,24 +234,19 @@ async fn a_sealed_primary_sees_the_same_whether_it_is_checked_or_not() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_absent_sealed_verifier_is_slashed() {
-    // Four nodes: the primary and a pool of three, so the silent node is
-    // the chosen verifier in about one request of four. It stakes more than
-    // the minimum, so that a timeout slash as primary leaves it eligible.
-    let mut nodes = honest(4);
+    // Five nodes: the primary, a pool of three and one left to refill the
+    // verifier's seat, so the silent node is the chosen verifier in about one
+    // request of five. It stakes more than the minimum, so that a timeout
+    // slash as primary leaves it eligible.
+    let mut nodes = honest(5);
     nodes[0].adversary = Some("silent".into());
     nodes[0].collateral = Some(3 * COLLATERAL);
-    let cluster = Cluster::start(
-        &spec(nodes, ParamsConfig { reveal_window_ms: Some(3_000), ..Default::default() }),
-        None,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    let cluster = Cluster::start(&spec(nodes, ParamsConfig::default()), None, &quiet).await.unwrap();
     let client = cluster.client().await.unwrap();
     let chain = client.chain();
     let absent = cluster.nodes[0].id;
     // Each request makes the silent node the chosen verifier with probability
-    // 3/4 (not the primary) x 1/3 (one of the three candidates): 40 requests
+    // 4/5 (not the primary) x 3/4 (in the pool) x 1/3 (chosen): 40 requests
     // all miss it about once in 10^5 runs.
     for i in 0..40 {
         let from = chain.checkpoint_height().await.unwrap();
@@ -252,8 +254,8 @@ async fn an_absent_sealed_verifier_is_slashed() {
             client.submit(request(&format!("absent {i}"), Mode::Sealed { p_bps: 10_000, n: 1 })).await.unwrap();
         let (_, chosen) = handle.sealed_draw().unwrap();
         if handle.executors().contains(&absent) {
-            // A silent primary fails the request at its deadline (no node is left
-            // to replace it); it is seen to its end aside, releasing its locks.
+            // A silent primary is replaced at its deadline; the request is seen
+            // to its end aside, releasing its locks.
             tokio::spawn(async move { handle.finality_within(WAIT).await.map(|_| ()) });
             continue;
         }
@@ -271,7 +273,7 @@ async fn an_absent_sealed_verifier_is_slashed() {
             })
             .collect();
         assert_eq!(slashed, vec![(absent, SlashReason::Timeout)]);
-        assert!(matches!(attestation.outcome, Outcome::Finalized { .. }), "{:?}", attestation.outcome);
+        assert!(matches!(attestation.outcome, Outcome::Finalized { verified: true, .. }), "{:?}", attestation.outcome);
         let roles: Vec<Role> = events
             .iter()
             .filter_map(|e| match &e.event {
@@ -279,9 +281,9 @@ async fn an_absent_sealed_verifier_is_slashed() {
                 _ => None,
             })
             .collect();
-        // The pool at submission, then the verifier once the secret chose it
-        // (no fresh node is left to replace it when it stays silent).
-        assert_eq!(roles, [Role::Executor, Role::Candidate, Role::Verifier]);
+        // The pool at submission, the verifier once the secret chose it, and
+        // the fresh node that took its seat when it stayed silent.
+        assert_eq!(roles, [Role::Executor, Role::Candidate, Role::Verifier, Role::Verifier]);
         cluster.audit().await.unwrap();
         return;
     }
@@ -309,7 +311,7 @@ async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_
         .unwrap();
         let from = chain.checkpoint_height().await.unwrap();
         let spec = RequestSpec {
-            timeout_ms: 8_000,
+            timeout_ms: hf_timeout_ms(),
             ..RequestSpec::new(HfModel::tiny_llama().id(), InputSpec::Bytes(input.clone()), Mode::Sampling { n: 2 })
         };
         let handle = client.submit(spec).await.unwrap();
@@ -346,7 +348,7 @@ async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_
     // Embeddings, checked by a verifier: two unit vectors of 384 values.
     let input = br#"{"input": ["Verifiable inference on Sui", "A quorum agrees bit for bit"]}"#.to_vec();
     let spec = RequestSpec {
-        timeout_ms: 8_000,
+        timeout_ms: hf_timeout_ms(),
         ..RequestSpec::new(HfModel::MiniLm.id(), InputSpec::Bytes(input), Mode::CrossValidation { p_bps: 10_000, n: 1 })
     };
     let handle = client.submit(spec).await.unwrap();

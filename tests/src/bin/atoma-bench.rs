@@ -254,8 +254,8 @@ fn selection() -> Value {
         let (mut state, admin, _) =
             State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default()).unwrap();
         let class = ObjectId::from_u64(3);
-        let (class_id, _) = state.add_hardware_class(&admin, class, "c", "device=cpu", 1_000, 1).unwrap();
-        state.add_model(&admin, "m", &[1; 32], class_id).unwrap();
+        state.add_hardware_class(&admin, class, "c", "device=cpu", 1_000, 1).unwrap();
+        state.add_model(&admin, &class, "m", &[1; 32], 1_000).unwrap();
         for i in 0..size {
             let ctx = Ctx::new(PAddress::from_u64(i + 10), 0);
             state

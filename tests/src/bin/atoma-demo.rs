@@ -13,6 +13,7 @@ use atoma_e2e::{
 };
 use atoma_localnet::genesis::ParamsConfig;
 use atoma_protocol::output::Output;
+use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{Event, Mode, Role};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::{Client, InputSpec, RequestSpec};
@@ -79,7 +80,10 @@ async fn run_request(
     let from = chain.checkpoint_height().await?;
     let treasury_before = chain.protocol_revenue().await?;
     let started = Instant::now();
-    let spec = RequestSpec { timeout_ms: 8_000, ..RequestSpec::new(&model, InputSpec::Bytes(input.clone()), mode) };
+    // The shortest timeout the chain accepts for the model: what the nodes
+    // need (docs/protocol.md, "Time"), and no longer for a silent node.
+    let timeout_ms = chain.shortest_timeout_ms(&model).await?;
+    let spec = RequestSpec { timeout_ms, ..RequestSpec::new(&model, InputSpec::Bytes(input.clone()), mode) };
     let handle = client.submit(spec).await?;
     let Timed { first: (first, first_at), finality: (attestation, final_at) } =
         first_output_and_finality(&handle, started, Duration::from_secs(60), Duration::from_secs(180)).await;
@@ -275,10 +279,10 @@ fn demo_spec() -> ClusterSpec {
         classes: vec![ClassSpec { threads: 1 }, ClassSpec { threads: 2 }],
         nodes,
         params: ParamsConfig {
-            reveal_window_ms: Some(3_000),
+            reveal_window_ms: Some(LATENCY_FLOOR_MS),
             max_retries: Some(1),
             sealed_pool_factor: Some(2),
-            grace_ms: Some(1_000),
+            grace_ms: Some(LATENCY_FLOOR_MS),
             ..Default::default()
         },
         seed: Some([42; 32]),
