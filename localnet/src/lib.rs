@@ -16,7 +16,8 @@
 //! - [`objects`]: the objects' types and Move layouts.
 //! - [`fields`]: the network's tables as dynamic fields.
 //! - [`gas`]: the published gas schedule.
-//! - [`persist`]: the data directory (genesis and an input log replayed on restart).
+//! - [`persist`]: the data directory (genesis and an input log replayed on
+//!   restart), locked by the one process that writes it.
 //! - [`ports`]: ports for test services that must be known before they bind.
 //! - [`congestion`]: the model of Sui's per-object congestion control.
 //! - [`node`]: the running network: lock, time source, scheduling, checkpoint timer.
@@ -85,7 +86,8 @@ impl Default for Options {
     }
 }
 
-/// A local network running in this process; dropping it stops it.
+/// A local network running in this process; dropping it stops it and
+/// unlocks its data directory.
 pub struct Localnet {
     node: Arc<Node>,
     addr: SocketAddr,
@@ -146,7 +148,8 @@ impl Localnet {
         &self.node
     }
 
-    /// Stops serving and waits for the tasks to end.
+    /// Stops serving, waits for the tasks to end and unlocks the data
+    /// directory (`Node::close`, when `self` drops).
     pub async fn shutdown(self) {
         self.cancel.cancel();
         self.tasks.wait().await;
@@ -156,6 +159,8 @@ impl Localnet {
 impl Drop for Localnet {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // Transactions still in flight finish first (they hold the node's lock).
+        self.node.close();
     }
 }
 

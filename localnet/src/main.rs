@@ -67,7 +67,9 @@ struct StartArgs {
     /// admin-cap ids, initial shared versions) as JSON to this file once serving.
     #[arg(long)]
     info_file: Option<PathBuf>,
-    /// Keeps the ledger in this directory, so a restart continues where it stopped.
+    /// Keeps the ledger in this directory, so a restart continues where it
+    /// stopped. One network at a time: the directory is locked while it runs,
+    /// and a second start on it is refused with the holder's PID.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Seed of on-chain randomness (64 hex digits); a fixed seed makes draws
@@ -226,6 +228,16 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a file only its owner may read (a keystore), replacing it.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode when opened: set it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())
+}
+
 fn init(args: InitArgs) -> anyhow::Result<()> {
     if args.accounts == 0 {
         bail!("--accounts must be at least 1");
@@ -285,7 +297,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
         ..GenesisConfig::new(addresses[0])
     };
     // Validate before writing anything (the keystore is read back relative to the file).
-    std::fs::write(&keystore, serde_json::to_string_pretty(&keys)?)
+    write_private(&keystore, &serde_json::to_string_pretty(&keys)?)
         .with_context(|| format!("writing {}", keystore.display()))?;
     write_atomic(&genesis_path, &toml::to_string(&config)?)?;
     GenesisConfig::load(&genesis_path)?;

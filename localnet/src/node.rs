@@ -1,8 +1,8 @@
 //! The running local network: the chain behind a lock, its optional data
-//! directory, the time source, the congestion model that schedules
-//! transactions on shared objects, and the checkpoint timer that seals
-//! executed transactions into checkpoints, ends the model's commits and
-//! wakes subscribers.
+//! directory (locked while the node is open, see `persist`), the time
+//! source, the congestion model that schedules transactions on shared
+//! objects, and the checkpoint timer that seals executed transactions into
+//! checkpoints, ends the model's commits and wakes subscribers.
 //!
 //! Not for: the gRPC surface (see `rpc`) or the rules (see `exec`).
 
@@ -75,7 +75,10 @@ impl Default for NodeConfig {
 
 struct Inner {
     chain: Ledger,
+    /// The data directory's log, holding its lock (`None`: in memory, or closed).
     log: Option<Log>,
+    /// Whether `close` was called: nothing executes or seals any more.
+    closed: bool,
     last_checkpoint_ms: u64,
     congestion: Option<Tracker>,
     /// Deferrals already reported in the log.
@@ -105,6 +108,9 @@ impl Node {
     /// started there before continues where it stopped (its saved genesis
     /// wins over `genesis`); otherwise the genesis is saved there first.
     /// `seed` overrides the genesis file's random seed on a first start.
+    /// The directory is locked first and stays locked until `close` or the
+    /// node's end; a directory another process holds is refused
+    /// (`persist::InUse`, naming its PID).
     pub fn open(
         genesis: &GenesisConfig,
         data_dir: Option<&Path>,
@@ -123,7 +129,7 @@ impl Node {
                     let saved = GenesisConfig::load(&data.genesis_path())?;
                     let seed = saved.seed().context("the saved genesis.toml has no random_seed")?;
                     let mut chain = genesis::build(&saved, seed, data.genesis_time()?)?;
-                    replay(&mut chain, data.records()?)?;
+                    replay(&mut chain, &data)?;
                     chain
                 } else {
                     // The saved genesis is self-contained: keystores become their addresses.
@@ -150,13 +156,23 @@ impl Node {
         let height = watch::Sender::new(chain.checkpoint_height());
         let last_checkpoint_ms = chain.last_time_ms;
         let congestion = config.congestion.map(Tracker::new);
-        let inner = Inner { chain, log, last_checkpoint_ms, congestion, reported_deferrals: 0 };
+        let inner = Inner { chain, log, closed: false, last_checkpoint_ms, congestion, reported_deferrals: 0 };
         Ok(Arc::new(Node { inner: Mutex::new(inner), height, rounds: watch::Sender::new(0), time, config }))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock is a bug; the state it left is still the best there is.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops the node: the log is closed, which unlocks the data directory
+    /// for the next network, and transactions are refused from now on.
+    /// `Localnet` calls it when it stops, so that tasks still ending (a
+    /// subscription, a connection) do not keep the directory locked.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.log = None;
     }
 
     /// Reads the chain.
@@ -197,7 +213,10 @@ impl Node {
     ) -> Result<Attempt, Reject> {
         let now_ms = self.time.now_ms();
         let mut guard = self.lock();
-        let Inner { chain, log, congestion, .. } = &mut *guard;
+        let Inner { chain, log, closed, congestion, .. } = &mut *guard;
+        if *closed {
+            return Err(Reject::Unsupported("the local network has stopped".into()));
+        }
         let digest = transaction.digest();
         if chain.txs.contains_key(&digest) {
             return Ok(Attempt::Done(digest));
@@ -211,7 +230,12 @@ impl Node {
                     return Ok(Attempt::Deferred);
                 }
                 tracker.cancelled();
-                tracing::info!(%digest, ?objects, deferrals, "transaction cancelled: shared objects congested");
+                tracing::info!(
+                    %digest,
+                    objects = %objects.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(","),
+                    deferrals,
+                    "transaction cancelled: shared objects congested"
+                );
                 cancelled = Some(objects);
             }
         }
@@ -268,6 +292,9 @@ impl Node {
     pub fn maybe_seal(&self, idle: Duration) -> Option<u64> {
         let now_ms = self.time.now_ms();
         let mut inner = self.lock();
+        if inner.closed {
+            return None;
+        }
         let idle_due = now_ms.saturating_sub(inner.last_checkpoint_ms) >= idle.as_millis() as u64;
         if inner.chain.pending.is_empty() && !idle_due {
             return None;
@@ -285,9 +312,10 @@ impl Node {
         Some(sequence)
     }
 
-    /// Seals a checkpoint now, empty or not; returns its sequence number.
+    /// Seals a checkpoint now, empty or not; returns its sequence number
+    /// (after `close`, seals nothing and returns the last one).
     pub fn seal_now(&self) -> u64 {
-        self.maybe_seal(Duration::ZERO).expect("a zero idle interval always seals")
+        self.maybe_seal(Duration::ZERO).unwrap_or_else(|| *self.height.borrow())
     }
 
     /// Watches the checkpoint height.
@@ -311,22 +339,25 @@ impl Node {
     }
 }
 
-fn replay(chain: &mut Ledger, records: Vec<Record>) -> anyhow::Result<()> {
+/// Applies the log of `data` to the genesis chain; a record that does not
+/// apply is an error naming it, the likely cause and the remedy.
+fn replay(chain: &mut Ledger, data: &DataDir) -> anyhow::Result<()> {
+    let records = data.records()?;
     let total = records.len();
     for (i, record) in records.into_iter().enumerate() {
-        match record {
+        let applied = match record {
             Record::Transaction { transaction, signatures, now_ms } => {
-                execute::execute(chain, transaction, signatures, now_ms)
-                    .with_context(|| format!("replaying record {i} of {total}"))?;
+                execute::execute(chain, transaction, signatures, now_ms).map(drop)
             }
             Record::Cancelled { transaction, signatures, now_ms, congested } => {
-                execute::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested))
-                    .with_context(|| format!("replaying record {i} of {total}"))?;
+                execute::execute_or_cancel(chain, transaction, signatures, now_ms, Some(congested)).map(drop)
             }
             Record::Checkpoint { timestamp_ms } => {
                 chain.seal_checkpoint(timestamp_ms);
+                Ok(())
             }
-        }
+        };
+        applied.map_err(|reject| data.unreplayable(i, total, reject))?;
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
-use atoma_localnet::Options;
 use atoma_localnet::node::TimeSource;
+use atoma_localnet::{Localnet, Options};
 use atoma_protocol::commitment::{blake2b256, commitment};
 use atoma_protocol::{Event, ObjectId, ProtocolError, Role, Status};
 use futures::StreamExt;
@@ -216,6 +216,62 @@ async fn a_restart_on_the_same_data_dir_continues_where_it_stopped() {
     });
     // And it keeps executing.
     register_node(&mut client, &net, &accounts[0], CLASS_MIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_two_networks_appended_to_is_refused_naming_the_record_cause_and_remedy() {
+    // Two networks from one saved genesis, as two processes on one directory were.
+    let accounts = accounts(2);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let options = |d: &std::path::Path| Options { data_dir: Some(d.to_path_buf()), ..Default::default() };
+    drop(start(&genesis(&accounts), options(&a)).await); // dropping it unlocks the directory
+    std::fs::create_dir(&b).unwrap();
+    for file in std::fs::read_dir(&a).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, b.join(file.file_name().unwrap())).unwrap();
+    }
+    // Each spends account 1's gas coin at the same version.
+    for (d, collateral) in [(&a, CLASS_MIN), (&b, CLASS_MIN + 1)] {
+        let net = start(&genesis(&accounts), options(d)).await;
+        register_node(&mut client(&net), &net, &accounts[1], collateral).await;
+        net.shutdown().await;
+    }
+    let (log_a, log_b) = (std::fs::read(a.join("ledger.log")).unwrap(), std::fs::read(b.join("ledger.log")).unwrap());
+    let mut log = std::fs::OpenOptions::new().append(true).open(a.join("ledger.log")).unwrap();
+    std::io::Write::write_all(&mut log, &log_b).unwrap();
+    // The first of b's records that fails is its transaction (BCS variant 0 of `Record`).
+    let (records_a, records_b) = (frames(&log_a), frames(&log_b));
+    let failing = records_a.len() + records_b.iter().position(|r| r[0] == 0).unwrap() + 1;
+    let total = records_a.len() + records_b.len();
+
+    let Err(e) = Localnet::start(&genesis(&accounts), options(&a)).await else {
+        panic!("a ledger two networks wrote replays")
+    };
+    let message = format!("{e:#}");
+    let record = format!("record {failing} of {total} in {}", a.join("ledger.log").display());
+    let restart = format!("atoma-localnet start --genesis {}", a.join("genesis.toml").display());
+    for part in [
+        record.as_str(),
+        "does not apply",
+        "two processes appended to this ledger",
+        restart.as_str(),
+        "--data-dir NEW_DIR",
+        "atoma-localnet init --dir",
+    ] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+}
+
+/// The records of a ledger.log: `u32` little-endian length || BCS(Record), each.
+fn frames(mut log: &[u8]) -> Vec<&[u8]> {
+    let mut frames = Vec::new();
+    while let Some((len, rest)) = log.split_first_chunk::<4>() {
+        let (frame, rest) = rest.split_at(u32::from_le_bytes(*len) as usize);
+        frames.push(frame);
+        log = rest;
+    }
+    frames
 }
 
 #[tokio::test(flavor = "multi_thread")]
