@@ -158,17 +158,42 @@ impl Output {
         }
     }
 
+    /// Bytes read as little-endian u32 token ids (the test GPT's output),
+    /// when their length is a multiple of four.
+    pub fn u32_tokens(bytes: &[u8]) -> Option<Vec<u32>> {
+        if bytes.is_empty() || bytes.len() % 4 != 0 {
+            return None;
+        }
+        Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// Token ids separated by spaces.
+    pub fn tokens_line(tokens: &[u32]) -> String {
+        tokens.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+    }
+
     /// One line for people: the text, the embeddings' shape and first
     /// values, the refusal, or the size of other bytes.
     pub fn summary(&self) -> String {
         match self {
-            Output::Text(t) => format!("{:?} ({} tokens, {:?})", t.text, t.tokens.len(), t.finish_reason),
+            Output::Text(t) => format!(
+                "{:?} ({} tokens, finished by {})",
+                t.text,
+                t.tokens.len(),
+                match t.finish_reason {
+                    FinishReason::Stop => "a stop token",
+                    FinishReason::Length => "max_tokens",
+                }
+            ),
             Output::Embeddings(e) => {
                 let first: Vec<String> = e.values.iter().take(4).map(|v| format!("{v:.4}")).collect();
                 format!("embeddings [{}, {}]: [{}, …]", e.rows, e.dims, first.join(", "))
             }
             Output::Error(e) => format!("refused ({}): {}", e.code, e.message),
-            Output::Bytes(b) => format!("{} bytes", b.len()),
+            Output::Bytes(b) => match Output::u32_tokens(b) {
+                Some(tokens) => format!("{} bytes, as u32 token ids: {}", b.len(), Output::tokens_line(&tokens)),
+                None => format!("{} bytes", b.len()),
+            },
         }
     }
 }

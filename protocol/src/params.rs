@@ -39,6 +39,146 @@ pub const MAX_PROFILE_LEN: usize = 256;
 /// Longest input URI (bytes).
 pub const MAX_URI_LEN: usize = 512;
 
+/// What a parameter counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Unit {
+    /// An amount of MIST.
+    Mist,
+    /// A duration in milliseconds.
+    Ms,
+    /// A share in basis points (10,000 is the whole).
+    Bps,
+    /// A number of things.
+    Count,
+    /// A size in bytes.
+    Bytes,
+}
+
+impl Unit {
+    /// The unit's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Mist => "MIST",
+            Unit::Ms => "ms",
+            Unit::Bps => "basis points",
+            Unit::Count => "count",
+            Unit::Bytes => "bytes",
+        }
+    }
+}
+
+/// One parameter as `set_params` checks it: its name, unit, meaning and
+/// allowed range. The tools' help and `Params::violations` both read
+/// `PARAMS`, so what they say is what the chain enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamInfo {
+    /// The field's name.
+    pub name: &'static str,
+    /// What it counts.
+    pub unit: Unit,
+    /// What it does, in a sentence.
+    pub about: &'static str,
+    /// The smallest value `set_params` accepts.
+    pub min: u64,
+    /// The largest value `set_params` accepts.
+    pub max: u64,
+}
+
+impl ParamInfo {
+    /// The range in words: `between 1 and 32`, `at least 5000`, `any`.
+    pub fn range(&self) -> String {
+        match (self.min, self.max) {
+            (0, u64::MAX) => "any value".into(),
+            (min, u64::MAX) => format!("at least {min}"),
+            (0, max) => format!("at most {max}"),
+            (min, max) => format!("between {min} and {max}"),
+        }
+    }
+}
+
+/// Every parameter, in the Move order of `Params::values`. Besides these
+/// ranges, `min_timeout_ms` must be at most `max_timeout_ms`.
+pub const PARAMS: [ParamInfo; 12] = [
+    ParamInfo {
+        name: "min_fee_per_execution",
+        unit: Unit::Mist,
+        about: "minimum fee per expected execution (a request's minimum fee is this times its executions)",
+        min: 0,
+        max: u64::MAX,
+    },
+    ParamInfo {
+        name: "min_timeout_ms",
+        unit: Unit::Ms,
+        about: "what a commit timeout holds besides the runs of models: seeing the seat, fetching the input, landing the commit",
+        min: LATENCY_FLOOR_MS,
+        max: MAX_DURATION_MS,
+    },
+    ParamInfo {
+        name: "max_timeout_ms",
+        unit: Unit::Ms,
+        about: "longest commit timeout a requester may ask for",
+        min: 0,
+        max: MAX_DURATION_MS,
+    },
+    ParamInfo {
+        name: "reveal_window_ms",
+        unit: Unit::Ms,
+        about: "length of a reveal phase, and of a Sealed request's verification window",
+        min: LATENCY_FLOOR_MS,
+        max: MAX_DURATION_MS,
+    },
+    ParamInfo {
+        name: "timeout_slash_bps",
+        unit: Unit::Bps,
+        about: "share of its stake a node loses for missing a commit deadline",
+        min: 0,
+        max: BPS,
+    },
+    ParamInfo {
+        name: "protocol_share_bps",
+        unit: Unit::Bps,
+        about: "share of every slashed amount that goes to the treasury",
+        min: 0,
+        max: BPS,
+    },
+    ParamInfo {
+        name: "max_retries",
+        unit: Unit::Count,
+        about: "refills of a request's empty seats before it gives up",
+        min: 0,
+        max: RETRIES_LIMIT,
+    },
+    ParamInfo {
+        name: "unbonding_delay_ms",
+        unit: Unit::Ms,
+        about: "time between a node's request to leave and its withdrawal (fixed when it asks)",
+        min: 0,
+        max: MAX_DURATION_MS,
+    },
+    ParamInfo { name: "max_n", unit: Unit::Count, about: "largest n in any mode", min: 1, max: MAX_N_LIMIT },
+    ParamInfo {
+        name: "sealed_pool_factor",
+        unit: Unit::Count,
+        about: "a Sealed pool holds this many candidates per verifier",
+        min: 1,
+        max: POOL_FACTOR_LIMIT,
+    },
+    ParamInfo {
+        name: "max_inline_input",
+        unit: Unit::Bytes,
+        about: "largest input stored on chain (larger inputs go by URI)",
+        min: 1,
+        max: INLINE_INPUT_LIMIT,
+    },
+    ParamInfo {
+        name: "grace_ms",
+        unit: Unit::Ms,
+        about: "how long the first expire after a deadline extends it before anyone is slashed",
+        min: LATENCY_FLOOR_MS,
+        max: MAX_DURATION_MS,
+    },
+];
+
 /// The network's parameters.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Params {
@@ -106,34 +246,10 @@ impl Params {
                 out.push(rule);
             }
         };
-        let floor = LATENCY_FLOOR_MS;
-        check(self.min_timeout_ms >= floor, format!("min_timeout_ms must be at least {floor}"));
+        for (info, value) in PARAMS.iter().zip(self.values()) {
+            check((info.min..=info.max).contains(&value), format!("{} must be {}", info.name, info.range()));
+        }
         check(self.min_timeout_ms <= self.max_timeout_ms, "min_timeout_ms must be at most max_timeout_ms".into());
-        check(self.max_timeout_ms <= MAX_DURATION_MS, format!("max_timeout_ms must be at most {MAX_DURATION_MS}"));
-        check(
-            (floor..=MAX_DURATION_MS).contains(&self.reveal_window_ms),
-            format!("reveal_window_ms must be between {floor} and {MAX_DURATION_MS}"),
-        );
-        check(
-            self.unbonding_delay_ms <= MAX_DURATION_MS,
-            format!("unbonding_delay_ms must be at most {MAX_DURATION_MS}"),
-        );
-        check(self.timeout_slash_bps <= BPS, format!("timeout_slash_bps must be at most {BPS}"));
-        check(self.protocol_share_bps <= BPS, format!("protocol_share_bps must be at most {BPS}"));
-        check(self.max_retries <= RETRIES_LIMIT, format!("max_retries must be at most {RETRIES_LIMIT}"));
-        check((1..=MAX_N_LIMIT).contains(&self.max_n), format!("max_n must be between 1 and {MAX_N_LIMIT}"));
-        check(
-            (1..=POOL_FACTOR_LIMIT).contains(&self.sealed_pool_factor),
-            format!("sealed_pool_factor must be between 1 and {POOL_FACTOR_LIMIT}"),
-        );
-        check(
-            (1..=INLINE_INPUT_LIMIT).contains(&self.max_inline_input),
-            format!("max_inline_input must be between 1 and {INLINE_INPUT_LIMIT}"),
-        );
-        check(
-            (floor..=MAX_DURATION_MS).contains(&self.grace_ms),
-            format!("grace_ms must be between {floor} and {MAX_DURATION_MS}"),
-        );
         out
     }
 
@@ -207,6 +323,19 @@ pub fn bps_of(amount: u64, bps: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_names_every_field_in_move_order_and_holds_the_defaults() {
+        let fields = serde_json::to_value(Params::default()).unwrap();
+        let names: Vec<&str> = fields.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(names, PARAMS.map(|p| p.name));
+        for (info, value) in PARAMS.iter().zip(Params::default().values()) {
+            assert!((info.min..=info.max).contains(&value), "{} default {value}: {}", info.name, info.range());
+        }
+        let mut low = Params::default();
+        low.grace_ms = LATENCY_FLOOR_MS - 1;
+        assert_eq!(low.violations(), [format!("grace_ms must be between {LATENCY_FLOOR_MS} and {MAX_DURATION_MS}")]);
+    }
 
     #[test]
     fn defaults_are_valid() {

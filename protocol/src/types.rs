@@ -261,6 +261,26 @@ pub enum SlashReason {
     WrongOutput,
 }
 
+impl SlashReason {
+    /// The reason in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SlashReason::Timeout => "did not commit in time",
+            SlashReason::Withheld => "committed but withheld its reveal",
+            SlashReason::WrongOutput => "revealed an output the deciding quorum rejected",
+        }
+    }
+
+    /// The reason's name (`timeout`, `withheld`, `wrong_output`), for JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlashReason::Timeout => "timeout",
+            SlashReason::Withheld => "withheld",
+            SlashReason::WrongOutput => "wrong_output",
+        }
+    }
+}
+
 /// Why a request failed (the fee goes back to the requester, less the
 /// minimum fee for `InputUnavailable`; slashed stake to the class's revenue).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -324,6 +344,21 @@ pub enum Status {
     /// Ended without an output: the fee refunded (less the minimum fee when
     /// the input could not be had), the pool to the class's revenue.
     Failed,
+}
+
+impl Status {
+    /// The status's name (`committing`, `finalized`, …), for messages and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Committing => "committing",
+            Status::Verifying => "verifying",
+            Status::Selecting => "selecting",
+            Status::Disputed => "disputed",
+            Status::Revealing => "revealing",
+            Status::Finalized => "finalized",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 impl Status {

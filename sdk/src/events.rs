@@ -54,6 +54,18 @@ pub enum Start {
     After(EventCursor),
 }
 
+impl std::fmt::Display for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Start::Tip => write!(f, "the next checkpoint"),
+            Start::Checkpoint(c) => write!(f, "checkpoint {c}"),
+            Start::After(c) => {
+                write!(f, "after event {} of transaction {} of checkpoint {}", c.event, c.transaction, c.checkpoint)
+            }
+        }
+    }
+}
+
 /// One of the package's events with where and when it happened.
 #[derive(Clone, Debug)]
 pub struct PackageEvent {

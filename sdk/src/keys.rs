@@ -122,6 +122,7 @@ pub struct Keystore {
 impl Keystore {
     /// Reads a keystore file.
     pub fn load(path: &Path) -> Result<Keystore> {
+        warn_if_shared(path);
         let text = std::fs::read_to_string(path)
             .map_err(|e| SdkError::key(format!("reading keystore {}", path.display())).because(e))?;
         Keystore::parse(&text).map_err(|e| SdkError::key(format!("keystore {}", path.display())).because(e))
@@ -173,11 +174,33 @@ impl Keystore {
     }
 }
 
+/// Warns when a keystore can be read by other users than its owner.
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            "keystore {} can be read by other users (mode {:o}): run `chmod 600 {}`",
+            path.display(),
+            meta.permissions().mode() & 0o777,
+            path.display()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_path: &Path) {}
+
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::PermissionsExt;
     let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode when opened: set it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(text.as_bytes())
 }
 

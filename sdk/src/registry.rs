@@ -248,6 +248,60 @@ impl Chain {
         contents(&o, &format!("request {request}"))
     }
 
+    /// Every event of a request, oldest first, read back through its
+    /// versions: each version of the request object names the transaction
+    /// that wrote it, and that transaction's effects the version before.
+    /// Costs two reads per transaction of the request (a few dozen at most).
+    pub async fn request_events(&self, request: Address) -> Result<Vec<atoma_protocol::Event>> {
+        let id = ObjectId::from(request);
+        let package = self.identity().type_origin;
+        let mut version = None;
+        let mut history = Vec::new();
+        loop {
+            let mut req =
+                proto::GetObjectRequest::new(&request).with_read_mask(FieldMask::from_paths(["previous_transaction"]));
+            req.version = version;
+            let object = self
+                .rpc()
+                .ledger_client()
+                .get_object(req)
+                .await
+                .map_err(|e| SdkError::rpc(format!("reading request {request}"), e))?
+                .into_inner()
+                .object;
+            let Some(digest) = object.and_then(|o| o.previous_transaction) else { return Ok(history) };
+            let req = proto::GetTransactionRequest::default()
+                .with_digest(digest.clone())
+                .with_read_mask(FieldMask::from_paths(["events", "effects"]));
+            let tx = self
+                .rpc()
+                .ledger_client()
+                .get_transaction(req)
+                .await
+                .map_err(|e| SdkError::rpc(format!("reading transaction {digest}"), e))?
+                .into_inner()
+                .transaction
+                .ok_or_else(|| SdkError::decode(format!("transaction {digest} came back empty")))?;
+            let mut events: Vec<_> = crate::chain::decode_events(&package, tx.events.as_ref())?
+                .into_iter()
+                .filter(|e| e.request_id() == Some(id))
+                .collect();
+            events.append(&mut history);
+            history = events;
+            let request_text = request.to_string();
+            let before = tx
+                .effects
+                .as_ref()
+                .and_then(|e| e.changed_objects.iter().find(|c| c.object_id.as_deref() == Some(&request_text)))
+                .and_then(|c| c.input_version)
+                .filter(|v| *v > 0);
+            match before {
+                Some(v) if Some(v) != version => version = Some(v),
+                _ => return Ok(history),
+            }
+        }
+    }
+
     /// The objects of type `package::module::name` that `owner` holds, with their contents.
     pub async fn owned_of_type(&self, owner: Address, type_: (&str, &str)) -> Result<Vec<(Address, Vec<u8>)>> {
         let object_type = format!("{}::{}::{}", self.identity().type_origin, type_.0, type_.1);

@@ -310,6 +310,10 @@ async fn bad_connections_name_what_is_wrong() {
     let keys = keys(1);
     let net = Net::start(&keys, false).await;
     let err = Chain::connect("not a url", net.package(), net.network(), keys[0].clone()).await.err().unwrap();
+    assert!(err.to_string().contains("has no scheme"), "{err}");
+    let err = Chain::connect("127.0.0.1:9000", net.package(), net.network(), keys[0].clone()).await.err().unwrap();
+    assert!(err.to_string().contains("write http://127.0.0.1:9000"), "{err}");
+    let err = Chain::connect("http://[::1", net.package(), net.network(), keys[0].clone()).await.err().unwrap();
     assert!(err.to_string().contains("bad node URL"), "{err}");
     let err = Chain::connect(&net.net.url(), net.package(), Address::from_static("0x1234"), keys[0].clone())
         .await

@@ -45,6 +45,16 @@ impl Session {
 
     fn run(&mut self, name: &str, args: &[&str]) -> Output {
         let out = self.command(name).args(args).output().unwrap();
+        self.keep(name, args, out)
+    }
+
+    /// Runs a command from another directory than the session's.
+    fn run_in(&mut self, dir: &Path, name: &str, args: &[&str]) -> Output {
+        let out = self.command(name).current_dir(dir).args(args).output().unwrap();
+        self.keep(name, args, out)
+    }
+
+    fn keep(&mut self, name: &str, args: &[&str], out: Output) -> Output {
         let text = format!(
             "$ {name} {}\n{}{}",
             args.join(" "),
@@ -126,8 +136,19 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let envs = s.ok("atoma", &["env", "list"]);
     assert!(envs.contains("* published") && envs.matches(&info_field(&info, "network")).count() == 2, "{envs}");
     s.ok("atoma", &["env", "use", "local"]);
+    // Keystores are readable by their owner only.
+    let mode =
+        |p: &str| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.dir.join(p)).unwrap().permissions());
+    assert_eq!(mode("net/sui.keystore") & 0o777, 0o600);
     let keystore = format!("net/sui.keystore#{admin}");
     assert_eq!(s.ok("atoma", &["key", "use", &keystore]), admin);
+    // The key is stored with its absolute path: it works from any directory.
+    let elsewhere = s.dir.join("home");
+    let shown = s.run_in(&elsewhere, "atoma", &["key", "show"]);
+    assert!(shown.status.success() && String::from_utf8_lossy(&shown.stdout).contains(&admin), "{shown:?}");
+    // A URL without its scheme is refused with the fix.
+    let e = s.fails("atoma", &["classes", "--url", "127.0.0.1:9000"]);
+    assert!(e.contains("write http://127.0.0.1:9000"), "{e}");
 
     // The admin sets the network up: a class, its model, a short unbonding delay.
     let class = ClassSpec { threads: 1 };
@@ -166,6 +187,15 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     assert!(s.ok("atoma", &["admin", "set-params", "--unbonding-delay-ms", "1500"]).contains("unbonding_delay_ms"));
     let e = s.fails("atoma", &["admin", "set-params", "--max-n", "0"]);
     assert!(e.contains("max_n must be between 1 and"), "{e}");
+    // The parameters with their units and ranges, as set-params' help gives them.
+    let params = s.ok("atoma", &["params"]);
+    assert!(params.contains("unbonding_delay_ms") && params.contains("1500 ms (1.5 s)"), "{params}");
+    assert!(params.contains("grace_ms") && params.contains("between 5000 and 31536000000"), "{params}");
+    let help = s.ok("atoma", &["admin", "set-params", "--help"]);
+    assert!(help.contains("--grace-ms <MS>") && help.contains("between 5000 and 31536000000"), "{help}");
+    // Global flags go after the subcommand too.
+    let e = s.fails("atoma", &["admin", "withdraw-treasury", "--amount", "1", "--key", &keystore]);
+    assert!(e.contains("the treasury holds 0 MIST"), "{e}");
     let e = s.fails("atoma", &["admin", "withdraw-treasury", "--amount", "1"]);
     assert!(e.contains("the treasury holds 0 MIST"), "{e}");
     let classes = s.ok("atoma", &["classes"]);
@@ -214,6 +244,22 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let request = submitted["request"].as_str().unwrap().to_string();
     let shown = s.ok("atoma", &["status", &request]);
     assert!(shown.contains("finalized") && shown.contains("executor"), "{shown}");
+    // The fee as paid, not what the request object still holds; what happened, in words.
+    assert!(shown.contains("fee paid  1000000 MIST (0.001 SUI)") && shown.contains("finalized: output"), "{shown}");
+    assert!(shown.contains("UTC") && !shown.contains(" fee 0 "), "{shown}");
+    // The test model's output is its token ids.
+    let tokens =
+        s.ok("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "hello", "--max-tokens", "4", "--n", "1"]);
+    assert_eq!(tokens.split(' ').filter(|t| t.parse::<u32>().is_ok()).count(), 4, "{tokens}");
+    // Exit statuses: a refused input, a wait that ran out.
+    let refused = s.run("atoma", &["submit", "--model", "tiny-gpt", "--input", "not json", "--n", "1"]);
+    assert_eq!(refused.status.code(), Some(4), "a refused input");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the model refused the input (invalid_json)"));
+    let waited = s.run("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--n", "1", "--wait-s", "0"]);
+    assert_eq!(waited.status.code(), Some(5), "a wait that ran out");
+    assert!(String::from_utf8_lossy(&waited.stderr).contains("did not settle within --wait-s 0"));
+    let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--n", "1", "--p", "0.5"]);
+    assert!(e.contains("--p is the check probability of cross-validation and sealed"), "{e}");
     let e = s.fails("atoma", &["status", &node]);
     assert!(e.contains("not a request"), "{e}");
     let e = s.fails("atoma", &["submit", "--model", "nope", "--prompt", "x"]);
@@ -224,6 +270,38 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     assert!(e.contains("below the network's minimum of 1000000 MIST"), "{e}");
     let e = s.fails("atoma", &["submit", "--model", "tiny-gpt", "--prompt", "x", "--timeout-ms", "1"]);
     assert!(e.contains("below the shortest commit timeout of tiny-gpt: 7000 ms"), "{e}");
+
+    // A second operator's node registers and never runs: a silent member.
+    let silent = s.ok("atoma", &["keygen", "--keystore", "silent/op.keystore"]);
+    s.ok("atoma-localnet", &["faucet", &silent, "20000000000", "--url", &faucet]);
+    let silent_port = atoma_localnet::ports::unused_port().unwrap();
+    let silent_toml = node_toml(&format!("127.0.0.1:{silent_port}"))
+        .replace(&format!("op/op.keystore#{operator}"), &format!("silent/op.keystore#{silent}"))
+        .replace("data_dir = \"node\"", "data_dir = \"silent/node\"");
+    std::fs::write(s.dir.join("silent.toml"), silent_toml).unwrap();
+    s.ok("atoma-node", &["--config", "silent.toml", "register", "--collateral", "4000000000"]);
+    // The live node's output is shown the moment it is served, before the
+    // silent member is slashed; the request then fails (its seat cannot be
+    // refilled) and the command exits with status 3.
+    let args = ["submit", "--model", "tiny-gpt", "--prompt", "hello", "--max-tokens", "4", "--n", "2"];
+    let failed = s.run("atoma", &[&args[..], &["--timeout-ms", "7000"]].concat());
+    assert_eq!(failed.status.code(), Some(3), "a failed request");
+    let progress = String::from_utf8_lossy(&failed.stderr).to_string();
+    let at = |what: &str| progress.find(what).unwrap_or_else(|| panic!("no {what:?} in:\n{progress}"));
+    assert!(at("first output from node") < at("slashed"), "{progress}");
+    assert!(at("slashed") < at("failed: a seat stayed empty"), "{progress}");
+    let failed = s.run("atoma", &[&args[..], &["--timeout-ms", "7000", "--json"]].concat());
+    assert_eq!(failed.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();
+    let steps = report["timeline"].as_array().unwrap();
+    let step = |event: &str| {
+        steps.iter().find(|s| s["event"] == event).unwrap_or_else(|| panic!("no {event} in {report}"))["seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(step("FirstOutput") <= step("NodeSlashed") && step("NodeSlashed") <= step("RequestFailed"), "{report}");
+    assert_eq!(report["first_output"]["seconds"].as_f64(), Some(step("FirstOutput")), "{report}");
+    assert_eq!(report["outcome"]["reason"], "timeout", "{report}");
 
     // The operator's life, beside the running node.
     assert_eq!(s.ok("atoma-node", &["add-collateral", "700000000"]), "2700000000");
@@ -244,10 +322,88 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let again = s.ok("atoma-node", &["register"]);
     assert_ne!(again, node, "a new node");
 
+    // With the chain down, the node's status still shows its local state.
+    let mut localnet = s.children.remove(0);
+    let _ = localnet.kill();
+    let _ = localnet.wait();
+    let status = s.ok("atoma-node", &["status"]);
+    assert!(status.contains("chain unreachable") && status.contains("database:"), "{status}");
+
     // What users read: no Rust debug formatting in any text output.
     for text in &s.printed {
         for debug in ["Address(", "Some(", "None)", "InputSpec", "Digest(", "EventCursor"] {
             assert!(!text.contains(debug), "{debug} in:\n{text}");
         }
     }
+}
+
+/// A command's help and its subcommands' names.
+fn help(name: &str, path: &[String]) -> Option<(String, Vec<String>)> {
+    let out = Command::new(bin(name).unwrap()).args(path).arg("--help").env("NO_COLOR", "1").output().unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let commands = text
+        .split("Commands:")
+        .nth(1)
+        .map(|list| {
+            list.lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|c| *c != "help")
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((text, commands))
+}
+
+#[test]
+fn every_command_and_flag_a_help_text_names_exists() {
+    let binaries = ["atoma", "atoma-node", "atoma-model", "atoma-localnet"];
+    // Every help text of every binary, walking the subcommands.
+    let mut texts = Vec::new();
+    for name in binaries {
+        let mut todo = vec![Vec::<String>::new()];
+        while let Some(path) = todo.pop() {
+            let (text, commands) = help(name, &path).unwrap_or_else(|| panic!("{name} {path:?} --help failed"));
+            for c in commands {
+                todo.push([path.clone(), vec![c]].concat());
+            }
+            texts.push((format!("{name} {}", path.join(" ")), text));
+        }
+    }
+    assert!(texts.len() > 30, "{} help texts", texts.len());
+    // Each `binary word …` quoted in a help names a command that exists, and each --flag after it is one of its flags.
+    let mut checked = 0;
+    for (whose, text) in &texts {
+        for quoted in text.split('`').skip(1).step_by(2) {
+            let mut words = quoted.split_whitespace();
+            let Some(name) = words.next().filter(|w| binaries.contains(w)) else { continue };
+            let mut path: Vec<String> = Vec::new();
+            let (mut text, mut commands) = help(name, &path).unwrap();
+            for word in words {
+                if word.starts_with("--") {
+                    let flag = word.split(['=', ' ']).next().unwrap();
+                    assert!(
+                        text.contains(&format!("{flag} ")) || text.contains(&format!("{flag}\n")),
+                        "`{quoted}` in the help of {whose}: {name} {} has no {flag}",
+                        path.join(" ")
+                    );
+                } else if !commands.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                    assert!(
+                        commands.iter().any(|c| c == word),
+                        "`{quoted}` in the help of {whose}: {name} {} has no command {word}",
+                        path.join(" ")
+                    );
+                    path.push(word.to_string());
+                    (text, commands) = help(name, &path).unwrap();
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} commands named in help texts");
 }

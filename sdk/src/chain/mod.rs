@@ -188,8 +188,7 @@ impl Chain {
     /// Connects to a node at `url` for the package's `network` object, signing with `key`.
     /// Checks that the network object exists and belongs to `package`.
     pub async fn connect(url: &str, package: Address, network: Address, key: Key) -> Result<Chain> {
-        let rpc =
-            sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url:?}: {e}")))?;
+        let rpc = rpc_client(url)?;
         let mut chain = Chain {
             rpc,
             identity: Identity {
@@ -330,6 +329,17 @@ impl Chain {
     }
 }
 
+/// A gRPC client for the Sui node at `url`; a URL without its scheme is
+/// refused with the fix (`http://` for a local network).
+pub fn rpc_client(url: &str) -> Result<sui_rpc::Client> {
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(SdkError::InvalidArgument(format!(
+            "the node URL {url} has no scheme: write http://{url} (a local network) or https://{url}"
+        )));
+    }
+    sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url}: {e}")))
+}
+
 /// The latest checkpoint of the node behind `rpc` (`GetServiceInfo`).
 pub async fn checkpoint_height(rpc: &mut sui_rpc::Client) -> Result<u64> {
     rpc.ledger_client()
@@ -345,8 +355,7 @@ pub async fn checkpoint_height(rpc: &mut sui_rpc::Client) -> Result<u64> {
 /// the package id, the shared `Network` and the `AdminCap` (from the
 /// `NetworkCreated` event that the package's `init` emits).
 pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Address, Address)> {
-    let mut rpc =
-        sui_rpc::Client::new(url).map_err(|e| SdkError::InvalidArgument(format!("bad node URL {url:?}: {e}")))?;
+    let mut rpc = rpc_client(url)?;
     let req = proto::GetTransactionRequest::default().with_digest(digest.to_string()).with_read_mask(mask(&["events"]));
     let tx = rpc
         .ledger_client()

@@ -46,6 +46,26 @@ impl RequestHandle {
 
     /// As `finality`, waiting at most `timeout`.
     pub async fn finality_within(&self, timeout: Duration) -> Result<Attestation> {
+        self.follow(timeout, None).await
+    }
+
+    /// As `finality_within`, sending each event of the request on
+    /// `progress` the moment the handle sees it (selections, commitments,
+    /// abstentions, slashes, extensions, disputes, the outcome), so that a
+    /// caller can show them while it waits.
+    pub async fn finality_reporting(
+        &self,
+        timeout: Duration,
+        progress: tokio::sync::mpsc::UnboundedSender<Event>,
+    ) -> Result<Attestation> {
+        self.follow(timeout, Some(&progress)).await
+    }
+
+    async fn follow(
+        &self,
+        timeout: Duration,
+        progress: Option<&tokio::sync::mpsc::UnboundedSender<Event>>,
+    ) -> Result<Attestation> {
         let give_up = Instant::now() + timeout;
         let chain = &self.client.chain;
         let mut events =
@@ -69,6 +89,10 @@ impl RequestHandle {
             }
             if !seen.transactions.contains(&event.transaction) {
                 seen.transactions.push(event.transaction);
+            }
+            if let Some(progress) = progress {
+                // A caller that stopped listening does not stop the wait.
+                let _ = progress.send(event.event.clone());
             }
             if let Some(outcome) = self.on_event(&mut seen, &event.event).await? {
                 return Ok(self.attestation(outcome, seen.transactions));

@@ -1,5 +1,6 @@
 //! `atoma-node status`: the node's standing on chain and its database's
-//! summary (read from the running node when it holds the database).
+//! summary (read from the running node when it holds the database); the
+//! summary alone, with "chain unreachable", when the chain does not answer.
 
 use anyhow::{Context, bail};
 use atoma_executor::node::config::Config;
@@ -16,11 +17,20 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         (None, Some(s)) => s.parse().context("the node id in the database")?,
         (None, None) => bail!("this node is not registered: run `atoma-node register` first"),
     };
-    let chain = connect(config).await?;
-    let node = chain.node(id).await?;
-    let class = match &node {
-        Some(n) => Some(chain.class(n.class_id).await?),
-        None => None,
+    // The local state is shown whether or not the chain answers.
+    let on_chain = async {
+        let chain = connect(config).await?;
+        let node = chain.node(id).await?;
+        let class = match &node {
+            Some(n) => Some(chain.class(n.class_id).await?),
+            None => None,
+        };
+        anyhow::Ok((node, class))
+    }
+    .await;
+    let (node, class, unreachable) = match on_chain {
+        Ok((node, class)) => (node, class, None),
+        Err(e) => (None, None, Some(format!("{e:#}"))),
     };
     let standing = node
         .as_ref()
@@ -37,7 +47,9 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         let out = serde_json::json!({
             "node": id.to_string(),
             "process": process,
-            "registered": node.is_some(),
+            "chain": if unreachable.is_some() { "unreachable" } else { "reachable" },
+            "chain_error": unreachable,
+            "registered": unreachable.is_none().then_some(node.is_some()),
             "class": class.as_ref().map(|c| c.name.clone()),
             "min_collateral": class.as_ref().map(|c| c.min_collateral),
             "collateral": node.as_ref().map(|n| n.collateral),
@@ -56,6 +68,10 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     match (&node, &class, standing) {
+        _ if unreachable.is_some() => println!(
+            "node {id} ({process}): chain unreachable, its standing is unknown ({})",
+            unreachable.as_deref().unwrap_or_default()
+        ),
         (Some(n), Some(c), Some(standing)) => {
             println!(
                 "node {id} ({process}): class {}, collateral {} MIST (locked {}, class minimum {}), open tasks {}, completed {}, slashed {}",

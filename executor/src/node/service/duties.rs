@@ -93,7 +93,15 @@ impl Service {
                     Some(t) => (ms(t.assigned.elapsed()), ms(t.ready), ms(t.model)),
                     None => (0.0, 0.0, 0.0),
                 };
-                tracing::info!(request = %request, node = %self.node, primary, pipeline_ms, ready_ms, model_ms, "committed");
+                tracing::info!(
+                    request = %request,
+                    node = %self.node,
+                    primary,
+                    pipeline_ms = %format_args!("{pipeline_ms:.1}"),
+                    ready_ms = %format_args!("{ready_ms:.1}"),
+                    model_ms = %format_args!("{model_ms:.1}"),
+                    "committed"
+                );
                 self.crash_point("after-commit");
                 Ok(())
             }

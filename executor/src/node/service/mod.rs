@@ -237,7 +237,7 @@ impl Service {
             (None, Some(checkpoint)) => Start::Checkpoint(checkpoint),
             (None, None) => Start::Tip,
         };
-        tracing::info!(node = %self.node, ?start, "following the package's events");
+        tracing::info!(node = %self.node, %start, "following the package's events");
         let mut events = EventStream::new(self.chain.rpc(), self.chain.identity().type_origin, start);
         loop {
             let e = events.next().await?;
@@ -310,12 +310,12 @@ impl Service {
                 self.metrics.assigned.inc();
                 let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
                 self.timings.lock().expect("timings").insert(request, timing);
-                tracing::info!(request = %request, node = %self.node, role = ?s.role, "assigned");
+                tracing::info!(request = %request, node = %self.node, role = s.role.name(), "assigned");
                 self.db.update_task(&request, |_| {})?;
             }
             Event::NodeSlashed(s) if s.node_id == me => {
                 self.metrics.slashed.inc();
-                tracing::warn!(request = %request, node = %self.node, reason = ?s.reason, amount = s.amount, "slashed");
+                tracing::warn!(request = %request, node = %self.node, reason = s.reason.name(), amount = s.amount, "slashed");
                 let service = self.clone();
                 tokio::spawn(async move { service.check_standing().await });
             }
@@ -369,7 +369,7 @@ impl Service {
             // A task that ends without a commitment (a bad input, a replaced node) leaves no timing behind.
             self.timings.lock().expect("timings").remove(&request);
             self.outputs.notify_waiters();
-            tracing::info!(request = %request, node = %self.node, status = ?req.status, "task done");
+            tracing::info!(request = %request, node = %self.node, status = req.status.name(), "task done");
             return Ok(());
         }
         let index = index.expect("checked above");

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN};
+use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, PARAMS, Unit};
 use atoma_protocol::{Digest, Params};
 use atoma_sdk::Chain;
 use atoma_sdk::http::hex;
@@ -21,7 +21,7 @@ pub struct AdminArgs {
     #[command(flatten)]
     key: KeyArgs,
     /// The AdminCap's id (default: the environment's, else the one the key's address holds).
-    #[arg(long, env = "ATOMA_ADMIN_CAP")]
+    #[arg(long, global = true, env = "ATOMA_ADMIN_CAP")]
     admin_cap: Option<Address>,
     #[command(subcommand)]
     command: AdminCommand,
@@ -35,8 +35,9 @@ enum AdminCommand {
         /// The class's name, which nodes give as `class.name` (e.g. cpu-avx2-t1/torch-2.13.0).
         #[arg(long)]
         name: String,
-        /// The determinism profile, as `atoma-node`'s configuration prints it
-        /// (e.g. device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0).
+        /// The determinism profile, as `atoma-model profile` prints it on a
+        /// machine of the class (its `chain_profile`, e.g.
+        /// device=cpu;dtype=f32;threads=1;cpu_capability=avx2;libtorch=2.13.0).
         #[arg(long)]
         profile: String,
         /// Minimum collateral of a node (MIST).
@@ -71,7 +72,9 @@ enum AdminCommand {
         #[arg(long)]
         max_run_ms: u64,
     },
-    /// Changes protocol parameters; the others keep their values.
+    /// Changes protocol parameters; the others keep their values (`atoma
+    /// params` shows them). The chain refuses a set that breaks a range below
+    /// or puts min_timeout_ms above max_timeout_ms; the command checks first.
     SetParams(ParamFlags),
     /// Moves every class's revenue (or one class's) to the treasury.
     SweepRevenue {
@@ -93,59 +96,63 @@ enum AdminCommand {
     Migrate,
 }
 
-/// One flag per protocol parameter (docs/protocol.md, "Parameters").
-#[derive(Args)]
+/// One optional flag per protocol parameter, built from the table the
+/// checks read (`atoma_protocol::params::PARAMS`), so each flag's help
+/// gives the unit and range `set_params` enforces.
 struct ParamFlags {
-    #[arg(long)]
-    min_fee_per_execution: Option<u64>,
-    #[arg(long)]
-    min_timeout_ms: Option<u64>,
-    #[arg(long)]
-    max_timeout_ms: Option<u64>,
-    #[arg(long)]
-    reveal_window_ms: Option<u64>,
-    #[arg(long)]
-    timeout_slash_bps: Option<u64>,
-    #[arg(long)]
-    protocol_share_bps: Option<u64>,
-    #[arg(long)]
-    max_retries: Option<u64>,
-    #[arg(long)]
-    unbonding_delay_ms: Option<u64>,
-    #[arg(long)]
-    max_n: Option<u64>,
-    #[arg(long)]
-    sealed_pool_factor: Option<u64>,
-    #[arg(long)]
-    max_inline_input: Option<u64>,
-    #[arg(long)]
-    grace_ms: Option<u64>,
+    values: [Option<u64>; 12],
+}
+
+impl clap::FromArgMatches for ParamFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(ParamFlags { values: PARAMS.map(|p| matches.get_one::<u64>(p.name).copied()) })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for ParamFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let defaults = Params::default().values();
+        PARAMS.iter().zip(defaults).fold(cmd, |cmd, (p, default)| {
+            // clap keeps flag names as &'static str; the twelve are made once per run.
+            let long: &'static str = Box::leak(p.name.replace('_', "-").into_boxed_str());
+            cmd.arg(
+                clap::Arg::new(p.name)
+                    .long(long)
+                    .value_name(match p.unit {
+                        Unit::Mist => "MIST",
+                        Unit::Ms => "MS",
+                        Unit::Bps => "BPS",
+                        Unit::Count => "N",
+                        Unit::Bytes => "BYTES",
+                    })
+                    .value_parser(clap::value_parser!(u64))
+                    .help(format!("{}: {}, {}; default {default}", p.about, p.unit.name(), p.range())),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl ParamFlags {
     /// `current` with the given flags applied, and the names of what changed.
     fn apply(&self, current: Params) -> (Params, Vec<String>) {
-        let mut p = current;
+        let mut values = current.values();
         let mut changed = Vec::new();
-        let mut set = |name: &str, field: &mut u64, value: Option<u64>| {
+        for ((p, field), value) in PARAMS.iter().zip(&mut values).zip(self.values) {
             if let Some(v) = value.filter(|v| v != field) {
-                changed.push(format!("{name} {} -> {v}", *field));
+                changed.push(format!("{} {} -> {v}", p.name, *field));
                 *field = v;
             }
-        };
-        set("min_fee_per_execution", &mut p.min_fee_per_execution, self.min_fee_per_execution);
-        set("min_timeout_ms", &mut p.min_timeout_ms, self.min_timeout_ms);
-        set("max_timeout_ms", &mut p.max_timeout_ms, self.max_timeout_ms);
-        set("reveal_window_ms", &mut p.reveal_window_ms, self.reveal_window_ms);
-        set("timeout_slash_bps", &mut p.timeout_slash_bps, self.timeout_slash_bps);
-        set("protocol_share_bps", &mut p.protocol_share_bps, self.protocol_share_bps);
-        set("max_retries", &mut p.max_retries, self.max_retries);
-        set("unbonding_delay_ms", &mut p.unbonding_delay_ms, self.unbonding_delay_ms);
-        set("max_n", &mut p.max_n, self.max_n);
-        set("sealed_pool_factor", &mut p.sealed_pool_factor, self.sealed_pool_factor);
-        set("max_inline_input", &mut p.max_inline_input, self.max_inline_input);
-        set("grace_ms", &mut p.grace_ms, self.grace_ms);
-        (p, changed)
+        }
+        (Params::from_values(values), changed)
     }
 }
 

@@ -15,20 +15,20 @@ use sui_sdk_types::Address;
 #[derive(Args)]
 pub struct NetworkArgs {
     /// The environment of the atoma configuration to use (default: the active one; see `atoma env`).
-    #[arg(long = "env", env = "ATOMA_ENV")]
+    #[arg(long = "env", global = true, env = "ATOMA_ENV")]
     env_name: Option<String>,
     /// The Sui gRPC URL (overrides the environment's).
-    #[arg(long, env = "ATOMA_URL")]
+    #[arg(long, global = true, env = "ATOMA_URL")]
     url: Option<String>,
     /// The atoma package's address (overrides the environment's).
-    #[arg(long, env = "ATOMA_PACKAGE")]
+    #[arg(long, global = true, env = "ATOMA_PACKAGE")]
     package: Option<Address>,
     /// The shared Network object's id (overrides the environment's).
-    #[arg(long, env = "ATOMA_NETWORK")]
+    #[arg(long, global = true, env = "ATOMA_NETWORK")]
     network: Option<Address>,
     /// A JSON file with `url`, `package`, `network` and `admin_cap` (as
     /// atoma-localnet's --info-file writes it); flags override it.
-    #[arg(long, env = "ATOMA_INFO")]
+    #[arg(long, global = true, env = "ATOMA_INFO")]
     info: Option<PathBuf>,
 }
 
@@ -38,7 +38,7 @@ pub struct KeyArgs {
     /// The key: a suiprivkey string, KEYSTORE_PATH[#ADDRESS], or an address
     /// or alias of the Sui CLI's keystore (default: `atoma key use`'s, else
     /// the Sui CLI's active address).
-    #[arg(long, env = "ATOMA_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = "ATOMA_KEY", hide_env_values = true)]
     key: Option<String>,
 }
 
@@ -232,6 +232,24 @@ pub async fn env_command(command: EnvCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `KEYSTORE_PATH[#ADDRESS]` with its path made absolute, so that the
+/// stored key works from any directory; other key forms as given.
+fn absolute_keystore(key: &str) -> anyhow::Result<String> {
+    let (path, address) = match key.rsplit_once('#') {
+        Some((p, a)) => (p, Some(a)),
+        None => (key, None),
+    };
+    let path = std::path::Path::new(path);
+    if !path.exists() {
+        return Ok(key.to_string());
+    }
+    let absolute = std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
+    Ok(match address {
+        Some(a) => format!("{}#{a}", absolute.display()),
+        None => absolute.display().to_string(),
+    })
+}
+
 pub fn key_command(command: KeyCommand) -> anyhow::Result<()> {
     let path = ClientConfig::default_path();
     match command {
@@ -244,7 +262,7 @@ pub fn key_command(command: KeyCommand) -> anyhow::Result<()> {
                     path.display()
                 );
             }
-            config.key = Some(key);
+            config.key = Some(absolute_keystore(&key)?);
             config.save(&path)?;
             println!("{}", found.key.address());
             eprintln!("commands now sign as {}", found.key.address());

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use atoma_protocol::params::{PARAMS, Unit};
 use atoma_protocol::security::{Payoffs, collusion_probability, min_class_size};
-use atoma_protocol::{Mode, Status};
+use atoma_protocol::{Event, Mode, Status};
 use atoma_sdk::Key;
 use atoma_sdk::http::hex;
 use atoma_sdk::keys::Keystore;
@@ -12,6 +13,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod env;
+mod exit;
+mod show;
 mod submit;
 
 use env::{EnvCommand, KeyArgs, KeyCommand, NetworkArgs};
@@ -38,6 +41,9 @@ enum Command {
     Nodes(ReadArgs),
     /// Lists the hardware classes and models.
     Classes(ReadArgs),
+    /// Shows the network's parameters, with their units and the ranges
+    /// `atoma admin set-params` accepts.
+    Params(ReadArgs),
     /// Security figures: collusion probability r^n, and the smallest check
     /// probability p that makes honesty a node's best response.
     Security(SecurityArgs),
@@ -147,6 +153,10 @@ fn main() {
         }
     };
     if let Err(e) = runtime.block_on(run(cli.command)) {
+        if let Some(exit) = e.downcast_ref::<exit::Exit>() {
+            eprintln!("{exit}");
+            std::process::exit(exit.code);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -158,6 +168,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Status(a) => status(a).await,
         Command::Nodes(a) => nodes(a).await,
         Command::Classes(a) => classes(a).await,
+        Command::Params(a) => params(a).await,
         Command::Security(a) => security(a),
         Command::Keygen(a) => keygen(a),
         Command::Env(c) => env::env_command(c).await,
@@ -168,21 +179,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Committing => "committing",
-        Status::Verifying => "verifying",
-        Status::Selecting => "selecting",
-        Status::Disputed => "disputed",
-        Status::Revealing => "revealing",
-        Status::Finalized => "finalized",
-        Status::Failed => "failed",
-    }
-}
-
 async fn status(a: StatusArgs) -> anyhow::Result<()> {
     let chain = a.network.connect_read_only().await?;
     let r = chain.request(a.request).await?;
+    // The request object holds what is still owed; the events say what was paid and why.
+    let events = chain.request_events(a.request).await?;
+    let paid = events.iter().find_map(|e| match e {
+        Event::RequestSubmitted(s) => Some(s.fee),
+        _ => None,
+    });
+    let now = show::now_ms();
     if a.json {
         let slots: Vec<_> = r
             .slots
@@ -198,38 +204,52 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let history: Vec<_> =
+            events.iter().filter_map(|e| Some(json!({ "event": e.name(), "text": show::event(e, now)? }))).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "request": a.request.to_string(),
-                "status": status_name(r.status),
+                "status": r.status.name(),
                 "mode": r.mode.name(),
                 "model": r.model_id,
                 "requester": r.requester.to_string(),
-                "fee": r.fee,
+                "fee_paid": paid,
+                "fee_held": r.fee,
+                "created_ms": r.created_ms,
                 "deadline_ms": r.deadline_ms,
                 "retries": r.retries,
                 "checked": r.checked,
                 "output_digest": r.output_digest.map(|d| hex(&d.0)),
                 "slots": slots,
+                "events": history,
             }))?
         );
         return Ok(());
     }
-    println!("request {}: {} ({}, model {})", a.request, status_name(r.status), r.mode.name(), r.model_id);
-    println!("  requester {}  fee {} MIST  deadline {} ms  retries {}", r.requester, r.fee, r.deadline_ms, r.retries);
+    println!("request {}: {} ({}, model {})", a.request, r.status.name(), r.mode.name(), r.model_id);
+    println!("  requester {}", r.requester);
+    println!("  fee paid  {}", paid.map_or("unknown".to_string(), show::mist));
+    println!("  submitted {}", show::when(r.created_ms, now));
+    if !matches!(r.status, Status::Finalized | Status::Failed) {
+        println!("  deadline  {} (refills used: {})", show::when(r.deadline_ms, now), r.retries);
+    }
     if let Some(d) = r.output_digest {
         println!("  output digest {}", hex(&d.0));
     }
     for s in &r.slots {
         println!(
-            "  {:<10} {}  committed {:<5} revealed {:<5} {}",
+            "  {:<10} {}  committed {:<3} revealed {:<3} {}",
             s.role.name(),
             Address::from(s.node_id),
-            s.commitment.is_some(),
-            s.reveal.is_some(),
+            if s.commitment.is_some() { "yes" } else { "no" },
+            if s.reveal.is_some() { "yes" } else { "no" },
             if s.active { "active" } else { "released" }
         );
+    }
+    println!("  what happened:");
+    for line in events.iter().filter_map(|e| show::event(e, now)) {
+        println!("    {line}");
     }
     Ok(())
 }
@@ -253,17 +273,21 @@ async fn nodes(a: ReadArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{} node(s)", nodes.len());
+    let now = show::now_ms();
     for (id, n) in nodes {
         println!(
             "  {id}  class {}  collateral {} (locked {})  tasks {}  completed {}  slashed {}  {}{}",
             n.class_id,
-            n.collateral,
-            n.locked,
+            show::mist(n.collateral),
+            show::mist(n.locked),
             n.open_tasks,
             n.completed,
             n.slashed,
             n.endpoint,
-            if n.leaving() { "  leaving" } else { "" }
+            match n.withdraw_after_ms {
+                Some(at) => format!("  leaving, may withdraw {}", show::when(at, now)),
+                None => String::new(),
+            }
         );
     }
     Ok(())
@@ -280,7 +304,7 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
             .collect();
         let m: Vec<_> = models
             .iter()
-            .map(|(id, m)| json!({"model": id, "weight_digest": hex(&m.weight_digest.0), "class": m.class_id}))
+            .map(|(id, m)| json!({"model": id, "weight_digest": hex(&m.weight_digest.0), "class": m.class_id, "max_run_ms": m.max_run_ms}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&json!({"classes": c, "models": m}))?);
         return Ok(());
@@ -289,17 +313,48 @@ async fn classes(a: ReadArgs) -> anyhow::Result<()> {
         println!(
             "class {id}: {}  min collateral {}  task lock {}  nodes {} ({} active)  revenue {}\n  object {}\n  profile {}",
             c.name,
-            c.min_collateral,
-            c.task_lock,
+            show::mist(c.min_collateral),
+            show::mist(c.task_lock),
             c.nodes.size,
             c.active.size,
-            c.revenue,
+            show::mist(c.revenue),
             Address::from(c.id),
             c.profile
         );
         for (m, model) in models.iter().filter(|(_, m)| m.class_id == *id) {
-            println!("  model {m}  weights {}", hex(&model.weight_digest.0));
+            println!(
+                "  model {m}  weights {}  run-time bound {}",
+                hex(&model.weight_digest.0),
+                show::duration(model.max_run_ms)
+            );
         }
+    }
+    Ok(())
+}
+
+async fn params(a: ReadArgs) -> anyhow::Result<()> {
+    let chain = a.network.connect_read_only().await?;
+    let values = chain.network().await?.params.values();
+    if a.json {
+        let list: Vec<_> = PARAMS
+            .iter()
+            .zip(values)
+            .map(|(p, v)| {
+                json!({ "name": p.name, "value": v, "unit": p.unit.name(), "min": p.min, "max": p.max, "about": p.about })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for (p, v) in PARAMS.iter().zip(values) {
+        let readable = match p.unit {
+            Unit::Mist => show::mist(v),
+            Unit::Ms => format!("{v} ms ({})", show::duration(v)),
+            Unit::Bps => format!("{v} bps ({}%)", v as f64 / 100.0),
+            Unit::Count | Unit::Bytes => format!("{v} {}", p.unit.name()),
+        };
+        println!("{:<22} {readable}", p.name);
+        println!("{:<22} {}; {}", "", p.about, p.range());
     }
     Ok(())
 }
@@ -381,7 +436,7 @@ async fn balance(a: BalanceArgs) -> anyhow::Result<()> {
     let chain = a.network.connect_read_only().await?;
     let mist = chain.balance_of(address).await?;
     println!("{mist}");
-    eprintln!("{address} holds {mist} MIST ({} SUI)", sui(mist));
+    eprintln!("{address} holds {}", show::mist(mist));
     Ok(())
 }
 
@@ -390,11 +445,6 @@ async fn transfer(a: TransferArgs) -> anyhow::Result<()> {
     let (chain, _) = a.network.connect(key).await?;
     let executed = chain.transfer_sui(a.to, a.amount).await?;
     println!("{}", executed.digest);
-    eprintln!("paid {} MIST ({} SUI) to {} in transaction {}", a.amount, sui(a.amount), a.to, executed.digest);
+    eprintln!("paid {} to {} in transaction {}", show::mist(a.amount), a.to, executed.digest);
     Ok(())
-}
-
-/// MIST as SUI, for messages.
-fn sui(mist: u64) -> String {
-    format!("{}.{:09}", mist / 1_000_000_000, mist % 1_000_000_000)
 }

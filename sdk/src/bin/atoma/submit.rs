@@ -1,12 +1,14 @@
 //! `atoma submit`: builds the input, checks the network's rules before
-//! anything is sent, submits, and shows the first output and finality.
+//! anything is sent, submits, and shows each event of the request as it
+//! happens (the first output the moment a node serves it), stopping at the
+//! outcome; the exit status says how it ended (`exit`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use atoma_protocol::Mode;
 use atoma_protocol::output::Output;
+use atoma_protocol::{Event, Mode};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
 use atoma_sdk::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec};
@@ -14,6 +16,8 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::env::{KeyArgs, NetworkArgs};
+use crate::exit::{self, Exit};
+use crate::show;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ModeArg {
@@ -23,6 +27,11 @@ enum ModeArg {
 }
 
 #[derive(Args)]
+#[command(after_help = "Exit status: 0 when the request finalized and its output was served; \
+3 when the request failed (the reason and the refund are printed); 4 when the model refused \
+the input (its code and message are printed); 5 when --wait-s ran out before the request \
+settled (it goes on: `atoma status REQUEST` shows it); 1 for any other error, nothing sent \
+when the request was refused before submission.")]
 pub struct SubmitArgs {
     #[command(flatten)]
     network: NetworkArgs,
@@ -64,9 +73,10 @@ pub struct SubmitArgs {
     /// Nodes in the quorum (sampling) or verifiers (cross-validation, sealed).
     #[arg(long, default_value_t = 3)]
     n: u64,
-    /// Check probability for cross-validation and sealed, between 0 and 1.
-    #[arg(long, default_value_t = 0.1)]
-    p: f64,
+    /// Check probability for cross-validation and sealed, between 0 and 1
+    /// (default 0.1); sampling runs every member and takes no --p.
+    #[arg(long)]
+    p: Option<f64>,
     /// Commit timeout for the nodes, in ms: at least the network's
     /// `min_timeout_ms` plus the model's run-time bound plus the longest of
     /// its class (the command says how much when it is too short). Default:
@@ -76,7 +86,8 @@ pub struct SubmitArgs {
     /// Fee in MIST (default: the network's minimum for the mode).
     #[arg(long)]
     fee: Option<u64>,
-    /// Gives up waiting after this many seconds.
+    /// Stops waiting after this many seconds (the request goes on; exit
+    /// status 5). 0 submits and returns at once.
     #[arg(long, default_value_t = 600)]
     wait_s: u64,
     /// Prints one JSON object instead of progress lines.
@@ -84,7 +95,8 @@ pub struct SubmitArgs {
     json: bool,
 }
 
-fn bps(p: f64) -> anyhow::Result<u64> {
+fn bps(p: Option<f64>) -> anyhow::Result<u64> {
+    let p = p.unwrap_or(0.1);
     if !(0.0..=1.0).contains(&p) {
         bail!("--p must be between 0 and 1, got {p}");
     }
@@ -96,6 +108,11 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let key = a.key.resolve()?.key;
     let input = input_of(&a)?;
     let mode = match a.mode {
+        ModeArg::Sampling if a.p.is_some() => {
+            bail!(
+                "--p is the check probability of cross-validation and sealed; sampling runs every member (give --mode)"
+            )
+        }
         ModeArg::Sampling => Mode::Sampling { n: a.n },
         ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
         ModeArg::Sealed => Mode::Sealed { p_bps: bps(a.p)?, n: a.n },
@@ -110,53 +127,125 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let timeout_ms = check_request(client.chain(), &a.model, mode, a.timeout_ms, a.fee).await?;
     let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms, max_fee: a.fee };
     let handle = client.submit(spec).await?;
-    progress(format!(
-        "submitted request {} (fee {} MIST), nodes {}",
-        handle.id(),
-        handle.fee(),
-        handle.executors().iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
-    ));
+    progress(format!("submitted request {}", handle.id()));
     let wait = Duration::from_secs(a.wait_s);
-    let (first, attestation) = tokio::join!(handle.first_output_within(wait), handle.finality_within(wait));
-    let first_elapsed = started.elapsed();
-    let first = match first {
-        Ok(f) => {
-            progress(format!("first output from node {} ({} bytes), bound to its commitment", f.node, f.output.len()));
-            progress(format!("output: {}", Output::decode(&f.output).summary()));
-            Some(f)
-        }
-        Err(e) => {
-            progress(format!("no first output: {}", atoma_sdk::error::report(&e)));
-            None
+    let submitted = started.elapsed();
+    let mut timeline = vec![Step::at(submitted, "Submitted", format!("request {}", handle.id()))];
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let first = handle.first_output_within(wait);
+    let finality = handle.finality_reporting(wait, events);
+    tokio::pin!(first, finality);
+    let mut first_output: Option<(FirstOutput, Duration)> = None;
+    let mut first_pending = true;
+    // Each event is shown the moment it is seen; the command stops at the outcome.
+    let attestation = loop {
+        tokio::select! {
+            Some(event) = seen.recv() => timeline.extend(shown(&event, started, &progress)),
+            served = &mut first, if first_pending => {
+                first_pending = false;
+                match served {
+                    Ok(f) => {
+                        let at = started.elapsed();
+                        let line = format!(
+                            "first output from node {} ({} bytes, {} after submission), bound to its commitment: {}",
+                            f.node,
+                            f.output.len(),
+                            show::duration((at - submitted).as_millis() as u64),
+                            Output::decode(&f.output).summary()
+                        );
+                        progress(line.clone());
+                        timeline.push(Step::at(at, "FirstOutput", line));
+                        first_output = Some((f, at));
+                    }
+                    Err(e) => progress(format!("no first output: {}", atoma_sdk::error::report(&e))),
+                }
+            }
+            attested = &mut finality => break attested,
         }
     };
-    let attestation = attestation?;
-    let verified = first.as_ref().map(|f| atoma_sdk::verify(&f.output, &attestation).is_ok());
-    match &attestation.outcome {
-        Outcome::Finalized { output_digest, nodes, verified: checked } => progress(format!(
-            "finalized: output {} by {} node(s){}",
-            hex(output_digest),
-            nodes.len(),
-            if *checked { ", verified" } else { ", unverified" }
-        )),
-        Outcome::Failed { reason, refund } => {
-            progress(format!("failed: {}, {refund} MIST refunded", reason.describe()))
+    while let Ok(event) = seen.try_recv() {
+        timeline.extend(shown(&event, started, &progress));
+    }
+    let attestation = match attestation {
+        Ok(a) => a,
+        Err(atoma_sdk::SdkError::Timeout(_)) => {
+            return Err(Exit::new(
+                exit::WAIT_RAN_OUT,
+                format!(
+                    "request {} did not settle within --wait-s {}; it goes on: `atoma status {}` shows it",
+                    handle.id(),
+                    a.wait_s,
+                    handle.id()
+                ),
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let finished = started.elapsed();
+    // A finalized request's output is still served: take it if the race was lost to finality.
+    if first_output.is_none() && first_pending && attestation.output_digest().is_some() {
+        let rest = wait.saturating_sub(finished).min(FIRST_OUTPUT_AFTER_FINALITY);
+        if let Ok(Ok(f)) = tokio::time::timeout(rest, &mut first).await {
+            first_output = Some((f, started.elapsed()));
         }
     }
+    // Only a finalized request attests an output: a failed one's first output is nobody's answer.
+    let verified = first_output
+        .as_ref()
+        .filter(|_| attestation.output_digest().is_some())
+        .map(|(f, _)| atoma_sdk::verify(&f.output, &attestation).is_ok());
     if a.json {
-        let out = report_json(&handle, &attestation, first.as_ref(), verified, first_elapsed, started.elapsed());
+        let report = Report { handle: &handle, attestation: &attestation, first: first_output.as_ref(), verified };
+        let out = report.json(&timeline, finished, started.elapsed());
         println!("{}", serde_json::to_string_pretty(&out)?);
-    } else if let Some(f) = first {
+    } else if let Some((f, _)) = first_output.as_ref().filter(|_| verified.is_some()) {
         match Output::decode(&f.output) {
             Output::Text(t) => println!("{}", t.text),
-            Output::Bytes(b) => println!("{}", hex(&b)),
+            Output::Bytes(b) => match Output::u32_tokens(&b) {
+                Some(tokens) => println!("{}", Output::tokens_line(&tokens)),
+                None => println!("{}", hex(&b)),
+            },
             other => println!("{}", other.summary()),
         }
     }
     if verified == Some(false) {
         bail!("the first output does not match the attested output");
     }
-    Ok(())
+    match (&attestation.outcome, first_output.as_ref().map(|(f, _)| Output::decode(&f.output))) {
+        (Outcome::Failed { reason, refund }, _) => Err(Exit::new(
+            exit::FAILED,
+            format!("request {} failed: {}; {} refunded", handle.id(), reason.describe(), show::mist(*refund)),
+        )
+        .into()),
+        (_, Some(Output::Error(e))) => {
+            Err(Exit::new(exit::REFUSED, format!("the model refused the input ({}): {}", e.code, e.message)).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How long a finalized request's first output is still awaited.
+const FIRST_OUTPUT_AFTER_FINALITY: Duration = Duration::from_secs(10);
+
+/// One step of the request as the command saw it.
+struct Step {
+    seconds: f64,
+    event: &'static str,
+    text: String,
+}
+
+impl Step {
+    fn at(elapsed: Duration, event: &'static str, text: String) -> Self {
+        Step { seconds: elapsed.as_secs_f64(), event, text }
+    }
+}
+
+/// Shows an event of the request as a progress line; its step in the timeline.
+fn shown(event: &Event, started: Instant, progress: &impl Fn(String)) -> Option<Step> {
+    let text = show::event(event, show::now_ms())?;
+    progress(text.clone());
+    Some(Step::at(started.elapsed(), event.name(), text))
 }
 
 /// The request's input, from whichever of the input flags was given.
@@ -186,41 +275,51 @@ fn input_of(a: &SubmitArgs) -> anyhow::Result<InputSpec> {
     })
 }
 
-/// What `--json` prints: the request, its outcome, the first output and the transactions.
-fn report_json(
-    handle: &RequestHandle,
-    attestation: &Attestation,
-    first: Option<&FirstOutput>,
+/// What `--json` prints about a settled request.
+struct Report<'a> {
+    handle: &'a RequestHandle,
+    attestation: &'a Attestation,
+    first: Option<&'a (FirstOutput, Duration)>,
     verified: Option<bool>,
-    first_elapsed: Duration,
-    elapsed: Duration,
-) -> serde_json::Value {
-    let outcome = match &attestation.outcome {
-        Outcome::Finalized { output_digest, nodes, verified } => json!({
-            "status": "finalized",
-            "output_digest": hex(output_digest),
-            "nodes": nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-            "verified": verified,
-        }),
-        Outcome::Failed { reason, refund } => {
-            json!({ "status": "failed", "reason": reason.name(), "refund": refund })
-        }
-    };
-    json!({
-        "request": handle.id().to_string(),
-        "mode": attestation.mode.name(),
-        "fee": handle.fee(),
-        "outcome": outcome,
-        "first_output": first.as_ref().map(|f| json!({
-            "node": f.node.to_string(),
-            "output_hex": hex(&f.output),
-            "output": output_json(&f.output),
-            "matches_attestation": verified,
-            "seconds": first_elapsed.as_secs_f64(),
-        })),
-        "transactions": attestation.transactions.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-        "seconds": elapsed.as_secs_f64(),
-    })
+}
+
+impl Report<'_> {
+    /// The request, its outcome, the first output, each step with its own
+    /// time (seconds since the command started) and the transactions.
+    fn json(&self, timeline: &[Step], finished: Duration, elapsed: Duration) -> serde_json::Value {
+        let outcome = match &self.attestation.outcome {
+            Outcome::Finalized { output_digest, nodes, verified } => json!({
+                "status": "finalized",
+                "output_digest": hex(output_digest),
+                "nodes": nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+                "verified": verified,
+                "seconds": finished.as_secs_f64(),
+            }),
+            Outcome::Failed { reason, refund } => json!({
+                "status": "failed",
+                "reason": reason.name(),
+                "description": reason.describe(),
+                "refund": refund,
+                "seconds": finished.as_secs_f64(),
+            }),
+        };
+        json!({
+            "request": self.handle.id().to_string(),
+            "mode": self.attestation.mode.name(),
+            "fee": self.handle.fee(),
+            "outcome": outcome,
+            "first_output": self.first.map(|(f, at)| json!({
+                "node": f.node.to_string(),
+                "output_hex": hex(&f.output),
+                "output": output_json(&f.output),
+                "matches_attestation": self.verified,
+                "seconds": at.as_secs_f64(),
+            })),
+            "timeline": timeline.iter().map(|s| json!({ "seconds": s.seconds, "event": s.event, "text": s.text })).collect::<Vec<_>>(),
+            "transactions": self.attestation.transactions.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "seconds": elapsed.as_secs_f64(),
+        })
+    }
 }
 
 /// The rules a submission must meet that depend on the network, checked
