@@ -22,6 +22,7 @@
 //! (the node service does that, calling `run` on a worker thread).
 
 pub mod codec;
+pub mod gguf;
 pub mod gpt;
 pub mod hf;
 pub mod manifest;
