@@ -502,6 +502,144 @@ async fn idle_connections_do_not_starve_a_node_of_file_descriptors() {
     assert!(audit.slashes.is_empty(), "{:?}", audit.slashes);
 }
 
+// === 9, again: strangers stalling in request heads and bodies cannot starve a node ===
+
+/// How a stranger stalls on a node's output server.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// Sends a whole `POST /v1/sealed/...` head announcing 100000 bytes of
+    /// body, then three bytes.
+    Body,
+    /// Sends a request head a byte every half second, never finishing it.
+    Head,
+}
+
+/// Strangers stalling on `port`, each opening a new connection once the node
+/// closes its last, so that the pressure stays; they stop when this is dropped.
+struct Siege {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    opened: Arc<AtomicUsize>,
+}
+
+impl Siege {
+    fn start(port: u16, stall: Stall, strangers: usize) -> Siege {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..strangers)
+            .map(|_| {
+                let opened = opened.clone();
+                tokio::spawn(async move {
+                    loop {
+                        stall_once(port, stall, &opened).await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                })
+            })
+            .collect();
+        Siege { tasks, opened }
+    }
+
+    fn opened(&self) -> usize {
+        self.opened.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every stranger has a connection open (accepted or in the backlog).
+    async fn all_connected(&self) {
+        let strangers = self.tasks.len();
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while self.opened() < strangers {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{} of {strangers} strangers connected", self.opened()));
+    }
+}
+
+impl Drop for Siege {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// One connection of a stranger, until the node closes it.
+async fn stall_once(port: u16, stall: Stall, opened: &AtomicUsize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return };
+    opened.fetch_add(1, Ordering::SeqCst);
+    let head = match stall {
+        Stall::Body => format!(
+            "POST /v1/sealed/{} HTTP/1.1\r\nhost: node\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{{\"s",
+            Address::ZERO
+        ),
+        Stall::Head => format!("GET /v1/outputs/{} HTTP/1.1\r\nhost: node\r\nx-drip: ", Address::ZERO),
+    };
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut drip = tokio::time::interval(Duration::from_millis(500));
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => if !matches!(read, Ok(n) if n > 0) { return },
+            _ = drip.tick(), if matches!(stall, Stall::Head) => if stream.write_all(b"a").await.is_err() { return },
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strangers_stalling_in_heads_and_bodies_on_every_member_keep_no_requester_from_its_output() {
+    let cluster = Cluster::start(&cluster_spec(honest(3)), None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    // On every node, more strangers stalling in a body than it keeps
+    // connections (256): a server that waits for bodies gives them every
+    // slot. Then more, dripping a head.
+    let mut sieges = Vec::new();
+    for node in &cluster.nodes {
+        sieges.push(Siege::start(node.port, Stall::Body, 300));
+    }
+    for s in &sieges {
+        s.all_connected().await;
+    }
+    for node in &cluster.nodes {
+        sieges.push(Siege::start(node.port, Stall::Head, 100));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let opened_before: usize = sieges.iter().map(Siege::opened).sum();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let port = node.port;
+        // Connecting may wait on a full backlog: the whole check is bounded.
+        let answered = tokio::time::timeout(
+            Duration::from_secs(40),
+            tokio::task::spawn_blocking(move || {
+                atoma_e2e::wait_for("/health", Duration::from_secs(30), || Ok(atoma_e2e::health(port)))
+            }),
+        );
+        match answered.await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("node {i} under siege does not answer /health: {other:?}"),
+        }
+    }
+    // Every node is a member of the request; the requester asks them all.
+    let handle = client.submit(request("besieged", Mode::Sampling { n: 3 })).await.unwrap();
+    let timed =
+        atoma_e2e::first_output_and_finality(&handle, std::time::Instant::now(), Duration::from_secs(60), WAIT).await;
+    let first = timed.first.0.expect("the requester gets its first output from a besieged node");
+    let attestation = timed.finality.0.unwrap();
+    let Outcome::Finalized { nodes, verified: true, .. } = &attestation.outcome else {
+        panic!("{:?}", attestation.outcome)
+    };
+    assert_eq!(nodes.len(), 3, "every besieged member computed and was paid");
+    atoma_sdk::verify(&first.output, &attestation).unwrap();
+    // The pressure stayed: the nodes kept closing strangers, who came back.
+    let opened_after: usize = sieges.iter().map(Siege::opened).sum();
+    assert!(opened_after > opened_before, "the strangers held their connections throughout");
+    drop(sieges);
+    let audit = cluster.audit().await.unwrap();
+    assert!(audit.slashes.is_empty(), "{:?}", audit.slashes);
+}
+
 // === 10: a chain halt longer than the commit timeout ===
 
 #[tokio::test(flavor = "multi_thread")]

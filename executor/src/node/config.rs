@@ -17,8 +17,8 @@
 //! max_input_bytes = 1048576              # inputs by URI larger than this are unobtainable: abstain
 //! input_timeout_ms = 10000               # fetching an input by URI (one attempt)
 //! abstain_margin_ms = 2000               # an input still unobtainable this close to the deadline: abstain
-//! max_connections = 256                  # open connections the output server accepts at once
-//! header_timeout_ms = 10000              # a connection that sends no complete request head in this time is closed
+//! max_connections = 256                  # open connections per server; a newcomer closes the longest-stalled one
+//! header_timeout_ms = 10000              # a complete request (head and body) must arrive in this time
 //! models = ["models/tiny-gpt.toml"]      # model manifests served
 //!
 //! [class]                                # hardware-class profile (default: the test class)
@@ -100,12 +100,17 @@ pub struct Config {
     /// URI input abstains (ms).
     #[serde(default = "default_abstain_margin")]
     pub abstain_margin_ms: u64,
-    /// Open connections the output server accepts at once; more wait to be
-    /// accepted, so idle clients cannot use up the process's file descriptors.
+    /// Connections the output and metrics servers each keep open at once,
+    /// so that clients cannot use up the process's file descriptors; when
+    /// all are taken, a new one closes the one that has waited on its
+    /// client the longest (see `server`).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// A connection that has not sent a complete request head (or is idle
-    /// between requests) this long is closed (ms).
+    /// Longest wait for a complete request, head and body, from the
+    /// connection's opening or its previous response (ms): a late head
+    /// closes the connection, a late body is answered 408 and closes it. A
+    /// connection that waits on its client twice this long in one stretch
+    /// (one that does not take its response, say) is closed too.
     #[serde(default = "default_header_timeout")]
     pub header_timeout_ms: u64,
     /// Model manifests (relative paths are taken from the config file's directory).
