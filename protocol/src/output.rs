@@ -161,7 +161,7 @@ impl Output {
     /// Bytes read as little-endian u32 token ids (the test GPT's output),
     /// when their length is a multiple of four.
     pub fn u32_tokens(bytes: &[u8]) -> Option<Vec<u32>> {
-        if bytes.is_empty() || bytes.len() % 4 != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
             return None;
         }
         Some(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())

@@ -332,8 +332,7 @@ mod tests {
         for (info, value) in PARAMS.iter().zip(Params::default().values()) {
             assert!((info.min..=info.max).contains(&value), "{} default {value}: {}", info.name, info.range());
         }
-        let mut low = Params::default();
-        low.grace_ms = LATENCY_FLOOR_MS - 1;
+        let low = Params { grace_ms: LATENCY_FLOOR_MS - 1, ..Params::default() };
         assert_eq!(low.violations(), [format!("grace_ms must be between {LATENCY_FLOOR_MS} and {MAX_DURATION_MS}")]);
     }
 

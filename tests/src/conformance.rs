@@ -876,16 +876,16 @@ impl Scenario {
             Status::Verifying => {
                 // Chosen candidates told by the requester may commit early; the
                 // requester reveals (or not) inside the window.
-                if self.rng.random_bool(0.3) {
-                    if let (Mode::Sealed { p_bps, n }, Some(secret)) = (r.mode, self.secrets.get(&req).copied()) {
-                        let pool: Vec<ObjectId> = r.nodes_with_role(Role::Candidate);
-                        let (_, chosen) = sealed_draw(&r.seed, &secret, p_bps, n, pool.len() as u64);
-                        if let Some(&p) = chosen.first() {
-                            let node = pool[p as usize];
-                            let idle = r.slots.iter().any(|s| s.node_id == node && s.active && s.commitment.is_none());
-                            if idle && self.live.contains(&node) {
-                                return self.commit(req, node);
-                            }
+                if self.rng.random_bool(0.3)
+                    && let (Mode::Sealed { p_bps, n }, Some(secret)) = (r.mode, self.secrets.get(&req).copied())
+                {
+                    let pool: Vec<ObjectId> = r.nodes_with_role(Role::Candidate);
+                    let (_, chosen) = sealed_draw(&r.seed, &secret, p_bps, n, pool.len() as u64);
+                    if let Some(&p) = chosen.first() {
+                        let node = pool[p as usize];
+                        let idle = r.slots.iter().any(|s| s.node_id == node && s.active && s.commitment.is_none());
+                        if idle && self.live.contains(&node) {
+                            return self.commit(req, node);
                         }
                     }
                 }

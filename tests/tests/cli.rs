@@ -175,7 +175,7 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let bound: serde_json::Value = serde_json::from_str(&bound).unwrap();
     let measured = bound["max_run_ms"].as_u64().unwrap();
     assert!(
-        measured >= 100 && measured % 100 == 0 && bound["input"].as_str().unwrap().contains("64 new tokens"),
+        measured >= 100 && measured.is_multiple_of(100) && bound["input"].as_str().unwrap().contains("64 new tokens"),
         "{bound}"
     );
     let add_model = [&add_model[..], &["--max-run-ms", "1000"]].concat();
@@ -329,9 +329,20 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let status = s.ok("atoma-node", &["status"]);
     assert!(status.contains("chain unreachable") && status.contains("database:"), "{status}");
 
-    // What users read: no Rust debug formatting in any text output.
+    // What users read: no Rust debug formatting in any text output, nor in
+    // any log line at info level or above.
+    for log in ["node.log", "localnet.log"] {
+        let text = std::fs::read_to_string(s.dir.join(log)).unwrap();
+        for line in text.lines().filter(|l| [" INFO ", " WARN ", " ERROR "].iter().any(|level| l.contains(level))) {
+            s.printed.push(line.to_string());
+            let long_fraction = line
+                .split(|c: char| !c.is_ascii_digit() && c != '.')
+                .any(|w| w.split_once('.').is_some_and(|(_, fraction)| fraction.len() > 6 && !fraction.contains('.')));
+            assert!(!long_fraction, "an unrounded number in {log}: {line}");
+        }
+    }
     for text in &s.printed {
-        for debug in ["Address(", "Some(", "None)", "InputSpec", "Digest(", "EventCursor"] {
+        for debug in ["Address(", "Some(", "None)", "InputSpec", "Digest(", "EventCursor", "After(", "Checkpoint("] {
             assert!(!text.contains(debug), "{debug} in:\n{text}");
         }
     }

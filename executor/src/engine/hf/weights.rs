@@ -127,7 +127,7 @@ impl Weights {
                 let data = view.data();
                 let elt = src.elt_size_in_bytes();
                 let strides = contiguous_strides(&dims);
-                let t = if (data.as_ptr() as usize) % elt == 0 {
+                let t = if (data.as_ptr() as usize).is_multiple_of(elt) {
                     // SAFETY: `data` lies inside the mapping, which `Weights`
                     // keeps alive; the tensor is never written.
                     unsafe { Tensor::from_blob(data.as_ptr(), &dims, &strides, src, Device::Cpu) }

@@ -212,7 +212,7 @@ impl Service {
                 loop {
                     tokio::time::sleep(TICK).await;
                     ticks += 1;
-                    if ticks % STANDING_EVERY_TICKS == 0 {
+                    if ticks.is_multiple_of(STANDING_EVERY_TICKS) {
                         service.check_standing().await;
                     }
                     match service.db.open_tasks() {

@@ -188,13 +188,14 @@ impl Model {
                     self.at(at, Ev::Keeper);
                 }
             }
-            if let Some(q) = self.req_index(&r.id) {
-                if r.status == Status::Verifying && r.secret.is_none() {
-                    match self.reqs[q].ask.secret {
-                        SecretPlan::Prompt => self.send_once(Tx::Secret { req: r.id }),
-                        SecretPlan::Late if self.now >= r.deadline_ms => self.send_once(Tx::Secret { req: r.id }),
-                        _ => {}
-                    }
+            if let Some(q) = self.req_index(&r.id)
+                && r.status == Status::Verifying
+                && r.secret.is_none()
+            {
+                match self.reqs[q].ask.secret {
+                    SecretPlan::Prompt => self.send_once(Tx::Secret { req: r.id }),
+                    SecretPlan::Late if self.now >= r.deadline_ms => self.send_once(Tx::Secret { req: r.id }),
+                    _ => {}
                 }
             }
         }
