@@ -146,6 +146,13 @@ fn a_network_is_set_up_with_atoma_admin_and_a_node_lives_its_whole_life_through_
     let elsewhere = s.dir.join("home");
     let shown = s.run_in(&elsewhere, "atoma", &["key", "show"]);
     assert!(shown.status.success() && String::from_utf8_lossy(&shown.stdout).contains(&admin), "{shown:?}");
+    // A keystore others can read still works, with a warning that says how to fix it.
+    let shared = s.dir.join("shared.keystore");
+    std::fs::copy(s.dir.join("net/sui.keystore"), &shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let warned = s.run("atoma", &["key", "show", "--key", &format!("shared.keystore#{admin}")]);
+    let warning = String::from_utf8_lossy(&warned.stderr).to_string();
+    assert!(warned.status.success() && warning.contains("chmod 600"), "{warning}");
     // A URL without its scheme is refused with the fix.
     let e = s.fails("atoma", &["classes", "--url", "127.0.0.1:9000"]);
     assert!(e.contains("write http://127.0.0.1:9000"), "{e}");

@@ -248,6 +248,7 @@ async fn an_absent_sealed_verifier_is_slashed() {
     // Each request makes the silent node the chosen verifier with probability
     // 4/5 (not the primary) x 3/4 (in the pool) x 1/3 (chosen): 40 requests
     // all miss it about once in 10^5 runs.
+    let mut aside = Vec::new();
     for i in 0..40 {
         let from = chain.checkpoint_height().await.unwrap();
         let handle =
@@ -256,7 +257,7 @@ async fn an_absent_sealed_verifier_is_slashed() {
         if handle.executors().contains(&absent) {
             // A silent primary is replaced at its deadline; the request is seen
             // to its end aside, releasing its locks.
-            tokio::spawn(async move { handle.finality_within(WAIT).await.map(|_| ()) });
+            aside.push(tokio::spawn(async move { handle.finality_within(WAIT).await.map(|_| ()) }));
             continue;
         }
         let attestation = handle.finality_within(WAIT).await;
@@ -284,6 +285,10 @@ async fn an_absent_sealed_verifier_is_slashed() {
         // The pool at submission, the verifier once the secret chose it, and
         // the fresh node that took its seat when it stayed silent.
         assert_eq!(roles, [Role::Executor, Role::Candidate, Role::Verifier, Role::Verifier]);
+        // The audit reads events and balances: no request may settle between the two.
+        for settling in aside {
+            settling.await.unwrap().unwrap();
+        }
         cluster.audit().await.unwrap();
         return;
     }
