@@ -25,11 +25,18 @@
 //! `dims[0]` varies fastest (the reverse of a row-major shape); a tensor of a
 //! block type holds `dims[0] / block_size` blocks per row.
 //!
-//! Not for: mapping llama.cpp's tensor names to an architecture's, building
-//! the tokenizer, or choosing the class's dtype (the model loader does that).
+//! Beside the format: `llama` turns a Llama-family file (llama, qwen2) into
+//! the config and named tensors the Hugging Face decoder takes, `tokenizer`
+//! builds its tokenizer and chat template from the metadata, and `writer`
+//! writes small files for tests.
+//!
+//! Not for: choosing the class's dtype (the model loader does that).
 
+pub mod llama;
 pub mod quant;
 mod reader;
+pub mod tokenizer;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::fs::File;

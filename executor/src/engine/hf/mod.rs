@@ -201,7 +201,12 @@ impl HfModel {
         }
     }
 
-    fn generator(decoder: Box<dyn Decoder>, text: Text, positions: usize, limits: Limits) -> Result<Self, ModelError> {
+    pub(crate) fn generator(
+        decoder: Box<dyn Decoder>,
+        text: Text,
+        positions: usize,
+        limits: Limits,
+    ) -> Result<Self, ModelError> {
         let context = limits.context.unwrap_or(positions);
         if context > positions || context < 2 {
             return Err(ModelError::new(format!(

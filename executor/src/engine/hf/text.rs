@@ -211,13 +211,27 @@ impl Text {
             .iter()
             .filter_map(|k| Some((k.to_string(), token_string(config.get(*k)?)?)))
             .collect();
+        Self::from_parts(tokenizer, template, specials, eos, &dir.display().to_string())
+    }
+
+    /// A checkpoint's text side from its parts, wherever they were read
+    /// (`tokenizer.json` and its config, or a GGUF file's metadata):
+    /// `specials` are the template's `bos_token`, `eos_token`, … values;
+    /// `origin` names the checkpoint in errors.
+    pub(crate) fn from_parts(
+        tokenizer: Tokenizer,
+        template: Option<String>,
+        specials: Vec<(String, String)>,
+        eos: Vec<u32>,
+        origin: &str,
+    ) -> Result<Self, ModelError> {
         let chat = match template {
             None => None,
             Some(t) => {
                 let mut env = environment();
                 // A template that does not even compile is a bad checkpoint, refused at start.
                 env.add_template_owned("chat", t)
-                    .map_err(|e| ModelError::new(format!("{}: chat_template does not compile: {e}", dir.display())))?;
+                    .map_err(|e| ModelError::new(format!("{origin}: chat_template does not compile: {e}")))?;
                 Some(env)
             }
         };
@@ -225,9 +239,7 @@ impl Text {
         // transformers tokenizes a prompt without the truncation or padding a
         // tokenizer.json may carry; so does the engine (embedding models set
         // their own truncation after this).
-        text.tokenizer
-            .with_truncation(None)
-            .map_err(|e| ModelError::new(format!("{}: truncation: {e}", path.display())))?;
+        text.tokenizer.with_truncation(None).map_err(|e| ModelError::new(format!("{origin}: truncation: {e}")))?;
         text.tokenizer.with_padding(None);
         Ok(text)
     }

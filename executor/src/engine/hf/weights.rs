@@ -146,6 +146,12 @@ impl Weights {
         Ok(Weights { tensors, _maps: maps.into_iter().map(|(_, m)| m).collect() })
     }
 
+    /// Tensors another format's loader built and checked (a GGUF file's,
+    /// dequantized: `engine::gguf::llama`), under the architecture's names.
+    pub(crate) fn from_tensors(tensors: HashMap<String, Tensor>) -> Self {
+        Weights { tensors, _maps: Vec::new() }
+    }
+
     /// A tensor the load checked to exist.
     pub fn get(&self, name: &str) -> Tensor {
         self.tensors.get(name).unwrap_or_else(|| panic!("tensor {name} was checked at load")).shallow_clone()
