@@ -18,6 +18,7 @@ use atoma_executor::engine::gguf::writer::{TensorData, write};
 use atoma_executor::engine::gguf::{self, Value};
 use atoma_executor::engine::hf::text::{GenerateRequest, Message, Prompt};
 use atoma_executor::engine::hf::{self, HfModel, Limits};
+use atoma_executor::engine::manifest::ModelManifest;
 use atoma_protocol::Digest;
 use serde_json::Value as Json;
 use tch::{Device, Kind};
@@ -209,6 +210,32 @@ fn a_llama_checkpoint_converted_to_gguf_is_the_same_model() {
     same_model(&from_hf, &from_gguf);
     let bos = from_gguf.text().tokenizer.token_to_id("<s>").unwrap();
     assert_eq!(from_gguf.text().encode("Hello", true).unwrap()[0], bos);
+}
+
+#[test]
+fn a_directory_holding_one_gguf_file_is_a_checkpoint_whose_identity_is_that_file() {
+    let (dir, from_hf, _) = both(Family::Qwen2, "qwen2", "qwen2");
+    let ckpt = dir.path().join("gguf");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    std::fs::rename(dir.path().join("model.gguf"), ckpt.join("model.gguf")).unwrap();
+    assert_eq!(hf::checkpoint_files(&ckpt).unwrap(), ["model.gguf"]);
+    // Loaded through the directory, as a manifest names it: the same model.
+    let from_dir = HfModel::load(&ckpt, LIMITS, Kind::Float, Device::Cpu).unwrap();
+    same_model(&from_hf, &from_dir);
+    // The manifest covers the file; a changed byte is refused.
+    let manifest = ModelManifest::import(&ckpt, ckpt.clone(), "q", "cpu", 48, None).unwrap();
+    let files = &manifest.hf.as_ref().unwrap().files;
+    assert_eq!(files.keys().collect::<Vec<_>>(), ["model.gguf"]);
+    let digest = manifest.verify(None).unwrap();
+    let mut bytes = std::fs::read(ckpt.join("model.gguf")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(ckpt.join("model.gguf"), &bytes).unwrap();
+    assert!(manifest.verify(Some(&digest)).is_err(), "a changed byte is refused");
+    // Two GGUF files in one directory are refused by name.
+    std::fs::write(ckpt.join("other.gguf"), b"GGUF").unwrap();
+    let e = hf::checkpoint_files(&ckpt).unwrap_err().0;
+    assert!(e.contains("2 GGUF files (model.gguf, other.gguf)"), "{e}");
 }
 
 #[test]

@@ -89,8 +89,11 @@ enum Command {
     /// the engine reads (config, tokenizer, chat template, weight shards)
     /// with its Blake2b-256 digest, and print the model digest that the
     /// network's admin registers on chain (the SDK's `Chain::add_model`).
+    /// A directory holding one `.gguf` file and no config.json is a GGUF
+    /// checkpoint (Llama family, Qwen2): the file alone is its identity.
     Import {
-        /// The checkpoint directory (as downloaded from Hugging Face).
+        /// The checkpoint directory (as downloaded from Hugging Face), or a
+        /// directory holding one GGUF file, or that file.
         dir: PathBuf,
         /// The model's id in the on-chain model table.
         #[arg(long)]
@@ -321,7 +324,11 @@ fn import(
     context: Option<usize>,
     profile: Option<&Path>,
 ) -> Result<()> {
-    let dir = dir.components().collect::<PathBuf>();
+    let mut dir = dir.components().collect::<PathBuf>();
+    if dir.is_file() && dir.extension().is_some_and(|e| e == "gguf") {
+        // A GGUF file stands for its directory, which must hold it alone.
+        dir = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    }
     let name = dir.file_name().context("the checkpoint directory has no name")?.to_owned();
     let out = out.unwrap_or_else(|| dir.with_file_name(format!("{}.toml", name.to_string_lossy())));
     // The manifest names the directory relative to itself when it can.

@@ -91,8 +91,37 @@ fn modules(dir: &Path) -> Result<Option<(String, bool)>, ModelError> {
     Ok(Some((format!("{pooling}/config.json"), normalize)))
 }
 
-/// The files of `dir` the engine reads, as paths relative to `dir`, sorted.
+/// The GGUF file of a directory that holds one and no `config.json`: a
+/// checkpoint in llama.cpp's format (weights, tokenizer and chat template
+/// in one file); `None` for a Hugging Face directory.
+pub fn gguf_file(dir: &Path) -> Result<Option<String>, ModelError> {
+    if dir.join("config.json").exists() {
+        return Ok(None);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::new(format!("{}: {e}", dir.display())))?;
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".gguf"))
+        .collect();
+    found.sort();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        n => Err(ModelError::new(format!(
+            "{}: {n} GGUF files ({}); a checkpoint directory holds one",
+            dir.display(),
+            found.join(", ")
+        ))),
+    }
+}
+
+/// The files of `dir` the engine reads, as paths relative to `dir`, sorted:
+/// its GGUF file alone, or a Hugging Face checkpoint's files.
 pub fn checkpoint_files(dir: &Path) -> Result<Vec<String>, ModelError> {
+    if let Some(gguf) = gguf_file(dir)? {
+        return Ok(vec![gguf]);
+    }
     let mut files = vec!["config.json".to_string(), "tokenizer.json".to_string()];
     for optional in
         ["tokenizer_config.json", "chat_template.jinja", "generation_config.json", "sentence_bert_config.json"]
@@ -125,6 +154,9 @@ impl HfModel {
     /// Loads the checkpoint of `dir` in `kind` on `device`. The caller has
     /// checked the files' digests.
     pub fn load(dir: &Path, limits: Limits, kind: Kind, device: Device) -> Result<Self, ModelError> {
+        if let Some(gguf) = gguf_file(dir)? {
+            return crate::engine::gguf::llama::load(&dir.join(gguf), limits, kind, device);
+        }
         let config = read_json(dir, "config.json")?;
         let arch = Arch::from_config(&config)?;
         let generation = if dir.join("generation_config.json").exists() {
