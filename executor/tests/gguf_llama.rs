@@ -220,7 +220,7 @@ fn a_directory_holding_one_gguf_file_is_a_checkpoint_whose_identity_is_that_file
     std::fs::rename(dir.path().join("model.gguf"), ckpt.join("model.gguf")).unwrap();
     assert_eq!(hf::checkpoint_files(&ckpt).unwrap(), ["model.gguf"]);
     // Loaded through the directory, as a manifest names it: the same model.
-    let from_dir = HfModel::load(&ckpt, LIMITS, Kind::Float, Device::Cpu).unwrap();
+    let from_dir = atoma_executor::engine::load_checkpoint(&ckpt, LIMITS, Kind::Float, Device::Cpu).unwrap();
     same_model(&from_hf, &from_dir);
     // The manifest covers the file; a changed byte is refused.
     let manifest = ModelManifest::import(&ckpt, ckpt.clone(), "q", "cpu", 48, None).unwrap();

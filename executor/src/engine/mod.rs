@@ -158,7 +158,7 @@ impl TchEngine {
         let model = match (manifest.kind, &manifest.weights, &manifest.hf) {
             (ModelKind::Hf, _, Some(h)) => {
                 let limits = hf::Limits { max_new_tokens: h.max_new_tokens, context: h.context };
-                let model = hf::HfModel::load(&h.dir, limits, class.dtype.kind(), device)
+                let model = load_checkpoint(&h.dir, limits, class.dtype.kind(), device)
                     .map_err(|e| EngineError::Model(format!("model {}: {e}", manifest.id)))?;
                 Loaded::Hf(Box::new(model))
             }
@@ -217,5 +217,20 @@ impl Engine for TchEngine {
         };
         let model_time = start.elapsed();
         Ok(InferenceOutput { digest: output_digest(&bytes), bytes, forward_passes, model_time })
+    }
+}
+
+/// Loads the checkpoint of `dir`: its GGUF file when it holds one (and no
+/// config.json), else the Hugging Face checkpoint. The caller has checked
+/// the files' digests.
+pub fn load_checkpoint(
+    dir: &Path,
+    limits: hf::Limits,
+    kind: tch::Kind,
+    device: Device,
+) -> Result<hf::HfModel, hf::ModelError> {
+    match hf::gguf_file(dir)? {
+        Some(file) => gguf::llama::load(&dir.join(file), limits, kind, device),
+        None => hf::HfModel::load(dir, limits, kind, device),
     }
 }

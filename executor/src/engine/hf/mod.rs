@@ -154,9 +154,6 @@ impl HfModel {
     /// Loads the checkpoint of `dir` in `kind` on `device`. The caller has
     /// checked the files' digests.
     pub fn load(dir: &Path, limits: Limits, kind: Kind, device: Device) -> Result<Self, ModelError> {
-        if let Some(gguf) = gguf_file(dir)? {
-            return crate::engine::gguf::llama::load(&dir.join(gguf), limits, kind, device);
-        }
         let config = read_json(dir, "config.json")?;
         let arch = Arch::from_config(&config)?;
         let generation = if dir.join("generation_config.json").exists() {
