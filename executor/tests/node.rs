@@ -396,17 +396,20 @@ async fn nodes_decline_a_model_they_do_not_serve_and_nobody_is_slashed() {
         _ => None,
     });
     assert_eq!(Some(refund), fee, "the requester gets the whole fee back: no node could serve it");
-    // Every node drafted for it (the first draw and any refill) declined.
+    // The nodes drafted first declined and none committed; a node drafted
+    // in a refill declines too, unless the other seat's decline ended the
+    // request first (no fresh node left to refill it).
     let mut drafted = std::collections::BTreeSet::new();
     let mut declined = std::collections::BTreeSet::new();
     for e in &events {
         match e {
             Event::NodesSelected(s) => drafted.extend(s.nodes.iter().copied()),
             Event::Declined(d) => assert!(declined.insert(d.node_id), "{:?} declined twice", d.node_id),
+            Event::Committed(c) => panic!("{:?} committed a model it does not serve", c.node_id),
             _ => {}
         }
     }
-    assert!(declined.len() >= 2 && declined == drafted, "drafted {drafted:?}, declined {declined:?}");
+    assert!(declined.len() >= 2 && declined.is_subset(&drafted), "drafted {drafted:?}, declined {declined:?}");
     assert!(!events.iter().any(|e| matches!(e, Event::NodeSlashed(_))), "{events:?}");
     assert!(net.log(1).contains("declined") || net.log(2).contains("declined") || net.log(3).contains("declined"));
     // The same nodes still serve the model they have.
