@@ -507,38 +507,6 @@ fn cases() -> Vec<Case> {
             }
             unit(w.abstain(&req, &nodes[0]))
         }),
-        (E::InvalidRunTime, || {
-            let mut w = World::new(0);
-            let (cap, class) = (w.admin, w.class);
-            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 0)))
-        }),
-        (E::InvalidRunTime, || {
-            let mut w = World::new(0);
-            let (cap, class) = (w.admin, w.class);
-            unit(w.run(0, |s| s.add_model(&cap, &class, "m2", &[0; 32], 365 * 24 * 3_600_000 + 1)))
-        }),
-        (E::ArithmeticError, || {
-            // A fee no coin on Sui can hold, and a slash that adds to it: the
-            // payout's sum overflows, as `Balance::join` aborts in Move.
-            let mut w = World::new(3);
-            let req = w.try_submit(Mode::Sampling { n: 3 }, u64::MAX, w.args(b"x")).unwrap();
-            let members = w.members(&req);
-            for n in &members {
-                w.commit(&req, n, &out("A")).unwrap();
-            }
-            w.reveal(&req, &members[0], &out("A")).unwrap();
-            w.reveal(&req, &members[1], &out("A")).unwrap();
-            w.now += Params::default().reveal_window_ms;
-            w.expire(&req).unwrap();
-            w.now += Params::default().grace_ms;
-            unit(w.expire(&req))
-        }),
-        (E::ArithmeticError, || {
-            // A deadline past the end of time.
-            let mut w = World::new(2);
-            w.now = u64::MAX - 1;
-            unit(w.try_submit(Mode::Sampling { n: 1 }, FEE, w.args(b"x")))
-        }),
         (E::DeadlineNotReached, || {
             let mut w = World::new(2);
             let req = w.submit(Mode::Sampling { n: 1 });
