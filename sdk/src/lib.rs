@@ -33,6 +33,12 @@ pub use error::{Result, SdkError};
 pub use events::{EventCursor, EventStream, PackageEvent, Start};
 pub use keys::{Key, Keystore};
 
+/// Milliseconds since the Unix epoch, by this machine's clock (0 before
+/// the epoch): the unit of every deadline on chain.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Logs to stderr at `default_filter` unless `RUST_LOG` says otherwise,
 /// coloured only on a terminal and without `NO_COLOR`: the set-up of the
 /// command-line tools built on the SDK (`atoma`, `atoma-node`).

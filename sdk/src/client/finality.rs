@@ -17,13 +17,10 @@ use sui_sdk_types::{Address, Digest};
 use super::{Attestation, Outcome, RequestHandle};
 use crate::error::{Result, SdkError, report};
 use crate::events::{EventStream, Start};
+use crate::now_ms;
 
 /// Margin after a deadline before the handle calls `expire` (clocks differ a little).
 const DEADLINE_MARGIN_MS: u64 = 500;
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
 
 /// What the handle has learnt of its request from the events.
 #[derive(Default)]

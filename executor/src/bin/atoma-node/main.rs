@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use atoma_executor::node::config::Config;
 use atoma_executor::node::db::{Db, Summary};
-use atoma_sdk::Chain;
 use atoma_sdk::config::{ClientConfig, resolve_key};
+use atoma_sdk::{Chain, now_ms};
 use clap::{Parser, Subcommand};
 use sui_sdk_types::Address;
 
@@ -177,10 +177,6 @@ fn duration_words(ms: u64) -> String {
         60..3_600 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

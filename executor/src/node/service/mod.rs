@@ -52,7 +52,7 @@ use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
 use atoma_protocol::{Digest as ProtoDigest, Event, Mode, ObjectId, Request, Role, Status};
 use atoma_sdk::error::report;
-use atoma_sdk::{Chain, EventStream, SdkError, Start};
+use atoma_sdk::{Chain, EventStream, SdkError, Start, now_ms};
 use sui_sdk_types::Address;
 use tokio::sync::{Notify, Semaphore};
 
@@ -108,10 +108,6 @@ struct Timing {
     model: Duration,
     /// From the assignment to the output stored.
     ready: Duration,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Service {

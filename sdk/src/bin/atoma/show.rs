@@ -6,10 +6,7 @@ use atoma_protocol::{Event, ObjectId, Round};
 use atoma_sdk::http::hex;
 use sui_sdk_types::Address;
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+pub use atoma_sdk::now_ms;
 
 /// MIST with its value in SUI: `1500000000 MIST (1.5 SUI)`.
 pub fn mist(amount: u64) -> String {
