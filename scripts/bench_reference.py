@@ -31,7 +31,11 @@ def main():
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    config = json.load(open(os.path.join(args.dir, "config.json")))
+    # A directory of one GGUF file and no config.json: transformers' GGUF loader
+    # (it dequantizes to f32 at load, as the engine does).
+    ggufs = [f for f in os.listdir(args.dir) if f.endswith(".gguf")]
+    source = {"gguf_file": ggufs[0]} if len(ggufs) == 1 and "config.json" not in os.listdir(args.dir) else {}
+    config = {"architectures": ["gguf"]} if source else json.load(open(os.path.join(args.dir, "config.json")))
     report = {"threads": torch.get_num_threads(), "device": args.device, "runs": args.runs}
     start = time.perf_counter()
     if config["architectures"][0] == "BertModel":
@@ -50,8 +54,9 @@ def main():
         report["embeddings_per_s"] = args.texts / statistics.median(times)
     else:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(args.dir)
-        model = AutoModelForCausalLM.from_pretrained(args.dir, dtype=torch.float32, attn_implementation="eager")
+        tok = AutoTokenizer.from_pretrained(args.dir, **source)
+        model = AutoModelForCausalLM.from_pretrained(args.dir, dtype=torch.float32, attn_implementation="eager",
+                                                     **source)
         model = model.to(args.device).eval()
         report["load_s"] = time.perf_counter() - start
         ids = torch.tensor([tok(args.prompt)["input_ids"]], device=args.device)

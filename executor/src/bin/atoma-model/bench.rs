@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use anyhow::{Result, bail};
+use atoma_executor::engine::gguf::GgufFile;
 use atoma_executor::engine::gpt::GptInput;
-use atoma_executor::engine::hf::HfModel;
+use atoma_executor::engine::hf::{self, HfModel};
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine};
 use atoma_executor::manifest::ModelManifest;
 use atoma_executor::testmodel::load_gpt;
@@ -56,13 +57,21 @@ pub fn hf(
     let load_s = load.elapsed().as_secs_f64();
     let m = ModelManifest::read(manifest)?;
     let dir = &m.hf.as_ref().context("bench-hf needs a Hugging Face model")?.dir;
-    let weights_bytes: u64 = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".safetensors"))
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum();
-    let mut report = json!({ "model": m.id, "threads": tch::get_num_threads(), "weights_bytes": weights_bytes, "load_s": load_s, "runs": runs });
+    let mut report = json!({ "model": m.id, "threads": tch::get_num_threads(), "load_s": load_s, "runs": runs });
+    // The weights as the engine holds them: a GGUF file's quantized blocks
+    // are dequantized into the class's dtype at load.
+    if let Some(file) = hf::gguf_file(dir)? {
+        let gguf = GgufFile::open(&dir.join(&file))?;
+        let elements: u64 = gguf.header.tensors.iter().map(|t| t.n_elements).sum();
+        report["weights_bytes"] = json!(elements * class.dtype.kind().elt_size_in_bytes() as u64);
+        report["file_bytes"] = json!(std::fs::metadata(dir.join(&file))?.len());
+    } else {
+        let safetensors = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".safetensors"))
+            .filter_map(|e| e.metadata().ok());
+        report["weights_bytes"] = json!(safetensors.map(|m| m.len()).sum::<u64>());
+    }
     match engine.hf().context("bench-hf needs a Hugging Face model")? {
         HfModel::Generate { .. } => {
             let one = json!({ "prompt": prompt, "max_tokens": 1 });

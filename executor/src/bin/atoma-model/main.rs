@@ -342,7 +342,7 @@ fn import(
         return Err(e).context(format!("{} cannot be served", dir.display()));
     }
     let files = manifest.hf.as_ref().map(|h| h.files.len()).unwrap_or(0);
-    println!("wrote {} ({files} files)", out.display());
+    println!("wrote {} ({files} file{})", out.display(), if files == 1 { "" } else { "s" });
     println!("model digest {}", manifest.digest());
     Ok(())
 }

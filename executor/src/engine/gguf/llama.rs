@@ -261,15 +261,27 @@ fn weights(
                 info.shape()
             )));
         }
-        let mut data = file.dequantize(&info.name).map_err(|e| ModelError::new(format!("{origin}: {e}")))?;
+        let n = info.n_elements as usize;
+        let dequantize =
+            |out: &mut [f32]| file.dequantize_into(info, out).map_err(|e| ModelError::new(format!("{origin}: {e}")));
         let q = name.contains(".self_attn.q_proj.");
-        if family == Family::Llama && (q || name.contains(".self_attn.k_proj.")) {
+        let t = if family == Family::Llama && (q || name.contains(".self_attn.k_proj.")) {
             let heads = if q { cfg.heads } else { cfg.kv_heads } as usize;
             let rows = shape[0] as usize;
             let cols = shape.get(1).copied().unwrap_or(1) as usize;
-            data = unpermute_rows(&data, rows, heads, cols);
-        }
-        let t = Tensor::from_slice(&data).view(shape.as_slice());
+            let mut data = vec![0f32; n];
+            dequantize(&mut data)?;
+            Tensor::from_slice(&unpermute_rows(&data, rows, heads, cols)).view(shape.as_slice())
+        } else {
+            // Straight into the tensor's memory: no second copy of the
+            // largest matrices (the embeddings) while they load.
+            let t = Tensor::empty(shape.as_slice(), (Kind::Float, Device::Cpu));
+            // SAFETY: `t` is a fresh contiguous f32 CPU tensor of `n`
+            // elements (its shape's product, checked against the file's),
+            // nothing else refers to it yet, and the slice ends here.
+            dequantize(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })?;
+            t
+        };
         let t = if kind == Kind::Float && device == Device::Cpu { t } else { t.to_device(device).to_kind(kind) };
         tensors.insert(name, t);
     }

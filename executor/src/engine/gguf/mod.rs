@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use memmap2::{Mmap, UncheckedAdvice};
 
 pub use quant::{dequantize, dequantize_into, f16_to_f32};
 
@@ -312,6 +312,20 @@ impl GgufFile {
     /// The raw bytes of a tensor.
     pub fn data(&self, info: &TensorInfo) -> &[u8] {
         self.header.tensor_data(&self.map, info)
+    }
+
+    /// [`GgufFile::dequantize`] into a buffer the caller owns
+    /// (`info.n_elements` long), then the tensor's pages of the file
+    /// released: a model's quantized blocks need not stay resident beside
+    /// the weights they became.
+    pub fn dequantize_into(&self, info: &TensorInfo, out: &mut [f32]) -> Result<(), GgufError> {
+        quant::dequantize_into(info.ty, self.data(info), out)?;
+        let start = (self.header.data_offset + info.offset) as usize;
+        // SAFETY: the mapping is private and read-only: DontNeed only drops
+        // its pages, and a later read faults them back in from the file.
+        // Only memory use depends on it, so a refusal is ignored.
+        let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, info.n_bytes as usize) };
+        Ok(())
     }
 
     /// A tensor dequantized to f32, in GGUF element order (row-major for
