@@ -59,6 +59,12 @@ async fn requests_in_every_mode_settle_and_verify() {
         assert!(attestation.transactions.len() >= 2);
         assert!(atoma_sdk::verify(b"something else", &attestation).is_err());
     }
+    // An input as large as the network carries: its storage on chain is
+    // paid for with the submission, so it does not run out of gas.
+    let limit = client.chain().network().await.unwrap().params.max_inline_input as usize;
+    let largest = vec![b'x'; limit];
+    let (first, attestation) = run(&client, Mode::Sampling { n: 1 }, &largest).await;
+    atoma_sdk::verify(&first.output, &attestation).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atoma_protocol::Event;
+use atoma_protocol::params::INLINE_INPUT_LIMIT;
 use prost_types::FieldMask;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
@@ -50,8 +51,17 @@ pub use decode::{decode_event, decode_events, initial_shared_version, reference}
 pub const CLOCK: Address = Address::from_static("0x6");
 /// The Random object's id.
 pub const RANDOM: Address = Address::from_static("0x8");
-/// Default gas budget of one call (MIST).
-pub const DEFAULT_GAS_BUDGET: u64 = 50_000_000;
+/// MIST per byte of object stored, as Sui charges it (100 storage units
+/// per byte at the reference storage price of 76; the local network's gas
+/// schedule is the same).
+pub const STORAGE_COST_PER_BYTE: u64 = 7_600;
+/// Default gas budget of one call (MIST): the computation of any entry
+/// function plus the storage of the largest object one rewrites, a request
+/// carrying the largest inline input the protocol allows. Every call on a
+/// request rewrites its object and pays that storage in full (its rebate
+/// comes back after), so a smaller budget would let a requester's input
+/// size make an honest node's commit run out of gas.
+pub const DEFAULT_GAS_BUDGET: u64 = 50_000_000 + STORAGE_COST_PER_BYTE * INLINE_INPUT_LIMIT;
 /// Attempts to send one signed transaction when the node does not answer.
 const SEND_ATTEMPTS: u32 = 5;
 /// How long a transaction waits for gas coins that other transactions in flight hold.
