@@ -13,12 +13,14 @@
 //!   resumable without loss or duplication.
 //! - [`http`]: the node output protocol (shared with the node service).
 //! - [`config`]: the CLI's environments and key, and the Sui CLI's `client.yaml`.
+//! - [`cli`]: the network and key flags the command-line tools share.
 //! - [`client`]: the requester's API: `submit`, `first_output`, `finality`, `verify`.
 //! - [`error`]: the SDK's errors (`SdkError`).
 //! - [`init_tracing`]: the log set-up of the `atoma` and `atoma-node` binaries.
 
 pub mod calls;
 pub mod chain;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -61,15 +61,22 @@ impl RequestHandle {
 
     /// As `first_output`, waiting at most `timeout`.
     pub async fn first_output_within(&self, timeout: Duration) -> Result<FirstOutput> {
+        self.output_from(&self.executors, timeout).await
+    }
+
+    /// The output from the first of `nodes` that serves one bound to its
+    /// commitment, waiting at most `timeout`: after finality, the
+    /// finalized output from the nodes that agreed on it.
+    pub async fn output_from(&self, ids: &[Address], timeout: Duration) -> Result<FirstOutput> {
         let deadline = Instant::now() + timeout;
         let mut nodes = Vec::new();
-        for id in &self.executors {
+        for id in ids {
             if let Some(info) = self.client.chain.node(*id).await? {
                 nodes.push((*id, info));
             }
         }
         if nodes.is_empty() {
-            return Err(SdkError::http(format!("none of the nodes selected for {} is registered", self.request)));
+            return Err(SdkError::http(format!("none of the nodes asked for {} is registered", self.request)));
         }
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
         // Every node is asked at once, each until it serves an output that opens
