@@ -1,0 +1,222 @@
+//! One OpenAI request's life on chain: submitted from the gateway's key,
+//! its first output taken from the first node that serves one bound to its
+//! commitment, and, at finality, checked against what the chain finalized.
+//! A first output that the chain did not finalize (its node was the
+//! cheater) is replaced by the finalized one, fetched from a node that
+//! committed to it: a wrong output is never presented as verified.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atoma_protocol::Mode;
+use atoma_protocol::output::Output;
+use atoma_sdk::client::Outcome;
+use atoma_sdk::http::hex;
+use atoma_sdk::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec, SdkError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use crate::error::ApiError;
+use crate::openai::AtomaOptions;
+
+/// How long a request may take from submission to finality.
+pub const WAIT: Duration = Duration::from_secs(600);
+/// The default commit timeout, when the class allows one this short.
+const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+/// How a request is verified and answered when it does not say.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub mode: Mode,
+    /// A non-streamed response waits for finality (else for the first output).
+    pub wait_finality: bool,
+}
+
+/// The verification mode a request asks for, or the default.
+pub fn mode(opts: &AtomaOptions, default: Mode) -> Result<Mode, ApiError> {
+    let name = opts.mode.as_deref().unwrap_or(default.name());
+    let n = opts.n.unwrap_or(default.n());
+    let p_bps = match opts.p {
+        None => default.p_bps().min(10_000),
+        Some(p) if (0.0..=1.0).contains(&p) => (p * 10_000.0).round() as u64,
+        Some(_) => return Err(ApiError::invalid("atoma.p", "p is a probability, 0 to 1")),
+    };
+    if n == 0 {
+        return Err(ApiError::invalid("atoma.n", "n is at least 1"));
+    }
+    match name.replace('-', "_").as_str() {
+        "sampling" if opts.p.is_some() => {
+            Err(ApiError::invalid("atoma.p", "sampling checks every request: p applies to cross-validation and sealed"))
+        }
+        "sampling" => Ok(Mode::Sampling { n }),
+        "cross_validation" | "crossvalidation" => Ok(Mode::CrossValidation { p_bps, n }),
+        "sealed" => Ok(Mode::Sealed { p_bps, n }),
+        _ => {
+            Err(ApiError::invalid("atoma.mode", &format!("unknown mode `{name}` (sampling, cross-validation, sealed)")))
+        }
+    }
+}
+
+/// The receipt of a request: what the chain says of it, for the client to keep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub request: String,
+    /// The submission's transaction (known at finality).
+    pub transaction: Option<String>,
+    pub model: String,
+    pub model_digest: String,
+    pub class: String,
+    pub mode: Value,
+    pub fee: u64,
+    /// The nodes the output came from (at finality: those that agreed on it).
+    pub nodes: Vec<String>,
+    pub output_digest: Option<String>,
+    /// `first_output`, `verified`, `unverified` (an unchecked CrossValidation
+    /// or Sealed request) or `failed`.
+    pub status: &'static str,
+    /// The first output shown was not the one finalized; this is the finalized one.
+    pub replaced: bool,
+    pub failure: Option<String>,
+    pub refund: Option<u64>,
+    /// Every transaction of the request, at finality.
+    pub transactions: Vec<String>,
+}
+
+/// A submitted request, followed to finality from the moment it was
+/// submitted (the handle acts as the request's keeper meanwhile), whether
+/// or not the client stays to hear the end.
+pub struct Submitted {
+    pub handle: Arc<RequestHandle>,
+    pub receipt: Receipt,
+    finality: JoinHandle<Result<Attestation, SdkError>>,
+}
+
+/// Submits `input` for `model`, verified as `opts` or the defaults say.
+pub async fn submit(
+    client: &Client,
+    defaults: &Defaults,
+    model: &str,
+    input: Vec<u8>,
+    opts: &AtomaOptions,
+) -> Result<Submitted, ApiError> {
+    let mode = mode(opts, defaults.mode)?;
+    let chain = client.chain();
+    let on_chain = match chain.model(model).await {
+        Ok(m) => m,
+        Err(atoma_sdk::SdkError::Refused { .. }) => return Err(ApiError::unknown_model(model)),
+        Err(e) => return Err(ApiError::from_sdk(&e, "reading the model")),
+    };
+    let class = chain.class(on_chain.class_id).await.map_err(|e| ApiError::from_sdk(&e, "reading the class"))?;
+    let shortest = chain.shortest_timeout_ms(model).await.map_err(|e| ApiError::from_sdk(&e, "reading the timeout"))?;
+    let limit =
+        chain.network().await.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params.max_inline_input;
+    if input.len() as u64 > limit {
+        return Err(ApiError::too_large(input.len(), limit));
+    }
+    let spec = RequestSpec {
+        timeout_ms: opts.timeout_ms.unwrap_or(shortest.max(DEFAULT_TIMEOUT_MS)),
+        max_fee: opts.max_fee,
+        ..RequestSpec::new(model, InputSpec::Bytes(input), mode)
+    };
+    let handle = client.submit(spec).await.map_err(|e| ApiError::from_sdk(&e, "submitting the request"))?;
+    let receipt = Receipt {
+        request: handle.id().to_string(),
+        transaction: None,
+        model: model.to_string(),
+        model_digest: hex(&on_chain.weight_digest.0),
+        class: class.name.clone(),
+        mode: json!({ "mode": mode.name(), "n": mode.n(), "p": mode.p_bps() as f64 / 10_000.0 }),
+        fee: handle.fee(),
+        nodes: Vec::new(),
+        output_digest: None,
+        status: "submitted",
+        replaced: false,
+        failure: None,
+        refund: None,
+        transactions: Vec::new(),
+    };
+    let handle = Arc::new(handle);
+    let keeper = handle.clone();
+    let finality = tokio::spawn(async move { keeper.finality_within(WAIT).await });
+    Ok(Submitted { handle, receipt, finality })
+}
+
+/// An output and the receipt that goes with it.
+pub struct Answer {
+    pub output: Output,
+    pub receipt: Receipt,
+}
+
+impl Submitted {
+    /// The first output, checked against its node's commitment.
+    pub async fn first_output(&self) -> Result<FirstOutput, ApiError> {
+        self.handle.first_output_within(WAIT).await.map_err(|e| ApiError::from_sdk(&e, "waiting for the first output"))
+    }
+
+    /// The receipt of a first output not yet final.
+    pub fn first_receipt(&self, first: &FirstOutput) -> Receipt {
+        Receipt {
+            nodes: vec![first.node.to_string()],
+            output_digest: Some(hex(&first.output_digest)),
+            status: "first_output",
+            ..self.receipt.clone()
+        }
+    }
+
+    /// Waits for finality; the answer is `first` if the chain finalized it,
+    /// else the finalized output fetched from a node that committed to it.
+    pub async fn settle(self, first: Option<FirstOutput>) -> Result<Answer, ApiError> {
+        let attestation = self
+            .finality
+            .await
+            .map_err(|e| ApiError::internal(format!("following the request: {e}")))?
+            .map_err(|e| ApiError::from_sdk(&e, "waiting for finality"))?;
+        let mut receipt = final_receipt(&self.receipt, &attestation);
+        let (nodes, digest) = match &attestation.outcome {
+            Outcome::Finalized { nodes, output_digest, .. } => (nodes.clone(), *output_digest),
+            Outcome::Failed { reason, refund } => {
+                return Err(ApiError::failed(format!(
+                    "request {} failed on chain: {} ({}); {refund} MIST refunded",
+                    receipt.request,
+                    reason.name(),
+                    reason.describe()
+                )));
+            }
+        };
+        let output = match first {
+            Some(f) if f.output_digest == digest => f.output,
+            shown => {
+                receipt.replaced = shown.is_some();
+                let finalized = self
+                    .handle
+                    .output_from(&nodes, WAIT)
+                    .await
+                    .map_err(|e| ApiError::from_sdk(&e, "fetching the finalized output"))?;
+                finalized.output
+            }
+        };
+        atoma_sdk::verify(&output, &attestation).map_err(|e| ApiError::from_sdk(&e, "checking the output"))?;
+        Ok(Answer { output: Output::decode(&output), receipt })
+    }
+}
+
+/// The receipt at finality, from the one made at submission.
+fn final_receipt(submitted: &Receipt, a: &Attestation) -> Receipt {
+    let mut r = submitted.clone();
+    r.transactions = a.transactions.iter().map(|d| d.to_string()).collect();
+    r.transaction = r.transactions.first().cloned();
+    match &a.outcome {
+        Outcome::Finalized { output_digest, nodes, verified } => {
+            r.nodes = nodes.iter().map(|n| n.to_string()).collect();
+            r.output_digest = Some(hex(output_digest));
+            r.status = if *verified { "verified" } else { "unverified" };
+        }
+        Outcome::Failed { reason, refund } => {
+            r.status = "failed";
+            r.failure = Some(reason.name().to_string());
+            r.refund = Some(*refund);
+        }
+    }
+    r
+}

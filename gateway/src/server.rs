@@ -1,0 +1,339 @@
+//! The HTTP routes: OpenAI's chat completions, completions, embeddings and
+//! model list, each answered from an on-chain request; `/health` and
+//! `/metrics`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use atoma_protocol::output::{Output, TextOutput};
+use atoma_sdk::Client;
+use atoma_sdk::http::hex;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, Sampling, Usage};
+use crate::run::{self, Answer, Defaults, Submitted};
+
+/// What every route shares.
+pub struct Gateway {
+    pub client: Client,
+    pub defaults: Defaults,
+    pub metrics: Metrics,
+}
+
+/// The gateway's routes.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(gateway)
+}
+
+/// A JSON body, refused in OpenAI's error shape when it does not parse.
+pub struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(ApiError::bad_json(format!("the body does not fit: {}", e.body_text())))
+            }
+            Err(e) => Err(ApiError::bad_json(e.body_text())),
+        }
+    }
+}
+
+fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Which of the two text routes a request came by.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Chat,
+    Completion,
+}
+
+impl Route {
+    fn object(self, chunk: bool) -> &'static str {
+        match (self, chunk) {
+            (Route::Chat, false) => "chat.completion",
+            (Route::Chat, true) => "chat.completion.chunk",
+            (Route::Completion, _) => "text_completion",
+        }
+    }
+
+    fn id(self, request: &str) -> String {
+        match self {
+            Route::Chat => format!("chatcmpl-{request}"),
+            Route::Completion => format!("cmpl-{request}"),
+        }
+    }
+
+    /// One choice: the whole message, or a delta of a stream.
+    fn choice(self, text: Option<&str>, finish: Option<&str>, chunk: bool) -> Value {
+        match (self, chunk) {
+            (Route::Chat, false) => {
+                json!({ "index": 0, "message": { "role": "assistant", "content": text.unwrap_or("") },
+                                             "logprobs": null, "finish_reason": finish })
+            }
+            (Route::Chat, true) => {
+                let delta = match text {
+                    Some(t) => json!({ "role": "assistant", "content": t }),
+                    None => json!({}),
+                };
+                json!({ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish })
+            }
+            (Route::Completion, _) => {
+                json!({ "index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish })
+            }
+        }
+    }
+}
+
+async fn chat(State(g): State<Arc<Gateway>>, Body(req): Body<ChatRequest>) -> Response {
+    let input = match req.input() {
+        Ok(i) => i,
+        Err(e) => return g.metrics.refused("chat", e).into_response(),
+    };
+    text(g, Route::Chat, req.model, input, req.sampling).await
+}
+
+async fn completions(State(g): State<Arc<Gateway>>, Body(req): Body<CompletionRequest>) -> Response {
+    let input = match req.input() {
+        Ok(i) => i,
+        Err(e) => return g.metrics.refused("completions", e).into_response(),
+    };
+    text(g, Route::Completion, req.model, input, req.sampling).await
+}
+
+/// OpenAI's `finish_reason` of a text output: `stop` or `length`.
+fn finish(t: &TextOutput) -> String {
+    serde_json::to_value(t.finish_reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// A text output, or the engine's refusal as an error.
+fn text_of(output: Output) -> Result<TextOutput, ApiError> {
+    match output {
+        Output::Text(t) => Ok(t),
+        Output::Error(e) => Err(ApiError::refused_by_engine(&e.code, &e.message)),
+        other => Err(ApiError::internal(format!("the model answered {}, not text", other.summary()))),
+    }
+}
+
+async fn text(g: Arc<Gateway>, route: Route, model: String, input: Vec<u8>, s: Sampling) -> Response {
+    let name = if route == Route::Chat { "chat" } else { "completions" };
+    let opts = s.atoma.clone().unwrap_or_default();
+    let submitted = match run::submit(&g.client, &g.defaults, &model, input, &opts).await {
+        Ok(sub) => sub,
+        Err(e) => return g.metrics.refused(name, e).into_response(),
+    };
+    g.metrics.submitted(name, submitted.receipt.fee);
+    if s.stream {
+        let usage = s.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        return stream(g, route, model, submitted, usage).into_response();
+    }
+    let first_only = match opts.wait.as_deref() {
+        None => !g.defaults.wait_finality,
+        Some("first_output") => true,
+        Some("finality") => false,
+        Some(other) => {
+            return ApiError::invalid("atoma.wait", &format!("wait is `finality` or `first_output`, not `{other}`"))
+                .into_response();
+        }
+    };
+    let answered = async {
+        let first = submitted.first_output().await?;
+        if first_only {
+            let receipt = submitted.first_receipt(&first);
+            return Ok(Answer { output: first.decoded(), receipt });
+        }
+        submitted.settle(Some(first)).await
+    }
+    .await;
+    let answer = match answered.and_then(|a| Ok((text_of(a.output)?, a.receipt))) {
+        Ok(a) => a,
+        Err(e) => return g.metrics.refused(name, e).into_response(),
+    };
+    let (t, receipt) = answer;
+    g.metrics.answered(name, receipt.status);
+    let finish = finish(&t);
+    Json(json!({
+        "id": route.id(&receipt.request), "object": route.object(false), "created": now_s(), "model": model,
+        "choices": [route.choice(Some(&t.text), Some(&finish), false)],
+        "usage": Usage::new(t.prompt_tokens, t.tokens.len()),
+        "atoma": receipt,
+    }))
+    .into_response()
+}
+
+/// The events of a streamed response: the role at once, the text when the
+/// first output is bound to its commitment, then at finality the finish
+/// reason with the receipt (and the finalized text if the first was not
+/// it), the usage if asked, and `[DONE]`.
+fn stream(
+    g: Arc<Gateway>,
+    route: Route,
+    model: String,
+    submitted: Submitted,
+    usage: bool,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (tx, rx) = mpsc::channel::<Value>(16);
+    let id = route.id(&submitted.receipt.request);
+    let created = now_s();
+    let chunk = move |choices: Value, extra: Option<(&str, Value)>| {
+        let mut c =
+            json!({ "id": id, "object": route.object(true), "created": created, "model": model, "choices": choices });
+        if let Some((k, v)) = extra {
+            c[k] = v;
+        }
+        c
+    };
+    tokio::spawn(async move {
+        let name = if route == Route::Chat { "chat" } else { "completions" };
+        if route == Route::Chat {
+            let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
+        }
+        let result = async {
+            let first = submitted.first_output().await?;
+            let shown = text_of(first.decoded())?;
+            let receipt = submitted.first_receipt(&first);
+            let _ = tx
+                .send(chunk(json!([route.choice(Some(&shown.text), None, true)]), Some(("atoma", json!(receipt)))))
+                .await;
+            let answer = submitted.settle(Some(first)).await?;
+            Ok::<_, ApiError>((text_of(answer.output)?, answer.receipt))
+        }
+        .await;
+        match result {
+            Ok((t, receipt)) => {
+                g.metrics.answered(name, receipt.status);
+                let mut atoma = json!(receipt);
+                if receipt.replaced {
+                    atoma["output"] = json!(t.text);
+                }
+                let finish = finish(&t);
+                let _ = tx.send(chunk(json!([route.choice(None, Some(&finish), true)]), Some(("atoma", atoma)))).await;
+                if usage {
+                    let u = json!(Usage::new(t.prompt_tokens, t.tokens.len()));
+                    let _ = tx.send(chunk(json!([]), Some(("usage", u)))).await;
+                }
+            }
+            Err(e) => {
+                let e = g.metrics.refused(name, e);
+                let _ = tx.send(e.body()).await;
+            }
+        }
+    });
+    let events = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
+        if done {
+            return None;
+        }
+        match rx.recv().await {
+            Some(v) => Some((Ok(Event::default().data(v.to_string())), (rx, false))),
+            None => Some((Ok(Event::default().data("[DONE]")), (rx, true))),
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+async fn embeddings(State(g): State<Arc<Gateway>>, Body(req): Body<EmbeddingRequest>) -> Response {
+    let result = async {
+        let (input, texts) = req.input()?;
+        let opts = req.atoma.clone().unwrap_or_default();
+        let submitted = run::submit(&g.client, &g.defaults, &req.model, input, &opts).await?;
+        g.metrics.submitted("embeddings", submitted.receipt.fee);
+        let first = submitted.first_output().await?;
+        let answer = match opts.wait.as_deref() {
+            Some("first_output") => Answer { output: first.decoded(), receipt: submitted.first_receipt(&first) },
+            _ => submitted.settle(Some(first)).await?,
+        };
+        let e = match answer.output {
+            Output::Embeddings(e) if e.rows == texts => e,
+            Output::Error(e) => return Err(ApiError::refused_by_engine(&e.code, &e.message)),
+            other => {
+                return Err(ApiError::wrong_kind(&req.model, &format!("answered {}, not embeddings", other.summary())));
+            }
+        };
+        Ok((e, answer.receipt))
+    }
+    .await;
+    let (e, receipt) = match result {
+        Ok(r) => r,
+        Err(err) => return g.metrics.refused("embeddings", err).into_response(),
+    };
+    g.metrics.answered("embeddings", receipt.status);
+    let base64 = req.encoding_format.as_deref() == Some("base64");
+    let data: Vec<Value> = (0..e.rows)
+        .map(|i| {
+            let row = e.row(i);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(row)
+            };
+            json!({ "object": "embedding", "index": i, "embedding": embedding })
+        })
+        .collect();
+    Json(json!({ "object": "list", "data": data, "model": req.model,
+                 "usage": { "prompt_tokens": 0, "total_tokens": 0 }, "atoma": receipt }))
+    .into_response()
+}
+
+/// The registered models, each with its class, the class's profile and the model's digest.
+async fn models(State(g): State<Arc<Gateway>>) -> Response {
+    let chain = g.client.chain();
+    let listed = async {
+        let classes = chain.classes().await?;
+        let models = chain.models().await?;
+        Ok::<_, atoma_sdk::SdkError>((classes, models))
+    }
+    .await;
+    let (classes, models) = match listed {
+        Ok(l) => l,
+        Err(e) => return ApiError::from_sdk(&e, "listing the models").into_response(),
+    };
+    let data: Vec<Value> = models
+        .iter()
+        .map(|(id, m)| {
+            let class = classes.iter().find(|(c, _)| *c == m.class_id).map(|(_, c)| c);
+            json!({ "id": id, "object": "model", "created": 0, "owned_by": "atoma",
+                    "atoma": { "class": class.map(|c| c.name.clone()), "class_id": m.class_id,
+                               "profile": class.map(|c| c.profile.clone()), "digest": hex(&m.weight_digest.0),
+                               "max_run_ms": m.max_run_ms,
+                               "eligible_nodes": class.map(|c| c.active.size) } })
+        })
+        .collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+async fn health(State(g): State<Arc<Gateway>>) -> Response {
+    match g.client.chain().checkpoint_height().await {
+        Ok(h) => Json(json!({ "status": "ok", "checkpoint": h })).into_response(),
+        Err(e) => ApiError::from_sdk(&e, "reaching the chain").into_response(),
+    }
+}
+
+async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
+    g.metrics.render().into_response()
+}
