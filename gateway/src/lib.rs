@@ -9,9 +9,11 @@
 //! - [`run`]: one request's life: submitted, first output, finality, and
 //!   the finalized output in place of a cheater's.
 //! - [`server`]: the routes, streamed (server-sent events) and not.
+//! - [`keys`]: API keys and their budgets, in SQLite.
 //! - [`error`]: errors in OpenAI's shape. [`metrics`]: Prometheus counters.
 
 pub mod error;
+pub mod keys;
 pub mod metrics;
 pub mod openai;
 pub mod run;

@@ -2,16 +2,20 @@
 //! embeddings, models) from verified inference on chain.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use atoma_gateway::keys::Keys;
 use atoma_gateway::run::{self, Defaults};
 use atoma_gateway::server::{Gateway, router};
 use atoma_gateway::{metrics::Metrics, openai::AtomaOptions};
 use atoma_protocol::Mode;
 use atoma_sdk::Client;
 use atoma_sdk::cli::{KeyArgs, NetworkArgs};
+use atoma_sdk::config::ClientConfig;
 use clap::{Args, Parser, Subcommand};
+use tokio::sync::Semaphore;
 
 #[derive(Parser)]
 #[command(name = "atoma-gateway", version)]
@@ -28,7 +32,52 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serves the API until interrupted.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// The API keys clients send as `Authorization: Bearer …`, each with a budget.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Creates a key with a budget and prints it (shown once; only its hash is kept).
+    Add {
+        /// A name for the key (letters, digits, `-`, `_`, `.`).
+        name: String,
+        /// What requests with this key may spend in fees, in MIST (1 SUI = 1e9 MIST).
+        #[arg(long)]
+        budget: u64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Lists the keys with their budgets, fees spent (less refunds) and requests.
+    List {
+        /// Prints JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revokes a key: its requests are refused from now on; its record stays.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Args)]
+struct DbArgs {
+    /// The key database (SQLite; created if missing). Default: gateway.sqlite beside the atoma configuration (~/.atoma).
+    #[arg(long, env = "ATOMA_GATEWAY_DB")]
+    db: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn open(&self) -> anyhow::Result<Keys> {
+        let path = self.db.clone().unwrap_or_else(|| ClientConfig::default_path().with_file_name("gateway.sqlite"));
+        Keys::open(&path)
+    }
 }
 
 #[derive(Args)]
@@ -49,6 +98,15 @@ struct ServeArgs {
     /// `finality` (verified or said so) or `first_output` (sooner, not yet final).
     #[arg(long, default_value = "finality", value_parser = ["finality", "first_output"])]
     wait: String,
+    /// Requests in flight at most; more are answered 429 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+    /// Serves without API keys: anyone who reaches the gateway spends its
+    /// key's SUI. For a local network only.
+    #[arg(long)]
+    no_auth: bool,
+    #[command(flatten)]
+    db: DbArgs,
     #[command(flatten)]
     network: NetworkArgs,
     #[command(flatten)]
@@ -60,7 +118,8 @@ async fn main() -> std::process::ExitCode {
     atoma_sdk::init_tracing("info");
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
+        Command::Keys(command) => keys(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -80,7 +139,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sender = chain.sender();
     let client = Client::from_chain(chain);
     let defaults = Defaults { mode, wait_finality: args.wait == "finality" };
-    let gateway = Arc::new(Gateway { client, defaults, metrics: Metrics::default() });
+    let keys = if args.no_auth { None } else { Some(Arc::new(args.db.open()?)) };
+    if args.max_in_flight == 0 {
+        anyhow::bail!("--max-in-flight must be at least 1");
+    }
+    let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
+    let gateway = Arc::new(Gateway { client, defaults, metrics: Metrics::default(), keys, in_flight });
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -93,5 +157,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    Ok(())
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Add { name, budget, db } => {
+            let token = db.open()?.add(&name, budget)?;
+            println!("{token}");
+            eprintln!("key `{name}` created with a budget of {budget} MIST; it is shown only now");
+        }
+        KeysCommand::List { json, db } => {
+            let keys = db.open()?.list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                println!("{:<24} {:>20} {:>20} {:>9} revoked", "name", "budget (MIST)", "spent (MIST)", "requests");
+                for k in keys {
+                    println!(
+                        "{:<24} {:>20} {:>20} {:>9} {}",
+                        k.name,
+                        k.budget,
+                        k.spent,
+                        k.requests,
+                        if k.revoked { "yes" } else { "no" }
+                    );
+                }
+            }
+        }
+        KeysCommand::Revoke { name, db } => {
+            db.open()?.revoke(&name)?;
+            println!("key `{name}` revoked");
+        }
+    }
     Ok(())
 }

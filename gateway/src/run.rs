@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
+use crate::keys::Keys;
 use crate::openai::AtomaOptions;
 
 /// How long a request may take from submission to finality.
@@ -92,42 +93,49 @@ pub struct Submitted {
     finality: JoinHandle<Result<Attestation, SdkError>>,
 }
 
-/// Submits `input` for `model`, verified as `opts` or the defaults say.
-pub async fn submit(
+/// The API key a request is charged to.
+#[derive(Clone)]
+pub struct Account {
+    pub keys: Arc<Keys>,
+    pub name: String,
+}
+
+/// Reads what the request needs from the chain and checks it: the spec to
+/// submit, its fee, and the receipt so far.
+async fn prepare(
     client: &Client,
     defaults: &Defaults,
     model: &str,
     input: Vec<u8>,
     opts: &AtomaOptions,
-) -> Result<Submitted, ApiError> {
+) -> Result<(RequestSpec, u64, Receipt), ApiError> {
     let mode = mode(opts, defaults.mode)?;
     let chain = client.chain();
     let on_chain = match chain.model(model).await {
         Ok(m) => m,
-        Err(atoma_sdk::SdkError::Refused { .. }) => return Err(ApiError::unknown_model(model)),
+        Err(SdkError::Refused { .. }) => return Err(ApiError::unknown_model(model)),
         Err(e) => return Err(ApiError::from_sdk(&e, "reading the model")),
     };
     let class = chain.class(on_chain.class_id).await.map_err(|e| ApiError::from_sdk(&e, "reading the class"))?;
     let shortest = chain.shortest_timeout_ms(model).await.map_err(|e| ApiError::from_sdk(&e, "reading the timeout"))?;
-    let limit =
-        chain.network().await.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params.max_inline_input;
-    if input.len() as u64 > limit {
-        return Err(ApiError::too_large(input.len(), limit));
+    let params = chain.network().await.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params;
+    if input.len() as u64 > params.max_inline_input {
+        return Err(ApiError::too_large(input.len(), params.max_inline_input));
     }
+    let fee = opts.max_fee.unwrap_or_else(|| params.min_fee_for(mode));
     let spec = RequestSpec {
         timeout_ms: opts.timeout_ms.unwrap_or(shortest.max(DEFAULT_TIMEOUT_MS)),
-        max_fee: opts.max_fee,
+        max_fee: Some(fee),
         ..RequestSpec::new(model, InputSpec::Bytes(input), mode)
     };
-    let handle = client.submit(spec).await.map_err(|e| ApiError::from_sdk(&e, "submitting the request"))?;
     let receipt = Receipt {
-        request: handle.id().to_string(),
+        request: String::new(),
         transaction: None,
         model: model.to_string(),
         model_digest: hex(&on_chain.weight_digest.0),
         class: class.name.clone(),
         mode: json!({ "mode": mode.name(), "n": mode.n(), "p": mode.p_bps() as f64 / 10_000.0 }),
-        fee: handle.fee(),
+        fee,
         nodes: Vec::new(),
         output_digest: None,
         status: "submitted",
@@ -136,9 +144,45 @@ pub async fn submit(
         refund: None,
         transactions: Vec::new(),
     };
+    Ok((spec, fee, receipt))
+}
+
+/// Submits `input` for `model`, verified as `opts` or the defaults say, its
+/// fee charged to `account` (reserved first; released if the chain refuses).
+pub async fn submit(
+    client: &Client,
+    defaults: &Defaults,
+    account: Option<&Account>,
+    model: &str,
+    input: Vec<u8>,
+    opts: &AtomaOptions,
+) -> Result<Submitted, ApiError> {
+    let (spec, fee, mut receipt) = prepare(client, defaults, model, input, opts).await?;
+    let reservation = account.map(|a| a.keys.reserve(&a.name, fee)).transpose()?;
+    let handle = match client.submit(spec).await {
+        Ok(h) => h,
+        Err(e) => {
+            // Refused, nothing was paid: release the fee. An unknown outcome
+            // keeps it: the submission may have executed.
+            if let (Some(a), Some(r), false) = (account, reservation, matches!(e, SdkError::Unknown { .. })) {
+                a.keys.release(r);
+            }
+            return Err(ApiError::from_sdk(&e, "submitting the request"));
+        }
+    };
+    receipt.request = handle.id().to_string();
+    if let (Some(a), Some(r)) = (account, reservation) {
+        a.keys.charge(r, &receipt.request);
+    }
     let handle = Arc::new(handle);
-    let keeper = handle.clone();
-    let finality = tokio::spawn(async move { keeper.finality_within(WAIT).await });
+    let (keeper, account, request) = (handle.clone(), account.cloned(), receipt.request.clone());
+    let finality = tokio::spawn(async move {
+        let attestation = keeper.finality_within(WAIT).await;
+        if let (Ok(Attestation { outcome: Outcome::Failed { refund, .. }, .. }), Some(a)) = (&attestation, &account) {
+            a.keys.refund(&request, *refund);
+        }
+        attestation
+    });
     Ok(Submitted { handle, receipt, finality })
 }
 

@@ -10,7 +10,9 @@ use atoma_protocol::output::{Output, TextOutput};
 use atoma_sdk::Client;
 use atoma_sdk::http::hex;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Extension, FromRequest, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,30 +21,60 @@ use base64::Engine as _;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::ApiError;
+use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, Sampling, Usage};
-use crate::run::{self, Answer, Defaults, Submitted};
+use crate::run::{self, Account, Answer, Defaults, Submitted};
 
 /// What every route shares.
 pub struct Gateway {
     pub client: Client,
     pub defaults: Defaults,
     pub metrics: Metrics,
+    /// The API keys; `None`: anyone may spend the gateway's key (`--no-auth`).
+    pub keys: Option<Arc<Keys>>,
+    /// Requests in flight at most; more are answered 429.
+    pub in_flight: Arc<Semaphore>,
 }
 
 /// The gateway's routes.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .with_state(gateway)
+        .layer(middleware::from_fn_with_state(gateway.clone(), authorize));
+    api.route("/health", get(health)).route("/metrics", get(metrics)).with_state(gateway)
+}
+
+/// The API key of a request (`Authorization: Bearer …`), checked before
+/// anything else; the account it names rides along to the handler.
+async fn authorize(State(g): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    let account = match &g.keys {
+        None => None,
+        Some(keys) => {
+            let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+            match keys.authorize(token) {
+                Ok(name) => Some(Account { keys: keys.clone(), name }),
+                Err(e) => return g.metrics.refused("auth", e).into_response(),
+            }
+        }
+    };
+    req.extensions_mut().insert(account);
+    next.run(req).await
+}
+
+/// A place among the requests in flight, or 429.
+fn admit(g: &Gateway) -> Result<OwnedSemaphorePermit, ApiError> {
+    g.in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy("too many requests in flight; try again shortly"))
 }
 
 /// A JSON body, refused in OpenAI's error shape when it does not parse.
@@ -110,20 +142,28 @@ impl Route {
     }
 }
 
-async fn chat(State(g): State<Arc<Gateway>>, Body(req): Body<ChatRequest>) -> Response {
+async fn chat(
+    State(g): State<Arc<Gateway>>,
+    Extension(account): Extension<Option<Account>>,
+    Body(req): Body<ChatRequest>,
+) -> Response {
     let input = match req.input() {
         Ok(i) => i,
         Err(e) => return g.metrics.refused("chat", e).into_response(),
     };
-    text(g, Route::Chat, req.model, input, req.sampling).await
+    text(g, account, Route::Chat, req.model, input, req.sampling).await
 }
 
-async fn completions(State(g): State<Arc<Gateway>>, Body(req): Body<CompletionRequest>) -> Response {
+async fn completions(
+    State(g): State<Arc<Gateway>>,
+    Extension(account): Extension<Option<Account>>,
+    Body(req): Body<CompletionRequest>,
+) -> Response {
     let input = match req.input() {
         Ok(i) => i,
         Err(e) => return g.metrics.refused("completions", e).into_response(),
     };
-    text(g, Route::Completion, req.model, input, req.sampling).await
+    text(g, account, Route::Completion, req.model, input, req.sampling).await
 }
 
 /// OpenAI's `finish_reason` of a text output: `stop` or `length`.
@@ -140,17 +180,28 @@ fn text_of(output: Output) -> Result<TextOutput, ApiError> {
     }
 }
 
-async fn text(g: Arc<Gateway>, route: Route, model: String, input: Vec<u8>, s: Sampling) -> Response {
+async fn text(
+    g: Arc<Gateway>,
+    account: Option<Account>,
+    route: Route,
+    model: String,
+    input: Vec<u8>,
+    s: Sampling,
+) -> Response {
     let name = if route == Route::Chat { "chat" } else { "completions" };
     let opts = s.atoma.clone().unwrap_or_default();
-    let submitted = match run::submit(&g.client, &g.defaults, &model, input, &opts).await {
+    let permit = match admit(&g) {
+        Ok(p) => p,
+        Err(e) => return g.metrics.refused(name, e).into_response(),
+    };
+    let submitted = match run::submit(&g.client, &g.defaults, account.as_ref(), &model, input, &opts).await {
         Ok(sub) => sub,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
     g.metrics.submitted(name, submitted.receipt.fee);
     if s.stream {
         let usage = s.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        return stream(g, route, model, submitted, usage).into_response();
+        return stream(g, route, model, submitted, usage, permit).into_response();
     }
     let first_only = match opts.wait.as_deref() {
         None => !g.defaults.wait_finality,
@@ -196,6 +247,7 @@ fn stream(
     model: String,
     submitted: Submitted,
     usage: bool,
+    permit: OwnedSemaphorePermit,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = mpsc::channel::<Value>(16);
     let id = route.id(&submitted.receipt.request);
@@ -209,6 +261,7 @@ fn stream(
         c
     };
     tokio::spawn(async move {
+        let _permit = permit;
         let name = if route == Route::Chat { "chat" } else { "completions" };
         if route == Route::Chat {
             let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
@@ -256,11 +309,16 @@ fn stream(
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-async fn embeddings(State(g): State<Arc<Gateway>>, Body(req): Body<EmbeddingRequest>) -> Response {
+async fn embeddings(
+    State(g): State<Arc<Gateway>>,
+    Extension(account): Extension<Option<Account>>,
+    Body(req): Body<EmbeddingRequest>,
+) -> Response {
     let result = async {
         let (input, texts) = req.input()?;
         let opts = req.atoma.clone().unwrap_or_default();
-        let submitted = run::submit(&g.client, &g.defaults, &req.model, input, &opts).await?;
+        let _permit = admit(&g)?;
+        let submitted = run::submit(&g.client, &g.defaults, account.as_ref(), &req.model, input, &opts).await?;
         g.metrics.submitted("embeddings", submitted.receipt.fee);
         let first = submitted.first_output().await?;
         let answer = match opts.wait.as_deref() {

@@ -4,7 +4,8 @@
 //! of real nodes serving a generated Llama chat model and the real
 //! all-MiniLM-L6-v2. Each client asserts what an application relies on
 //! (docs/gateway.md); this test then checks every receipt it saw against
-//! the chain.
+//! the chain, and that the key database charged exactly the requests made.
+//! A gateway killed in the middle of a stream loses no charge.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -29,9 +30,33 @@ impl Drop for Gateway {
     }
 }
 
-fn start_gateway(cluster: &Cluster) -> Gateway {
+/// `atoma-gateway keys add NAME --budget MIST`: the key it prints.
+fn add_key(db: &Path, name: &str, budget: u64) -> String {
+    let out = Command::new(atoma_e2e::bin("atoma-gateway").unwrap())
+        .args(["keys", "add", name, "--budget", &budget.to_string(), "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `atoma-gateway keys list --json`, by name.
+fn list_keys(db: &Path) -> Value {
+    let out = Command::new(atoma_e2e::bin("atoma-gateway").unwrap())
+        .args(["keys", "list", "--json", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    keys.into_iter().map(|k| (k["name"].as_str().unwrap().to_string(), k)).collect()
+}
+
+fn start_gateway(cluster: &Cluster, db: &Path) -> Gateway {
     let mut child = Command::new(atoma_e2e::bin("atoma-gateway").unwrap())
-        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "sampling", "--n", "2"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "sampling", "--n", "2", "--db"])
+        .arg(db)
         .arg("--info")
         .arg(cluster.dir.join("localnet/info.json"))
         .env("ATOMA_KEY", cluster.requester.to_suiprivkey().unwrap())
@@ -51,11 +76,12 @@ fn start_gateway(cluster: &Cluster) -> Gateway {
     Gateway { child, url }
 }
 
-fn run_client(program: &Path, script: &Path, gateway: &Gateway) -> Value {
+fn run_client(program: &Path, script: &Path, gateway: &Gateway, key: &str, extra: &[&str]) -> Value {
     let out = Command::new(program)
         .arg(script)
-        .args(["--base-url", &gateway.url, "--api-key", "sk-test"])
+        .args(["--base-url", &gateway.url, "--api-key", key])
         .args(["--chat-model", HfModel::tiny_llama().id(), "--embed-model", HfModel::MiniLm.id()])
+        .args(extra)
         .output()
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -101,17 +127,21 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
         ..ClusterSpec::default()
     };
     let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
-    let gateway = start_gateway(&cluster);
+    let db = cluster.dir.join("gateway.sqlite");
+    let key = add_key(&db, "app", 1_000_000_000);
+    let poor = add_key(&db, "poor", 1);
+    let gateway = start_gateway(&cluster, &db);
     let chain = cluster.chain().await.unwrap();
 
-    let py = run_client(&python, &root.join("gateway/clients/python/check.py"), &gateway);
+    let python_check = root.join("gateway/clients/python/check.py");
+    let py = run_client(&python, &python_check, &gateway, &key, &["--poor-api-key", &poor]);
     eprintln!("python: {py}");
-    for receipt in
-        [&py["chat"]["receipt"], &py["stream"]["receipt"], &py["completion"]["receipt"], &py["embeddings"]["receipt"]]
-    {
-        check_receipt(&chain, receipt).await;
-    }
-    for receipt in py["modes"].as_object().unwrap().values() {
+    let receipts: Vec<&Value> = [&py["chat"]["receipt"], &py["stream"]["receipt"], &py["completion"]["receipt"]]
+        .into_iter()
+        .chain(py["modes"].as_object().unwrap().values())
+        .chain([&py["embeddings"]["receipt"], &py["embeddings"]["receipt"]])
+        .collect();
+    for receipt in &receipts {
         check_receipt(&chain, receipt).await;
     }
     // The chat model's entry names its class and digest as the chain does.
@@ -120,8 +150,53 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     assert_eq!(listed["digest"].as_str().unwrap(), atoma_sdk::http::hex(&model.weight_digest.0));
     assert_eq!(listed["class_id"].as_u64().unwrap(), model.class_id);
 
-    let js = run_client(Path::new("node"), &node_check.join("check.mjs"), &gateway);
+    let js = run_client(Path::new("node"), &node_check.join("check.mjs"), &gateway, &key, &[]);
     eprintln!("node: {js}");
     assert_eq!(js["chat"]["text"], py["chat"]["text"], "greedy answers to one prompt agree across clients");
     check_receipt(&chain, &js["chat"]["receipt"]).await;
+
+    // Charged: each request made, once (the two embedding calls share a fee
+    // above; the context-length refusal was made, in the chat's mode);
+    // nothing for the requests refused before submission.
+    let fee = |r: &Value| r["fee"].as_u64().unwrap();
+    let made = receipts.len() as u64 + 1 + 4;
+    let spent =
+        receipts.iter().map(|r| fee(r)).sum::<u64>() + fee(&py["chat"]["receipt"]) + 4 * fee(&js["chat"]["receipt"]);
+    let keys = list_keys(&db);
+    assert_eq!((keys["app"]["requests"].as_u64().unwrap(), keys["app"]["spent"].as_u64().unwrap()), (made, spent));
+    assert_eq!((keys["poor"]["requests"].as_u64().unwrap(), keys["poor"]["spent"].as_u64().unwrap()), (0, 0));
+
+    // Killed in the middle of a stream: the charge made at submission stays.
+    let stream = the_first_event_of_a_stream(&gateway, &key).await;
+    drop(gateway);
+    let keys = list_keys(&db);
+    assert_eq!(keys["app"]["requests"].as_u64().unwrap(), made + 1, "{stream}");
+    let request: Address = stream["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
+    assert_eq!(chain.request(request).await.unwrap().requester, cluster.requester.address().into());
+    // And a gateway started again on the database serves the same key.
+    let again = start_gateway(&cluster, &db);
+    let response = reqwest::Client::new().get(format!("{}/models", again.url)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Starts a streamed chat request and returns its first event, once the
+/// request is on chain (its id names it).
+async fn the_first_event_of_a_stream(gateway: &Gateway, key: &str) -> Value {
+    let body = serde_json::json!({ "model": HfModel::tiny_llama().id(), "stream": true, "max_tokens": 12,
+                                   "messages": [{ "role": "user", "content": "Count to ten." }] });
+    let mut response = reqwest::Client::new()
+        .post(format!("{}/chat/completions", gateway.url))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = response.chunk().await.unwrap().expect("the stream ended before its first event");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let event = text.split("\n\n").next().unwrap().trim_start_matches("data: ");
+    serde_json::from_str(event).unwrap()
 }

@@ -7,6 +7,7 @@ knows. Asserts what an application may rely on and prints one JSON object
 of what it saw, for tests/tests/gateway.rs to check against the chain.
 
 Usage: check.py --base-url URL --api-key KEY --chat-model ID --embed-model ID
+                [--poor-api-key KEY]  (a key whose budget cannot pay a request)
 """
 import argparse
 import json
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--api-key", required=True)
     ap.add_argument("--chat-model", required=True)
     ap.add_argument("--embed-model", required=True)
+    ap.add_argument("--poor-api-key")
     args = ap.parse_args()
     client = OpenAI(base_url=args.base_url, api_key=args.api_key, max_retries=0, timeout=300)
     seen = {"client": f"openai-python {openai.__version__}"}
@@ -111,7 +113,14 @@ def main():
         "bad_mode": expect_error(openai.BadRequestError, lambda: client.chat.completions.create(
             model=args.chat_model, messages=messages, extra_body={"atoma": {"mode": "trust-me"}}),
             param="atoma.mode"),
+        "no_key": expect_error(openai.AuthenticationError, lambda: OpenAI(
+            base_url=args.base_url, api_key="sk-atoma-not-a-key", max_retries=0).chat.completions.create(
+            model=args.chat_model, messages=messages), code="invalid_api_key"),
     }
+    if args.poor_api_key:
+        poor = OpenAI(base_url=args.base_url, api_key=args.poor_api_key, max_retries=0)
+        seen["errors"]["over_budget"] = expect_error(openai.RateLimitError, lambda: poor.chat.completions.create(
+            model=args.chat_model, messages=messages), code="insufficient_quota")
     json.dump(seen, sys.stdout)
 
 
