@@ -144,6 +144,23 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     for receipt in &receipts {
         check_receipt(&chain, receipt).await;
     }
+    // `atoma verify` bears a receipt out, and refuses one with a changed claim.
+    let verify = |receipt: &Value| {
+        let file = cluster.dir.join("receipt.json");
+        std::fs::write(&file, receipt.to_string()).unwrap();
+        Command::new(atoma_e2e::bin("atoma").unwrap())
+            .args(["verify", "--info"])
+            .arg(cluster.dir.join("localnet/info.json"))
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&py["chat"]["receipt"]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut forged = py["chat"]["receipt"].clone();
+    forged["output_digest"] = Value::String("00".repeat(32));
+    let out = verify(&forged);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("FAIL output digest"));
     // The chat model's entry names its class and digest as the chain does.
     let listed = &py["models"][HfModel::tiny_llama().id()];
     let model = chain.model(HfModel::tiny_llama().id()).await.unwrap();

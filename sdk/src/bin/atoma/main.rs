@@ -16,6 +16,7 @@ mod env;
 mod exit;
 mod show;
 mod submit;
+mod verify;
 
 use env::{EnvCommand, KeyArgs, KeyCommand, NetworkArgs};
 use serde_json::json;
@@ -37,6 +38,9 @@ enum Command {
     Submit(Box<submit::SubmitArgs>),
     /// Shows a request's state.
     Status(StatusArgs),
+    /// Checks a receipt from atoma-gateway (its `atoma` field) against the
+    /// chain: model and digest, fee, status, output digest and nodes.
+    Verify(verify::VerifyArgs),
     /// Lists the registered nodes.
     Nodes(ReadArgs),
     /// Lists the hardware classes and models.
@@ -166,6 +170,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Submit(a) => submit::submit(*a).await,
         Command::Status(a) => status(a).await,
+        Command::Verify(a) => verify::verify(a).await,
         Command::Nodes(a) => nodes(a).await,
         Command::Classes(a) => classes(a).await,
         Command::Params(a) => params(a).await,
