@@ -175,6 +175,9 @@ pub async fn submit(
         a.keys.charge(r, &receipt.request);
     }
     let handle = Arc::new(handle);
+    // The selected nodes hear of the request now, not a checkpoint later.
+    let pusher = handle.clone();
+    tokio::spawn(async move { pusher.push().await });
     let (keeper, account, request) = (handle.clone(), account.cloned(), receipt.request.clone());
     let finality = tokio::spawn(async move {
         let attestation = keeper.finality_within(WAIT).await;

@@ -13,8 +13,16 @@
 //!   404 no output (yet, after waiting up to wait_ms, at most 30 s)     401/403 bad or foreign signature
 //! POST /v1/sealed/{request_id}      body {"secret": "<hex>"}   (a Sealed requester to a chosen verifier)
 //!   202 accepted    400 secret does not match the request's hash    404 unknown request or not chosen
+//! POST /v1/push/{request_id}        (the requester to a selected node, right after submitting)
+//!      x-atoma-signature: base64(UserSignature)   by the request's requester over
+//!                                                 personal message "atoma/push/v1" || request_id
+//!   202 the node holds a seat and starts now    404 not the node's request    401/403 bad or foreign signature
 //! GET  /health      200 "ok"
 //! ```
+//!
+//! A push only saves the time until the node's event stream brings the
+//! selection (a checkpoint): the node checks the request on chain before it
+//! runs anything, and its event stream still catches every request.
 //!
 //! The salt lets the requester check the output against the node's on-chain
 //! commitment as soon as it exists: `blake2b256(bcs(request, node, digest, salt))`.
@@ -49,6 +57,28 @@ pub fn output_path(request: &Address) -> String {
 /// The path a Sealed requester posts its secret to.
 pub fn sealed_path(request: &Address) -> String {
     format!("/v1/sealed/{request}")
+}
+
+/// The path a requester pushes a new request to.
+pub fn push_path(request: &Address) -> String {
+    format!("/v1/push/{request}")
+}
+
+/// What the requester signs to push a request to its nodes.
+pub fn push_message(request: &Address) -> Vec<u8> {
+    [b"atoma/push/v1".as_slice(), request.as_bytes()].concat()
+}
+
+/// The requester's header value for pushing `request`.
+pub fn sign_push(key: &Key, request: &Address) -> Result<String> {
+    Ok(key.sign_message(&push_message(request))?.to_base64())
+}
+
+/// Checks a push's header value and returns the signer's address.
+pub fn verify_push(header: &str, request: &Address) -> Result<Address> {
+    let signature = UserSignature::from_base64(header.trim())
+        .map_err(|_| SdkError::Verification(format!("{REQUESTER_SIGNATURE} is not a base64 Sui signature")))?;
+    verify_message(&push_message(request), &signature)
 }
 
 /// The body of a Sealed notification.

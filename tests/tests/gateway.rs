@@ -161,6 +161,34 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     forged["output_digest"] = Value::String("00".repeat(32));
     let out = verify(&forged);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("FAIL output digest"));
+    // The gateway pushed the request to its nodes as soon as it was
+    // submitted; a push needs the requester's signature and a seat.
+    let chat: Address = py["chat"]["receipt"]["request"].as_str().unwrap().parse().unwrap();
+    let pushed = (0..cluster.nodes.len())
+        .filter(|&i| {
+            cluster.log(i).lines().any(|l| l.contains(&chat.to_string()) && l.contains("pushed by the requester"))
+        })
+        .count();
+    assert_eq!(pushed, 2, "both nodes of the chat request were pushed");
+    let seated = chain.request(chat).await.unwrap().slots.iter().map(|s| Address::from(s.node_id)).collect::<Vec<_>>();
+    let (inside, outside) = {
+        let i = cluster.nodes.iter().position(|n| seated.contains(&n.id)).unwrap();
+        let o = cluster.nodes.iter().position(|n| !seated.contains(&n.id)).unwrap();
+        (cluster.nodes[i].port, cluster.nodes[o].port)
+    };
+    let push = |port: u16, key: Option<&atoma_sdk::Key>| {
+        let mut call =
+            reqwest::Client::new().post(format!("http://127.0.0.1:{port}{}", atoma_sdk::http::push_path(&chat)));
+        if let Some(k) = key {
+            call = call.header(atoma_sdk::http::REQUESTER_SIGNATURE, atoma_sdk::http::sign_push(k, &chat).unwrap());
+        }
+        async move { call.send().await.unwrap().status().as_u16() }
+    };
+    // The request is final: its seats are closed, and a push starts nothing.
+    assert_eq!(push(inside, Some(&cluster.requester)).await, 404);
+    assert_eq!(push(inside, None).await, 401);
+    assert_eq!(push(inside, Some(&atoma_sdk::Key::generate())).await, 403);
+    assert_eq!(push(outside, Some(&cluster.requester)).await, 404);
     // The chat model's entry names its class and digest as the chain does.
     let listed = &py["models"][HfModel::tiny_llama().id()];
     let model = chain.model(HfModel::tiny_llama().id()).await.unwrap();

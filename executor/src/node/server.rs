@@ -96,6 +96,7 @@ pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> 
     let app = axum::Router::new()
         .route("/v1/outputs/{request}", axum::routing::get(output))
         .route("/v1/sealed/{request}", axum::routing::post(sealed))
+        .route("/v1/push/{request}", axum::routing::post(push))
         .route("/health", axum::routing::get(|| async { "ok" }))
         .route("/v1/node", axum::routing::get(node_summary))
         .with_state(service);
@@ -294,6 +295,22 @@ fn served(service: &Service, request: &Address, output: Vec<u8>, salt: [u8; 32])
         }
     }
     (StatusCode::OK, headers, output).into_response()
+}
+
+/// A requester telling the node of its new request (docs in `atoma_sdk::http`).
+async fn push(State(service): State<Arc<Service>>, Path(request): Path<String>, headers: HeaderMap) -> Response {
+    let Ok(request) = request.parse::<Address>() else { return error(StatusCode::BAD_REQUEST, "not a request id") };
+    let Some(signature) = headers.get(http::REQUESTER_SIGNATURE).and_then(|v| v.to_str().ok()) else {
+        return error(StatusCode::UNAUTHORIZED, format!("missing {}", http::REQUESTER_SIGNATURE));
+    };
+    let signer = match http::verify_push(signature, &request) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::UNAUTHORIZED, e.to_string()),
+    };
+    match service.take_push(request, signer).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err((code, message)) => error(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), message),
+    }
 }
 
 async fn sealed(

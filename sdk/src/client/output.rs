@@ -53,6 +53,35 @@ impl RequestHandle {
         }
     }
 
+    /// Tells the selected nodes of the request at once (`POST /v1/push`),
+    /// so that they start without waiting for a checkpoint to bring the
+    /// selection; a node that cannot be reached learns of it from its event
+    /// stream as before. Returns how many nodes accepted.
+    pub async fn push(&self) -> usize {
+        let Ok(signature) = http::sign_push(self.client.chain.key(), &self.request) else { return 0 };
+        let pushes = self.executors.iter().map(|node| {
+            let signature = signature.clone();
+            async move {
+                let info = self.client.chain.node(*node).await.ok().flatten()?;
+                let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::push_path(&self.request));
+                let sent = self.client.http.post(&url).header(http::REQUESTER_SIGNATURE, signature);
+                let response = sent.timeout(Duration::from_secs(5)).send().await;
+                match response {
+                    Ok(r) if r.status().is_success() => Some(()),
+                    Ok(r) => {
+                        tracing::debug!(request = %self.request, %node, status = %r.status(), "push refused");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::debug!(request = %self.request, %node, error = %report(&e), "push not delivered");
+                        None
+                    }
+                }
+            }
+        });
+        futures::future::join_all(pushes).await.into_iter().flatten().count()
+    }
+
     /// The output from the first selected node that serves it, checked
     /// against the node's signature and its on-chain commitment. Waits at most 10 minutes.
     pub async fn first_output(&self) -> Result<FirstOutput> {

@@ -305,7 +305,8 @@ impl Service {
             Event::NodesSelected(s) if s.nodes.contains(&me) => {
                 self.metrics.assigned.inc();
                 let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
-                self.timings.lock().expect("timings").insert(request, timing);
+                // A push may have started the task already: its time counts from then.
+                self.timings.lock().expect("timings").entry(request).or_insert(timing);
                 tracing::info!(request = %request, node = %self.node, role = s.role.name(), "assigned");
                 self.db.update_task(&request, |_| {})?;
             }
@@ -445,6 +446,30 @@ impl Service {
         }
         self.db.update_task(&request, |t| t.secret = Some(secret)).map_err(|e| (500, e.to_string()))?;
         tracing::info!(request = %request, node = %self.node, "told it verifies a Sealed request");
+        self.clone().drive(request);
+        Ok(())
+    }
+
+    /// Takes a requester's push (`POST /v1/push/…`, signed by `signer`):
+    /// the request is read on chain, and its task starts at once if this
+    /// node holds an active seat in it, instead of when a checkpoint brings
+    /// the selection (which the event stream still does, to the same task).
+    pub(crate) async fn take_push(self: &Arc<Self>, request: Address, signer: Address) -> Result<(), (u16, String)> {
+        let req = self.chain.request(request).await.map_err(|e| (404, e.to_string()))?;
+        if Address::from(req.requester) != signer {
+            return Err((403, "only the request's requester may push it".into()));
+        }
+        let me = ObjectId::from(self.node);
+        if !req.slots.iter().any(|s| s.node_id == me && s.active) {
+            return Err((404, "this node holds no seat in the request".into()));
+        }
+        let known = self.db.task(&request).map_err(|e| (500, e.to_string()))?.is_some();
+        if !known {
+            let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
+            self.timings.lock().expect("timings").entry(request).or_insert(timing);
+            self.db.update_task(&request, |_| {}).map_err(|e| (500, e.to_string()))?;
+            tracing::info!(request = %request, node = %self.node, "assigned (pushed by the requester)");
+        }
         self.clone().drive(request);
         Ok(())
     }
