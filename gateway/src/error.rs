@@ -20,11 +20,13 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Seconds a client should wait before trying again (429, 503).
     pub retry_after: Option<u64>,
+    /// The receipt of a request that was made (and charged) before the error.
+    pub receipt: Option<serde_json::Value>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, param: None, code: None, retry_after: None }
+        ApiError { status, message: message.into(), kind, param: None, code: None, retry_after: None, receipt: None }
     }
 
     fn with(mut self, param: Option<&str>, code: &str) -> Self {
@@ -73,7 +75,7 @@ impl ApiError {
     pub fn refused_by_engine(code: &str, message: &str) -> Self {
         let (param, code) = match code {
             "context_exceeded" => (Some("messages"), "context_length_exceeded"),
-            "max_tokens" => (Some("max_tokens"), "invalid_value"),
+            "max_tokens_out_of_range" => (Some("max_tokens"), "invalid_value"),
             other => (None, other),
         };
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message).with(param, code)
@@ -107,13 +109,34 @@ impl ApiError {
         Self::new(StatusCode::BAD_GATEWAY, "server_error", message).with(None, "request_failed")
     }
 
+    /// A streamed output the chain did not finalize: its node was wrong.
+    pub fn replaced() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            "the text streamed came from a node the chain found wrong; the verified output is `atoma.output`",
+        )
+        .with(None, "output_replaced")
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message).with(None, "internal_error")
     }
 
+    /// The same error, with the receipt of the request it answers.
+    pub fn with_receipt(mut self, receipt: &impl serde::Serialize) -> Self {
+        self.receipt = serde_json::to_value(receipt).ok();
+        self
+    }
+
     /// The body of the error (also sent as a stream's last event).
     pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code } })
+        let mut body =
+            json!({ "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code } });
+        if let Some(r) = &self.receipt {
+            body["atoma"] = r.clone();
+        }
+        body
     }
 
     /// The error an SDK call gave, as the client should see it.

@@ -10,6 +10,13 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
+/// The engine's limits on a request's input (executor `engine::hf::text`),
+/// checked here so that a request the nodes would refuse is refused before
+/// it is paid for.
+const MAX_STOPS: usize = 4;
+const MAX_STOP_BYTES: usize = 256;
+const MAX_TEXTS: usize = 64;
+
 /// The `atoma` extension field of a request: how it is verified and how
 /// long the response waits.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -175,7 +182,14 @@ fn generate_input(s: &Sampling, prompt: Value) -> Result<Vec<u8>, ApiError> {
         input["top_p"] = json!(p);
     }
     if let Some(stop) = &s.stop {
-        input["stop"] = json!(stop.clone().into_vec());
+        let stop = stop.clone().into_vec();
+        if stop.len() > MAX_STOPS || stop.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
+            return Err(ApiError::invalid(
+                "stop",
+                &format!("stop is at most {MAX_STOPS} strings of 1 to {MAX_STOP_BYTES} bytes"),
+            ));
+        }
+        input["stop"] = json!(stop);
     }
     Ok(serde_json::to_vec(&input).expect("JSON values serialize"))
 }
@@ -231,6 +245,9 @@ impl CompletionRequest {
         let [prompt] = prompts.as_slice() else {
             return Err(ApiError::unsupported("prompt", "one prompt per request"));
         };
+        if prompt.is_empty() {
+            return Err(ApiError::invalid("prompt", "the prompt must not be empty"));
+        }
         generate_input(&self.sampling, json!({ "prompt": prompt }))
     }
 }
@@ -252,8 +269,8 @@ impl EmbeddingRequest {
             }
             _ => return Err(ApiError::unsupported("input", "input is a string or a list of strings (not token ids)")),
         };
-        if texts.is_empty() {
-            return Err(ApiError::invalid("input", "input must not be empty"));
+        if texts.is_empty() || texts.len() > MAX_TEXTS {
+            return Err(ApiError::invalid("input", &format!("input holds 1 to {MAX_TEXTS} texts")));
         }
         let n = texts.len();
         Ok((serde_json::to_vec(&json!({ "input": texts })).expect("JSON values serialize"), n))

@@ -21,10 +21,20 @@ use crate::error::ApiError;
 use crate::keys::Keys;
 use crate::openai::AtomaOptions;
 
-/// How long a request may take from submission to finality.
-pub const WAIT: Duration = Duration::from_secs(600);
+/// How long a request may take from submission to finality: a commit
+/// timeout of at most `MAX_TIMEOUT_MS`, its refills, reveal and dispute
+/// rounds fit well inside it (docs/protocol.md, "Time").
+pub const WAIT: Duration = Duration::from_secs(1_200);
 /// The default commit timeout, when the class allows one this short.
 const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+/// The longest commit timeout a request through the gateway may ask for.
+const MAX_TIMEOUT_MS: u64 = 120_000;
+/// The largest fee a request may offer, in minimum fees of its mode: a
+/// key's budget is for inference, not for paying nodes at will.
+const MAX_FEE_FACTOR: u64 = 10;
+/// What a byte of inline input costs the gateway: its storage on chain in
+/// the request object, which stays (Sui's price, `atoma_sdk::chain`).
+pub use atoma_sdk::chain::STORAGE_COST_PER_BYTE;
 
 /// How a request is verified and answered when it does not say.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +80,8 @@ pub struct Receipt {
     pub class: String,
     pub mode: Value,
     pub fee: u64,
+    /// What the API key was charged: the fee and the input's storage on chain.
+    pub charge: u64,
     /// The nodes the output came from (at finality: those that agreed on it).
     pub nodes: Vec<String>,
     pub output_digest: Option<String>,
@@ -91,6 +103,8 @@ pub struct Submitted {
     pub handle: Arc<RequestHandle>,
     pub receipt: Receipt,
     finality: JoinHandle<Result<Attestation, SdkError>>,
+    /// Finality, if it came before any first output.
+    finished: Option<Result<Result<Attestation, SdkError>, tokio::task::JoinError>>,
 }
 
 /// The API key a request is charged to.
@@ -122,12 +136,34 @@ async fn prepare(
     if input.len() as u64 > params.max_inline_input {
         return Err(ApiError::too_large(input.len(), params.max_inline_input));
     }
-    let fee = opts.max_fee.unwrap_or_else(|| params.min_fee_for(mode));
-    let spec = RequestSpec {
-        timeout_ms: opts.timeout_ms.unwrap_or(shortest.max(DEFAULT_TIMEOUT_MS)),
-        max_fee: Some(fee),
-        ..RequestSpec::new(model, InputSpec::Bytes(input), mode)
-    };
+    // Everything the chain would abort on is refused here, before the
+    // gateway pays gas for a transaction that cannot succeed.
+    let min_fee = params.min_fee_for(mode);
+    let fee = opts.max_fee.unwrap_or(min_fee);
+    if fee < min_fee || fee > min_fee.saturating_mul(MAX_FEE_FACTOR) {
+        return Err(ApiError::invalid(
+            "atoma.max_fee",
+            &format!("the fee is {min_fee} to {} MIST for this mode", min_fee.saturating_mul(MAX_FEE_FACTOR)),
+        ));
+    }
+    if mode.n() > params.max_n {
+        return Err(ApiError::invalid("atoma.n", &format!("n is at most {}", params.max_n)));
+    }
+    if mode.nodes_needed() > class.active.size {
+        return Err(ApiError::unavailable(
+            format!("the class has {} eligible nodes; this mode needs {}", class.active.size, mode.nodes_needed()),
+            "no_eligible_nodes",
+        ));
+    }
+    let timeout_ms = opts.timeout_ms.unwrap_or(shortest.max(DEFAULT_TIMEOUT_MS));
+    let longest = MAX_TIMEOUT_MS.min(params.max_timeout_ms).max(shortest);
+    if !(shortest..=longest).contains(&timeout_ms) {
+        return Err(ApiError::invalid(
+            "atoma.timeout_ms",
+            &format!("timeout_ms is {shortest} to {longest} for this model"),
+        ));
+    }
+    let spec = RequestSpec { timeout_ms, max_fee: Some(fee), ..RequestSpec::new(model, InputSpec::Bytes(input), mode) };
     let receipt = Receipt {
         request: String::new(),
         transaction: None,
@@ -136,6 +172,7 @@ async fn prepare(
         class: class.name.clone(),
         mode: json!({ "mode": mode.name(), "n": mode.n(), "p": mode.p_bps() as f64 / 10_000.0 }),
         fee,
+        charge: 0,
         nodes: Vec::new(),
         output_digest: None,
         status: "submitted",
@@ -145,6 +182,16 @@ async fn prepare(
         transactions: Vec::new(),
     };
     Ok((spec, fee, receipt))
+}
+
+/// What a request costs its key: the fee, and the storage of its input on
+/// chain, which the gateway pays and never gets back.
+fn charge_of(spec: &RequestSpec, fee: u64) -> u64 {
+    let stored = match &spec.input {
+        InputSpec::Bytes(b) => b.len() as u64,
+        InputSpec::Uri { .. } => 0,
+    };
+    fee.saturating_add(STORAGE_COST_PER_BYTE.saturating_mul(stored))
 }
 
 /// Submits `input` for `model`, verified as `opts` or the defaults say, its
@@ -158,13 +205,23 @@ pub async fn submit(
     opts: &AtomaOptions,
 ) -> Result<Submitted, ApiError> {
     let (spec, fee, mut receipt) = prepare(client, defaults, model, input, opts).await?;
-    let reservation = account.map(|a| a.keys.reserve(&a.name, fee)).transpose()?;
+    receipt.charge = charge_of(&spec, fee);
+    let reservation = account.map(|a| a.keys.reserve(&a.name, receipt.charge)).transpose()?;
     let handle = match client.submit(spec).await {
         Ok(h) => h,
         Err(e) => {
-            // Refused, nothing was paid: release the fee. An unknown outcome
-            // keeps it: the submission may have executed.
-            if let (Some(a), Some(r), false) = (account, reservation, matches!(e, SdkError::Unknown { .. })) {
+            // Refused before it executed, nothing was paid: release the
+            // charge. Any other error keeps it: the submission may have executed.
+            let refused = matches!(
+                e,
+                SdkError::Refused { .. }
+                    | SdkError::Protocol { .. }
+                    | SdkError::Rejected(_)
+                    | SdkError::InvalidArgument(_)
+                    | SdkError::InsufficientBalance(_)
+                    | SdkError::Congested { .. }
+            );
+            if let (Some(a), Some(r), true) = (account, reservation, refused) {
                 a.keys.release(r);
             }
             return Err(ApiError::from_sdk(&e, "submitting the request"));
@@ -186,7 +243,7 @@ pub async fn submit(
         }
         attestation
     });
-    Ok(Submitted { handle, receipt, finality })
+    Ok(Submitted { handle, receipt, finality, finished: None })
 }
 
 /// An output and the receipt that goes with it.
@@ -196,9 +253,22 @@ pub struct Answer {
 }
 
 impl Submitted {
-    /// The first output, checked against its node's commitment.
-    pub async fn first_output(&self) -> Result<FirstOutput, ApiError> {
-        self.handle.first_output_within(WAIT).await.map_err(|e| ApiError::from_sdk(&e, "waiting for the first output"))
+    /// The first output, checked against its node's commitment; `None` if
+    /// the request reached finality first (it failed, or the nodes first
+    /// selected were replaced): `settle` then has the answer.
+    pub async fn first_output(&mut self) -> Result<Option<FirstOutput>, ApiError> {
+        if self.finished.is_some() {
+            return Ok(None);
+        }
+        tokio::select! {
+            first = self.handle.first_output_within(WAIT) => {
+                first.map(Some).map_err(|e| ApiError::from_sdk(&e, "waiting for the first output"))
+            }
+            done = &mut self.finality => {
+                self.finished = Some(done);
+                Ok(None)
+            }
+        }
     }
 
     /// The receipt of a first output not yet final.
@@ -214,9 +284,11 @@ impl Submitted {
     /// Waits for finality; the answer is `first` if the chain finalized it,
     /// else the finalized output fetched from a node that committed to it.
     pub async fn settle(self, first: Option<FirstOutput>) -> Result<Answer, ApiError> {
-        let attestation = self
-            .finality
-            .await
+        let done = match self.finished {
+            Some(done) => done,
+            None => self.finality.await,
+        };
+        let attestation = done
             .map_err(|e| ApiError::internal(format!("following the request: {e}")))?
             .map_err(|e| ApiError::from_sdk(&e, "waiting for finality"))?;
         let mut receipt = final_receipt(&self.receipt, &attestation);

@@ -26,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use crate::error::ApiError;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::openai::{ChatRequest, CompletionRequest, EmbeddingRequest, Sampling, Usage};
+use crate::openai::{AtomaOptions, ChatRequest, CompletionRequest, EmbeddingRequest, Sampling, Usage};
 use crate::run::{self, Account, Answer, Defaults, Submitted};
 
 /// What every route shares.
@@ -67,6 +67,19 @@ async fn authorize(State(g): State<Arc<Gateway>>, mut req: Request, next: Next) 
     };
     req.extensions_mut().insert(account);
     next.run(req).await
+}
+
+/// Whether a non-streamed response returns at the first output (`wait:
+/// first_output`) rather than at finality; checked before anything is paid.
+fn wait(opts: &AtomaOptions, finality_by_default: bool) -> Result<bool, ApiError> {
+    match opts.wait.as_deref() {
+        None => Ok(!finality_by_default),
+        Some("first_output") => Ok(true),
+        Some("finality") => Ok(false),
+        Some(other) => {
+            Err(ApiError::invalid("atoma.wait", &format!("wait is `finality` or `first_output`, not `{other}`")))
+        }
+    }
 }
 
 /// A place among the requests in flight, or 429.
@@ -190,11 +203,15 @@ async fn text(
 ) -> Response {
     let name = if route == Route::Chat { "chat" } else { "completions" };
     let opts = s.atoma.clone().unwrap_or_default();
+    let first_only = match wait(&opts, g.defaults.wait_finality) {
+        Ok(w) => w,
+        Err(e) => return g.metrics.refused(name, e).into_response(),
+    };
     let permit = match admit(&g) {
         Ok(p) => p,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
-    let submitted = match run::submit(&g.client, &g.defaults, account.as_ref(), &model, input, &opts).await {
+    let mut submitted = match run::submit(&g.client, &g.defaults, account.as_ref(), &model, input, &opts).await {
         Ok(sub) => sub,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
@@ -203,17 +220,8 @@ async fn text(
         let usage = s.stream_options.as_ref().is_some_and(|o| o.include_usage);
         return stream(g, route, model, submitted, usage, permit).into_response();
     }
-    let first_only = match opts.wait.as_deref() {
-        None => !g.defaults.wait_finality,
-        Some("first_output") => true,
-        Some("finality") => false,
-        Some(other) => {
-            return ApiError::invalid("atoma.wait", &format!("wait is `finality` or `first_output`, not `{other}`"))
-                .into_response();
-        }
-    };
     let answered = async {
-        let first = submitted.first_output().await?;
+        let Some(first) = submitted.first_output().await? else { return submitted.settle(None).await };
         if first_only {
             let receipt = submitted.first_receipt(&first);
             return Ok(Answer { output: first.decoded(), receipt });
@@ -221,11 +229,14 @@ async fn text(
         submitted.settle(Some(first)).await
     }
     .await;
-    let answer = match answered.and_then(|a| Ok((text_of(a.output)?, a.receipt))) {
+    let answer = match answered {
         Ok(a) => a,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
-    let (t, receipt) = answer;
+    let (t, receipt) = match text_of(answer.output) {
+        Ok(t) => (t, answer.receipt),
+        Err(e) => return g.metrics.refused(name, e.with_receipt(&answer.receipt)).into_response(),
+    };
     g.metrics.answered(name, receipt.status);
     let finish = finish(&t);
     Json(json!({
@@ -267,23 +278,43 @@ fn stream(
             let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
         }
         let result = async {
-            let first = submitted.first_output().await?;
-            let shown = text_of(first.decoded())?;
-            let receipt = submitted.first_receipt(&first);
-            let _ = tx
-                .send(chunk(json!([route.choice(Some(&shown.text), None, true)]), Some(("atoma", json!(receipt)))))
-                .await;
-            let answer = submitted.settle(Some(first)).await?;
-            Ok::<_, ApiError>((text_of(answer.output)?, answer.receipt))
+            let mut submitted = submitted;
+            // A first output that is not text (an engine refusal, or a
+            // cheater's bytes) is not shown: finality says what to answer.
+            let first = submitted.first_output().await?.and_then(|f| match text_of(f.decoded()) {
+                Ok(t) => Some((f, t)),
+                Err(_) => None,
+            });
+            if let Some((f, shown)) = &first {
+                let receipt = submitted.first_receipt(f);
+                let _ = tx
+                    .send(chunk(json!([route.choice(Some(&shown.text), None, true)]), Some(("atoma", json!(receipt)))))
+                    .await;
+            }
+            let shown = first.is_some();
+            let answer = submitted.settle(first.map(|(f, _)| f)).await?;
+            let receipt = answer.receipt;
+            let t = text_of(answer.output).map_err(|e| e.with_receipt(&receipt))?;
+            Ok::<_, ApiError>((t, receipt, shown))
         }
         .await;
         match result {
-            Ok((t, receipt)) => {
+            // The text streamed was not the output the chain finalized (its
+            // node was caught cheating): the stream ends in an error, never
+            // in a normal finish, with the verified output in its receipt.
+            Ok((t, receipt, _)) if receipt.replaced => {
+                g.metrics.answered(name, "replaced");
+                let mut body = ApiError::replaced().body();
+                body["atoma"] = json!(receipt);
+                body["atoma"]["output"] = json!(t.text);
+                let _ = tx.send(body).await;
+            }
+            Ok((t, receipt, shown)) => {
                 g.metrics.answered(name, receipt.status);
-                let mut atoma = json!(receipt);
-                if receipt.replaced {
-                    atoma["output"] = json!(t.text);
+                if !shown {
+                    let _ = tx.send(chunk(json!([route.choice(Some(&t.text), None, true)]), None)).await;
                 }
+                let atoma = json!(receipt);
                 let finish = finish(&t);
                 let _ = tx.send(chunk(json!([route.choice(None, Some(&finish), true)]), Some(("atoma", atoma)))).await;
                 if usage {
@@ -317,19 +348,22 @@ async fn embeddings(
     let result = async {
         let (input, texts) = req.input()?;
         let opts = req.atoma.clone().unwrap_or_default();
+        let first_only = wait(&opts, g.defaults.wait_finality)?;
         let _permit = admit(&g)?;
-        let submitted = run::submit(&g.client, &g.defaults, account.as_ref(), &req.model, input, &opts).await?;
+        let mut submitted = run::submit(&g.client, &g.defaults, account.as_ref(), &req.model, input, &opts).await?;
         g.metrics.submitted("embeddings", submitted.receipt.fee);
-        let first = submitted.first_output().await?;
-        let answer = match opts.wait.as_deref() {
-            Some("first_output") => Answer { output: first.decoded(), receipt: submitted.first_receipt(&first) },
-            _ => submitted.settle(Some(first)).await?,
+        let answer = match submitted.first_output().await? {
+            Some(first) if first_only => Answer { output: first.decoded(), receipt: submitted.first_receipt(&first) },
+            first => submitted.settle(first).await?,
         };
         let e = match answer.output {
             Output::Embeddings(e) if e.rows == texts => e,
-            Output::Error(e) => return Err(ApiError::refused_by_engine(&e.code, &e.message)),
+            Output::Error(e) => {
+                return Err(ApiError::refused_by_engine(&e.code, &e.message).with_receipt(&answer.receipt));
+            }
             other => {
-                return Err(ApiError::wrong_kind(&req.model, &format!("answered {}, not embeddings", other.summary())));
+                let message = format!("answered {}, not embeddings", other.summary());
+                return Err(ApiError::wrong_kind(&req.model, &message).with_receipt(&answer.receipt));
             }
         };
         Ok((e, answer.receipt))

@@ -195,7 +195,7 @@ impl HfModel {
 pub struct NodeSpec {
     /// Index into `ClusterSpec::classes`.
     pub class: usize,
-    /// A misbehaviour (`wrong-output`, `lazy-copy`, `silent`, `late-reveal`,
+    /// A misbehaviour (`wrong-output`, `wrong-text`, `lazy-copy`, `silent`, `late-reveal`,
     /// `withhold`, `wrong-salt`, `lazy-disputer`).
     pub adversary: Option<String>,
     /// Collateral staked (default: the class minimum, `COLLATERAL`).

@@ -53,10 +53,11 @@ fn list_keys(db: &Path) -> Value {
     keys.into_iter().map(|k| (k["name"].as_str().unwrap().to_string(), k)).collect()
 }
 
-fn start_gateway(cluster: &Cluster, db: &Path) -> Gateway {
+/// Starts `atoma-gateway serve` on the cluster's network with `args`.
+fn start_gateway(cluster: &Cluster, args: &[&str]) -> Gateway {
     let mut child = Command::new(atoma_e2e::bin("atoma-gateway").unwrap())
-        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "sampling", "--n", "2", "--db"])
-        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--info")
         .arg(cluster.dir.join("localnet/info.json"))
         .env("ATOMA_KEY", cluster.requester.to_suiprivkey().unwrap())
@@ -130,7 +131,7 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     let db = cluster.dir.join("gateway.sqlite");
     let key = add_key(&db, "app", 1_000_000_000);
     let poor = add_key(&db, "poor", 1);
-    let gateway = start_gateway(&cluster, &db);
+    let gateway = start_gateway(&cluster, &["--mode", "sampling", "--n", "2", "--db", db.to_str().unwrap()]);
     let chain = cluster.chain().await.unwrap();
 
     let python_check = root.join("gateway/clients/python/check.py");
@@ -200,16 +201,24 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     assert_eq!(js["chat"]["text"], py["chat"]["text"], "greedy answers to one prompt agree across clients");
     check_receipt(&chain, &js["chat"]["receipt"]).await;
 
-    // Charged: each request made, once (the two embedding calls share a fee
-    // above; the context-length refusal was made, in the chat's mode);
-    // nothing for the requests refused before submission.
     let fee = |r: &Value| r["fee"].as_u64().unwrap();
+    // Charged: each request made, once, its fee and its input's storage on
+    // chain (the context-length refusal was made, and says so in its
+    // receipt; the node client's four requests match its chat's mode and
+    // input sizes closely enough to count, not to sum); nothing for the
+    // requests refused before submission.
+    let charge = |r: &Value| r["charge"].as_u64().unwrap();
+    let context = &py["errors"]["context"]["receipt"];
+    check_receipt(&chain, context).await;
     let made = receipts.len() as u64 + 1 + 4;
-    let spent =
-        receipts.iter().map(|r| fee(r)).sum::<u64>() + fee(&py["chat"]["receipt"]) + 4 * fee(&js["chat"]["receipt"]);
     let keys = list_keys(&db);
-    assert_eq!((keys["app"]["requests"].as_u64().unwrap(), keys["app"]["spent"].as_u64().unwrap()), (made, spent));
+    assert_eq!(keys["app"]["requests"].as_u64().unwrap(), made);
+    let python_charges = receipts.iter().map(|r| charge(r)).sum::<u64>() + charge(context);
+    assert!(keys["app"]["spent"].as_u64().unwrap() > python_charges + 4 * fee(&js["chat"]["receipt"]));
     assert_eq!((keys["poor"]["requests"].as_u64().unwrap(), keys["poor"]["spent"].as_u64().unwrap()), (0, 0));
+    for r in &receipts {
+        assert!(charge(r) > fee(r), "the input's storage is part of the charge: {r}");
+    }
 
     // Killed in the middle of a stream: the charge made at submission stays.
     let stream = the_first_event_of_a_stream(&gateway, &key).await;
@@ -219,7 +228,7 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     let request: Address = stream["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
     assert_eq!(chain.request(request).await.unwrap().requester, cluster.requester.address().into());
     // And a gateway started again on the database serves the same key.
-    let again = start_gateway(&cluster, &db);
+    let again = start_gateway(&cluster, &["--db", db.to_str().unwrap()]);
     let response = reqwest::Client::new().get(format!("{}/models", again.url)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
@@ -244,4 +253,84 @@ async fn the_first_event_of_a_stream(gateway: &Gateway, key: &str) -> Value {
     }
     let event = text.split("\n\n").next().unwrap().trim_start_matches("data: ");
     serde_json::from_str(event).unwrap()
+}
+
+/// One streamed chat request through the gateway, read to its end: the
+/// events' JSON, `[DONE]` left out.
+async fn stream_events(url: &str, body: &Value) -> Vec<Value> {
+    let response = reqwest::Client::new().post(format!("{url}/chat/completions")).json(body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    text.split("\n\n")
+        .filter_map(|e| e.trim().strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
+    // CrossValidation checked every time: the primary streams first; when
+    // it is the cheater, the verifier disagrees, the dispute finalizes the
+    // honest output, and the stream must say so.
+    // Seven nodes: a cheating primary, its verifier and the five fresh
+    // nodes of their dispute quorum.
+    let mut nodes = vec![NodeSpec::default(); 6];
+    nodes.push(NodeSpec::adversary("wrong-text", 4));
+    let spec =
+        ClusterSpec { nodes, hf_models: vec![HfModel::tiny_llama()], seed: Some([21; 32]), ..ClusterSpec::default() };
+    let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
+    let cheater = cluster.nodes[6].id.to_string();
+    // Without keys, as on a local network.
+    let gateway = start_gateway(&cluster, &["--no-auth", "--mode", "cross-validation", "--p", "1", "--n", "1"]);
+    let chain = cluster.chain().await.unwrap();
+    let messages = serde_json::json!([{ "role": "user", "content": "Say hello to Sui." }]);
+    // The honest answer (greedy, so every honest node gives it).
+    let whole = reqwest::Client::new()
+        .post(format!("{}/chat/completions", gateway.url))
+        .json(&serde_json::json!({ "model": HfModel::tiny_llama().id(), "max_tokens": 12, "messages": messages }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(whole["atoma"]["status"], "verified", "{whole}");
+    let honest = whole["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let body = serde_json::json!({ "model": HfModel::tiny_llama().id(), "stream": true, "max_tokens": 12, "messages": messages });
+    let (mut cheated, mut replaced) = (0, 0);
+    for _ in 0..40 {
+        let events = stream_events(&gateway.url, &body).await;
+        let request: Address = events[0]["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
+        let slots = chain.request(request).await.unwrap().slots;
+        let primary = slots.iter().find(|s| s.role == atoma_protocol::Role::Executor).unwrap();
+        let by_cheater = Address::from(primary.node_id).to_string() == cheater;
+        let streamed: String = events.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
+        let last = events.last().unwrap();
+        if last.get("error").is_some() {
+            // The cheater's text went out: the stream ends in an error
+            // carrying the verified (honest) text, never a normal finish.
+            assert!(by_cheater, "only a cheater's stream is replaced: {last}");
+            assert_eq!(last["error"]["code"], "output_replaced", "{last}");
+            assert!(streamed.starts_with("Trust me"), "{streamed:?}");
+            replaced += 1;
+            assert_eq!(
+                (last["atoma"]["status"].as_str(), last["atoma"]["output"].as_str()),
+                (Some("verified"), Some(honest.as_str()))
+            );
+        } else {
+            // A normal finish: what was streamed is the verified output.
+            assert_eq!(
+                streamed, honest,
+                "a stream finished normally with text that is not the verified output: {last}"
+            );
+            assert_eq!(last["atoma"]["status"], "verified", "{last}");
+        }
+        cheated += usize::from(by_cheater);
+        if cheated == 2 {
+            break;
+        }
+    }
+    assert_eq!(cheated, 2, "the cheater was the primary of fewer than two of 40 requests");
+    assert_eq!(replaced, 2, "each stream the cheater served ended as replaced");
 }

@@ -46,6 +46,9 @@ use crate::engine::ClassProfile;
 pub enum Adversary {
     /// Commits and reveals an output that is not the model's.
     WrongOutput,
+    /// Commits and reveals a well-formed text output that is not the
+    /// model's: the answer a client would believe if nobody checked.
+    WrongText,
     /// Does not run the model: copies another node's commitment, and cannot open it.
     LazyCopy,
     /// Never commits.

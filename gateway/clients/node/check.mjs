@@ -43,7 +43,8 @@ for await (const chunk of stream) {
   if (chunk.usage) usage = chunk.usage;
 }
 assert.equal(text, chat.choices[0].message.content);
-assert.deepEqual([statuses[0], statuses.at(-1)], ["first_output", "verified"]);
+// The text comes with a first_output receipt, unless finality came first.
+assert.ok(["first_output,verified", "verified"].includes(statuses.join(",")), statuses.join(","));
 assert.equal(usage.completion_tokens, chat.usage.completion_tokens);
 seen.stream = { statuses };
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use atoma_protocol::commitment::{blake2b256, dispute_key};
+use atoma_protocol::output::Output;
 use atoma_protocol::{Digest as ProtoDigest, Input, ObjectId, Request, Role};
 use sui_sdk_types::Address;
 
@@ -154,8 +155,17 @@ impl Service {
         }
         tracing::info!(request = %request, node = %self.node, ms = started.elapsed().as_millis() as u64, digest = %output.digest, "computed");
         let mut bytes = output.bytes;
-        if self.adversary() == Some(Adversary::WrongOutput) {
-            bytes.push(0xff);
+        match self.adversary() {
+            Some(Adversary::WrongOutput) => bytes.push(0xff),
+            Some(Adversary::WrongText) => {
+                if let Output::Text(mut t) = Output::decode(&bytes) {
+                    t.text = format!("Trust me: {}", t.text);
+                    bytes = t.to_bytes();
+                } else {
+                    bytes.push(0xff);
+                }
+            }
+            _ => {}
         }
         Ok(bytes)
     }
