@@ -19,9 +19,9 @@ pub struct ApiError {
     pub param: Option<String>,
     pub code: Option<String>,
     /// Seconds a client should wait before trying again (429, 503).
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// The receipt of a request that was made (and charged) before the error.
-    pub receipt: Option<serde_json::Value>,
+    pub receipt: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -85,7 +85,7 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "authentication_error", message).with(None, "invalid_api_key")
     }
 
-    pub fn over_budget(message: String, retry_after: u64) -> Self {
+    pub fn over_budget(message: String, retry_after: u32) -> Self {
         ApiError {
             retry_after: Some(retry_after),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", message)
@@ -125,7 +125,7 @@ impl ApiError {
 
     /// The same error, with the receipt of the request it answers.
     pub fn with_receipt(mut self, receipt: &impl serde::Serialize) -> Self {
-        self.receipt = serde_json::to_value(receipt).ok();
+        self.receipt = serde_json::to_value(receipt).ok().map(Box::new);
         self
     }
 
@@ -134,7 +134,7 @@ impl ApiError {
         let mut body =
             json!({ "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code } });
         if let Some(r) = &self.receipt {
-            body["atoma"] = r.clone();
+            body["atoma"] = (**r).clone();
         }
         body
     }
