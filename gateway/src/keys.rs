@@ -11,7 +11,7 @@
 //! gateway killed at any point loses no charge.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use atoma_protocol::commitment::blake2b256;
@@ -32,6 +32,8 @@ pub struct KeyInfo {
     /// Fees charged less refunds, in MIST.
     pub spent: u64,
     pub requests: u64,
+    /// Requests charged and not yet known to be final (a refund may come).
+    pub pending: u64,
     pub revoked: bool,
 }
 
@@ -65,7 +67,7 @@ impl Keys {
              CREATE TABLE IF NOT EXISTS charges (
                  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL REFERENCES keys(name),
                  fee INTEGER NOT NULL, refund INTEGER NOT NULL DEFAULT 0, request TEXT UNIQUE,
-                 at_ms INTEGER NOT NULL);",
+                 settled INTEGER NOT NULL DEFAULT 0, at_ms INTEGER NOT NULL);",
         )
         .with_context(|| format!("setting up the key database {}", path.display()))?;
         Ok(Keys { db: Mutex::new(db) })
@@ -107,7 +109,8 @@ impl Keys {
     pub fn list(&self) -> anyhow::Result<Vec<KeyInfo>> {
         let db = self.db();
         let mut q = db.prepare(
-            "SELECT k.name, k.budget, k.revoked, COALESCE(SUM(c.fee - c.refund), 0), COUNT(c.request)
+            "SELECT k.name, k.budget, k.revoked, COALESCE(SUM(c.fee - c.refund), 0), COUNT(c.request),
+                    COUNT(CASE WHEN c.settled = 0 THEN c.request END)
              FROM keys k LEFT JOIN charges c ON c.key = k.name GROUP BY k.name ORDER BY k.name",
         )?;
         let rows = q.query_map([], |r| {
@@ -117,6 +120,7 @@ impl Keys {
                 revoked: r.get(2)?,
                 spent: r.get::<_, i64>(3)? as u64,
                 requests: r.get::<_, i64>(4)? as u64,
+                pending: r.get::<_, i64>(5)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -181,11 +185,28 @@ impl Keys {
         self.log(self.db().execute("DELETE FROM charges WHERE id = ?1 AND request IS NULL", params![r.0]));
     }
 
-    /// Request `request` failed on chain and `refund` MIST came back.
-    pub fn refund(&self, request: &str, refund: u64) {
-        self.log(
-            self.db().execute("UPDATE charges SET refund = ?2 WHERE request = ?1", params![request, refund as i64]),
-        );
+    /// Request `request` is final: it failed and `refund` MIST came back,
+    /// or (`None`) it was finalized and the whole charge stands.
+    pub fn settle(&self, request: &str, refund: Option<u64>) {
+        self.log(self.db().execute(
+            "UPDATE charges SET refund = ?2, settled = 1 WHERE request = ?1",
+            params![request, refund.unwrap_or(0) as i64],
+        ));
+    }
+
+    /// The requests charged and not yet known to be final (their follower
+    /// ended early, or the gateway stopped): `run::reconcile` reads them on chain.
+    pub fn unsettled(&self) -> anyhow::Result<Vec<String>> {
+        let db = self.db();
+        let mut q = db.prepare("SELECT request FROM charges WHERE settled = 0 AND request IS NOT NULL")?;
+        let rows = q.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Runs `f` on the database off the async workers (each write waits for the disk).
+    pub async fn blocking<T: Send + 'static>(self: &Arc<Self>, f: impl FnOnce(&Keys) -> T + Send + 'static) -> T {
+        let keys = self.clone();
+        tokio::task::spawn_blocking(move || f(&keys)).await.expect("a key database task panicked")
     }
 
     fn log(&self, result: rusqlite::Result<usize>) {
@@ -218,7 +239,9 @@ mod tests {
         keys.release(a);
         let b = keys.reserve("app", 3).unwrap();
         keys.charge(b, "0xreq");
-        keys.refund("0xreq", 1);
+        assert_eq!(keys.unsettled().unwrap(), ["0xreq"]);
+        keys.settle("0xreq", Some(1));
+        assert!(keys.unsettled().unwrap().is_empty());
         // Reopened, as after a crash: the charge and the refund are there.
         drop(keys);
         let keys = Keys::open(&path).unwrap();

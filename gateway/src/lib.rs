@@ -9,11 +9,13 @@
 //! - [`run`]: one request's life: submitted, first output, finality, and
 //!   the finalized output in place of a cheater's.
 //! - [`server`]: the routes, streamed (server-sent events) and not.
-//! - [`keys`]: API keys and their budgets, in SQLite.
+//! - [`keys`]: API keys and their budgets, in SQLite. [`limits`]: requests
+//!   in flight, in all and per key.
 //! - [`error`]: errors in OpenAI's shape. [`metrics`]: Prometheus counters.
 
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod openai;
 pub mod run;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use atoma_gateway::keys::Keys;
+use atoma_gateway::limits::Limits;
 use atoma_gateway::run::{self, Defaults};
 use atoma_gateway::server::{Gateway, router};
 use atoma_gateway::{metrics::Metrics, openai::AtomaOptions};
@@ -15,7 +16,6 @@ use atoma_sdk::Client;
 use atoma_sdk::cli::{KeyArgs, NetworkArgs};
 use atoma_sdk::config::ClientConfig;
 use clap::{Args, Parser, Subcommand};
-use tokio::sync::Semaphore;
 
 #[derive(Parser)]
 #[command(name = "atoma-gateway", version)]
@@ -101,6 +101,9 @@ struct ServeArgs {
     /// Requests in flight at most; more are answered 429 with Retry-After.
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
+    /// Requests in flight at most for one API key.
+    #[arg(long, default_value_t = 16)]
+    max_in_flight_per_key: usize,
     /// Serves without API keys: anyone who reaches the gateway spends its
     /// key's SUI. For a local network only.
     #[arg(long)]
@@ -140,11 +143,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let client = Client::from_chain(chain);
     let defaults = Defaults { mode, wait_finality: args.wait == "finality" };
     let keys = if args.no_auth { None } else { Some(Arc::new(args.db.open()?)) };
-    if args.max_in_flight == 0 {
-        anyhow::bail!("--max-in-flight must be at least 1");
+    if args.max_in_flight == 0 || args.max_in_flight_per_key == 0 {
+        anyhow::bail!("--max-in-flight and --max-in-flight-per-key are at least 1");
     }
-    let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
-    let gateway = Arc::new(Gateway { client, defaults, metrics: Metrics::default(), keys, in_flight });
+    if let Some(keys) = keys.clone() {
+        // Charges of requests whose follower ended before finality (a
+        // previous run stopped, a chain read failed) are settled from the chain.
+        let client = client.clone();
+        tokio::spawn(async move {
+            loop {
+                let settled = run::reconcile(&client, &keys).await;
+                if settled > 0 {
+                    tracing::info!(settled, "settled the charges of requests found final on chain");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            }
+        });
+    }
+    let limits = Limits::new(args.max_in_flight, args.max_in_flight_per_key);
+    let gateway = Arc::new(Gateway { client, defaults, metrics: Metrics::default(), keys, limits });
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -172,15 +189,15 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
-                println!("{:<24} {:>20} {:>20} {:>9} revoked", "name", "budget (MIST)", "spent (MIST)", "requests");
+                println!(
+                    "{:<24} {:>20} {:>20} {:>9} {:>8} revoked",
+                    "name", "budget (MIST)", "spent (MIST)", "requests", "pending"
+                );
                 for k in keys {
+                    let revoked = if k.revoked { "yes" } else { "no" };
                     println!(
-                        "{:<24} {:>20} {:>20} {:>9} {}",
-                        k.name,
-                        k.budget,
-                        k.spent,
-                        k.requests,
-                        if k.revoked { "yes" } else { "no" }
+                        "{:<24} {:>20} {:>20} {:>9} {:>8} {revoked}",
+                        k.name, k.budget, k.spent, k.requests, k.pending
                     );
                 }
             }

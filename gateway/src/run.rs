@@ -206,7 +206,13 @@ pub async fn submit(
 ) -> Result<Submitted, ApiError> {
     let (spec, fee, mut receipt) = prepare(client, defaults, model, input, opts).await?;
     receipt.charge = charge_of(&spec, fee);
-    let reservation = account.map(|a| a.keys.reserve(&a.name, receipt.charge)).transpose()?;
+    let reservation = match account {
+        Some(a) => {
+            let (name, charge) = (a.name.clone(), receipt.charge);
+            Some(a.keys.blocking(move |k| k.reserve(&name, charge)).await?)
+        }
+        None => None,
+    };
     let handle = match client.submit(spec).await {
         Ok(h) => h,
         Err(e) => {
@@ -222,14 +228,15 @@ pub async fn submit(
                     | SdkError::Congested { .. }
             );
             if let (Some(a), Some(r), true) = (account, reservation, refused) {
-                a.keys.release(r);
+                a.keys.blocking(move |k| k.release(r)).await;
             }
             return Err(ApiError::from_sdk(&e, "submitting the request"));
         }
     };
     receipt.request = handle.id().to_string();
     if let (Some(a), Some(r)) = (account, reservation) {
-        a.keys.charge(r, &receipt.request);
+        let request = receipt.request.clone();
+        a.keys.blocking(move |k| k.charge(r, &request)).await;
     }
     let handle = Arc::new(handle);
     // The selected nodes hear of the request now, not a checkpoint later.
@@ -238,8 +245,14 @@ pub async fn submit(
     let (keeper, account, request) = (handle.clone(), account.cloned(), receipt.request.clone());
     let finality = tokio::spawn(async move {
         let attestation = keeper.finality_within(WAIT).await;
-        if let (Ok(Attestation { outcome: Outcome::Failed { refund, .. }, .. }), Some(a)) = (&attestation, &account) {
-            a.keys.refund(&request, *refund);
+        // Final: the charge stands, less any refund. A follower that ended
+        // without finality leaves it to `reconcile`.
+        if let (Ok(a), Some(account)) = (&attestation, &account) {
+            let refund = match a.outcome {
+                Outcome::Failed { refund, .. } => Some(refund),
+                Outcome::Finalized { .. } => None,
+            };
+            account.keys.blocking(move |k| k.settle(&request, refund)).await;
         }
         attestation
     });
@@ -318,6 +331,33 @@ impl Submitted {
         atoma_sdk::verify(&output, &attestation).map_err(|e| ApiError::from_sdk(&e, "checking the output"))?;
         Ok(Answer { output: Output::decode(&output), receipt })
     }
+}
+
+/// Settles the charges of requests whose follower ended before finality
+/// (a gateway stopped, a chain read failing): each is read on chain and,
+/// once final, settled with its refund. Returns how many it settled.
+pub async fn reconcile(client: &Client, keys: &Arc<Keys>) -> usize {
+    let Ok(pending) = keys.blocking(|k| k.unsettled()).await else { return 0 };
+    let mut settled = 0;
+    for request in pending {
+        let Ok(id) = request.parse() else { continue };
+        let refund = match client.chain().request_events(id).await {
+            Ok(events) => events.iter().find_map(|e| match e {
+                atoma_protocol::Event::RequestFailed(f) => Some(Some(f.refund)),
+                atoma_protocol::Event::RequestFinalized(_) => Some(None),
+                _ => None,
+            }),
+            Err(e) => {
+                tracing::debug!(request, error = %atoma_sdk::error::report(&e), "reading a charged request");
+                None
+            }
+        };
+        if let Some(refund) = refund {
+            keys.blocking(move |k| k.settle(&request, refund)).await;
+            settled += 1;
+        }
+    }
+    settled
 }
 
 /// The receipt at finality, from the one made at submission.

@@ -21,10 +21,11 @@ use base64::Engine as _;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::keys::Keys;
+use crate::limits::{Admission, Limits};
 use crate::metrics::Metrics;
 use crate::openai::{AtomaOptions, ChatRequest, CompletionRequest, EmbeddingRequest, Sampling, Usage};
 use crate::run::{self, Account, Answer, Defaults, Submitted};
@@ -36,8 +37,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The API keys; `None`: anyone may spend the gateway's key (`--no-auth`).
     pub keys: Option<Arc<Keys>>,
-    /// Requests in flight at most; more are answered 429.
-    pub in_flight: Arc<Semaphore>,
+    /// Requests in flight at most, and per API key; more are answered 429.
+    pub limits: Limits,
 }
 
 /// The gateway's routes.
@@ -59,7 +60,8 @@ async fn authorize(State(g): State<Arc<Gateway>>, mut req: Request, next: Next) 
         Some(keys) => {
             let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
-            match keys.authorize(token) {
+            let token = token.map(str::to_string);
+            match keys.blocking(move |k| k.authorize(token.as_deref())).await {
                 Ok(name) => Some(Account { keys: keys.clone(), name }),
                 Err(e) => return g.metrics.refused("auth", e).into_response(),
             }
@@ -82,12 +84,9 @@ fn wait(opts: &AtomaOptions, finality_by_default: bool) -> Result<bool, ApiError
     }
 }
 
-/// A place among the requests in flight, or 429.
-fn admit(g: &Gateway) -> Result<OwnedSemaphorePermit, ApiError> {
-    g.in_flight
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::busy("too many requests in flight; try again shortly"))
+/// A place among the requests in flight, the gateway's and the key's, or 429.
+fn admit(g: &Gateway, account: Option<&Account>) -> Result<Admission, ApiError> {
+    g.limits.admit(account.map(|a| a.name.as_str()))
 }
 
 /// A JSON body, refused in OpenAI's error shape when it does not parse.
@@ -207,7 +206,7 @@ async fn text(
         Ok(w) => w,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
-    let permit = match admit(&g) {
+    let permit = match admit(&g, account.as_ref()) {
         Ok(p) => p,
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
@@ -258,7 +257,7 @@ fn stream(
     model: String,
     submitted: Submitted,
     usage: bool,
-    permit: OwnedSemaphorePermit,
+    permit: Admission,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = mpsc::channel::<Value>(16);
     let id = route.id(&submitted.receipt.request);
@@ -349,7 +348,7 @@ async fn embeddings(
         let (input, texts) = req.input()?;
         let opts = req.atoma.clone().unwrap_or_default();
         let first_only = wait(&opts, g.defaults.wait_finality)?;
-        let _permit = admit(&g)?;
+        let _permit = admit(&g, account.as_ref())?;
         let mut submitted = run::submit(&g.client, &g.defaults, account.as_ref(), &req.model, input, &opts).await?;
         g.metrics.submitted("embeddings", submitted.receipt.fee);
         let answer = match submitted.first_output().await? {

@@ -227,10 +227,21 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     assert_eq!(keys["app"]["requests"].as_u64().unwrap(), made + 1, "{stream}");
     let request: Address = stream["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
     assert_eq!(chain.request(request).await.unwrap().requester, cluster.requester.address().into());
-    // And a gateway started again on the database serves the same key.
+    assert!(
+        keys["app"]["pending"].as_u64().unwrap() >= 1,
+        "the killed gateway did not follow its last request to the end"
+    );
+    // A gateway started again on the database serves the same key, and
+    // settles the charges its predecessor could not follow to the end.
     let again = start_gateway(&cluster, &["--db", db.to_str().unwrap()]);
     let response = reqwest::Client::new().get(format!("{}/models", again.url)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(response.status(), 200);
+    let settled = async {
+        while list_keys(&db)["app"]["pending"].as_u64() != Some(0) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), settled).await.expect("the charges were never settled");
 }
 
 /// Starts a streamed chat request and returns its first event, once the
