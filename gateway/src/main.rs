@@ -104,6 +104,10 @@ struct ServeArgs {
     /// Requests in flight at most for one API key.
     #[arg(long, default_value_t = 16)]
     max_in_flight_per_key: usize,
+    /// Does not tell the selected nodes of a request (they learn of it from
+    /// a checkpoint a chain round later): for measuring what the push saves.
+    #[arg(long)]
+    no_push: bool,
     /// Serves without API keys: anyone who reaches the gateway spends its
     /// key's SUI. For a local network only.
     #[arg(long)]
@@ -141,7 +145,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (chain, env) = args.network.connect(key.key).await?;
     let sender = chain.sender();
     let client = Client::from_chain(chain);
-    let defaults = Defaults { mode, wait_finality: args.wait == "finality" };
+    let defaults = Defaults { mode, wait_finality: args.wait == "finality", push: !args.no_push };
     let keys = if args.no_auth { None } else { Some(Arc::new(args.db.open()?)) };
     if args.max_in_flight == 0 || args.max_in_flight_per_key == 0 {
         anyhow::bail!("--max-in-flight and --max-in-flight-per-key are at least 1");

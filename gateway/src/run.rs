@@ -42,6 +42,9 @@ pub struct Defaults {
     pub mode: Mode,
     /// A non-streamed response waits for finality (else for the first output).
     pub wait_finality: bool,
+    /// The selected nodes are told of each request at once (else they learn
+    /// of it from a checkpoint, as without a gateway).
+    pub push: bool,
 }
 
 /// The verification mode a request asks for, or the default.
@@ -240,8 +243,10 @@ pub async fn submit(
     }
     let handle = Arc::new(handle);
     // The selected nodes hear of the request now, not a checkpoint later.
-    let pusher = handle.clone();
-    tokio::spawn(async move { pusher.push().await });
+    if defaults.push {
+        let pusher = handle.clone();
+        tokio::spawn(async move { pusher.push().await });
+    }
     let (keeper, account, request) = (handle.clone(), account.cloned(), receipt.request.clone());
     let finality = tokio::spawn(async move {
         let attestation = keeper.finality_within(WAIT).await;
