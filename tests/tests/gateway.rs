@@ -163,7 +163,8 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     let out = verify(&forged);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("FAIL output digest"));
     // The gateway pushed the request to its nodes as soon as it was
-    // submitted; a push needs the requester's signature and a seat.
+    // submitted (each logs it, whether the push or a checkpoint came
+    // first); a push needs the requester's signature and a seat.
     let chat: Address = py["chat"]["receipt"]["request"].as_str().unwrap().parse().unwrap();
     let pushed = (0..cluster.nodes.len())
         .filter(|&i| {

@@ -469,6 +469,8 @@ impl Service {
             self.timings.lock().expect("timings").entry(request).or_insert(timing);
             self.db.update_task(&request, |_| {}).map_err(|e| (500, e.to_string()))?;
             tracing::info!(request = %request, node = %self.node, "assigned (pushed by the requester)");
+        } else {
+            tracing::info!(request = %request, node = %self.node, "pushed by the requester (already assigned from events)");
         }
         self.clone().drive(request);
         Ok(())
