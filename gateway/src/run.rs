@@ -134,8 +134,10 @@ async fn prepare(
         Err(e) => return Err(ApiError::from_sdk(&e, "reading the model")),
     };
     let class = chain.class(on_chain.class_id).await.map_err(|e| ApiError::from_sdk(&e, "reading the class"))?;
-    let shortest = chain.shortest_timeout_ms(model).await.map_err(|e| ApiError::from_sdk(&e, "reading the timeout"))?;
     let params = chain.network().await.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params;
+    // docs/protocol.md, "Time": the chain's latency, this model's run and one
+    // run of any model of the class.
+    let shortest = params.shortest_timeout_ms(on_chain.max_run_ms, class.longest_run_ms).unwrap_or(u64::MAX);
     if input.len() as u64 > params.max_inline_input {
         return Err(ApiError::too_large(input.len(), params.max_inline_input));
     }

@@ -118,6 +118,14 @@ enum Route {
 }
 
 impl Route {
+    /// The route's name in metrics and logs.
+    fn name(self) -> &'static str {
+        match self {
+            Route::Chat => "chat",
+            Route::Completion => "completions",
+        }
+    }
+
     fn object(self, chunk: bool) -> &'static str {
         match (self, chunk) {
             (Route::Chat, false) => "chat.completion",
@@ -200,7 +208,7 @@ async fn text(
     input: Vec<u8>,
     s: Sampling,
 ) -> Response {
-    let name = if route == Route::Chat { "chat" } else { "completions" };
+    let name = route.name();
     let opts = s.atoma.clone().unwrap_or_default();
     let first_only = match wait(&opts, g.defaults.wait_finality) {
         Ok(w) => w,
@@ -272,7 +280,7 @@ fn stream(
     };
     tokio::spawn(async move {
         let _permit = permit;
-        let name = if route == Route::Chat { "chat" } else { "completions" };
+        let name = route.name();
         if route == Route::Chat {
             let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
         }

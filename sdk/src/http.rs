@@ -76,9 +76,14 @@ pub fn sign_push(key: &Key, request: &Address) -> Result<String> {
 
 /// Checks a push's header value and returns the signer's address.
 pub fn verify_push(header: &str, request: &Address) -> Result<Address> {
+    verify_requester(header, &push_message(request))
+}
+
+/// The signer of a requester's header value (`REQUESTER_SIGNATURE`) over `message`.
+fn verify_requester(header: &str, message: &[u8]) -> Result<Address> {
     let signature = UserSignature::from_base64(header.trim())
         .map_err(|_| SdkError::Verification(format!("{REQUESTER_SIGNATURE} is not a base64 Sui signature")))?;
-    verify_message(&push_message(request), &signature)
+    verify_message(message, &signature)
 }
 
 /// The body of a Sealed notification.
@@ -105,9 +110,7 @@ pub fn sign_output_request(key: &Key, request: &Address) -> Result<String> {
 
 /// Checks a requester's header value and returns the signer's address.
 pub fn verify_output_request(header: &str, request: &Address) -> Result<Address> {
-    let signature = UserSignature::from_base64(header.trim())
-        .map_err(|_| SdkError::Verification(format!("{REQUESTER_SIGNATURE} is not a base64 Sui signature")))?;
-    verify_message(&output_request_message(request), &signature)
+    verify_requester(header, &output_request_message(request))
 }
 
 /// A node's header value for an output it serves.

@@ -246,13 +246,9 @@ async fn output(
     Query(wait): Query<Wait>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(request) = request.parse::<Address>() else { return error(StatusCode::BAD_REQUEST, "not a request id") };
-    let Some(signature) = headers.get(http::REQUESTER_SIGNATURE).and_then(|v| v.to_str().ok()) else {
-        return error(StatusCode::UNAUTHORIZED, format!("missing {}", http::REQUESTER_SIGNATURE));
-    };
-    let signer = match http::verify_output_request(signature, &request) {
+    let (request, signer) = match signed(&request, &headers, http::verify_output_request) {
         Ok(s) => s,
-        Err(e) => return error(StatusCode::UNAUTHORIZED, e.to_string()),
+        Err((status, message)) => return error(status, message),
     };
     let requester = match service.chain.request(request).await {
         Ok(r) => Address::from(r.requester),
@@ -297,15 +293,28 @@ fn served(service: &Service, request: &Address, output: Vec<u8>, salt: [u8; 32])
     (StatusCode::OK, headers, output).into_response()
 }
 
+/// The request id of a path and the signer of its requester header, as
+/// `verify` checks it: 400 for a malformed id, 401 without a valid signature.
+fn signed(
+    request: &str,
+    headers: &HeaderMap,
+    verify: fn(&str, &Address) -> atoma_sdk::Result<Address>,
+) -> Result<(Address, Address), (StatusCode, String)> {
+    let Ok(request) = request.parse::<Address>() else {
+        return Err((StatusCode::BAD_REQUEST, "not a request id".into()));
+    };
+    let Some(signature) = headers.get(http::REQUESTER_SIGNATURE).and_then(|v| v.to_str().ok()) else {
+        return Err((StatusCode::UNAUTHORIZED, format!("missing {}", http::REQUESTER_SIGNATURE)));
+    };
+    let signer = verify(signature, &request).map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
+    Ok((request, signer))
+}
+
 /// A requester telling the node of its new request (docs in `atoma_sdk::http`).
 async fn push(State(service): State<Arc<Service>>, Path(request): Path<String>, headers: HeaderMap) -> Response {
-    let Ok(request) = request.parse::<Address>() else { return error(StatusCode::BAD_REQUEST, "not a request id") };
-    let Some(signature) = headers.get(http::REQUESTER_SIGNATURE).and_then(|v| v.to_str().ok()) else {
-        return error(StatusCode::UNAUTHORIZED, format!("missing {}", http::REQUESTER_SIGNATURE));
-    };
-    let signer = match http::verify_push(signature, &request) {
+    let (request, signer) = match signed(&request, &headers, http::verify_push) {
         Ok(s) => s,
-        Err(e) => return error(StatusCode::UNAUTHORIZED, e.to_string()),
+        Err((status, message)) => return error(status, message),
     };
     match service.take_push(request, signer).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),

@@ -304,9 +304,8 @@ impl Service {
         match event {
             Event::NodesSelected(s) if s.nodes.contains(&me) => {
                 self.metrics.assigned.inc();
-                let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
                 // A push may have started the task already: its time counts from then.
-                self.timings.lock().expect("timings").entry(request).or_insert(timing);
+                self.start_timing(request);
                 tracing::info!(request = %request, node = %self.node, role = s.role.name(), "assigned");
                 self.db.update_task(&request, |_| {})?;
             }
@@ -450,6 +449,12 @@ impl Service {
         Ok(())
     }
 
+    /// Starts timing `request` from now, unless it is timed already.
+    fn start_timing(&self, request: Address) {
+        let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
+        self.timings.lock().expect("timings").entry(request).or_insert(timing);
+    }
+
     /// Takes a requester's push (`POST /v1/push/…`, signed by `signer`):
     /// the request is read on chain, and its task starts at once if this
     /// node holds an active seat in it, instead of when a checkpoint brings
@@ -465,8 +470,7 @@ impl Service {
         }
         let known = self.db.task(&request).map_err(|e| (500, e.to_string()))?.is_some();
         if !known {
-            let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
-            self.timings.lock().expect("timings").entry(request).or_insert(timing);
+            self.start_timing(request);
             self.db.update_task(&request, |_| {}).map_err(|e| (500, e.to_string()))?;
             tracing::info!(request = %request, node = %self.node, "assigned (pushed by the requester)");
         } else {
