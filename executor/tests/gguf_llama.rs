@@ -311,9 +311,15 @@ fn smollm2_from_gguf_says_paris_is_the_capital_of_france() {
     }
     let request =
         GenerateRequest { prompt: Prompt::Chat(chat), max_tokens: 32, temperature: 0.0, top_p: 1.0, stop: Vec::new() };
-    let (out, _) = hf::generate(decoder.as_ref(), text, *context, &request, &Digest([0; 32])).unwrap();
+    let mut pieces = Vec::new();
+    let (out, _) =
+        hf::generate(decoder.as_ref(), text, *context, &request, &Digest([0; 32]), &mut |t| pieces.push(t.to_string()))
+            .unwrap();
     eprintln!("answer: {:?} ({:?})", out.text, out.tokens);
     assert!(out.text.contains("Paris"), "{:?}", out.text);
+    // Streamed as it was generated, the pieces joined being the answer.
+    assert!(pieces.len() > 3, "{pieces:?}");
+    assert_eq!(pieces.concat(), out.text);
     assert_eq!(out.tokens, SMOLLM2_ANSWER_IDS, "the greedy answer differs from transformers'");
     assert_eq!(out.text, "The capital of France is Paris.");
 }

@@ -152,6 +152,37 @@ fn a_stop_string_ends_generation_and_is_cut_from_the_text() {
 }
 
 #[test]
+fn the_text_streamed_while_generating_joins_into_the_output_text() {
+    for name in ["llama", "qwen2", "mistral", "gpt2"] {
+        let mut e = engine(name);
+        let full = text(run(&mut e, &json!({ "prompt": "Streaming tokens", "max_tokens": 40 }), 0));
+        // Stop strings from the middle of the greedy text, cut mid-token.
+        let chars: Vec<char> = full.text.chars().collect();
+        let stops: Vec<String> = [(5, 8), (9, 11)]
+            .iter()
+            .filter(|(_, b)| *b <= chars.len())
+            .map(|(a, b)| chars[*a..*b].iter().collect())
+            .collect();
+        let inputs = [
+            json!({ "prompt": "Streaming tokens", "max_tokens": 40 }),
+            json!({ "prompt": "Streaming tokens", "max_tokens": 40, "stop": stops }),
+            json!({ "prompt": "Once upon a time", "max_tokens": 30, "temperature": 3.0, "top_p": 0.9 }),
+        ];
+        for input in inputs {
+            let bytes = serde_json::to_vec(&input).unwrap();
+            let mut pieces = Vec::new();
+            let request = InferenceRequest { input: &bytes, input_digest: blake2b256(&bytes), seed: Digest([7; 32]) };
+            let out = e.run_streaming(&request, &mut |t| pieces.push(t.to_string())).unwrap();
+            let t = text(Output::decode(&out.bytes));
+            assert_eq!(pieces.concat(), t.text, "{name}: {input}");
+            assert!(pieces.len() > 1 || t.tokens.len() < 2, "{name}: {input}: the text came in one piece");
+            // Streaming changes nothing in the output.
+            assert_eq!(out.bytes, e.run(&request).unwrap().bytes);
+        }
+    }
+}
+
+#[test]
 fn a_sharded_checkpoint_serves_exactly_what_one_file_serves() {
     let input = json!({ "prompt": "Sampling consensus", "max_tokens": 16, "temperature": 0.7 });
     assert_eq!(run(&mut engine("llama"), &input, 4), run(&mut engine("llama-sharded"), &input, 4));

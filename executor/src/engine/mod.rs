@@ -111,7 +111,17 @@ pub trait Engine: Send {
     /// Runs one request. An input the model refuses gives the error output
     /// (`Ok`); `Err` is kept for what is not the input's doing (the input
     /// digest, libtorch failing).
-    fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError>;
+    fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError> {
+        self.run_streaming(request, &mut |_| {})
+    }
+    /// As `run`, giving a text generation's text to `on_text` as it is
+    /// generated, in pieces that join into the output's text (a model that
+    /// does not generate text gives none).
+    fn run_streaming(
+        &mut self,
+        request: &InferenceRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<InferenceOutput, EngineError>;
 }
 
 enum Loaded {
@@ -195,7 +205,11 @@ impl Engine for TchEngine {
         &self.profile
     }
 
-    fn run(&mut self, request: &InferenceRequest<'_>) -> Result<InferenceOutput, EngineError> {
+    fn run_streaming(
+        &mut self,
+        request: &InferenceRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<InferenceOutput, EngineError> {
         let actual = blake2b256(request.input);
         if actual != request.input_digest {
             return Err(EngineError::InputDigest { expected: request.input_digest, actual });
@@ -203,7 +217,7 @@ impl Engine for TchEngine {
         let _guard = tch::no_grad_guard();
         let start = Instant::now();
         let result = match &self.model {
-            Loaded::Hf(model) => model.run(request.input, &request.seed),
+            Loaded::Hf(model) => model.run(request.input, &request.seed, on_text),
             Loaded::Gpt { model, .. } => GptInput::parse(request.input, model.config()).map(|input| {
                 let (tokens, passes) = model.generate(&input, &request.seed, self.device);
                 (gpt::encode_tokens(&tokens), passes)

@@ -265,12 +265,18 @@ impl HfModel {
         }
     }
 
-    /// Runs one request: the output bytes and the forward passes.
-    pub fn run(&self, input: &[u8], seed: &Digest) -> Result<(Vec<u8>, u32), EngineError> {
+    /// Runs one request: the output bytes and the forward passes;
+    /// `on_text` receives a generation's text as it comes.
+    pub fn run(
+        &self,
+        input: &[u8],
+        seed: &Digest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<(Vec<u8>, u32), EngineError> {
         match self {
             HfModel::Generate { decoder, text, context, max_new_tokens } => {
                 let request = GenerateRequest::parse(input, *max_new_tokens)?;
-                let (out, passes) = generate(decoder.as_ref(), text, *context, &request, seed)?;
+                let (out, passes) = generate(decoder.as_ref(), text, *context, &request, seed, on_text)?;
                 Ok((out.to_bytes(), passes))
             }
             HfModel::Embed { bert, text } => {
@@ -316,13 +322,15 @@ fn pooling(dir: &Path, file: &str) -> Result<Pooling, ModelError> {
 }
 
 /// Generates from a request: tokens until an end-of-sequence id, a stop
-/// string or `max_tokens`.
+/// string or `max_tokens`. `on_text` receives the text as it is generated,
+/// in pieces that join into the output's text (`text::Releaser`).
 pub fn generate(
     decoder: &dyn Decoder,
     text: &Text,
     context: usize,
     request: &GenerateRequest,
     seed: &Digest,
+    on_text: &mut dyn FnMut(&str),
 ) -> Result<(TextOutput, u32), EngineError> {
     let prompt = match &request.prompt {
         Prompt::Text(p) => text.encode(p, true)?,
@@ -345,6 +353,7 @@ pub fn generate(
     let mut next_input: Vec<i64> = prompt.iter().map(|t| i64::from(*t)).collect();
     let mut tokens = Vec::new();
     let mut passes = 0;
+    let mut releaser = text::Releaser::new(&request.stop);
     let (finish, text_out) = loop {
         let logits = decoder.forward(&next_input, &mut cache, true).squeeze_dim(0);
         passes += 1;
@@ -359,17 +368,20 @@ pub fn generate(
         if text.eos.contains(&next) {
             break (FinishReason::Stop, text.decode(&tokens));
         }
-        // The text so far is decoded at each step only when stop strings need it.
-        if !request.stop.is_empty() {
-            let decoded = text.decode(&tokens);
-            if let Some(cut) = request.stop.iter().filter_map(|s| decoded.find(s.as_str())).min() {
-                break (FinishReason::Stop, decoded[..cut].to_string());
-            }
+        let decoded = text.decode(&tokens);
+        if let Some(cut) = request.stop.iter().filter_map(|s| decoded.find(s.as_str())).min() {
+            break (FinishReason::Stop, decoded[..cut].to_string());
         }
         if tokens.len() == request.max_tokens {
-            break (FinishReason::Length, text.decode(&tokens));
+            break (FinishReason::Length, decoded);
+        }
+        if let Some(delta) = releaser.step(&decoded) {
+            on_text(&delta);
         }
         next_input = vec![i64::from(next)];
     };
+    if let Some(rest) = releaser.finish(&text_out) {
+        on_text(&rest);
+    }
     Ok((TextOutput { finish_reason: finish, prompt_tokens: prompt.len(), text: text_out, tokens }, passes))
 }

@@ -285,6 +285,57 @@ impl Text {
     }
 }
 
+/// The text a generation releases while it runs (docs/sdk.md, "Streams"):
+/// only what the final text surely begins with. Held back: a trailing
+/// incomplete UTF-8 sequence (decoded as U+FFFD until its last byte comes)
+/// and a trailing part that may begin a stop string (the final text is cut
+/// before one). So the deltas joined are a prefix of the final text, and
+/// [`Releaser::finish`] releases the rest.
+pub struct Releaser<'a> {
+    stops: &'a [String],
+    released: String,
+}
+
+impl<'a> Releaser<'a> {
+    pub fn new(stops: &'a [String]) -> Self {
+        Releaser { stops, released: String::new() }
+    }
+
+    /// The new text that `decoded` (all the tokens so far) lets out, if any.
+    pub fn step(&mut self, decoded: &str) -> Option<String> {
+        let safe = decoded.trim_end_matches('\u{FFFD}');
+        let held = self.stops.iter().map(|s| begins(safe, s)).max().unwrap_or(0);
+        let safe = &safe[..safe.len() - held];
+        self.release(safe)
+    }
+
+    /// The rest of the final text, once generation ended. `None` when the
+    /// text released so far does not begin it (a tokenizer whose decoding
+    /// of more tokens rewrites earlier text: nothing was released since).
+    pub fn finish(&mut self, text: &str) -> Option<String> {
+        self.release(text)
+    }
+
+    fn release(&mut self, upto: &str) -> Option<String> {
+        if upto.len() <= self.released.len() || !upto.starts_with(self.released.as_str()) {
+            return None;
+        }
+        let delta = upto[self.released.len()..].to_string();
+        self.released.push_str(&delta);
+        Some(delta)
+    }
+}
+
+/// Length in bytes of the longest suffix of `text` that is a proper prefix of `stop`.
+fn begins(text: &str, stop: &str) -> usize {
+    let from = text.len().saturating_sub(stop.len().saturating_sub(1));
+    text.char_indices()
+        .map(|(i, _)| i)
+        .filter(|i| *i >= from)
+        .find(|i| stop.starts_with(&text[*i..]))
+        .map_or(0, |i| text.len() - i)
+}
+
 /// A jinja environment like transformers' (`trim_blocks`, `lstrip_blocks`,
 /// Python string methods, `raise_exception`). No `strftime_now`: templates
 /// then use their own fixed date, so that rendering is deterministic.
@@ -337,4 +388,36 @@ pub fn pick(probs: &[f32], top_p: f64, u: f64) -> u32 {
     }
     // Rounding left the total just under the target: the last token with mass.
     *order.iter().rev().find(|t| probs[**t as usize] > 0.0).unwrap_or(&order[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds the successive decodings to a releaser, then the final text;
+    /// returns the pieces released.
+    fn released(stops: &[&str], decodings: &[&str], text: &str) -> Vec<String> {
+        let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();
+        let mut r = Releaser::new(&stops);
+        let mut pieces: Vec<String> = decodings.iter().filter_map(|d| r.step(d)).collect();
+        pieces.extend(r.finish(text));
+        pieces
+    }
+
+    #[test]
+    fn released_text_is_always_a_prefix_of_the_final_text() {
+        // A stop string arriving over three tokens: nothing of it is released.
+        let pieces = released(&["END"], &["Hello", "Hello E", "Hello EN"], "Hello ");
+        assert_eq!(pieces, ["Hello", " "]);
+        // A false start of a stop string is released once it cannot be one.
+        assert_eq!(released(&["END"], &["a E", "a Ex"], "a Ex!"), ["a ", "Ex", "!"]);
+        // An incomplete UTF-8 sequence decodes as U+FFFD until its last byte.
+        assert_eq!(released(&[], &["caf", "caf\u{FFFD}", "café"], "café"), ["caf", "é"]);
+        // Multi-byte characters in a stop string and in the text.
+        assert_eq!(released(&["éé"], &["xé", "xéy"], "xéy"), ["x", "éy"]);
+        // A decoding that rewrites earlier text releases nothing more; the
+        // final text is released only if it begins with what was released.
+        assert_eq!(released(&[], &["ab", "Ab"], "Abc"), vec!["ab".to_string()]);
+        assert_eq!(released(&[], &["ab"], "abc").concat(), "abc");
+    }
 }
