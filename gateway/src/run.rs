@@ -277,16 +277,25 @@ impl Submitted {
     /// the request reached finality first (it failed, or the nodes first
     /// selected were replaced): `settle` then has the answer.
     pub async fn first_output(&mut self) -> Result<Option<FirstOutput>, ApiError> {
+        let handle = self.handle.clone();
+        match self.before_finality(handle.first_output_within(WAIT)).await {
+            Some(first) => first.map(Some).map_err(|e| ApiError::from_sdk(&e, "waiting for the first output")),
+            None => Ok(None),
+        }
+    }
+
+    /// What `step` gives, or `None` if the request reached finality first
+    /// (kept for `settle`).
+    pub async fn before_finality<T>(&mut self, step: impl std::future::Future<Output = T>) -> Option<T> {
         if self.finished.is_some() {
-            return Ok(None);
+            return None;
         }
         tokio::select! {
-            first = self.handle.first_output_within(WAIT) => {
-                first.map(Some).map_err(|e| ApiError::from_sdk(&e, "waiting for the first output"))
-            }
+            biased;
+            value = step => Some(value),
             done = &mut self.finality => {
                 self.finished = Some(done);
-                Ok(None)
+                None
             }
         }
     }
@@ -302,8 +311,10 @@ impl Submitted {
     }
 
     /// Waits for finality; the answer is `first` if the chain finalized it,
-    /// else the finalized output fetched from a node that committed to it.
-    pub async fn settle(self, first: Option<FirstOutput>) -> Result<Answer, ApiError> {
+    /// else the finalized output fetched from a node that committed to it,
+    /// `replaced` in the receipt when an output was `shown` (all or part of
+    /// it streamed, or `first` given) that is not the finalized one.
+    pub async fn settle(self, first: Option<FirstOutput>, shown: bool) -> Result<Answer, ApiError> {
         let done = match self.finished {
             Some(done) => done,
             None => self.finality.await,
@@ -325,8 +336,8 @@ impl Submitted {
         };
         let output = match first {
             Some(f) if f.output_digest == digest => f.output,
-            shown => {
-                receipt.replaced = shown.is_some();
+            _ => {
+                receipt.replaced = shown;
                 let finalized = self
                     .handle
                     .output_from(&nodes, WAIT)

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use atoma_protocol::output::{Output, TextOutput};
-use atoma_sdk::Client;
 use atoma_sdk::http::hex;
+use atoma_sdk::{Client, Streamed};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, FromRequest, Request, State};
 use axum::http::header;
@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -228,12 +228,12 @@ async fn text(
         return stream(g, route, model, submitted, usage, permit).into_response();
     }
     let answered = async {
-        let Some(first) = submitted.first_output().await? else { return submitted.settle(None).await };
+        let Some(first) = submitted.first_output().await? else { return submitted.settle(None, false).await };
         if first_only {
             let receipt = submitted.first_receipt(&first);
             return Ok(Answer { output: first.decoded(), receipt });
         }
-        submitted.settle(Some(first)).await
+        submitted.settle(Some(first), true).await
     }
     .await;
     let answer = match answered {
@@ -255,10 +255,12 @@ async fn text(
     .into_response()
 }
 
-/// The events of a streamed response: the role at once, the text when the
-/// first output is bound to its commitment, then at finality the finish
-/// reason with the receipt (and the finalized text if the first was not
-/// it), the usage if asked, and `[DONE]`.
+/// The events of a streamed response: the role at once, the text as a node
+/// generates it, the `first_output` receipt when that node's output is
+/// bound to its commitment, then at finality the finish reason with the
+/// receipt (and the finalized text's rest if the stream did not give it
+/// all), the usage if asked, and `[DONE]`; or, if the text shown does not
+/// begin the finalized one, an `output_replaced` error with it.
 fn stream(
     g: Arc<Gateway>,
     route: Route,
@@ -284,42 +286,27 @@ fn stream(
         if route == Route::Chat {
             let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
         }
-        let result = async {
-            let mut submitted = submitted;
-            // A first output that is not text (an engine refusal, or a
-            // cheater's bytes) is not shown: finality says what to answer.
-            let first = submitted.first_output().await?.and_then(|f| match text_of(f.decoded()) {
-                Ok(t) => Some((f, t)),
-                Err(_) => None,
-            });
-            if let Some((f, shown)) = &first {
-                let receipt = submitted.first_receipt(f);
-                let _ = tx
-                    .send(chunk(json!([route.choice(Some(&shown.text), None, true)]), Some(("atoma", json!(receipt)))))
-                    .await;
-            }
-            let shown = first.is_some();
-            let answer = submitted.settle(first.map(|(f, _)| f)).await?;
-            let receipt = answer.receipt;
-            let t = text_of(answer.output).map_err(|e| e.with_receipt(&receipt))?;
-            Ok::<_, ApiError>((t, receipt, shown))
-        }
-        .await;
+        let result =
+            relay(submitted, &tx, &|text: &str| chunk(json!([route.choice(Some(text), None, true)]), None)).await;
         match result {
-            // The text streamed was not the output the chain finalized (its
-            // node was caught cheating): the stream ends in an error, never
-            // in a normal finish, with the verified output in its receipt.
-            Ok((t, receipt, _)) if receipt.replaced => {
+            // The text streamed does not begin the output the chain finalized
+            // (its node was caught cheating): the stream ends in an error,
+            // never in a normal finish, with the verified output in its receipt.
+            Ok((t, mut receipt, shown)) if !t.text.starts_with(&shown) => {
                 g.metrics.answered(name, "replaced");
+                receipt.replaced = true;
                 let mut body = ApiError::replaced().body();
                 body["atoma"] = json!(receipt);
                 body["atoma"]["output"] = json!(t.text);
                 let _ = tx.send(body).await;
             }
-            Ok((t, receipt, shown)) => {
+            Ok((t, mut receipt, shown)) => {
                 g.metrics.answered(name, receipt.status);
-                if !shown {
-                    let _ = tx.send(chunk(json!([route.choice(Some(&t.text), None, true)]), None)).await;
+                // What was shown begins the verified text: its rest, if any.
+                receipt.replaced = false;
+                let rest = &t.text[shown.len()..];
+                if !rest.is_empty() {
+                    let _ = tx.send(chunk(json!([route.choice(Some(rest), None, true)]), None)).await;
                 }
                 let atoma = json!(receipt);
                 let finish = finish(&t);
@@ -347,6 +334,46 @@ fn stream(
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
+/// Relays the text as the first node to run generates it (each piece made
+/// a chunk by `delta`) until its output is bound to its commitment, the
+/// `first_output` receipt then; or stops when finality comes first. Returns
+/// the finalized text, its receipt and the text shown.
+async fn relay(
+    mut submitted: Submitted,
+    tx: &mpsc::Sender<Value>,
+    delta: &(dyn Fn(&str) -> Value + Sync),
+) -> Result<(TextOutput, run::Receipt, String), ApiError> {
+    let handle = submitted.handle.clone();
+    let mut streamed = std::pin::pin!(handle.stream_output(run::WAIT));
+    let (mut first, mut shown) = (None, String::new());
+    while let Some(Some(item)) = submitted.before_finality(streamed.next()).await {
+        match item {
+            Ok(Streamed::Text(text)) => {
+                shown.push_str(&text);
+                let _ = tx.send(delta(&text)).await;
+            }
+            Ok(Streamed::Output(f)) => {
+                // A first output that is not text (an engine refusal, or a
+                // cheater's bytes) is not shown: finality says what to answer.
+                if text_of(f.decoded()).is_ok() {
+                    let mut c = delta("");
+                    c["atoma"] = json!(submitted.first_receipt(&f));
+                    let _ = tx.send(c).await;
+                    first = Some(f);
+                }
+                break;
+            }
+            // The text streamed was not the output first committed to: finality decides.
+            Err(_) if !shown.is_empty() => break,
+            Err(e) => return Err(ApiError::from_sdk(&e, "waiting for the first output")),
+        }
+    }
+    let answer = submitted.settle(first, !shown.is_empty()).await?;
+    let receipt = answer.receipt;
+    let t = text_of(answer.output).map_err(|e| e.with_receipt(&receipt))?;
+    Ok((t, receipt, shown))
+}
+
 async fn embeddings(
     State(g): State<Arc<Gateway>>,
     Extension(account): Extension<Option<Account>>,
@@ -361,7 +388,10 @@ async fn embeddings(
         g.metrics.submitted("embeddings", submitted.receipt.fee);
         let answer = match submitted.first_output().await? {
             Some(first) if first_only => Answer { output: first.decoded(), receipt: submitted.first_receipt(&first) },
-            first => submitted.settle(first).await?,
+            first => {
+                let shown = first.is_some();
+                submitted.settle(first, shown).await?
+            }
         };
         let e = match answer.output {
             Output::Embeddings(e) if e.rows == texts => e,

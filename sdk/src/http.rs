@@ -11,6 +11,18 @@
 //!      x-atoma-node-signature: base64(UserSignature) by the node's registered Ed25519 key over
 //!                              "atoma/served-output/v1" || request_id || node_id || output_digest || salt
 //!   404 no output (yet, after waiting up to wait_ms, at most 30 s)     401/403 bad or foreign signature
+//! GET  /v1/outputs/{request_id}/stream?wait_ms=N     (the output as it is generated)
+//!      x-atoma-signature: as for the output
+//!   200 text/event-stream:
+//!      event: chunk   data {"index": i, "text", "running": hex, "signature"}       (text generations; 0 or more)
+//!             running_i = blake2b256(running_{i-1} || text_i),  running_{-1} = blake2b256("atoma/stream/v1" || request_id)
+//!             signature: the node's registered key over
+//!               "atoma/stream-chunk/v1" || request_id || node_id || u64_le(i) || running_i || text_i
+//!      event: output  data {"node", "chunks": n, "running": hex, "digest": hex, "salt": hex, "output": base64, "signature"}
+//!             running: the last chunk's (running_{-1} without chunks); signature: the node's key over
+//!               "atoma/stream-end/v1" || request_id || node_id || u64_le(n) || running || output_digest || salt
+//!      event: error   data {"message"}     the node will serve no output (it declined or abstained)
+//!   404 neither running nor computed (after waiting up to wait_ms)     401/403 as for the output
 //! POST /v1/sealed/{request_id}      body {"secret": "<hex>"}   (a Sealed requester to a chosen verifier)
 //!   202 accepted    400 secret does not match the request's hash    404 unknown request or not chosen
 //! POST /v1/push/{request_id}        (the requester to a selected node, right after submitting)
@@ -26,6 +38,17 @@
 //!
 //! The salt lets the requester check the output against the node's on-chain
 //! commitment as soon as it exists: `blake2b256(bcs(request, node, digest, salt))`.
+//!
+//! A stream's chunks are the text a generation releases as it runs, which
+//! joins into the output's text (the engine holds back what a stop string
+//! may cut); every chunk is signed, and the output event binds the last
+//! running hash to the digest and salt the node commits. The requester
+//! checks every signature, that the output hashes to its digest and, for a
+//! text output, that its text is the chunks joined: a stream is
+//! attributable to its node, and one that does not end in the node's
+//! committed output is caught at its last event. A node streams each
+//! generation while it runs and, for an output already computed, its text
+//! as one chunk.
 //!
 //! Not for: serving (the node service) or deciding whom to ask (the client).
 
@@ -121,7 +144,7 @@ pub fn sign_served_output(
     output_digest: &[u8; 32],
     salt: &[u8; 32],
 ) -> Result<String> {
-    Ok(key.sign_message(&served_output_message(request, node, output_digest, salt))?.to_base64())
+    sign_node(key, &served_output_message(request, node, output_digest, salt))
 }
 
 /// Checks a node's signature of a served output against the Ed25519 key the node registered.
@@ -133,8 +156,94 @@ pub fn verify_served_output(
     output_digest: &[u8; 32],
     salt: &[u8; 32],
 ) -> Result<()> {
-    let signature = UserSignature::from_base64(header.trim())
-        .map_err(|_| SdkError::Verification(format!("{NODE_SIGNATURE} is not a base64 Sui signature")))?;
+    verify_node(header, registered_key, node, &served_output_message(request, node, output_digest, salt))
+}
+
+/// The path of a request's output stream.
+pub fn stream_path(request: &Address) -> String {
+    format!("/v1/outputs/{request}/stream")
+}
+
+/// The running hash before a stream's first chunk.
+pub fn stream_start(request: &Address) -> [u8; 32] {
+    blake2b256(&[b"atoma/stream/v1".as_slice(), request.as_bytes()].concat()).0
+}
+
+/// The running hash after a chunk of `text`.
+pub fn stream_running(previous: &[u8; 32], text: &str) -> [u8; 32] {
+    blake2b256(&[previous.as_slice(), text.as_bytes()].concat()).0
+}
+
+/// One chunk of a stream, as sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamChunk {
+    pub index: u64,
+    pub text: String,
+    /// The running hash after this chunk (hex).
+    pub running: String,
+    /// The node's signature (`chunk_message`).
+    pub signature: String,
+}
+
+/// The last event of a stream: the output, bound to the chunks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamEnd {
+    pub node: Address,
+    /// Chunks sent before it.
+    pub chunks: u64,
+    /// The last chunk's running hash (hex).
+    pub running: String,
+    pub digest: String,
+    pub salt: String,
+    /// The output bytes, base64.
+    pub output: String,
+    /// The node's signature (`stream_end_message`).
+    pub signature: String,
+}
+
+/// What a node signs for a stream's chunk.
+pub fn chunk_message(request: &Address, node: &Address, index: u64, running: &[u8; 32], text: &str) -> Vec<u8> {
+    [
+        b"atoma/stream-chunk/v1".as_slice(),
+        request.as_bytes(),
+        node.as_bytes(),
+        &index.to_le_bytes(),
+        running,
+        text.as_bytes(),
+    ]
+    .concat()
+}
+
+/// What a node signs to end a stream with its output.
+pub fn stream_end_message(
+    request: &Address,
+    node: &Address,
+    chunks: u64,
+    running: &[u8; 32],
+    output_digest: &[u8; 32],
+    salt: &[u8; 32],
+) -> Vec<u8> {
+    [
+        b"atoma/stream-end/v1".as_slice(),
+        request.as_bytes(),
+        node.as_bytes(),
+        &chunks.to_le_bytes(),
+        running,
+        output_digest,
+        salt,
+    ]
+    .concat()
+}
+
+/// A node's signature of `message`, base64.
+pub fn sign_node(key: &Key, message: &[u8]) -> Result<String> {
+    Ok(key.sign_message(message)?.to_base64())
+}
+
+/// Checks a node's signature of `message` against the Ed25519 key it registered.
+pub fn verify_node(signature: &str, registered_key: &[u8], node: &Address, message: &[u8]) -> Result<()> {
+    let signature = UserSignature::from_base64(signature.trim())
+        .map_err(|_| SdkError::Verification(format!("node {node}'s signature is not a base64 Sui signature")))?;
     match &signature {
         UserSignature::Simple(SimpleSignature::Ed25519 { public_key, .. })
             if public_key.as_bytes() == registered_key => {}
@@ -144,7 +253,7 @@ pub fn verify_served_output(
             )));
         }
     }
-    verify_message(&served_output_message(request, node, output_digest, salt), &signature).map(|_| ())
+    verify_message(message, &signature).map(|_| ())
 }
 
 /// Lower-case hex of bytes.

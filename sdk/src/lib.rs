@@ -30,7 +30,7 @@ pub mod keys;
 pub mod registry;
 
 pub use chain::{Chain, Executed, Identity};
-pub use client::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec, verify};
+pub use client::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec, Streamed, verify};
 pub use error::{Result, SdkError};
 pub use events::{EventCursor, EventStream, PackageEvent, Start};
 pub use keys::{Key, Keystore};

@@ -173,10 +173,10 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
         .count();
     assert_eq!(pushed, 2, "both nodes of the chat request were pushed");
     let seated = chain.request(chat).await.unwrap().slots.iter().map(|s| Address::from(s.node_id)).collect::<Vec<_>>();
+    let seat = cluster.nodes.iter().position(|n| seated.contains(&n.id)).unwrap();
     let (inside, outside) = {
-        let i = cluster.nodes.iter().position(|n| seated.contains(&n.id)).unwrap();
         let o = cluster.nodes.iter().position(|n| !seated.contains(&n.id)).unwrap();
-        (cluster.nodes[i].port, cluster.nodes[o].port)
+        (cluster.nodes[seat].port, cluster.nodes[o].port)
     };
     let push = |port: u16, key: Option<&atoma_sdk::Key>| {
         let mut call =
@@ -191,6 +191,7 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     assert_eq!(push(inside, None).await, 401);
     assert_eq!(push(inside, Some(&atoma_sdk::Key::generate())).await, 403);
     assert_eq!(push(outside, Some(&cluster.requester)).await, 404);
+    check_node_stream(&chain, &cluster, seat, chat, py["chat"]["text"].as_str().unwrap()).await;
     // The chat model's entry names its class and digest as the chain does.
     let listed = &py["models"][HfModel::tiny_llama().id()];
     let model = chain.model(HfModel::tiny_llama().id()).await.unwrap();
@@ -243,6 +244,58 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(120), settled).await.expect("the charges were never settled");
+}
+
+/// The node's own stream of a settled request, asked directly: only its
+/// requester may read it; after the run it gives the text (the run's
+/// pieces, or once the task is done the stored text in one chunk), then the
+/// output, each signed by the node's registered key and chained.
+async fn check_node_stream(chain: &Chain, cluster: &Cluster, seat: usize, request: Address, text: &str) {
+    use atoma_sdk::http;
+    let url = format!("http://127.0.0.1:{}{}", cluster.nodes[seat].port, http::stream_path(&request));
+    let ask = |key: Option<&atoma_sdk::Key>| {
+        let mut call = reqwest::Client::new().get(&url);
+        if let Some(k) = key {
+            call = call.header(http::REQUESTER_SIGNATURE, http::sign_output_request(k, &request).unwrap());
+        }
+        async move {
+            let response = call.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(ask(None).await.0, 401);
+    assert_eq!(ask(Some(&atoma_sdk::Key::generate())).await.0, 403);
+    let (status, body) = ask(Some(&cluster.requester)).await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<(&str, Value)> = body
+        .split("\n\n")
+        .filter_map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = e.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name, serde_json::from_str(data).unwrap()))
+        })
+        .collect();
+    let (last, chunks) = events.split_last().unwrap();
+    assert!(last.0 == "output" && chunks.iter().all(|(n, _)| *n == "chunk"), "{body}");
+    let node = cluster.nodes[seat].id;
+    let key = chain.node(node).await.unwrap().unwrap().public_key;
+    let mut running = http::stream_start(&request);
+    let mut joined = String::new();
+    for (i, (_, chunk)) in chunks.iter().enumerate() {
+        let chunk: http::StreamChunk = serde_json::from_value(chunk.clone()).unwrap();
+        running = http::stream_running(&running, &chunk.text);
+        assert_eq!((chunk.index, http::parse_hex32(&chunk.running)), (i as u64, Some(running)));
+        let message = http::chunk_message(&request, &node, chunk.index, &running, &chunk.text);
+        http::verify_node(&chunk.signature, &key, &node, &message).unwrap();
+        joined.push_str(&chunk.text);
+    }
+    assert_eq!(joined, text);
+    let end: http::StreamEnd = serde_json::from_value(last.1.clone()).unwrap();
+    let (digest, salt) = (http::parse_hex32(&end.digest).unwrap(), http::parse_hex32(&end.salt).unwrap());
+    let message = http::stream_end_message(&request, &node, chunks.len() as u64, &running, &digest, &salt);
+    http::verify_node(&end.signature, &key, &node, &message).unwrap();
+    let attested = chain.request(request).await.unwrap().output_digest.expect("finalized");
+    assert_eq!(digest, attested.0, "the stream ends in the output the chain finalized");
 }
 
 /// Starts a streamed chat request and returns its first event, once the
@@ -317,7 +370,13 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
         let slots = chain.request(request).await.unwrap().slots;
         let primary = slots.iter().find(|s| s.role == atoma_protocol::Role::Executor).unwrap();
         let by_cheater = Address::from(primary.node_id).to_string() == cheater;
-        let streamed: String = events.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
+        let pieces: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .filter(|t| !t.is_empty())
+            .collect();
+        assert!(pieces.len() > 2, "the text came token by token: {pieces:?}");
+        let streamed = pieces.concat();
         let last = events.last().unwrap();
         if last.get("error").is_some() {
             // The cheater's text went out: the stream ends in an error

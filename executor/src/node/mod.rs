@@ -3,13 +3,15 @@
 //!
 //! Layout: [`config`] (the TOML file), [`db`] (what survives a crash),
 //! [`service`] (events, tasks, commits, reveals, keeper calls), [`server`]
-//! (output protocol and `/metrics`), [`metrics`].
+//! (output protocol and `/metrics`), [`stream`] (outputs as they are
+//! generated), [`metrics`].
 
 pub mod config;
 pub mod db;
 pub mod metrics;
 pub mod server;
 pub mod service;
+pub mod stream;
 
 use anyhow::Context;
 

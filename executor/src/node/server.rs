@@ -46,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use sui_sdk_types::Address;
 
 use crate::node::service::Service;
+use crate::node::stream;
 
 #[derive(serde::Deserialize)]
 struct Wait {
@@ -95,6 +96,7 @@ pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> 
     let limits = Limits::of(&service.config);
     let app = axum::Router::new()
         .route("/v1/outputs/{request}", axum::routing::get(output))
+        .route("/v1/outputs/{request}/stream", axum::routing::get(stream))
         .route("/v1/sealed/{request}", axum::routing::post(sealed))
         .route("/v1/push/{request}", axum::routing::post(push))
         .route("/health", axum::routing::get(|| async { "ok" }))
@@ -168,7 +170,7 @@ async fn serve_connection(
     let app = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request| {
         let (app, connection) = (app.clone(), connection.clone());
-        async move { Ok::<_, Infallible>(complete_then_call(app, &connection, &limits, request).await) }
+        async move { Ok::<_, Infallible>(complete_then_call(app, connection, &limits, request).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -189,10 +191,11 @@ async fn serve_connection(
 
 /// Reads the whole body of `request` within the limits, then calls the app
 /// with the complete request; a body too large or too late is answered
-/// (413, 408) and its connection closed.
+/// (413, 408) and its connection closed. A streamed response (server-sent
+/// events) keeps its connection in the app until its body ends.
 async fn complete_then_call(
     app: TowerToHyperService<axum::Router>,
-    connection: &Connection,
+    connection: Arc<Connection>,
     limits: &Limits,
     request: axum::http::Request<Incoming>,
 ) -> Response {
@@ -215,8 +218,51 @@ async fn complete_then_call(
         Ok(response) => response,
         Err(never) => match never {},
     };
-    connection.enter(Phase::Waiting);
-    response
+    let streamed = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if !streamed {
+        connection.enter(Phase::Waiting);
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::new(Streaming { body, _connection: InApp(connection) }))
+}
+
+/// A streamed response's body: its connection is in the app until it is dropped.
+struct Streaming {
+    body: Body,
+    _connection: InApp,
+}
+
+/// Moves its connection back to waiting on its client when dropped.
+struct InApp(Arc<Connection>);
+
+impl Drop for InApp {
+    fn drop(&mut self) {
+        self.0.enter(Phase::Waiting);
+    }
+}
+
+impl HttpBody for Streaming {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The whole body, or `None` once it passes `max` bytes.
@@ -240,25 +286,37 @@ fn refuse(status: StatusCode, message: String) -> Response {
     response
 }
 
+/// The request of a path whose header is its requester's signature: 400,
+/// 401, 404 (not a request) or 403 (anyone else) otherwise.
+async fn requester_only(service: &Service, request: &str, headers: &HeaderMap) -> Result<Address, Response> {
+    let (request, signer) =
+        signed(request, headers, http::verify_output_request).map_err(|(status, message)| error(status, message))?;
+    let requester = match service.chain.request(request).await {
+        Ok(r) => Address::from(r.requester),
+        Err(e) => return Err(error(StatusCode::NOT_FOUND, e.to_string())),
+    };
+    if requester != signer {
+        return Err(error(StatusCode::FORBIDDEN, "only the request's requester may fetch its output"));
+    }
+    Ok(request)
+}
+
+/// When a long-poll of `wait` gives up.
+fn wait_deadline(wait: &Wait) -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_millis(wait.wait_ms.unwrap_or(0).min(http::MAX_WAIT_MS))
+}
+
 async fn output(
     State(service): State<Arc<Service>>,
     Path(request): Path<String>,
     Query(wait): Query<Wait>,
     headers: HeaderMap,
 ) -> Response {
-    let (request, signer) = match signed(&request, &headers, http::verify_output_request) {
-        Ok(s) => s,
-        Err((status, message)) => return error(status, message),
+    let request = match requester_only(&service, &request, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
-    let requester = match service.chain.request(request).await {
-        Ok(r) => Address::from(r.requester),
-        Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
-    };
-    if requester != signer {
-        return error(StatusCode::FORBIDDEN, "only the request's requester may fetch its output");
-    }
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(wait.wait_ms.unwrap_or(0).min(http::MAX_WAIT_MS));
+    let deadline = wait_deadline(&wait);
     loop {
         let notified = service.outputs.notified();
         match service.output(&request) {
@@ -268,6 +326,36 @@ async fn output(
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return error(StatusCode::NOT_FOUND, "no output for this request (yet)");
+        }
+    }
+}
+
+/// The output as it is generated (the `stream` module), once its run has
+/// started or its output is stored.
+async fn stream(
+    State(service): State<Arc<Service>>,
+    Path(request): Path<String>,
+    Query(wait): Query<Wait>,
+    headers: HeaderMap,
+) -> Response {
+    let request = match requester_only(&service, &request, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let deadline = wait_deadline(&wait);
+    loop {
+        let mut notified = std::pin::pin!(service.outputs.notified());
+        notified.as_mut().enable();
+        if let Some(live) = service.runs.get(&request) {
+            return stream::respond(service.clone(), request, stream::Start::Live(live));
+        }
+        match service.output(&request) {
+            Ok(Some(_)) => return stream::respond(service.clone(), request, stream::Start::Stored),
+            Ok(None) => {}
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return error(StatusCode::NOT_FOUND, "no run nor output for this request (yet)");
         }
     }
 }

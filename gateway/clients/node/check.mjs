@@ -37,8 +37,10 @@ const stream = await client.chat.completions.create({
 let text = "";
 const statuses = [];
 let usage = null;
+let pieces = 0;
 for await (const chunk of stream) {
   if (chunk.choices.length) text += chunk.choices[0].delta.content ?? "";
+  if (chunk.choices.length && chunk.choices[0].delta.content) pieces += 1;
   if (chunk.atoma) statuses.push(chunk.atoma.status);
   if (chunk.usage) usage = chunk.usage;
 }
@@ -46,7 +48,9 @@ assert.equal(text, chat.choices[0].message.content);
 // The text comes with a first_output receipt, unless finality came first.
 assert.ok(["first_output,verified", "verified"].includes(statuses.join(",")), statuses.join(","));
 assert.equal(usage.completion_tokens, chat.usage.completion_tokens);
-seen.stream = { statuses };
+// Token by token, as the node generates it.
+assert.ok(pieces > 2, `the text came in ${pieces} pieces`);
+seen.stream = { statuses, pieces };
 
 const completion = await client.completions.create({ model: chatModel, prompt: "The quick brown fox", max_tokens: 8 });
 assert.equal(completion.atoma.status, "verified");

@@ -69,9 +69,14 @@ def main():
     assert streamed == text, (streamed, text)
     # The text comes with a first_output receipt, unless finality came first.
     assert statuses in (["first_output", "verified"], ["verified"]), statuses
+    # Token by token, as the node generates it: several pieces of text
+    # before the first_output receipt.
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    before_receipt = next(i for i, c in enumerate(chunks) if receipt(c))
+    assert len(pieces) > 2 and sum(1 for c in chunks[:before_receipt] if c.choices and c.choices[0].delta.content) > 2, pieces
     assert finish == [chat.choices[0].finish_reason] and len(usage) == 1, (finish, usage)
     assert usage[0].completion_tokens == chat.usage.completion_tokens
-    seen["stream"] = {"chunks": len(chunks), "statuses": statuses, "receipt": [receipt(c) for c in chunks if receipt(c)][-1]}
+    seen["stream"] = {"chunks": len(chunks), "pieces": pieces, "statuses": statuses, "receipt": [receipt(c) for c in chunks if receipt(c)][-1]}
 
     early = client.chat.completions.create(model=args.chat_model, messages=messages, max_tokens=12,
                                            extra_body={"atoma": {"wait": "first_output"}})

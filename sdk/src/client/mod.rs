@@ -27,10 +27,14 @@
 //! - this module: what is submitted and attested, the client, the handle;
 //! - `output`: the first output, from the fastest node, checked against
 //!   its commitment; telling a Sealed request's chosen verifiers;
-//! - `finality`: following the request's events to its end, moving it on.
+//! - `finality`: following the request's events to its end, moving it on;
+//! - `stream`: the output as a node generates it, then bound to a commitment.
 
 mod finality;
 mod output;
+mod stream;
+
+pub use stream::Streamed;
 
 use std::time::Duration;
 

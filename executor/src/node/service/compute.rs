@@ -140,10 +140,16 @@ impl Service {
             return Err(Failure::Late);
         }
         let (input_digest, seed) = (req.input_digest, req.seed);
+        // Streams read the text as it is generated (the `stream` module).
+        let running = self.runs.start(request);
+        self.outputs.notify_waiters();
+        if self.adversary() == Some(Adversary::WrongText) {
+            running.0.push(WRONG_TEXT);
+        }
         let started = Instant::now();
         let output = tokio::task::spawn_blocking(move || {
             let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-            engine.run(&InferenceRequest { input: &input, input_digest, seed })
+            engine.run_streaming(&InferenceRequest { input: &input, input_digest, seed }, &mut |t| running.0.push(t))
         })
         .await
         .map_err(|e| Failure::Transient(anyhow!("the inference worker stopped: {e}")))?
@@ -159,7 +165,7 @@ impl Service {
             Some(Adversary::WrongOutput) => bytes.push(0xff),
             Some(Adversary::WrongText) => {
                 if let Output::Text(mut t) = Output::decode(&bytes) {
-                    t.text = format!("Trust me: {}", t.text);
+                    t.text = format!("{WRONG_TEXT}{}", t.text);
                     bytes = t.to_bytes();
                 } else {
                     bytes.push(0xff);
@@ -227,6 +233,9 @@ impl Service {
         Ok(bytes)
     }
 }
+
+/// What the `wrong-text` adversary puts before the text it commits to (and streams).
+const WRONG_TEXT: &str = "Trust me: ";
 
 /// When a failed attempt happened, for `next_step` (ms).
 #[derive(Clone, Copy)]

@@ -88,8 +88,12 @@ pub struct Service {
     drafted_workers: Semaphore,
     http: reqwest::Client,
     pub(crate) metrics: Metrics,
-    /// Woken when an output is computed (long-polling readers wait on it).
+    /// Woken when an output is computed or a run starts (long-polling
+    /// readers and streams wait on it).
     pub(crate) outputs: Notify,
+    /// The runs of open tasks, whose text streams read (kept until the
+    /// task is done, so that a stream opened late gives the same chunks).
+    pub(crate) runs: crate::node::stream::Runs,
     /// Requests being driven now, and whether another pass was asked for.
     driving: Mutex<HashMap<Address, bool>>,
     /// Timestamp (ms) of the last checkpoint whose events were read.
@@ -167,6 +171,7 @@ impl Service {
             http,
             metrics: Metrics::default(),
             outputs: Notify::new(),
+            runs: Default::default(),
             driving: Mutex::default(),
             last_checkpoint_ms: AtomicU64::new(0),
             timings: Mutex::default(),
@@ -364,6 +369,7 @@ impl Service {
             self.db.update_task(&request, |t| t.done = true)?;
             // A task that ends without a commitment (a bad input, a replaced node) leaves no timing behind.
             self.timings.lock().expect("timings").remove(&request);
+            self.runs.end(&request);
             self.outputs.notify_waiters();
             tracing::info!(request = %request, node = %self.node, status = req.status.name(), "task done");
             return Ok(());
