@@ -97,6 +97,11 @@ pub struct Receipt {
     pub refund: Option<u64>,
     /// Every transaction of the request, at finality.
     pub transactions: Vec<String>,
+    /// A text answer's token ids: with the response's text, finish reason
+    /// and prompt tokens they rebuild the output bytes, so that `atoma
+    /// verify` checks the answer itself against the output digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<u32>>,
 }
 
 /// A submitted request, followed to finality from the moment it was
@@ -185,6 +190,7 @@ async fn prepare(
         failure: None,
         refund: None,
         transactions: Vec::new(),
+        tokens: None,
     };
     Ok((spec, fee, receipt))
 }

@@ -241,7 +241,10 @@ async fn text(
         Err(e) => return g.metrics.refused(name, e).into_response(),
     };
     let (t, receipt) = match text_of(answer.output) {
-        Ok(t) => (t, answer.receipt),
+        Ok(t) => {
+            let tokens = Some(t.tokens.clone());
+            (t, run::Receipt { tokens, ..answer.receipt })
+        }
         Err(e) => return g.metrics.refused(name, e.with_receipt(&answer.receipt)).into_response(),
     };
     g.metrics.answered(name, receipt.status);
@@ -295,6 +298,7 @@ fn stream(
             Ok((t, mut receipt, shown)) if !t.text.starts_with(&shown) => {
                 g.metrics.answered(name, "replaced");
                 receipt.replaced = true;
+                receipt.tokens = Some(t.tokens.clone());
                 let mut body = ApiError::replaced().body();
                 body["atoma"] = json!(receipt);
                 body["atoma"]["output"] = json!(t.text);
@@ -304,6 +308,7 @@ fn stream(
                 g.metrics.answered(name, receipt.status);
                 // What was shown begins the verified text: its rest, if any.
                 receipt.replaced = false;
+                receipt.tokens = Some(t.tokens.clone());
                 let rest = &t.text[shown.len()..];
                 if !rest.is_empty() {
                     let _ = tx.send(chunk(json!([route.choice(Some(rest), None, true)]), None)).await;

@@ -162,6 +162,20 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     forged["output_digest"] = Value::String("00".repeat(32));
     let out = verify(&forged);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("FAIL output digest"));
+    // Given the whole response, it checks the answer itself: the text a
+    // client got is the output the chain attests, and no other.
+    let chat = &py["chat"];
+    let response = serde_json::json!({
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": chat["text"] },
+                      "finish_reason": chat["finish_reason"] }],
+        "usage": chat["usage"], "atoma": chat["receipt"] });
+    let out = verify(&response);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && said.contains("ok   answer"), "{said}");
+    let mut changed = response.clone();
+    changed["choices"][0]["message"]["content"] = Value::String(format!("{} (edited)", chat["text"].as_str().unwrap()));
+    let out = verify(&changed);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("FAIL answer"));
     // The gateway pushed the request to its nodes as soon as it was
     // submitted (each logs it, whether the push or a checkpoint came
     // first); a push needs the requester's signature and a seat.

@@ -2,7 +2,8 @@
 //! Through `atoma-gateway` against the engine's native time, on the real
 //! SmolLM2-135M-Instruct (three nodes): the time to the first token of a
 //! streamed chat completion against native prefill plus one transaction,
-//! the whole response against native generation, per mode; and the same
+//! from the first to the last token against native decode, the whole
+//! response against native generation, per mode; and the same
 //! with the push to the selected nodes turned off (`--no-push`), so that
 //! the chain round the push saves shows. Writes target/bench/gateway.json
 //! and the section between the gateway markers of docs/benchmarks.md.
@@ -65,31 +66,34 @@ fn gateway(cluster: &Cluster, push: bool) -> anyhow::Result<Gateway> {
     Ok(Gateway(child, url))
 }
 
-/// One streamed request: ms to the first content and to the end.
-async fn streamed(url: &str, atoma: &Value, tokens: u64) -> anyhow::Result<(f64, f64)> {
+/// One streamed request: ms to the first content, to the last content
+/// and to the end.
+async fn streamed(url: &str, atoma: &Value, tokens: u64) -> anyhow::Result<(f64, f64, f64)> {
     let body = json!({ "model": HfModel::SmolLm2.id(), "stream": true, "max_tokens": tokens, "atoma": atoma,
                        "messages": [{ "role": "user", "content": PROMPT }] });
     let started = Instant::now();
     let mut response = reqwest::Client::new().post(format!("{url}/chat/completions")).json(&body).send().await?;
     anyhow::ensure!(response.status().is_success(), "{}", response.status());
-    let (mut text, mut first) = (String::new(), None);
+    let (mut text, mut seen, mut first, mut last) = (String::new(), 0, None, None);
     while let Some(chunk) = response.chunk().await? {
         text.push_str(&String::from_utf8_lossy(&chunk));
-        if first.is_none() {
-            let content = text.split("\n\n").filter_map(|e| e.trim().strip_prefix("data: ")).any(|d| {
-                serde_json::from_str::<Value>(d)
-                    .ok()
-                    .and_then(|v| v["choices"][0]["delta"]["content"].as_str().map(|c| !c.is_empty()))
-                    .unwrap_or(false)
-            });
-            if content {
-                first = Some(started.elapsed());
-            }
+        let events: Vec<&str> = text.split("\n\n").filter_map(|e| e.trim().strip_prefix("data: ")).collect();
+        let content = events[seen..].iter().any(|d| {
+            serde_json::from_str::<Value>(d)
+                .ok()
+                .and_then(|v| v["choices"][0]["delta"]["content"].as_str().map(|c| !c.is_empty()))
+                .unwrap_or(false)
+        });
+        // The last event may be incomplete: read again with the next bytes.
+        seen = events.len().saturating_sub(1);
+        if content {
+            first.get_or_insert(started.elapsed());
+            last = Some(started.elapsed());
         }
     }
     anyhow::ensure!(!text.contains("\"error\""), "the request failed: {text}");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    Ok((ms(first.context("no content")?), ms(started.elapsed())))
+    Ok((ms(first.context("no content")?), ms(last.context("no content")?), ms(started.elapsed())))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -141,16 +145,18 @@ async fn main() -> anyhow::Result<()> {
             ("CrossValidation p=0 (unchecked)", json!({ "mode": "cross-validation", "p": 0.0, "n": 1 })),
             ("CrossValidation p=1 n=1 (checked)", json!({ "mode": "cross-validation", "p": 1.0, "n": 1 })),
         ] {
-            let (mut first, mut whole) = (Vec::new(), Vec::new());
+            let (mut first, mut decode, mut whole) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..args.requests {
-                let (f, w) = streamed(&gw.1, &atoma, args.tokens).await?;
+                let (f, l, w) = streamed(&gw.1, &atoma, args.tokens).await?;
                 first.push(f);
+                decode.push(l - f);
                 whole.push(w);
             }
-            let (f, w) = (median(first), median(whole));
-            eprintln!("{label}, push {push}: first token {f:.0} ms, whole {w:.0} ms");
-            rows.push(json!({ "mode": label, "push": push, "first_token_ms": f, "whole_ms": w,
+            let (f, d, w) = (median(first), median(decode), median(whole));
+            eprintln!("{label}, push {push}: first token {f:.0} ms, first to last token {d:.0} ms, whole {w:.0} ms");
+            rows.push(json!({ "mode": label, "push": push, "first_token_ms": f, "decode_ms": d, "whole_ms": w,
                               "first_token_over_goal": f / goal_ms, "first_token_over_native": f / native_ms,
+                              "decode_over_native": d / (native_ms - prefill_ms),
                               "whole_over_native": w / native_ms }));
         }
     }
@@ -169,18 +175,22 @@ async fn main() -> anyhow::Result<()> {
 /// The gateway section of docs/benchmarks.md.
 fn write_doc(doc: &std::path::Path, r: &Value) -> anyhow::Result<()> {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let pushed: Vec<&Value> =
+        r["rows"].as_array().into_iter().flatten().filter(|row| row["push"].as_bool() == Some(true)).collect();
     let mut table = String::from(
-        "| mode | push | first token (ms) | / goal | / native generation | whole response (ms) | / native generation |\n\
-         |---|---|---:|---:|---:|---:|---:|\n",
+        "| mode | push | first token (ms) | / goal | / native generation | first to last token (ms) | / native decode | whole response (ms) | / native generation |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in r["rows"].as_array().into_iter().flatten() {
         table.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |\n",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} |\n",
             row["mode"].as_str().unwrap_or_default(),
             if row["push"].as_bool() == Some(true) { "yes" } else { "no (events only)" },
             f(&row["first_token_ms"]),
             f(&row["first_token_over_goal"]),
             f(&row["first_token_over_native"]),
+            f(&row["decode_ms"]),
+            f(&row["decode_over_native"]),
             f(&row["whole_ms"]),
             f(&row["whole_over_native"]),
         ));
@@ -192,9 +202,13 @@ fn write_doc(doc: &std::path::Path, r: &Value) -> anyhow::Result<()> {
          requests per row; release build, this machine. Native: the engine alone, {prefill:.0} ms to the first \
          token (prefill) and {native:.0} ms for the whole generation. One transaction, sent and answered: \
          {tx:.0} ms; a chain round (until a subscriber sees its event): {round:.0} ms. Goal for the first \
-         token: native prefill + one transaction + 20 ms = {goal:.0} ms. Nodes serve whole outputs, so the \
-         first token arrives with the whole text once a node's output is bound to its commitment on chain: \
-         the goal is **not met** until nodes stream tokens.\n\n{table}\n<!-- gateway:end -->\n",
+         token: native prefill + one transaction + 20 ms = {goal:.0} ms; with the push, {met} of {pushed} \
+         modes meet it. Tokens come from the first node's stream as it generates them; first to last token \
+         is against the engine's own decode time (native generation less prefill, {decode:.0} ms).\n\n{table}\n\
+         <!-- gateway:end -->\n",
+        met = pushed.iter().filter(|r| f(&r["first_token_over_goal"]) <= 1.0).count(),
+        pushed = pushed.len(),
+        decode = f(&r["native_generation_ms"]) - f(&r["native_prefill_ms"]),
         tokens = r["tokens"],
         cp = r["checkpoint_interval_ms"],
         n = r["requests"],
