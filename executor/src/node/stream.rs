@@ -157,12 +157,10 @@ async fn relay(
         match service.db.task(&request) {
             Ok(Some(task)) => {
                 if let (Some(output), Some(salt)) = (task.output, task.salt) {
-                    if live.is_none() {
-                        if let Output::Text(t) = Output::decode(&output) {
-                            if !t.text.is_empty() {
-                                send(tx, chunks.next(&t.text)).await?;
-                            }
-                        }
+                    if let (None, Output::Text(t)) = (&live, Output::decode(&output))
+                        && !t.text.is_empty()
+                    {
+                        send(tx, chunks.next(&t.text)).await?;
                     }
                     return send(tx, chunks.end(&output, &salt)).await;
                 }
