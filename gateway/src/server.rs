@@ -272,7 +272,10 @@ fn stream(
     usage: bool,
     permit: Admission,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (tx, rx) = mpsc::channel::<Value>(16);
+    // Unbounded, so that a client that stops reading never holds the relay
+    // (and its admission permit): a stream has one event per piece of text
+    // and a few more, so what waits here is bounded by the output's size.
+    let (tx, rx) = mpsc::unbounded_channel::<Value>();
     let id = route.id(&submitted.receipt.request);
     let created = now_s();
     let chunk = move |choices: Value, extra: Option<(&str, Value)>| {
@@ -287,7 +290,7 @@ fn stream(
         let _permit = permit;
         let name = route.name();
         if route == Route::Chat {
-            let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None)).await;
+            let _ = tx.send(chunk(json!([route.choice(Some(""), None, true)]), None));
         }
         let result =
             relay(submitted, &tx, &|text: &str| chunk(json!([route.choice(Some(text), None, true)]), None)).await;
@@ -302,7 +305,7 @@ fn stream(
                 let mut body = ApiError::replaced().body();
                 body["atoma"] = json!(receipt);
                 body["atoma"]["output"] = json!(t.text);
-                let _ = tx.send(body).await;
+                let _ = tx.send(body);
             }
             Ok((t, mut receipt, shown)) => {
                 g.metrics.answered(name, receipt.status);
@@ -311,19 +314,19 @@ fn stream(
                 receipt.tokens = Some(t.tokens.clone());
                 let rest = &t.text[shown.len()..];
                 if !rest.is_empty() {
-                    let _ = tx.send(chunk(json!([route.choice(Some(rest), None, true)]), None)).await;
+                    let _ = tx.send(chunk(json!([route.choice(Some(rest), None, true)]), None));
                 }
                 let atoma = json!(receipt);
                 let finish = finish(&t);
-                let _ = tx.send(chunk(json!([route.choice(None, Some(&finish), true)]), Some(("atoma", atoma)))).await;
+                let _ = tx.send(chunk(json!([route.choice(None, Some(&finish), true)]), Some(("atoma", atoma))));
                 if usage {
                     let u = json!(Usage::new(t.prompt_tokens, t.tokens.len()));
-                    let _ = tx.send(chunk(json!([]), Some(("usage", u)))).await;
+                    let _ = tx.send(chunk(json!([]), Some(("usage", u))));
                 }
             }
             Err(e) => {
                 let e = g.metrics.refused(name, e);
-                let _ = tx.send(e.body()).await;
+                let _ = tx.send(e.body());
             }
         }
     });
@@ -345,7 +348,7 @@ fn stream(
 /// the finalized text, its receipt and the text shown.
 async fn relay(
     mut submitted: Submitted,
-    tx: &mpsc::Sender<Value>,
+    tx: &mpsc::UnboundedSender<Value>,
     delta: &(dyn Fn(&str) -> Value + Sync),
 ) -> Result<(TextOutput, run::Receipt, String), ApiError> {
     let handle = submitted.handle.clone();
@@ -355,7 +358,7 @@ async fn relay(
         match item {
             Ok(Streamed::Text(text)) => {
                 shown.push_str(&text);
-                let _ = tx.send(delta(&text)).await;
+                let _ = tx.send(delta(&text));
             }
             Ok(Streamed::Output(f)) => {
                 // A first output that is not text (an engine refusal, or a
@@ -363,7 +366,7 @@ async fn relay(
                 if text_of(f.decoded()).is_ok() {
                     let mut c = delta("");
                     c["atoma"] = json!(submitted.first_receipt(&f));
-                    let _ = tx.send(c).await;
+                    let _ = tx.send(c);
                     first = Some(f);
                 }
                 break;

@@ -15,7 +15,12 @@
 //!   stretch's start, however slowly it drips: a late head closes the
 //!   connection, a late body is answered 408 and closes it. A stretch past
 //!   twice `header_timeout` (a client that does not take its response)
-//!   closes it, as does a request in the app past `max_handling`.
+//!   closes it, as does a request in the app past `max_handling`. A
+//!   streamed response (server-sent events: `/v1/outputs/{request}/stream`)
+//!   stays in the app until its body ends, `max_handling` counted from its
+//!   last event (a keep-alive comment every 15 s, so a stream whose client
+//!   reads lasts as long as its run; one whose client stops reading is
+//!   closed `max_handling` after its last event went out).
 //! - Connections: at most `max_connections` are open. When a new one
 //!   arrives and all are taken, the one that has waited on its client the
 //!   longest is closed (a stranger stalling in a head or body, an idle
@@ -227,13 +232,14 @@ async fn complete_then_call(
         return response;
     }
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::new(Streaming { body, _connection: InApp(connection) }))
+    Response::from_parts(parts, Body::new(Streaming { body, connection: InApp(connection) }))
 }
 
-/// A streamed response's body: its connection is in the app until it is dropped.
+/// A streamed response's body: its connection is in the app until it is
+/// dropped, its time there counted from the last frame sent.
 struct Streaming {
     body: Body,
-    _connection: InApp,
+    connection: InApp,
 }
 
 /// Moves its connection back to waiting on its client when dropped.
@@ -253,7 +259,12 @@ impl HttpBody for Streaming {
         self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(_))) = &polled {
+            this.connection.0.enter(Phase::Handling);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -349,9 +360,12 @@ async fn stream(
         if let Some(live) = service.runs.get(&request) {
             return stream::respond(service.clone(), request, stream::Start::Live(live));
         }
-        match service.output(&request) {
-            Ok(Some(_)) => return stream::respond(service.clone(), request, stream::Start::Stored),
-            Ok(None) => {}
+        // An output stored, or none to come (the node declined or abstained: the stream says why).
+        match service.db.task(&request) {
+            Ok(Some(t)) if t.output.is_some() || t.declined.is_some() || t.unavailable.is_some() => {
+                return stream::respond(service.clone(), request, stream::Start::Stored);
+            }
+            Ok(_) => {}
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {

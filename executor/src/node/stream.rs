@@ -147,7 +147,11 @@ async fn relay(
             if finished {
                 break;
             }
-            changed.await;
+            // A reader that left ends the relay now, not at the run's end.
+            tokio::select! {
+                _ = changed => {}
+                _ = tx.closed() => return Err(Closed),
+            }
         }
     }
     let deadline = tokio::time::Instant::now() + OUTPUT_WAIT;
@@ -171,8 +175,13 @@ async fn relay(
             Ok(None) => {}
             Err(e) => return send(tx, failure(&e.to_string())).await,
         }
-        if tokio::time::timeout_at(deadline, stored).await.is_err() {
-            return send(tx, failure("the run ended without an output")).await;
+        tokio::select! {
+            waited = tokio::time::timeout_at(deadline, stored) => {
+                if waited.is_err() {
+                    return send(tx, failure("the run ended without an output")).await;
+                }
+            }
+            _ = tx.closed() => return Err(Closed),
         }
     }
 }

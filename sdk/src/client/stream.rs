@@ -73,7 +73,7 @@ impl RequestHandle {
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
         let mut attempts = Vec::new();
         for node in &self.executors {
-            if let Some(info) = self.client.chain.node(*node).await? {
+            if let Ok(Some(info)) = self.client.chain.node(*node).await {
                 let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::stream_path(&self.request));
                 attempts.push(Box::pin(self.open_from(*node, info.public_key, url, signature.clone(), deadline)));
             }

@@ -375,7 +375,7 @@ pub fn generate(
         if tokens.len() == request.max_tokens {
             break (FinishReason::Length, decoded);
         }
-        if let Some(delta) = releaser.step(&decoded) {
+        if let Some(delta) = releaser.step(&text.settled(&tokens, &decoded)) {
             on_text(&delta);
         }
         next_input = vec![i64::from(next)];

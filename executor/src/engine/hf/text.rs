@@ -163,6 +163,9 @@ pub struct Text {
     specials: Vec<(String, String)>,
     /// End-of-sequence ids: generation stops at any of them.
     pub eos: Vec<u32>,
+    /// Byte tokens (`<0xNN>`, SentencePiece's byte fallback), whose run a
+    /// later byte may turn into U+FFFD when decoded.
+    byte_tokens: std::collections::HashSet<u32>,
 }
 
 /// A special token in `tokenizer_config.json`: a string or `{"content": …}`.
@@ -235,7 +238,9 @@ impl Text {
                 Some(env)
             }
         };
-        let mut text = Text { tokenizer, chat, specials, eos };
+        let byte_tokens =
+            tokenizer.get_vocab(true).into_iter().filter(|(token, _)| is_byte_token(token)).map(|(_, id)| id).collect();
+        let mut text = Text { tokenizer, chat, specials, eos, byte_tokens };
         // transformers tokenizes a prompt without the truncation or padding a
         // tokenizer.json may carry; so does the engine (embedding models set
         // their own truncation after this).
@@ -273,6 +278,14 @@ impl Text {
             .map_err(|e| EngineError::bad_input("tokenizer_error", e.to_string()))
     }
 
+    /// The text of `tokens` that more tokens cannot rewrite: `decoded` (all
+    /// of it, as `decode` gives it) but for a trailing run of byte tokens,
+    /// which a later byte may turn into U+FFFD (the run decodes whole).
+    pub fn settled<'a>(&self, tokens: &[u32], decoded: &'a str) -> std::borrow::Cow<'a, str> {
+        let k = tokens.iter().rposition(|t| !self.byte_tokens.contains(t)).map_or(0, |i| i + 1);
+        if k == tokens.len() { decoded.into() } else { self.decode(&tokens[..k]).into() }
+    }
+
     /// Text of `ids`, special tokens skipped.
     ///
     /// `clean_up_tokenization_spaces` of `tokenizer_config.json` is not
@@ -286,10 +299,10 @@ impl Text {
 }
 
 /// The text a generation releases while it runs (docs/sdk.md, "Streams"):
-/// only what the final text surely begins with. Held back: a trailing
-/// incomplete UTF-8 sequence (decoded as U+FFFD until its last byte comes)
-/// and a trailing part that may begin a stop string (the final text is cut
-/// before one). So the deltas joined are a prefix of the final text, and
+/// only what the final text surely begins with. Held back: a trailing run
+/// of byte tokens (`Text::settled`), a trailing incomplete UTF-8 sequence
+/// (decoded as U+FFFD until its last byte comes) and a trailing part that
+/// may begin a stop string (the final text is cut before one). So the deltas joined are a prefix of the final text, and
 /// [`Releaser::finish`] releases the rest.
 pub struct Releaser<'a> {
     stops: &'a [String],
@@ -324,6 +337,14 @@ impl<'a> Releaser<'a> {
         self.released.push_str(&delta);
         Some(delta)
     }
+}
+
+/// `<0xNN>`: a byte token of SentencePiece's byte fallback.
+fn is_byte_token(token: &str) -> bool {
+    token.len() == 6
+        && token.starts_with("<0x")
+        && token.ends_with('>')
+        && token[3..5].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Length in bytes of the longest suffix of `text` that is a proper prefix of `stop`.
@@ -393,6 +414,7 @@ pub fn pick(probs: &[f32], top_p: f64, u: f64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     /// Feeds the successive decodings to a releaser, then the final text;
     /// returns the pieces released.
@@ -402,6 +424,43 @@ mod tests {
         let mut pieces: Vec<String> = decodings.iter().filter_map(|d| r.step(d)).collect();
         pieces.extend(r.finish(text));
         pieces
+    }
+
+    /// A Llama-2-style tokenizer: SentencePiece pieces and byte fallback.
+    fn byte_fallback() -> Text {
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": null, "post_processor": null,
+            "decoder": { "type": "Sequence", "decoders": [
+                { "type": "Replace", "pattern": { "String": "\u{2581}" }, "content": " " },
+                { "type": "ByteFallback" }, { "type": "Fuse" },
+                { "type": "Strip", "content": " ", "start": 1, "stop": 0 } ] },
+            "model": { "type": "BPE", "dropout": null, "unk_token": "<unk>", "continuing_subword_prefix": null,
+                       "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true,
+                       "vocab": { "<unk>": 0, "\u{2581}Hi": 1, "<0x0A>": 2, "<0xF0>": 3, "<0x9F>": 4,
+                                  "\u{2581}there": 5, "<0x98>": 6, "<0x80>": 7 },
+                       "merges": [] } });
+        let tokenizer = Tokenizer::from_str(&json.to_string()).unwrap();
+        Text::from_parts(tokenizer, None, Vec::new(), Vec::new(), "test").unwrap()
+    }
+
+    #[test]
+    fn a_run_of_byte_tokens_is_released_only_once_a_piece_ends_it() {
+        let text = byte_fallback();
+        // "Hi", a newline byte, then two bytes of an emoji cut short before
+        // another piece: decoded whole, the run becomes three U+FFFD, the
+        // newline included; and a run of a whole emoji, released at its end.
+        for tokens in [vec![1u32, 2, 3, 4, 5], vec![1, 2, 3, 4], vec![1, 3, 4, 6, 7, 5, 2]] {
+            let mut r = Releaser::new(&[]);
+            let mut pieces = Vec::new();
+            for n in 1..=tokens.len() {
+                let decoded = text.decode(&tokens[..n]);
+                pieces.extend(r.step(&text.settled(&tokens[..n], &decoded)));
+            }
+            let last = text.decode(&tokens);
+            pieces.extend(r.finish(&last));
+            assert_eq!(pieces.concat(), last, "{tokens:?}: {pieces:?}");
+        }
     }
 
     #[test]
