@@ -156,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("{label}, push {push}: first token {f:.0} ms, first to last token {d:.0} ms, whole {w:.0} ms");
             rows.push(json!({ "mode": label, "push": push, "first_token_ms": f, "decode_ms": d, "whole_ms": w,
                               "first_token_over_goal": f / goal_ms, "first_token_over_native": f / native_ms,
-                              "decode_over_native": d / (native_ms - prefill_ms),
+                              "decode_rate_over_native": (native_ms - prefill_ms) / d,
                               "whole_over_native": w / native_ms }));
         }
     }
@@ -178,7 +178,7 @@ fn write_doc(doc: &std::path::Path, r: &Value) -> anyhow::Result<()> {
     let pushed: Vec<&Value> =
         r["rows"].as_array().into_iter().flatten().filter(|row| row["push"].as_bool() == Some(true)).collect();
     let mut table = String::from(
-        "| mode | push | first token (ms) | / goal | / native generation | first to last token (ms) | / native decode | whole response (ms) | / native generation |\n\
+        "| mode | push | first token (ms) | / goal | / native generation | first to last token (ms) | decode rate / native | whole response (ms) | / native generation |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in r["rows"].as_array().into_iter().flatten() {
@@ -190,7 +190,7 @@ fn write_doc(doc: &std::path::Path, r: &Value) -> anyhow::Result<()> {
             f(&row["first_token_over_goal"]),
             f(&row["first_token_over_native"]),
             f(&row["decode_ms"]),
-            f(&row["decode_over_native"]),
+            f(&row["decode_rate_over_native"]),
             f(&row["whole_ms"]),
             f(&row["whole_over_native"]),
         ));
@@ -203,8 +203,9 @@ fn write_doc(doc: &std::path::Path, r: &Value) -> anyhow::Result<()> {
          token (prefill) and {native:.0} ms for the whole generation. One transaction, sent and answered: \
          {tx:.0} ms; a chain round (until a subscriber sees its event): {round:.0} ms. Goal for the first \
          token: native prefill + one transaction + 20 ms = {goal:.0} ms; with the push, {met} of {pushed} \
-         modes meet it. Tokens come from the first node's stream as it generates them; first to last token \
-         is against the engine's own decode time (native generation less prefill, {decode:.0} ms).\n\n{table}\n\
+         modes meet it. Tokens come from the first node's stream as it generates them; the decode rate \
+         through the gateway (tokens from the first to the last) is against the engine's own (native \
+         generation less prefill, {decode:.0} ms): goal at least 0.95.\n\n{table}\n\
          <!-- gateway:end -->\n",
         met = pushed.iter().filter(|r| f(&r["first_token_over_goal"]) <= 1.0).count(),
         pushed = pushed.len(),
