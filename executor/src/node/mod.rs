@@ -3,11 +3,12 @@
 //!
 //! Layout: [`config`] (the TOML file), [`db`] (what survives a crash),
 //! [`service`] (events, tasks, commits, reveals, keeper calls), [`server`]
-//! (output protocol and `/metrics`), [`stream`] (outputs as they are
-//! generated), [`metrics`].
+//! (output protocol and `/metrics`), [`live`] and [`stream`] (outputs as
+//! they are generated), [`metrics`].
 
 pub mod config;
 pub mod db;
+pub mod live;
 pub mod metrics;
 pub mod server;
 pub mod service;

@@ -1,8 +1,7 @@
-//! Outputs as they are generated: each run's text kept while it runs
-//! ([`Runs`]), and the stream endpoint of `atoma_sdk::http`
-//! (`GET /v1/outputs/{request}/stream`), which relays it in signed chunks
-//! and ends with the output the node wrote to its database, the one it
-//! commits to.
+//! The stream endpoint of `atoma_sdk::http` (`GET
+//! /v1/outputs/{request}/stream`): a run's text as it is generated (kept in
+//! `live`), relayed in signed chunks, ending with the output the node wrote
+//! to its database, the one it commits to.
 //!
 //! Streaming changes nothing on chain nor in what is committed: the chunks
 //! are the engine's released text (`engine::hf::text::Releaser`), which
@@ -13,10 +12,9 @@
 //! Not for: who may read (the requester only, checked by `server` as for
 //! the output itself).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use atoma_protocol::output::Output;
@@ -25,77 +23,11 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use base64::Engine as _;
 use sui_sdk_types::Address;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::node::live::Live;
 use crate::node::service::Service;
-
-/// One run's text so far.
-#[derive(Default)]
-pub struct Live {
-    state: Mutex<LiveState>,
-    /// Woken at each piece and at the end.
-    changed: Notify,
-}
-
-#[derive(Default)]
-struct LiveState {
-    pieces: Vec<String>,
-    finished: bool,
-}
-
-impl Live {
-    /// Adds a piece of text as the engine releases it.
-    pub fn push(&self, text: &str) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).pieces.push(text.to_string());
-        self.changed.notify_waiters();
-    }
-
-    /// The run ended (with an output or not).
-    pub fn finish(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).finished = true;
-        self.changed.notify_waiters();
-    }
-
-    /// The pieces from the `from`-th on, and whether the run has ended.
-    fn since(&self, from: usize) -> (Vec<String>, bool) {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (state.pieces.get(from..).unwrap_or_default().to_vec(), state.finished)
-    }
-}
-
-/// Ends its run when dropped, whatever way the run ends.
-pub struct Running(pub Arc<Live>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.finish();
-    }
-}
-
-/// The runs of open tasks, by request.
-#[derive(Default)]
-pub struct Runs(Mutex<HashMap<Address, Arc<Live>>>);
-
-impl Runs {
-    /// A new run of `request` (replacing an earlier attempt's).
-    pub fn start(&self, request: Address) -> Running {
-        let live = Arc::new(Live::default());
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(request, live.clone());
-        Running(live)
-    }
-
-    /// The run of `request`, in progress or ended.
-    pub fn get(&self, request: &Address) -> Option<Arc<Live>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(request).cloned()
-    }
-
-    /// Forgets `request`'s run (its task is done): streams already open
-    /// keep it to their end.
-    pub fn end(&self, request: &Address) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(request);
-    }
-}
 
 /// Where a stream starts: a run in progress, or an output already stored.
 pub enum Start {

@@ -93,7 +93,7 @@ pub struct Service {
     pub(crate) outputs: Notify,
     /// The runs of open tasks, whose text streams read (kept until the
     /// task is done, so that a stream opened late gives the same chunks).
-    pub(crate) runs: crate::node::stream::Runs,
+    pub(crate) runs: crate::node::live::Runs,
     /// Requests being driven now, and whether another pass was asked for.
     driving: Mutex<HashMap<Address, bool>>,
     /// Timestamp (ms) of the last checkpoint whose events were read.
