@@ -47,3 +47,47 @@ async fn the_typescript_example_dapp_submits_waits_for_finality_and_verifies_the
     assert_eq!(answer["nodes"][0].as_str().unwrap(), cluster.nodes[0].id.to_string());
     assert_eq!(on_chain.requester.to_string(), cluster.requester.address().to_string());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_calls_a_browser_dapp_makes_are_answered_as_a_sui_full_node_answers_them() {
+    // `examples/dapp/core-calls.mjs`: Sui's TypeScript SDK asks for the
+    // system state, the protocol config, SUI's coin metadata, a simulation
+    // with its gas left to the node, and transaction lists, and checks what
+    // comes back (docs/localnet.md).
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dapp");
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: Node.js is not installed; the SDK's checks need it");
+        return;
+    }
+    assert!(
+        example.join("node_modules/@mysten/sui").is_dir(),
+        "the example's packages are not installed: run scripts/setup-dapp"
+    );
+    let spec = ClusterSpec { nodes: vec![NodeSpec::default()], seed: Some([6; 32]), ..ClusterSpec::default() };
+    let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
+    // A request on chain, so that the lists hold calls of the package.
+    let client = cluster.client().await.unwrap();
+    let input = atoma_sdk::InputSpec::Bytes(br#"{"prompt":"hi","max_tokens":2}"#.to_vec());
+    let spec = atoma_sdk::RequestSpec::new("tiny-gpt", input, atoma_protocol::Mode::Sampling { n: 1 });
+    client.submit(spec).await.unwrap().finality().await.unwrap();
+    // A key with two coins: one to spend, one for the gas the node chooses.
+    let key = atoma_sdk::Key::generate();
+    for amount in [1_000_000_000, 1_000_000_000] {
+        client.chain().transfer_sui(key.address(), amount).await.unwrap();
+    }
+    let out = Command::new("node")
+        .arg(example.join("core-calls.mjs"))
+        .args(["--url", &cluster.url, "--package", &cluster.package.to_string()])
+        .env("ATOMA_KEY", key.to_suiprivkey().unwrap())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the SDK's calls failed:\n{stderr}\n{stdout}");
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    eprintln!("{seen}");
+    assert_eq!(seen["coinMetadata"]["decimals"], 9);
+    assert_eq!(seen["simulation"]["status"]["success"], true);
+    let latest = seen["transactions"]["latest"][0].as_str().unwrap();
+    let first = seen["transactions"]["first"][0].as_str().unwrap();
+    assert_ne!(latest, first, "descending starts at the tip, ascending at genesis");
+}

@@ -94,6 +94,34 @@ pub(crate) fn check(chain: &Ledger, tx: &Transaction, signatures: &[UserSignatur
     check_with(chain, tx, Some(signatures))
 }
 
+/// The expirations the local network accepts, as Sui checks them in its
+/// one epoch (0): none; an epoch at least the current one; `ValidDuring`
+/// (which the TypeScript SDK sets for a gas payment it leaves empty) when
+/// it names this chain and its epoch bounds hold 0, its sub-epoch times
+/// unset as Sui requires.
+fn check_expiration(chain: &Ledger, expiration: &TransactionExpiration) -> Result<(), Reject> {
+    match expiration {
+        TransactionExpiration::None | TransactionExpiration::Epoch(_) => Ok(()),
+        TransactionExpiration::ValidDuring { min_epoch, min_timestamp, max_timestamp, chain: id, .. } => {
+            if *id != chain.chain_id() {
+                return Err(Reject::Invalid(format!(
+                    "the expiration names chain {id}, this network is {}",
+                    chain.chain_id()
+                )));
+            }
+            // Any max_epoch holds epoch 0.
+            if min_epoch.is_some_and(|e| e > 0) {
+                return Err(Reject::Invalid("the transaction is not valid in epoch 0, the current epoch".into()));
+            }
+            if min_timestamp.is_some() || max_timestamp.is_some() {
+                return Err(Reject::Invalid("ValidDuring timestamps are not supported (as on Sui)".into()));
+            }
+            Ok(())
+        }
+        _ => Err(Reject::Unsupported("only `None`, `Epoch` and `ValidDuring` expirations are supported".into())),
+    }
+}
+
 /// The checks of execution, the signature's only when `signatures` are given
 /// (a simulation has none).
 pub(super) fn check_with(
@@ -108,10 +136,7 @@ pub(super) fn check_with(
     if size > MAX_TX_BYTES {
         return Err(Reject::Invalid(format!("transaction is {size} bytes; the limit is {MAX_TX_BYTES}")));
     }
-    match tx.expiration {
-        TransactionExpiration::None | TransactionExpiration::Epoch(_) => {}
-        _ => return Err(Reject::Unsupported("only `None` and `Epoch` expirations are supported".into())),
-    }
+    check_expiration(chain, &tx.expiration)?;
     if tx.gas_payment.owner != tx.sender {
         return Err(Reject::Unsupported("sponsored transactions (gas owner != sender) are not supported".into()));
     }

@@ -23,6 +23,8 @@ mod entry;
 mod interp;
 pub mod signatures;
 
+pub use check::{MAX_PURE_ARGUMENT, MAX_TX_BYTES};
+
 use sui_sdk_types::{Address, Digest, ExecutionError, ExecutionStatus, Transaction, UserSignature};
 
 use crate::ledger::{Ledger, TxRecord};

@@ -59,7 +59,7 @@ pub fn end_of(c: u64) -> Position {
     (c, u64::MAX, u32::MAX)
 }
 
-fn parse_path(path: &str) -> Result<(Address, Option<String>, Option<String>), Status> {
+pub(super) fn parse_path(path: &str) -> Result<(Address, Option<String>, Option<String>), Status> {
     let mut parts = path.splitn(3, "::");
     let address = parts.next().unwrap_or_default();
     let address: Address =
@@ -69,13 +69,51 @@ fn parse_path(path: &str) -> Result<(Address, Option<String>, Option<String>), S
 
 /// A checked filter: terms of literals.
 pub struct Filter {
-    terms: Vec<Vec<(bool, Predicate)>>,
+    terms: Vec<Vec<(bool, EventPredicate)>>,
 }
 
-enum Predicate {
+/// What one literal of an event filter asks of an event.
+pub enum EventPredicate {
     Sender(Address),
     EmitModule(Address, Option<String>),
     EventType(Address, Option<String>, Option<String>),
+}
+
+impl EventPredicate {
+    /// `package[::module]`.
+    pub fn emit_module(f: &proto::EmitModuleFilter) -> Result<Self, Status> {
+        let (a, module, rest) = parse_path(f.module.as_deref().unwrap_or_default())?;
+        if rest.is_some() {
+            return Err(Status::invalid_argument("emit-module filter is package[::module]"));
+        }
+        Ok(EventPredicate::EmitModule(a, module))
+    }
+
+    /// `package[::module[::name]]`, the name with its type arguments or not.
+    pub fn event_type(f: &proto::EventTypeFilter) -> Result<Self, Status> {
+        let (a, module, name) = parse_path(f.event_type.as_deref().unwrap_or_default())?;
+        Ok(EventPredicate::EventType(a, module, name))
+    }
+
+    /// Whether `e` is what the literal asks for (before its negation).
+    pub fn matches(&self, e: &Event) -> bool {
+        match self {
+            EventPredicate::Sender(a) => e.sender == *a,
+            EventPredicate::EmitModule(a, m) => e.package_id == *a && m.as_ref().is_none_or(|m| e.module.as_str() == m),
+            EventPredicate::EventType(a, m, n) => {
+                let t = &e.type_;
+                t.address() == a
+                    && m.as_ref().is_none_or(|m| t.module().as_str() == m)
+                    && n.as_ref().is_none_or(|n| {
+                        if n.contains('<') {
+                            t.to_string().ends_with(&format!("::{n}"))
+                        } else {
+                            t.name().as_str() == n
+                        }
+                    })
+            }
+        }
+    }
 }
 
 impl Filter {
@@ -93,19 +131,12 @@ impl Filter {
                 let predicate = match &literal.predicate {
                     Some(P::Sender(s)) => {
                         let a = s.address.as_deref().unwrap_or_default();
-                        Predicate::Sender(a.parse().map_err(|_| Status::invalid_argument(format!("sender {a:?}")))?)
+                        EventPredicate::Sender(
+                            a.parse().map_err(|_| Status::invalid_argument(format!("sender {a:?}")))?,
+                        )
                     }
-                    Some(P::EmitModule(m)) => {
-                        let (a, module, rest) = parse_path(m.module.as_deref().unwrap_or_default())?;
-                        if rest.is_some() {
-                            return Err(Status::invalid_argument("emit-module filter is package[::module]"));
-                        }
-                        Predicate::EmitModule(a, module)
-                    }
-                    Some(P::EventType(t)) => {
-                        let (a, module, name) = parse_path(t.event_type.as_deref().unwrap_or_default())?;
-                        Predicate::EventType(a, module, name)
-                    }
+                    Some(P::EmitModule(m)) => EventPredicate::emit_module(m)?,
+                    Some(P::EventType(t)) => EventPredicate::event_type(t)?,
                     _ => {
                         return Err(Status::unimplemented(
                             "only sender, emit-module and event-type predicates are served",
@@ -120,29 +151,7 @@ impl Filter {
     }
 
     fn matches(&self, e: &Event) -> bool {
-        self.terms.iter().any(|term| {
-            term.iter().all(|(negated, p)| {
-                let hit = match p {
-                    Predicate::Sender(a) => e.sender == *a,
-                    Predicate::EmitModule(a, m) => {
-                        e.package_id == *a && m.as_ref().is_none_or(|m| e.module.as_str() == m)
-                    }
-                    Predicate::EventType(a, m, n) => {
-                        let t = &e.type_;
-                        t.address() == a
-                            && m.as_ref().is_none_or(|m| t.module().as_str() == m)
-                            && n.as_ref().is_none_or(|n| {
-                                if n.contains('<') {
-                                    t.to_string().ends_with(&format!("::{n}"))
-                                } else {
-                                    t.name().as_str() == n
-                                }
-                            })
-                    }
-                };
-                hit != *negated
-            })
-        })
+        self.terms.iter().any(|term| term.iter().all(|(negated, p)| p.matches(e) != *negated))
     }
 }
 

@@ -56,6 +56,46 @@ fn get_transaction(
     Ok(transaction_proto(chain, &digest, tx, m))
 }
 
+/// The version of the local network's rules, which never change.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The system state as far as the local network has one: one epoch that
+/// never ends, no validators, no stake subsidy (fields it has no value for
+/// are left out, as a client reads them as unknown).
+fn system_state(chain: &Ledger, start_ms: u64) -> proto::SystemState {
+    let mut state = proto::SystemState::default();
+    state.version = Some(2);
+    state.epoch = Some(0);
+    state.protocol_version = Some(PROTOCOL_VERSION);
+    state.reference_gas_price = Some(chain.identity.reference_gas_price);
+    state.epoch_start_timestamp_ms = Some(start_ms);
+    state.safe_mode = Some(false);
+    let mut parameters = proto::SystemParameters::default();
+    parameters.epoch_duration_ms = Some(u64::MAX);
+    state.parameters = Some(parameters);
+    state
+}
+
+/// The limits the local network enforces, named as Sui's protocol config names them.
+fn protocol_config() -> proto::ProtocolConfig {
+    use crate::execute::{MAX_PURE_ARGUMENT, MAX_TX_BYTES};
+    let mut config = proto::ProtocolConfig::default();
+    config.protocol_version = Some(PROTOCOL_VERSION);
+    config.attributes = [
+        ("max_tx_gas", crate::gas::MAX_BUDGET),
+        ("max_gas_payment_objects", crate::rpc::simulate::MAX_GAS_COINS as u64),
+        ("max_tx_size_bytes", MAX_TX_BYTES as u64),
+        ("max_pure_argument_size", MAX_PURE_ARGUMENT as u64),
+        // 7,600 MIST a byte of storage: 76 a storage unit, 100 units a byte.
+        ("storage_gas_price", crate::gas::STORAGE_COST_PER_BYTE / 100),
+        ("obj_data_cost_refundable", 100),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    config
+}
+
 fn error_status(status: Status) -> sui_rpc::proto::google::rpc::Status {
     sui_rpc::proto::google::rpc::Status {
         code: status.code() as i32,
@@ -190,11 +230,15 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         }
         let m = mask(request.read_mask.as_ref(), EPOCH_MASK);
         let epoch = self.node.with_ledger(|chain| {
-            proto::Epoch::default()
+            let start_ms = chain.checkpoints[0].summary.timestamp_ms;
+            let mut epoch = proto::Epoch::default()
                 .with_epoch(0)
                 .with_first_checkpoint(0)
-                .with_start(timestamp(chain.checkpoints[0].summary.timestamp_ms))
-                .with_reference_gas_price(chain.identity.reference_gas_price)
+                .with_start(timestamp(start_ms))
+                .with_reference_gas_price(chain.identity.reference_gas_price);
+            epoch.system_state = Some(system_state(chain, start_ms).into());
+            epoch.protocol_config = Some(protocol_config());
+            epoch
         });
         let epoch: proto::Epoch = sui_rpc::merge::Merge::merge_from(&epoch, &m);
         Ok(Response::new(proto::GetEpochResponse::default().with_epoch(epoch)))
@@ -211,11 +255,13 @@ impl proto::ledger_service_server::LedgerService for Rpc {
 
     async fn list_transactions(
         &self,
-        _request: Request<proto::ListTransactionsRequest>,
+        request: Request<proto::ListTransactionsRequest>,
     ) -> Result<Response<BoxStream<proto::ListTransactionsResponse>>, Status> {
-        Err(Status::unimplemented(
-            "ListTransactions is not served by the local network; read checkpoints with GetCheckpoint",
-        ))
+        let request = request.into_inner();
+        let query = super::transactions::Query::new(&request)?;
+        let m = mask(request.read_mask.as_ref(), "digest");
+        let frames = self.node.with_ledger(|chain| super::transactions::list(chain, &query, &m));
+        Ok(Response::new(Box::pin(futures::stream::iter(frames))))
     }
 
     async fn list_events(

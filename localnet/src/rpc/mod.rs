@@ -20,6 +20,7 @@ mod package;
 mod simulate;
 mod state;
 mod subscription;
+mod transactions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

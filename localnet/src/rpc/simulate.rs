@@ -8,7 +8,11 @@
 //!   `&Random` parameters of the package's functions);
 //! - the gas price defaults to the reference gas price; with gas selection,
 //!   the budget is estimated by running the transaction (computation and
-//!   storage cost), and the sender's largest coins not used as inputs pay it.
+//!   storage cost), and the sender's largest coins not used as inputs pay
+//!   it. An empty gas payment, which Sui pays from the sender's address
+//!   balance, gets the sender's coins chosen the same way whether or not
+//!   gas selection was asked (the local network has no address balances;
+//!   a transaction given as BCS keeps its own budget).
 //!
 //! The resolved transaction goes through every check of execution except
 //! the signature, and runs as it would execute now: its effects, events and
@@ -139,11 +143,14 @@ fn gas_coins(chain: &Ledger, sender: &Address, inputs: &[Input]) -> Vec<(ObjectR
     coins
 }
 
-/// The largest coins covering `budget` (at most 256, Sui's limit).
+/// Most coins one gas payment may name (Sui's `max_gas_payment_objects`).
+pub const MAX_GAS_COINS: usize = 256;
+
+/// The largest coins covering `budget` (at most `MAX_GAS_COINS`).
 fn pay(coins: &[(ObjectReference, u64)], budget: u64, sender: &Address) -> Result<Vec<ObjectReference>, Status> {
     let mut chosen = Vec::new();
     let mut total: u128 = 0;
-    for (r, balance) in coins.iter().take(256) {
+    for (r, balance) in coins.iter().take(MAX_GAS_COINS) {
         chosen.push(r.clone());
         total += *balance as u128;
         if total >= budget as u128 {
@@ -163,9 +170,16 @@ pub(super) fn resolve(
 ) -> Result<Simulation, Status> {
     let tx = request.transaction.as_ref().ok_or_else(|| invalid("transaction is required"))?;
     let kind_only = request.checks == Some(proto::simulate_transaction_request::TransactionChecks::Disabled as i32);
+    // An empty gas payment is paid from the sender's address balance on
+    // Sui; the local network has none, so it chooses the sender's coins
+    // for it, as it does when asked to select the gas.
+    let select = |payment_empty: bool| !kind_only && (request.do_gas_selection.unwrap_or(false) || payment_empty);
     if tx.bcs.is_some() {
         let transaction =
             Transaction::try_from(tx).map_err(|e| invalid(format!("transaction does not decode: {e}")))?;
+        if !kind_only && transaction.gas_payment.objects.is_empty() {
+            return Ok(Simulation { transaction: select_gas(chain, transaction, now_ms)?, kind_only });
+        }
         return Ok(Simulation { transaction, kind_only });
     }
     let ptb = match tx.kind.as_ref().and_then(|k| k.data.as_ref()) {
@@ -190,7 +204,7 @@ pub(super) fn resolve(
     };
     let payment = tx.gas_payment.as_ref();
     let price = payment.and_then(|p| p.price).unwrap_or(chain.identity.reference_gas_price);
-    let mut gas = GasPayment {
+    let gas = GasPayment {
         objects: payment
             .map(|p| p.objects.iter().map(ObjectReference::try_from).collect::<Result<Vec<_>, _>>())
             .transpose()
@@ -200,21 +214,33 @@ pub(super) fn resolve(
         price,
         budget: payment.and_then(|p| p.budget).unwrap_or(0),
     };
-    let mut transaction = Transaction { kind, sender, gas_payment: gas.clone(), expiration };
-    if kind_only || !request.do_gas_selection.unwrap_or(false) {
+    let empty = gas.objects.is_empty();
+    let mut transaction = Transaction { kind, sender, gas_payment: gas, expiration };
+    if !select(empty) {
         if transaction.gas_payment.budget == 0 {
             transaction.gas_payment.budget = gas::MAX_BUDGET;
         }
         return Ok(Simulation { transaction, kind_only });
     }
+    Ok(Simulation { transaction: select_gas(chain, transaction, now_ms)?, kind_only })
+}
+
+/// Chooses the gas of `transaction` from its sender's coins: a budget (if
+/// it has none) from a trial run, and coins covering it (if it names none).
+fn select_gas(chain: &Ledger, mut transaction: Transaction, now_ms: u64) -> Result<Transaction, Status> {
+    let sender = transaction.sender;
     if sender == Address::ZERO {
         return Err(invalid("gas selection needs the sender"));
     }
-    let TransactionKind::ProgrammableTransaction(p) = &transaction.kind else { unreachable!("built above") };
+    let mut gas = transaction.gas_payment.clone();
+    let price = gas.price;
+    let TransactionKind::ProgrammableTransaction(p) = &transaction.kind else {
+        return Err(Status::unimplemented("only programmable transactions are simulated"));
+    };
     let coins = gas_coins(chain, &sender, &p.inputs);
     if gas.budget == 0 {
         // Estimate: run with the most the coins allow, then charge what it used.
-        let held: u64 = coins.iter().take(256).map(|(_, b)| *b).fold(0u64, u64::saturating_add);
+        let held: u64 = coins.iter().take(MAX_GAS_COINS).map(|(_, b)| *b).fold(0u64, u64::saturating_add);
         let trial_budget = held.min(gas::MAX_BUDGET);
         let min_budget = gas::MIN_BUDGET_UNITS.saturating_mul(price);
         if trial_budget < min_budget {
@@ -233,7 +259,7 @@ pub(super) fn resolve(
         gas.objects = pay(&coins, gas.budget, &sender)?;
     }
     transaction.gas_payment = gas;
-    Ok(Simulation { transaction, kind_only })
+    Ok(transaction)
 }
 
 /// The answer: the resolved transaction and, unless only its kind was

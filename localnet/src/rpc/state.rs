@@ -114,11 +114,32 @@ impl proto::state_service_server::StateService for Rpc {
         Ok(Response::new(proto::ListBalancesResponse::default().with_balances(balances)))
     }
 
+    /// SUI's metadata and supply as Sui's genesis creates them; the local
+    /// network has no other coin.
     async fn get_coin_info(
         &self,
-        _request: Request<proto::GetCoinInfoRequest>,
+        request: Request<proto::GetCoinInfoRequest>,
     ) -> Result<Response<proto::GetCoinInfoResponse>, Status> {
-        Err(Status::unimplemented("GetCoinInfo is not served by the local network (it has SUI only)"))
+        let coin_type = request.into_inner().coin_type.unwrap_or_default();
+        if coin_type.is_empty() {
+            return Err(Status::invalid_argument("coin_type is required"));
+        }
+        if !is_sui(&coin_type)? {
+            return Err(Status::not_found(format!("Coin type {coin_type} not found")));
+        }
+        let mut metadata = proto::CoinMetadata::default();
+        metadata.decimals = Some(9);
+        metadata.name = Some("Sui".into());
+        metadata.symbol = Some("SUI".into());
+        metadata.description = Some(String::new());
+        let mut treasury = proto::CoinTreasury::default();
+        treasury.total_supply = Some(10_000_000_000_000_000_000);
+        treasury.supply_state = Some(proto::coin_treasury::SupplyState::Fixed as i32);
+        let mut response = proto::GetCoinInfoResponse::default();
+        response.coin_type = Some(coin_type);
+        response.metadata = Some(metadata);
+        response.treasury = Some(treasury);
+        Ok(Response::new(response))
     }
 
     async fn list_dynamic_fields(

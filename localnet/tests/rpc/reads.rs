@@ -158,3 +158,125 @@ async fn events_list_and_stream_through_the_clients_stream_helpers() {
     };
     assert_eq!(next, second);
 }
+
+fn literal(negated: bool, predicate: proto::transaction_literal::Predicate) -> proto::TransactionLiteral {
+    let mut l = proto::TransactionLiteral::default();
+    l.negated = negated;
+    l.predicate = Some(predicate);
+    l
+}
+
+/// A filter of one term, the AND of `literals`.
+fn tx_filter(literals: Vec<proto::TransactionLiteral>) -> proto::TransactionFilter {
+    let mut term = proto::TransactionTerm::default();
+    term.literals = literals;
+    let mut filter = proto::TransactionFilter::default();
+    filter.terms = vec![term];
+    filter
+}
+
+fn sender(a: Address) -> proto::transaction_literal::Predicate {
+    let mut f = proto::SenderFilter::default();
+    f.address = Some(a.to_string());
+    proto::transaction_literal::Predicate::Sender(f)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_list_in_both_orders_with_every_filter_a_client_offers() {
+    use proto::transaction_literal::Predicate as P;
+    let accounts = accounts(3);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let first = register_node(&mut client, &net, &accounts[1], CLASS_MIN).await;
+    register_node(&mut client, &net, &accounts[2], CLASS_MIN).await;
+    net.node().seal_now();
+    let (one, two) = (accounts[1].address, accounts[2].address);
+    let mask = FieldMask::from_paths(["digest", "transaction.sender", "checkpoint"]);
+    let list = |filter: Option<proto::TransactionFilter>, descending: bool, limit: Option<u32>| {
+        let mut request = proto::ListTransactionsRequest::default();
+        request.read_mask = Some(mask.clone());
+        request.filter = filter;
+        let mut options = proto::QueryOptions::default();
+        options.limit = limit;
+        if descending {
+            options.ordering = Some(proto::Ordering::Descending as i32);
+        }
+        request.options = Some(options);
+        let client = client.clone();
+        async move {
+            let pages: Vec<_> = client.list_transactions(request).collect().await;
+            pages
+                .into_iter()
+                .filter_map(|p| p.unwrap().transaction)
+                .map(|t| t.transaction.and_then(|t| t.sender).unwrap_or_default())
+                .collect::<Vec<String>>()
+        }
+    };
+    // All of them, genesis first, paginated one at a time by the client's helper.
+    let all = list(None, false, Some(1)).await;
+    assert_eq!(all.len(), 3, "genesis and the two registrations: {all:?}");
+    assert_eq!(&all[1..], [one.to_string(), two.to_string()]);
+    let mut reversed = list(None, true, Some(1)).await;
+    reversed.reverse();
+    assert_eq!(reversed, all, "descending is ascending reversed");
+    assert_eq!(list(Some(tx_filter(vec![literal(false, sender(one))])), false, None).await, [one.to_string()]);
+    // Negated: every registration but the first account's.
+    let mut call = proto::MoveCallFilter::default();
+    call.function = Some(format!("{PACKAGE}::node::register_node"));
+    let not_one = tx_filter(vec![literal(false, P::MoveCall(call.clone())), literal(true, sender(one))]);
+    assert_eq!(list(Some(not_one), false, None).await, [two.to_string()]);
+    // Affected: the node object the first registration created, and its owner.
+    let mut object = proto::AffectedObjectFilter::default();
+    object.object_id = Some(first.to_string());
+    assert_eq!(
+        list(Some(tx_filter(vec![literal(false, P::AffectedObject(object))])), false, None).await,
+        [one.to_string()]
+    );
+    // The second account: its registration, and genesis, which gave it its coins.
+    let mut address = proto::AffectedAddressFilter::default();
+    address.address = Some(two.to_string());
+    assert_eq!(
+        list(Some(tx_filter(vec![literal(false, P::AffectedAddress(address))])), false, None).await,
+        [Address::ZERO.to_string(), two.to_string()]
+    );
+    // A predicate nothing here can satisfy is refused by name.
+    let mut request = proto::ListTransactionsRequest::default();
+    request.filter = Some(tx_filter(vec![literal(false, P::PackageWrite(proto::PackageWriteFilter::default()))]));
+    let refused = client.clone().ledger_client().list_transactions(request).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented);
+    assert!(refused.message().contains("package-write"), "{}", refused.message());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_epoch_its_system_state_and_protocol_config_and_sui_coin_info_are_served() {
+    let accounts = accounts(1);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let client = client(&net);
+    // By default, the epoch's own fields; the state and config when the mask asks.
+    let epoch = client.clone().ledger_client().get_epoch(proto::GetEpochRequest::default()).await.unwrap();
+    let epoch = epoch.into_inner().epoch.unwrap();
+    assert!(epoch.system_state.is_none() && epoch.protocol_config.is_none());
+    let mut request = proto::GetEpochRequest::default();
+    request.read_mask =
+        Some(FieldMask::from_paths(["system_state.epoch", "system_state.epoch_start_timestamp_ms", "protocol_config"]));
+    let epoch = client.clone().ledger_client().get_epoch(request).await.unwrap().into_inner().epoch.unwrap();
+    let state = epoch.system_state.unwrap();
+    assert_eq!(state.epoch, Some(0));
+    assert!(state.epoch_start_timestamp_ms.is_some_and(|t| t > 0));
+    // As Sui's node, the system state comes whole whichever of its fields the mask names.
+    assert!(state.reference_gas_price.is_some_and(|p| p > 0));
+    let config = epoch.protocol_config.unwrap();
+    assert!(config.attributes["max_tx_gas"].parse::<u64>().unwrap() > 0);
+    // SUI, under either spelling of its type; any other coin type is not found.
+    for coin_type in ["0x2::sui::SUI", "0x0000000000000000000000000000000000000000000000000000000000000002::sui::SUI"] {
+        let mut request = proto::GetCoinInfoRequest::default();
+        request.coin_type = Some(coin_type.into());
+        let info = client.clone().state_client().get_coin_info(request).await.unwrap().into_inner();
+        let metadata = info.metadata.unwrap();
+        assert_eq!((metadata.decimals, metadata.symbol.as_deref()), (Some(9), Some("SUI")));
+    }
+    let mut request = proto::GetCoinInfoRequest::default();
+    request.coin_type = Some(format!("{PACKAGE}::nope::NOPE"));
+    let missing = client.clone().state_client().get_coin_info(request).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{}", missing.message());
+}
