@@ -2,10 +2,11 @@
 // The calls a browser dApp makes of a Sui full node, through Sui's own
 // TypeScript SDK (its gRPC core client) and nothing else, against any
 // network: the current system state and the protocol config, SUI's coin
-// metadata, a simulation whose gas payment is left to the node, and the
+// metadata, a simulation whose gas payment is left to the node, the
 // transaction lists the SDK offers (all, by sender, by Move call, both
-// orders, a second page). Prints one JSON object of what each returned;
-// exits non-zero at the first call that fails or returns nothing usable.
+// orders, a second page) and the newest event of a type. Prints one JSON
+// object of what each returned; exits non-zero at the first call that
+// fails or returns nothing usable.
 //
 //   node core-calls.mjs --url http://127.0.0.1:9000 --package 0x… [--key suiprivkey1…]
 //
@@ -79,6 +80,12 @@ assert.ok(byFunction.transactions.length > 0, 'no call of the request module');
 const bySender = await client.core.listTransactions({ filter: { sender }, limit: 50 });
 const latest = await client.core.listTransactions({ limit: 2, order: 'descending' });
 assert.equal(latest.transactions.length, 2);
+// The newest event of a type, as a live feed starts.
+const newest = await client.core.listEvents({
+	filter: { eventType: `${args.package}::events::RequestFinalized` }, order: 'descending', limit: 1,
+});
+assert.equal(newest.events.length, 1, 'no RequestFinalized event, newest first');
+seen.newestFinalized = newest.events[0].eventType;
 seen.transactions = {
 	first: digests(all),
 	next: digests(next),

@@ -9,15 +9,13 @@
 //! coverage = the last checkpoint scanned completely (watermark.checkpoint)
 //! ```
 //!
-//! A list reads checkpoints `start..end` (default: from genesis to the tip),
-//! ascending, after `options.after`; it sends each matching event, then one
-//! last progress frame ending with `CHECKPOINT_BOUND` (an explicit end),
-//! `LEDGER_TIP`, or `ITEM_LIMIT` on the frame of the last item allowed. A
-//! subscription starts with a progress frame at the tip, then sends each
-//! new checkpoint's matching events and a progress frame for it.
+//! A list scans checkpoints as `lists` says (either order, cursors on both
+//! sides) and sends each matching event. A subscription starts with a
+//! progress frame at the tip, then sends each new checkpoint's matching
+//! events and a progress frame for it.
 //!
-//! Not for: other filters (affected objects, stream heads) or descending
-//! lists, which answer `Unimplemented`.
+//! Not for: other event filters (affected objects, stream heads), which
+//! answer `Unimplemented`.
 
 use sui_rpc::field::FieldMaskTree;
 use sui_rpc::merge::Merge;

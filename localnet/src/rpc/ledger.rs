@@ -258,9 +258,8 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         request: Request<proto::ListTransactionsRequest>,
     ) -> Result<Response<BoxStream<proto::ListTransactionsResponse>>, Status> {
         let request = request.into_inner();
-        let query = super::transactions::Query::new(&request)?;
         let m = mask(request.read_mask.as_ref(), "digest");
-        let frames = self.node.with_ledger(|chain| super::transactions::list(chain, &query, &m));
+        let frames = self.node.with_ledger(|chain| super::transactions::list(chain, &request, &m))?;
         Ok(Response::new(Box::pin(futures::stream::iter(frames))))
     }
 
@@ -268,48 +267,16 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         &self,
         request: Request<proto::ListEventsRequest>,
     ) -> Result<Response<BoxStream<proto::ListEventsResponse>>, Status> {
-        use super::events::{DEFAULT_LIMIT, Filter, MAX_LIMIT, end_of, events_of, parse_cursor, watermark};
+        use super::events::{Filter, events_of};
         let request = request.into_inner();
         let filter = Filter::new(request.filter.as_ref())?;
-        let options = request.options.clone().unwrap_or_default();
-        if options.ordering == Some(proto::Ordering::Descending as i32) {
-            return Err(Status::unimplemented("descending ListEvents is not served by the local network"));
-        }
-        if options.before.is_some() {
-            return Err(Status::unimplemented(
-                "options.before is not served by the local network (ascending lists only)",
-            ));
-        }
-        let after = options.after.as_deref().map(parse_cursor).transpose()?;
-        let limit = options.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let scan = super::lists::Scan::new(request.options.as_ref(), request.start_checkpoint, request.end_checkpoint)?;
         let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
         let frames = self.node.with_ledger(|chain| {
-            let tip = chain.checkpoint_height();
-            let start = request.start_checkpoint.unwrap_or(0).max(after.map_or(0, |a| a.0));
-            let (end, bound) = match request.end_checkpoint {
-                Some(e) => (e.min(tip + 1), proto::QueryEndReason::CheckpointBound),
-                None => (tip + 1, proto::QueryEndReason::LedgerTip),
-            };
-            let mut frames = Vec::new();
-            let mut sent = 0;
-            for c in start..end {
-                for (position, event) in events_of(chain, c, after, filter.as_ref(), &m) {
-                    let frame =
-                        proto::ListEventsResponse::default().with_event(event).with_watermark(watermark(position));
-                    sent += 1;
-                    if sent == limit {
-                        let end = proto::QueryEnd::default().with_reason(proto::QueryEndReason::ItemLimit);
-                        frames.push(Ok(frame.with_end(end)));
-                        return frames;
-                    }
-                    frames.push(Ok(frame));
-                }
-            }
-            // The last progress: after every checkpoint scanned (or the resume point if none was).
-            let last = if end > start { end_of(end - 1) } else { after.unwrap_or(end_of(start.saturating_sub(1))) };
-            let query_end = proto::QueryEnd::default().with_reason(bound);
-            frames.push(Ok(proto::ListEventsResponse::default().with_watermark(watermark(last)).with_end(query_end)));
-            frames
+            scan.frames(chain.checkpoint_height(), |c| {
+                let events = events_of(chain, c, None, filter.as_ref(), &m);
+                events.into_iter().map(|(p, e)| (p, proto::ListEventsResponse::default().with_event(e))).collect()
+            })
         });
         Ok(Response::new(Box::pin(futures::stream::iter(frames))))
     }

@@ -16,6 +16,7 @@
 mod events;
 mod execution;
 mod ledger;
+mod lists;
 mod package;
 mod simulate;
 mod state;

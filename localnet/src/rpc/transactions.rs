@@ -8,13 +8,8 @@
 //! position = (checkpoint, transaction index, 0); cursor as in `events`
 //! ```
 //!
-//! A list reads checkpoints `start..end` (default: from genesis to the
-//! tip), after `options.after` and before `options.before`, and sends each
-//! matching transaction, then one last progress frame ending as `sui-rpc`'s
-//! stream helpers expect: `CURSOR_BOUND` at a cursor in the scan's
-//! direction, `CHECKPOINT_BOUND` at an explicit end (and, descending, at
-//! the start), `LEDGER_TIP` ascending to the tip; or `ITEM_LIMIT` on the
-//! frame of the last item allowed. Affected addresses are the sender,
+//! The scan (bounds, order, cursors, how a list ends) is `lists`'.
+//! Affected addresses are the sender,
 //! the gas owner and the address owners of the objects read and written;
 //! affected objects are the objects read and written.
 //!
@@ -29,7 +24,8 @@ use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, Command, Owner, TransactionKind};
 use tonic::Status;
 
-use super::events::{EventPredicate, Position, end_of, parse_cursor, watermark};
+use super::events::EventPredicate;
+use super::lists::Scan;
 use crate::ledger::{Ledger, TxRecord};
 
 /// A checked filter: terms of literals.
@@ -140,82 +136,28 @@ fn move_calls(tx: &TxRecord) -> impl Iterator<Item = &sui_sdk_types::MoveCall> {
     commands.iter().filter_map(|c| if let Command::MoveCall(m) = c { Some(m) } else { None })
 }
 
-/// What one list asks for.
-pub struct Query {
-    pub filter: Option<TxFilter>,
-    pub after: Option<Position>,
-    pub before: Option<Position>,
-    pub descending: bool,
-    pub limit: usize,
-    pub start: Option<u64>,
-    pub end: Option<u64>,
-}
-
-impl Query {
-    /// The query of a request, checked.
-    pub fn new(request: &proto::ListTransactionsRequest) -> Result<Query, Status> {
-        use super::events::{DEFAULT_LIMIT, MAX_LIMIT};
-        let options = request.options.clone().unwrap_or_default();
-        Ok(Query {
-            filter: TxFilter::new(request.filter.as_ref())?,
-            after: options.after.as_deref().map(parse_cursor).transpose()?,
-            before: options.before.as_deref().map(parse_cursor).transpose()?,
-            descending: options.ordering == Some(proto::Ordering::Descending as i32),
-            limit: options.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize,
-            start: request.start_checkpoint,
-            end: request.end_checkpoint,
-        })
-    }
-}
-
-/// The frames of a list (see the module doc).
-pub fn list(chain: &Ledger, q: &Query, mask: &FieldMaskTree) -> Vec<Result<proto::ListTransactionsResponse, Status>> {
-    let tip = chain.checkpoint_height();
-    let start = q.start.unwrap_or(0);
-    let end = q.end.map_or(tip + 1, |e| e.min(tip + 1));
-    // Where a list that ran out of items stops, as the clients' stream
-    // helpers expect it: at the cursor bound in the scan's direction, else
-    // at the checkpoint bound (a descending scan always has one: genesis),
-    // else at the tip.
-    let (bound, progress) = match (q.descending, q.after, q.before) {
-        (true, Some(after), _) => (proto::QueryEndReason::CursorBound, after),
-        (true, None, _) => (proto::QueryEndReason::CheckpointBound, (start, 0, 0)),
-        (false, _, Some(before)) => (proto::QueryEndReason::CursorBound, before),
-        (false, _, None) => {
-            let reason =
-                if q.end.is_some() { proto::QueryEndReason::CheckpointBound } else { proto::QueryEndReason::LedgerTip };
-            let last = if end > start { end_of(end - 1) } else { q.after.unwrap_or(end_of(start.saturating_sub(1))) };
-            (reason, last)
-        }
-    };
-    let in_range = |p: Position| q.after.is_none_or(|a| p > a) && q.before.is_none_or(|b| p < b);
-    let checkpoints: Box<dyn Iterator<Item = u64>> =
-        if q.descending { Box::new((start..end).rev()) } else { Box::new(start..end) };
-    let mut frames = Vec::new();
-    for c in checkpoints {
-        let Some(record) = chain.checkpoints.get(c as usize) else { continue };
-        let mut digests: Vec<(usize, _)> = record.transactions.iter().enumerate().collect();
-        if q.descending {
-            digests.reverse();
-        }
-        for (ti, digest) in digests {
-            let position = (c, ti as u64, 0);
-            let Some(tx) = chain.txs.get(digest) else { continue };
-            if !in_range(position) || q.filter.as_ref().is_some_and(|f| !f.matches(tx)) {
-                continue;
-            }
-            let item = super::transaction_proto(chain, digest, tx, mask);
-            let frame =
-                proto::ListTransactionsResponse::default().with_transaction(item).with_watermark(watermark(position));
-            if frames.len() + 1 == q.limit {
-                let end = proto::QueryEnd::default().with_reason(proto::QueryEndReason::ItemLimit);
-                frames.push(Ok(frame.with_end(end)));
-                return frames;
-            }
-            frames.push(Ok(frame));
-        }
-    }
-    let query_end = proto::QueryEnd::default().with_reason(bound);
-    frames.push(Ok(proto::ListTransactionsResponse::default().with_watermark(watermark(progress)).with_end(query_end)));
-    frames
+/// The frames of a `ListTransactions` request (see the module doc).
+pub fn list(
+    chain: &Ledger,
+    request: &proto::ListTransactionsRequest,
+    mask: &FieldMaskTree,
+) -> Result<Vec<Result<proto::ListTransactionsResponse, Status>>, Status> {
+    let filter = TxFilter::new(request.filter.as_ref())?;
+    let scan = Scan::new(request.options.as_ref(), request.start_checkpoint, request.end_checkpoint)?;
+    Ok(scan.frames(chain.checkpoint_height(), |c| {
+        let Some(record) = chain.checkpoints.get(c as usize) else { return Vec::new() };
+        record
+            .transactions
+            .iter()
+            .enumerate()
+            .filter_map(|(ti, digest)| {
+                let tx = chain.txs.get(digest)?;
+                if filter.as_ref().is_some_and(|f| !f.matches(tx)) {
+                    return None;
+                }
+                let item = super::transaction_proto(chain, digest, tx, mask);
+                Some(((c, ti as u64, 0), proto::ListTransactionsResponse::default().with_transaction(item)))
+            })
+            .collect()
+    }))
 }
