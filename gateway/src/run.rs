@@ -133,13 +133,15 @@ async fn prepare(
 ) -> Result<(RequestSpec, u64, Receipt), ApiError> {
     let mode = mode(opts, defaults.mode)?;
     let chain = client.chain();
-    let on_chain = match chain.model(model).await {
+    // The model and the network at once: everything here delays the first token.
+    let (on_chain, network) = tokio::join!(chain.model(model), chain.network());
+    let on_chain = match on_chain {
         Ok(m) => m,
         Err(SdkError::Refused { .. }) => return Err(ApiError::unknown_model(model)),
         Err(e) => return Err(ApiError::from_sdk(&e, "reading the model")),
     };
+    let params = network.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params;
     let class = chain.class(on_chain.class_id).await.map_err(|e| ApiError::from_sdk(&e, "reading the class"))?;
-    let params = chain.network().await.map_err(|e| ApiError::from_sdk(&e, "reading the network"))?.params;
     // docs/protocol.md, "Time": the chain's latency, this model's run and one
     // run of any model of the class.
     let shortest = params.shortest_timeout_ms(on_chain.max_run_ms, class.longest_run_ms).unwrap_or(u64::MAX);
@@ -245,15 +247,16 @@ pub async fn submit(
         }
     };
     receipt.request = handle.id().to_string();
-    if let (Some(a), Some(r)) = (account, reservation) {
-        let request = receipt.request.clone();
-        a.keys.blocking(move |k| k.charge(r, &request)).await;
-    }
     let handle = Arc::new(handle);
-    // The selected nodes hear of the request now, not a checkpoint later.
+    // The selected nodes hear of the request now, not a checkpoint later
+    // (before the charge is written: the first token waits on the push).
     if defaults.push {
         let pusher = handle.clone();
         tokio::spawn(async move { pusher.push().await });
+    }
+    if let (Some(a), Some(r)) = (account, reservation) {
+        let request = receipt.request.clone();
+        a.keys.blocking(move |k| k.charge(r, &request)).await;
     }
     let (keeper, account, request) = (handle.clone(), account.cloned(), receipt.request.clone());
     let finality = tokio::spawn(async move {

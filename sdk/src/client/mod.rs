@@ -198,7 +198,8 @@ impl Client {
 
     /// Submits a request; returns its handle once the submission executed.
     pub async fn submit(&self, spec: RequestSpec) -> Result<RequestHandle> {
-        let network = self.chain.network().await?;
+        // Both reads at once: the first output waits on everything before the submission.
+        let (network, start) = tokio::try_join!(self.chain.network(), self.chain.checkpoint_height())?;
         let params = network.params;
         let (input_digest, input_inline, input_uri) = match &spec.input {
             InputSpec::Bytes(bytes) => {
@@ -224,7 +225,6 @@ impl Client {
             input_uri,
             timeout_ms: spec.timeout_ms,
         };
-        let start = self.chain.checkpoint_height().await?;
         let mut secret = None;
         let (request, executed) = match spec.mode {
             Mode::Sampling { n } => self.chain.submit_sampling(&args, n, fee).await?,

@@ -71,9 +71,10 @@ impl RequestHandle {
     async fn open_stream(&self, timeout: Duration) -> Result<Open> {
         let deadline = Instant::now() + timeout;
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
+        let infos = futures::future::join_all(self.executors.iter().map(|node| self.client.chain.node(*node))).await;
         let mut attempts = Vec::new();
-        for node in &self.executors {
-            if let Ok(Some(info)) = self.client.chain.node(*node).await {
+        for (node, info) in self.executors.iter().zip(infos) {
+            if let Ok(Some(info)) = info {
                 let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::stream_path(&self.request));
                 attempts.push(Box::pin(self.open_from(*node, info.public_key, url, signature.clone(), deadline)));
             }
