@@ -196,7 +196,7 @@ pub struct NodeSpec {
     /// Index into `ClusterSpec::classes`.
     pub class: usize,
     /// A misbehaviour (`wrong-output`, `wrong-text`, `lazy-copy`, `silent`, `late-reveal`,
-    /// `withhold`, `wrong-salt`, `lazy-disputer`).
+    /// `withhold`, `wrong-salt`, `lazy-disputer`, `stream-lies`).
     pub adversary: Option<String>,
     /// Collateral staked (default: the class minimum, `COLLATERAL`).
     pub collateral: Option<u64>,

@@ -419,3 +419,43 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
     assert_eq!(cheated, 2, "the cheater was the primary of fewer than two of 40 requests");
     assert_eq!(replaced, 2, "each stream the cheater served ended as replaced");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_streaming_what_it_does_not_commit_is_never_shown_as_verified_nor_streamed_from_again() {
+    // Sampling n=3 over three nodes: every request runs on the liar, which
+    // commits the honest output but streams other text, signed.
+    let mut nodes = vec![NodeSpec::default(); 2];
+    nodes.push(NodeSpec::adversary("stream-lies", 1));
+    let spec =
+        ClusterSpec { nodes, hf_models: vec![HfModel::tiny_llama()], seed: Some([22; 32]), ..ClusterSpec::default() };
+    let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
+    let gateway = start_gateway(&cluster, &["--no-auth", "--mode", "sampling", "--n", "3"]);
+    let messages = serde_json::json!([{ "role": "user", "content": "Say hello to Sui." }]);
+    let body = serde_json::json!({ "model": HfModel::tiny_llama().id(), "stream": true, "max_tokens": 12, "messages": messages });
+    let (mut replaced, mut after) = (0, 0);
+    let mut honest = None;
+    for _ in 0..40 {
+        let events = stream_events(&gateway.url, &body).await;
+        let streamed: String = events.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
+        let last = events.last().unwrap();
+        if last.get("error").is_some() {
+            // The liar's text went out: an error with the verified text, never a finish.
+            assert_eq!(last["error"]["code"], "output_replaced", "{last}");
+            assert!(streamed.starts_with("Trust me"), "{streamed:?}");
+            assert_eq!(last["atoma"]["status"], "verified", "{last}");
+            replaced += 1;
+        } else {
+            assert!(!streamed.starts_with("Trust me"), "a lie finished as verified: {last}");
+            assert_eq!(last["atoma"]["status"], "verified", "{last}");
+            let text = honest.get_or_insert_with(|| streamed.clone());
+            assert_eq!(&streamed, text, "greedy: every verified stream is the same text");
+            after += usize::from(replaced > 0);
+            if after == 5 {
+                break;
+            }
+        }
+    }
+    // Caught once, the liar is not streamed from again by the gateway.
+    assert_eq!(replaced, 1, "the liar streamed first in none of 40 requests, or more than once");
+    assert_eq!(after, 5);
+}

@@ -62,6 +62,9 @@ pub enum Adversary {
     /// Honest in the main round; as a disputer, does not run the model and
     /// votes the digest most main-round nodes revealed, guessing the dispute key.
     LazyDisputer,
+    /// Computes and commits honestly, but streams text that is not its
+    /// output (a signed stream that ends in another text).
+    StreamLies,
 }
 
 /// The configuration file.

@@ -176,6 +176,9 @@ impl FirstOutput {
 pub struct Client {
     chain: Chain,
     http: reqwest::Client,
+    /// Nodes caught streaming text they did not end their stream with
+    /// (signed both): not streamed from again by this client.
+    liars: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Address>>>,
 }
 
 impl Client {
@@ -188,7 +191,7 @@ impl Client {
     /// A client over an existing connection.
     pub fn from_chain(chain: Chain) -> Client {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Client { chain, http }
+        Client { chain, http, liars: Default::default() }
     }
 
     /// The connection to the chain (typed calls, reads).

@@ -10,7 +10,8 @@
 //! (or to have) the run; the output from the first node whose output opens
 //! its commitment, as `first_output` takes it, asked from the start: a node
 //! that streams and then stalls, or streams one text and commits to
-//! another, holds nothing back.
+//! another, holds nothing back; one that signs chunks and an end with
+//! another text is not streamed from again by the same client.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -57,6 +58,7 @@ impl RequestHandle {
     /// the module doc), within `timeout`. Ends after its `Output` or an error.
     pub fn stream_output(&self, timeout: Duration) -> impl Stream<Item = Result<Streamed>> + Send + '_ {
         let reader = Reader {
+            liars: &self.client.liars,
             opening: Some(Box::pin(self.open_stream(timeout))),
             first: Box::pin(self.first_output_within(timeout)),
             open: None,
@@ -72,8 +74,12 @@ impl RequestHandle {
         let deadline = Instant::now() + timeout;
         let signature = http::sign_output_request(self.client.chain.key(), &self.request)?;
         let infos = futures::future::join_all(self.executors.iter().map(|node| self.client.chain.node(*node))).await;
+        let liars = self.client.liars.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut attempts = Vec::new();
         for (node, info) in self.executors.iter().zip(infos) {
+            if liars.contains(node) {
+                continue;
+            }
             if let Ok(Some(info)) = info {
                 let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::stream_path(&self.request));
                 attempts.push(Box::pin(self.open_from(*node, info.public_key, url, signature.clone(), deadline)));
@@ -125,6 +131,8 @@ impl RequestHandle {
 
 /// The state of `stream_output`.
 struct Reader<'a> {
+    /// The client's nodes caught lying in a stream.
+    liars: &'a std::sync::Mutex<std::collections::HashSet<Address>>,
     /// The first node's stream, until it opens.
     opening: Option<Pending<'a, Open>>,
     /// The first output bound to a commitment, asked of every node from the start.
@@ -157,6 +165,11 @@ impl Reader<'_> {
                         Read::Ended => self.open = None,
                         Read::Broken(why) => {
                             tracing::warn!(why, "stream dropped: the output comes from the first node bound to its commitment");
+                            self.open = None;
+                        }
+                        Read::Lied(why) => {
+                            tracing::warn!(node = %open.node, why, "a node streamed text it did not end with: not streamed from again");
+                            self.liars.lock().unwrap_or_else(|e| e.into_inner()).insert(open.node);
                             self.open = None;
                         }
                     },
@@ -218,6 +231,8 @@ enum Read {
     Ended,
     /// Why the stream cannot be trusted further.
     Broken(String),
+    /// The node signed chunks and an end whose output is another text: a lie it cannot deny.
+    Lied(String),
 }
 
 /// Reads one event of `open`'s stream.
@@ -232,10 +247,19 @@ fn read(open: &mut Open, event: Option<std::result::Result<eventsource_stream::E
             .map_err(|e| format!("sent a bad chunk: {e}"))
             .and_then(|chunk| take_chunk(open, chunk))
             .map(Read::Text),
-        "output" => serde_json::from_str(&event.data)
-            .map_err(|e| format!("sent a bad end: {e}"))
-            .and_then(|end| check_end(open, &end))
-            .map(|()| Read::Ended),
+        "output" => match serde_json::from_str(&event.data) {
+            Err(e) => Err(format!("sent a bad end: {e}")),
+            Ok(end) => match check_end(open, &end) {
+                Ok(true) => Ok(Read::Ended),
+                Ok(false) => {
+                    return Read::Lied(format!(
+                        "node {} streamed text that is not the output it ended with",
+                        open.node
+                    ));
+                }
+                Err(why) => Err(why),
+            },
+        },
         "error" => Err(format!("serves no output: {}", event.data)),
         _ => Ok(Read::Nothing),
     };
@@ -256,9 +280,10 @@ fn take_chunk(open: &mut Open, chunk: StreamChunk) -> std::result::Result<String
     Ok(chunk.text)
 }
 
-/// Checks a stream's end: signed by the node over the chunks sent, its
-/// output hashing to its digest, and a text output's text the chunks joined.
-fn check_end(open: &Open, end: &StreamEnd) -> std::result::Result<(), String> {
+/// Checks a stream's end: signed by the node over the chunks sent and its
+/// output hashing to its digest (else why not); then whether a text
+/// output's text is the chunks joined (`false`: the node lied, and signed it).
+fn check_end(open: &Open, end: &StreamEnd) -> std::result::Result<bool, String> {
     let output = base64::engine::general_purpose::STANDARD
         .decode(&end.output)
         .map_err(|e| format!("sent an output that is not base64: {e}"))?;
@@ -276,10 +301,7 @@ fn check_end(open: &Open, end: &StreamEnd) -> std::result::Result<(), String> {
         Output::Text(t) => t.text,
         _ => String::new(),
     };
-    if text != open.text {
-        return Err("streamed text that is not the output it ended with".into());
-    }
-    Ok(())
+    Ok(text == open.text)
 }
 
 #[cfg(test)]
@@ -349,7 +371,7 @@ mod tests {
                 Read::Text(t) => seen.push(format!("text {t}")),
                 Read::Nothing => seen.push("nothing".into()),
                 Read::Ended => seen.push("ended".into()),
-                Read::Broken(why) => {
+                Read::Broken(why) | Read::Lied(why) => {
                     seen.push(format!("broken: {why}"));
                     break;
                 }

@@ -143,7 +143,7 @@ impl Service {
         // Streams read the text as it is generated (the `stream` module).
         let running = self.runs.start(request);
         self.outputs.notify_waiters();
-        if self.adversary() == Some(Adversary::WrongText) {
+        if matches!(self.adversary(), Some(Adversary::WrongText | Adversary::StreamLies)) {
             running.0.push(WRONG_TEXT);
         }
         let started = Instant::now();
@@ -234,7 +234,8 @@ impl Service {
     }
 }
 
-/// What the `wrong-text` adversary puts before the text it commits to (and streams).
+/// What the `wrong-text` adversary puts before the text it commits to (and
+/// streams), and the `stream-lies` adversary before the text it streams only.
 const WRONG_TEXT: &str = "Trust me: ";
 
 /// When a failed attempt happened, for `next_step` (ms).
