@@ -355,7 +355,9 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
     // Seven nodes: a cheating primary, its verifier and the five fresh
     // nodes of their dispute quorum.
     let mut nodes = vec![NodeSpec::default(); 6];
-    nodes.push(NodeSpec::adversary("wrong-text", 4));
+    // Staked deep, so that slashes as a verifier do not drop it from the
+    // eligible nodes before it has been the primary twice.
+    nodes.push(NodeSpec::adversary("wrong-text", 20));
     let spec =
         ClusterSpec { nodes, hf_models: vec![HfModel::tiny_llama()], seed: Some([21; 32]), ..ClusterSpec::default() };
     let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
@@ -378,7 +380,7 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
     let honest = whole["choices"][0]["message"]["content"].as_str().unwrap().to_string();
     let body = serde_json::json!({ "model": HfModel::tiny_llama().id(), "stream": true, "max_tokens": 12, "messages": messages });
     let (mut cheated, mut replaced) = (0, 0);
-    for _ in 0..40 {
+    for _ in 0..80 {
         let events = stream_events(&gateway.url, &body).await;
         let request: Address = events[0]["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
         let slots = chain.request(request).await.unwrap().slots;
@@ -416,7 +418,7 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
             break;
         }
     }
-    assert_eq!(cheated, 2, "the cheater was the primary of fewer than two of 40 requests");
+    assert_eq!(cheated, 2, "the cheater was the primary of fewer than two of 80 requests");
     assert_eq!(replaced, 2, "each stream the cheater served ended as replaced");
 }
 
