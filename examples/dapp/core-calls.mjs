@@ -65,6 +65,13 @@ assert.ok(simulated.Transaction.effects.status.success, JSON.stringify(simulated
 const bytes = await tx.build({ client });
 const again = await client.core.simulateTransaction({ transaction: bytes, include: { effects: true } });
 assert.ok(again.Transaction?.effects.status.success, JSON.stringify(again.FailedTransaction?.status));
+// Built with nothing set but the sender: the SDK chooses the budget and
+// the gas, from a key that holds far less than the largest budget.
+const plain = new Transaction();
+plain.setSender(sender);
+const [bit] = plain.splitCoins(plain.object(coins[0].objectId), [1000n]);
+plain.transferObjects([bit], sender);
+await plain.build({ client });
 seen.simulation = { digest: simulated.Transaction.digest, status: simulated.Transaction.effects.status };
 
 // Transactions, as an explorer lists them.

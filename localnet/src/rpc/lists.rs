@@ -68,8 +68,11 @@ impl Scan {
         let start = self.start.unwrap_or(0);
         let end = self.end.map_or(tip + 1, |e| e.min(tip + 1));
         let in_range = |p: Position| self.after.is_none_or(|a| p > a) && self.before.is_none_or(|b| p < b);
+        // Only the checkpoints between the cursors hold items in range.
+        let low = start.max(self.after.map_or(0, |a| a.0));
+        let high = end.min(self.before.map_or(u64::MAX, |b| b.0.saturating_add(1)));
         let checkpoints: Box<dyn Iterator<Item = u64>> =
-            if self.descending { Box::new((start..end).rev()) } else { Box::new(start..end) };
+            if self.descending { Box::new((low..high).rev()) } else { Box::new(low..high) };
         let mut frames = Vec::new();
         for c in checkpoints {
             let mut items = items_of(c);
@@ -77,7 +80,7 @@ impl Scan {
                 items.reverse();
             }
             for (position, frame) in items.into_iter().filter(|(p, _)| in_range(*p)) {
-                let frame = frame.watermarked(watermark(position));
+                let frame = frame.watermarked(self.watermark(position, end, false));
                 if frames.len() + 1 == self.limit {
                     let end = proto::QueryEnd::default().with_reason(proto::QueryEndReason::ItemLimit);
                     frames.push(Ok(frame.ended(end)));
@@ -88,8 +91,25 @@ impl Scan {
         }
         let (reason, progress) = self.end_at(start, end);
         let query_end = proto::QueryEnd::default().with_reason(reason);
-        frames.push(Ok(F::default().watermarked(watermark(progress)).ended(query_end)));
+        frames.push(Ok(F::default().watermarked(self.watermark(progress, end, true)).ended(query_end)));
         frames
+    }
+
+    /// The watermark of a position in the scan's direction: its cursor, and
+    /// the checkpoints whose every match has been sent. Ascending: those
+    /// before it (all of it, at the end of a checkpoint). Descending: those
+    /// after its checkpoint, within the scan (`end` exclusive); at the end
+    /// of the scan (`finished`) at its start, all from the start on.
+    fn watermark(&self, p: Position, end: u64, finished: bool) -> proto::Watermark {
+        if !self.descending {
+            return watermark(p);
+        }
+        let mut w = proto::Watermark::default().with_cursor(super::events::cursor(p));
+        w.checkpoint = match (finished, self.after) {
+            (true, None) => Some(p.0),
+            _ => p.0.checked_add(1).filter(|c| *c < end),
+        };
+        w
     }
 
     /// Where a list of checkpoints `start..end` that ran out of items stops, and its last progress.
@@ -101,9 +121,9 @@ impl Scan {
             (false, _, Some(before)) => (R::CursorBound, before),
             (false, after, None) => {
                 let reason = if self.end.is_some() { R::CheckpointBound } else { R::LedgerTip };
-                // After every checkpoint scanned (or the resume point if none was).
-                let last = if end > start { end_of(end - 1) } else { after.unwrap_or(end_of(start.saturating_sub(1))) };
-                (reason, last)
+                // After every checkpoint scanned, never before the resume point.
+                let last = if end > start { end_of(end - 1) } else { end_of(start.saturating_sub(1)) };
+                (reason, after.map_or(last, |a| a.max(last)))
             }
         }
     }

@@ -178,7 +178,8 @@ pub(super) fn resolve(
         let transaction =
             Transaction::try_from(tx).map_err(|e| invalid(format!("transaction does not decode: {e}")))?;
         if !kind_only && transaction.gas_payment.objects.is_empty() {
-            return Ok(Simulation { transaction: select_gas(chain, transaction, now_ms)?, kind_only });
+            let asked = request.do_gas_selection.unwrap_or(false);
+            return Ok(Simulation { transaction: select_gas(chain, transaction, asked, now_ms)?, kind_only });
         }
         return Ok(Simulation { transaction, kind_only });
     }
@@ -222,12 +223,16 @@ pub(super) fn resolve(
         }
         return Ok(Simulation { transaction, kind_only });
     }
-    Ok(Simulation { transaction: select_gas(chain, transaction, now_ms)?, kind_only })
+    let asked = request.do_gas_selection.unwrap_or(false);
+    Ok(Simulation { transaction: select_gas(chain, transaction, asked, now_ms)?, kind_only })
 }
 
 /// Chooses the gas of `transaction` from its sender's coins: a budget (if
 /// it has none) from a trial run, and coins covering it (if it names none).
-fn select_gas(chain: &Ledger, mut transaction: Transaction, now_ms: u64) -> Result<Transaction, Status> {
+/// When gas selection was not `asked` (an empty payment only), the budget
+/// is capped by what the coins hold, so that a client estimating a budget
+/// by simulating with the largest one and no coins gets a run.
+fn select_gas(chain: &Ledger, mut transaction: Transaction, asked: bool, now_ms: u64) -> Result<Transaction, Status> {
     let sender = transaction.sender;
     if sender == Address::ZERO {
         return Err(invalid("gas selection needs the sender"));
@@ -256,6 +261,10 @@ fn select_gas(chain: &Ledger, mut transaction: Transaction, now_ms: u64) -> Resu
         gas.budget = (used.computation_cost + used.storage_cost).max(min_budget);
     }
     if gas.objects.is_empty() {
+        if !asked {
+            let held = coins.iter().take(MAX_GAS_COINS).map(|(_, b)| *b).fold(0u64, u64::saturating_add);
+            gas.budget = gas.budget.min(held);
+        }
         gas.objects = pay(&coins, gas.budget, &sender)?;
     }
     transaction.gas_payment = gas;

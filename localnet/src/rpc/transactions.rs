@@ -11,7 +11,8 @@
 //! The scan (bounds, order, cursors, how a list ends) is `lists`'.
 //! Affected addresses are the sender,
 //! the gas owner and the address owners of the objects read and written;
-//! affected objects are the objects read and written.
+//! affected objects are the objects the transaction changed (created,
+//! written or deleted), as on Sui: an object only read is not one.
 //!
 //! Not for: the event-stream-head and package-write predicates (no
 //! authenticated event streams nor publishing here), which answer
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 
 use sui_rpc::field::FieldMaskTree;
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, Command, Owner, TransactionKind};
+use sui_sdk_types::{Address, Command, Owner, TransactionEffects, TransactionKind};
 use tonic::Status;
 
 use super::events::EventPredicate;
@@ -101,9 +102,7 @@ impl TxFilter {
                 let hit = match p {
                     TxPredicate::Sender(a) => tx.transaction.sender == *a,
                     TxPredicate::AffectedAddress(a) => affected_addresses(tx).contains(a),
-                    TxPredicate::AffectedObject(o) => {
-                        tx.input_objects.iter().chain(&tx.output_objects).any(|x| x.object_id() == *o)
-                    }
+                    TxPredicate::AffectedObject(o) => changed_objects(tx).any(|x| x == *o),
                     TxPredicate::MoveCall(package, module, function) => move_calls(tx).any(|c| {
                         c.package == *package
                             && module.as_ref().is_none_or(|m| c.module.as_str() == m)
@@ -126,6 +125,16 @@ fn affected_addresses(tx: &TxRecord) -> BTreeSet<Address> {
         }
     }
     out
+}
+
+/// The objects the transaction changed (created, written, deleted): what
+/// Sui's affected-object filter matches (an object only read is not).
+fn changed_objects(tx: &TxRecord) -> impl Iterator<Item = Address> + '_ {
+    let changed = match &tx.effects {
+        TransactionEffects::V2(e) => e.changed_objects.as_slice(),
+        _ => &[],
+    };
+    changed.iter().map(|c| c.object_id)
 }
 
 fn move_calls(tx: &TxRecord) -> impl Iterator<Item = &sui_sdk_types::MoveCall> {

@@ -216,20 +216,24 @@ async fn transactions_list_in_both_orders_with_every_filter_a_client_offers() {
     let all = list(None, false, Some(1)).await;
     assert_eq!(all.len(), 3, "genesis and the two registrations: {all:?}");
     assert_eq!(&all[1..], [one.to_string(), two.to_string()]);
-    let mut reversed = list(None, true, Some(1)).await;
-    reversed.reverse();
-    assert_eq!(reversed, all, "descending is ascending reversed");
+    for limit in [Some(1), None] {
+        let mut reversed = list(None, true, limit).await;
+        reversed.reverse();
+        assert_eq!(reversed, all, "descending is ascending reversed (limit {limit:?})");
+    }
     // Events too, newest first: the second registration's, then the first's.
     let mut events = proto::ListEventsRequest::default();
     events.read_mask = Some(FieldMask::from_paths(["sender"]));
     events.filter = Some(event_type_filter(format!("{PACKAGE}::events::NodeRegistered")));
     let mut options = proto::QueryOptions::default();
     options.ordering = Some(proto::Ordering::Descending as i32);
-    options.limit = Some(1);
-    events.options = Some(options);
-    let pages: Vec<_> = client.list_events(events).collect().await;
-    let senders: Vec<String> = pages.into_iter().filter_map(|p| p.unwrap().event?.sender).collect();
-    assert_eq!(senders, [two.to_string(), one.to_string()]);
+    for limit in [Some(1), None] {
+        options.limit = limit;
+        events.options = Some(options.clone());
+        let pages: Vec<_> = client.list_events(events.clone()).collect().await;
+        let senders: Vec<String> = pages.into_iter().filter_map(|p| p.unwrap().event?.sender).collect();
+        assert_eq!(senders, [two.to_string(), one.to_string()], "limit {limit:?}");
+    }
     assert_eq!(list(Some(tx_filter(vec![literal(false, sender(one))])), false, None).await, [one.to_string()]);
     // Negated: every registration but the first account's.
     let mut call = proto::MoveCallFilter::default();
