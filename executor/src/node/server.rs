@@ -312,9 +312,29 @@ async fn requester_only(service: &Service, request: &str, headers: &HeaderMap) -
     Ok(request)
 }
 
-/// When a long-poll of `wait` gives up.
-fn wait_deadline(wait: &Wait) -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_millis(wait.wait_ms.unwrap_or(0).min(http::MAX_WAIT_MS))
+/// A long-poll: `ready`'s answer as soon as it has one, looked for again
+/// each time an output is stored or a run starts; 404 with `missing` once
+/// `wait` has passed.
+async fn long_poll(
+    service: &Service,
+    wait: &Wait,
+    missing: &str,
+    ready: impl Fn() -> anyhow::Result<Option<Response>>,
+) -> Response {
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(wait.wait_ms.unwrap_or(0).min(http::MAX_WAIT_MS));
+    loop {
+        // Registered before looking, so that no wake-up in between is lost.
+        let notified = service.outputs.notified();
+        match ready() {
+            Ok(Some(response)) => return response,
+            Ok(None) => {}
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return error(StatusCode::NOT_FOUND, missing);
+        }
+    }
 }
 
 async fn output(
@@ -327,18 +347,10 @@ async fn output(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    let deadline = wait_deadline(&wait);
-    loop {
-        let notified = service.outputs.notified();
-        match service.output(&request) {
-            Ok(Some((output, salt))) => return served(&service, &request, output, salt),
-            Ok(None) => {}
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return error(StatusCode::NOT_FOUND, "no output for this request (yet)");
-        }
-    }
+    long_poll(&service, &wait, "no output for this request (yet)", || {
+        Ok(service.output(&request)?.map(|(output, salt)| served(&service, &request, output, salt)))
+    })
+    .await
 }
 
 /// The output as it is generated (the `stream` module), once its run has
@@ -353,25 +365,18 @@ async fn stream(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    let deadline = wait_deadline(&wait);
-    loop {
-        let mut notified = std::pin::pin!(service.outputs.notified());
-        notified.as_mut().enable();
+    long_poll(&service, &wait, "no run nor output for this request (yet)", || {
         if let Some(live) = service.runs.get(&request) {
-            return stream::respond(service.clone(), request, stream::Start::Live(live));
+            return Ok(Some(stream::respond(service.clone(), request, stream::Start::Live(live))));
         }
         // An output stored, or none to come (the node declined or abstained: the stream says why).
-        match service.db.task(&request) {
-            Ok(Some(t)) if t.output.is_some() || t.declined.is_some() || t.unavailable.is_some() => {
-                return stream::respond(service.clone(), request, stream::Start::Stored);
-            }
-            Ok(_) => {}
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return error(StatusCode::NOT_FOUND, "no run nor output for this request (yet)");
-        }
-    }
+        let settled = service
+            .db
+            .task(&request)?
+            .is_some_and(|t| t.output.is_some() || t.declined.is_some() || t.unavailable.is_some());
+        Ok(settled.then(|| stream::respond(service.clone(), request, stream::Start::Stored)))
+    })
+    .await
 }
 
 fn served(service: &Service, request: &Address, output: Vec<u8>, salt: [u8; 32]) -> Response {
