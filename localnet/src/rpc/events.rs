@@ -65,10 +65,36 @@ pub(super) fn parse_path(path: &str) -> Result<(Address, Option<String>, Option<
     Ok((address, parts.next().map(str::to_string), parts.next().map(str::to_string)))
 }
 
-/// A checked filter: terms of literals.
-pub struct Filter {
-    terms: Vec<Vec<(bool, EventPredicate)>>,
+/// A checked DNF filter (`EventFilter`, `TransactionFilter`): any term
+/// matches when each of its literals does, negated or not.
+pub struct Dnf<P> {
+    terms: Vec<Vec<(bool, P)>>,
 }
+
+impl<P> Dnf<P> {
+    /// Checks every literal of `terms` with `literal` (its negation and
+    /// predicate); a filter without terms is refused with `empty`.
+    pub fn new<T, L>(
+        terms: &[T],
+        empty: &str,
+        literals: impl Fn(&T) -> &[L],
+        literal: impl Fn(&L) -> Result<(bool, P), Status>,
+    ) -> Result<Self, Status> {
+        if terms.is_empty() {
+            return Err(Status::invalid_argument(empty));
+        }
+        let terms = terms.iter().map(|t| literals(t).iter().map(&literal).collect()).collect::<Result<_, _>>()?;
+        Ok(Dnf { terms })
+    }
+
+    /// Whether some term has each literal's predicate `hit` (or, negated, not).
+    pub fn matches(&self, hit: impl Fn(&P) -> bool) -> bool {
+        self.terms.iter().any(|term| term.iter().all(|(negated, p)| hit(p) != *negated))
+    }
+}
+
+/// A checked event filter.
+pub struct Filter(Dnf<EventPredicate>);
 
 /// What one literal of an event filter asks of an event.
 pub enum EventPredicate {
@@ -118,46 +144,33 @@ impl Filter {
     /// Checks a request's filter; `None` matches everything.
     pub fn new(filter: Option<&proto::EventFilter>) -> Result<Option<Filter>, Status> {
         let Some(filter) = filter else { return Ok(None) };
-        if filter.terms.is_empty() {
-            return Err(Status::invalid_argument("a present filter must have at least one term"));
-        }
-        let mut terms = Vec::new();
-        for term in &filter.terms {
-            let mut literals = Vec::new();
-            for literal in &term.literals {
-                use proto::event_literal::Predicate as P;
-                let predicate = match &literal.predicate {
-                    Some(P::Sender(s)) => {
-                        let a = s.address.as_deref().unwrap_or_default();
-                        EventPredicate::Sender(
-                            a.parse().map_err(|_| Status::invalid_argument(format!("sender {a:?}")))?,
-                        )
-                    }
-                    Some(P::EmitModule(m)) => EventPredicate::emit_module(m)?,
-                    Some(P::EventType(t)) => EventPredicate::event_type(t)?,
-                    _ => {
-                        return Err(Status::unimplemented(
-                            "only sender, emit-module and event-type predicates are served",
-                        ));
-                    }
-                };
-                literals.push((literal.negated, predicate));
-            }
-            terms.push(literals);
-        }
-        Ok(Some(Filter { terms }))
+        let empty = "a present filter must have at least one term";
+        Ok(Some(Filter(Dnf::new(&filter.terms, empty, |t| &t.literals, event_literal)?)))
     }
 
     fn matches(&self, e: &Event) -> bool {
-        self.terms.iter().any(|term| term.iter().all(|(negated, p)| p.matches(e) != *negated))
+        self.0.matches(|p| p.matches(e))
     }
 }
 
-/// Every event of checkpoint `c` after `after`, matching `filter`, projected on `mask`.
+fn event_literal(literal: &proto::EventLiteral) -> Result<(bool, EventPredicate), Status> {
+    use proto::event_literal::Predicate as P;
+    let predicate = match &literal.predicate {
+        Some(P::Sender(s)) => {
+            let a = s.address.as_deref().unwrap_or_default();
+            EventPredicate::Sender(a.parse().map_err(|_| Status::invalid_argument(format!("sender {a:?}")))?)
+        }
+        Some(P::EmitModule(m)) => EventPredicate::emit_module(m)?,
+        Some(P::EventType(t)) => EventPredicate::event_type(t)?,
+        _ => return Err(Status::unimplemented("only sender, emit-module and event-type predicates are served")),
+    };
+    Ok((literal.negated, predicate))
+}
+
+/// Every event of checkpoint `c` matching `filter`, projected on `mask`.
 pub fn events_of(
     chain: &Ledger,
     c: u64,
-    after: Option<Position>,
     filter: Option<&Filter>,
     mask: &FieldMaskTree,
 ) -> Vec<(Position, proto::Event)> {
@@ -167,7 +180,7 @@ pub fn events_of(
         let Some(tx) = chain.txs.get(digest) else { continue };
         for (ei, e) in tx.events.iter().flat_map(|e| e.0.iter()).enumerate() {
             let position = (c, ti as u64, ei as u32);
-            if after.is_some_and(|a| position <= a) || filter.is_some_and(|f| !f.matches(e)) {
+            if filter.is_some_and(|f| !f.matches(e)) {
                 continue;
             }
             out.push((position, event_proto(e, position, digest, mask)));

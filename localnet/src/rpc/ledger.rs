@@ -274,7 +274,7 @@ impl proto::ledger_service_server::LedgerService for Rpc {
         let m = mask(request.read_mask.as_ref(), "checkpoint,transaction_index,event_index,event_type");
         let frames = self.node.with_ledger(|chain| {
             scan.frames(chain.checkpoint_height(), |c| {
-                let events = events_of(chain, c, None, filter.as_ref(), &m);
+                let events = events_of(chain, c, filter.as_ref(), &m);
                 events.into_iter().map(|(p, e)| (p, proto::ListEventsResponse::default().with_event(e))).collect()
             })
         });

@@ -97,7 +97,7 @@ impl proto::subscription_service_server::SubscriptionService for Rpc {
         // First a progress frame at the tip, then every new checkpoint's events and its progress.
         let first = |tip| vec![proto::SubscribeEventsResponse::default().with_watermark(watermark(end_of(tip)))];
         let stream = self.follow(first, move |chain, sequence| {
-            let mut frames: Vec<proto::SubscribeEventsResponse> = events_of(chain, sequence, None, filter.as_ref(), &m)
+            let mut frames: Vec<proto::SubscribeEventsResponse> = events_of(chain, sequence, filter.as_ref(), &m)
                 .into_iter()
                 .map(|(p, e)| proto::SubscribeEventsResponse::default().with_event(e).with_watermark(watermark(p)))
                 .collect();

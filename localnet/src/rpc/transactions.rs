@@ -25,14 +25,12 @@ use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, Command, Owner, TransactionEffects, TransactionKind};
 use tonic::Status;
 
-use super::events::EventPredicate;
+use super::events::{Dnf, EventPredicate};
 use super::lists::Scan;
 use crate::ledger::{Ledger, TxRecord};
 
-/// A checked filter: terms of literals.
-pub struct TxFilter {
-    terms: Vec<Vec<(bool, TxPredicate)>>,
-}
+/// A checked transaction filter.
+pub struct TxFilter(Dnf<TxPredicate>);
 
 enum TxPredicate {
     Sender(Address),
@@ -52,68 +50,52 @@ fn address(what: &str, value: Option<&str>) -> Result<Address, Status> {
 impl TxFilter {
     /// Checks a request's filter; `None` matches everything.
     pub fn new(filter: Option<&proto::TransactionFilter>) -> Result<Option<TxFilter>, Status> {
-        use proto::transaction_literal::Predicate as P;
         let Some(filter) = filter else { return Ok(None) };
-        if filter.terms.is_empty() {
-            return Err(Status::invalid_argument("at least one filter term is required"));
-        }
-        let mut terms = Vec::new();
-        for term in &filter.terms {
-            let mut literals = Vec::new();
-            for literal in &term.literals {
-                let predicate = match &literal.predicate {
-                    Some(P::Sender(s)) => TxPredicate::Sender(address("sender", s.address.as_deref())?),
-                    Some(P::AffectedAddress(a)) => {
-                        TxPredicate::AffectedAddress(address("affected address", a.address.as_deref())?)
-                    }
-                    Some(P::AffectedObject(o)) => {
-                        TxPredicate::AffectedObject(address("affected object", o.object_id.as_deref())?)
-                    }
-                    Some(P::MoveCall(m)) => {
-                        let (package, module, function) =
-                            super::events::parse_path(m.function.as_deref().unwrap_or_default())?;
-                        TxPredicate::MoveCall(package, module, function)
-                    }
-                    Some(P::EmitModule(m)) => TxPredicate::Event(EventPredicate::emit_module(m)?),
-                    Some(P::EventType(t)) => TxPredicate::Event(EventPredicate::event_type(t)?),
-                    Some(P::EventStreamHead(_)) => {
-                        return Err(Status::unimplemented(
-                            "the event-stream-head filter is not served: the local network has no authenticated event streams",
-                        ));
-                    }
-                    Some(P::PackageWrite(_)) => {
-                        return Err(Status::unimplemented(
-                            "the package-write filter is not served: nothing is published on the local network",
-                        ));
-                    }
-                    None => return Err(Status::invalid_argument("a filter literal has no predicate")),
-                    Some(_) => return Err(Status::unimplemented("this transaction filter predicate is not served")),
-                };
-                literals.push((literal.negated, predicate));
-            }
-            terms.push(literals);
-        }
-        Ok(Some(TxFilter { terms }))
+        let empty = "at least one filter term is required";
+        Ok(Some(TxFilter(Dnf::new(&filter.terms, empty, |t| &t.literals, tx_literal)?)))
     }
 
     fn matches(&self, tx: &TxRecord) -> bool {
-        self.terms.iter().any(|term| {
-            term.iter().all(|(negated, p)| {
-                let hit = match p {
-                    TxPredicate::Sender(a) => tx.transaction.sender == *a,
-                    TxPredicate::AffectedAddress(a) => affected_addresses(tx).contains(a),
-                    TxPredicate::AffectedObject(o) => changed_objects(tx).any(|x| x == *o),
-                    TxPredicate::MoveCall(package, module, function) => move_calls(tx).any(|c| {
-                        c.package == *package
-                            && module.as_ref().is_none_or(|m| c.module.as_str() == m)
-                            && function.as_ref().is_none_or(|f| c.function.as_str() == f)
-                    }),
-                    TxPredicate::Event(e) => tx.events.iter().flat_map(|e| e.0.iter()).any(|ev| e.matches(ev)),
-                };
-                hit != *negated
-            })
+        self.0.matches(|p| match p {
+            TxPredicate::Sender(a) => tx.transaction.sender == *a,
+            TxPredicate::AffectedAddress(a) => affected_addresses(tx).contains(a),
+            TxPredicate::AffectedObject(o) => changed_objects(tx).any(|x| x == *o),
+            TxPredicate::MoveCall(package, module, function) => move_calls(tx).any(|c| {
+                c.package == *package
+                    && module.as_ref().is_none_or(|m| c.module.as_str() == m)
+                    && function.as_ref().is_none_or(|f| c.function.as_str() == f)
+            }),
+            TxPredicate::Event(e) => tx.events.iter().flat_map(|e| e.0.iter()).any(|ev| e.matches(ev)),
         })
     }
+}
+
+fn tx_literal(literal: &proto::TransactionLiteral) -> Result<(bool, TxPredicate), Status> {
+    use proto::transaction_literal::Predicate as P;
+    let predicate = match &literal.predicate {
+        Some(P::Sender(s)) => TxPredicate::Sender(address("sender", s.address.as_deref())?),
+        Some(P::AffectedAddress(a)) => TxPredicate::AffectedAddress(address("affected address", a.address.as_deref())?),
+        Some(P::AffectedObject(o)) => TxPredicate::AffectedObject(address("affected object", o.object_id.as_deref())?),
+        Some(P::MoveCall(m)) => {
+            let (package, module, function) = super::events::parse_path(m.function.as_deref().unwrap_or_default())?;
+            TxPredicate::MoveCall(package, module, function)
+        }
+        Some(P::EmitModule(m)) => TxPredicate::Event(EventPredicate::emit_module(m)?),
+        Some(P::EventType(t)) => TxPredicate::Event(EventPredicate::event_type(t)?),
+        Some(P::EventStreamHead(_)) => {
+            return Err(Status::unimplemented(
+                "the event-stream-head filter is not served: the local network has no authenticated event streams",
+            ));
+        }
+        Some(P::PackageWrite(_)) => {
+            return Err(Status::unimplemented(
+                "the package-write filter is not served: nothing is published on the local network",
+            ));
+        }
+        None => return Err(Status::invalid_argument("a filter literal has no predicate")),
+        Some(_) => return Err(Status::unimplemented("this transaction filter predicate is not served")),
+    };
+    Ok((literal.negated, predicate))
 }
 
 /// The sender, the gas owner and the address owners of the objects read and written.
