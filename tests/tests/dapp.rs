@@ -5,24 +5,31 @@
 //! finalized, and the output the node serves matches the attested digest.
 //! `scripts/setup-dapp` installs the pinned packages (`npm ci`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use atoma_e2e::{Cluster, ClusterSpec, NodeSpec};
 use atoma_protocol::Status;
 use sui_sdk_types::Address;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_typescript_example_dapp_submits_waits_for_finality_and_verifies_the_output() {
+/// `examples/dapp`, its packages installed; `None` (the test skipped, and
+/// says so) without Node.js.
+fn example() -> Option<PathBuf> {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dapp");
     if Command::new("node").arg("--version").output().is_err() {
         eprintln!("SKIPPED: Node.js is not installed; the example dApp needs it");
-        return;
+        return None;
     }
     assert!(
         example.join("node_modules/@mysten/sui").is_dir(),
         "the example's packages are not installed: run scripts/setup-dapp"
     );
+    Some(example)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_example_dapp_submits_waits_for_finality_and_verifies_the_output() {
+    let Some(example) = example() else { return };
     let spec = ClusterSpec { nodes: vec![NodeSpec::default()], seed: Some([5; 32]), ..ClusterSpec::default() };
     let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
     let out = Command::new("node")
@@ -54,15 +61,7 @@ async fn the_calls_a_browser_dapp_makes_are_answered_as_a_sui_full_node_answers_
     // system state, the protocol config, SUI's coin metadata, a simulation
     // with its gas left to the node, and transaction lists, and checks what
     // comes back (docs/localnet.md).
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dapp");
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: Node.js is not installed; the SDK's checks need it");
-        return;
-    }
-    assert!(
-        example.join("node_modules/@mysten/sui").is_dir(),
-        "the example's packages are not installed: run scripts/setup-dapp"
-    );
+    let Some(example) = example() else { return };
     let spec = ClusterSpec { nodes: vec![NodeSpec::default()], seed: Some([6; 32]), ..ClusterSpec::default() };
     let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
     // A request on chain, so that the lists hold calls of the package.
