@@ -55,6 +55,9 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         // gRPC-web as well as gRPC, as Sui full nodes serve it: the Sui
         // TypeScript SDK's `SuiGrpcClient` speaks gRPC-web over fetch.
         .accept_http1(true)
+        // Any page may call it from a browser, as a public full node allows:
+        // the preflight is answered and gRPC-web's trailers are exposed.
+        .layer(cors())
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(proto::ledger_service_server::LedgerServiceServer::new(rpc.clone()))
         .add_service(proto::state_service_server::StateServiceServer::new(rpc.clone()))
@@ -68,6 +71,18 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         )
         .await?;
     Ok(())
+}
+
+/// Cross-origin calls from any page, with the headers gRPC-web reads.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    let exposed = ["grpc-status", "grpc-message", "grpc-status-details-bin", "x-sui-checkpoint-height"];
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([tonic::codegen::http::Method::POST, tonic::codegen::http::Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(exposed.map(tonic::codegen::http::HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(86_400))
 }
 
 /// The read mask of a request, or `default` (comma-separated paths) when none is given.
