@@ -65,6 +65,11 @@ impl ApiError {
             .with(Some("model"), "model_not_found")
     }
 
+    /// Something the route names that this caller cannot see.
+    pub fn not_found(message: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message).with(None, "not_found")
+    }
+
     /// A model of the wrong kind for the route (a chat model asked for embeddings).
     pub fn wrong_kind(model: &str, message: &str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", format!("`{model}`: {message}"))

@@ -145,6 +145,15 @@ impl Keys {
         }
     }
 
+    /// Whether request `request` was made with the key `key` (charged to it).
+    pub fn made(&self, key: &str, request: &str) -> Result<bool, ApiError> {
+        self.db()
+            .query_row("SELECT 1 FROM charges WHERE key = ?1 AND request = ?2", params![key, request], |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| ApiError::internal(format!("reading the key database: {e}")))
+    }
+
     /// Holds `fee` against `key`'s budget, or refuses with 429 if it does not fit.
     pub fn reserve(&self, key: &str, fee: u64) -> Result<Reservation, ApiError> {
         let internal = |e: rusqlite::Error| ApiError::internal(format!("the key database: {e}"));

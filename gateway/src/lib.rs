@@ -11,6 +11,8 @@
 //! - [`server`]: the routes, streamed (server-sent events) and not.
 //! - [`keys`]: API keys and their budgets, in SQLite. [`limits`]: requests
 //!   in flight, in all and per key.
+//! - [`web`]: the explorer and playground's files and the two routes it
+//!   needs besides the chain and the OpenAI routes.
 //! - [`error`]: errors in OpenAI's shape. [`metrics`]: Prometheus counters.
 
 pub mod error;
@@ -20,3 +22,4 @@ pub mod metrics;
 pub mod openai;
 pub mod run;
 pub mod server;
+pub mod web;

@@ -10,6 +10,7 @@ use atoma_gateway::keys::Keys;
 use atoma_gateway::limits::Limits;
 use atoma_gateway::run::{self, Defaults};
 use atoma_gateway::server::{Gateway, router};
+use atoma_gateway::web::{self, Page};
 use atoma_gateway::{metrics::Metrics, openai::AtomaOptions};
 use atoma_protocol::Mode;
 use atoma_sdk::Client;
@@ -112,6 +113,10 @@ struct ServeArgs {
     /// key's SUI. For a local network only.
     #[arg(long)]
     no_auth: bool,
+    /// The explorer and playground's built files (`web/dist`, built by
+    /// `scripts/setup-web`), served at `/`.
+    #[arg(long, value_name = "DIR")]
+    web: Option<PathBuf>,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -164,16 +169,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    if let Some(dir) = &args.web
+        && !dir.join("index.html").is_file()
+    {
+        anyhow::bail!("--web {}: no index.html there (scripts/setup-web builds web/dist)", dir.display());
+    }
     let limits = Limits::new(args.max_in_flight, args.max_in_flight_per_key);
     let gateway = Arc::new(Gateway { client, defaults, metrics: Metrics::default(), keys, limits });
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // One line: whoever reads where it listens may stop reading after it.
+    let page =
+        if args.web.is_some() { format!("; the explorer and playground at http://{addr}/") } else { String::new() };
     println!(
-        "atoma-gateway: listening on http://{addr}/v1 (network {} at {}, requests paid by {sender}, key from {})",
+        "atoma-gateway: listening on http://{addr}/v1 (network {} at {}, requests paid by {sender}, key from {}){page}",
         env.network, env.url, key.from
     );
-    axum::serve(listener, router(gateway))
+    let page = Page { chain_url: env.url.clone(), package: env.package, network: env.network, dir: args.web };
+    axum::serve(listener, router(gateway.clone()).merge(web::router(gateway, page)))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -54,7 +54,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 
 /// The API key of a request (`Authorization: Bearer …`), checked before
 /// anything else; the account it names rides along to the handler.
-async fn authorize(State(g): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn authorize(State(g): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
     let account = match &g.keys {
         None => None,
         Some(keys) => {

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod conformance;
+pub mod gateway;
 pub mod scaling;
 
 use atoma_protocol::params::LATENCY_FLOOR_MS;

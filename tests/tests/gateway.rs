@@ -7,28 +7,15 @@
 //! the chain, and that the key database charged exactly the requests made.
 //! A gateway killed in the middle of a stream loses no charge.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use atoma_e2e::gateway::Gateway;
 use atoma_e2e::{Cluster, ClusterSpec, HfModel, NodeSpec};
 use atoma_protocol::Status;
 use atoma_sdk::Chain;
 use serde_json::Value;
 use sui_sdk_types::Address;
-
-/// The gateway process, stopped when dropped.
-struct Gateway {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `atoma-gateway keys add NAME --budget MIST`: the key it prints.
 fn add_key(db: &Path, name: &str, budget: u64) -> String {
@@ -55,26 +42,7 @@ fn list_keys(db: &Path) -> Value {
 
 /// Starts `atoma-gateway serve` on the cluster's network with `args`.
 fn start_gateway(cluster: &Cluster, args: &[&str]) -> Gateway {
-    let mut child = Command::new(atoma_e2e::bin("atoma-gateway").unwrap())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .arg("--info")
-        .arg(cluster.dir.join("localnet/info.json"))
-        .env("ATOMA_KEY", cluster.requester.to_suiprivkey().unwrap())
-        .env("ATOMA_CONFIG", cluster.dir.join("no-atoma-config.toml"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("the gateway did not say where it listens: {line:?}"))
-        .to_string();
-    Gateway { child, url }
+    Gateway::start(cluster, args).unwrap()
 }
 
 fn run_client(program: &Path, script: &Path, gateway: &Gateway, key: &str, extra: &[&str]) -> Value {

@@ -9,7 +9,7 @@ use atoma_protocol::{Digest as ProtoDigest, ObjectId};
 use futures::future::select_ok;
 use sui_sdk_types::Address;
 
-use super::{FirstOutput, RequestHandle};
+use super::{Client, FirstOutput, RequestHandle};
 use crate::error::{Result, SdkError, report};
 use crate::http;
 
@@ -146,38 +146,7 @@ impl RequestHandle {
         signature: &str,
         wait: Duration,
     ) -> Result<(Address, Vec<u8>, [u8; 32], [u8; 32])> {
-        let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::output_path(&self.request));
-        let response = self
-            .client
-            .http
-            .get(&url)
-            .query(&[("wait_ms", wait.as_millis() as u64)])
-            .header(http::REQUESTER_SIGNATURE, signature)
-            .timeout(wait + Duration::from_secs(5))
-            .send()
-            .await
-            .map_err(|e| SdkError::http(url.clone()).because(e))?;
-        if !response.status().is_success() {
-            return Err(SdkError::http(format!("{url} answered {}", response.status())));
-        }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .ok_or_else(|| SdkError::Verification(format!("{url} sent no {name} header")))
-        };
-        let (digest_hex, salt_hex, node_signature) =
-            (header(http::OUTPUT_DIGEST)?, header(http::SALT)?, header(http::NODE_SIGNATURE)?);
-        let output = response.bytes().await.map_err(|e| SdkError::http(url.clone()).because(e))?.to_vec();
-        let digest = http::output_digest(&output);
-        if http::parse_hex32(&digest_hex) != Some(digest) {
-            return Err(SdkError::Verification(format!("{url} served bytes that do not match its digest header")));
-        }
-        let salt = http::parse_hex32(&salt_hex)
-            .ok_or_else(|| SdkError::Verification(format!("{url} sent a malformed salt")))?;
-        http::verify_served_output(&node_signature, &info.public_key, &self.request, &node, &digest, &salt)?;
+        let (output, digest, salt) = self.client.fetch_output(self.request, node, info, signature, wait).await?;
         Ok((node, output, digest, salt))
     }
 
@@ -206,5 +175,66 @@ impl RequestHandle {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+}
+
+impl Client {
+    /// Request `request`'s output as `node` serves it to this client's key
+    /// (the requester's): the bytes, checked against the node's signed
+    /// digest, not against any commitment. A reader that holds the digest
+    /// the chain finalized checks the bytes against it.
+    pub async fn served_output(&self, request: Address, node: Address, wait: Duration) -> Result<Vec<u8>> {
+        let info = self
+            .chain
+            .node(node)
+            .await?
+            .ok_or_else(|| SdkError::InvalidArgument(format!("node {node} is not registered")))?;
+        let signature = http::sign_output_request(self.chain.key(), &request)?;
+        let wait = wait.min(Duration::from_millis(http::MAX_WAIT_MS));
+        Ok(self.fetch_output(request, node, &info, &signature, wait).await?.0)
+    }
+
+    /// One ask of `node` for `request`'s output (long-polling up to `wait`):
+    /// the bytes, their digest and salt, the node's signature checked.
+    async fn fetch_output(
+        &self,
+        request: Address,
+        node: Address,
+        info: &atoma_protocol::state::Node,
+        signature: &str,
+        wait: Duration,
+    ) -> Result<(Vec<u8>, [u8; 32], [u8; 32])> {
+        let url = format!("{}{}", info.endpoint.trim_end_matches('/'), http::output_path(&request));
+        let response = self
+            .http
+            .get(&url)
+            .query(&[("wait_ms", wait.as_millis() as u64)])
+            .header(http::REQUESTER_SIGNATURE, signature)
+            .timeout(wait + Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| SdkError::http(url.clone()).because(e))?;
+        if !response.status().is_success() {
+            return Err(SdkError::http(format!("{url} answered {}", response.status())));
+        }
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| SdkError::Verification(format!("{url} sent no {name} header")))
+        };
+        let (digest_hex, salt_hex, node_signature) =
+            (header(http::OUTPUT_DIGEST)?, header(http::SALT)?, header(http::NODE_SIGNATURE)?);
+        let output = response.bytes().await.map_err(|e| SdkError::http(url.clone()).because(e))?.to_vec();
+        let digest = http::output_digest(&output);
+        if http::parse_hex32(&digest_hex) != Some(digest) {
+            return Err(SdkError::Verification(format!("{url} served bytes that do not match its digest header")));
+        }
+        let salt = http::parse_hex32(&salt_hex)
+            .ok_or_else(|| SdkError::Verification(format!("{url} sent a malformed salt")))?;
+        http::verify_served_output(&node_signature, &info.public_key, &request, &node, &digest, &salt)?;
+        Ok((output, digest, salt))
     }
 }

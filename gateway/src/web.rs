@@ -1,0 +1,90 @@
+//! The explorer and playground (`web/`, docs/web.md): its static files at
+//! `/` (`serve --web DIR`); `GET /atoma/v1/config`, where the page finds the
+//! chain; `GET /atoma/v1/outputs/{request}?node=…`, a request's output as a
+//! node serves it to the gateway's key, which the page checks against the
+//! digest the chain finalized. The page reads everything else from the
+//! chain itself (gRPC-web), and chats through the OpenAI routes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::header;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use sui_sdk_types::Address;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::error::ApiError;
+use crate::run::Account;
+use crate::server::{Gateway, authorize};
+
+/// What the page needs to find the chain: the gateway's network.
+pub struct Page {
+    /// The Sui node's gRPC URL, as the gateway reaches it.
+    pub chain_url: String,
+    pub package: Address,
+    pub network: Address,
+    /// The built page (`web/dist`), served at `/`; `None`: no page.
+    pub dir: Option<PathBuf>,
+}
+
+/// The page's routes, and its files at `/` when it has a directory.
+pub fn router(gateway: Arc<Gateway>, page: Page) -> Router {
+    let config = json!({
+        "chain_url": page.chain_url, "package": page.package.to_string(), "network": page.network.to_string(),
+        "requester": gateway.client.chain().sender().to_string(), "api_keys": gateway.keys.is_some(),
+    });
+    let outputs = Router::new()
+        .route("/atoma/v1/outputs/{request}", get(output))
+        .layer(middleware::from_fn_with_state(gateway.clone(), authorize))
+        .with_state(gateway);
+    let router = Router::new().route("/atoma/v1/config", get(move || async move { Json(config) })).merge(outputs);
+    match page.dir {
+        // Unknown paths are the page's own routes: its index answers them.
+        Some(dir) => router.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => router,
+    }
+}
+
+#[derive(Deserialize)]
+struct OutputQuery {
+    /// The node to ask: one the chain says computed the output.
+    node: String,
+}
+
+/// Request `request`'s output as `node` serves it, for a caller whose key
+/// made the request (anyone, with `--no-auth`).
+async fn output(
+    State(g): State<Arc<Gateway>>,
+    Extension(account): Extension<Option<Account>>,
+    Path(request): Path<String>,
+    Query(q): Query<OutputQuery>,
+) -> Response {
+    let result = async {
+        let parse = |s: &str, what: &str| {
+            s.parse::<Address>().map_err(|_| ApiError::invalid(what, &format!("`{s}` is not a Sui address")))
+        };
+        let (id, node) = (parse(&request, "request")?, parse(&q.node, "node")?);
+        if let Some(a) = &account {
+            let (keys, name, request) = (a.keys.clone(), a.name.clone(), request.clone());
+            if !keys.blocking(move |k| k.made(&name, &request)).await? {
+                return Err(ApiError::not_found(format!("this API key made no request {id}")));
+            }
+        }
+        g.client
+            .served_output(id, node, Duration::from_secs(5))
+            .await
+            .map_err(|e| ApiError::from_sdk(&e, "asking the node for the output"))
+    }
+    .await;
+    match result {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
