@@ -174,6 +174,21 @@ async fn the_official_openai_clients_get_verified_answers_streams_embeddings_and
     assert_eq!(push(inside, Some(&atoma_sdk::Key::generate())).await, 403);
     assert_eq!(push(outside, Some(&cluster.requester)).await, 404);
     check_node_stream(&chain, &cluster, seat, chat, py["chat"]["text"].as_str().unwrap()).await;
+    // The web page's output route: the key that made the request gets the
+    // bytes a finalizing node serves, which hash to the finalized digest;
+    // another key learns nothing of it.
+    let node = py["chat"]["receipt"]["nodes"][0].as_str().unwrap();
+    let root = gateway.url.trim_end_matches("/v1");
+    let output = |key: &str| {
+        let call = reqwest::Client::new().get(format!("{root}/atoma/v1/outputs/{chat}?node={node}")).bearer_auth(key);
+        async move { call.send().await.unwrap() }
+    };
+    let mine = output(&key).await;
+    assert_eq!(mine.status(), 200);
+    let bytes = mine.bytes().await.unwrap();
+    assert_eq!(atoma_sdk::http::hex(&atoma_sdk::http::output_digest(&bytes)), py["chat"]["receipt"]["output_digest"]);
+    assert_eq!(output(&poor).await.status(), 404);
+    assert_eq!(output("sk-atoma-unknown").await.status(), 401);
     // The chat model's entry names its class and digest as the chain does.
     let listed = &py["models"][HfModel::tiny_llama().id()];
     let model = chain.model(HfModel::tiny_llama().id()).await.unwrap();

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use atoma_e2e::gateway::Gateway;
 use atoma_e2e::{
     ClassSpec, Cluster, ClusterSpec, HfModel, NodeSpec, Timed, first_output_and_finality, request_events, short,
 };
@@ -31,6 +32,11 @@ struct Args {
     /// Working directory (logs, databases, ledger); cleared first.
     #[arg(long, default_value = ".work/demo")]
     dir: PathBuf,
+    /// Then keeps the network and the nodes running behind a gateway that
+    /// serves the explorer and playground (web/dist, built by
+    /// scripts/setup-web), and prints its URL; Ctrl-C stops everything.
+    #[arg(long)]
+    web: bool,
 }
 
 struct Row {
@@ -271,6 +277,25 @@ async fn demo(args: Args) -> anyhow::Result<()> {
         args.dir.display(),
         started.elapsed().as_secs_f64()
     );
+    if args.web {
+        serve_web(&cluster).await?;
+    }
+    Ok(())
+}
+
+/// The explorer and playground over the demo's network, until Ctrl-C.
+async fn serve_web(cluster: &Cluster) -> anyhow::Result<()> {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
+    if !dist.join("index.html").is_file() {
+        anyhow::bail!("{} is not built: run scripts/setup-web", dist.display());
+    }
+    let gateway = Gateway::start(cluster, &["--no-auth", "--web", &dist.to_string_lossy()])?;
+    println!();
+    println!(
+        "The explorer and playground: open {} (the network and the nodes keep running; Ctrl-C stops them)",
+        gateway.root()
+    );
+    std::future::pending::<()>().await;
     Ok(())
 }
 

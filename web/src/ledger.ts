@@ -1,0 +1,269 @@
+// The network as the chain tells it: every event of the package, read in
+// ledger order through Sui's gRPC-web API (the official SDK), decoded with
+// the package's Move layouts and timed by its checkpoint, folded into
+// classes, models, nodes and requests. New events are polled for.
+
+import { bcs } from '@mysten/sui/bcs';
+import { SuiGrpcClient } from '@mysten/sui/grpc';
+
+const ID = bcs.Address;
+const bytes = bcs.vector(bcs.u8());
+const unit = (name: string, variants: string[]) =>
+	bcs.enum(name, Object.fromEntries(variants.map((v) => [v, null])));
+
+const Mode = bcs.enum('Mode', {
+	Sampling: bcs.struct('Sampling', { n: bcs.u64() }),
+	CrossValidation: bcs.struct('CrossValidation', { p_bps: bcs.u64(), n: bcs.u64() }),
+	Sealed: bcs.struct('Sealed', { p_bps: bcs.u64(), n: bcs.u64() }),
+});
+const Role = unit('Role', ['Executor', 'Verifier', 'Candidate', 'Disputer']);
+
+/** The package's events (move/sources/events.move), by name. */
+const layouts = {
+	HardwareClassAdded: bcs.struct('HardwareClassAdded', {
+		class_id: bcs.u64(), object_id: ID, name: bcs.string(), profile: bcs.string(),
+		min_collateral: bcs.u64(), task_lock: bcs.u64(),
+	}),
+	ModelAdded: bcs.struct('ModelAdded', {
+		model_id: bcs.string(), weight_digest: bytes, class_id: bcs.u64(), max_run_ms: bcs.u64(),
+	}),
+	RevenueSwept: bcs.struct('RevenueSwept', { class_id: bcs.u64(), amount: bcs.u64() }),
+	TreasuryWithdrawn: bcs.struct('TreasuryWithdrawn', { amount: bcs.u64(), recipient: bcs.Address }),
+	NodeRegistered: bcs.struct('NodeRegistered', {
+		node_id: ID, owner: bcs.Address, class_id: bcs.u64(), collateral: bcs.u64(),
+		endpoint: bcs.string(), public_key: bytes,
+	}),
+	CollateralAdded: bcs.struct('CollateralAdded', { node_id: ID, amount: bcs.u64(), collateral: bcs.u64() }),
+	EndpointUpdated: bcs.struct('EndpointUpdated', { node_id: ID, endpoint: bcs.string() }),
+	NodeLeaving: bcs.struct('NodeLeaving', { node_id: ID, withdraw_after_ms: bcs.u64() }),
+	NodeWithdrawn: bcs.struct('NodeWithdrawn', { node_id: ID, amount: bcs.u64() }),
+	RequestSubmitted: bcs.struct('RequestSubmitted', {
+		request_id: ID, requester: bcs.Address, model_id: bcs.string(), input_digest: bytes,
+		input: bcs.enum('Input', { Inline: bytes, Uri: bcs.string() }),
+		mode: Mode, fee: bcs.u64(), seed: bytes, timeout_ms: bcs.u64(),
+	}),
+	NodesSelected: bcs.struct('NodesSelected', { request_id: ID, role: Role, nodes: bcs.vector(ID), deadline_ms: bcs.u64() }),
+	Committed: bcs.struct('Committed', { request_id: ID, node_id: ID, commitment: bytes }),
+	VerificationDrawn: bcs.struct('VerificationDrawn', { request_id: ID, checked: bcs.bool() }),
+	RevealPhaseStarted: bcs.struct('RevealPhaseStarted', {
+		request_id: ID, round: unit('Round', ['Main', 'Dispute']), deadline_ms: bcs.u64(),
+	}),
+	Revealed: bcs.struct('Revealed', { request_id: ID, node_id: ID, output_digest: bytes }),
+	SecretRevealed: bcs.struct('SecretRevealed', { request_id: ID, checked: bcs.bool(), verifiers: bcs.vector(ID) }),
+	DisputeRaised: bcs.struct('DisputeRaised', { request_id: ID, quorum_size: bcs.u64() }),
+	NodeSlashed: bcs.struct('NodeSlashed', {
+		request_id: ID, node_id: ID, reason: unit('SlashReason', ['Timeout', 'Withheld', 'WrongOutput']), amount: bcs.u64(),
+	}),
+	RequestFinalized: bcs.struct('RequestFinalized', {
+		request_id: ID, output_digest: bytes, nodes: bcs.vector(ID), verified: bcs.bool(), reward_per_node: bcs.u64(),
+	}),
+	RequestFailed: bcs.struct('RequestFailed', {
+		request_id: ID,
+		reason: unit('FailReason', ['Timeout', 'NoReveals', 'NoDisputeQuorum', 'NoMajority', 'InputUnavailable']),
+		refund: bcs.u64(),
+	}),
+	Abstained: bcs.struct('Abstained', { request_id: ID, node_id: ID }),
+	Declined: bcs.struct('Declined', { request_id: ID, node_id: ID }),
+	DeadlineExtended: bcs.struct('DeadlineExtended', { request_id: ID, deadline_ms: bcs.u64() }),
+};
+type Layouts = typeof layouts;
+export type EventName = keyof Layouts;
+export type Fields<N extends EventName> = ReturnType<Layouts[N]['parse']>;
+
+export const hex = (b: Iterable<number>) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** One step of a request's life as the chain records it. */
+export interface Step {
+	name: EventName;
+	fields: Record<string, any>;
+	digest: string;
+	timeMs: number;
+}
+
+export interface ClassInfo { id: string; object: string; name: string; profile: string; minCollateral: bigint; taskLock: bigint }
+export interface ModelInfo { id: string; classId: string; digest: string; maxRunMs: bigint }
+export interface NodeInfo {
+	id: string; owner: string; classId: string; endpoint: string;
+	collateral: bigint; leaving: boolean; withdrawn: boolean;
+	completed: number; slashes: number; slashed: bigint;
+}
+export interface RequestInfo {
+	id: string; model: string; mode: string; fee: bigint; requester: string;
+	steps: Step[];
+	/** Nodes holding a seat now (selected, not yet abstained, declined or done). */
+	seats: Set<string>;
+	outcome: 'open' | 'verified' | 'unverified' | 'failed';
+	outputDigest?: string; nodes?: string[];
+}
+
+/** A mode in words, e.g. `Sampling n=2`, `CrossValidation p=10% n=1`. */
+export function modeName(m: any): string {
+	const v = m[m.$kind];
+	return v.p_bps === undefined ? `${m.$kind} n=${v.n}` : `${m.$kind} p=${Number(v.p_bps) / 100}% n=${v.n}`;
+}
+
+export class Ledger {
+	readonly client: SuiGrpcClient;
+	classes = new Map<string, ClassInfo>();
+	models = new Map<string, ModelInfo>();
+	nodes = new Map<string, NodeInfo>();
+	requests = new Map<string, RequestInfo>();
+	/** Requests newest first (by submission). */
+	order: string[] = [];
+	revenueSwept = 0n;
+	treasuryWithdrawn = 0n;
+	feesPaid = 0n;
+	transactions = 0;
+	error: string | null = null;
+	private cursor: string | null = null;
+	private seen = new Set<string>();
+	private checkpointTimes = new Map<string | null, number>();
+	private listeners = new Set<() => void>();
+	private timer: ReturnType<typeof setTimeout> | undefined;
+
+	constructor(readonly url: string, readonly pkg: string) {
+		this.client = new SuiGrpcClient({ network: 'localnet', baseUrl: url });
+	}
+
+	/** Calls `f` after every change; returns the unsubscription. */
+	subscribe(f: () => void): () => void {
+		this.listeners.add(f);
+		return () => this.listeners.delete(f);
+	}
+
+	/** Reads every event so far, then polls for new ones every `everyMs`. */
+	start(everyMs = 1000) {
+		const tick = async () => {
+			try {
+				if (await this.poll()) this.listeners.forEach((f) => f());
+				this.error = null;
+			} catch (e) {
+				const message = `cannot read the chain at ${this.url}: ${(e as Error).message}`;
+				if (message !== this.error) {
+					this.error = message;
+					this.listeners.forEach((f) => f());
+				}
+			}
+			this.timer = setTimeout(tick, everyMs);
+		};
+		void tick();
+	}
+
+	stop() {
+		clearTimeout(this.timer);
+	}
+
+	/** Reads the package's events after the cursor; whether there were any. */
+	async poll(): Promise<boolean> {
+		let changed = false;
+		for (;;) {
+			const page = await this.client.core.listEvents({
+				filter: { eventType: `${this.pkg}::events` }, after: this.cursor, limit: 50,
+			});
+			const times = await this.times(page.events.map((e) => e.checkpoint));
+			for (const e of page.events) {
+				const name = e.eventType.split('::')[2] as EventName;
+				if (!(name in layouts)) continue;
+				const fields = layouts[name].parse(e.bcs) as Record<string, any>;
+				if (!this.seen.has(e.transactionDigest)) {
+					this.seen.add(e.transactionDigest);
+					this.transactions++;
+				}
+				this.apply({ name, fields, digest: e.transactionDigest, timeMs: times.get(e.checkpoint) ?? Date.now() });
+				changed = true;
+			}
+			if (page.endCursor) this.cursor = page.endCursor;
+			if (!page.hasNextPage) return changed;
+		}
+	}
+
+	/** The timestamps of these checkpoints (an event's time is its checkpoint's). */
+	private async times(checkpoints: (string | null)[]): Promise<Map<string | null, number>> {
+		const missing = [...new Set(checkpoints)].filter((c): c is string => c !== null && !this.checkpointTimes.has(c));
+		await Promise.all(missing.map(async (c) => {
+			const { response } = await this.client.ledgerService.getCheckpoint({
+				checkpointId: { oneofKind: 'sequenceNumber', sequenceNumber: BigInt(c) },
+				readMask: { paths: ['summary.timestamp'] },
+			});
+			const t = response.checkpoint?.summary?.timestamp;
+			this.checkpointTimes.set(c, t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : Date.now());
+		}));
+		return this.checkpointTimes;
+	}
+
+	private apply(s: Step) {
+		const f = s.fields;
+		const node = (id: string) => this.nodes.get(id);
+		switch (s.name) {
+			case 'HardwareClassAdded':
+				this.classes.set(String(f.class_id), {
+					id: String(f.class_id), object: f.object_id, name: f.name, profile: f.profile,
+					minCollateral: BigInt(f.min_collateral), taskLock: BigInt(f.task_lock),
+				});
+				return;
+			case 'ModelAdded':
+				this.models.set(f.model_id, {
+					id: f.model_id, classId: String(f.class_id), digest: hex(f.weight_digest), maxRunMs: BigInt(f.max_run_ms),
+				});
+				return;
+			case 'RevenueSwept': this.revenueSwept += BigInt(f.amount); return;
+			case 'TreasuryWithdrawn': this.treasuryWithdrawn += BigInt(f.amount); return;
+			case 'NodeRegistered':
+				this.nodes.set(f.node_id, {
+					id: f.node_id, owner: f.owner, classId: String(f.class_id), endpoint: f.endpoint,
+					collateral: BigInt(f.collateral), leaving: false, withdrawn: false, completed: 0, slashes: 0, slashed: 0n,
+				});
+				return;
+			case 'CollateralAdded': { const n = node(f.node_id); if (n) n.collateral = BigInt(f.collateral); return; }
+			case 'EndpointUpdated': { const n = node(f.node_id); if (n) n.endpoint = f.endpoint; return; }
+			case 'NodeLeaving': { const n = node(f.node_id); if (n) n.leaving = true; return; }
+			case 'NodeWithdrawn': { const n = node(f.node_id); if (n) { n.withdrawn = true; n.collateral = 0n; } return; }
+			case 'RequestSubmitted':
+				this.requests.set(f.request_id, {
+					id: f.request_id, model: f.model_id, mode: modeName(f.mode), fee: BigInt(f.fee), requester: f.requester,
+					steps: [], seats: new Set(), outcome: 'open',
+				});
+				this.order.unshift(f.request_id);
+				this.feesPaid += BigInt(f.fee);
+				break;
+			case 'NodeSlashed': {
+				const n = node(f.node_id);
+				if (n) { n.slashes++; n.slashed += BigInt(f.amount); n.collateral -= BigInt(f.amount); }
+				break;
+			}
+		}
+		const r = this.requests.get(f.request_id);
+		if (!r) return;
+		r.steps.push(s);
+		switch (s.name) {
+			case 'NodesSelected': for (const n of f.nodes) r.seats.add(n); break;
+			case 'Abstained': case 'Declined': case 'NodeSlashed': r.seats.delete(f.node_id); break;
+			case 'RequestFinalized':
+				r.outcome = f.verified ? 'verified' : 'unverified';
+				r.outputDigest = hex(f.output_digest);
+				r.nodes = f.nodes;
+				for (const id of f.nodes) { const n = node(id); if (n) n.completed++; }
+				r.seats.clear();
+				break;
+			case 'RequestFailed': r.outcome = 'failed'; r.seats.clear(); break;
+		}
+	}
+
+	/** Collateral locked by a node's open seats (one task lock each). */
+	locked(n: NodeInfo): bigint {
+		const lock = this.classes.get(n.classId)?.taskLock ?? 0n;
+		let open = 0n;
+		for (const r of this.requests.values()) if (r.seats.has(n.id)) open++;
+		return open * lock;
+	}
+
+	/** The node's standing, by the rule of protocol/src/state.rs (`Standing::of`). */
+	standing(n: NodeInfo): string {
+		const c = this.classes.get(n.classId);
+		if (n.withdrawn) return 'withdrawn';
+		if (n.leaving) return 'leaving';
+		if (c && n.collateral < c.minCollateral) return 'below minimum';
+		if (c && n.collateral - this.locked(n) < c.taskLock) return 'fully locked';
+		return 'eligible';
+	}
+}

@@ -1,0 +1,175 @@
+// The playground: a chat (tokens streamed through the gateway's OpenAI
+// routes) or embeddings, each answer with a badge that says what the chain
+// says of it: first output, then verified, unverified, or replaced by the
+// verified output when its node was caught.
+
+import { esc, short } from './format';
+import type { Gateway } from './views';
+
+interface Model { id: string; atoma?: { class?: string } }
+interface Turn { role: 'user' | 'assistant'; content: string; badge?: string; request?: string; note?: string }
+
+const BADGES: Record<string, string> = {
+	submitted: 'submitted', first_output: 'first output', verified: 'verified', unverified: 'unverified',
+	replaced: 'replaced: the cheater’s output', failed: 'failed',
+};
+
+export class Playground {
+	private turns: Turn[] = [];
+	private models: Model[] = [];
+	private busy = false;
+
+	constructor(private el: Element, private gw: Gateway) {}
+
+	async mount() {
+		this.el.innerHTML = `<h2>Playground</h2>
+		<form id="ask" aria-label="Ask a model">
+			<div class="row">
+				<div class="field"><label for="model">Model</label><select id="model" name="model"></select></div>
+				<div class="field"><label for="task">Task</label><select id="task" name="task"><option value="chat">chat</option><option value="embeddings">embeddings</option></select></div>
+				<div class="field"><label for="mode">Mode</label><select id="mode" name="mode">
+					<option value="sampling">Sampling</option><option value="cross-validation">CrossValidation</option><option value="sealed">Sealed</option>
+				</select></div>
+				<div class="field"><label for="n">Nodes that verify (n)</label><input id="n" name="n" type="number" min="1" value="2"></div>
+				<div class="field"><label for="p">Check probability (p)</label><input id="p" name="p" type="number" min="0" max="1" step="0.05" value="1"></div>
+				<div class="field"><label for="max-tokens">Tokens at most</label><input id="max-tokens" name="max_tokens" type="number" min="1" max="256" value="48"></div>
+			</div>
+			<div class="field prompt"><label for="prompt">Message</label><textarea id="prompt" name="prompt" rows="3" required>What is the capital of France? Answer in one sentence.</textarea></div>
+			<div class="row"><button id="send" type="submit">Send</button><button id="clear" type="button">New chat</button></div>
+		</form>
+		<ol id="turns" class="turns" aria-label="Conversation" aria-live="polite"></ol>`;
+		this.el.querySelector('#ask')!.addEventListener('submit', (e) => { e.preventDefault(); void this.send(); });
+		this.el.querySelector('#clear')!.addEventListener('click', () => { this.turns = []; this.draw(); });
+		const res = await fetch('/v1/models', { headers: this.headers() }).catch(() => null);
+		const select = this.el.querySelector('#model') as HTMLSelectElement;
+		if (!res?.ok) {
+			select.innerHTML = '<option value="">no gateway answered /v1/models</option>';
+			return;
+		}
+		this.models = (await res.json()).data as Model[];
+		select.innerHTML = this.models.map((m) => `<option value="${esc(m.id)}">${esc(m.id)} (${esc(m.atoma?.class ?? '?')})</option>`).join('');
+		const chat = this.models.find((m) => /chat|instruct|llama|smol/i.test(m.id));
+		if (chat) select.value = chat.id;
+		this.draw();
+	}
+
+	private headers(): Record<string, string> {
+		const key = this.gw.apiKey();
+		return { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) };
+	}
+
+	private value(id: string) {
+		return (this.el.querySelector(`#${id}`) as HTMLInputElement).value;
+	}
+
+	private options() {
+		const mode = this.value('mode');
+		const atoma: Record<string, unknown> = { mode, n: Number(this.value('n')) };
+		if (mode !== 'sampling') atoma.p = Number(this.value('p'));
+		return atoma;
+	}
+
+	private draw() {
+		const list = this.el.querySelector('#turns')!;
+		list.innerHTML = this.turns.map((t, i) => `<li class="turn ${t.role}">
+			<span class="who">${t.role === 'user' ? 'You' : 'Model'}</span>
+			<div class="content" data-testid="${t.role}-${i}">${esc(t.content)}</div>
+			${t.badge ? `<span class="badge ${esc(t.badge)}" role="status" data-testid="badge">${esc(BADGES[t.badge] ?? t.badge)}</span>` : ''}
+			${t.request ? `<a href="#/request/${esc(t.request)}" data-testid="request-link">request ${short(t.request)}</a>` : ''}
+			${t.note ? `<p class="note">${esc(t.note)}</p>` : ''}
+		</li>`).join('');
+		(this.el.querySelector('#send') as HTMLButtonElement).disabled = this.busy;
+	}
+
+	private async send() {
+		if (this.busy) return;
+		const prompt = this.value('prompt').trim();
+		if (!prompt) return;
+		this.busy = true;
+		const task = this.value('task');
+		this.turns.push({ role: 'user', content: prompt });
+		const answer: Turn = { role: 'assistant', content: '', badge: 'submitted' };
+		this.turns.push(answer);
+		this.draw();
+		try {
+			if (task === 'embeddings') await this.embed(prompt, answer);
+			else await this.chat(answer);
+		} catch (e) {
+			answer.badge = 'failed';
+			answer.note = (e as Error).message;
+		}
+		this.busy = false;
+		this.draw();
+	}
+
+	private async embed(text: string, answer: Turn) {
+		const res = await fetch('/v1/embeddings', {
+			method: 'POST', headers: this.headers(),
+			body: JSON.stringify({ model: this.value('model'), input: [text], atoma: this.options() }),
+		});
+		const body = await res.json();
+		if (!res.ok) throw new Error(body.error?.message ?? res.statusText);
+		const v: number[] = body.data[0].embedding;
+		answer.content = `[${v.slice(0, 8).map((x) => x.toFixed(4)).join(', ')}, …] (${v.length} dimensions)`;
+		this.receipt(answer, body.atoma);
+	}
+
+	private async chat(answer: Turn) {
+		const messages = this.turns.slice(0, -1).map((t) => ({ role: t.role, content: t.content }));
+		const res = await fetch('/v1/chat/completions', {
+			method: 'POST', headers: this.headers(),
+			body: JSON.stringify({
+				model: this.value('model'), messages, stream: true, max_tokens: Number(this.value('max-tokens')),
+				atoma: this.options(),
+			}),
+		});
+		if (!res.ok || !res.body) {
+			const body = await res.json().catch(() => ({}));
+			throw new Error(body.error?.message ?? `${res.status} ${res.statusText}`);
+		}
+		// Server-sent events: `data: {...}` lines, blank-line separated, then `data: [DONE]`.
+		const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+		let buffer = '';
+		for (;;) {
+			const { value, done } = await reader.read();
+			if (done) break;
+			buffer += value;
+			let cut;
+			while ((cut = buffer.indexOf('\n\n')) >= 0) {
+				const event = buffer.slice(0, cut);
+				buffer = buffer.slice(cut + 2);
+				for (const line of event.split('\n')) {
+					if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+					this.chunk(answer, JSON.parse(line.slice(6)));
+				}
+			}
+		}
+	}
+
+	private chunk(answer: Turn, c: any) {
+		if (c.error) {
+			// The text shown was not the output finalized: the verified one replaces it.
+			if (c.error.code === 'output_replaced') {
+				answer.content = c.atoma?.output ?? answer.content;
+				answer.badge = 'replaced';
+				answer.request = c.atoma?.request;
+				answer.note = 'The node that streamed this answer was caught: its output differed from the verified one, shown instead.';
+			} else {
+				answer.badge = 'failed';
+				answer.note = c.error.message;
+				answer.request = c.atoma?.request ?? answer.request ?? c.error.message?.match(/0x[0-9a-f]{64}/)?.[0];
+			}
+		} else {
+			const delta = c.choices?.[0]?.delta?.content;
+			if (delta) answer.content += delta;
+			if (c.atoma) this.receipt(answer, c.atoma);
+		}
+		this.draw();
+	}
+
+	private receipt(answer: Turn, r: any) {
+		answer.request = r.request;
+		answer.badge = r.replaced ? 'replaced' : r.status;
+		if (r.status === 'failed') answer.note = r.failure;
+	}
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// The explorer and playground in a real browser (Debian's Chromium driven
+// by playwright-core), against a gateway serving web/dist over a cluster
+// with a cheating node; run by tests/tests/web.rs. It opens the network
+// page, chats in the playground until an answer streams in and turns
+// verified and a cheater has been slashed, opens that answer's request page
+// and waits for the browser's own digest check, and finds the slash on the
+// network page. Every control must have a name in the accessibility tree.
+// Screenshots go to --shots. Prints one JSON object; exits 1 on failure.
+//
+//   node browser.mjs --url http://127.0.0.1:8080/ --cheater 0x… --shots DIR
+
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { chromium } from 'playwright-core';
+
+const { values: args } = parseArgs({
+	options: {
+		url: { type: 'string' }, cheater: { type: 'string' }, shots: { type: 'string' },
+		chromium: { type: 'string', default: '/usr/bin/chromium' }, prompts: { type: 'string', default: '20' },
+	},
+});
+mkdirSync(args.shots, { recursive: true });
+const WAIT = Number(process.env.ATOMA_WEB_WAIT_MS ?? 120_000);
+const report = { prompts: 0, answers: [], console_errors: [] };
+
+let page;
+const browser = await chromium.launch({ executablePath: args.chromium, args: ['--no-sandbox'] });
+try {
+	page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+	page.on('console', (m) => m.type() === 'error' && report.console_errors.push(m.text()));
+	page.on('pageerror', (e) => report.console_errors.push(String(e)));
+
+	// 1. The network page, read from the chain through gRPC-web.
+	await page.goto(args.url);
+	report.load_ms = await page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd);
+	await page.getByRole('table', { name: 'Nodes' }).first().waitFor({ timeout: WAIT });
+	report.unnamed_controls = await unnamedControls(page);
+	await page.screenshot({ path: `${args.shots}/network.png`, fullPage: true });
+
+	// 2. The playground: Sampling with two nodes (a disagreement is settled
+	// by a dispute quorum of the five others), so that the cheater is often
+	// drawn; after each answer, the network page says whether
+	// the cheater has been slashed yet.
+	let verified = null;
+	let slashed = false;
+	for (let i = 0; i < Number(args.prompts) && !(verified && slashed); i++) {
+		await page.getByRole('link', { name: 'Playground' }).click();
+		await page.getByLabel('Mode', { exact: true }).selectOption('sampling');
+		await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
+		await page.getByLabel('Tokens at most', { exact: true }).fill('24');
+		if (i === 0) report.unnamed_controls.push(...await unnamedControls(page));
+		await page.getByLabel('Message', { exact: true }).fill(`Say hello to Sui, number ${i}.`);
+		await page.getByRole('button', { name: 'Send' }).click();
+		report.prompts++;
+		const answer = page.getByTestId('assistant-1');
+		const badge = page.locator('.turn.assistant [data-testid=badge]');
+		// Streamed: text shows before the final badge.
+		await answer.filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+		const streamedBadge = await badge.textContent();
+		await page.locator('.badge.verified, .badge.unverified, .badge.replaced, .badge.failed').waitFor({ timeout: WAIT });
+		const final = (await badge.getAttribute('class')).replace('badge', '').trim();
+		const request = (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', '');
+		report.answers.push({ request, badge_while_streaming: streamedBadge, final, text: await answer.textContent() });
+		if (final === 'verified' && !verified) {
+			verified = request;
+			await page.screenshot({ path: `${args.shots}/playground.png`, fullPage: true });
+		}
+		await page.getByRole('link', { name: 'Network' }).click();
+		await page.getByRole('table', { name: 'Nodes' }).first().waitFor({ timeout: WAIT });
+		await page.waitForTimeout(1500);
+		slashed = (await cheaterRow(page).count()) > 0;
+	}
+	if (!verified) throw new Error(`no answer turned verified in ${report.prompts} prompts`);
+
+	// 3. The verified answer's request page: its output fetched and hashed in the browser.
+	await page.goto(`${args.url}#/request/${verified}`);
+	const check = page.getByTestId('digest-check');
+	await check.waitFor({ timeout: WAIT });
+	report.digest_check = await check.textContent();
+	report.digest_ok = (await check.getAttribute('class')) === 'ok';
+	await page.screenshot({ path: `${args.shots}/request.png`, fullPage: true });
+
+	// 4. The cheater slashed, on the network page.
+	await page.goto(args.url);
+	const row = cheaterRow(page);
+	await row.waitFor({ timeout: WAIT });
+	report.cheater_row = (await row.innerText()).replace(/\s+/g, ' ');
+	await page.screenshot({ path: `${args.shots}/network-slashed.png`, fullPage: true });
+	console.log(JSON.stringify(report, null, 2));
+} catch (e) {
+	report.error = String(e.stack ?? e);
+	if (page) {
+		report.page_text = await page.locator('body').innerText().catch(() => null);
+		await page.screenshot({ path: `${args.shots}/failure.png`, fullPage: true }).catch(() => {});
+	}
+	console.log(JSON.stringify(report, null, 2));
+	process.exitCode = 1;
+} finally {
+	await browser.close();
+}
+
+/** The cheater's row in a nodes table, once it shows a slash. */
+function cheaterRow(page) {
+	return page.getByRole('row').filter({ hasText: args.cheater.slice(0, 8) }).filter({ hasText: 'slashed' });
+}
+
+/** Form controls and links whose accessible name is empty, from Chromium's accessibility tree. */
+async function unnamedControls(page) {
+	const cdp = await page.context().newCDPSession(page);
+	const { nodes } = await cdp.send('Accessibility.getFullAXTree');
+	const roles = new Set(['textbox', 'combobox', 'button', 'spinbutton', 'checkbox', 'link', 'searchbox', 'slider']);
+	return nodes
+		.filter((n) => !n.ignored && roles.has(n.role?.value) && !(n.name?.value ?? '').trim())
+		.map((n) => `${n.role.value} without a name`);
+}
