@@ -117,6 +117,11 @@ struct ServeArgs {
     /// `scripts/setup-web`), served at `/`.
     #[arg(long, value_name = "DIR")]
     web: Option<PathBuf>,
+    /// A local network's faucet (Sui's faucet API, as `atoma-localnet start
+    /// --faucet-listen` serves it), told to the web page, whose development
+    /// key it funds.
+    #[arg(long, value_name = "URL")]
+    faucet: Option<String>,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -186,7 +191,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "atoma-gateway: listening on http://{addr}/v1 (network {} at {}, requests paid by {sender}, key from {}){page}",
         env.network, env.url, key.from
     );
-    let page = Page { chain_url: env.url.clone(), package: env.package, network: env.network, dir: args.web };
+    let page = Page {
+        chain_url: env.url.clone(),
+        package: env.package,
+        network: env.network,
+        faucet: args.faucet,
+        dir: args.web,
+    };
     axum::serve(listener, router(gateway.clone()).merge(web::router(gateway, page)))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -30,6 +30,8 @@ pub struct Page {
     pub chain_url: String,
     pub package: Address,
     pub network: Address,
+    /// A local network's faucet, which funds the page's development key.
+    pub faucet: Option<String>,
     /// The built page (`web/dist`), served at `/`; `None`: no page.
     pub dir: Option<PathBuf>,
 }
@@ -39,6 +41,7 @@ pub fn router(gateway: Arc<Gateway>, page: Page) -> Router {
     let config = json!({
         "chain_url": page.chain_url, "package": page.package.to_string(), "network": page.network.to_string(),
         "requester": gateway.client.chain().sender().to_string(), "api_keys": gateway.keys.is_some(),
+        "faucet_url": page.faucet,
     });
     let outputs = Router::new()
         .route("/atoma/v1/outputs/{request}", get(output))

@@ -169,6 +169,8 @@ pub async fn serve(faucet: Arc<Faucet>, listener: TcpListener, shutdown: Cancell
     let app = axum::Router::new()
         .route("/v2/gas", axum::routing::post(gas))
         .route("/health", axum::routing::get(|| async { "ok" }))
+        // A page's development key is funded from the browser (docs/web.md).
+        .layer(crate::rpc::cors())
         .with_state(faucet);
     axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     Ok(())

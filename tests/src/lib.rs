@@ -283,6 +283,8 @@ pub struct Cluster {
     pub network: Address,
     /// The AdminCap's id (owned by the requester, who is the admin).
     pub admin_cap: Address,
+    /// The faucet's URL (Sui's faucet API), for keys the tests make.
+    pub faucet_url: String,
     /// The classes.
     pub classes: Vec<ClassSpec>,
     /// The nodes, in spec order.
@@ -369,6 +371,7 @@ impl Cluster {
             package: Address::ZERO,
             network: Address::ZERO,
             admin_cap: Address::ZERO,
+            faucet_url: String::new(),
             classes: spec.classes.clone(),
             nodes: Vec::new(),
             requester,
@@ -382,6 +385,7 @@ impl Cluster {
         cluster.package = field("package").parse()?;
         cluster.network = field("network").parse()?;
         cluster.admin_cap = field("admin_cap").parse()?;
+        cluster.faucet_url = field("faucet_url");
         progress(&format!("local network at {}", cluster.url));
         cluster.start_nodes(spec, &node_keys, progress)?;
         Ok(cluster)
@@ -704,6 +708,7 @@ fn spawn_localnet(spec: &ClusterSpec, dir: &Path, genesis: &GenesisConfig) -> an
         .arg("--genesis")
         .arg(dir.join("genesis.toml"))
         .args(["--listen", "127.0.0.1:0", "--checkpoint-interval-ms", &spec.checkpoint_interval_ms.to_string()])
+        .args(["--faucet-listen", "127.0.0.1:0"])
         .arg("--info-file")
         .arg(&info_path)
         .arg("--data-dir")

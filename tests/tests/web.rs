@@ -45,7 +45,8 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     let cluster = Cluster::start(&spec, None, &|_| {}).await.unwrap();
     let cheater = cluster.nodes[6].id.to_string();
     let dist = web.join("dist");
-    let gateway = Gateway::start(&cluster, &["--no-auth", "--web", dist.to_str().unwrap()]).unwrap();
+    let web_args = ["--no-auth", "--web", dist.to_str().unwrap(), "--faucet", &cluster.faucet_url];
+    let gateway = Gateway::start(&cluster, &web_args).unwrap();
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
     let out = Command::new("node")
         .arg(web.join("tests/browser.mjs"))
@@ -72,5 +73,13 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     }
     assert!(answers.iter().any(|a| a["final"] == "verified"));
     assert!(report["cheater_row"].as_str().unwrap().contains("slashed"));
+    // The browser's own key: a request it signed, verified, its output hashed there.
+    let direct = &report["direct"];
+    assert_eq!(direct["badge"], "verified", "{direct}");
+    assert!(direct["note"].as_str().unwrap().contains("hashes, in this browser"), "{direct}");
+    let signer: sui_sdk_types::Address = report["dev_address"].as_str().unwrap().parse().unwrap();
+    let chain = cluster.chain().await.unwrap();
+    let request: sui_sdk_types::Address = direct["request"].as_str().unwrap().parse().unwrap();
+    assert_eq!(chain.request(request).await.unwrap().requester, signer.into(), "the browser's key made the request");
     eprintln!("the page loaded in {} ms; screenshots in {}", report["load_ms"], shots.display());
 }

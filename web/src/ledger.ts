@@ -18,8 +18,21 @@ const Mode = bcs.enum('Mode', {
 });
 const Role = unit('Role', ['Executor', 'Verifier', 'Candidate', 'Disputer']);
 
+const Params = bcs.struct('Params', Object.fromEntries([
+	'min_fee_per_execution', 'min_timeout_ms', 'max_timeout_ms', 'reveal_window_ms', 'timeout_slash_bps',
+	'protocol_share_bps', 'max_retries', 'unbonding_delay_ms', 'max_n', 'sealed_pool_factor', 'max_inline_input', 'grace_ms',
+].map((f) => [f, bcs.u64()])));
+
+/** The network's parameters (move/sources/params.move), in MIST, ms and bps. */
+export type NetworkParams = Record<
+	'min_fee_per_execution' | 'min_timeout_ms' | 'max_timeout_ms' | 'reveal_window_ms' | 'timeout_slash_bps' |
+	'protocol_share_bps' | 'max_retries' | 'unbonding_delay_ms' | 'max_n' | 'sealed_pool_factor' | 'max_inline_input' | 'grace_ms',
+	bigint>;
+
 /** The package's events (move/sources/events.move), by name. */
 const layouts = {
+	NetworkCreated: bcs.struct('NetworkCreated', { network_id: ID, admin_cap_id: ID, params: Params }),
+	ParamsUpdated: bcs.struct('ParamsUpdated', { params: Params }),
 	HardwareClassAdded: bcs.struct('HardwareClassAdded', {
 		class_id: bcs.u64(), object_id: ID, name: bcs.string(), profile: bcs.string(),
 		min_collateral: bcs.u64(), task_lock: bcs.u64(),
@@ -114,6 +127,9 @@ export class Ledger {
 	treasuryWithdrawn = 0n;
 	feesPaid = 0n;
 	transactions = 0;
+	/** The shared Network object and its parameters, once read. */
+	network: string | null = null;
+	params: NetworkParams | null = null;
 	error: string | null = null;
 	private cursor: string | null = null;
 	private seen = new Set<string>();
@@ -194,7 +210,11 @@ export class Ledger {
 	private apply(s: Step) {
 		const f = s.fields;
 		const node = (id: string) => this.nodes.get(id);
+		const params = (p: Record<string, string>) =>
+			Object.fromEntries(Object.entries(p).map(([k, v]) => [k, BigInt(v)])) as NetworkParams;
 		switch (s.name) {
+			case 'NetworkCreated': this.network = f.network_id; this.params = params(f.params); return;
+			case 'ParamsUpdated': this.params = params(f.params); return;
 			case 'HardwareClassAdded':
 				this.classes.set(String(f.class_id), {
 					id: String(f.class_id), object: f.object_id, name: f.name, profile: f.profile,

@@ -6,7 +6,7 @@ import { Ledger } from './ledger';
 import { Playground } from './playground';
 import { network, request, requests } from './views';
 
-interface Config { chain_url: string; package: string; network?: string; api_keys?: boolean }
+interface Config { chain_url: string; package: string; network?: string; api_keys?: boolean; faucet_url?: string | null }
 
 const main = document.querySelector('#main')!;
 const field = (id: string) => document.querySelector(`#${id}`) as HTMLInputElement;
@@ -14,6 +14,7 @@ const gateway = { apiKey: () => localStorage.getItem('atoma.apiKey') ?? '' };
 let ledger: Ledger | null = null;
 let playground: Playground | null = null;
 let unsubscribe = () => {};
+let faucet: string | null = null;
 
 /** The gateway's network, overridden by what the settings saved. */
 async function config(): Promise<Config | null> {
@@ -25,9 +26,11 @@ async function config(): Promise<Config | null> {
 
 function connect(c: Config) {
 	ledger?.stop();
+	faucet = c.faucet_url ?? null;
 	ledger = new Ledger(c.chain_url, c.package);
 	field('chain-url').value = c.chain_url;
 	field('package').value = c.package;
+	field('faucet-url').value = c.faucet_url ?? '';
 	field('api-key').value = gateway.apiKey();
 	ledger.start();
 	route();
@@ -42,7 +45,7 @@ function route() {
 		else a.removeAttribute('aria-current');
 	});
 	if (hash === '/playground') {
-		playground ??= new Playground(main, gateway);
+		playground ??= new Playground(main, gateway, () => ledger, () => faucet);
 		void playground.mount();
 		return;
 	}
@@ -62,7 +65,10 @@ function route() {
 
 document.querySelector('#settings')!.addEventListener('submit', (e) => {
 	e.preventDefault();
-	const c = { chain_url: field('chain-url').value.trim(), package: field('package').value.trim() };
+	const c = {
+		chain_url: field('chain-url').value.trim(), package: field('package').value.trim(),
+		faucet_url: field('faucet-url').value.trim() || null,
+	};
 	localStorage.setItem('atoma.config', JSON.stringify(c));
 	localStorage.setItem('atoma.apiKey', field('api-key').value.trim());
 	connect(c);

@@ -3,7 +3,11 @@
 // says of it: first output, then verified, unverified, or replaced by the
 // verified output when its node was caught.
 
-import { esc, short } from './format';
+import '@mysten/dapp-kit-core/web';
+
+import { type Signer, balance, devKey, fund, output, submit, wallets, walletSigner } from './direct';
+import { esc, mist, short } from './format';
+import type { Ledger, RequestInfo } from './ledger';
 import type { Gateway } from './views';
 
 interface Model { id: string; atoma?: { class?: string } }
@@ -19,12 +23,22 @@ export class Playground {
 	private models: Model[] = [];
 	private busy = false;
 
-	constructor(private el: Element, private gw: Gateway) {}
+	constructor(
+		private el: Element,
+		private gw: Gateway,
+		private ledger: () => Ledger | null,
+		private faucet: () => string | null,
+	) {}
 
 	async mount() {
 		this.el.innerHTML = `<h2>Playground</h2>
 		<form id="ask" aria-label="Ask a model">
 			<div class="row">
+				<div class="field"><label for="requester">Requester (who signs and pays)</label><select id="requester" name="requester">
+					<option value="gateway">the gateway (OpenAI API, streamed)</option>
+					<option value="dev">this browser's development key</option>
+					<option value="wallet">a wallet</option>
+				</select></div>
 				<div class="field"><label for="model">Model</label><select id="model" name="model"></select></div>
 				<div class="field"><label for="task">Task</label><select id="task" name="task"><option value="chat">chat</option><option value="embeddings">embeddings</option></select></div>
 				<div class="field"><label for="mode">Mode</label><select id="mode" name="mode">
@@ -34,12 +48,14 @@ export class Playground {
 				<div class="field"><label for="p">Check probability (p)</label><input id="p" name="p" type="number" min="0" max="1" step="0.05" value="1"></div>
 				<div class="field"><label for="max-tokens">Tokens at most</label><input id="max-tokens" name="max_tokens" type="number" min="1" max="256" value="48"></div>
 			</div>
+			<div id="key-panel" class="key-panel" aria-live="polite"></div>
 			<div class="field prompt"><label for="prompt">Message</label><textarea id="prompt" name="prompt" rows="3" required>What is the capital of France? Answer in one sentence.</textarea></div>
 			<div class="row"><button id="send" type="submit">Send</button><button id="clear" type="button">New chat</button></div>
 		</form>
 		<ol id="turns" class="turns" aria-label="Conversation" aria-live="polite"></ol>`;
 		this.el.querySelector('#ask')!.addEventListener('submit', (e) => { e.preventDefault(); void this.send(); });
 		this.el.querySelector('#clear')!.addEventListener('click', () => { this.turns = []; this.draw(); });
+		this.el.querySelector('#requester')!.addEventListener('change', () => void this.keyPanel());
 		const res = await fetch('/v1/models', { headers: this.headers() }).catch(() => null);
 		const select = this.el.querySelector('#model') as HTMLSelectElement;
 		if (!res?.ok) {
@@ -47,6 +63,7 @@ export class Playground {
 			return;
 		}
 		this.models = (await res.json()).data as Model[];
+		void this.keyPanel();
 		select.innerHTML = this.models.map((m) => `<option value="${esc(m.id)}">${esc(m.id)} (${esc(m.atoma?.class ?? '?')})</option>`).join('');
 		const chat = this.models.find((m) => /chat|instruct|llama|smol/i.test(m.id));
 		if (chat) select.value = chat.id;
@@ -92,7 +109,9 @@ export class Playground {
 		this.turns.push(answer);
 		this.draw();
 		try {
-			if (task === 'embeddings') await this.embed(prompt, answer);
+			const requester = this.value('requester');
+			if (requester !== 'gateway') await this.direct(requester, task, prompt, answer);
+			else if (task === 'embeddings') await this.embed(prompt, answer);
 			else await this.chat(answer);
 		} catch (e) {
 			answer.badge = 'failed';
@@ -100,6 +119,88 @@ export class Playground {
 		}
 		this.busy = false;
 		this.draw();
+	}
+
+	/** This browser's signer for `requester` (`dev` or `wallet`), or why there is none. */
+	private signer(requester: string): Signer {
+		const l = this.ledger();
+		if (!l) throw new Error('no chain: give its URL in the settings');
+		if (requester === 'dev') return devKey(l);
+		const w = walletSigner(l);
+		if (!w) throw new Error('connect a wallet first');
+		return w;
+	}
+
+	/** The key panel: whose key signs, its balance, and how to fund or connect it. */
+	private async keyPanel() {
+		const panel = this.el.querySelector('#key-panel')!;
+		const requester = this.value('requester');
+		const l = this.ledger();
+		if (requester === 'gateway' || !l) {
+			panel.innerHTML = '';
+			return;
+		}
+		if (requester === 'wallet') {
+			let button = panel.querySelector('mysten-dapp-kit-connect-button') as any;
+			if (!button) {
+				panel.innerHTML = '<p>Sui wallets of this browser (wallet standard):</p>';
+				button = document.createElement('mysten-dapp-kit-connect-button');
+				button.instance = wallets(l);
+				panel.append(button);
+			}
+			return;
+		}
+		const key = devKey(l);
+		const faucet = this.faucet();
+		const mist_ = await balance(l, key.address).catch(() => null);
+		panel.innerHTML = `<p>Signed by ${esc(key.kind)} <code data-testid="dev-address">${esc(key.address)}</code>:
+			<span data-testid="dev-balance">${mist_ === null ? 'balance unknown' : mist(mist_)}</span>
+			${faucet ? '<button type="button" id="fund">Fund it from the faucet</button>' : '(no faucet known: send it SUI)'}</p>`;
+		panel.querySelector('#fund')?.addEventListener('click', async () => {
+			await fund(faucet!, key.address).catch((e) => alert(`the faucet refused: ${(e as Error).message}`));
+			await this.keyPanel();
+		});
+	}
+
+	/** A request signed in this browser: submitted, followed on chain to its
+	 * outcome, its output asked of a finalizing node and hashed here. */
+	private async direct(requester: string, task: string, prompt: string, answer: Turn) {
+		const l = this.ledger()!;
+		const signer = this.signer(requester);
+		const max = Number(this.value('max-tokens'));
+		const input = task === 'embeddings'
+			? { input: [prompt] }
+			: { messages: this.turns.slice(0, -1).map((t) => ({ role: t.role, content: t.content })), max_tokens: max };
+		const mode = this.value('mode');
+		if (mode === 'sealed') throw new Error('a Sealed request needs its requester to reveal a secret later: use the gateway');
+		const { request } = await submit(l, signer, {
+			model: this.value('model'), input, mode: mode as 'sampling' | 'cross-validation',
+			n: Number(this.value('n')), p: Number(this.value('p')),
+		});
+		answer.request = request;
+		answer.note = `signed by ${signer.kind} ${signer.address.slice(0, 10)}…; waiting for the chain's outcome`;
+		this.draw();
+		const r = await new Promise<RequestInfo>((done) => {
+			const check = () => {
+				const r = l.requests.get(request);
+				if (r && r.outcome !== 'open') { stop(); done(r); }
+			};
+			const stop = l.subscribe(check);
+			check();
+		});
+		if (r.outcome === 'failed') {
+			answer.badge = 'failed';
+			answer.note = 'the request failed on chain: see its page';
+			return;
+		}
+		const { bytes, ok } = await output(l, signer, request, r.nodes![0]);
+		const text = new TextDecoder().decode(bytes);
+		answer.content = text.startsWith('atoma-text/v1\n') ? JSON.parse(text.slice(14)).text : `${bytes.length} bytes of output`;
+		answer.badge = ok ? r.outcome : 'failed';
+		answer.note = ok
+			? `signed by ${signer.kind}; the output hashes, in this browser, to the digest the chain finalized`
+			: 'the output a node served does not hash to the finalized digest';
+		await this.keyPanel();
 	}
 
 	private async embed(text: string, answer: Turn) {

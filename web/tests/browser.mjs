@@ -88,6 +88,26 @@ try {
 	await row.waitFor({ timeout: WAIT });
 	report.cheater_row = (await row.innerText()).replace(/\s+/g, ' ');
 	await page.screenshot({ path: `${args.shots}/network-slashed.png`, fullPage: true });
+
+	// 5. A request signed in the browser by its development key, funded from
+	// the faucet: submitted with the TypeScript SDK, its output fetched from
+	// a node with the requester's signature and hashed here.
+	await page.getByRole('link', { name: 'Playground' }).click();
+	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('dev');
+	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
+	await page.getByTestId('dev-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
+	report.dev_address = await page.getByTestId('dev-address').textContent();
+	await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
+	await page.getByLabel('Message', { exact: true }).fill('Say hello from the browser.');
+	await page.getByRole('button', { name: 'Send' }).click();
+	await page.locator('.badge.verified, .badge.unverified, .badge.failed').waitFor({ timeout: WAIT });
+	report.direct = {
+		badge: await page.locator('.turn.assistant [data-testid=badge]').textContent(),
+		note: await page.locator('.turn.assistant .note').textContent(),
+		text: await page.getByTestId('assistant-1').textContent(),
+		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
+	};
+	await page.screenshot({ path: `${args.shots}/playground-dev-key.png`, fullPage: true });
 	console.log(JSON.stringify(report, null, 2));
 } catch (e) {
 	report.error = String(e.stack ?? e);

@@ -106,8 +106,22 @@ pub async fn serve(service: Arc<Service>, listener: tokio::net::TcpListener) -> 
         .route("/v1/push/{request}", axum::routing::post(push))
         .route("/health", axum::routing::get(|| async { "ok" }))
         .route("/v1/node", axum::routing::get(node_summary))
+        .layer(cors())
         .with_state(service);
     serve_bounded(listener, app, limits).await
+}
+
+/// A requester's page may call the node from a browser (docs/web.md): any
+/// origin, the requester's signature header, the output's headers readable.
+/// Whoever calls still needs the requester's signature for an output.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    let exposed = [http::NODE, http::OUTPUT_DIGEST, http::SALT, http::NODE_SIGNATURE];
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers(Any)
+        .expose_headers(exposed.map(axum::http::HeaderName::from_static))
 }
 
 /// The database's summary, for `atoma-node status` while the node runs

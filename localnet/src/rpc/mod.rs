@@ -74,12 +74,12 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
 }
 
 /// Cross-origin calls from any page, with the headers gRPC-web reads.
-fn cors() -> tower_http::cors::CorsLayer {
+pub(crate) fn cors() -> tower_http::cors::CorsLayer {
     use tower_http::cors::{Any, CorsLayer};
     let exposed = ["grpc-status", "grpc-message", "grpc-status-details-bin", "x-sui-checkpoint-height"];
     CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([tonic::codegen::http::Method::POST, tonic::codegen::http::Method::OPTIONS])
+        .allow_methods([tonic::codegen::http::Method::GET, tonic::codegen::http::Method::POST])
         .allow_headers(Any)
         .expose_headers(exposed.map(tonic::codegen::http::HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(86_400))

@@ -289,7 +289,8 @@ async fn serve_web(cluster: &Cluster) -> anyhow::Result<()> {
     if !dist.join("index.html").is_file() {
         anyhow::bail!("{} is not built: run scripts/setup-web", dist.display());
     }
-    let gateway = Gateway::start(cluster, &["--no-auth", "--web", &dist.to_string_lossy()])?;
+    let dist = dist.to_string_lossy();
+    let gateway = Gateway::start(cluster, &["--no-auth", "--web", &dist, "--faucet", &cluster.faucet_url])?;
     println!();
     println!(
         "The explorer and playground: open {} (the network and the nodes keep running; Ctrl-C stops them)",
