@@ -120,8 +120,13 @@ struct ServeArgs {
     /// A local network's faucet (Sui's faucet API, as `atoma-localnet start
     /// --faucet-listen` serves it), told to the web page, whose development
     /// key it funds.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", requires = "web")]
     faucet: Option<String>,
+    /// The chain's gRPC URL as the page's visitors reach it (default: the
+    /// URL this gateway uses, which every visitor is told: give a public
+    /// one if that URL is private or carries a credential).
+    #[arg(long, value_name = "URL", requires = "web")]
+    web_chain_url: Option<String>,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -191,14 +196,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "atoma-gateway: listening on http://{addr}/v1 (network {} at {}, requests paid by {sender}, key from {}){page}",
         env.network, env.url, key.from
     );
-    let page = Page {
-        chain_url: env.url.clone(),
-        package: env.package,
-        network: env.network,
-        faucet: args.faucet,
-        dir: args.web,
-    };
-    axum::serve(listener, router(gateway.clone()).merge(web::router(gateway, page)))
+    let mut app = router(gateway.clone());
+    if let Some(dir) = args.web {
+        let chain_url = args.web_chain_url.unwrap_or_else(|| env.url.clone());
+        let page = Page { chain_url, package: env.package, network: env.network, faucet: args.faucet, dir };
+        app = app.merge(web::router(gateway, page));
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -82,4 +82,31 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     let request: sui_sdk_types::Address = direct["request"].as_str().unwrap().parse().unwrap();
     assert_eq!(chain.request(request).await.unwrap().requester, signer.into(), "the browser's key made the request");
     eprintln!("the page loaded in {} ms; screenshots in {}", report["load_ms"], shots.display());
+
+    // With the page at `/`, the API's unknown paths stay the API's: a JSON
+    // 404, never the page; the page's own routes get its index.
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", gateway.root())).send();
+    let unknown = get("v1/models/llama-chat/extra").await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(get("atoma/v1/nothing").await.unwrap().status(), 404);
+    let page = get("requests/deep/link").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<main id=\"main\">"));
+    // The output route asks only a node that finalized the request.
+    let verified = report["answers"].as_array().unwrap().iter().find(|a| a["final"] == "verified").unwrap();
+    let request: sui_sdk_types::Address = verified["request"].as_str().unwrap().parse().unwrap();
+    let finalizers: Vec<_> = chain
+        .request(request)
+        .await
+        .unwrap()
+        .slots
+        .iter()
+        .filter(|s| s.reveal.is_some())
+        .map(|s| sui_sdk_types::Address::from(s.node_id))
+        .collect();
+    let stranger = cluster.nodes.iter().find(|n| !finalizers.contains(&n.id)).unwrap().id;
+    assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={stranger}")).await.unwrap().status(), 404);
+    assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={}", finalizers[0])).await.unwrap().status(), 200);
 }

@@ -99,22 +99,31 @@ export async function submit(ledger: Ledger, signer: Signer, ask: Ask): Promise<
 	return { request: bcs.Address.parse(submitted.bcs.slice(0, 32)), digest };
 }
 
-/** The request's output, asked of `node` with the requester's signature,
- * and whether it hashes to the digest the chain finalized. */
-export async function output(ledger: Ledger, signer: Signer, request: string, node: string) {
+/** The request's output, asked of each node that finalized it in turn with
+ * the requester's signature, and whether it hashes to the finalized digest. */
+export async function output(ledger: Ledger, signer: Signer, request: string) {
 	const r = ledger.requests.get(request);
-	const endpoint = ledger.nodes.get(node)?.endpoint;
-	if (!r?.outputDigest || !endpoint) throw new Error(`request ${request} is not final, or node ${node} is unknown`);
+	if (!r?.outputDigest || !r.nodes) throw new Error(`request ${request} is not final`);
 	const message = new Uint8Array([
 		...new TextEncoder().encode('atoma/output-request/v1'), ...bcs.Address.serialize(request).toBytes(),
 	]);
 	const signature = await signer.signPersonalMessage(message);
-	const res = await fetch(`${endpoint.replace(/\/$/, '')}/v1/outputs/${request}?wait_ms=10000`, {
-		headers: { 'x-atoma-signature': signature },
-	});
-	if (!res.ok) throw new Error(`node ${node} answered ${res.status}: ${await res.text()}`);
-	const bytes = new Uint8Array(await res.arrayBuffer());
-	return { bytes, ok: hex(blake2b(bytes, { dkLen: 32 })) === r.outputDigest };
+	const failures: string[] = [];
+	for (const node of r.nodes) {
+		const endpoint = ledger.nodes.get(node)?.endpoint;
+		const res = endpoint
+			? await fetch(`${endpoint.replace(/\/$/, '')}/v1/outputs/${request}?wait_ms=10000`, {
+				headers: { 'x-atoma-signature': signature },
+			}).catch((e) => e as Error)
+			: new Error('no endpoint');
+		if (res instanceof Error || !res.ok) {
+			failures.push(`${node}: ${res instanceof Error ? res.message : res.status}`);
+			continue;
+		}
+		const bytes = new Uint8Array(await res.arrayBuffer());
+		return { bytes, ok: hex(blake2b(bytes, { dkLen: 32 })) === r.outputDigest };
+	}
+	throw new Error(`no finalizing node served the output: ${failures.join('; ')}`);
 }
 
 /** The dApp kit of Sui's wallets (wallet-standard), made once per chain URL. */

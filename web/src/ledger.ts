@@ -126,18 +126,26 @@ export class Ledger {
 	revenueSwept = 0n;
 	treasuryWithdrawn = 0n;
 	feesPaid = 0n;
+	/** Refunded to requesters of failed requests. */
+	refunded = 0n;
 	transactions = 0;
 	/** The shared Network object and its parameters, once read. */
 	network: string | null = null;
 	params: NetworkParams | null = null;
 	error: string | null = null;
+	/** Whether the gateway serving the page named this chain (not the settings). */
+	fromGateway = false;
 	private cursor: string | null = null;
-	private seen = new Set<string>();
+	private origin: string | null = null;
+	private stopped = false;
+	private lastDigest = '';
 	private checkpointTimes = new Map<string | null, number>();
 	private listeners = new Set<() => void>();
 	private timer: ReturnType<typeof setTimeout> | undefined;
 
-	constructor(readonly url: string, readonly pkg: string) {
+	/** `pkg`: the package to call (its latest version); `networkId`: its
+	 * Network object, whose type names the package's first version. */
+	constructor(readonly url: string, readonly pkg: string, readonly networkId?: string) {
 		this.client = new SuiGrpcClient({ network: 'localnet', baseUrl: url });
 	}
 
@@ -151,46 +159,66 @@ export class Ledger {
 	start(everyMs = 1000) {
 		const tick = async () => {
 			try {
-				if (await this.poll()) this.listeners.forEach((f) => f());
-				this.error = null;
+				await this.poll();
+				if (this.error) {
+					this.error = null;
+					this.notify();
+				}
 			} catch (e) {
 				const message = `cannot read the chain at ${this.url}: ${(e as Error).message}`;
 				if (message !== this.error) {
 					this.error = message;
-					this.listeners.forEach((f) => f());
+					this.notify();
 				}
 			}
-			this.timer = setTimeout(tick, everyMs);
+			if (!this.stopped) this.timer = setTimeout(tick, everyMs);
 		};
 		void tick();
 	}
 
+	/** Stops polling, also after a read in flight. */
 	stop() {
+		this.stopped = true;
 		clearTimeout(this.timer);
 	}
 
-	/** Reads the package's events after the cursor; whether there were any. */
-	async poll(): Promise<boolean> {
-		let changed = false;
+	private notify() {
+		if (!this.stopped) this.listeners.forEach((f) => f());
+	}
+
+	/** Reads the package's events after the cursor, telling the listeners
+	 * after each page. Events have the type of the package's first version,
+	 * whatever version emitted them. */
+	async poll() {
+		this.origin ??= await this.originalPackage();
 		for (;;) {
 			const page = await this.client.core.listEvents({
-				filter: { eventType: `${this.pkg}::events` }, after: this.cursor, limit: 50,
+				filter: { eventType: `${this.origin}::events` }, after: this.cursor, limit: 50,
 			});
+			if (this.stopped) return;
 			const times = await this.times(page.events.map((e) => e.checkpoint));
 			for (const e of page.events) {
 				const name = e.eventType.split('::')[2] as EventName;
 				if (!(name in layouts)) continue;
 				const fields = layouts[name].parse(e.bcs) as Record<string, any>;
-				if (!this.seen.has(e.transactionDigest)) {
-					this.seen.add(e.transactionDigest);
+				if (e.transactionDigest !== this.lastDigest) {
+					this.lastDigest = e.transactionDigest;
 					this.transactions++;
 				}
 				this.apply({ name, fields, digest: e.transactionDigest, timeMs: times.get(e.checkpoint) ?? Date.now() });
-				changed = true;
 			}
 			if (page.endCursor) this.cursor = page.endCursor;
-			if (!page.hasNextPage) return changed;
+			if (page.events.length) this.notify();
+			if (!page.hasNextPage) return;
 		}
+	}
+
+	/** The package's first version (the type origin of its events): the
+	 * package of the Network object's type, else the package given. */
+	private async originalPackage(): Promise<string> {
+		if (!this.networkId) return this.pkg;
+		const { object } = await this.client.core.getObject({ objectId: this.networkId });
+		return object.type.split('::')[0];
 	}
 
 	/** The timestamps of these checkpoints (an event's time is its checkpoint's). */
@@ -254,9 +282,13 @@ export class Ledger {
 		}
 		const r = this.requests.get(f.request_id);
 		if (!r) return;
+		// Not kept: the input's bytes and the seed (shown nowhere, and unbounded).
+		if (s.name === 'RequestSubmitted') s.fields = { ...f, input: { $kind: f.input.$kind }, seed: null };
 		r.steps.push(s);
 		switch (s.name) {
-			case 'NodesSelected': for (const n of f.nodes) r.seats.add(n); break;
+			// Sealed candidates hold no stake until the secret names the verifiers among them.
+			case 'NodesSelected': if (f.role.$kind !== 'Candidate') for (const n of f.nodes) r.seats.add(n); break;
+			case 'SecretRevealed': for (const n of f.verifiers) r.seats.add(n); break;
 			case 'Abstained': case 'Declined': case 'NodeSlashed': r.seats.delete(f.node_id); break;
 			case 'RequestFinalized':
 				r.outcome = f.verified ? 'verified' : 'unverified';
@@ -265,7 +297,7 @@ export class Ledger {
 				for (const id of f.nodes) { const n = node(id); if (n) n.completed++; }
 				r.seats.clear();
 				break;
-			case 'RequestFailed': r.outcome = 'failed'; r.seats.clear(); break;
+			case 'RequestFailed': r.outcome = 'failed'; r.seats.clear(); this.refunded += BigInt(f.refund); break;
 		}
 	}
 

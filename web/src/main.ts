@@ -6,7 +6,9 @@ import { Ledger } from './ledger';
 import { Playground } from './playground';
 import { network, request, requests } from './views';
 
-interface Config { chain_url: string; package: string; network?: string; api_keys?: boolean; faucet_url?: string | null }
+interface Config {
+	chain_url: string; package: string; network?: string; api_keys?: boolean; faucet_url?: string | null; fromGateway?: boolean;
+}
 
 const main = document.querySelector('#main')!;
 const field = (id: string) => document.querySelector(`#${id}`) as HTMLInputElement;
@@ -16,20 +18,22 @@ let playground: Playground | null = null;
 let unsubscribe = () => {};
 let faucet: string | null = null;
 
-/** The gateway's network, overridden by what the settings saved. */
+/** What the settings saved, else the network of the gateway serving the page. */
 async function config(): Promise<Config | null> {
 	const saved = localStorage.getItem('atoma.config');
 	if (saved) return JSON.parse(saved);
 	const res = await fetch('/atoma/v1/config').catch(() => null);
-	return res?.ok ? res.json() : null;
+	return res?.ok ? { ...(await res.json()), fromGateway: true } : null;
 }
 
 function connect(c: Config) {
 	ledger?.stop();
 	faucet = c.faucet_url ?? null;
-	ledger = new Ledger(c.chain_url, c.package);
+	ledger = new Ledger(c.chain_url, c.package, c.network || undefined);
+	ledger.fromGateway = c.fromGateway ?? false;
 	field('chain-url').value = c.chain_url;
 	field('package').value = c.package;
+	field('network').value = c.network ?? '';
 	field('faucet-url').value = c.faucet_url ?? '';
 	field('api-key').value = gateway.apiKey();
 	ledger.start();
@@ -45,11 +49,10 @@ function route() {
 		else a.removeAttribute('aria-current');
 	});
 	if (hash === '/playground') {
-		playground ??= new Playground(main, gateway, () => ledger, () => faucet);
-		void playground.mount();
+		playground ??= new Playground(gateway, () => ledger, () => faucet);
+		void playground.show(main);
 		return;
 	}
-	playground = null;
 	if (!ledger) {
 		main.innerHTML = '<p>Give the chain URL and the package in the settings.</p>';
 		(document.querySelector('#settings-box') as HTMLDetailsElement).open = true;
@@ -67,6 +70,7 @@ document.querySelector('#settings')!.addEventListener('submit', (e) => {
 	e.preventDefault();
 	const c = {
 		chain_url: field('chain-url').value.trim(), package: field('package').value.trim(),
+		network: field('network').value.trim(),
 		faucet_url: field('faucet-url').value.trim() || null,
 	};
 	localStorage.setItem('atoma.config', JSON.stringify(c));

@@ -7,6 +7,7 @@ import '@mysten/dapp-kit-core/web';
 
 import { type Signer, balance, devKey, fund, output, submit, wallets, walletSigner } from './direct';
 import { esc, mist, short } from './format';
+import { describeOutput } from './output';
 import type { Ledger, RequestInfo } from './ledger';
 import type { Gateway } from './views';
 
@@ -23,14 +24,27 @@ export class Playground {
 	private models: Model[] = [];
 	private busy = false;
 
+	/** The playground's own element: it lives on while other pages show, so
+	 * that an answer still streaming lands where it belongs. */
+	private el = document.createElement('section');
+	private loaded = false;
+
 	constructor(
-		private el: Element,
 		private gw: Gateway,
 		private ledger: () => Ledger | null,
 		private faucet: () => string | null,
-	) {}
+	) {
+		this.build();
+	}
 
-	async mount() {
+	/** Shows the playground in `main`; the models are read the first time. */
+	async show(main: Element) {
+		main.replaceChildren(this.el);
+		if (!this.loaded) await this.loadModels();
+		void this.keyPanel();
+	}
+
+	private build() {
 		this.el.innerHTML = `<h2>Playground</h2>
 		<form id="ask" aria-label="Ask a model">
 			<div class="row">
@@ -52,10 +66,14 @@ export class Playground {
 			<div class="field prompt"><label for="prompt">Message</label><textarea id="prompt" name="prompt" rows="3" required>What is the capital of France? Answer in one sentence.</textarea></div>
 			<div class="row"><button id="send" type="submit">Send</button><button id="clear" type="button">New chat</button></div>
 		</form>
-		<ol id="turns" class="turns" aria-label="Conversation" aria-live="polite"></ol>`;
+		<ol id="turns" class="turns" aria-label="Conversation"></ol>
+		<p id="announce" class="visually-hidden" aria-live="polite"></p>`;
 		this.el.querySelector('#ask')!.addEventListener('submit', (e) => { e.preventDefault(); void this.send(); });
 		this.el.querySelector('#clear')!.addEventListener('click', () => { this.turns = []; this.draw(); });
 		this.el.querySelector('#requester')!.addEventListener('change', () => void this.keyPanel());
+	}
+
+	private async loadModels() {
 		const res = await fetch('/v1/models', { headers: this.headers() }).catch(() => null);
 		const select = this.el.querySelector('#model') as HTMLSelectElement;
 		if (!res?.ok) {
@@ -63,7 +81,7 @@ export class Playground {
 			return;
 		}
 		this.models = (await res.json()).data as Model[];
-		void this.keyPanel();
+		this.loaded = true;
 		select.innerHTML = this.models.map((m) => `<option value="${esc(m.id)}">${esc(m.id)} (${esc(m.atoma?.class ?? '?')})</option>`).join('');
 		const chat = this.models.find((m) => /chat|instruct|llama|smol/i.test(m.id));
 		if (chat) select.value = chat.id;
@@ -91,11 +109,16 @@ export class Playground {
 		list.innerHTML = this.turns.map((t, i) => `<li class="turn ${t.role}">
 			<span class="who">${t.role === 'user' ? 'You' : 'Model'}</span>
 			<div class="content" data-testid="${t.role}-${i}">${esc(t.content)}</div>
-			${t.badge ? `<span class="badge ${esc(t.badge)}" role="status" data-testid="badge">${esc(BADGES[t.badge] ?? t.badge)}</span>` : ''}
+			${t.badge ? `<span class="badge ${esc(t.badge)}" data-testid="badge">${esc(BADGES[t.badge] ?? t.badge)}</span>` : ''}
 			${t.request ? `<a href="#/request/${esc(t.request)}" data-testid="request-link">request ${short(t.request)}</a>` : ''}
 			${t.note ? `<p class="note">${esc(t.note)}</p>` : ''}
 		</li>`).join('');
 		(this.el.querySelector('#send') as HTMLButtonElement).disabled = this.busy;
+		// Screen readers hear each answer's badge as it changes, not every token.
+		const last = this.turns[this.turns.length - 1];
+		const said = last?.badge ? `Answer ${BADGES[last.badge] ?? last.badge}` : '';
+		const announce = this.el.querySelector('#announce')!;
+		if (announce.textContent !== said) announce.textContent = said;
 	}
 
 	private async send() {
@@ -193,9 +216,8 @@ export class Playground {
 			answer.note = 'the request failed on chain: see its page';
 			return;
 		}
-		const { bytes, ok } = await output(l, signer, request, r.nodes![0]);
-		const text = new TextDecoder().decode(bytes);
-		answer.content = text.startsWith('atoma-text/v1\n') ? JSON.parse(text.slice(14)).text : `${bytes.length} bytes of output`;
+		const { bytes, ok } = await output(l, signer, request);
+		answer.content = describeOutput(bytes);
 		answer.badge = ok ? r.outcome : 'failed';
 		answer.note = ok
 			? `signed by ${signer.kind}; the output hashes, in this browser, to the digest the chain finalized`
@@ -228,22 +250,27 @@ export class Playground {
 			const body = await res.json().catch(() => ({}));
 			throw new Error(body.error?.message ?? `${res.status} ${res.statusText}`);
 		}
-		// Server-sent events: `data: {...}` lines, blank-line separated, then `data: [DONE]`.
+		// Server-sent events: `data:` lines, an event per blank line, then `data: [DONE]`.
 		const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
 		let buffer = '';
-		for (;;) {
-			const { value, done } = await reader.read();
-			if (done) break;
-			buffer += value;
-			let cut;
-			while ((cut = buffer.indexOf('\n\n')) >= 0) {
-				const event = buffer.slice(0, cut);
-				buffer = buffer.slice(cut + 2);
-				for (const line of event.split('\n')) {
-					if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-					this.chunk(answer, JSON.parse(line.slice(6)));
+		const dispatch = (event: string) => {
+			const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+			if (data && data !== '[DONE]') this.chunk(answer, JSON.parse(data));
+		};
+		try {
+			for (;;) {
+				const { value, done } = await reader.read();
+				buffer = (buffer + (value ?? '')).replace(/\r\n?/g, '\n');
+				let cut;
+				while ((cut = buffer.indexOf('\n\n')) >= 0) {
+					dispatch(buffer.slice(0, cut));
+					buffer = buffer.slice(cut + 2);
 				}
+				if (done) break;
 			}
+			dispatch(buffer);
+		} finally {
+			void reader.cancel().catch(() => {});
 		}
 	}
 

@@ -5,6 +5,7 @@ import { blake2b } from '@noble/hashes/blake2.js';
 import { bars, scatter } from './charts';
 import { esc, mist, render, seconds, short } from './format';
 import { type Ledger, type RequestInfo, type Step, hex } from './ledger';
+import { describeOutput } from './output';
 
 export interface Gateway { apiKey: () => string }
 
@@ -61,7 +62,7 @@ export function network(el: Element, l: Ledger) {
 	<section aria-label="Totals"><dl class="totals">
 		<dt>Transactions read</dt><dd>${l.transactions}</dd>
 		<dt>Requests</dt><dd>${l.requests.size}</dd>
-		<dt>Fees paid</dt><dd>${mist(l.feesPaid)}</dd>
+		<dt>Fees paid (less refunds)</dt><dd>${mist(l.feesPaid - l.refunded)}</dd>
 		<dt>Slashed</dt><dd>${mist(totalSlashed)}</dd>
 		<dt>Revenue swept to the treasury</dt><dd>${mist(l.revenueSwept)}</dd>
 		<dt>Treasury withdrawn</dt><dd>${mist(l.treasuryWithdrawn)}</dd>
@@ -86,7 +87,7 @@ export function network(el: Element, l: Ledger) {
 }
 
 const OUTCOME: Record<RequestInfo['outcome'], string> = {
-	open: 'in progress', verified: 'verified', unverified: 'unverified (not checked)', failed: 'failed',
+	open: 'in progress', verified: 'verified', unverified: 'unverified (fewer than two nodes agreed on it)', failed: 'failed',
 };
 
 /** A step in words. */
@@ -149,35 +150,37 @@ export function request(el: Element, l: Ledger, id: string, gw: Gateway) {
 	${table('Timeline', ['after', 'event', 'transaction'], r.steps.map((s) => [
 		`+${seconds(s.timeMs - t0)}`, describe(s), `<code title="${esc(s.digest)}">${esc(s.digest.slice(0, 10))}…</code>`]))}
 	<section aria-label="Output check"><h3>Output</h3><div id="output-check">${r.outputDigest ? '' : '<p>Not final yet.</p>'}</div></section>`);
-	if (r.outputDigest) void checkOutput(el.querySelector('#output-check')!, r, gw);
+	if (r.outputDigest) void checkOutput(el.querySelector('#output-check')!, l, r, gw);
 }
 
 /** Fetches the output a finalizing node serves (through the gateway, whose
- * key made the request) and hashes it here, against the chain's digest. */
-async function checkOutput(box: Element, r: RequestInfo, gw: Gateway) {
+ * key made the request; each finalizing node in turn) and hashes it here,
+ * against the digest of the chain this page reads. */
+async function checkOutput(box: Element, l: Ledger, r: RequestInfo, gw: Gateway) {
 	if ((box as any).__checked === r.outputDigest) return;
 	(box as any).__checked = r.outputDigest;
 	box.innerHTML = '<p>Fetching the output from a node…</p>';
-	const node = r.nodes![0];
 	const headers: Record<string, string> = gw.apiKey() ? { authorization: `Bearer ${gw.apiKey()}` } : {};
-	const res = await fetch(`/atoma/v1/outputs/${r.id}?node=${node}`, { headers }).catch((e) => e as Error);
-	if (res instanceof Error || !res.ok) {
-		const why = res instanceof Error ? res.message : `${res.status} ${await res.text()}`;
-		box.innerHTML = `<p role="alert" class="error">Could not fetch the output from ${short(node)}: ${esc(why)}</p>`;
-		(box as any).__checked = undefined;
+	const failures: string[] = [];
+	for (const node of r.nodes!) {
+		const res = await fetch(`/atoma/v1/outputs/${r.id}?node=${node}`, { headers }).catch((e) => e as Error);
+		if (res instanceof Error || !res.ok) {
+			failures.push(`${short(node)}: ${esc(res instanceof Error ? res.message : `${res.status} ${await res.text()}`)}`);
+			continue;
+		}
+		const output = new Uint8Array(await res.arrayBuffer());
+		const ok = hex(blake2b(output, { dkLen: 32 })) === r.outputDigest;
+		const finality = r.outcome === 'verified'
+			? 'the digest the chain finalized, verified by the nodes that agreed on it'
+			: 'the digest the chain finalized (unverified: no second node checked it)';
+		box.innerHTML = `<p data-testid="digest-check" class="${ok ? 'ok' : 'error'}">${ok
+			? `✓ The output served by ${short(node)} hashes (BLAKE2b-256, in this browser) to ${finality}.`
+			: `✗ The output served by ${short(node)} does not hash to the digest the chain finalized.`}</p>
+			<p class="note">The digest was read from the chain at <code>${esc(l.url)}</code> (package <code>${esc(l.pkg.slice(0, 10))}…</code>)${
+				l.fromGateway ? ', as the gateway serving this page names it: set your own in the settings to check independently of it' : ''}.</p>
+			<pre class="answer">${esc(describeOutput(output))}</pre>`;
 		return;
 	}
-	const output = new Uint8Array(await res.arrayBuffer());
-	const digest = hex(blake2b(output, { dkLen: 32 }));
-	const ok = digest === r.outputDigest;
-	const text = new TextDecoder().decode(output);
-	const header = 'atoma-text/v1\n';
-	let shown = `${output.length} bytes`;
-	if (text.startsWith(header)) {
-		try { shown = JSON.parse(text.slice(header.length)).text; } catch { /* shown as bytes */ }
-	}
-	box.innerHTML = `<p data-testid="digest-check" class="${ok ? 'ok' : 'error'}">${ok
-		? `✓ The output served by ${short(node)} hashes (BLAKE2b-256, in this browser) to the digest the chain finalized.`
-		: `✗ The output served by ${short(node)} hashes to ${esc(digest)}, not to the finalized digest.`}</p>
-		<pre class="answer">${esc(shown)}</pre>`;
+	box.innerHTML = `<p role="alert" class="error">No finalizing node served the output: ${failures.join('; ')}</p>`;
+	(box as any).__checked = undefined;
 }

@@ -36,8 +36,11 @@ try {
 	await page.goto(args.url);
 	report.load_ms = await page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd);
 	await page.getByRole('table', { name: 'Nodes' }).first().waitFor({ timeout: WAIT });
-	report.unnamed_controls = await unnamedControls(page);
 	await page.screenshot({ path: `${args.shots}/network.png`, fullPage: true });
+	// The settings' controls too (a closed <details> hides them from the tree).
+	await page.getByText('Settings', { exact: true }).click();
+	report.unnamed_controls = await unnamedControls(page, 'network page, settings open');
+	await page.getByText('Settings', { exact: true }).click();
 
 	// 2. The playground: Sampling with two nodes (a disagreement is settled
 	// by a dispute quorum of the five others), so that the cheater is often
@@ -47,10 +50,10 @@ try {
 	let slashed = false;
 	for (let i = 0; i < Number(args.prompts) && !(verified && slashed); i++) {
 		await page.getByRole('link', { name: 'Playground' }).click();
+		await page.getByRole('button', { name: 'New chat' }).click();
 		await page.getByLabel('Mode', { exact: true }).selectOption('sampling');
 		await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
 		await page.getByLabel('Tokens at most', { exact: true }).fill('24');
-		if (i === 0) report.unnamed_controls.push(...await unnamedControls(page));
 		await page.getByLabel('Message', { exact: true }).fill(`Say hello to Sui, number ${i}.`);
 		await page.getByRole('button', { name: 'Send' }).click();
 		report.prompts++;
@@ -66,6 +69,7 @@ try {
 		if (final === 'verified' && !verified) {
 			verified = request;
 			await page.screenshot({ path: `${args.shots}/playground.png`, fullPage: true });
+			report.unnamed_controls.push(...await unnamedControls(page, 'playground with an answer'));
 		}
 		await page.getByRole('link', { name: 'Network' }).click();
 		await page.getByRole('table', { name: 'Nodes' }).first().waitFor({ timeout: WAIT });
@@ -80,6 +84,7 @@ try {
 	await check.waitFor({ timeout: WAIT });
 	report.digest_check = await check.textContent();
 	report.digest_ok = (await check.getAttribute('class')) === 'ok';
+	report.unnamed_controls.push(...await unnamedControls(page, 'request page'));
 	await page.screenshot({ path: `${args.shots}/request.png`, fullPage: true });
 
 	// 4. The cheater slashed, on the network page.
@@ -93,6 +98,7 @@ try {
 	// the faucet: submitted with the TypeScript SDK, its output fetched from
 	// a node with the requester's signature and hashed here.
 	await page.getByRole('link', { name: 'Playground' }).click();
+	await page.getByRole('button', { name: 'New chat' }).click();
 	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('dev');
 	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
 	await page.getByTestId('dev-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
@@ -127,11 +133,11 @@ function cheaterRow(page) {
 }
 
 /** Form controls and links whose accessible name is empty, from Chromium's accessibility tree. */
-async function unnamedControls(page) {
+async function unnamedControls(page, where) {
 	const cdp = await page.context().newCDPSession(page);
 	const { nodes } = await cdp.send('Accessibility.getFullAXTree');
 	const roles = new Set(['textbox', 'combobox', 'button', 'spinbutton', 'checkbox', 'link', 'searchbox', 'slider']);
 	return nodes
 		.filter((n) => !n.ignored && roles.has(n.role?.value) && !(n.name?.value ?? '').trim())
-		.map((n) => `${n.role.value} without a name`);
+		.map((n) => `${where}: ${n.role.value} without a name`);
 }
