@@ -196,11 +196,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "atoma-gateway: listening on http://{addr}/v1 (network {} at {}, requests paid by {sender}, key from {}){page}",
         env.network, env.url, key.from
     );
-    let mut app = router(gateway.clone());
+    let mut app = router(gateway.clone()).merge(web::outputs(gateway.clone()));
     if let Some(dir) = args.web {
         let chain_url = args.web_chain_url.unwrap_or_else(|| env.url.clone());
         let page = Page { chain_url, package: env.package, network: env.network, faucet: args.faucet, dir };
-        app = app.merge(web::router(gateway, page));
+        app = app.merge(web::page(&gateway, page));
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -1,9 +1,10 @@
-//! The explorer and playground (`web/`, docs/web.md), with `serve --web
-//! DIR`: its static files at `/`; `GET /atoma/v1/config`, where the page
-//! finds the chain; `GET /atoma/v1/outputs/{request}?node=…`, a request's output as a
-//! node serves it to the gateway's key, which the page checks against the
-//! digest the chain finalized. The page reads everything else from the
-//! chain itself (gRPC-web), and chats through the OpenAI routes.
+//! The explorer and playground (`web/`, docs/web.md): with `serve --web
+//! DIR`, its static files at `/` and `GET /atoma/v1/config`, where the page
+//! finds the chain; and always `GET /atoma/v1/outputs/{request}?node=…`, a
+//! request's output as a finalizing node serves it to the gateway's key,
+//! which the page checks against the digest the chain finalized. The page
+//! reads everything else from the chain itself (gRPC-web), and chats
+//! through the OpenAI routes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,22 +38,27 @@ pub struct Page {
     pub dir: PathBuf,
 }
 
-/// The page's files at `/` and the two routes it needs. Any other path
+/// `GET /atoma/v1/outputs/{request}`, behind the API keys: for the page,
+/// and for any reader that checks an output against the chain's digest.
+pub fn outputs(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/atoma/v1/outputs/{request}", get(output))
+        .layer(middleware::from_fn_with_state(gateway.clone(), authorize))
+        .with_state(gateway)
+}
+
+/// The page's files at `/` and where it finds the chain. Any other path
 /// under `/v1/` or `/atoma/` is the API's, answered 404 in its error shape,
 /// never with the page.
-pub fn router(gateway: Arc<Gateway>, page: Page) -> Router {
+pub fn page(gateway: &Gateway, page: Page) -> Router {
     let config = json!({
         "chain_url": page.chain_url, "package": page.package.to_string(), "network": page.network.to_string(),
         "requester": gateway.client.chain().sender().to_string(), "api_keys": gateway.keys.is_some(),
         "faucet_url": page.faucet,
     });
-    let outputs = Router::new()
-        .route("/atoma/v1/outputs/{request}", get(output))
-        .layer(middleware::from_fn_with_state(gateway.clone(), authorize))
-        .with_state(gateway);
     // Unknown paths are the page's own routes: its index answers them.
     let files = ServeDir::new(&page.dir).fallback(ServeFile::new(page.dir.join("index.html")));
-    Router::new().route("/atoma/v1/config", get(move || async move { Json(config) })).merge(outputs).fallback(
+    Router::new().route("/atoma/v1/config", get(move || async move { Json(config) })).fallback(
         move |req: Request| async move {
             let path = req.uri().path();
             if path.starts_with("/v1/") || path.starts_with("/atoma/") || path == "/v1" {

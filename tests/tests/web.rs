@@ -81,6 +81,12 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     let chain = cluster.chain().await.unwrap();
     let request: sui_sdk_types::Address = direct["request"].as_str().unwrap().parse().unwrap();
     assert_eq!(chain.request(request).await.unwrap().requester, signer.into(), "the browser's key made the request");
+    // And a wallet's, through Sui's dApp kit.
+    let wallet = &report["wallet"];
+    assert_eq!(wallet["badge"], "verified", "{wallet}");
+    let signer: sui_sdk_types::Address = report["wallet_address"].as_str().unwrap().parse().unwrap();
+    let request: sui_sdk_types::Address = wallet["request"].as_str().unwrap().parse().unwrap();
+    assert_eq!(chain.request(request).await.unwrap().requester, signer.into(), "the wallet's key made the request");
     eprintln!("the page loaded in {} ms; screenshots in {}", report["load_ms"], shots.display());
 
     // With the page at `/`, the API's unknown paths stay the API's: a JSON
@@ -94,19 +100,20 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     let page = get("requests/deep/link").await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<main id=\"main\">"));
-    // The output route asks only a node that finalized the request.
-    let verified = report["answers"].as_array().unwrap().iter().find(|a| a["final"] == "verified").unwrap();
-    let request: sui_sdk_types::Address = verified["request"].as_str().unwrap().parse().unwrap();
-    let finalizers: Vec<_> = chain
-        .request(request)
-        .await
-        .unwrap()
-        .slots
-        .iter()
-        .filter(|s| s.reveal.is_some())
-        .map(|s| sui_sdk_types::Address::from(s.node_id))
-        .collect();
-    let stranger = cluster.nodes.iter().find(|n| !finalizers.contains(&n.id)).unwrap().id;
+    // The output route asks only a node that finalized the request (one
+    // of the verified requests without a dispute has nodes that did not).
+    let mut outsider = None;
+    for a in report["answers"].as_array().unwrap().iter().filter(|a| a["final"] == "verified") {
+        let request: sui_sdk_types::Address = a["request"].as_str().unwrap().parse().unwrap();
+        let slots = chain.request(request).await.unwrap().slots;
+        let finalizers: Vec<_> =
+            slots.iter().filter(|s| s.reveal.is_some()).map(|s| sui_sdk_types::Address::from(s.node_id)).collect();
+        if let Some(n) = cluster.nodes.iter().find(|n| !finalizers.contains(&n.id)) {
+            outsider = Some((request, n.id, finalizers[0]));
+            break;
+        }
+    }
+    let (request, stranger, finalizer) = outsider.expect("a verified request without a dispute");
     assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={stranger}")).await.unwrap().status(), 404);
-    assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={}", finalizers[0])).await.unwrap().status(), 200);
+    assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={finalizer}")).await.unwrap().status(), 200);
 }

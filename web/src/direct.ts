@@ -143,6 +143,10 @@ export function wallets(ledger: Ledger) {
 			kit: createDAppKit({
 				networks: [network], defaultNetwork: network, autoConnect: true,
 				createClient: () => ledger.client,
+				// On a local network: the kit's burner wallet (a key in memory,
+				// gone with the page), and no call to Slush's web wallet.
+				enableBurnerWallet: network === 'localnet',
+				...(network === 'localnet' ? { slushWalletConfig: null } : {}),
 			}),
 		};
 	}

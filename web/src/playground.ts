@@ -28,6 +28,9 @@ export class Playground {
 	 * that an answer still streaming lands where it belongs. */
 	private el = document.createElement('section');
 	private loaded = false;
+	/** The wallets' kit whose connection the key panel follows, and its connect button. */
+	private watched: unknown = null;
+	private connect: HTMLElement | null = null;
 
 	constructor(
 		private gw: Gateway,
@@ -160,29 +163,36 @@ export class Playground {
 		const requester = this.value('requester');
 		const l = this.ledger();
 		if (requester === 'gateway' || !l) {
-			panel.innerHTML = '';
+			panel.replaceChildren();
 			return;
 		}
+		let key: Signer | null = devKey(l);
 		if (requester === 'wallet') {
-			let button = panel.querySelector('mysten-dapp-kit-connect-button') as any;
-			if (!button) {
-				panel.innerHTML = '<p>Sui wallets of this browser (wallet standard):</p>';
-				button = document.createElement('mysten-dapp-kit-connect-button');
-				button.instance = wallets(l);
-				panel.append(button);
+			const kit = wallets(l);
+			if (this.watched !== kit) {
+				this.watched = kit;
+				kit.stores.$connection.listen(() => void this.keyPanel());
 			}
-			return;
+			key = walletSigner(l);
 		}
-		const key = devKey(l);
 		const faucet = this.faucet();
-		const mist_ = await balance(l, key.address).catch(() => null);
-		panel.innerHTML = `<p>Signed by ${esc(key.kind)} <code data-testid="dev-address">${esc(key.address)}</code>:
-			<span data-testid="dev-balance">${mist_ === null ? 'balance unknown' : mist(mist_)}</span>
-			${faucet ? '<button type="button" id="fund">Fund it from the faucet</button>' : '(no faucet known: send it SUI)'}</p>`;
-		panel.querySelector('#fund')?.addEventListener('click', async () => {
-			await fund(faucet!, key.address).catch((e) => alert(`the faucet refused: ${(e as Error).message}`));
+		const funds = key ? await balance(l, key.address).catch(() => null) : null;
+		const about = document.createElement('p');
+		about.innerHTML = key
+			? `Signed by ${esc(key.kind)} <code data-testid="signer-address">${esc(key.address)}</code>:
+				<span data-testid="signer-balance">${funds === null ? 'balance unknown' : mist(funds)}</span>
+				${faucet ? '<button type="button" id="fund">Fund it from the faucet</button>' : '(no faucet known: send it SUI)'}`
+			: 'Connect a wallet of this browser (the wallet standard):';
+		about.querySelector('#fund')?.addEventListener('click', async () => {
+			await fund(faucet!, key!.address).catch((e) => alert(`the faucet refused: ${(e as Error).message}`));
 			await this.keyPanel();
 		});
+		const parts: Node[] = [about];
+		if (requester === 'wallet') {
+			this.connect ??= Object.assign(document.createElement('mysten-dapp-kit-connect-button'), { instance: wallets(l) });
+			parts.push(this.connect);
+		}
+		panel.replaceChildren(...parts);
 	}
 
 	/** A request signed in this browser: submitted, followed on chain to its

@@ -31,6 +31,13 @@ try {
 	page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
 	page.on('console', (m) => m.type() === 'error' && report.console_errors.push(m.text()));
 	page.on('pageerror', (e) => report.console_errors.push(String(e)));
+	// Every gRPC method the page calls on the chain (for docs/web.md's list).
+	const methods = new Set();
+	page.on('request', (r) => {
+		const path = new URL(r.url()).pathname;
+		if (path.startsWith('/sui.rpc.')) methods.add(path.slice(1));
+	});
+	report.grpc_methods = methods;
 
 	// 1. The network page, read from the chain through gRPC-web.
 	await page.goto(args.url);
@@ -101,8 +108,8 @@ try {
 	await page.getByRole('button', { name: 'New chat' }).click();
 	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('dev');
 	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
-	await page.getByTestId('dev-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
-	report.dev_address = await page.getByTestId('dev-address').textContent();
+	await funded(page);
+	report.dev_address = await page.getByTestId('signer-address').textContent();
 	await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
 	await page.getByLabel('Message', { exact: true }).fill('Say hello from the browser.');
 	await page.getByRole('button', { name: 'Send' }).click();
@@ -114,9 +121,31 @@ try {
 		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
 	};
 	await page.screenshot({ path: `${args.shots}/playground-dev-key.png`, fullPage: true });
+
+	// 6. The same through a wallet, by Sui's dApp kit: on a local network its
+	// burner wallet, connected with the kit's own button.
+	await page.getByRole('button', { name: 'New chat' }).click();
+	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('wallet');
+	await page.getByRole('button', { name: /connect/i }).click();
+	await page.getByRole('button', { name: /Unsafe Burner Wallet/ }).click();
+	await page.getByTestId('signer-address').waitFor({ timeout: WAIT });
+	report.wallet_address = await page.getByTestId('signer-address').textContent();
+	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
+	await funded(page);
+	await page.getByLabel('Message', { exact: true }).fill('Say hello from a wallet.');
+	await page.getByRole('button', { name: 'Send' }).click();
+	await page.locator('.badge.verified, .badge.unverified, .badge.failed').waitFor({ timeout: WAIT });
+	report.wallet = {
+		badge: await page.locator('.turn.assistant [data-testid=badge]').textContent(),
+		note: await page.locator('.turn.assistant .note').textContent(),
+		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
+	};
+	await page.screenshot({ path: `${args.shots}/playground-wallet.png`, fullPage: true });
+	report.grpc_methods = [...methods].sort();
 	console.log(JSON.stringify(report, null, 2));
 } catch (e) {
 	report.error = String(e.stack ?? e);
+	report.grpc_methods = [...(report.grpc_methods ?? [])];
 	if (page) {
 		report.page_text = await page.locator('body').innerText().catch(() => null);
 		await page.screenshot({ path: `${args.shots}/failure.png`, fullPage: true }).catch(() => {});
@@ -125,6 +154,11 @@ try {
 	process.exitCode = 1;
 } finally {
 	await browser.close();
+}
+
+/** Waits until the signer's balance is above zero. */
+async function funded(page) {
+	await page.getByTestId('signer-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
 }
 
 /** The cheater's row in a nodes table, once it shows a slash. */

@@ -17,6 +17,7 @@ mod events;
 mod execution;
 mod ledger;
 mod lists;
+mod names;
 mod package;
 mod simulate;
 mod state;
@@ -63,6 +64,7 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .add_service(proto::state_service_server::StateServiceServer::new(rpc.clone()))
         .add_service(proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(rpc.clone()))
         .add_service(proto::move_package_service_server::MovePackageServiceServer::new(rpc.clone()))
+        .add_service(proto::name_service_server::NameServiceServer::new(rpc.clone()))
         .add_service(proto::subscription_service_server::SubscriptionServiceServer::new(rpc))
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY, small responses wait for the peer's delayed ACK (about 40 ms).
