@@ -362,7 +362,7 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
     assert_eq!(whole["atoma"]["status"], "verified", "{whole}");
     let honest = whole["choices"][0]["message"]["content"].as_str().unwrap().to_string();
     let body = serde_json::json!({ "model": HfModel::tiny_llama().id(), "stream": true, "max_tokens": 12, "messages": messages });
-    let (mut cheated, mut replaced) = (0, 0);
+    let (mut cheated, mut replaced, mut tokenwise) = (0, 0, 0);
     for _ in 0..80 {
         let events = stream_events(&gateway.url, &body).await;
         let request: Address = events[0]["id"].as_str().unwrap().trim_start_matches("chatcmpl-").parse().unwrap();
@@ -374,7 +374,9 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
             .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
             .filter(|t| !t.is_empty())
             .collect();
-        assert!(pieces.len() > 2, "the text came token by token: {pieces:?}");
+        // Token by token when the stream opens while the node runs; a stream
+        // opened after the run (a loaded machine) gets the text in one piece.
+        tokenwise += usize::from(pieces.len() > 2);
         let streamed = pieces.concat();
         let last = events.last().unwrap();
         if last.get("error").is_some() {
@@ -403,6 +405,7 @@ async fn a_stream_from_a_cheater_never_ends_as_verified_text() {
     }
     assert_eq!(cheated, 2, "the cheater was the primary of fewer than two of 80 requests");
     assert_eq!(replaced, 2, "each stream the cheater served ended as replaced");
+    assert!(tokenwise > 0, "no stream came token by token");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -73,6 +73,8 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     }
     assert!(answers.iter().any(|a| a["final"] == "verified"));
     assert!(report["cheater_row"].as_str().unwrap().contains("slashed"));
+    let standings = &report["standings"];
+    assert_eq!(standings["folded"], standings["on_chain"], "eligible nodes: the page's fold against the class object");
     // The browser's own key: a request it signed, verified, its output hashed there.
     let direct = &report["direct"];
     assert_eq!(direct["badge"], "verified", "{direct}");
@@ -101,19 +103,29 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<main id=\"main\">"));
     // The output route asks only a node that finalized the request (one
-    // of the verified requests without a dispute has nodes that did not).
+    // of the verified requests without a dispute has nodes that did not),
+    // and brings a gateway request's output from one that did.
+    let finalizers = |request: sui_sdk_types::Address| {
+        let chain = &chain;
+        async move {
+            let slots = chain.request(request).await.unwrap().slots;
+            let revealed = slots.iter().filter(|s| s.reveal.is_some());
+            revealed.map(|s| sui_sdk_types::Address::from(s.node_id)).collect::<Vec<_>>()
+        }
+    };
+    let parse = |a: &Value| a["request"].as_str().unwrap().parse::<sui_sdk_types::Address>().unwrap();
+    let verified: Vec<_> = report["answers"].as_array().unwrap().iter().filter(|a| a["final"] == "verified").collect();
+    let mine = parse(verified[0]);
+    let finalizer = finalizers(mine).await[0];
+    assert_eq!(get(&format!("atoma/v1/outputs/{mine}?node={finalizer}")).await.unwrap().status(), 200);
     let mut outsider = None;
-    for a in report["answers"].as_array().unwrap().iter().filter(|a| a["final"] == "verified") {
-        let request: sui_sdk_types::Address = a["request"].as_str().unwrap().parse().unwrap();
-        let slots = chain.request(request).await.unwrap().slots;
-        let finalizers: Vec<_> =
-            slots.iter().filter(|s| s.reveal.is_some()).map(|s| sui_sdk_types::Address::from(s.node_id)).collect();
-        if let Some(n) = cluster.nodes.iter().find(|n| !finalizers.contains(&n.id)) {
-            outsider = Some((request, n.id, finalizers[0]));
+    for a in verified.into_iter().chain([&report["direct"], &report["wallet"]]) {
+        let done = finalizers(parse(a)).await;
+        if let Some(n) = cluster.nodes.iter().find(|n| !done.contains(&n.id)) {
+            outsider = Some((parse(a), n.id));
             break;
         }
     }
-    let (request, stranger, finalizer) = outsider.expect("a verified request without a dispute");
+    let (request, stranger) = outsider.expect("a verified request without a dispute");
     assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={stranger}")).await.unwrap().status(), 404);
-    assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={finalizer}")).await.unwrap().status(), 200);
 }

@@ -74,7 +74,8 @@ export async function submit(ledger: Ledger, signer: Signer, ask: Ask): Promise<
 	// The fee and the shortest timeout, by the chain's rules (docs/protocol.md, "Fees" and "Time").
 	const units = ask.mode === 'sampling' ? 10_000n * n : 10_000n + pBps * n;
 	const fee = (params.min_fee_per_execution * units + 9_999n) / 10_000n;
-	const longest = [...ledger.models.values()].filter((m) => m.classId === model.classId)
+	// The class's longest run as its object says (else the longest of its models' bounds).
+	const longest = klass.onChain?.longestRunMs ?? [...ledger.models.values()].filter((m) => m.classId === model.classId)
 		.reduce((a, m) => (m.maxRunMs > a ? m.maxRunMs : a), 0n);
 	let timeout = params.min_timeout_ms + model.maxRunMs + longest;
 	if (timeout < 60_000n) timeout = 60_000n;

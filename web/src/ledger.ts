@@ -29,6 +29,20 @@ export type NetworkParams = Record<
 	'protocol_share_bps' | 'max_retries' | 'unbonding_delay_ms' | 'max_n' | 'sealed_pool_factor' | 'max_inline_input' | 'grace_ms',
 	bigint>;
 
+// The shared objects' layouts (move/sources/network.move, hardware.move):
+// a Table is its id and size, a TableVec its Table, a Balance its value.
+const Table = bcs.struct('Table', { id: ID, size: bcs.u64() });
+const NetworkObject = bcs.struct('Network', {
+	id: ID, version: bcs.u64(), params: Params, classes: Table, next_class_id: bcs.u64(), models: Table,
+	treasury: bcs.u64(),
+});
+const ClassObject = bcs.struct('HardwareClass', {
+	id: ID, version: bcs.u64(), network_id: ID, class_id: bcs.u64(), name: bcs.string(), profile: bcs.string(),
+	min_collateral: bcs.u64(), task_lock: bcs.u64(), longest_run_ms: bcs.u64(),
+	active: bcs.struct('TableVec', { contents: Table }), index: Table,
+	on_call: bcs.struct('TableVec', { contents: Table }), on_call_index: Table, nodes: Table, revenue: bcs.u64(),
+});
+
 /** The package's events (move/sources/events.move), by name. */
 const layouts = {
 	NetworkCreated: bcs.struct('NetworkCreated', { network_id: ID, admin_cap_id: ID, params: Params }),
@@ -93,7 +107,11 @@ export interface Step {
 	timeMs: number;
 }
 
-export interface ClassInfo { id: string; object: string; name: string; profile: string; minCollateral: bigint; taskLock: bigint }
+export interface ClassInfo {
+	id: string; object: string; name: string; profile: string; minCollateral: bigint; taskLock: bigint;
+	/** From the class object, once read: its eligible and on-call nodes, its longest run, its revenue not yet swept. */
+	onChain?: { active: bigint; onCall: bigint; longestRunMs: bigint; revenue: bigint };
+}
 export interface ModelInfo { id: string; classId: string; digest: string; maxRunMs: bigint }
 export interface NodeInfo {
 	id: string; owner: string; classId: string; endpoint: string;
@@ -131,6 +149,8 @@ export class Ledger {
 	transactions = 0;
 	/** The shared Network object and its parameters, once read. */
 	network: string | null = null;
+	/** The treasury's balance, from the Network object. */
+	treasury: bigint | null = null;
 	params: NetworkParams | null = null;
 	error: string | null = null;
 	/** Whether the gateway serving the page named this chain (not the settings). */
@@ -209,14 +229,42 @@ export class Ledger {
 			}
 			if (page.endCursor) this.cursor = page.endCursor;
 			if (page.events.length) this.notify();
-			if (!page.hasNextPage) return;
+			if (!page.hasNextPage) break;
 		}
+		if (await this.readObjects()) this.notify();
+	}
+
+	/** The shared objects' balances and counts the events do not carry:
+	 * the treasury, and each class's revenue, eligible and on-call nodes.
+	 * Whether any changed. */
+	private async readObjects(): Promise<boolean> {
+		const ids = [this.network, ...[...this.classes.values()].map((c) => c.object)].filter((x): x is string => !!x);
+		if (ids.length === 0) return false;
+		const { objects } = await this.client.core.getObjects({ objectIds: ids, include: { content: true } });
+		const before = JSON.stringify([this.treasury, [...this.classes.values()].map((c) => c.onChain)], (_, v) => typeof v === 'bigint' ? String(v) : v);
+		for (const o of objects) {
+			if (o instanceof Error || !o.content) continue;
+			if (o.objectId === this.network) {
+				this.treasury = BigInt(NetworkObject.parse(o.content).treasury);
+				continue;
+			}
+			const c = ClassObject.parse(o.content);
+			const info = this.classes.get(String(c.class_id));
+			if (info) {
+				info.onChain = {
+					active: BigInt(c.active.contents.size), onCall: BigInt(c.on_call.contents.size),
+					longestRunMs: BigInt(c.longest_run_ms), revenue: BigInt(c.revenue),
+				};
+			}
+		}
+		return before !== JSON.stringify([this.treasury, [...this.classes.values()].map((c) => c.onChain)], (_, v) => typeof v === 'bigint' ? String(v) : v);
 	}
 
 	/** The package's first version (the type origin of its events): the
 	 * package of the Network object's type, else the package given. */
 	private async originalPackage(): Promise<string> {
 		if (!this.networkId) return this.pkg;
+		this.network = this.networkId;
 		const { object } = await this.client.core.getObject({ objectId: this.networkId });
 		return object.type.split('::')[0];
 	}

@@ -64,8 +64,7 @@ export function network(el: Element, l: Ledger) {
 		<dt>Requests</dt><dd>${l.requests.size}</dd>
 		<dt>Fees paid (less refunds)</dt><dd>${mist(l.feesPaid - l.refunded)}</dd>
 		<dt>Slashed</dt><dd>${mist(totalSlashed)}</dd>
-		<dt>Revenue swept to the treasury</dt><dd>${mist(l.revenueSwept)}</dd>
-		<dt>Treasury withdrawn</dt><dd>${mist(l.treasuryWithdrawn)}</dd>
+		<dt>Treasury</dt><dd>${l.treasury === null ? '…' : mist(l.treasury)} (swept in: ${mist(l.revenueSwept)}; withdrawn: ${mist(l.treasuryWithdrawn)})</dd>
 	</dl></section>
 	<section class="charts" aria-label="Charts">
 		${scatter('Latency per mode: submission to outcome', 'seconds', latencies(l))}
@@ -74,7 +73,8 @@ export function network(el: Element, l: Ledger) {
 	</section>
 	${classes.map((c) => `<section aria-label="Class ${esc(c.name)}">
 		<h3>Class ${esc(c.name)}</h3>
-		<p>Profile <code>${esc(c.profile)}</code>; minimum collateral ${mist(c.minCollateral)}; task lock ${mist(c.taskLock)}; object ${short(c.object)}.</p>
+		<p>Profile <code>${esc(c.profile)}</code>; minimum collateral ${mist(c.minCollateral)}; task lock ${mist(c.taskLock)}; object ${short(c.object)}.
+		${c.onChain ? `On chain: <span data-testid="eligible">${c.onChain.active}</span> eligible and ${c.onChain.onCall} on call; revenue not yet swept ${mist(c.onChain.revenue)}.` : ''}</p>
 		${table('Models', ['model', 'weights digest (BLAKE2b-256)', 'longest run'],
 			[...l.models.values()].filter((m) => m.classId === c.id)
 				.map((m) => [esc(m.id), `<code title="${esc(m.digest)}">${esc(m.digest.slice(0, 16))}…</code>`, `${m.maxRunMs} ms`]))}

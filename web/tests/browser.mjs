@@ -99,6 +99,18 @@ try {
 	const row = cheaterRow(page);
 	await row.waitFor({ timeout: WAIT });
 	report.cheater_row = (await row.innerText()).replace(/\s+/g, ' ');
+	// The standings the page folds from events agree with the class object's
+	// active list, once the requests have settled.
+	const standings = async () => {
+		const section = page.getByRole('region', { name: /^Class / }).first();
+		const folded = await section.getByRole('cell', { name: 'eligible', exact: true }).count();
+		const onChain = Number(await section.getByTestId('eligible').textContent());
+		return { folded, on_chain: onChain };
+	};
+	await page.getByTestId('eligible').first().waitFor({ timeout: WAIT });
+	for (let i = 0; i < 20 && ((s) => s.folded !== s.on_chain)(report.standings = await standings()); i++) {
+		await page.waitForTimeout(500);
+	}
 	await page.screenshot({ path: `${args.shots}/network-slashed.png`, fullPage: true });
 
 	// 5. A request signed in the browser by its development key, funded from
