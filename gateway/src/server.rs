@@ -352,7 +352,7 @@ async fn relay(
     delta: &(dyn Fn(&str) -> Value + Sync),
 ) -> Result<(TextOutput, run::Receipt, String), ApiError> {
     let handle = submitted.handle.clone();
-    let mut streamed = std::pin::pin!(handle.stream_output(run::WAIT));
+    let mut streamed = Box::pin(handle.stream_output(run::WAIT));
     let (mut first, mut shown) = (None, String::new());
     while let Some(Some(item)) = submitted.before_finality(streamed.next()).await {
         match item {
@@ -376,6 +376,9 @@ async fn relay(
             Err(e) => return Err(ApiError::from_sdk(&e, "waiting for the first output")),
         }
     }
+    // The node's stream is let go now: read to its end in the background,
+    // a lie it signed is remembered before the next request (sdk stream.rs).
+    drop(streamed);
     let answer = submitted.settle(first, !shown.is_empty()).await?;
     let receipt = answer.receipt;
     let t = text_of(answer.output).map_err(|e| e.with_receipt(&receipt))?;

@@ -58,7 +58,7 @@ impl RequestHandle {
     /// the module doc), within `timeout`. Ends after its `Output` or an error.
     pub fn stream_output(&self, timeout: Duration) -> impl Stream<Item = Result<Streamed>> + Send + '_ {
         let reader = Reader {
-            liars: &self.client.liars,
+            liars: self.client.liars.clone(),
             opening: Some(Box::pin(self.open_stream(timeout))),
             first: Box::pin(self.first_output_within(timeout)),
             open: None,
@@ -132,7 +132,7 @@ impl RequestHandle {
 /// The state of `stream_output`.
 struct Reader<'a> {
     /// The client's nodes caught lying in a stream.
-    liars: &'a std::sync::Mutex<std::collections::HashSet<Address>>,
+    liars: Liars,
     /// The first node's stream, until it opens.
     opening: Option<Pending<'a, Open>>,
     /// The first output bound to a commitment, asked of every node from the start.
@@ -168,8 +168,7 @@ impl Reader<'_> {
                             self.open = None;
                         }
                         Read::Lied(why) => {
-                            tracing::warn!(node = %open.node, why, "a node streamed text it did not end with: not streamed from again");
-                            self.liars.lock().unwrap_or_else(|e| e.into_inner()).insert(open.node);
+                            remember_liar(&self.liars, open.node, &why);
                             self.open = None;
                         }
                     },
@@ -218,6 +217,40 @@ impl Reader<'_> {
                 first.node
             )))),
         }
+    }
+}
+
+type Liars = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<Address>>>;
+
+fn remember_liar(liars: &Liars, node: Address, why: &str) {
+    tracing::warn!(%node, why, "a node streamed text it did not end with: not streamed from again");
+    liars.lock().unwrap_or_else(|e| e.into_inner()).insert(node);
+}
+
+/// How long a stream the reader left is still read for its signed end.
+const DRAIN: Duration = Duration::from_secs(30);
+
+impl Drop for Reader<'_> {
+    /// A stream left open (the output came first from another node, or the
+    /// reader stopped at finality) is read to its signed end in the
+    /// background: a node whose end contradicts the chunks it signed is
+    /// remembered whenever its lie shows, not only when the reader waits.
+    fn drop(&mut self) {
+        let (Some(mut open), Ok(runtime)) = (self.open.take(), tokio::runtime::Handle::try_current()) else { return };
+        let liars = self.liars.clone();
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(DRAIN, async {
+                loop {
+                    let event = open.events.next().await;
+                    match read(&mut open, event) {
+                        Read::Text(_) | Read::Nothing => {}
+                        Read::Lied(why) => return remember_liar(&liars, open.node, &why),
+                        Read::Ended | Read::Broken(_) => return,
+                    }
+                }
+            })
+            .await;
+        });
     }
 }
 
