@@ -11,7 +11,8 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { Transaction } from '@mysten/sui/transactions';
 import { blake2b } from '@noble/hashes/blake2.js';
 
-import { type Ledger, hex } from './ledger';
+import { type Ledger } from './ledger';
+import { outputDigest } from './output';
 
 /** Whoever signs this browser's requests. */
 export interface Signer {
@@ -122,7 +123,7 @@ export async function output(ledger: Ledger, signer: Signer, request: string) {
 			continue;
 		}
 		const bytes = new Uint8Array(await res.arrayBuffer());
-		return { bytes, ok: hex(blake2b(bytes, { dkLen: 32 })) === r.outputDigest };
+		return { bytes, ok: outputDigest(bytes) === r.outputDigest };
 	}
 	throw new Error(`no finalizing node served the output: ${failures.join('; ')}`);
 }

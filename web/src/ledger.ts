@@ -207,10 +207,12 @@ export class Ledger {
 	}
 
 	/** Reads the package's events after the cursor, telling the listeners
-	 * after each page. Events have the type of the package's first version,
-	 * whatever version emitted them. */
+	 * after each page, then the shared objects if events came (every call
+	 * that changes them emits one). Events have the type of the package's
+	 * first version, whatever version emitted them. */
 	async poll() {
 		this.origin ??= await this.originalPackage();
+		let events = false;
 		for (;;) {
 			const page = await this.client.core.listEvents({
 				filter: { eventType: `${this.origin}::events` }, after: this.cursor, limit: 50,
@@ -228,10 +230,13 @@ export class Ledger {
 				this.apply({ name, fields, digest: e.transactionDigest, timeMs: times.get(e.checkpoint) ?? Date.now() });
 			}
 			if (page.endCursor) this.cursor = page.endCursor;
-			if (page.events.length) this.notify();
+			if (page.events.length) {
+				events = true;
+				this.notify();
+			}
 			if (!page.hasNextPage) break;
 		}
-		if (await this.readObjects()) this.notify();
+		if (events && await this.readObjects()) this.notify();
 	}
 
 	/** The shared objects' balances and counts the events do not carry:
@@ -241,7 +246,11 @@ export class Ledger {
 		const ids = [this.network, ...[...this.classes.values()].map((c) => c.object)].filter((x): x is string => !!x);
 		if (ids.length === 0) return false;
 		const { objects } = await this.client.core.getObjects({ objectIds: ids, include: { content: true } });
-		const before = JSON.stringify([this.treasury, [...this.classes.values()].map((c) => c.onChain)], (_, v) => typeof v === 'bigint' ? String(v) : v);
+		const read = () => JSON.stringify(
+			[this.treasury, [...this.classes.values()].map((c) => c.onChain)],
+			(_, v) => (typeof v === 'bigint' ? String(v) : v),
+		);
+		const before = read();
 		for (const o of objects) {
 			if (o instanceof Error || !o.content) continue;
 			if (o.objectId === this.network) {
@@ -257,7 +266,7 @@ export class Ledger {
 				};
 			}
 		}
-		return before !== JSON.stringify([this.treasury, [...this.classes.values()].map((c) => c.onChain)], (_, v) => typeof v === 'bigint' ? String(v) : v);
+		return read() !== before;
 	}
 
 	/** The package's first version (the type origin of its events): the

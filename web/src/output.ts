@@ -2,6 +2,10 @@
 // (protocol/src/output.rs): a text output only in its canonical encoding,
 // which the nodes' engine writes and the Rust SDK checks.
 
+import { blake2b } from '@noble/hashes/blake2.js';
+
+import { hex } from './ledger';
+
 const TEXT = 'atoma-text/v1\n';
 const EMBEDDING = 'atoma-embedding/v1\n';
 
@@ -38,3 +42,6 @@ export function textOf(bytes: Uint8Array): string | null {
 		return null;
 	}
 }
+
+/** An output's digest as the chain records it: BLAKE2b-256, in hex. */
+export const outputDigest = (bytes: Uint8Array) => hex(blake2b(bytes, { dkLen: 32 }));

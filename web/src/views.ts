@@ -1,11 +1,9 @@
 // The explorer's pages: the network, the live requests, one request.
 
-import { blake2b } from '@noble/hashes/blake2.js';
-
 import { bars, scatter } from './charts';
 import { esc, mist, render, seconds, short } from './format';
 import { type Ledger, type RequestInfo, type Step, hex } from './ledger';
-import { describeOutput } from './output';
+import { describeOutput, outputDigest } from './output';
 
 export interface Gateway { apiKey: () => string }
 
@@ -169,7 +167,7 @@ async function checkOutput(box: Element, l: Ledger, r: RequestInfo, gw: Gateway)
 			continue;
 		}
 		const output = new Uint8Array(await res.arrayBuffer());
-		const ok = hex(blake2b(output, { dkLen: 32 })) === r.outputDigest;
+		const ok = outputDigest(output) === r.outputDigest;
 		const finality = r.outcome === 'verified'
 			? 'the digest the chain finalized, verified by the nodes that agreed on it'
 			: 'the digest the chain finalized (unverified: no second node checked it)';

@@ -61,20 +61,15 @@ try {
 		await page.getByLabel('Mode', { exact: true }).selectOption('sampling');
 		await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
 		await page.getByLabel('Tokens at most', { exact: true }).fill('24');
-		await page.getByLabel('Message', { exact: true }).fill(`Say hello to Sui, number ${i}.`);
-		await page.getByRole('button', { name: 'Send' }).click();
+		await send(page, `Say hello to Sui, number ${i}.`);
 		report.prompts++;
-		const answer = page.getByTestId('assistant-1');
-		const badge = page.locator('.turn.assistant [data-testid=badge]');
 		// Streamed: text shows before the final badge.
-		await answer.filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
-		const streamedBadge = await badge.textContent();
-		await page.locator('.badge.verified, .badge.unverified, .badge.replaced, .badge.failed').waitFor({ timeout: WAIT });
-		const final = (await badge.getAttribute('class')).replace('badge', '').trim();
-		const request = (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', '');
-		report.answers.push({ request, badge_while_streaming: streamedBadge, final, text: await answer.textContent() });
-		if (final === 'verified' && !verified) {
-			verified = request;
+		await page.getByTestId('assistant-1').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+		const streamedBadge = await page.locator('.turn.assistant [data-testid=badge]').textContent();
+		const answer = await finalAnswer(page);
+		report.answers.push({ ...answer, badge_while_streaming: streamedBadge });
+		if (answer.final === 'verified' && !verified) {
+			verified = answer.request;
 			await page.screenshot({ path: `${args.shots}/playground.png`, fullPage: true });
 			report.unnamed_controls.push(...await unnamedControls(page, 'playground with an answer'));
 		}
@@ -113,46 +108,31 @@ try {
 	}
 	await page.screenshot({ path: `${args.shots}/network-slashed.png`, fullPage: true });
 
-	// 5. A request signed in the browser by its development key, funded from
-	// the faucet: submitted with the TypeScript SDK, its output fetched from
-	// a node with the requester's signature and hashed here.
+	// 5. Requests signed in the browser, funded from the faucet: by its
+	// development key, then by a wallet through Sui's dApp kit (on a local
+	// network its burner wallet, connected with the kit's own button). Each
+	// is submitted with the TypeScript SDK, its output fetched from a node
+	// with the requester's signature and hashed here.
 	await page.getByRole('link', { name: 'Playground' }).click();
-	await page.getByRole('button', { name: 'New chat' }).click();
-	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('dev');
-	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
-	await funded(page);
-	report.dev_address = await page.getByTestId('signer-address').textContent();
-	await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
-	await page.getByLabel('Message', { exact: true }).fill('Say hello from the browser.');
-	await page.getByRole('button', { name: 'Send' }).click();
-	await page.locator('.badge.verified, .badge.unverified, .badge.failed').waitFor({ timeout: WAIT });
-	report.direct = {
-		badge: await page.locator('.turn.assistant [data-testid=badge]').textContent(),
-		note: await page.locator('.turn.assistant .note').textContent(),
-		text: await page.getByTestId('assistant-1').textContent(),
-		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
-	};
-	await page.screenshot({ path: `${args.shots}/playground-dev-key.png`, fullPage: true });
-
-	// 6. The same through a wallet, by Sui's dApp kit: on a local network its
-	// burner wallet, connected with the kit's own button.
-	await page.getByRole('button', { name: 'New chat' }).click();
-	await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption('wallet');
-	await page.getByRole('button', { name: /connect/i }).click();
-	await page.getByRole('button', { name: /Unsafe Burner Wallet/ }).click();
-	await page.getByTestId('signer-address').waitFor({ timeout: WAIT });
-	report.wallet_address = await page.getByTestId('signer-address').textContent();
-	await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
-	await funded(page);
-	await page.getByLabel('Message', { exact: true }).fill('Say hello from a wallet.');
-	await page.getByRole('button', { name: 'Send' }).click();
-	await page.locator('.badge.verified, .badge.unverified, .badge.failed').waitFor({ timeout: WAIT });
-	report.wallet = {
-		badge: await page.locator('.turn.assistant [data-testid=badge]').textContent(),
-		note: await page.locator('.turn.assistant .note').textContent(),
-		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
-	};
-	await page.screenshot({ path: `${args.shots}/playground-wallet.png`, fullPage: true });
+	const signers = [
+		{ requester: 'dev', key: 'direct', address: 'dev_address', connect: false, message: 'Say hello from the browser.' },
+		{ requester: 'wallet', key: 'wallet', address: 'wallet_address', connect: true, message: 'Say hello from a wallet.' },
+	];
+	for (const { requester, key, address, connect, message } of signers) {
+		await page.getByRole('button', { name: 'New chat' }).click();
+		await page.getByLabel('Requester (who signs and pays)', { exact: true }).selectOption(requester);
+		if (connect) {
+			await page.getByRole('button', { name: /connect/i }).click();
+			await page.getByRole('button', { name: /Unsafe Burner Wallet/ }).click();
+		}
+		await page.getByRole('button', { name: 'Fund it from the faucet' }).click();
+		await page.getByTestId('signer-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
+		report[address] = await page.getByTestId('signer-address').textContent();
+		await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
+		await send(page, message);
+		report[key] = await finalAnswer(page);
+		await page.screenshot({ path: `${args.shots}/playground-${requester}.png`, fullPage: true });
+	}
 	report.grpc_methods = [...methods].sort();
 	console.log(JSON.stringify(report, null, 2));
 } catch (e) {
@@ -168,9 +148,25 @@ try {
 	await browser.close();
 }
 
-/** Waits until the signer's balance is above zero. */
-async function funded(page) {
-	await page.getByTestId('signer-balance').filter({ hasText: /SUI\)/ }).filter({ hasNotText: /^0 MIST/ }).waitFor({ timeout: WAIT });
+/** Sends `message` from the playground. */
+async function send(page, message) {
+	await page.getByLabel('Message', { exact: true }).fill(message);
+	await page.getByRole('button', { name: 'Send' }).click();
+}
+
+/** The playground's answer once its badge is final: the badge (its class
+ * and its words), the note under it, the text and the request's id. */
+async function finalAnswer(page) {
+	const badge = page.locator('.turn.assistant [data-testid=badge]');
+	await page.locator('.badge.verified, .badge.unverified, .badge.replaced, .badge.failed').waitFor({ timeout: WAIT });
+	const note = page.locator('.turn.assistant .note');
+	return {
+		final: (await badge.getAttribute('class')).replace('badge', '').trim(),
+		badge: await badge.textContent(),
+		note: (await note.count()) ? await note.textContent() : null,
+		text: await page.getByTestId('assistant-1').textContent(),
+		request: (await page.getByTestId('request-link').getAttribute('href')).replace('#/request/', ''),
+	};
 }
 
 /** The cheater's row in a nodes table, once it shows a slash. */
