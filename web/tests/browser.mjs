@@ -61,11 +61,11 @@ try {
 		await page.getByLabel('Mode', { exact: true }).selectOption('sampling');
 		await page.getByLabel('Nodes that verify (n)', { exact: true }).fill('2');
 		await page.getByLabel('Tokens at most', { exact: true }).fill('24');
+		await watchFirstText(page);
 		await send(page, `Say hello to Sui, number ${i}.`);
 		report.prompts++;
 		// Streamed: text shows before the final badge.
-		await page.getByTestId('assistant-1').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
-		const streamedBadge = await page.locator('.turn.assistant [data-testid=badge]').textContent();
+		const streamedBadge = await (await page.waitForFunction(() => window.firstTextBadge, null, { timeout: WAIT })).jsonValue();
 		const answer = await finalAnswer(page);
 		report.answers.push({ ...answer, badge_while_streaming: streamedBadge });
 		if (answer.final === 'verified' && !verified) {
@@ -146,6 +146,27 @@ try {
 	process.exitCode = 1;
 } finally {
 	await browser.close();
+}
+
+/** From now on, the badge shown with the first answer text the playground
+ * draws (`window.firstTextBadge`). Each draw replaces the conversation's
+ * elements, so the added elements of each mutation keep what that draw
+ * showed, however fast the next one follows. */
+async function watchFirstText(page) {
+	await page.evaluate(() => {
+		window.firstTextBadge = null;
+		const turns = document.querySelector('#turns');
+		if (turns.watched) return;
+		turns.watched = true;
+		new MutationObserver((records) => {
+			for (const added of records.flatMap((r) => [...r.addedNodes])) {
+				const text = added.classList?.contains('assistant') && added.querySelector('.content')?.textContent;
+				if (window.firstTextBadge === null && text && /\S/.test(text)) {
+					window.firstTextBadge = added.querySelector('[data-testid=badge]')?.textContent ?? '';
+				}
+			}
+		}).observe(turns, { childList: true });
+	});
 }
 
 /** Sends `message` from the playground. */
