@@ -105,12 +105,15 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
     // The output route asks only a node that finalized the request (one
     // of the verified requests without a dispute has nodes that did not),
     // and brings a gateway request's output from one that did.
+    // A finalizer revealed the finalized digest: in a dispute the cheater
+    // revealed too, another digest, and is not one.
     let finalizers = |request: sui_sdk_types::Address| {
         let chain = &chain;
         async move {
-            let slots = chain.request(request).await.unwrap().slots;
-            let revealed = slots.iter().filter(|s| s.reveal.is_some());
-            revealed.map(|s| sui_sdk_types::Address::from(s.node_id)).collect::<Vec<_>>()
+            let request = chain.request(request).await.unwrap();
+            let finalized = request.output_digest.expect("a final request");
+            let agreed = request.slots.iter().filter(|s| s.reveal == Some(finalized));
+            agreed.map(|s| sui_sdk_types::Address::from(s.node_id)).collect::<Vec<_>>()
         }
     };
     let parse = |a: &Value| a["request"].as_str().unwrap().parse::<sui_sdk_types::Address>().unwrap();
@@ -126,6 +129,6 @@ async fn the_explorer_and_playground_show_a_streamed_answer_verified_its_digest_
             break;
         }
     }
-    let (request, stranger) = outsider.expect("a verified request without a dispute");
+    let (request, stranger) = outsider.expect("a verified request that a node did not finalize");
     assert_eq!(get(&format!("atoma/v1/outputs/{request}?node={stranger}")).await.unwrap().status(), 404);
 }
