@@ -78,6 +78,29 @@ fn generating_the_test_model_reproduces_the_recorded_digest() {
     assert_eq!(blake2b256(&bytes), m.digest(), "the generator's output changed; update models/tiny-gpt.toml");
 }
 
+/// Outputs recorded from the test model: any change to how it generates or
+/// samples (greedy, and sampled at three temperatures from two seeds) shows
+/// here as a changed digest.
+#[test]
+fn the_test_model_gives_its_recorded_outputs() {
+    let mut e = engine();
+    let recorded = [
+        (0.0, 3, "0xd21dcab190bfdbb690adaf014e8280c1f07dfb70c6c2f14d43c042ee34cc806f"),
+        (0.8, 3, "0xb75c9134a4468e7ed41cdd0a9c693ef16199b79f10b8ec14775635d802faf89b"),
+        (0.8, 9, "0x75e13e8909d785565d9aa8eaa727113633daf2ef0dc3b900de63e9e35e45dc65"),
+        (1.5, 3, "0xdcf687799dde85dbcdcb611f43c0d3706cce32b458b6dbf58746e09daf2247ca"),
+        (1.5, 9, "0xc60b38c0ad9f36714270a7a19a4c94835a6beffdccac5bc20e2b5111b7c5f46d"),
+        (5.0, 9, "0xbe69d27f46b584fece843707f8e98fa1633d1c2a2bb3411edff801952f26ae8a"),
+    ];
+    let mut got = Vec::new();
+    for (temperature, seed, _) in recorded {
+        let input = gpt_input("The quick brown fox", 24, temperature);
+        got.push(run(&mut e, &input, Digest([seed; 32])).unwrap().digest.to_string());
+    }
+    let expected: Vec<_> = recorded.iter().map(|r| r.2.to_string()).collect();
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn repeated_runs_give_identical_outputs() {
     let mut e = engine();
