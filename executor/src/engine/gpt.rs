@@ -9,7 +9,8 @@
 //! prompt, then one per new token. The kernel path is fixed: attention is
 //! written out as matmul, mask, softmax, matmul (never a fused attention
 //! kernel, whose choice varies), and sampling draws its uniform numbers from
-//! Blake2b of the seed, not from libtorch's generator.
+//! Blake2b of the seed (`engine::sampling`, as every model), not from
+//! libtorch's generator.
 //!
 //! Input (UTF-8 JSON): `{"prompt": "…", "max_tokens": 32, "temperature": 0.7}`
 //! (`temperature` optional, 0 = greedy). Output: the new tokens, each a
@@ -19,9 +20,8 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::EngineError;
+use super::{EngineError, sampling};
 use atoma_protocol::Digest;
-use atoma_protocol::commitment::blake2b256;
 
 /// Size of the byte-level vocabulary.
 pub const VOCAB: i64 = 256;
@@ -254,7 +254,7 @@ impl Gpt {
 
     /// Generates `input.max_tokens` tokens; returns them and the number of
     /// forward passes.
-    pub fn generate(&self, input: &GptInput, seed: &Digest, device: Device) -> (Vec<u32>, u32) {
+    pub fn generate(&self, input: &GptInput, seed: &Digest, device: Device) -> Result<(Vec<u32>, u32), EngineError> {
         let mut cache = self.new_cache();
         let prompt = Tensor::from_slice(&input.tokens()).view([1, -1]).to_device(device);
         let mut logits = self.forward_cached(&prompt, &mut cache);
@@ -265,7 +265,7 @@ impl Gpt {
             let next = if input.temperature == 0.0 {
                 last.argmax(0, false).int64_value(&[]) as u32
             } else {
-                sample(&last, input.temperature, seed, step as u64)
+                sampling::sample(&last, f64::from(input.temperature), 1.0, seed, step as u64)?
             };
             out.push(next);
             if step + 1 < input.max_tokens {
@@ -274,28 +274,8 @@ impl Gpt {
                 passes += 1;
             }
         }
-        (out, passes)
+        Ok((out, passes))
     }
-}
-
-/// Draws a token from `softmax(logits / temperature)` with the uniform
-/// number `u64_le(blake2b256(seed || u64_le(step))[0..8]) / 2^64`.
-fn sample(logits: &Tensor, temperature: f32, seed: &Digest, step: u64) -> u32 {
-    let probs = (logits.to_kind(Kind::Float) / f64::from(temperature)).softmax(0, Kind::Float).to_device(Device::Cpu);
-    let probs: Vec<f32> = Vec::<f32>::try_from(&probs).unwrap_or_default();
-    let mut data = seed.0.to_vec();
-    data.extend_from_slice(&step.to_le_bytes());
-    let h = blake2b256(&data);
-    let u = u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64);
-    let mut acc = 0f64;
-    for (i, p) in probs.iter().enumerate() {
-        acc += f64::from(*p);
-        if u < acc {
-            return i as u32;
-        }
-    }
-    // Rounding left the total just under 1: the last token with mass.
-    probs.iter().rposition(|p| *p > 0.0).unwrap_or(0) as u32
 }
 
 /// The canonical output bytes: each token as a little-endian u32.

@@ -27,6 +27,7 @@ pub mod gpt;
 pub mod hf;
 pub mod manifest;
 pub mod profile;
+pub mod sampling;
 pub mod torchscript;
 
 use std::path::Path;
@@ -218,10 +219,9 @@ impl Engine for TchEngine {
         let start = Instant::now();
         let result = match &self.model {
             Loaded::Hf(model) => model.run(request.input, &request.seed, on_text),
-            Loaded::Gpt { model, .. } => GptInput::parse(request.input, model.config()).map(|input| {
-                let (tokens, passes) = model.generate(&input, &request.seed, self.device);
-                (gpt::encode_tokens(&tokens), passes)
-            }),
+            Loaded::Gpt { model, .. } => GptInput::parse(request.input, model.config())
+                .and_then(|input| model.generate(&input, &request.seed, self.device))
+                .map(|(tokens, passes)| (gpt::encode_tokens(&tokens), passes)),
             Loaded::TorchScript(ts) => ts.run(request.input).map(|bytes| (bytes, 1)),
         };
         let (bytes, forward_passes) = match result {

@@ -130,10 +130,10 @@ pub fn run(manifest: &Path, class: &ClassProfile, mode: &str, runs: usize, token
     let parsed = GptInput::parse(&input, &cfg)?;
     let bare = || {
         let _g = tch::no_grad_guard();
-        model.generate(&parsed, &request.seed, tch::Device::Cpu).0
+        model.generate(&parsed, &request.seed, tch::Device::Cpu).map(|(tokens, _)| tokens)
     };
     for _ in 0..5 {
-        bare();
+        bare()?;
         if let Some(e) = engine.as_mut() {
             e.run(&request)?;
         }
@@ -148,7 +148,7 @@ pub fn run(manifest: &Path, class: &ClassProfile, mode: &str, runs: usize, token
             engine_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let t = Instant::now();
-        let out = bare();
+        let out = bare()?;
         bare_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let bytes: Vec<u8> = out.iter().flat_map(|t| t.to_le_bytes()).collect();
         let t = Instant::now();

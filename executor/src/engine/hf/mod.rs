@@ -25,7 +25,7 @@ use atoma_protocol::Digest;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
-use super::EngineError;
+use super::{EngineError, sampling};
 use atoma_protocol::output::{Embeddings, FinishReason, TextOutput};
 use bert::{Bert, Pooling};
 use config::{Arch, token_ids};
@@ -360,9 +360,7 @@ pub fn generate(
         let next = if request.temperature == 0.0 {
             logits.argmax(-1, false).int64_value(&[]) as u32
         } else {
-            let probs = (logits / request.temperature).softmax(-1, Kind::Float).to_device(Device::Cpu);
-            let probs = Vec::<f32>::try_from(&probs).map_err(|e| EngineError::Model(e.to_string()))?;
-            text::pick(&probs, request.top_p, text::uniform(seed, tokens.len() as u64))
+            sampling::sample(&logits, request.temperature, request.top_p, seed, tokens.len() as u64)?
         };
         tokens.push(next);
         if text.eos.contains(&next) {

@@ -17,8 +17,6 @@
 
 use std::path::Path;
 
-use atoma_protocol::Digest;
-use atoma_protocol::commitment::blake2b256;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokenizers::Tokenizer;
@@ -369,46 +367,6 @@ fn environment() -> minijinja::Environment<'static> {
         Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
     });
     env
-}
-
-/// The uniform number of step `step`: `u64_le(blake2b256(seed || u64_le(step))[0..8]) / 2^64`.
-pub fn uniform(seed: &Digest, step: u64) -> f64 {
-    let mut data = seed.0.to_vec();
-    data.extend_from_slice(&step.to_le_bytes());
-    let h = blake2b256(&data);
-    u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes")) as f64 / 2f64.powi(64)
-}
-
-/// Picks the next token from `probs` (softmax of logits / temperature):
-/// with `top_p < 1`, only the most likely tokens whose mass reaches `top_p`
-/// (ties broken by the lower id), renormalised; then the first token whose
-/// cumulative mass exceeds `u`.
-pub fn pick(probs: &[f32], top_p: f64, u: f64) -> u32 {
-    let mut order: Vec<u32> = (0..probs.len() as u32).collect();
-    if top_p < 1.0 {
-        order.sort_by(|a, b| probs[*b as usize].total_cmp(&probs[*a as usize]).then(a.cmp(b)));
-        let mut acc = 0f64;
-        let mut keep = order.len();
-        for (i, t) in order.iter().enumerate() {
-            acc += f64::from(probs[*t as usize]);
-            if acc >= top_p {
-                keep = i + 1;
-                break;
-            }
-        }
-        order.truncate(keep);
-    }
-    let total: f64 = order.iter().map(|t| f64::from(probs[*t as usize])).sum();
-    let target = u * total;
-    let mut acc = 0f64;
-    for t in &order {
-        acc += f64::from(probs[*t as usize]);
-        if target < acc {
-            return *t;
-        }
-    }
-    // Rounding left the total just under the target: the last token with mass.
-    *order.iter().rev().find(|t| probs[**t as usize] > 0.0).unwrap_or(&order[0])
 }
 
 #[cfg(test)]
