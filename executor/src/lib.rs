@@ -8,8 +8,9 @@
 //!   (Hugging Face checkpoints, built-in GPT decoder, TorchScript modules),
 //!   hardware-class profiles and deterministic mode, the canonical tensor
 //!   encoding.
-//! - [`manifest`] (`engine/manifest.rs`): model manifests (TOML) and the
-//!   model digest over every file.
+//! - [`manifest`] (`engine/manifest.rs`): a checkpoint's files hashed
+//!   against its manifest, and a manifest made for a checkpoint; the format
+//!   and the model digest are the `atoma-manifest` crate's.
 //! - [`checkpoint`]: generated Hugging Face checkpoints (fixed seed, real layout).
 //! - [`testmodel`]: the generated test model and its TorchScript trace.
 //! - [`node`]: the node service: configuration, database, event loop,

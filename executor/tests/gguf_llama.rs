@@ -18,7 +18,7 @@ use atoma_executor::engine::gguf::writer::{TensorData, write};
 use atoma_executor::engine::gguf::{self, GgufFile, Value};
 use atoma_executor::engine::hf::text::{GenerateRequest, Message, Prompt};
 use atoma_executor::engine::hf::{self, HfModel, Limits};
-use atoma_executor::engine::manifest::ModelManifest;
+use atoma_executor::engine::manifest::{Checkpoint, ModelManifest};
 use atoma_protocol::Digest;
 use serde_json::Value as Json;
 use tch::{Device, Kind};

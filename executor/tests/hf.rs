@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use atoma_executor::checkpoint::{Family, Size, generate};
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine};
-use atoma_executor::manifest::ModelManifest;
+use atoma_executor::manifest::{Checkpoint, ModelManifest};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
 use atoma_protocol::output::{FinishReason, Output, TextOutput};

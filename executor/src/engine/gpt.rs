@@ -16,7 +16,7 @@
 //! (`temperature` optional, 0 = greedy). Output: the new tokens, each a
 //! little-endian u32.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
@@ -24,73 +24,10 @@ use super::{EngineError, sampling};
 use atoma_protocol::Digest;
 
 /// Size of the byte-level vocabulary.
-pub const VOCAB: i64 = 256;
+pub const VOCAB: i64 = atoma_manifest::GPT_VOCAB;
 
 /// Architecture of a GPT model (the manifest's `[gpt]` table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GptConfig {
-    /// Width of the residual stream.
-    pub d_model: i64,
-    pub n_layers: i64,
-    pub n_heads: i64,
-    /// Longest sequence (prompt and new tokens).
-    pub context: i64,
-    /// Most new tokens one request may ask for.
-    pub max_new_tokens: i64,
-}
-
-impl GptConfig {
-    /// The repository's test model: small enough to generate and run in tests.
-    pub fn tiny() -> Self {
-        GptConfig { d_model: 64, n_layers: 2, n_heads: 4, context: 256, max_new_tokens: 64 }
-    }
-
-    /// Names the first bad field.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=16_384).contains(&self.d_model) {
-            return Err("d_model`: must be 1 to 16384".into());
-        }
-        if !(1..=256).contains(&self.n_layers) {
-            return Err("n_layers`: must be 1 to 256".into());
-        }
-        if self.n_heads < 1 || self.d_model % self.n_heads != 0 {
-            return Err("n_heads`: must divide d_model".into());
-        }
-        if !(2..=65_536).contains(&self.context) {
-            return Err("context`: must be 2 to 65536".into());
-        }
-        if !(1..self.context).contains(&self.max_new_tokens) {
-            return Err("max_new_tokens`: must be 1 to context - 1".into());
-        }
-        Ok(())
-    }
-
-    /// Every parameter's name and shape, in a fixed order.
-    pub fn parameter_shapes(&self) -> Vec<(String, Vec<i64>)> {
-        let d = self.d_model;
-        let mut out = vec![("wte.weight".into(), vec![VOCAB, d]), ("wpe.weight".into(), vec![self.context, d])];
-        for l in 0..self.n_layers {
-            let p = |s: &str| format!("h.{l}.{s}");
-            out.extend([
-                (p("ln_1.weight"), vec![d]),
-                (p("ln_1.bias"), vec![d]),
-                (p("attn.c_attn.weight"), vec![3 * d, d]),
-                (p("attn.c_attn.bias"), vec![3 * d]),
-                (p("attn.c_proj.weight"), vec![d, d]),
-                (p("attn.c_proj.bias"), vec![d]),
-                (p("ln_2.weight"), vec![d]),
-                (p("ln_2.bias"), vec![d]),
-                (p("mlp.c_fc.weight"), vec![4 * d, d]),
-                (p("mlp.c_fc.bias"), vec![4 * d]),
-                (p("mlp.c_proj.weight"), vec![d, 4 * d]),
-                (p("mlp.c_proj.bias"), vec![d]),
-            ]);
-        }
-        out.extend([("ln_f.weight".into(), vec![d]), ("ln_f.bias".into(), vec![d])]);
-        out
-    }
-}
+pub use atoma_manifest::GptConfig;
 
 /// A GPT request, parsed from its input bytes.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -39,14 +39,17 @@ use atoma_protocol::output::ErrorOutput;
 use tch::{Device, nn};
 
 use gpt::{Gpt, GptInput};
-use manifest::{ModelKind, ModelManifest};
+use manifest::{Checkpoint, ModelKind, ModelManifest};
 pub use profile::{ClassProfile, DeviceKind, Dtype, HardwareProfile};
 use torchscript::TorchScript;
 
 /// Why the engine refused a model or a request.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The manifest is missing, unreadable or invalid.
+    /// The manifest file is missing, unreadable or invalid.
+    #[error(transparent)]
+    ManifestFile(#[from] manifest::ManifestError),
+    /// The manifest and the checkpoint's files disagree.
     #[error("model manifest: {0}")]
     Manifest(String),
     /// A model file's digest differs from the manifest or the chain.

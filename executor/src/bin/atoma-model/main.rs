@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use atoma_executor::checkpoint::{Family, Size};
 use atoma_executor::engine::gpt::GptConfig;
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine, profile};
-use atoma_executor::manifest::ModelManifest;
+use atoma_executor::manifest::{Checkpoint, ModelManifest};
 use atoma_executor::testmodel::{TEST_MODEL_SEED, trace_gpt, write_gpt_weights};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;

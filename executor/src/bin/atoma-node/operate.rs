@@ -2,7 +2,7 @@
 //! the endpoint, leave, withdraw, and check the served models.
 
 use anyhow::{Context, bail};
-use atoma_executor::manifest::ModelManifest;
+use atoma_executor::manifest::{Checkpoint, ModelManifest};
 use atoma_executor::node::config::Config;
 use atoma_sdk::http::hex;
 

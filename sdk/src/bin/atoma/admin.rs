@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use atoma_manifest::ModelManifest;
 use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, PARAMS, Unit};
 use atoma_protocol::{Digest, Params};
 use atoma_sdk::Chain;
 use atoma_sdk::http::hex;
 use clap::{Args, Subcommand};
-use serde::Deserialize;
 use sui_sdk_types::Address;
 
 use crate::env::{KeyArgs, NetworkArgs};
@@ -156,39 +156,15 @@ impl ParamFlags {
     }
 }
 
-/// The fields of a model manifest this command reads (the node service owns the format).
-#[derive(Deserialize)]
-struct Manifest {
-    id: String,
-    hardware_class: String,
-    weights_blake2b256: Option<String>,
-    hf: Option<HfFiles>,
-}
-
-#[derive(Deserialize)]
-struct HfFiles {
-    files: std::collections::BTreeMap<String, String>,
-}
-
 fn parse_digest(s: &str, what: &str) -> anyhow::Result<Digest> {
     Digest::from_hex(s).with_context(|| format!("{what} must be 64 hex digits (with or without 0x), got {s:?}"))
 }
 
-/// The manifest's id, class and model digest (as the node computes it).
+/// The manifest's id, class and model digest (as the node computes it:
+/// the format is `atoma_manifest`'s, which the node reads too).
 fn read_manifest(path: &Path) -> anyhow::Result<(String, String, Digest)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let m: Manifest = toml::from_str(&text).with_context(|| format!("{} is not a model manifest", path.display()))?;
-    let digest = match (&m.hf, &m.weights_blake2b256) {
-        (Some(hf), _) => {
-            let mut files = std::collections::BTreeMap::new();
-            for (name, d) in &hf.files {
-                files.insert(name.clone(), parse_digest(d, &format!("hf.files.{name:?}"))?);
-            }
-            atoma_protocol::commitment::files_digest(&files)
-        }
-        (None, Some(d)) => parse_digest(d, "weights_blake2b256")?,
-        (None, None) => bail!("{}: neither weights_blake2b256 nor [hf.files]", path.display()),
-    };
+    let m = ModelManifest::read(path)?;
+    let digest = m.digest();
     Ok((m.id, m.hardware_class, digest))
 }
 
