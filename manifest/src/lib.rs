@@ -363,7 +363,8 @@ dir = "m"
 "#;
         let m = parse(text);
         m.validate().unwrap();
-        let files = BTreeMap::from([("a.json".to_string(), Digest([1; 32])), ("b.safetensors".into(), Digest([2; 32]))]);
+        let files =
+            BTreeMap::from([("a.json".to_string(), Digest([1; 32])), ("b.safetensors".into(), Digest([2; 32]))]);
         assert_eq!(m.digest(), files_digest(&files));
         let renamed = parse(&text.replace("b.safetensors", "c.safetensors"));
         assert_ne!(renamed.digest(), m.digest());
