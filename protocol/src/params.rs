@@ -96,139 +96,107 @@ impl ParamInfo {
     }
 }
 
-/// Every parameter, in the Move order of `Params::values`. Besides these
-/// ranges, `min_timeout_ms` must be at most `max_timeout_ms`.
-pub const PARAMS: [ParamInfo; 12] = [
-    ParamInfo {
-        name: "min_fee_per_execution",
-        unit: Unit::Mist,
-        about: "minimum fee per expected execution (a request's minimum fee is this times its executions)",
-        min: 0,
-        max: u64::MAX,
-    },
-    ParamInfo {
-        name: "min_timeout_ms",
-        unit: Unit::Ms,
-        about: "what a commit timeout holds besides the runs of models: seeing the seat, fetching the input, landing the commit",
-        min: LATENCY_FLOOR_MS,
-        max: MAX_DURATION_MS,
-    },
-    ParamInfo {
-        name: "max_timeout_ms",
-        unit: Unit::Ms,
-        about: "longest commit timeout a requester may ask for",
-        min: 0,
-        max: MAX_DURATION_MS,
-    },
-    ParamInfo {
-        name: "reveal_window_ms",
-        unit: Unit::Ms,
-        about: "length of a reveal phase, and of a Sealed request's verification window",
-        min: LATENCY_FLOOR_MS,
-        max: MAX_DURATION_MS,
-    },
-    ParamInfo {
-        name: "timeout_slash_bps",
-        unit: Unit::Bps,
-        about: "share of its stake a node loses for missing a commit deadline",
-        min: 0,
-        max: BPS,
-    },
-    ParamInfo {
-        name: "protocol_share_bps",
-        unit: Unit::Bps,
-        about: "share of every slashed amount that goes to the treasury",
-        min: 0,
-        max: BPS,
-    },
-    ParamInfo {
-        name: "max_retries",
-        unit: Unit::Count,
-        about: "refills of a request's empty seats before it gives up",
-        min: 0,
-        max: RETRIES_LIMIT,
-    },
-    ParamInfo {
-        name: "unbonding_delay_ms",
-        unit: Unit::Ms,
-        about: "time between a node's request to leave and its withdrawal (fixed when it asks)",
-        min: 0,
-        max: MAX_DURATION_MS,
-    },
-    ParamInfo { name: "max_n", unit: Unit::Count, about: "largest n in any mode", min: 1, max: MAX_N_LIMIT },
-    ParamInfo {
-        name: "sealed_pool_factor",
-        unit: Unit::Count,
-        about: "a Sealed pool holds this many candidates per verifier",
-        min: 1,
-        max: POOL_FACTOR_LIMIT,
-    },
-    ParamInfo {
-        name: "max_inline_input",
-        unit: Unit::Bytes,
-        about: "largest input stored on chain (larger inputs go by URI)",
-        min: 1,
-        max: INLINE_INPUT_LIMIT,
-    },
-    ParamInfo {
-        name: "grace_ms",
-        unit: Unit::Ms,
-        about: "how long the first expire after a deadline extends it before anyone is slashed",
-        min: LATENCY_FLOOR_MS,
-        max: MAX_DURATION_MS,
-    },
-];
+/// Declares every parameter once, in the Move order: its field in
+/// [`Params`] with its documentation, its unit, the range `set_params`
+/// accepts, its default and its meaning in a sentence. From that one list
+/// come the struct, [`PARAMS`], `Default`, `values`/`from_values` (the
+/// arguments of `set_params` and `params::new`) and [`ParamsPatch`] (the
+/// genesis file's `[params]` table).
+macro_rules! params {
+    ($( $(#[doc = $doc:literal])* $field:ident: $unit:ident, min $min:expr, max $max:expr, default $default:expr, $about:literal; )*) => {
+        /// The network's parameters.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+        pub struct Params {
+            $( $(#[doc = $doc])* pub $field: u64, )*
+        }
 
-/// The network's parameters.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct Params {
+        /// Every parameter, in the Move order of `Params::values`. Besides these
+        /// ranges, `min_timeout_ms` must be at most `max_timeout_ms`.
+        pub const PARAMS: [ParamInfo; PARAM_COUNT] = [
+            $( ParamInfo { name: stringify!($field), unit: Unit::$unit, about: $about, min: $min, max: $max }, )*
+        ];
+
+        /// How many parameters there are.
+        pub const PARAM_COUNT: usize = [$(stringify!($field)),*].len();
+
+        impl Default for Params {
+            fn default() -> Self {
+                Params { $( $field: $default, )* }
+            }
+        }
+
+        impl Params {
+            /// The fields in their Move order: the arguments of `network::set_params`
+            /// and of `params::new`.
+            pub fn values(&self) -> [u64; PARAM_COUNT] {
+                [$( self.$field ),*]
+            }
+
+            /// The parameters of `values` in their Move order (see `values`).
+            pub fn from_values(values: [u64; PARAM_COUNT]) -> Self {
+                let [$( $field ),*] = values;
+                Params { $( $field ),* }
+            }
+        }
+
+        /// Some of the parameters, by name, the others left as they are (the
+        /// local network's genesis `[params]` table; unknown names are refused).
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct ParamsPatch {
+            $( #[allow(missing_docs)] #[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<u64>, )*
+        }
+
+        impl ParamsPatch {
+            /// `base` with this patch's values applied.
+            pub fn apply(&self, base: Params) -> Params {
+                Params { $( $field: self.$field.unwrap_or(base.$field), )* }
+            }
+        }
+    };
+}
+
+params! {
     /// Minimum fee per expected execution; a request's minimum fee is
     /// `min_fee_per_execution * executions` (see `Params::min_fee`).
-    pub min_fee_per_execution: u64,
+    min_fee_per_execution: Mist, min 0, max u64::MAX, default 1_000_000,
+        "minimum fee per expected execution (a request's minimum fee is this times its executions)";
     /// What a commit timeout holds besides the runs of models: seeing the
     /// seat, fetching the input, landing the commit. A request's timeout is
     /// at least this plus its model's run-time bound plus its class's longest.
-    pub min_timeout_ms: u64,
+    min_timeout_ms: Ms, min LATENCY_FLOOR_MS, max MAX_DURATION_MS, default 5_000,
+        "what a commit timeout holds besides the runs of models: seeing the seat, fetching the input, landing the commit";
     /// Longest commit timeout a requester may ask for.
-    pub max_timeout_ms: u64,
+    max_timeout_ms: Ms, min 0, max MAX_DURATION_MS, default 3_600_000,
+        "longest commit timeout a requester may ask for";
     /// Length of a reveal phase, and of a Sealed request's verification window.
-    pub reveal_window_ms: u64,
+    reveal_window_ms: Ms, min LATENCY_FLOOR_MS, max MAX_DURATION_MS, default 30_000,
+        "length of a reveal phase, and of a Sealed request's verification window";
     /// Share of its stake a node loses for missing a commit deadline.
-    pub timeout_slash_bps: u64,
+    timeout_slash_bps: Bps, min 0, max BPS, default 1_000,
+        "share of its stake a node loses for missing a commit deadline";
     /// Share of every slashed amount that goes to the treasury.
-    pub protocol_share_bps: u64,
+    protocol_share_bps: Bps, min 0, max BPS, default 1_000,
+        "share of every slashed amount that goes to the treasury";
     /// How many times a request's silent nodes are replaced before it gives up.
-    pub max_retries: u64,
+    max_retries: Count, min 0, max RETRIES_LIMIT, default 2,
+        "refills of a request's empty seats before it gives up";
     /// Time between `request_leave` and `withdraw`.
-    pub unbonding_delay_ms: u64,
+    unbonding_delay_ms: Ms, min 0, max MAX_DURATION_MS, default 3_600_000,
+        "time between a node's request to leave and its withdrawal (fixed when it asks)";
     /// Largest `n` in any mode.
-    pub max_n: u64,
+    max_n: Count, min 1, max MAX_N_LIMIT, default 16,
+        "largest n in any mode";
     /// A Sealed pool holds `sealed_pool_factor * n` candidates.
-    pub sealed_pool_factor: u64,
+    sealed_pool_factor: Count, min 1, max POOL_FACTOR_LIMIT, default 3,
+        "a Sealed pool holds this many candidates per verifier";
     /// Largest inline input (bytes).
-    pub max_inline_input: u64,
+    max_inline_input: Bytes, min 1, max INLINE_INPUT_LIMIT, default 8_192,
+        "largest input stored on chain (larger inputs go by URI)";
     /// How long the first `expire` after a deadline extends it: the live-chain
     /// time every member gets before it can be slashed (see docs/protocol.md, Timeouts).
-    pub grace_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            min_fee_per_execution: 1_000_000,
-            min_timeout_ms: 5_000,
-            max_timeout_ms: 3_600_000,
-            reveal_window_ms: 30_000,
-            timeout_slash_bps: 1_000,
-            protocol_share_bps: 1_000,
-            max_retries: 2,
-            unbonding_delay_ms: 3_600_000,
-            max_n: 16,
-            sealed_pool_factor: 3,
-            max_inline_input: 8_192,
-            grace_ms: 10_000,
-        }
-    }
+    grace_ms: Ms, min LATENCY_FLOOR_MS, max MAX_DURATION_MS, default 10_000,
+        "how long the first expire after a deadline extends it before anyone is slashed";
 }
 
 impl Params {
@@ -251,43 +219,6 @@ impl Params {
         }
         check(self.min_timeout_ms <= self.max_timeout_ms, "min_timeout_ms must be at most max_timeout_ms".into());
         out
-    }
-
-    /// The fields in their Move order: the arguments of `network::set_params`
-    /// and of `params::new`.
-    pub fn values(&self) -> [u64; 12] {
-        [
-            self.min_fee_per_execution,
-            self.min_timeout_ms,
-            self.max_timeout_ms,
-            self.reveal_window_ms,
-            self.timeout_slash_bps,
-            self.protocol_share_bps,
-            self.max_retries,
-            self.unbonding_delay_ms,
-            self.max_n,
-            self.sealed_pool_factor,
-            self.max_inline_input,
-            self.grace_ms,
-        ]
-    }
-
-    /// The parameters of `values` in their Move order (see `values`).
-    pub fn from_values(v: [u64; 12]) -> Self {
-        Params {
-            min_fee_per_execution: v[0],
-            min_timeout_ms: v[1],
-            max_timeout_ms: v[2],
-            reveal_window_ms: v[3],
-            timeout_slash_bps: v[4],
-            protocol_share_bps: v[5],
-            max_retries: v[6],
-            unbonding_delay_ms: v[7],
-            max_n: v[8],
-            sealed_pool_factor: v[9],
-            max_inline_input: v[10],
-            grace_ms: v[11],
-        }
     }
 
     /// The shortest commit timeout of a request for a model whose run-time
@@ -334,6 +265,18 @@ mod tests {
         }
         let low = Params { grace_ms: LATENCY_FLOOR_MS - 1, ..Params::default() };
         assert_eq!(low.violations(), [format!("grace_ms must be between {LATENCY_FLOOR_MS} and {MAX_DURATION_MS}")]);
+    }
+
+    #[test]
+    fn a_patch_names_parameters_and_keeps_the_others() {
+        let patch: ParamsPatch = serde_json::from_str(r#"{"grace_ms": 7000, "max_n": 4}"#).unwrap();
+        let base = Params { max_n: 9, ..Params::default() };
+        assert_eq!(patch.apply(base), Params { grace_ms: 7_000, max_n: 4, ..base });
+        assert_eq!(ParamsPatch::default().apply(base), base);
+        let unknown = serde_json::from_str::<ParamsPatch>(r#"{"grace": 7000}"#).unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `grace`") && unknown.contains("grace_ms"), "{unknown}");
+        let all: ParamsPatch = serde_json::from_value(serde_json::to_value(Params::default()).unwrap()).unwrap();
+        assert_eq!(all.apply(base), Params::default(), "every field of Params is a field of the patch");
     }
 
     #[test]

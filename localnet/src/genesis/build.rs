@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use atoma_protocol::{AdminCap, ObjectId, State};
+use atoma_protocol::{AdminCap, ObjectId, Params, State};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{
     Address, Digest, ExecutionStatus, GasCostSummary, GasPayment, GenesisObject, GenesisTransaction, Identifier,
@@ -85,7 +85,7 @@ fn genesis_state(
     admin_cap_id: Address,
     new_id: &mut impl FnMut() -> Address,
 ) -> anyhow::Result<(State, AdminCap, Vec<atoma_protocol::Event>)> {
-    let params = config.params.resolve();
+    let params = config.params.apply(Params::default());
     let (mut state, admin_cap, out) =
         State::create_network(ObjectId::from(network_id), ObjectId::from(admin_cap_id), params).context("params")?;
     let mut events = out.events;

@@ -51,44 +51,7 @@ use sui_sdk_types::Address;
 pub use build::{build, faucet_key};
 
 /// Protocol parameters in the genesis file: each omitted field keeps the default.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct ParamsConfig {
-    pub min_fee_per_execution: Option<u64>,
-    pub min_timeout_ms: Option<u64>,
-    pub max_timeout_ms: Option<u64>,
-    pub reveal_window_ms: Option<u64>,
-    pub timeout_slash_bps: Option<u64>,
-    pub protocol_share_bps: Option<u64>,
-    pub max_retries: Option<u64>,
-    pub unbonding_delay_ms: Option<u64>,
-    pub max_n: Option<u64>,
-    pub sealed_pool_factor: Option<u64>,
-    pub max_inline_input: Option<u64>,
-    pub grace_ms: Option<u64>,
-}
-
-impl ParamsConfig {
-    /// The defaults with this file's values applied.
-    pub fn resolve(&self) -> Params {
-        let d = Params::default();
-        Params {
-            min_fee_per_execution: self.min_fee_per_execution.unwrap_or(d.min_fee_per_execution),
-            min_timeout_ms: self.min_timeout_ms.unwrap_or(d.min_timeout_ms),
-            max_timeout_ms: self.max_timeout_ms.unwrap_or(d.max_timeout_ms),
-            reveal_window_ms: self.reveal_window_ms.unwrap_or(d.reveal_window_ms),
-            timeout_slash_bps: self.timeout_slash_bps.unwrap_or(d.timeout_slash_bps),
-            protocol_share_bps: self.protocol_share_bps.unwrap_or(d.protocol_share_bps),
-            max_retries: self.max_retries.unwrap_or(d.max_retries),
-            unbonding_delay_ms: self.unbonding_delay_ms.unwrap_or(d.unbonding_delay_ms),
-            max_n: self.max_n.unwrap_or(d.max_n),
-            sealed_pool_factor: self.sealed_pool_factor.unwrap_or(d.sealed_pool_factor),
-            max_inline_input: self.max_inline_input.unwrap_or(d.max_inline_input),
-            grace_ms: self.grace_ms.unwrap_or(d.grace_ms),
-        }
-    }
-}
+pub use atoma_protocol::params::ParamsPatch as ParamsConfig;
 
 /// A funded account: an address, or every key of a keystore file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -272,7 +235,7 @@ impl GenesisConfig {
         if let Some(seed) = &self.random_seed {
             parse_seed(seed).context("random_seed")?;
         }
-        self.params.resolve().validate().context("params")?;
+        self.params.apply(Params::default()).validate().context("params")?;
         for (i, a) in self.accounts.iter().enumerate() {
             ensure!(
                 a.address.is_some() != a.keystore.is_some(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use atoma_manifest::ModelManifest;
-use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, PARAMS, Unit};
+use atoma_protocol::params::{MAX_NAME_LEN, MAX_PROFILE_LEN, PARAM_COUNT, PARAMS, Unit};
 use atoma_protocol::{Digest, Params};
 use atoma_sdk::Chain;
 use atoma_sdk::http::hex;
@@ -100,7 +100,7 @@ enum AdminCommand {
 /// checks read (`atoma_protocol::params::PARAMS`), so each flag's help
 /// gives the unit and range `set_params` enforces.
 struct ParamFlags {
-    values: [Option<u64>; 12],
+    values: [Option<u64>; PARAM_COUNT],
 }
 
 impl clap::FromArgMatches for ParamFlags {
@@ -118,7 +118,7 @@ impl Args for ParamFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         let defaults = Params::default().values();
         PARAMS.iter().zip(defaults).fold(cmd, |cmd, (p, default)| {
-            // clap keeps flag names as &'static str; the twelve are made once per run.
+            // clap keeps flag names as &'static str; they are made once per run.
             let long: &'static str = Box::leak(p.name.replace('_', "-").into_boxed_str());
             cmd.arg(
                 clap::Arg::new(p.name)
