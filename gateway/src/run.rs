@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atoma_protocol::Mode;
+use atoma_protocol::ops::Terms;
 use atoma_protocol::output::Output;
+use atoma_protocol::{Mode, ProtocolError};
 use atoma_sdk::client::Outcome;
 use atoma_sdk::http::hex;
 use atoma_sdk::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec, SdkError};
@@ -25,8 +26,6 @@ use crate::openai::AtomaOptions;
 /// timeout of at most `MAX_TIMEOUT_MS`, its refills, reveal and dispute
 /// rounds fit well inside it (docs/protocol.md, "Time").
 pub const WAIT: Duration = Duration::from_secs(1_200);
-/// The default commit timeout, when the class allows one this short.
-const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 /// The longest commit timeout a request through the gateway may ask for.
 const MAX_TIMEOUT_MS: u64 = 120_000;
 /// The largest fee a request may offer, in minimum fees of its mode: a
@@ -148,32 +147,50 @@ async fn prepare(
     if input.len() as u64 > params.max_inline_input {
         return Err(ApiError::too_large(input.len(), params.max_inline_input));
     }
-    // Everything the chain would abort on is refused here, before the
-    // gateway pays gas for a transaction that cannot succeed.
     let min_fee = params.min_fee_for(mode);
     let fee = opts.max_fee.unwrap_or(min_fee);
-    if fee < min_fee || fee > min_fee.saturating_mul(MAX_FEE_FACTOR) {
-        return Err(ApiError::invalid(
+    let fee_range = || {
+        ApiError::invalid(
             "atoma.max_fee",
             &format!("the fee is {min_fee} to {} MIST for this mode", min_fee.saturating_mul(MAX_FEE_FACTOR)),
-        ));
-    }
-    if mode.n() > params.max_n {
-        return Err(ApiError::invalid("atoma.n", &format!("n is at most {}", params.max_n)));
-    }
-    if mode.nodes_needed() > class.active.size {
-        return Err(ApiError::unavailable(
-            format!("the class has {} eligible nodes; this mode needs {}", class.active.size, mode.nodes_needed()),
-            "no_eligible_nodes",
-        ));
-    }
-    let timeout_ms = opts.timeout_ms.unwrap_or(shortest.max(DEFAULT_TIMEOUT_MS));
+        )
+    };
+    let timeout_ms = opts.timeout_ms.unwrap_or_else(|| atoma_sdk::client::default_timeout_ms(shortest));
     let longest = MAX_TIMEOUT_MS.min(params.max_timeout_ms).max(shortest);
-    if !(shortest..=longest).contains(&timeout_ms) {
-        return Err(ApiError::invalid(
-            "atoma.timeout_ms",
-            &format!("timeout_ms is {shortest} to {longest} for this model"),
-        ));
+    let timeout_range =
+        || ApiError::invalid("atoma.timeout_ms", &format!("timeout_ms is {shortest} to {longest} for this model"));
+    // The gateway's own limits on what a key may spend and wait.
+    if fee > min_fee.saturating_mul(MAX_FEE_FACTOR) {
+        return Err(fee_range());
+    }
+    if timeout_ms > longest {
+        return Err(timeout_range());
+    }
+    // Everything the chain would abort on is refused here, by the state
+    // machine's own rule, before the gateway pays gas for a transaction
+    // that cannot succeed.
+    let terms = Terms {
+        mode,
+        timeout_ms,
+        fee,
+        max_run_ms: on_chain.max_run_ms,
+        longest_run_ms: class.longest_run_ms,
+        eligible: class.active.size,
+    };
+    match terms.check(&params) {
+        Ok(()) => {}
+        Err(ProtocolError::InvalidQuorum) => {
+            return Err(ApiError::invalid("atoma.n", &format!("n is at most {}", params.max_n)));
+        }
+        Err(ProtocolError::InvalidTimeout | ProtocolError::ArithmeticError) => return Err(timeout_range()),
+        Err(ProtocolError::FeeTooLow) => return Err(fee_range()),
+        Err(ProtocolError::NotEnoughNodes) => {
+            return Err(ApiError::unavailable(
+                format!("the class has {} eligible nodes; this mode needs {}", class.active.size, mode.nodes_needed()),
+                "no_eligible_nodes",
+            ));
+        }
+        Err(e) => return Err(ApiError::invalid("atoma", &format!("the network would refuse this request: {e}"))),
     }
     let spec = RequestSpec { timeout_ms, max_fee: Some(fee), ..RequestSpec::new(model, InputSpec::Bytes(input), mode) };
     let receipt = Receipt {

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 pub use execute::{flip, sealed_draw};
 pub use keeper::{KeeperCall, due};
-pub use submit::SubmitArgs;
+pub use submit::{SubmitArgs, Terms, check_input_parts};
 
 use crate::error::{ProtocolError, Result};
 use crate::events::Event;

@@ -44,6 +44,61 @@ pub struct SubmitArgs {
     pub timeout_ms: u64,
 }
 
+/// What a submission asks of the network besides its input: the rules the
+/// state machine applies to it, in one place, so that a tool checks a
+/// request before it pays for the transaction by calling the same function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms {
+    /// The verification mode.
+    pub mode: Mode,
+    /// The commit timeout asked for.
+    pub timeout_ms: u64,
+    /// The fee paid (MIST).
+    pub fee: u64,
+    /// The model's run-time bound.
+    pub max_run_ms: u64,
+    /// The longest run-time bound of the model's class.
+    pub longest_run_ms: u64,
+    /// The class's eligible nodes.
+    pub eligible: u64,
+}
+
+impl Terms {
+    /// Errors, in the order checked: `InvalidQuorum` (n is 0 or above
+    /// `max_n`), `InvalidProbability` (p above 100 %), `ArithmeticError` (the
+    /// shortest timeout overflows), `InvalidTimeout` (below the shortest, see
+    /// [`crate::Params::shortest_timeout_ms`], or above `max_timeout_ms`),
+    /// `FeeTooLow`, `NotEnoughNodes`.
+    pub fn check(&self, params: &crate::Params) -> Result<()> {
+        let mode = self.mode;
+        if mode.n() == 0 || mode.n() > params.max_n {
+            return Err(ProtocolError::InvalidQuorum);
+        }
+        if mode.p_bps() > BPS {
+            return Err(ProtocolError::InvalidProbability);
+        }
+        let shortest =
+            params.shortest_timeout_ms(self.max_run_ms, self.longest_run_ms).ok_or(ProtocolError::ArithmeticError)?;
+        if self.timeout_ms < shortest || self.timeout_ms > params.max_timeout_ms {
+            return Err(ProtocolError::InvalidTimeout);
+        }
+        if self.fee < params.min_fee_for(mode) {
+            return Err(ProtocolError::FeeTooLow);
+        }
+        if self.eligible < mode.nodes_needed() {
+            return Err(ProtocolError::NotEnoughNodes);
+        }
+        Ok(())
+    }
+}
+
+/// The input rule alone (docs/protocol.md): exactly one of inline bytes
+/// (1 to `max_inline_input` bytes, hashing to the digest) and a URI (1 to
+/// 512 bytes). `InvalidInput` or `InputDigestMismatch`.
+pub fn check_input_parts(inline: &[u8], uri: Option<&str>, digest: &Digest, max_inline: u64) -> Result<()> {
+    check_input(inline.to_vec(), uri.map(str::to_string), digest, max_inline).map(|_| ())
+}
+
 impl State {
     /// Submits a Sampling request: `n` nodes execute and must agree.
     #[allow(clippy::too_many_arguments)]
@@ -123,25 +178,15 @@ impl State {
         let eligible = class_obj.active.len();
         let input_digest = Digest::from_slice(&args.input_digest).ok_or(ProtocolError::InvalidDigest)?;
         let input = check_input(args.input_inline, args.input_uri, &input_digest, params.max_inline_input)?;
-        let (n, p_bps) = (mode.n(), mode.p_bps());
-        if n == 0 || n > params.max_n {
-            return Err(ProtocolError::InvalidQuorum);
-        }
-        if p_bps > BPS {
-            return Err(ProtocolError::InvalidProbability);
-        }
-        let shortest = params
-            .shortest_timeout_ms(model.max_run_ms, class_obj.longest_run_ms)
-            .ok_or(ProtocolError::ArithmeticError)?;
-        if args.timeout_ms < shortest || args.timeout_ms > params.max_timeout_ms {
-            return Err(ProtocolError::InvalidTimeout);
-        }
-        if payment < params.min_fee_for(mode) {
-            return Err(ProtocolError::FeeTooLow);
-        }
-        if eligible < mode.nodes_needed() {
-            return Err(ProtocolError::NotEnoughNodes);
-        }
+        let terms = Terms {
+            mode,
+            timeout_ms: args.timeout_ms,
+            fee: payment,
+            max_run_ms: model.max_run_ms,
+            longest_run_ms: class_obj.longest_run_ms,
+            eligible,
+        };
+        terms.check(&params)?;
 
         let deadline_ms = add(ctx.now_ms, args.timeout_ms)?;
         let mut req = Request {

@@ -39,6 +39,7 @@ pub use stream::Streamed;
 use std::time::Duration;
 
 use atoma_protocol::commitment::{blake2b256, secret_hash};
+use atoma_protocol::ops::check_input_parts;
 use atoma_protocol::{Digest as ProtoDigest, Event, FailReason, Mode, Role, SubmitArgs};
 use sui_sdk_types::{Address, Digest};
 
@@ -76,10 +77,20 @@ pub struct RequestSpec {
     pub max_fee: Option<u64>,
 }
 
+/// The commit timeout the tools ask for when none is given (ms).
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+/// The default commit timeout of a request whose shortest allowed timeout
+/// is `shortest` (`Params::shortest_timeout_ms`): the default, or the
+/// shortest when a slow model needs more.
+pub fn default_timeout_ms(shortest: u64) -> u64 {
+    shortest.max(DEFAULT_TIMEOUT_MS)
+}
+
 impl RequestSpec {
-    /// A request with a 60 s timeout at the minimum fee.
+    /// A request with the default timeout (60 s) at the minimum fee.
     pub fn new(model: &str, input: InputSpec, mode: Mode) -> Self {
-        RequestSpec { model: model.to_string(), input, mode, timeout_ms: 60_000, max_fee: None }
+        RequestSpec { model: model.to_string(), input, mode, timeout_ms: DEFAULT_TIMEOUT_MS, max_fee: None }
     }
 }
 
@@ -206,17 +217,20 @@ impl Client {
         let params = network.params;
         let (input_digest, input_inline, input_uri) = match &spec.input {
             InputSpec::Bytes(bytes) => {
-                if bytes.is_empty() {
-                    return Err(SdkError::InvalidArgument("the input is empty".into()));
+                let digest = blake2b256(bytes);
+                // The chain's own input rule, before the transaction is paid for.
+                if check_input_parts(bytes, None, &digest, params.max_inline_input).is_err() {
+                    return Err(SdkError::InvalidArgument(if bytes.is_empty() {
+                        "the input is empty".into()
+                    } else {
+                        format!(
+                            "the input is {} bytes, over the network's inline limit of {}: host it and give its URI and digest (`--input-uri` and `--input-digest`; a URI input in the SDK)",
+                            bytes.len(),
+                            params.max_inline_input
+                        )
+                    }));
                 }
-                if bytes.len() as u64 > params.max_inline_input {
-                    return Err(SdkError::InvalidArgument(format!(
-                        "the input is {} bytes, over the network's inline limit of {}: host it and give its URI and digest (`--input-uri` and `--input-digest`; a URI input in the SDK)",
-                        bytes.len(),
-                        params.max_inline_input
-                    )));
-                }
-                (blake2b256(bytes).0, bytes.clone(), None)
+                (digest.0, bytes.clone(), None)
             }
             InputSpec::Uri { uri, digest } => (*digest, Vec::new(), Some(uri.clone())),
         };

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use atoma_protocol::ops::Terms;
 use atoma_protocol::output::Output;
-use atoma_protocol::{Event, Mode};
-use atoma_sdk::client::Outcome;
+use atoma_protocol::{Event, Mode, ProtocolError};
+use atoma_sdk::client::{Outcome, default_timeout_ms};
 use atoma_sdk::http::hex;
 use atoma_sdk::{Attestation, Client, FirstOutput, InputSpec, RequestHandle, RequestSpec};
 use clap::{Args, ValueEnum};
@@ -323,9 +324,11 @@ impl Report<'_> {
 }
 
 /// The rules a submission must meet that depend on the network, checked
-/// before anything is sent, with the numbers to fix them: the quorum size,
-/// the timeout, the fee and the class's eligible nodes. Returns the commit
-/// timeout to ask for (`timeout_ms`, or the default).
+/// before anything is sent by the state machine's own function
+/// (`atoma_protocol::ops::Terms::check`), each refusal with the numbers to
+/// fix it: the model, the quorum size, the timeout, the fee and the class's
+/// eligible nodes. Returns the commit timeout to ask for (`timeout_ms`, or
+/// the default).
 async fn check_request(
     chain: &atoma_sdk::Chain,
     model: &str,
@@ -334,13 +337,6 @@ async fn check_request(
     fee: Option<u64>,
 ) -> anyhow::Result<u64> {
     let params = chain.network().await?.params;
-    if mode.n() == 0 || mode.n() > params.max_n {
-        bail!("--n must be between 1 and the network's max_n ({})", params.max_n);
-    }
-    let min_fee = params.min_fee_for(mode);
-    if let Some(fee) = fee.filter(|f| *f < min_fee) {
-        bail!("--fee {fee} is below the network's minimum of {min_fee} MIST for this mode (leave --fee out to pay it)");
-    }
     let models = chain.models().await?;
     let Some((_, m)) = models.iter().find(|(id, _)| id == model) else {
         let known: Vec<&str> = models.iter().map(|(id, _)| id.as_str()).collect();
@@ -353,31 +349,49 @@ async fn check_request(
     // docs/protocol.md, "Time": a timeout covers the chain's latency, this
     // model's run and one run of any model of the class before it.
     let shortest = params.shortest_timeout_ms(m.max_run_ms, class.longest_run_ms).unwrap_or(u64::MAX);
-    let timeout_ms = timeout_ms.unwrap_or(shortest.max(60_000));
-    if timeout_ms > params.max_timeout_ms {
-        bail!("--timeout-ms {timeout_ms} is above the network's max_timeout_ms ({} ms)", params.max_timeout_ms);
-    }
-    if timeout_ms < shortest {
-        bail!(
+    let timeout_ms = timeout_ms.unwrap_or_else(|| default_timeout_ms(shortest));
+    let min_fee = params.min_fee_for(mode);
+    let terms = Terms {
+        mode,
+        timeout_ms,
+        fee: fee.unwrap_or(min_fee),
+        max_run_ms: m.max_run_ms,
+        longest_run_ms: class.longest_run_ms,
+        eligible: class.active.size,
+    };
+    match terms.check(&params) {
+        Ok(()) => Ok(timeout_ms),
+        Err(ProtocolError::InvalidQuorum) => {
+            bail!("--n must be between 1 and the network's max_n ({})", params.max_n)
+        }
+        Err(ProtocolError::InvalidProbability) => bail!("--p must be at most 1 (100 %)"),
+        Err(ProtocolError::InvalidTimeout) if timeout_ms > params.max_timeout_ms => {
+            bail!("--timeout-ms {timeout_ms} is above the network's max_timeout_ms ({} ms)", params.max_timeout_ms)
+        }
+        Err(ProtocolError::InvalidTimeout | ProtocolError::ArithmeticError) => bail!(
             "--timeout-ms {timeout_ms} is below the shortest commit timeout of {model}: {shortest} ms \
              (min_timeout_ms {} + the model's run-time bound {} + the longest of class {} {})",
             params.min_timeout_ms,
             m.max_run_ms,
             class.name,
             class.longest_run_ms
-        );
-    }
-    if class.active.size < mode.nodes_needed() {
-        bail!(
+        ),
+        Err(ProtocolError::FeeTooLow) => {
+            bail!(
+                "--fee {} is below the network's minimum of {min_fee} MIST for this mode (leave --fee out to pay it)",
+                terms.fee
+            )
+        }
+        Err(ProtocolError::NotEnoughNodes) => bail!(
             "class {} has {} eligible node(s); a {} request with n = {} needs {} (nothing was sent)",
             class.name,
             class.active.size,
             mode.name(),
             mode.n(),
             mode.nodes_needed()
-        );
+        ),
+        Err(e) => bail!("the network would refuse this request: {e} (nothing was sent)"),
     }
-    Ok(timeout_ms)
 }
 
 /// An output as JSON: the text and token ids, the embeddings, the refusal,
