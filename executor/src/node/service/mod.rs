@@ -36,10 +36,12 @@
 //! ## Layout
 //! - this module: the service, its event loop and `step`, the keeper calls;
 //! - `compute`: a task's input, model run and output, kept before anything is sent;
-//! - `duties`: the node's own commit, reveal and abstain transactions.
+//! - `duties`: the node's own commit, reveal and abstain transactions;
+//! - `requester`: what a requester tells the node directly (a Sealed secret, a push).
 
 mod compute;
 mod duties;
+mod requester;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,10 +49,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use atoma_protocol::commitment::secret_hash;
 use atoma_protocol::ops::KeeperCall;
 use atoma_protocol::state::Standing;
-use atoma_protocol::{Digest as ProtoDigest, Event, Mode, ObjectId, Request, Role, Status};
+use atoma_protocol::{Event, ObjectId, Role, Status};
 use atoma_sdk::error::report;
 use atoma_sdk::{Chain, EventStream, SdkError, Start, now_ms};
 use sui_sdk_types::Address;
@@ -58,7 +59,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::engine::TchEngine;
 use crate::node::config::{Adversary, Config};
-use crate::node::db::{Db, Task};
+use crate::node::db::Db;
 use crate::node::metrics::Metrics;
 
 /// How often every open task is looked at again.
@@ -425,65 +426,10 @@ impl Service {
         Ok(())
     }
 
-    /// Whether a Sealed pool member holds the requester's secret and is chosen by it.
-    fn chosen(&self, req: &Request, task: &Task) -> bool {
-        let (Mode::Sealed { p_bps, n }, Some(secret)) = (req.mode, task.secret) else { return false };
-        if req.secret_hash != Some(secret_hash(&ProtoDigest(secret))) {
-            return false;
-        }
-        let pool: Vec<ObjectId> = req.slots.iter().filter(|s| s.role == Role::Candidate).map(|s| s.node_id).collect();
-        let (checked, positions) =
-            atoma_protocol::ops::sealed_draw(&req.seed, &ProtoDigest(secret), p_bps, n, pool.len() as u64);
-        let me = ObjectId::from(self.node);
-        checked && positions.iter().any(|p| pool.get(*p as usize) == Some(&me))
-    }
-
-    /// Takes a Sealed requester's secret (from `POST /v1/sealed/…`): kept only
-    /// if it matches the request's hash and chooses this node.
-    pub(crate) async fn take_secret(self: &Arc<Self>, request: Address, secret: [u8; 32]) -> Result<(), (u16, String)> {
-        let req = self.chain.request(request).await.map_err(|e| (404, e.to_string()))?;
-        if req.secret_hash != Some(secret_hash(&ProtoDigest(secret))) {
-            return Err((400, "the secret does not match the request's hash".into()));
-        }
-        let task = Task { secret: Some(secret), ..Task::default() };
-        if !self.chosen(&req, &task) {
-            return Err((404, "this node is not a chosen verifier of the request".into()));
-        }
-        self.db.update_task(&request, |t| t.secret = Some(secret)).map_err(|e| (500, e.to_string()))?;
-        tracing::info!(request = %request, node = %self.node, "told it verifies a Sealed request");
-        self.clone().drive(request);
-        Ok(())
-    }
-
     /// Starts timing `request` from now, unless it is timed already.
     fn start_timing(&self, request: Address) {
         let timing = Timing { assigned: Instant::now(), model: Duration::ZERO, ready: Duration::ZERO };
         self.timings.lock().expect("timings").entry(request).or_insert(timing);
-    }
-
-    /// Takes a requester's push (`POST /v1/push/…`, signed by `signer`):
-    /// the request is read on chain, and its task starts at once if this
-    /// node holds an active seat in it, instead of when a checkpoint brings
-    /// the selection (which the event stream still does, to the same task).
-    pub(crate) async fn take_push(self: &Arc<Self>, request: Address, signer: Address) -> Result<(), (u16, String)> {
-        let req = self.chain.request(request).await.map_err(|e| (404, e.to_string()))?;
-        if Address::from(req.requester) != signer {
-            return Err((403, "only the request's requester may push it".into()));
-        }
-        let me = ObjectId::from(self.node);
-        if !req.slots.iter().any(|s| s.node_id == me && s.active) {
-            return Err((404, "this node holds no seat in the request".into()));
-        }
-        let known = self.db.task(&request).map_err(|e| (500, e.to_string()))?.is_some();
-        if !known {
-            self.start_timing(request);
-            self.db.update_task(&request, |_| {}).map_err(|e| (500, e.to_string()))?;
-            tracing::info!(request = %request, node = %self.node, "assigned (pushed by the requester)");
-        } else {
-            tracing::info!(request = %request, node = %self.node, "pushed by the requester (already assigned from events)");
-        }
-        self.clone().drive(request);
-        Ok(())
     }
 
     async fn keeper(&self, request: Address, call: KeeperCall) -> anyhow::Result<()> {
