@@ -16,8 +16,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{CModule, Device, Kind, Tensor, nn};
 
-use crate::engine::EngineError;
 use crate::engine::gpt::{Gpt, GptConfig};
+use crate::engine::{EngineError, ModelError};
 
 /// The seed of the test model's weights.
 pub const TEST_MODEL_SEED: u64 = 20_261_125;
@@ -65,14 +65,14 @@ pub fn gpt_weights(cfg: &GptConfig, seed: u64) -> Vec<(String, Tensor)> {
 /// tensors sorted by name, no metadata).
 pub fn write_gpt_weights(cfg: &GptConfig, seed: u64, path: &Path) -> Result<(), EngineError> {
     Tensor::write_safetensors(&gpt_weights(cfg, seed), path)
-        .map_err(|e| EngineError::Model(format!("writing {}: {e}", path.display())))
+        .map_err(|e| ModelError::caused(format!("writing {}", path.display()), e).into())
 }
 
 /// Loads a GPT model from a safetensors file, on the CPU.
 pub fn load_gpt(cfg: GptConfig, weights: &Path) -> Result<(Gpt, nn::VarStore), EngineError> {
     let mut vs = nn::VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), cfg);
-    vs.load(weights).map_err(|e| EngineError::Model(format!("loading {}: {e}", weights.display())))?;
+    vs.load(weights).map_err(|e| ModelError::caused(format!("loading {}", weights.display()), e))?;
     vs.freeze();
     Ok((model, vs))
 }
@@ -87,8 +87,8 @@ pub fn trace_gpt(cfg: GptConfig, weights: &Path, seq_len: i64, out: &Path) -> Re
     let example = Tensor::zeros([1, seq_len], (Kind::Int64, Device::Cpu));
     let mut closure = |inputs: &[Tensor]| vec![model.forward(&inputs[0])];
     let module = CModule::create_by_tracing("AtomaGpt", "forward", &[example], &mut closure)
-        .map_err(|e| EngineError::Model(format!("tracing: {e}")))?;
-    module.save(out).map_err(|e| EngineError::Model(format!("saving {}: {e}", out.display())))?;
+        .map_err(|e| ModelError::caused("tracing", e))?;
+    module.save(out).map_err(|e| ModelError::caused(format!("saving {}", out.display()), e))?;
     Ok(())
 }
 

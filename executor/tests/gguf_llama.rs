@@ -234,7 +234,7 @@ fn a_directory_holding_one_gguf_file_is_a_checkpoint_whose_identity_is_that_file
     assert!(manifest.verify(Some(&digest)).is_err(), "a changed byte is refused");
     // Two GGUF files in one directory are refused by name.
     std::fs::write(ckpt.join("other.gguf"), b"GGUF").unwrap();
-    let e = hf::checkpoint_files(&ckpt).unwrap_err().0;
+    let e = hf::checkpoint_files(&ckpt).unwrap_err().to_string();
     assert!(e.contains("2 GGUF files (model.gguf, other.gguf)"), "{e}");
 }
 

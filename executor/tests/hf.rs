@@ -268,13 +268,14 @@ fn refused(change: impl FnOnce(&Path)) -> String {
     change(&ck);
     let m = match ModelManifest::import(&ck, "ck".into(), "broken", CLASS, 16, None) {
         Ok(m) => m,
-        Err(e) => return e.to_string(),
+        Err(e) => return atoma_sdk::error::report(&e),
     };
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, m.to_toml()).unwrap();
     match TchEngine::load(&path, &ClassProfile::cpu_test(), None) {
         Ok(_) => panic!("a broken checkpoint was accepted"),
-        Err(e) => e.to_string(),
+        // What an operator reads: the error and its causes.
+        Err(e) => atoma_sdk::error::report(&e),
     }
 }
 

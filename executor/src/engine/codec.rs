@@ -10,7 +10,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::EngineError;
+use super::{EngineError, ModelError};
 
 const MAX_DIMS: usize = 8;
 const MAX_BYTES: usize = 256 << 20;
@@ -43,11 +43,11 @@ fn code_kind(code: u8) -> Option<Kind> {
 
 /// Encodes a tensor (copied to the CPU, made contiguous).
 pub fn encode(t: &Tensor) -> Result<Vec<u8>, EngineError> {
-    let code = kind_code(t.kind())
-        .ok_or_else(|| EngineError::Model(format!("output dtype {:?} has no encoding", t.kind())))?;
+    let code =
+        kind_code(t.kind()).ok_or_else(|| ModelError::new(format!("output dtype {:?} has no encoding", t.kind())))?;
     let dims = t.size();
     if dims.len() > MAX_DIMS {
-        return Err(EngineError::Model(format!("output has {} dimensions (at most {MAX_DIMS})", dims.len())));
+        return Err(ModelError::new(format!("output has {} dimensions (at most {MAX_DIMS})", dims.len())).into());
     }
     let t = t.to_device(Device::Cpu).contiguous();
     let n = t.numel() * t.kind().elt_size_in_bytes();

@@ -39,7 +39,8 @@ impl Checkpoint for ModelManifest {
     fn verify(&self, on_chain: Option<&Digest>) -> Result<Digest, EngineError> {
         let actual = match (&self.hf, &self.weights) {
             (Some(h), _) => {
-                let read = hf::checkpoint_files(&h.dir).map_err(|e| EngineError::Manifest(e.0))?;
+                let read =
+                    hf::checkpoint_files(&h.dir).map_err(|e| EngineError::Manifest(atoma_sdk::error::report(&e)))?;
                 if let Some(f) = read.iter().find(|f| !h.files.contains_key(*f)) {
                     return Err(EngineError::Manifest(format!(
                         "model {}: the checkpoint has {f}, which the manifest does not cover (run atoma-model import again)",
@@ -94,7 +95,7 @@ impl Checkpoint for ModelManifest {
         max_new_tokens: usize,
         context: Option<usize>,
     ) -> Result<Self, EngineError> {
-        let names = hf::checkpoint_files(dir).map_err(|e| EngineError::Manifest(e.0))?;
+        let names = hf::checkpoint_files(dir).map_err(|e| EngineError::Manifest(atoma_sdk::error::report(&e)))?;
         let mut files = BTreeMap::new();
         for name in names {
             let digest = file_digest(&dir.join(&name))?;

@@ -70,9 +70,43 @@ pub enum EngineError {
         /// What is wrong, deterministic for given input bytes and model.
         message: String,
     },
-    /// libtorch failed while loading or running the model.
-    #[error("model: {0}")]
-    Model(String),
+    /// A checkpoint that cannot be served, or libtorch failing while it
+    /// loads or runs the model.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// What went wrong with a model: a message naming the file, tensor or field
+/// (or the step libtorch failed in), and the error that caused it, kept as
+/// the source so that reports show the whole chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ModelError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl ModelError {
+    /// An error with no cause beyond its message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ModelError { message: message.into(), source: None }
+    }
+
+    /// `message`, caused by `source`.
+    pub fn caused(message: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ModelError { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// A file that could not be read.
+    pub fn file(path: &Path, source: std::io::Error) -> Self {
+        ModelError::caused(path.display().to_string(), source)
+    }
+
+    /// The message, without its cause.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 /// One request as the engine sees it.
@@ -173,14 +207,14 @@ impl TchEngine {
             (ModelKind::Hf, _, Some(h)) => {
                 let limits = hf::Limits { max_new_tokens: h.max_new_tokens, context: h.context };
                 let model = load_checkpoint(&h.dir, limits, class.dtype.kind(), device)
-                    .map_err(|e| EngineError::Model(format!("model {}: {e}", manifest.id)))?;
+                    .map_err(|e| ModelError::caused(format!("model {}", manifest.id), e))?;
                 Loaded::Hf(Box::new(model))
             }
             (ModelKind::Gpt, Some(weights), _) => {
                 let cfg = manifest.gpt.expect("validated manifest");
                 let mut vs = nn::VarStore::new(device);
                 let model = Gpt::new(&vs.root(), cfg);
-                vs.load(weights).map_err(|e| EngineError::Model(format!("loading {}: {e}", weights.display())))?;
+                vs.load(weights).map_err(|e| ModelError::caused(format!("loading {}", weights.display()), e))?;
                 vs.freeze();
                 Loaded::Gpt { model: Box::new(model), _vs: vs }
             }
@@ -245,7 +279,7 @@ pub fn load_checkpoint(
     limits: hf::Limits,
     kind: tch::Kind,
     device: Device,
-) -> Result<hf::HfModel, hf::ModelError> {
+) -> Result<hf::HfModel, ModelError> {
     match hf::gguf_file(dir)? {
         Some(file) => gguf::llama::load(&dir.join(file), limits, kind, device),
         None => hf::HfModel::load(dir, limits, kind, device),

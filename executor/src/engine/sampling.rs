@@ -9,14 +9,14 @@ use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
 use tch::{Device, Kind, Tensor};
 
-use super::EngineError;
+use super::{EngineError, ModelError};
 
 /// Draws the token of step `step` from the 1-D `logits`: softmax (in f32)
 /// of `logits / temperature`, then [`pick`] with `top_p` and
 /// [`uniform`]`(seed, step)`.
 pub fn sample(logits: &Tensor, temperature: f64, top_p: f64, seed: &Digest, step: u64) -> Result<u32, EngineError> {
     let probs = (logits / temperature).softmax(-1, Kind::Float).to_device(Device::Cpu);
-    let probs = Vec::<f32>::try_from(&probs).map_err(|e| EngineError::Model(e.to_string()))?;
+    let probs = Vec::<f32>::try_from(&probs).map_err(|e| ModelError::caused("sampling", e))?;
     Ok(pick(&probs, top_p, uniform(seed, step)))
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tch::{CModule, Device};
 
-use super::{EngineError, codec};
+use super::{EngineError, ModelError, codec};
 
 /// A loaded TorchScript module.
 pub struct TorchScript {
@@ -20,7 +20,7 @@ impl TorchScript {
     pub fn load(path: &Path, device: Device) -> Result<Self, EngineError> {
         tch::jit::set_graph_executor_optimize(false);
         let mut module = CModule::load_on_device(path, device)
-            .map_err(|e| EngineError::Model(format!("loading TorchScript {}: {e}", path.display())))?;
+            .map_err(|e| ModelError::caused(format!("loading TorchScript {}", path.display()), e))?;
         module.set_eval();
         Ok(TorchScript { module, device })
     }
@@ -35,9 +35,8 @@ impl TorchScript {
     pub fn run(&self, input: &[u8]) -> Result<Vec<u8>, EngineError> {
         let x = codec::decode(input)?.to_device(self.device);
         let y = self.module.forward_ts(&[x]).map_err(|e| {
-            let text = e.to_string();
-            if text.contains("out of memory") {
-                EngineError::Model(format!("forward: {text}"))
+            if e.to_string().contains("out of memory") {
+                ModelError::caused("forward", e).into()
             } else {
                 EngineError::bad_input("model_refused_input", "the model raised an error on this input")
             }

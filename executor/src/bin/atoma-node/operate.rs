@@ -117,7 +117,7 @@ pub(super) async fn verify_models(config: &Config) -> anyhow::Result<()> {
             }
             (Some(_), Err(e)) => {
                 bad += 1;
-                println!("{}: {e}", manifest.id);
+                println!("{}: {}", manifest.id, atoma_sdk::error::report(&e));
             }
         }
     }

@@ -263,7 +263,7 @@ fn weights(
         }
         let n = info.n_elements as usize;
         let dequantize =
-            |out: &mut [f32]| file.dequantize_into(info, out).map_err(|e| ModelError::new(format!("{origin}: {e}")));
+            |out: &mut [f32]| file.dequantize_into(info, out).map_err(|e| ModelError::caused(origin.to_string(), e));
         let q = name.contains(".self_attn.q_proj.");
         let t = if family == Family::Llama && (q || name.contains(".self_attn.k_proj.")) {
             let heads = if q { cfg.heads } else { cfg.kv_heads } as usize;
@@ -297,7 +297,7 @@ fn weights(
 /// `kind` on `device`, its tokenizer and chat template, the manifest's
 /// `limits`. The caller has checked the file's digest.
 pub fn load(path: &Path, limits: Limits, kind: Kind, device: Device) -> Result<HfModel, ModelError> {
-    let file = GgufFile::open(path).map_err(|e| ModelError::new(e.to_string()))?;
+    let file = GgufFile::open(path).map_err(|e| ModelError::caused("reading the GGUF file", e))?;
     let (family, cfg) = config(&file)?;
     let text = tokenizer::text(&file.header, &path.display().to_string())?;
     let vocab = text.tokenizer.get_vocab_size(true) as i64;

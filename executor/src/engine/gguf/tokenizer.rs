@@ -101,6 +101,16 @@ impl Meta<'_> {
     pub fn err(&self, key: &str, why: impl std::fmt::Display) -> ModelError {
         ModelError::new(format!("{}: metadata `{key}`: {why}", self.origin))
     }
+
+    /// An error about metadata `key` that `source` caused.
+    pub fn caused(
+        &self,
+        key: &str,
+        why: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ModelError {
+        ModelError::caused(format!("{}: metadata `{key}`: {why}", self.origin), source)
+    }
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.g.get(key)
     }
@@ -172,7 +182,7 @@ fn byte_level_bpe(
         .end_of_word_suffix(String::new())
         .fuse_unk(false)
         .build()
-        .map_err(|e| m.err("tokenizer.ggml.merges", format!("the BPE does not build: {e}")))?;
+        .map_err(|e| m.caused("tokenizer.ggml.merges", "the BPE does not build", e))?;
     let mut tokenizer = Tokenizer::new(bpe);
     // transformers' GPT2Tokenizer: no prefix space, whatever
     // `tokenizer.ggml.add_space_prefix` says (byte-level files say false).
@@ -181,7 +191,7 @@ fn byte_level_bpe(
         None => PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
         Some(regex) => {
             let split = Split::new(SplitPattern::Regex(regex.into()), SplitDelimiterBehavior::Isolated, false)
-                .map_err(|e| m.err("tokenizer.ggml.pre", format!("split regex: {e}")))?;
+                .map_err(|e| m.caused("tokenizer.ggml.pre", "split regex", e))?;
             PreTokenizerWrapper::Sequence(Sequence::new(vec![
                 PreTokenizerWrapper::Split(split),
                 PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, false)),
@@ -219,7 +229,7 @@ fn sentencepiece_bpe(m: &Meta<'_>, tokens: &[&str]) -> Result<(Tokenizer, Vec<St
         .fuse_unk(true)
         .byte_fallback(true)
         .build()
-        .map_err(|e| m.err("tokenizer.ggml.tokens", format!("the BPE does not build: {e}")))?;
+        .map_err(|e| m.caused("tokenizer.ggml.tokens", "the BPE does not build", e))?;
     let mut tokenizer = Tokenizer::new(bpe);
     tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', PrependScheme::First, false)));
     let replace = Replace::new("▁", " ").map_err(|e| m.err("tokenizer.ggml.model", e))?;

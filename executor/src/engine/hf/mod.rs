@@ -32,25 +32,7 @@ use config::{Arch, token_ids};
 use decoder::{Decoder, Gpt2, KvCache, Llama};
 use text::{GenerateRequest, Prompt, Text, parse_embed};
 
-/// A checkpoint that cannot be served; the message names the file, tensor or field.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ModelError(pub String);
-
-impl ModelError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        ModelError(msg.into())
-    }
-    fn file(path: &Path, e: std::io::Error) -> Self {
-        ModelError(format!("{}: {e}", path.display()))
-    }
-}
-
-impl From<ModelError> for EngineError {
-    fn from(e: ModelError) -> Self {
-        EngineError::Model(e.0)
-    }
-}
+pub use super::ModelError;
 
 /// The limits an operator sets for a checkpoint (the manifest's `[hf]` table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +46,7 @@ pub struct Limits {
 fn read_json(dir: &Path, name: &str) -> Result<Value, ModelError> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| ModelError::file(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| ModelError::new(format!("{}: not JSON: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| ModelError::caused(format!("{}: not JSON", path.display()), e))
 }
 
 /// sentence-transformers' modules: the pooling config's directory and
@@ -98,7 +80,7 @@ pub fn gguf_file(dir: &Path) -> Result<Option<String>, ModelError> {
     if dir.join("config.json").exists() {
         return Ok(None);
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::new(format!("{}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::caused(dir.display().to_string(), e))?;
     let mut found: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
@@ -192,7 +174,7 @@ impl HfModel {
                 let truncation = tokenizers::TruncationParams { max_length: max_len, ..Default::default() };
                 text.tokenizer
                     .with_truncation(Some(truncation))
-                    .map_err(|e| ModelError::new(format!("tokenizer.json: truncation: {e}")))?;
+                    .map_err(|e| ModelError::caused("tokenizer.json: truncation", e))?;
                 text.tokenizer.with_padding(None);
                 let w = weights::Weights::load(
                     dir,
@@ -289,9 +271,9 @@ impl HfModel {
                     return Err(EngineError::bad_input("empty_input", format!("text {i} has no tokens")));
                 }
                 let rows = bert.embed(&ids).to_device(Device::Cpu).contiguous();
-                let (_, dims) = rows.size2().map_err(|e| EngineError::Model(e.to_string()))?;
+                let (_, dims) = rows.size2().map_err(|e| ModelError::caused("embedding rows", e))?;
                 let values =
-                    Vec::<f32>::try_from(rows.flatten(0, -1)).map_err(|e| EngineError::Model(e.to_string()))?;
+                    Vec::<f32>::try_from(rows.flatten(0, -1)).map_err(|e| ModelError::caused("embedding values", e))?;
                 let out = Embeddings { rows: texts.len(), dims: dims as usize, values }.to_bytes();
                 Ok((out, texts.len() as u32))
             }

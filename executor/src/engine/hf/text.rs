@@ -181,11 +181,11 @@ impl Text {
     pub fn load(dir: &Path, eos: Vec<u32>) -> Result<Self, ModelError> {
         let path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&path)
-            .map_err(|e| ModelError::new(format!("{}: does not load: {e}", path.display())))?;
+            .map_err(|e| ModelError::caused(format!("{}: does not load", path.display()), e))?;
         let config_path = dir.join("tokenizer_config.json");
         let config: Value = if config_path.exists() {
             let text = std::fs::read_to_string(&config_path).map_err(|e| ModelError::file(&config_path, e))?;
-            serde_json::from_str(&text).map_err(|e| ModelError::new(format!("{}: {e}", config_path.display())))?
+            serde_json::from_str(&text).map_err(|e| ModelError::caused(config_path.display().to_string(), e))?
         } else {
             Value::Null
         };
@@ -232,7 +232,7 @@ impl Text {
                 let mut env = environment();
                 // A template that does not even compile is a bad checkpoint, refused at start.
                 env.add_template_owned("chat", t)
-                    .map_err(|e| ModelError::new(format!("{origin}: chat_template does not compile: {e}")))?;
+                    .map_err(|e| ModelError::caused(format!("{origin}: chat_template does not compile"), e))?;
                 Some(env)
             }
         };
@@ -242,7 +242,7 @@ impl Text {
         // transformers tokenizes a prompt without the truncation or padding a
         // tokenizer.json may carry; so does the engine (embedding models set
         // their own truncation after this).
-        text.tokenizer.with_truncation(None).map_err(|e| ModelError::new(format!("{origin}: truncation: {e}")))?;
+        text.tokenizer.with_truncation(None).map_err(|e| ModelError::caused(format!("{origin}: truncation"), e))?;
         text.tokenizer.with_padding(None);
         Ok(text)
     }

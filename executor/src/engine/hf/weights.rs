@@ -37,7 +37,7 @@ pub fn weight_files(dir: &Path) -> Result<Vec<String>, ModelError> {
         }
         let text = std::fs::read_to_string(&index).map_err(|e| ModelError::file(&index, e))?;
         let parsed: Index =
-            serde_json::from_str(&text).map_err(|e| ModelError::new(format!("{}: {e}", index.display())))?;
+            serde_json::from_str(&text).map_err(|e| ModelError::caused(index.display().to_string(), e))?;
         let mut files: Vec<String> = parsed.weight_map.into_values().collect();
         files.sort();
         files.dedup();
@@ -101,7 +101,7 @@ impl Weights {
         let mut tensors = HashMap::new();
         for (file, map) in &maps {
             let st = SafeTensors::deserialize(map)
-                .map_err(|e| ModelError::new(format!("{file}: not a safetensors file: {e}")))?;
+                .map_err(|e| ModelError::caused(format!("{file}: not a safetensors file"), e))?;
             // In name order, so that the first error reported is always the same.
             let mut listed = st.tensors();
             listed.sort_by(|a, b| a.0.cmp(&b.0));

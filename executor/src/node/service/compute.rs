@@ -153,7 +153,7 @@ impl Service {
         })
         .await
         .map_err(|e| Failure::Transient(anyhow!("the inference worker stopped: {e}")))?
-        .map_err(|e| Failure::Cannot(format!("the engine failed: {e}")))?;
+        .map_err(|e| Failure::Cannot(format!("the engine failed: {}", atoma_sdk::error::report(&e))))?;
         drop(permit);
         self.metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
         if let Some(t) = self.timings.lock().expect("timings").get_mut(&request) {
