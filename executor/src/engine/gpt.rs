@@ -12,6 +12,13 @@
 //! Blake2b of the seed (`engine::sampling`, as every model), not from
 //! libtorch's generator.
 //!
+//! It is not served by the Hugging Face GPT-2 path (`hf::decoder::Gpt2`),
+//! though its weights use GPT-2's names: its MLP uses the exact GELU where
+//! GPT-2 uses the tanh approximation, its weights are stored `[out, in]`
+//! where GPT-2's Conv1D stores `[in, out]`, it has no tokenizer (bytes are
+//! tokens) and its output is the raw token ids, not the text output. Served
+//! by the GPT-2 path, every recorded output digest would change.
+//!
 //! Input (UTF-8 JSON): `{"prompt": "…", "max_tokens": 32, "temperature": 0.7}`
 //! (`temperature` optional, 0 = greedy). Output: the new tokens, each a
 //! little-endian u32.
