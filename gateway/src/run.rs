@@ -157,8 +157,17 @@ async fn prepare(
     };
     let timeout_ms = opts.timeout_ms.unwrap_or_else(|| atoma_sdk::client::default_timeout_ms(shortest));
     let longest = MAX_TIMEOUT_MS.min(params.max_timeout_ms).max(shortest);
-    let timeout_range =
-        || ApiError::invalid("atoma.timeout_ms", &format!("timeout_ms is {shortest} to {longest} for this model"));
+    let timeout_range = || {
+        let message = if shortest > params.max_timeout_ms {
+            format!(
+                "this model's shortest commit timeout, {shortest} ms, is above the network's max_timeout_ms ({} ms): no request for it can be accepted",
+                params.max_timeout_ms
+            )
+        } else {
+            format!("timeout_ms is {shortest} to {longest} for this model")
+        };
+        ApiError::invalid("atoma.timeout_ms", &message)
+    };
     // The gateway's own limits on what a key may spend and wait.
     if fee > min_fee.saturating_mul(MAX_FEE_FACTOR) {
         return Err(fee_range());
