@@ -83,6 +83,7 @@
 #![warn(missing_docs)]
 
 pub mod commitment;
+pub mod entry;
 pub mod error;
 pub mod events;
 pub mod objects;

@@ -4,8 +4,9 @@
 //!
 //! Not for: building or sending transactions (see `chain`).
 
+use atoma_protocol::entry;
 use atoma_protocol::ops::KeeperCall;
-use atoma_protocol::{Event, Params, SubmitArgs};
+use atoma_protocol::{Event, Mode, Params, SubmitArgs};
 use sui_sdk_types::Address;
 
 use crate::chain::{Arg, Call, Chain, Executed};
@@ -19,11 +20,11 @@ fn submit_prefix(class: Address, args: &SubmitArgs) -> Vec<Arg> {
     vec![
         Arg::NetworkRef,
         Arg::Class(class),
-        Arg::pure(&args.model_id),
-        Arg::pure(&args.input_digest),
-        Arg::pure(&args.input_inline),
-        Arg::pure(&args.input_uri),
-        Arg::pure(&args.timeout_ms),
+        Arg::str(&args.model_id),
+        Arg::bytes(&args.input_digest),
+        Arg::bytes(&args.input_inline),
+        Arg::opt_str(args.input_uri.as_deref()),
+        Arg::u64(args.timeout_ms),
     ]
 }
 
@@ -31,8 +32,7 @@ fn submit_prefix(class: Address, args: &SubmitArgs) -> Vec<Arg> {
 /// `primary`, on a request of the class object `class` (for
 /// `Chain::execute_journaled`).
 pub fn commit_call(class: Address, request: Address, node_cap: Address, commitment: &[u8; 32], primary: bool) -> Call {
-    let mut args =
-        vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(node_cap), Arg::pure(&commitment.to_vec())];
+    let mut args = vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(node_cap), Arg::bytes(commitment)];
     if primary {
         args.push(Arg::Random);
     }
@@ -53,8 +53,8 @@ pub fn reveal_call(
         Arg::Class(class),
         Arg::Request(request),
         Arg::Owned(node_cap),
-        Arg::pure(&output_digest.to_vec()),
-        Arg::pure(&salt.to_vec()),
+        Arg::bytes(output_digest),
+        Arg::bytes(salt),
         Arg::Clock,
     ];
     call("request", "reveal", args)
@@ -104,10 +104,10 @@ impl Chain {
         let args = vec![
             Arg::Network,
             Arg::Owned(admin_cap),
-            Arg::pure(&name),
-            Arg::pure(&profile),
-            Arg::pure(&min_collateral),
-            Arg::pure(&task_lock),
+            Arg::str(name),
+            Arg::str(profile),
+            Arg::u64(min_collateral),
+            Arg::u64(task_lock),
         ];
         let executed = self.execute(call("network", "add_hardware_class", args)).await?;
         let added = executed.events.iter().find_map(|e| match e {
@@ -132,9 +132,9 @@ impl Chain {
             Arg::Network,
             Arg::Owned(admin_cap),
             Arg::Class(self.class_object(class_id).await?),
-            Arg::pure(&model_id),
-            Arg::pure(&weight_digest.to_vec()),
-            Arg::pure(&max_run_ms),
+            Arg::str(model_id),
+            Arg::bytes(weight_digest),
+            Arg::u64(max_run_ms),
         ];
         self.execute(call("network", "add_model", args)).await
     }
@@ -143,7 +143,7 @@ impl Chain {
     pub async fn set_params(&self, admin_cap: Address, p: &Params) -> Result<Executed> {
         let values = p.values();
         let mut args = vec![Arg::Network, Arg::Owned(admin_cap)];
-        args.extend(values.iter().map(Arg::pure));
+        args.extend(values.into_iter().map(Arg::u64));
         self.execute(call("network", "set_params", args)).await
     }
 
@@ -168,12 +168,8 @@ impl Chain {
 
     /// `network::withdraw_treasury`: pays `amount` to the sender.
     pub async fn withdraw_treasury(&self, admin_cap: Address, amount: u64) -> Result<Executed> {
-        self.execute(call(
-            "network",
-            "withdraw_treasury",
-            vec![Arg::Network, Arg::Owned(admin_cap), Arg::pure(&amount)],
-        ))
-        .await
+        self.execute(call("network", "withdraw_treasury", vec![Arg::Network, Arg::Owned(admin_cap), Arg::u64(amount)]))
+            .await
     }
 
     // === Node ===
@@ -190,8 +186,8 @@ impl Chain {
         let args = vec![
             Arg::Class(self.class_object(class_id).await?),
             Arg::Payment(collateral),
-            Arg::pure(&endpoint),
-            Arg::pure(&public_key.to_vec()),
+            Arg::str(endpoint),
+            Arg::bytes(public_key),
         ];
         let executed = self.execute(call("node", "register_node", args)).await?;
         let id = executed.events.iter().find_map(|e| match e {
@@ -211,7 +207,7 @@ impl Chain {
     /// `node::set_endpoint`.
     pub async fn set_endpoint(&self, node_cap: Address, endpoint: &str) -> Result<Executed> {
         let class = Arg::Class(self.node_class(node_cap).await?);
-        self.execute(call("node", "set_endpoint", vec![class, Arg::Owned(node_cap), Arg::pure(&endpoint)])).await
+        self.execute(call("node", "set_endpoint", vec![class, Arg::Owned(node_cap), Arg::str(endpoint)])).await
     }
 
     /// `node::request_leave`.
@@ -229,54 +225,28 @@ impl Chain {
 
     // === Requester ===
 
-    /// `request::submit_sampling` paying `fee`; returns the request's id.
-    pub async fn submit_sampling(&self, args: &SubmitArgs, n: u64, fee: u64) -> Result<(Address, Executed)> {
-        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
-        a.extend([Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
-        let executed = self.execute(call("request", "submit_sampling", a)).await?;
-        Ok((submitted(&executed)?, executed))
-    }
-
-    /// `request::submit_cross_validation` paying `fee`; returns the request's id.
-    pub async fn submit_cross_validation(
+    /// `request::submit_sampling`, `submit_cross_validation` or
+    /// `submit_sealed`, as `mode` asks (`entry::submit_function`), paying
+    /// `fee`; `secret_hash` (`blake2b256(secret)`) is for Sealed only.
+    /// Returns the request's id.
+    pub async fn submit(
         &self,
         args: &SubmitArgs,
-        p_bps: u64,
-        n: u64,
+        mode: Mode,
+        secret_hash: Option<&[u8; 32]>,
         fee: u64,
     ) -> Result<(Address, Executed)> {
         let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
-        a.extend([Arg::pure(&p_bps), Arg::pure(&n), Arg::Payment(fee), Arg::Random, Arg::Clock]);
-        let executed = self.execute(call("request", "submit_cross_validation", a)).await?;
-        Ok((submitted(&executed)?, executed))
-    }
-
-    /// `request::submit_sealed` with `secret_hash = blake2b256(secret)`, paying `fee`; returns the request's id.
-    pub async fn submit_sealed(
-        &self,
-        args: &SubmitArgs,
-        p_bps: u64,
-        n: u64,
-        secret_hash: &[u8; 32],
-        fee: u64,
-    ) -> Result<(Address, Executed)> {
-        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
-        a.extend([
-            Arg::pure(&p_bps),
-            Arg::pure(&n),
-            Arg::pure(&secret_hash.to_vec()),
-            Arg::Payment(fee),
-            Arg::Random,
-            Arg::Clock,
-        ]);
-        let executed = self.execute(call("request", "submit_sealed", a)).await?;
+        a.extend(entry::mode_args(mode, secret_hash.map_or(&[][..], |h| &h[..])).into_iter().map(Arg::Pure));
+        a.extend([Arg::Payment(fee), Arg::Random, Arg::Clock]);
+        let executed = self.execute(call("request", entry::submit_function(mode), a)).await?;
         Ok((submitted(&executed)?, executed))
     }
 
     /// `request::reveal_secret` (the requester, or a chosen verifier that received it).
     pub async fn reveal_secret(&self, request: Address, secret: &[u8; 32]) -> Result<Executed> {
         let class = Arg::Class(self.request_class(request).await?);
-        let args = vec![class, Arg::Request(request), Arg::pure(&secret.to_vec()), Arg::Clock];
+        let args = vec![class, Arg::Request(request), Arg::bytes(secret), Arg::Clock];
         self.execute(call("request", "reveal_secret", args)).await
     }
 

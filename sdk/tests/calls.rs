@@ -4,7 +4,7 @@
 mod common;
 
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key};
-use atoma_protocol::{Event, ObjectId, Params, ProtocolError, Role, Status, SubmitArgs};
+use atoma_protocol::{Event, Mode, ObjectId, Params, ProtocolError, Role, Status, SubmitArgs};
 use atoma_sdk::{Chain, Executed, SdkError};
 use common::*;
 use sui_sdk_types::Address;
@@ -174,13 +174,20 @@ async fn a_sampling_request_settles_through_typed_calls() {
     let net = Net::start(&keys, false).await;
     let nodes = register(&net, &keys[1..]).await;
     let requester = net.chain(&keys[0]).await;
-    expect_protocol(requester.submit_sampling(&args(b"x"), 9, 9_000_000).await, ProtocolError::NotEnoughNodes);
-    expect_protocol(requester.submit_sampling(&args(b"x"), 2, 1).await, ProtocolError::FeeTooLow);
+    expect_protocol(
+        requester.submit(&args(b"x"), Mode::Sampling { n: 9 }, None, 9_000_000).await,
+        ProtocolError::NotEnoughNodes,
+    );
+    expect_protocol(requester.submit(&args(b"x"), Mode::Sampling { n: 2 }, None, 1).await, ProtocolError::FeeTooLow);
     let mut bad = args(b"x");
     bad.input_digest = vec![0; 32];
-    expect_protocol(requester.submit_sampling(&bad, 2, 2_000_000).await, ProtocolError::InputDigestMismatch);
+    expect_protocol(
+        requester.submit(&bad, Mode::Sampling { n: 2 }, None, 2_000_000).await,
+        ProtocolError::InputDigestMismatch,
+    );
 
-    let (request, executed) = requester.submit_sampling(&args(b"hello"), 2, 2_000_000).await.unwrap();
+    let (request, executed) =
+        requester.submit(&args(b"hello"), Mode::Sampling { n: 2 }, None, 2_000_000).await.unwrap();
     let members = selected(&executed, Role::Executor);
     assert_eq!(members.len(), 2);
     let outsider = nodes.chains.iter().map(|(id, _)| *id).find(|id| !members.contains(id)).unwrap();
@@ -212,7 +219,11 @@ async fn concurrent_calls_share_a_few_gas_coins_without_failing() {
     let requester = net.chain(&keys[0]).await;
     let calls = (0..24).map(|i| {
         let requester = &requester;
-        async move { requester.submit_sampling(&args(format!("concurrent {i}").as_bytes()), 1, 1_000_000).await }
+        async move {
+            requester
+                .submit(&args(format!("concurrent {i}").as_bytes()), Mode::Sampling { n: 1 }, None, 1_000_000)
+                .await
+        }
     });
     let results = futures::future::join_all(calls).await;
     let failures: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
@@ -230,7 +241,8 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     let output = blake2b256(b"out").0;
 
     // CrossValidation, always checked, one verifier.
-    let (request, executed) = requester.submit_cross_validation(&args(b"cv"), 10_000, 1, 3_000_000).await.unwrap();
+    let (request, executed) =
+        requester.submit(&args(b"cv"), Mode::CrossValidation { p_bps: 10_000, n: 1 }, None, 3_000_000).await.unwrap();
     let primary = selected(&executed, Role::Executor)[0];
     expect_protocol(nodes.commit(request, primary, &output, false).await, ProtocolError::PrimaryCommitRequired);
     let committed = nodes.commit(request, primary, &output, true).await.unwrap();
@@ -246,7 +258,8 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     // Sealed, always checked, one verifier from the pool.
     let secret = [5u8; 32];
     let hash = atoma_protocol::commitment::secret_hash(&atoma_protocol::Digest(secret)).0;
-    let (request, executed) = requester.submit_sealed(&args(b"sealed"), 10_000, 1, &hash, 4_000_000).await.unwrap();
+    let (request, executed) =
+        requester.submit(&args(b"sealed"), Mode::Sealed { p_bps: 10_000, n: 1 }, Some(&hash), 4_000_000).await.unwrap();
     let primary = selected(&executed, Role::Executor)[0];
     let pool = selected(&executed, Role::Candidate);
     let seed = executed
@@ -268,7 +281,8 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     assert!(done.events.iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.verified)));
 
     // A disagreement: a dispute quorum decides.
-    let (request, executed) = requester.submit_sampling(&args(b"dispute"), 2, 2_000_000).await.unwrap();
+    let (request, executed) =
+        requester.submit(&args(b"dispute"), Mode::Sampling { n: 2 }, None, 2_000_000).await.unwrap();
     let members = selected(&executed, Role::Executor);
     let wrong = blake2b256(b"wrong").0;
     nodes.commit(request, members[0], &output, false).await.unwrap();
@@ -293,7 +307,7 @@ async fn cross_validation_sealed_dispute_and_expiry_run_through_typed_calls() {
     assert!(events.iter().any(|e| matches!(e, Event::RequestFinalized(f) if f.output_digest.0 == output)));
 
     // Nobody commits: expire extends the deadline by the grace, then slashes and replaces.
-    let (request, _) = requester.submit_sampling(&args(b"silent"), 1, 1_000_000).await.unwrap();
+    let (request, _) = requester.submit(&args(b"silent"), Mode::Sampling { n: 1 }, None, 1_000_000).await.unwrap();
     expect_protocol(keeper.expire(request).await, ProtocolError::DeadlineNotReached);
     net.advance(10_001);
     let extended = keeper.expire(request).await.unwrap();

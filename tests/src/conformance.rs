@@ -658,13 +658,7 @@ impl Scenario {
             timeout_ms,
         };
         let class = self.class;
-        let ran = self.apply(op, |s, ctx| match mode {
-            Mode::Sampling { n } => s.submit_sampling(&ctx, &class, id, args, n, fee, seed),
-            Mode::CrossValidation { p_bps, n } => {
-                s.submit_cross_validation(&ctx, &class, id, args, p_bps, n, fee, seed)
-            }
-            Mode::Sealed { p_bps, n } => s.submit_sealed(&ctx, &class, id, args, p_bps, n, &hash.0, fee, seed),
-        });
+        let ran = self.apply(op, |s, ctx| s.submit_mode(&ctx, &class, id, args, mode, &hash.0, fee, seed));
         if ran {
             // The request's object was created by the transaction just replayed;
             // check it exists under the predicted id.

@@ -24,7 +24,7 @@ use atoma_localnet::genesis::{GenesisConfig, ParamsConfig};
 use atoma_localnet::node::NodeConfig;
 use atoma_localnet::{Localnet, Options};
 use atoma_protocol::commitment::{blake2b256, commitment};
-use atoma_protocol::{Digest, Event, ObjectId, SubmitArgs};
+use atoma_protocol::{Digest, Event, Mode, ObjectId, SubmitArgs};
 use atoma_sdk::Chain;
 use atoma_sdk::keys::Key;
 use sui_sdk_types::Address;
@@ -333,7 +333,7 @@ async fn one_request(requester: &Chain, nodes: &BTreeMap<Address, Chain>, class:
         input_uri: None,
         timeout_ms: 60_000,
     };
-    let (request, executed) = requester.submit_sampling(&args, 3, 1_000_000).await?;
+    let (request, executed) = requester.submit(&args, Mode::Sampling { n: 3 }, None, 1_000_000).await?;
     let selected: Vec<Address> = executed
         .events
         .iter()

@@ -336,17 +336,22 @@ async fn a_sealed_secret_counts_only_inside_its_window_and_untold_verifiers_get_
 
     // Revealed 300 ms before the window closes, told to no verifier: the
     // verifier learns it from the chain and still has its whole timeout.
-    let (late, _) = requester.submit_sealed(&args("last moment"), 10_000, 1, &hash, fee).await.unwrap();
+    let (late, _) =
+        requester.submit(&args("last moment"), Mode::Sealed { p_bps: 10_000, n: 1 }, Some(&hash), fee).await.unwrap();
     let deadline = verifying(late).await;
     tokio::time::sleep(Duration::from_millis(deadline.saturating_sub(now_ms() + 300))).await;
     requester.reveal_secret(late, &secret).await.unwrap();
     // A wrong secret is refused.
-    let (wrong, _) = requester.submit_sealed(&args("wrong secret"), 10_000, 1, &hash, fee).await.unwrap();
+    let (wrong, _) =
+        requester.submit(&args("wrong secret"), Mode::Sealed { p_bps: 10_000, n: 1 }, Some(&hash), fee).await.unwrap();
     verifying(wrong).await;
     let err = requester.reveal_secret(wrong, &[8; 32]).await.unwrap_err();
     assert_eq!(err.protocol_error(), Some(ProtocolError::SecretMismatch), "{err}");
     // Revealed after the window: refused; the primary's answer stands unverified.
-    let (after, _) = requester.submit_sealed(&args("after the window"), 10_000, 1, &hash, fee).await.unwrap();
+    let (after, _) = requester
+        .submit(&args("after the window"), Mode::Sealed { p_bps: 10_000, n: 1 }, Some(&hash), fee)
+        .await
+        .unwrap();
     let deadline = verifying(after).await;
     tokio::time::sleep(Duration::from_millis(deadline.saturating_sub(now_ms()) + 100)).await;
     let err = requester.reveal_secret(after, &secret).await.unwrap_err();

@@ -9,9 +9,12 @@
 //! Not for: typing the arguments or coins (see `interp`), or the
 //! signatures themselves (see `signatures`).
 
-use atoma_protocol::{AdminCap, Ctx, Digest, NodeCap, ObjectId, Outcome, Params, ProtocolError, State, SubmitArgs};
+use atoma_protocol::entry::{self, Param};
+use atoma_protocol::{
+    AdminCap, Ctx, Digest, Mode, NodeCap, ObjectId, Outcome, Params, ProtocolError, State, SubmitArgs,
+};
 
-/// An argument typed by its parameter (see `signatures::Param`).
+/// An argument typed by its parameter (see `atoma_protocol::entry::Param`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Arg {
     Request(ObjectId),
@@ -30,15 +33,8 @@ pub(crate) enum Arg {
     Read,
 }
 
-/// How a request is to be checked, with the mode's own arguments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Submission {
-    Sampling { n: u64 },
-    CrossValidation { p: u64, n: u64 },
-    Sealed { p: u64, n: u64, secret_hash: Vec<u8> },
-}
-
-/// A call of one of the entry functions the local network runs.
+/// A call of one of the entry functions the local network runs (a
+/// submission's `secret_hash` is empty but for Sealed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum EntryCall {
     AddHardwareClass { cap: AdminCap, name: String, profile: String, min_collateral: u64, task_lock: u64 },
@@ -53,7 +49,7 @@ pub(crate) enum EntryCall {
     SetEndpoint { class: ObjectId, cap: NodeCap, endpoint: String },
     RequestLeave { class: ObjectId, cap: NodeCap },
     Withdraw { class: ObjectId, cap: NodeCap },
-    Submit { class: ObjectId, args: SubmitArgs, mode: Submission, fee: u64 },
+    Submit { class: ObjectId, args: SubmitArgs, mode: Mode, secret_hash: Vec<u8>, fee: u64 },
     RevealSecret { class: ObjectId, request: ObjectId, secret: Vec<u8> },
     Commit { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
     CommitPrimary { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
@@ -245,15 +241,20 @@ impl EntryCall {
             "submit_sampling" | "submit_cross_validation" | "submit_sealed" => {
                 a.read()?;
                 let (class, args) = (a.class()?, a.submit_args()?);
-                let mode = match function {
-                    "submit_sampling" => Submission::Sampling { n: a.u64()? },
-                    "submit_cross_validation" => Submission::CrossValidation { p: a.u64()?, n: a.u64()? },
-                    _ => Submission::Sealed { p: a.u64()?, n: a.u64()?, secret_hash: a.bytes()? },
-                };
+                // The mode's own arguments, as the protocol's table spells them.
+                let (mut values, mut secret_hash) = (Vec::new(), Vec::new());
+                for param in entry::mode_params(function).unwrap_or_default() {
+                    match param {
+                        Param::U64 => values.push(a.u64()?),
+                        Param::Bytes => secret_hash = a.bytes()?,
+                        _ => return Err(a.mismatch()),
+                    }
+                }
+                let mode = entry::mode_of(function, &values).ok_or_else(|| a.mismatch())?;
                 let fee = a.coin()?;
                 a.read()?;
                 a.read()?;
-                Submit { class, args, mode, fee }
+                Submit { class, args, mode, secret_hash, fee }
             }
             "reveal_secret" => {
                 let call = RevealSecret { class: a.class()?, request: a.request()?, secret: a.bytes()? };
@@ -344,19 +345,11 @@ impl EntryCall {
             SetEndpoint { class, cap, endpoint } => done(state.set_endpoint(&class, &cap, &endpoint)?),
             RequestLeave { class, cap } => done(state.request_leave(ctx, &class, &cap)?),
             Withdraw { class, cap } => done(state.withdraw(ctx, &class, cap)?),
-            Submit { class, args, mode, fee } => {
+            Submit { class, args, mode, secret_hash, fee } => {
                 // Move draws the seed before it checks anything else (`draw_seed` first).
                 let request = fresh.object_id();
                 let seed = fresh.random();
-                let out = match mode {
-                    Submission::Sampling { n } => state.submit_sampling(ctx, &class, request, args, n, fee, seed)?,
-                    Submission::CrossValidation { p, n } => {
-                        state.submit_cross_validation(ctx, &class, request, args, p, n, fee, seed)?
-                    }
-                    Submission::Sealed { p, n, secret_hash } => {
-                        state.submit_sealed(ctx, &class, request, args, p, n, &secret_hash, fee, seed)?
-                    }
-                };
+                let out = state.submit_mode(ctx, &class, request, args, mode, &secret_hash, fee, seed)?;
                 Ok((out, Some(Created::Request(request))))
             }
             RevealSecret { class, request, secret } => done(state.reveal_secret(ctx, &class, &request, &secret)?),
@@ -393,7 +386,7 @@ impl EntryCall {
 
 #[cfg(test)]
 mod tests {
-    use super::super::signatures::{FUNCTIONS, Param};
+    use super::super::signatures::FUNCTIONS;
     use super::*;
 
     /// An argument of the kind the interpreter gives for `param`.

@@ -1,6 +1,7 @@
 //! The entry functions of the `atoma` package that the local network runs,
-//! with their Move signatures (checked against the Move sources by the
-//! tests below), and the package's Move sources themselves.
+//! with their Move signatures (the protocol's table, `atoma_protocol::entry`,
+//! checked against the Move sources by the tests below), and the package's
+//! Move sources themselves.
 //!
 //! The public view functions of the package (getters that return references
 //! or plain values) are not run here: calling one is rejected before
@@ -9,96 +10,7 @@
 //!
 //! Not for: what a call does (see `entry`).
 
-/// A parameter of an entry function (the trailing `&mut TxContext` is implicit).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Param {
-    /// `&mut Network`.
-    NetworkMut,
-    /// `&Network`.
-    NetworkRef,
-    /// `&mut HardwareClass`.
-    ClassMut,
-    /// `&HardwareClass`.
-    ClassRef,
-    /// `&mut Request`.
-    RequestMut,
-    /// `&AdminCap`.
-    AdminCap,
-    /// `&NodeCap`.
-    NodeCap,
-    /// `NodeCap` by value (consumed).
-    NodeCapOwned,
-    /// `&Clock`.
-    Clock,
-    /// `&Random`.
-    Random,
-    /// `Coin<SUI>` by value (consumed).
-    Coin,
-    /// `u64`.
-    U64,
-    /// `std::string::String`.
-    Str,
-    /// `vector<u8>`.
-    Bytes,
-    /// `Option<String>`.
-    OptStr,
-}
-
-use Param::*;
-
-/// The entry functions the local network runs, with their parameters.
-pub const FUNCTIONS: &[(&str, &str, &[Param])] = &[
-    ("network", "add_hardware_class", &[NetworkMut, AdminCap, Str, Str, U64, U64]),
-    ("network", "add_model", &[NetworkMut, AdminCap, ClassMut, Str, Bytes, U64]),
-    ("network", "set_params", &[NetworkMut, AdminCap, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64, U64]),
-    ("network", "migrate", &[NetworkMut, AdminCap]),
-    ("network", "migrate_class", &[NetworkRef, AdminCap, ClassMut]),
-    ("network", "sweep_revenue", &[NetworkMut, AdminCap, ClassMut]),
-    ("network", "withdraw_treasury", &[NetworkMut, AdminCap, U64]),
-    ("node", "register_node", &[ClassMut, Coin, Str, Bytes]),
-    ("node", "add_collateral", &[ClassMut, NodeCap, Coin]),
-    ("node", "set_endpoint", &[ClassMut, NodeCap, Str]),
-    ("node", "request_leave", &[NetworkRef, ClassMut, NodeCap, Clock]),
-    ("node", "withdraw", &[NetworkRef, ClassMut, NodeCapOwned, Clock]),
-    ("request", "submit_sampling", &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, Coin, Random, Clock]),
-    (
-        "request",
-        "submit_cross_validation",
-        &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Coin, Random, Clock],
-    ),
-    (
-        "request",
-        "submit_sealed",
-        &[NetworkRef, ClassMut, Str, Bytes, Bytes, OptStr, U64, U64, U64, Bytes, Coin, Random, Clock],
-    ),
-    ("request", "reveal_secret", &[ClassMut, RequestMut, Bytes, Clock]),
-    ("request", "commit", &[ClassRef, RequestMut, NodeCap, Bytes, Clock]),
-    ("request", "commit_primary", &[ClassRef, RequestMut, NodeCap, Bytes, Random, Clock]),
-    ("request", "abstain", &[ClassMut, RequestMut, NodeCap, Random, Clock]),
-    ("request", "decline", &[ClassMut, RequestMut, NodeCap, Random, Clock]),
-    ("request", "reveal", &[ClassMut, RequestMut, NodeCap, Bytes, Bytes, Clock]),
-    ("request", "select_nodes", &[ClassMut, RequestMut, Clock]),
-    ("request", "open_dispute", &[ClassRef, RequestMut, Random]),
-    ("request", "expire", &[ClassMut, RequestMut, Random, Clock]),
-];
-
-/// The functions on a request's path (submitting, executing, settling):
-/// each may change the request's class object and the request, and never
-/// the `Network` (docs/scaling.md).
-pub const REQUEST_PATH: &[&str] = &[
-    "submit_sampling",
-    "submit_cross_validation",
-    "submit_sealed",
-    "reveal_secret",
-    "commit",
-    "commit_primary",
-    "abstain",
-    "decline",
-    "reveal",
-    "select_nodes",
-    "open_dispute",
-    "expire",
-];
+pub use atoma_protocol::entry::{FUNCTIONS, Param, REQUEST_PATH, params};
 
 /// The Move sources of the package, read at build time, so that the
 /// local network knows every public function the package has.
@@ -132,11 +44,6 @@ pub fn callable_functions(module: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The parameters of `module::function`, when the local network runs it.
-pub fn params(module: &str, function: &str) -> Option<&'static [Param]> {
-    FUNCTIONS.iter().find(|(m, f, _)| *m == module && *f == function).map(|(_, _, p)| *p)
-}
-
 /// Whether the package has this public function but the local network does
 /// not run it (a view; `check::check` rejects the call as unsupported).
 pub fn is_view(module: &str, function: &str) -> bool {
@@ -146,6 +53,7 @@ pub fn is_view(module: &str, function: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Param::*;
 
     /// The parameters of `module::function` in the Move sources, without `TxContext`.
     fn move_params(module: &str, function: &str) -> Vec<String> {

@@ -146,8 +146,29 @@ impl State {
         payment: u64,
         random: Digest,
     ) -> Result<Outcome> {
-        let secret_hash = Digest::from_slice(secret_hash).ok_or(ProtocolError::InvalidDigest)?;
-        self.submit(ctx, class, request_id, args, Mode::Sealed { p_bps, n }, Some(secret_hash), payment, random)
+        self.submit_mode(ctx, class, request_id, args, Mode::Sealed { p_bps, n }, secret_hash, payment, random)
+    }
+
+    /// Submits a request in `mode`, as its submit entry function does
+    /// (`entry::submit_function`): the three functions above in one, the mode
+    /// whole. `secret_hash` is read for Sealed only, and checked first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_mode(
+        &mut self,
+        ctx: &Ctx,
+        class: &ObjectId,
+        request_id: ObjectId,
+        args: SubmitArgs,
+        mode: Mode,
+        secret_hash: &[u8],
+        payment: u64,
+        random: Digest,
+    ) -> Result<Outcome> {
+        let secret_hash = match mode {
+            Mode::Sealed { .. } => Some(Digest::from_slice(secret_hash).ok_or(ProtocolError::InvalidDigest)?),
+            Mode::Sampling { .. } | Mode::CrossValidation { .. } => None,
+        };
+        self.submit(ctx, class, request_id, args, mode, secret_hash, payment, random)
     }
 
     /// Errors, in the order checked: `WrongVersion` (the network's), then the

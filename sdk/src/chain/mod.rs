@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atoma_protocol::Event;
+use atoma_protocol::entry::{self, Param, Pure};
 use atoma_protocol::params::INLINE_INPUT_LIMIT;
 use prost_types::FieldMask;
 use sui_rpc::field::FieldMaskUtil;
@@ -87,8 +88,8 @@ pub struct Identity {
 /// One argument of a Move call.
 #[derive(Clone, Debug)]
 pub enum Arg {
-    /// A pure value, BCS-encoded.
-    Pure(Vec<u8>),
+    /// A pure value, typed (its BCS is `Pure::to_bcs`).
+    Pure(Pure),
     /// The shared `Network`, mutably (admin calls only).
     Network,
     /// The shared `Network`, read only.
@@ -110,10 +111,40 @@ pub enum Arg {
 }
 
 impl Arg {
-    /// A pure argument from any serializable value.
-    pub fn pure<T: serde::Serialize>(value: &T) -> Arg {
-        // BCS of the primitive values used in calls cannot fail.
-        Arg::Pure(bcs::to_bytes(value).expect("BCS of a pure argument"))
+    /// A `u64` argument.
+    pub fn u64(value: u64) -> Arg {
+        Arg::Pure(Pure::U64(value))
+    }
+
+    /// A `String` argument.
+    pub fn str(value: &str) -> Arg {
+        Arg::Pure(Pure::Str(value.to_string()))
+    }
+
+    /// A `vector<u8>` argument.
+    pub fn bytes(value: &[u8]) -> Arg {
+        Arg::Pure(Pure::Bytes(value.to_vec()))
+    }
+
+    /// An `Option<String>` argument.
+    pub fn opt_str(value: Option<&str>) -> Arg {
+        Arg::Pure(Pure::OptStr(value.map(str::to_string)))
+    }
+
+    /// Whether this argument can fill a parameter of kind `param`.
+    pub fn fits(&self, param: Param) -> bool {
+        match self {
+            Arg::Pure(value) => value.param() == param,
+            Arg::Network => param == Param::NetworkMut,
+            Arg::NetworkRef => param == Param::NetworkRef,
+            Arg::Class(_) => param == Param::ClassMut,
+            Arg::ClassRef(_) => param == Param::ClassRef,
+            Arg::Request(_) => param == Param::RequestMut,
+            Arg::Owned(_) => matches!(param, Param::AdminCap | Param::NodeCap | Param::NodeCapOwned),
+            Arg::Clock => param == Param::Clock,
+            Arg::Random => param == Param::Random,
+            Arg::Payment(_) => param == Param::Coin,
+        }
     }
 }
 
@@ -126,6 +157,28 @@ pub struct Call {
     pub function: &'static str,
     /// The arguments (the `TxContext` is implicit).
     pub args: Vec<Arg>,
+}
+
+impl Call {
+    /// Checks the call against the package's table of entry functions
+    /// (`atoma_protocol::entry`): a function it holds, each argument of its
+    /// parameter's kind, none missing or extra.
+    pub fn check(&self) -> Result<()> {
+        let Some(params) = entry::params(self.module, self.function) else {
+            return Err(SdkError::InvalidArgument(format!(
+                "{}::{} is not an entry function",
+                self.module, self.function
+            )));
+        };
+        let fits = params.len() == self.args.len() && self.args.iter().zip(params).all(|(a, p)| a.fits(*p));
+        if !fits {
+            return Err(SdkError::InvalidArgument(format!(
+                "the arguments of {}::{} do not fit its parameters {params:?}",
+                self.module, self.function
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What an executed transaction did.

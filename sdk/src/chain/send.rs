@@ -115,11 +115,12 @@ impl Chain {
     }
 
     async fn sign(&self, call: &Call, gas: &[Address]) -> Result<Signed> {
+        call.check()?;
         let mut tx = self.builder(gas).await?;
         let mut args: Vec<Argument> = Vec::with_capacity(call.args.len());
         for arg in &call.args {
             args.push(match arg {
-                Arg::Pure(bytes) => tx.pure_bytes(bytes.clone()),
+                Arg::Pure(value) => tx.pure_bytes(value.to_bcs()),
                 Arg::Network => {
                     tx.object(ObjectInput::shared(self.identity.network, self.identity.network_initial_version, true))
                 }

@@ -243,16 +243,15 @@ impl Client {
             timeout_ms: spec.timeout_ms,
         };
         let mut secret = None;
-        let (request, executed) = match spec.mode {
-            Mode::Sampling { n } => self.chain.submit_sampling(&args, n, fee).await?,
-            Mode::CrossValidation { p_bps, n } => self.chain.submit_cross_validation(&args, p_bps, n, fee).await?,
-            Mode::Sealed { p_bps, n } => {
+        let hash = match spec.mode {
+            Mode::Sealed { .. } => {
                 let s: [u8; 32] = rand::random();
                 secret = Some(s);
-                let hash = secret_hash(&ProtoDigest(s)).0;
-                self.chain.submit_sealed(&args, p_bps, n, &hash, fee).await?
+                Some(secret_hash(&ProtoDigest(s)).0)
             }
+            Mode::Sampling { .. } | Mode::CrossValidation { .. } => None,
         };
+        let (request, executed) = self.chain.submit(&args, spec.mode, hash.as_ref(), fee).await?;
         let mut handle = RequestHandle {
             client: self.clone(),
             request,
