@@ -2,9 +2,8 @@
 //!
 //! The whole system as separate processes: an `atoma-localnet` process, one
 //! `atoma-node` process per node (real libtorch inference of the test
-//! model), and the SDK in this process as the requester. The demo
-//! (`atoma-demo`), the end-to-end tests and the end-to-end benchmarks build
-//! on [`Cluster`].
+//! model), and the SDK in this process as the requester. The end-to-end
+//! tests, and the demo and benchmarks of `atoma-tools`, build on [`Cluster`].
 //!
 //! The binaries are taken from the directory of the running executable (or
 //! its parent, for test executables in `deps/`), or from `ATOMA_BIN_DIR`;
@@ -12,9 +11,7 @@
 //! (`scripts/test` and `scripts/demo` do).
 
 pub mod audit;
-pub mod conformance;
 pub mod gateway;
-pub mod scaling;
 
 use atoma_protocol::params::LATENCY_FLOOR_MS;
 use std::path::{Path, PathBuf};

@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
-    let batch = atoma_e2e::conformance::generate(seed, args.scenarios, args.ops, args.rejections);
+    let batch = atoma_tools::conformance::generate(seed, args.scenarios, args.ops, args.rejections);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("conformance_tests.move");
     std::fs::write(&path, &batch.source).with_context(|| format!("writing {}", path.display()))?;
