@@ -366,7 +366,7 @@ export class Ledger {
 		return open * lock;
 	}
 
-	/** The node's standing, by the rule of protocol/src/state.rs (`Standing::of`). */
+	/** The node's standing, by the rule of protocol/src/state/mod.rs (`Standing::of`). */
 	standing(n: NodeInfo): string {
 		const c = this.classes.get(n.classId);
 		if (n.withdrawn) return 'withdrawn';
