@@ -44,6 +44,7 @@ pub mod objects;
 pub(crate) mod persist;
 pub mod ports;
 pub(crate) mod rpc;
+pub(crate) mod sources;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The entry functions of the `atoma` package that the local network runs,
 //! with their Move signatures (the protocol's table, `atoma_protocol::entry`,
-//! checked against the Move sources by the tests below), and the package's
-//! Move sources themselves.
+//! checked against the Move sources by the tests below), and which public
+//! functions the package has (read from its sources by `crate::sources`).
 //!
 //! The public view functions of the package (getters that return references
 //! or plain values) are not run here: calling one is rejected before
@@ -11,89 +11,65 @@
 //! Not for: what a call does (see `entry`).
 
 pub use atoma_protocol::entry::{FUNCTIONS, Param, REQUEST_PATH, params};
+use sui_rpc::proto::sui::rpc::v2::function_descriptor::Visibility;
+use sui_sdk_types::Address;
 
-/// The Move sources of the package, read at build time, so that the
-/// local network knows every public function the package has.
-pub(crate) const SOURCES: &[(&str, &str)] = &[
-    ("commitment", include_str!("../../../move/sources/commitment.move")),
-    ("events", include_str!("../../../move/sources/events.move")),
-    ("hardware", include_str!("../../../move/sources/hardware.move")),
-    ("model", include_str!("../../../move/sources/model.move")),
-    ("network", include_str!("../../../move/sources/network.move")),
-    ("node", include_str!("../../../move/sources/node.move")),
-    ("params", include_str!("../../../move/sources/params.move")),
-    ("request", include_str!("../../../move/sources/request.move")),
-    ("sampler", include_str!("../../../move/sources/sampler.move")),
-    ("types", include_str!("../../../move/sources/types.move")),
-    ("version", include_str!("../../../move/sources/version.move")),
-];
+use crate::sources;
 
-/// The functions a PTB may call in `module` (public or entry), from the Move sources.
-pub fn callable_functions(module: &str) -> Vec<&'static str> {
-    let Some((_, source)) = SOURCES.iter().find(|(m, _)| *m == module) else { return Vec::new() };
-    source
-        .lines()
-        .filter_map(|line| {
-            let rest = line
-                .strip_prefix("public fun ")
-                .or_else(|| line.strip_prefix("entry fun "))
-                .or_else(|| line.strip_prefix("public entry fun "))?;
-            let name = rest.split(['(', '<']).next()?.trim();
-            (!name.ends_with("_for_testing")).then_some(name)
-        })
+/// The functions a PTB may call in `module` (public or entry), as the one
+/// reader of the Move sources (`crate::sources`) describes them.
+pub fn callable_functions(module: &str) -> Vec<String> {
+    sources::functions_of(module, Address::ZERO)
+        .into_iter()
+        .filter(|f| f.is_entry() || f.visibility() == Visibility::Public)
+        .map(|f| f.name().to_string())
+        .filter(|name| !name.ends_with("_for_testing"))
         .collect()
 }
 
 /// Whether the package has this public function but the local network does
 /// not run it (a view; `check::check` rejects the call as unsupported).
 pub fn is_view(module: &str, function: &str) -> bool {
-    params(module, function).is_none() && callable_functions(module).contains(&function)
+    params(module, function).is_none() && callable_functions(module).iter().any(|f| f == function)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use Param::*;
+    use sui_rpc::proto::sui::rpc::v2::OpenSignatureBody;
+    use sui_rpc::proto::sui::rpc::v2::open_signature::Reference;
+    use sui_rpc::proto::sui::rpc::v2::open_signature_body::Type as Body;
 
-    /// The parameters of `module::function` in the Move sources, without `TxContext`.
+    /// The parameters of `module::function` as the Move sources declare them
+    /// (read by `crate::sources`), written back as Move types with short
+    /// names (`&mut Network`, `Option<String>`), without `TxContext`.
     fn move_params(module: &str, function: &str) -> Vec<String> {
-        let (_, source) = SOURCES.iter().find(|(m, _)| *m == module).unwrap();
-        let start = source.find(&format!("fun {function}(")).unwrap_or_else(|| panic!("{module}::{function}"));
-        let rest = &source[start + function.len() + 5..];
-        let mut depth = 0;
-        let end = rest
-            .char_indices()
-            .find(|(_, c)| {
-                match c {
-                    '(' | '<' => depth += 1,
-                    ')' | '>' if depth > 0 => depth -= 1,
-                    ')' => return true,
-                    _ => {}
-                }
-                false
+        let functions = sources::functions_of(module, Address::ZERO);
+        let f = functions.iter().find(|f| f.name() == function).unwrap_or_else(|| panic!("{module}::{function}"));
+        f.parameters
+            .iter()
+            .map(|p| {
+                let reference = match p.reference() {
+                    Reference::Mutable => "&mut ",
+                    Reference::Immutable => "&",
+                    _ => "",
+                };
+                format!("{reference}{}", written(p.body.as_ref().unwrap()))
             })
-            .unwrap()
-            .0;
-        let mut params = Vec::new();
-        let (mut depth, mut current) = (0, String::new());
-        for c in rest[..end].chars() {
-            match c {
-                '<' => depth += 1,
-                '>' => depth -= 1,
-                ',' if depth == 0 => {
-                    params.push(std::mem::take(&mut current));
-                    continue;
-                }
-                _ => {}
-            }
-            current.push(c);
-        }
-        params.push(current);
-        params
-            .into_iter()
-            .map(|p| p.split_once(':').map(|(_, t)| t.trim().to_string()).unwrap_or_default())
-            .filter(|t| !t.is_empty() && t != "&mut TxContext")
+            .filter(|t| t != "&mut TxContext")
             .collect()
+    }
+
+    /// A type body as Move writes it, datatypes by their short name.
+    fn written(body: &OpenSignatureBody) -> String {
+        let name = match body.r#type() {
+            Body::Datatype => body.type_name().rsplit("::").next().unwrap_or_default().to_string(),
+            Body::Vector => "vector".into(),
+            other => other.as_str_name().to_lowercase(),
+        };
+        let args: Vec<String> = body.type_parameter_instantiation.iter().map(written).collect();
+        if args.is_empty() { name } else { format!("{name}<{}>", args.join(", ")) }
     }
 
     fn param_of(move_type: &str) -> Param {
@@ -127,13 +103,13 @@ mod tests {
 
     #[test]
     fn every_entry_function_and_mutator_is_run_here() {
-        for (module, source) in SOURCES {
+        for (module, source) in sources::SOURCES {
             for function in callable_functions(module) {
-                let params = move_params(module, function);
+                let params = move_params(module, &function);
                 let mutates = params.iter().any(|p| p.starts_with("&mut ") && p != "&mut TxContext");
                 let entry = source.contains(&format!("entry fun {function}("));
                 if mutates || entry {
-                    assert!(!is_view(module, function), "{module}::{function} changes state but is not run");
+                    assert!(!is_view(module, &function), "{module}::{function} changes state but is not run");
                     assert!(FUNCTIONS.iter().any(|(m, f, _)| m == module && *f == function));
                 }
             }
