@@ -236,8 +236,18 @@ impl Chain {
         secret_hash: Option<&[u8; 32]>,
         fee: u64,
     ) -> Result<(Address, Executed)> {
+        let secret_hash = match (mode, secret_hash) {
+            (Mode::Sealed { .. }, Some(hash)) => &hash[..],
+            (Mode::Sealed { .. }, None) => {
+                return Err(SdkError::InvalidArgument("a Sealed submission needs its secret's hash".into()));
+            }
+            (Mode::Sampling { .. } | Mode::CrossValidation { .. }, None) => &[][..],
+            (Mode::Sampling { .. } | Mode::CrossValidation { .. }, Some(_)) => {
+                return Err(SdkError::InvalidArgument("only a Sealed submission takes a secret hash".into()));
+            }
+        };
         let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
-        a.extend(entry::mode_args(mode, secret_hash.map_or(&[][..], |h| &h[..])).into_iter().map(Arg::Pure));
+        a.extend(entry::mode_args(mode, secret_hash).into_iter().map(Arg::Pure));
         a.extend([Arg::Payment(fee), Arg::Random, Arg::Clock]);
         let executed = self.execute(call("request", entry::submit_function(mode), a)).await?;
         Ok((submitted(&executed)?, executed))

@@ -179,6 +179,11 @@ async fn a_sampling_request_settles_through_typed_calls() {
         ProtocolError::NotEnoughNodes,
     );
     expect_protocol(requester.submit(&args(b"x"), Mode::Sampling { n: 2 }, None, 1).await, ProtocolError::FeeTooLow);
+    // A secret hash goes with Sealed only; the SDK refuses the rest before sending.
+    let sealed = Mode::Sealed { p_bps: 10_000, n: 1 };
+    let refused = |r: Result<(Address, atoma_sdk::Executed), SdkError>| matches!(r, Err(SdkError::InvalidArgument(_)));
+    assert!(refused(requester.submit(&args(b"x"), sealed, None, 9_000_000).await));
+    assert!(refused(requester.submit(&args(b"x"), Mode::Sampling { n: 2 }, Some(&[1; 32]), 2_000_000).await));
     let mut bad = args(b"x");
     bad.input_digest = vec![0; 32];
     expect_protocol(

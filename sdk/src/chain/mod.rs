@@ -445,3 +445,36 @@ pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Ad
         "transaction {digest} created no atoma Network: give the digest of `sui client publish`"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_must_fit_its_entry_function() {
+        let (class, request, cap) = (Address::ZERO, Address::TWO, Address::THREE);
+        let args =
+            || vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(cap), Arg::bytes(&[7; 32]), Arg::Clock];
+        let call = |function, args| Call { module: "request", function, args };
+        assert!(call("commit", args()).check().is_ok());
+        // A writable class where the function reads it, an argument missing or
+        // extra, a value of the wrong kind, a function the package lacks.
+        let mut writable = args();
+        writable[0] = Arg::Class(class);
+        let mut short = args();
+        short.pop();
+        let mut long = args();
+        long.push(Arg::Random);
+        let mut wrong = args();
+        wrong[3] = Arg::u64(7);
+        for (what, c) in [
+            ("writable class", call("commit", writable)),
+            ("one argument less", call("commit", short)),
+            ("one argument more", call("commit", long)),
+            ("a u64 for bytes", call("commit", wrong)),
+            ("no such function", call("commit_all", args())),
+        ] {
+            assert!(matches!(c.check(), Err(SdkError::InvalidArgument(_))), "{what}");
+        }
+    }
+}

@@ -39,6 +39,8 @@ impl Chain {
     /// another transaction over the same objects. An error from `journal`
     /// stops the call before anything is sent.
     pub async fn execute_journaled(&self, call: Call, journal: impl FnOnce(&Signed) -> Result<()>) -> Result<Executed> {
+        // Before any object is locked or pending transaction settled.
+        call.check()?;
         let mut owned: Vec<Address> = call
             .args
             .iter()
@@ -115,7 +117,6 @@ impl Chain {
     }
 
     async fn sign(&self, call: &Call, gas: &[Address]) -> Result<Signed> {
-        call.check()?;
         let mut tx = self.builder(gas).await?;
         let mut args: Vec<Argument> = Vec::with_capacity(call.args.len());
         for arg in &call.args {
