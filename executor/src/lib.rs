@@ -11,8 +11,9 @@
 //! - [`manifest`] (`engine/manifest.rs`): a checkpoint's files hashed
 //!   against its manifest, and a manifest made for a checkpoint; the format
 //!   and the model digest are the `atoma-manifest` crate's.
-//! - [`checkpoint`]: generated Hugging Face checkpoints (fixed seed, real layout).
-//! - [`testmodel`]: the generated test model and its TorchScript trace.
+//! - `checkpoint`: generated Hugging Face checkpoints (fixed seed, real
+//!   layout), and `testmodel`: the generated test model and its TorchScript
+//!   trace; both behind the `fixtures` feature (on by default).
 //! - [`node`]: the node service: configuration, database, event loop,
 //!   commits and reveals, output server, metrics.
 //!
@@ -20,9 +21,11 @@
 //! build embeds an rpath to it, so binaries and tests need no
 //! `LD_LIBRARY_PATH`.
 
+#[cfg(feature = "fixtures")]
 pub mod checkpoint;
 pub mod engine;
 pub mod node;
+#[cfg(feature = "fixtures")]
 pub mod testmodel;
 
 /// Model manifests live with the engine that loads them; this is their

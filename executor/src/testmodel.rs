@@ -9,12 +9,15 @@
 //!
 //! Also traces a GPT model into a TorchScript archive, for the TorchScript
 //! path and its agreement with the built-in one.
+//!
+//! Behind the `fixtures` feature (on by default): a node serves models
+//! without it.
 
 use std::path::Path;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::{CModule, Device, Kind, Tensor, nn};
+use tch::{CModule, Device, Kind, Tensor};
 
 use crate::engine::gpt::{Gpt, GptConfig};
 use crate::engine::{EngineError, ModelError};
@@ -68,21 +71,12 @@ pub fn write_gpt_weights(cfg: &GptConfig, seed: u64, path: &Path) -> Result<(), 
         .map_err(|e| ModelError::caused(format!("writing {}", path.display()), e).into())
 }
 
-/// Loads a GPT model from a safetensors file, on the CPU.
-pub fn load_gpt(cfg: GptConfig, weights: &Path) -> Result<(Gpt, nn::VarStore), EngineError> {
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = Gpt::new(&vs.root(), cfg);
-    vs.load(weights).map_err(|e| ModelError::caused(format!("loading {}", weights.display()), e))?;
-    vs.freeze();
-    Ok((model, vs))
-}
-
 /// Traces the full forward pass of a GPT model (tokens `[1, t]` as int64 to
 /// logits `[1, t, 256]`) into a TorchScript archive at `out`. Tracing
 /// records shapes as constants: the archive takes sequences of exactly
 /// `seq_len` tokens.
 pub fn trace_gpt(cfg: GptConfig, weights: &Path, seq_len: i64, out: &Path) -> Result<(), EngineError> {
-    let (model, _vs) = load_gpt(cfg, weights)?;
+    let (model, _vs) = Gpt::load(cfg, weights, Device::Cpu)?;
     let _guard = tch::no_grad_guard();
     let example = Tensor::zeros([1, seq_len], (Kind::Int64, Device::Cpu));
     let mut closure = |inputs: &[Tensor]| vec![model.forward(&inputs[0])];
@@ -90,11 +84,6 @@ pub fn trace_gpt(cfg: GptConfig, weights: &Path, seq_len: i64, out: &Path) -> Re
         .map_err(|e| ModelError::caused("tracing", e))?;
     module.save(out).map_err(|e| ModelError::caused(format!("saving {}", out.display()), e))?;
     Ok(())
-}
-
-/// A tensor of token ids `[1, t]`, for feeding the traced module.
-pub fn token_tensor(tokens: &[i64]) -> Tensor {
-    Tensor::from_slice(tokens).view([1, -1]).to_kind(Kind::Int64)
 }
 
 /// Writes the test model (weights generated from the fixed seed, and the

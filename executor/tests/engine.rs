@@ -12,9 +12,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use atoma_executor::engine::gpt::GptConfig;
+use atoma_executor::engine::gpt::{Gpt, token_tensor};
 use atoma_executor::engine::{ClassProfile, Engine, EngineError, InferenceRequest, TchEngine, codec};
 use atoma_executor::manifest::ModelManifest;
-use atoma_executor::testmodel::{load_gpt, token_tensor, trace_gpt, write_test_model};
+use atoma_executor::testmodel::{trace_gpt, write_test_model};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
 use atoma_protocol::output::ErrorOutput;
@@ -184,7 +185,7 @@ fn torchscript_path_agrees_bit_for_bit_with_the_built_in_path() {
     assert!(std::fs::metadata(&archive).unwrap().len() < 1 << 20);
 
     let tokens = token_tensor(&[72, 101, 108, 108, 111, 44, 32, 83]);
-    let (model, _vs) = load_gpt(GptConfig::tiny(), &weights).unwrap();
+    let (model, _vs) = Gpt::load(GptConfig::tiny(), &weights, tch::Device::Cpu).unwrap();
     let built_in = tch::no_grad(|| model.forward(&tokens));
 
     let manifest_path = dir.path().join("tiny-gpt-ts.toml");

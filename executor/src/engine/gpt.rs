@@ -27,7 +27,7 @@ use serde::Deserialize;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::{EngineError, sampling};
+use super::{EngineError, ModelError, sampling};
 use atoma_protocol::Digest;
 
 /// Size of the byte-level vocabulary.
@@ -113,6 +113,16 @@ pub struct Gpt {
 
 impl Gpt {
     /// Declares the model's variables in `vs` (load the weights afterwards).
+    /// Loads a model from a safetensors file onto `device`; the variables
+    /// are frozen (inference only).
+    pub fn load(cfg: GptConfig, weights: &std::path::Path, device: Device) -> Result<(Gpt, nn::VarStore), EngineError> {
+        let mut vs = nn::VarStore::new(device);
+        let model = Gpt::new(&vs.root(), cfg);
+        vs.load(weights).map_err(|e| ModelError::caused(format!("loading {}", weights.display()), e))?;
+        vs.freeze();
+        Ok((model, vs))
+    }
+
     pub fn new(vs: &nn::Path, cfg: GptConfig) -> Self {
         let d = cfg.d_model;
         let ln = |p: nn::Path| nn::layer_norm(p, vec![d], Default::default());
@@ -220,6 +230,11 @@ impl Gpt {
         }
         Ok((out, passes))
     }
+}
+
+/// A tensor of token ids `[1, t]` (a full forward pass's input).
+pub fn token_tensor(tokens: &[i64]) -> Tensor {
+    Tensor::from_slice(tokens).view([1, -1]).to_kind(Kind::Int64)
 }
 
 /// The canonical output bytes: each token as a little-endian u32.

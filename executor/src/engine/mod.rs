@@ -211,11 +211,7 @@ impl TchEngine {
                 Loaded::Hf(Box::new(model))
             }
             (ModelKind::Gpt, Some(weights), _) => {
-                let cfg = manifest.gpt.expect("validated manifest");
-                let mut vs = nn::VarStore::new(device);
-                let model = Gpt::new(&vs.root(), cfg);
-                vs.load(weights).map_err(|e| ModelError::caused(format!("loading {}", weights.display()), e))?;
-                vs.freeze();
+                let (model, vs) = Gpt::load(manifest.gpt.expect("validated manifest"), weights, device)?;
                 Loaded::Gpt { model: Box::new(model), _vs: vs }
             }
             (ModelKind::Torchscript, Some(weights), _) => Loaded::TorchScript(TorchScript::load(weights, device)?),

@@ -6,11 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use anyhow::{Result, bail};
 use atoma_executor::engine::gguf::GgufFile;
-use atoma_executor::engine::gpt::GptInput;
+use atoma_executor::engine::gpt::{Gpt, GptInput};
 use atoma_executor::engine::hf::{self, HfModel};
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine};
 use atoma_executor::manifest::ModelManifest;
-use atoma_executor::testmodel::load_gpt;
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
 use atoma_protocol::output::Output;
@@ -126,7 +125,7 @@ pub fn run(manifest: &Path, class: &ClassProfile, mode: &str, runs: usize, token
         "default" => None,
         other => bail!("--mode must be deterministic or default, not {other}"),
     };
-    let (model, _vs) = load_gpt(cfg, weights)?;
+    let (model, _vs) = Gpt::load(cfg, weights, tch::Device::Cpu)?;
     let parsed = GptInput::parse(&input, &cfg)?;
     let bare = || {
         let _g = tch::no_grad_guard();

@@ -13,10 +13,12 @@ mod parity;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+#[cfg(feature = "fixtures")]
 use atoma_executor::checkpoint::{Family, Size};
-use atoma_executor::engine::gpt::GptConfig;
+use atoma_executor::engine::gpt::{self, Gpt, GptConfig};
 use atoma_executor::engine::{ClassProfile, Engine, InferenceRequest, TchEngine, profile};
 use atoma_executor::manifest::{Checkpoint, ModelManifest};
+#[cfg(feature = "fixtures")]
 use atoma_executor::testmodel::{TEST_MODEL_SEED, trace_gpt, write_gpt_weights};
 use atoma_protocol::Digest;
 use atoma_protocol::commitment::blake2b256;
@@ -39,6 +41,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[cfg(feature = "fixtures")]
     /// Write the test model's weights (tiny GPT, fixed seed) and print their digest.
     /// The size flags make larger models of the same family, for benchmarks.
     GenerateTestModel {
@@ -55,6 +58,7 @@ enum Command {
         #[arg(long, default_value_t = GptConfig::tiny().n_heads)]
         heads: i64,
     },
+    #[cfg(feature = "fixtures")]
     /// Write a Hugging Face checkpoint directory with random weights from a
     /// fixed seed (the layout transformers writes, a trained BPE tokenizer and
     /// the family's chat template), for tests, the demo and benchmarks.
@@ -149,6 +153,7 @@ enum Command {
         #[arg(long)]
         prompt: String,
     },
+    #[cfg(feature = "fixtures")]
     /// Trace a GPT model into a TorchScript archive taking `--tokens` tokens.
     Trace {
         manifest: PathBuf,
@@ -355,6 +360,7 @@ fn run(args: RunArgs, profile: Option<&Path>) -> Result<()> {
 }
 
 /// Writes the test decoder's weights from the fixed seed and prints their digest.
+#[cfg(feature = "fixtures")]
 fn generate_test_model(cfg: &GptConfig, out: &Path) -> Result<()> {
     cfg.validate().map_err(|e| anyhow::anyhow!("invalid size: `{e}"))?;
     if let Some(dir) = out.parent() {
@@ -391,10 +397,12 @@ fn test_gpt(manifest: &Path, profile: Option<&Path>) -> Result<(GptConfig, PathB
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(feature = "fixtures")]
         Command::GenerateTestModel { out, d_model, layers, heads } => {
             let cfg = GptConfig { d_model, n_layers: layers, n_heads: heads, ..GptConfig::tiny() };
             generate_test_model(&cfg, &out)?;
         }
+        #[cfg(feature = "fixtures")]
         Command::GenerateCheckpoint {
             family,
             out,
@@ -437,11 +445,12 @@ fn main() -> Result<()> {
         }
         Command::LogitsDigest { manifest, prompt } => {
             let (cfg, weights) = test_gpt(&manifest, cli.profile.as_deref())?;
-            let (model, _vs) = atoma_executor::testmodel::load_gpt(cfg, &weights)?;
+            let (model, _vs) = Gpt::load(cfg, &weights, tch::Device::Cpu)?;
             let tokens: Vec<i64> = prompt.bytes().map(i64::from).collect();
-            let logits = tch::no_grad(|| model.forward(&atoma_executor::testmodel::token_tensor(&tokens)));
+            let logits = tch::no_grad(|| model.forward(&gpt::token_tensor(&tokens)));
             println!("{}", blake2b256(&atoma_executor::engine::codec::encode(&logits)?));
         }
+        #[cfg(feature = "fixtures")]
         Command::Trace { manifest, out, tokens } => {
             let (cfg, weights) = test_gpt(&manifest, cli.profile.as_deref())?;
             trace_gpt(cfg, &weights, tokens, &out)?;

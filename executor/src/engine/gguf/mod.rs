@@ -36,6 +36,7 @@ pub mod llama;
 pub mod quant;
 mod reader;
 pub mod tokenizer;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod writer;
 
 use std::collections::BTreeMap;
