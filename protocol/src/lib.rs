@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use atoma_protocol::commitment::{blake2b256, commitment};
-//! use atoma_protocol::{Address, Ctx, Digest, Event, ObjectId, Params, State, Status, SubmitArgs};
+//! use atoma_protocol::{Address, Ctx, Digest, Event, Mode, ObjectId, Params, State, Status, SubmitArgs};
 //!
 //! let (mut state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default())?;
 //! // The class is a shared object of its own (id 3); requests of its models touch only it.
@@ -55,7 +55,7 @@
 //! };
 //! let request = ObjectId::from_u64(99);
 //! let seed = Digest([42; 32]); // from sui::random on chain
-//! state.submit_sampling(&requester, &class, request, args, 2, 3_000_000, seed)?;
+//! state.submit_mode(&requester, &class, request, args, Mode::Sampling { n: 2 }, &[], 3_000_000, seed)?;
 //!
 //! let output = blake2b256(b"the model's output");
 //! let members: Vec<ObjectId> = state.request(&request)?.nodes_with_role(atoma_protocol::Role::Executor);

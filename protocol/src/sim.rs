@@ -262,15 +262,8 @@ impl Sim<'_> {
         let (class, fee) = (self.class, self.cfg.fee);
         let secret = random_digest(rng);
         let seed = random_digest(rng);
-        let submitted = match self.cfg.mode {
-            Mode::Sampling { n } => state.submit_sampling(&ctx, class, id, args, n, fee, seed),
-            Mode::CrossValidation { p_bps, n } => {
-                state.submit_cross_validation(&ctx, class, id, args, p_bps, n, fee, seed)
-            }
-            Mode::Sealed { p_bps, n } => {
-                state.submit_sealed(&ctx, class, id, args, p_bps, n, &secret_hash(&secret).0, fee, seed)
-            }
-        };
+        let hash = secret_hash(&secret).0;
+        let submitted = state.submit_mode(&ctx, class, id, args, self.cfg.mode, &hash, fee, seed);
         Run {
             id,
             secret,

@@ -82,7 +82,7 @@ fn cases() -> Vec<Case> {
             let mut w = World::new(2);
             let (other, _) = w.add_class("other");
             let (id, seed, ctx, args) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"));
-            unit(w.run(FEE, |s| s.submit_sampling(&ctx, &other, id, args, 1, FEE, seed)))
+            unit(w.run(FEE, |s| s.submit_mode(&ctx, &other, id, args, Mode::Sampling { n: 1 }, &[], FEE, seed)))
         }),
         (E::WrongClass, || {
             // A keeper call naming another class than the request's.
@@ -156,7 +156,9 @@ fn cases() -> Vec<Case> {
         (E::InvalidDigest, || {
             let mut w = World::new(4);
             let (id, seed, ctx, args, class) = (w.fresh_id(), w.seed(), w.ctx(REQUESTER), w.args(b"x"), w.class);
-            unit(w.run(FEE, |s| s.submit_sealed(&ctx, &class, id, args, 100, 1, &[1; 5], FEE, seed)))
+            unit(w.run(FEE, |s| {
+                s.submit_mode(&ctx, &class, id, args, Mode::Sealed { p_bps: 100, n: 1 }, &[1; 5], FEE, seed)
+            }))
         }),
         (E::InvalidName, || {
             let mut w = World::new(0);

@@ -100,58 +100,13 @@ pub fn check_input_parts(inline: &[u8], uri: Option<&str>, digest: &Digest, max_
 }
 
 impl State {
-    /// Submits a Sampling request: `n` nodes execute and must agree.
-    #[allow(clippy::too_many_arguments)]
-    pub fn submit_sampling(
-        &mut self,
-        ctx: &Ctx,
-        class: &ObjectId,
-        request_id: ObjectId,
-        args: SubmitArgs,
-        n: u64,
-        payment: u64,
-        random: Digest,
-    ) -> Result<Outcome> {
-        self.submit(ctx, class, request_id, args, Mode::Sampling { n }, None, payment, random)
-    }
-
-    /// Submits a CrossValidation request: one primary, checked by `n` nodes
-    /// with probability `p_bps / 10_000`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn submit_cross_validation(
-        &mut self,
-        ctx: &Ctx,
-        class: &ObjectId,
-        request_id: ObjectId,
-        args: SubmitArgs,
-        p_bps: u64,
-        n: u64,
-        payment: u64,
-        random: Digest,
-    ) -> Result<Outcome> {
-        self.submit(ctx, class, request_id, args, Mode::CrossValidation { p_bps, n }, None, payment, random)
-    }
-
-    /// Submits a Sealed request with `secret_hash = blake2b256(secret)`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn submit_sealed(
-        &mut self,
-        ctx: &Ctx,
-        class: &ObjectId,
-        request_id: ObjectId,
-        args: SubmitArgs,
-        p_bps: u64,
-        n: u64,
-        secret_hash: &[u8],
-        payment: u64,
-        random: Digest,
-    ) -> Result<Outcome> {
-        self.submit_mode(ctx, class, request_id, args, Mode::Sealed { p_bps, n }, secret_hash, payment, random)
-    }
-
     /// Submits a request in `mode`, as its submit entry function does
-    /// (`entry::submit_function`): the three functions above in one, the mode
-    /// whole. `secret_hash` is read for Sealed only, and checked first.
+    /// (`entry::submit_function`: `submit_sampling`, `submit_cross_validation`
+    /// or `submit_sealed`): Sampling `{n}` has `n` nodes execute and agree;
+    /// CrossValidation `{p_bps, n}` has one primary, checked by `n` nodes with
+    /// probability `p_bps / 10_000`; Sealed as CrossValidation, its requester
+    /// publishing `secret_hash = blake2b256(secret)`. `secret_hash` is read for
+    /// Sealed only, and checked first (`InvalidDigest`).
     #[allow(clippy::too_many_arguments)]
     pub fn submit_mode(
         &mut self,

@@ -203,15 +203,8 @@ impl World {
         let id = self.fresh_id();
         let ctx = self.ctx(REQUESTER);
         let class = self.class;
-        self.run(fee, |s| match mode {
-            Mode::Sampling { n } => s.submit_sampling(&ctx, &class, id, args, n, fee, seed),
-            Mode::CrossValidation { p_bps, n } => {
-                s.submit_cross_validation(&ctx, &class, id, args, p_bps, n, fee, seed)
-            }
-            Mode::Sealed { p_bps, n } => {
-                s.submit_sealed(&ctx, &class, id, args, p_bps, n, &secret_hash(&Self::secret()).0, fee, seed)
-            }
-        })?;
+        let hash = secret_hash(&Self::secret()).0;
+        self.run(fee, |s| s.submit_mode(&ctx, &class, id, args, mode, &hash, fee, seed))?;
         Ok(id)
     }
 

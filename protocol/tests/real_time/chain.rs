@@ -19,11 +19,7 @@ pub fn submit(
     seed: Digest,
     secret: &Digest,
 ) -> R {
-    match mode {
-        Mode::Sampling { n } => s.submit_sampling(ctx, class, id, args, n, fee, seed),
-        Mode::CrossValidation { p_bps, n } => s.submit_cross_validation(ctx, class, id, args, p_bps, n, fee, seed),
-        Mode::Sealed { p_bps, n } => s.submit_sealed(ctx, class, id, args, p_bps, n, &secret_hash(secret).0, fee, seed),
-    }
+    s.submit_mode(ctx, class, id, args, mode, &secret_hash(secret).0, fee, seed)
 }
 
 pub fn commit(s: &mut State, ctx: &Ctx, class: &ObjectId, req: &ObjectId, cap: &NodeCap, c: &Digest) -> R {

@@ -196,7 +196,16 @@ pub(crate) fn selection() -> Value {
             let ctx = Ctx::new(PAddress::from_u64(7), 1_000);
             let seed = atoma_protocol::commitment::blake2b256(&i.to_le_bytes());
             state
-                .submit_sampling(&ctx, &class, ObjectId::from_u64(10_000_000 + i), args, 3, 3_000_000, Digest(seed.0))
+                .submit_mode(
+                    &ctx,
+                    &class,
+                    ObjectId::from_u64(10_000_000 + i),
+                    args,
+                    Mode::Sampling { n: 3 },
+                    &[],
+                    3_000_000,
+                    Digest(seed.0),
+                )
                 .unwrap();
         }
         let us = started.elapsed().as_secs_f64() * 1e6 / submissions as f64;
