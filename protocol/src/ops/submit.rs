@@ -92,11 +92,23 @@ impl Terms {
     }
 }
 
-/// The input rule alone (docs/protocol.md): exactly one of inline bytes
-/// (1 to `max_inline_input` bytes, hashing to the digest) and a URI (1 to
-/// 512 bytes). `InvalidInput` or `InputDigestMismatch`.
+/// The input rule (docs/protocol.md): exactly one of inline bytes (1 to
+/// `max_inline_input` bytes, hashing to the digest) and a URI (1 to 512
+/// bytes). `InvalidInput` or `InputDigestMismatch`.
 pub fn check_input_parts(inline: &[u8], uri: Option<&str>, digest: &Digest, max_inline: u64) -> Result<()> {
-    check_input(inline.to_vec(), uri.map(str::to_string), digest, max_inline).map(|_| ())
+    match (inline.is_empty(), uri) {
+        (false, None) => {
+            if inline.len() as u64 > max_inline {
+                return Err(ProtocolError::InvalidInput);
+            }
+            if blake2b256(inline) != *digest {
+                return Err(ProtocolError::InputDigestMismatch);
+            }
+            Ok(())
+        }
+        (true, Some(uri)) if !uri.is_empty() && uri.len() <= MAX_URI_LEN => Ok(()),
+        _ => Err(ProtocolError::InvalidInput),
+    }
 }
 
 impl State {
@@ -247,19 +259,11 @@ fn select_first(class: &mut HardwareClass, req: &mut Request, eligible: u64, out
     Ok(())
 }
 
-/// Exactly one of inline bytes (1..=max bytes, hashing to the digest) and a URI (1..=512 bytes).
+/// The request's input, once it meets the input rule (`check_input_parts`).
 fn check_input(inline: Vec<u8>, uri: Option<String>, digest: &Digest, max_inline: u64) -> Result<Input> {
-    match (inline.is_empty(), uri) {
-        (false, None) => {
-            if inline.len() as u64 > max_inline {
-                return Err(ProtocolError::InvalidInput);
-            }
-            if blake2b256(&inline) != *digest {
-                return Err(ProtocolError::InputDigestMismatch);
-            }
-            Ok(Input::Inline(inline))
-        }
-        (true, Some(uri)) if !uri.is_empty() && uri.len() <= MAX_URI_LEN => Ok(Input::Uri(uri)),
-        _ => Err(ProtocolError::InvalidInput),
-    }
+    check_input_parts(&inline, uri.as_deref(), digest, max_inline)?;
+    Ok(match uri {
+        Some(uri) => Input::Uri(uri),
+        None => Input::Inline(inline),
+    })
 }
