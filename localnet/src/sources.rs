@@ -27,6 +27,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("params", include_str!("../../move/sources/params.move")),
     ("request", include_str!("../../move/sources/request.move")),
     ("sampler", include_str!("../../move/sources/sampler.move")),
+    ("terms", include_str!("../../move/sources/terms.move")),
     ("types", include_str!("../../move/sources/types.move")),
     ("version", include_str!("../../move/sources/version.move")),
 ];

@@ -2,6 +2,7 @@
 /// move a request on, and settlement (Rust: `atoma_protocol::ops::{submit,
 /// execute, keeper, settle}`; the rules are stated there and in
 /// `docs/protocol.md`, and both implementations follow them step for step).
+/// The rules a submission's terms and input must meet are in `terms`.
 ///
 /// Life cycle: `Committing` (members commit before the deadline) ->
 /// [`Verifying`, Sealed only] -> `Revealing` -> `Finalized`, with
@@ -36,12 +37,12 @@ use atoma::network::Network;
 use atoma::node::NodeCap;
 use atoma::params::Params;
 use atoma::sampler;
+use atoma::terms;
 use atoma::types::{Self, Input, Mode, Role, Round, SlashReason, FailReason};
 use std::string::String;
 use sui::balance::{Self, Balance};
 use sui::clock::Clock;
 use sui::coin::{Self, Coin};
-use sui::hash::blake2b256;
 use sui::random::{Self, Random};
 use sui::sui::SUI;
 
@@ -53,27 +54,6 @@ const EUnknownModel: vector<u8> = b"no model with this id";
 /// A digest argument is not 32 bytes.
 #[error(code = 6)]
 const EInvalidDigest: vector<u8> = b"digest must be 32 bytes";
-/// `n` is zero or above `max_n`.
-#[error(code = 17)]
-const EInvalidQuorum: vector<u8> = b"n must be between 1 and max_n";
-/// `p_bps` is above 10_000.
-#[error(code = 18)]
-const EInvalidProbability: vector<u8> = b"p_bps must be at most 10000";
-/// The class has fewer eligible nodes than the mode needs.
-#[error(code = 19)]
-const ENotEnoughNodes: vector<u8> = b"not enough eligible nodes in the hardware class";
-/// The payment is below the minimum fee for this mode.
-#[error(code = 20)]
-const EFeeTooLow: vector<u8> = b"fee is below the minimum for this mode";
-/// Not exactly one of inline input and URI, or one of them too long.
-#[error(code = 21)]
-const EInvalidInput: vector<u8> = b"give exactly one of inline input and URI, within the size limits";
-/// The inline input does not hash to the input digest.
-#[error(code = 22)]
-const EInputDigestMismatch: vector<u8> = b"inline input does not match its digest";
-/// The timeout is outside the allowed range.
-#[error(code = 23)]
-const EInvalidTimeout: vector<u8> = b"timeout is outside the allowed range";
 /// The request is not in a phase that allows this.
 #[error(code = 24)]
 const EWrongPhase: vector<u8> = b"request is not in a phase that allows this";
@@ -122,8 +102,6 @@ const EInputOnChain: vector<u8> = b"the input is on chain: only a URI input can 
 
 // === Constants ===
 
-const BPS: u64 = 10_000;
-const MAX_URI_LEN: u64 = 512;
 /// The tag of the seed that refills the seats of chosen Sealed verifiers no
 /// longer on call (`derive(sealed_draw_seed, REFILL_TAG)`).
 const REFILL_TAG: u8 = 2;
@@ -685,6 +663,12 @@ fun draw_seed(random: &Random, ctx: &mut TxContext): vector<u8> {
     g.generate_bytes(32)
 }
 
+/// Checks a submission and shares its new request, whose first members are
+/// drawn from `seed`. Emits `RequestSubmitted` and `NodesSelected`.
+/// Aborts, in this order: `version::EWrongVersion` (network, then class),
+/// `EUnknownModel`, `hardware::EWrongNetwork`, `hardware::EWrongClass`,
+/// `EInvalidDigest` (input digest), those of `terms::check_input`, then those
+/// of `terms::check`.
 fun submit(
     net: &Network,
     class: &mut HardwareClass,
@@ -708,16 +692,11 @@ fun submit(
     let eligible = class.active_count();
     let params = *net.params();
     assert!(input_digest.length() == 32, EInvalidDigest);
-    let input = check_input(input_inline, input_uri, &input_digest, params.max_inline_input());
-    let (n, p_bps) = (mode.n(), mode.p_bps());
-    assert!(n >= 1 && n <= params.max_n(), EInvalidQuorum);
-    assert!(p_bps <= BPS, EInvalidProbability);
-    let shortest = params.min_timeout_ms() + net.model(model_id).max_run_ms() + class.longest_run_ms();
-    assert!(timeout_ms >= shortest && timeout_ms <= params.max_timeout_ms(), EInvalidTimeout);
-    let (primaries, needed) = if (mode.is_sampling()) (0, n) else (1, 1 + n);
+    let input = terms::check_input(input_inline, input_uri, &input_digest, params.max_inline_input());
     let fee = payment.value();
-    assert!(fee >= params.min_fee(primaries, p_bps, n), EFeeTooLow);
-    assert!(eligible >= needed, ENotEnoughNodes);
+    let max_run_ms = net.model(model_id).max_run_ms();
+    terms::check(&params, mode, timeout_ms, fee, max_run_ms, class.longest_run_ms(), eligible);
+    let n = mode.n();
 
     let now = clock.timestamp_ms();
     let deadline_ms = now + timeout_ms;
@@ -772,20 +751,6 @@ fun submit(
         events::emit_nodes_selected(request_id, types::executor(), nodes, deadline_ms);
     };
     transfer::share_object(request);
-}
-
-/// Exactly one of inline bytes (1..=max, hashing to the digest) and a URI (1..=512 bytes).
-fun check_input(inline: vector<u8>, uri: Option<String>, digest: &vector<u8>, max_inline: u64): Input {
-    if (!inline.is_empty() && uri.is_none()) {
-        assert!(inline.length() <= max_inline, EInvalidInput);
-        assert!(&blake2b256(&inline) == digest, EInputDigestMismatch);
-        types::inline_input(inline)
-    } else {
-        assert!(inline.is_empty() && uri.is_some(), EInvalidInput);
-        let uri = uri.destroy_some();
-        assert!(uri.length() > 0 && uri.length() <= MAX_URI_LEN, EInvalidInput);
-        types::uri_input(uri)
-    }
 }
 
 // === Private functions: commit ===

@@ -8,6 +8,7 @@ use atoma::node::{Self, NodeCap};
 use atoma::params;
 use atoma::request::{Self, Request};
 use atoma::sampler;
+use atoma::terms;
 use atoma::test_utils::{Self as tu, out};
 use atoma::types;
 use sui::clock::Clock;
@@ -254,49 +255,49 @@ fun secret_hash_of_the_wrong_length_is_rejected() {
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidInput)]
+#[test, expected_failure(abort_code = terms::EInvalidInput)]
 fun inline_input_and_uri_together_are_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", tu::input_digest(), tu::input(), option::some(b"https://x".to_string()), tu::timeout(), 1, tu::fee());
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidInput)]
+#[test, expected_failure(abort_code = terms::EInvalidInput)]
 fun missing_input_is_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", tu::input_digest(), vector[], option::none(), tu::timeout(), 1, tu::fee());
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInputDigestMismatch)]
+#[test, expected_failure(abort_code = terms::EInputDigestMismatch)]
 fun inline_input_not_matching_its_digest_is_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", out(b"other"), tu::input(), option::none(), tu::timeout(), 1, tu::fee());
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidQuorum)]
+#[test, expected_failure(abort_code = terms::EInvalidQuorum)]
 fun zero_n_is_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", tu::input_digest(), tu::input(), option::none(), tu::timeout(), 0, tu::fee());
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidProbability)]
+#[test, expected_failure(abort_code = terms::EInvalidProbability)]
 fun p_above_one_is_rejected() {
     let mut s = tu::setup(3);
     tu::submit_cross_validation(&mut s, 10_001, 1);
     abort
 }
 
-#[test, expected_failure(abort_code = request::ENotEnoughNodes)]
+#[test, expected_failure(abort_code = terms::ENotEnoughNodes)]
 fun n_above_the_class_size_is_rejected() {
     let mut s = tu::setup(2);
     tu::submit_sampling(&mut s, 3);
     abort
 }
 
-#[test, expected_failure(abort_code = request::EFeeTooLow)]
+#[test, expected_failure(abort_code = terms::EFeeTooLow)]
 fun fee_below_the_minimum_is_rejected() {
     let mut s = tu::setup(3);
     let fee = params::default().min_fee_per_execution() * 3 - 1;
@@ -304,14 +305,14 @@ fun fee_below_the_minimum_is_rejected() {
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidTimeout)]
+#[test, expected_failure(abort_code = terms::EInvalidTimeout)]
 fun timeout_below_the_minimum_is_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", tu::input_digest(), tu::input(), option::none(), 999, 1, tu::fee());
     abort
 }
 
-#[test, expected_failure(abort_code = request::EInvalidTimeout)]
+#[test, expected_failure(abort_code = terms::EInvalidTimeout)]
 fun timeout_short_of_the_models_run_is_rejected() {
     let mut s = tu::setup(2);
     submit_with(&mut s, b"m", tu::input_digest(), tu::input(), option::none(), tu::timeout() - 1, 1, tu::fee());

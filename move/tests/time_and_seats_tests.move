@@ -9,6 +9,7 @@ use atoma::network::{Network, AdminCap};
 use atoma::node::NodeCap;
 use atoma::params;
 use atoma::request::{Self, Request};
+use atoma::terms;
 use atoma::test_utils::{Self as tu, out};
 use atoma::types;
 use sui::clock::Clock;
@@ -107,7 +108,7 @@ fun dispute(s: &mut Scenario, n: u64, uri: bool): (ID, vector<ID>) {
 
 // === 1. Requester-chosen time: every commit timeout covers the run ===
 
-#[test, expected_failure(abort_code = request::EInvalidTimeout)]
+#[test, expected_failure(abort_code = terms::EInvalidTimeout)]
 fun a_timeout_shorter_than_the_model_needs_is_refused() {
     let mut s = tu::setup(3);
     // The shortest timeout is accepted...

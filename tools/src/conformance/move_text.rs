@@ -15,6 +15,7 @@ use super::*;
 /// The Move sources, to find which module declares each error constant.
 pub(super) const SOURCES: &[(&str, &str)] = &[
     ("request", include_str!("../../../move/sources/request.move")),
+    ("terms", include_str!("../../../move/sources/terms.move")),
     ("node", include_str!("../../../move/sources/node.move")),
     ("network", include_str!("../../../move/sources/network.move")),
     ("hardware", include_str!("../../../move/sources/hardware.move")),
