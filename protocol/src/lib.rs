@@ -20,8 +20,10 @@
 //! - [`security`]: collusion probabilities, payoffs and the minimum check rate.
 //! - `sui` (feature `sui`): the one conversion between the protocol's ids
 //!   and addresses and Sui's `Address`.
-//! - [`sim`]: a Monte Carlo network of honest, malicious and lazy nodes
-//!   driven through [`ops`].
+//! - `driver` (feature `driver`): the state machine with a clock, nodes and
+//!   a ledger, for the simulator, the tests and the conformance generator.
+//! - `sim` (feature `driver`): a Monte Carlo network of honest, malicious
+//!   and lazy nodes run by the driver.
 //!
 //! Nothing here performs I/O, reads a clock or draws randomness: time
 //! (`Ctx::now_ms`) and 32-byte random seeds are arguments.
@@ -83,6 +85,8 @@
 #![warn(missing_docs)]
 
 pub mod commitment;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod entry;
 pub mod error;
 pub mod events;
@@ -93,6 +97,7 @@ pub mod params;
 pub mod request;
 pub mod sampler;
 pub mod security;
+#[cfg(feature = "driver")]
 pub mod sim;
 pub mod state;
 #[cfg(feature = "sui")]

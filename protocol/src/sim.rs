@@ -1,5 +1,6 @@
 //! A Monte Carlo network of honest, malicious and lazy nodes, driven through
-//! the real state machine (`ops`), one request at a time, with a fixed seed.
+//! the real state machine (`ops`) by the [`Driver`], one request at a time,
+//! with a fixed seed.
 //!
 //! - Honest nodes execute (cost `cost` per execution) and commit the true
 //!   output (in a dispute, with the dispute key of its bytes).
@@ -22,8 +23,9 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::commitment::{self, blake2b256, dispute_key, secret_hash};
+use crate::driver::Driver;
 use crate::events::Event;
-use crate::ops::{Ctx, Outcome, Payout, State, SubmitArgs, due};
+use crate::ops::{Outcome, Payout, State, SubmitArgs, due};
 use crate::params::Params;
 use crate::request::Request;
 use crate::state::NodeCap;
@@ -152,6 +154,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let class = ObjectId::from_u64(3);
     state.add_hardware_class(&admin_cap, class, "sim", "device=cpu", cfg.stake, cfg.stake).expect("valid class");
     state.add_model(&admin_cap, &class, "m", &[0; 32], 1_000).expect("valid model");
+    let mut driver = Driver::unchecked(state, 0);
 
     let mut nodes: HashMap<ObjectId, SimNode> = HashMap::new();
     let mut by_owner: HashMap<Address, ObjectId> = HashMap::new();
@@ -164,9 +167,8 @@ pub fn run(cfg: &SimConfig) -> SimReport {
             Strategy::Honest
         };
         let owner = Address::from_u64(1_000 + i);
-        let ctx = Ctx::new(owner, 0);
-        let (cap, _) = state
-            .register_node(&ctx, &class, ObjectId::from_u64(1_000_000 + i), cfg.stake, "http://sim", &[0; 32])
+        let (cap, _) = driver
+            .register(owner, &class, ObjectId::from_u64(1_000_000 + i), cfg.stake, "http://sim", &[0; 32])
             .expect("valid node");
         by_owner.insert(owner, cap.id);
         nodes.insert(cap.id, SimNode { cap, owner, strategy });
@@ -175,7 +177,9 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     let mut report = SimReport { requests: cfg.requests, ..Default::default() };
     let sim = Sim { cfg, class: &class, nodes: &nodes, by_owner: &by_owner };
     for k in 0..cfg.requests {
-        sim.simulate(&mut state, k, &mut rng, &mut report);
+        driver.now = request_time(k);
+        driver.events.clear(); // the driver keeps the events of the request being simulated only
+        sim.simulate(&mut driver, k, &mut rng, &mut report);
     }
     report
 }
@@ -201,7 +205,6 @@ struct Run {
     secret: Digest,
     truth_bytes: Vec<u8>,
     wrong_bytes: Vec<u8>,
-    events: Vec<Event>,
     payouts: Vec<Payout>,
     /// What each node committed, with its salt (in the dispute round, the
     /// dispute key of the bytes it claims).
@@ -224,9 +227,9 @@ fn requester() -> Address {
 
 impl Sim<'_> {
     /// Runs request `k` from submission to settlement and adds it to the report.
-    fn simulate(&self, state: &mut State, k: u64, rng: &mut ChaCha8Rng, report: &mut SimReport) {
-        let mut run = self.submit(state, k, rng);
-        let first = state.request(&run.id).expect("submitted").nodes_with_role(Role::Executor);
+    fn simulate(&self, d: &mut Driver, k: u64, rng: &mut ChaCha8Rng, report: &mut SimReport) {
+        let mut run = self.submit(d, k, rng);
+        let first = d.state.request(&run.id).expect("submitted").nodes_with_role(Role::Executor);
         if first.iter().any(|id| self.nodes[id].strategy != Strategy::Honest) {
             report.with_cheater += 1;
         }
@@ -235,21 +238,19 @@ impl Sim<'_> {
             _ => first.first().copied(),
         };
         for _step in 0..64 {
-            let req = state.request(&run.id).expect("submitted").clone();
+            let req = d.state.request(&run.id).expect("submitted").clone();
             if req.status.is_final() {
                 break;
             }
-            let outcome = self.step(state, &mut run, &req, request_time(k), rng);
+            let outcome = self.step(d, &mut run, &req, rng);
             let outcome = outcome.expect("simulated nodes follow the protocol");
-            run.events.extend(outcome.events);
             run.payouts.extend(outcome.payouts);
         }
-        self.tally(state, &run, report);
+        self.tally(d, &run, report);
     }
 
     /// Submits request `k` in the configured mode.
-    fn submit(&self, state: &mut State, k: u64, rng: &mut ChaCha8Rng) -> Run {
-        let ctx = Ctx::new(requester(), request_time(k));
+    fn submit(&self, d: &mut Driver, k: u64, rng: &mut ChaCha8Rng) -> Run {
         let id = ObjectId::from_u64(10_000_000 + k);
         let input = k.to_le_bytes().to_vec();
         let args = SubmitArgs {
@@ -263,13 +264,13 @@ impl Sim<'_> {
         let secret = random_digest(rng);
         let seed = random_digest(rng);
         let hash = secret_hash(&secret).0;
-        let submitted = state.submit_mode(&ctx, class, id, args, self.cfg.mode, &hash, fee, seed);
+        d.submit(requester(), class, id, args, self.cfg.mode, &hash, fee, seed)
+            .expect("the class can serve the configured mode");
         Run {
             id,
             secret,
             truth_bytes: [b"out".as_slice(), &input].concat(),
             wrong_bytes: [b"colluded".as_slice(), &input].concat(),
-            events: submitted.expect("the class can serve the configured mode").events,
             payouts: Vec::new(),
             answers: HashMap::new(),
             primary: None,
@@ -291,36 +292,27 @@ impl Sim<'_> {
     /// Everyone's next move on a request that is not final: the keeper
     /// calls due (`ops::due`), the Sealed requester's secret, the members'
     /// commits or reveals.
-    fn step(
-        &self,
-        state: &mut State,
-        run: &mut Run,
-        req: &Request,
-        now: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> crate::Result<Outcome> {
-        let ctx = Ctx::new(requester(), now);
+    fn step(&self, d: &mut Driver, run: &mut Run, req: &Request, rng: &mut ChaCha8Rng) -> crate::Result<Outcome> {
         let (class, id) = (self.class, &run.id);
         match req.status {
-            Status::Verifying if req.secret.is_none() => state.reveal_secret(&ctx, class, id, &run.secret.0),
-            Status::Committing | Status::Verifying => self.commit_all(state, run, req, now, rng),
+            Status::Verifying if req.secret.is_none() => d.reveal_secret(requester(), class, id, &run.secret),
+            Status::Committing | Status::Verifying => self.commit_all(d, run, req, rng),
             Status::Revealing => {
                 if req.round == Round::Main {
                     run.main_members_seen = req.members().iter().map(|&i| req.slots[i].node_id).collect();
                 }
                 let mut outs = Vec::new();
                 for i in req.members() {
-                    let slot = &req.slots[i];
-                    let node = &self.nodes[&slot.node_id];
-                    let (out, salt) = run.answers[&slot.node_id];
-                    outs.push(state.reveal(&Ctx::new(node.owner, now), class, id, &node.cap, &out.0, &salt.0));
+                    let node = req.slots[i].node_id;
+                    let (out, salt) = run.answers[&node];
+                    outs.push(d.reveal(class, id, &node, &out, &salt));
                 }
                 merge(outs)
             }
             _ => {
                 let mut outs = Vec::new();
-                for call in due(req, now, 0) {
-                    outs.push(state.keep(&ctx, class, id, call, || random_digest(rng)));
+                for call in due(req, d.now, 0) {
+                    outs.push(d.keep(requester(), class, id, call, || random_digest(rng)));
                 }
                 merge(outs)
             }
@@ -328,14 +320,7 @@ impl Sim<'_> {
     }
 
     /// Every member that has not committed commits its answer.
-    fn commit_all(
-        &self,
-        state: &mut State,
-        run: &mut Run,
-        req: &Request,
-        now: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> crate::Result<Outcome> {
+    fn commit_all(&self, d: &mut Driver, run: &mut Run, req: &Request, rng: &mut ChaCha8Rng) -> crate::Result<Outcome> {
         let mut outs = Vec::new();
         for i in req.members() {
             let slot = &req.slots[i];
@@ -346,25 +331,24 @@ impl Sim<'_> {
             let (out, salt) = self.answer(run, node, req.round, rng);
             run.answers.insert(slot.node_id, (out, salt));
             let c = commitment::commitment(&run.id, &slot.node_id, &out, &salt);
-            let ctx = Ctx::new(node.owner, now);
             let is_cv_primary =
                 matches!(self.cfg.mode, Mode::CrossValidation { .. }) && Some(slot.node_id) == run.primary;
             outs.push(if is_cv_primary && req.checked.is_none() {
-                state.commit_primary(&ctx, self.class, &run.id, &node.cap, &c.0, random_digest(rng))
+                d.commit_primary(self.class, &run.id, &slot.node_id, &c, random_digest(rng))
             } else {
-                state.commit(&ctx, self.class, &run.id, &node.cap, &c.0)
+                d.commit(self.class, &run.id, &slot.node_id, &c)
             });
         }
         merge(outs)
     }
 
     /// Adds a settled request to the report, then tops slashed nodes back up.
-    fn tally(&self, state: &mut State, run: &Run, report: &mut SimReport) {
-        let req = state.request(&run.id).expect("submitted").clone();
+    fn tally(&self, d: &mut Driver, run: &Run, report: &mut SimReport) {
+        let req = d.state.request(&run.id).expect("submitted").clone();
         let truth = blake2b256(&run.truth_bytes);
         let mut exposed = false;
         let mut slashed: BTreeMap<ObjectId, u64> = BTreeMap::new();
-        for e in &run.events {
+        for e in &d.events {
             match e {
                 Event::DisputeRaised(_) => exposed = true,
                 Event::NodeSlashed(s) => {
@@ -399,7 +383,9 @@ impl Sim<'_> {
         report.executions += req.slots.iter().filter(|s| s.commitment.is_some()).count() as u64;
         self.tally_earnings(&req, run, &slashed, report);
         for (node_id, amount) in slashed {
-            state.add_collateral(self.class, &self.nodes[&node_id].cap, amount).expect("registered node");
+            let node = &self.nodes[&node_id];
+            d.apply(node.owner, amount, |s, _| s.add_collateral(self.class, &node.cap, amount))
+                .expect("registered node");
         }
     }
 

@@ -1,14 +1,15 @@
 //! A small world for the protocol's tests: one network, one class of nodes,
-//! one model, a clock, and a ledger that checks SUI conservation after every
-//! operation (SUI held by the network, its classes and its requests, plus everything
-//! paid out, minus everything paid in, never changes).
+//! one model, run by the protocol's checked `Driver` (a clock, the nodes'
+//! capabilities, and a ledger that checks SUI conservation and that a refused
+//! operation changes nothing, after every operation).
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
-use atoma_protocol::ops::{Ctx, Outcome, State, SubmitArgs};
+use std::ops::{Deref, DerefMut};
+
+use atoma_protocol::driver::Driver;
+use atoma_protocol::ops::{KeeperCall, Outcome, State, SubmitArgs};
 use atoma_protocol::{Address, AdminCap, Digest, Event, Mode, NodeCap, ObjectId, Params, ProtocolError, Request, Role};
 
 pub const MIN_COLLATERAL: u64 = 10_000;
@@ -21,20 +22,32 @@ pub const RUN_MS: u64 = 1_000;
 pub const TIMEOUT: u64 = 5_000 + 2 * RUN_MS;
 pub const REQUESTER: Address = Address([0xaa; 32]);
 
+/// The world; its driver's state, clock, caps, ledger and events are read
+/// through it (`w.state`, `w.now`, `w.received`, ...).
 pub struct World {
-    pub state: State,
+    driver: Driver,
     pub admin: AdminCap,
     /// The class's object id.
     pub class: ObjectId,
-    pub caps: Vec<NodeCap>,
-    pub now: u64,
     next_id: u64,
-    /// Net SUI that entered the state from outside (payments in minus payouts).
-    pub net_in: i128,
-    /// Payouts received per address.
-    pub received: HashMap<Address, u64>,
-    /// Every event emitted, in order.
-    pub events: Vec<Event>,
+}
+
+impl Deref for World {
+    type Target = Driver;
+    fn deref(&self) -> &Driver {
+        &self.driver
+    }
+}
+
+impl DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Driver {
+        &mut self.driver
+    }
+}
+
+/// Who makes the keeper calls.
+pub fn keeper() -> Address {
+    Address::from_u64(9)
 }
 
 pub fn owner_of(i: usize) -> Address {
@@ -65,17 +78,8 @@ impl World {
 
     pub fn with_params(nodes: usize, params: Params) -> World {
         let (state, admin, _) = State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), params).unwrap();
-        let mut w = World {
-            state,
-            admin,
-            class: ObjectId::from_u64(3),
-            caps: Vec::new(),
-            now: 1_000_000,
-            next_id: 1_000,
-            net_in: 0,
-            received: HashMap::new(),
-            events: Vec::new(),
-        };
+        let mut w =
+            World { driver: Driver::checked(state, 1_000_000), admin, class: ObjectId::from_u64(3), next_id: 1_000 };
         let class = w.class;
         w.state.add_hardware_class(&admin, class, "cpu-test", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
         w.state.add_model(&admin, &class, "m", &[7; 32], RUN_MS).unwrap();
@@ -100,63 +104,19 @@ impl World {
         ObjectId::from_u64(self.next_id)
     }
 
-    pub fn ctx(&self, sender: Address) -> Ctx {
-        Ctx::new(sender, self.now)
-    }
-
     pub fn add_node(&mut self) -> NodeCap {
-        let i = self.caps.len();
-        let id = self.fresh_id();
-        let ctx = self.ctx(owner_of(i));
-        let (cap, out) = {
-            let held = self.state.held();
-            let r = self.state.register_node(&ctx, &self.class, id, MIN_COLLATERAL, "http://node", &[1; 32]).unwrap();
-            self.check_ledger(held, MIN_COLLATERAL, &r.1);
-            r
-        };
-        self.events.extend(out.events);
-        self.caps.push(cap);
-        cap
+        let (owner, id, class) = (owner_of(self.caps.len()), self.fresh_id(), self.class);
+        self.driver.register(owner, &class, id, MIN_COLLATERAL, "http://node", &[1; 32]).unwrap().0
     }
 
-    pub fn cap(&self, node: &ObjectId) -> NodeCap {
-        *self.caps.iter().find(|c| c.id == *node).expect("known node")
-    }
-
-    /// The node's owner (a zero address once the node has withdrawn).
-    pub fn owner(&self, node: &ObjectId) -> Address {
-        self.state.node(node).map_or(Address::default(), |n| n.owner)
-    }
-
-    fn check_ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
-        let held_after = self.state.held();
-        assert_eq!(held_before as i128 + paid_in as i128, held_after as i128 + out.paid() as i128, "SUI not conserved");
-        self.net_in += paid_in as i128 - out.paid() as i128;
-        for p in &out.payouts {
-            *self.received.entry(p.recipient).or_default() += p.amount;
-        }
-    }
-
-    /// Runs an operation that pays `paid_in` into the state; on success checks
-    /// conservation and records events; on failure checks that nothing changed.
+    /// Runs an operation (its context built by the test) that pays `paid_in`
+    /// into the state, through the checked driver.
     pub fn run(
         &mut self,
         paid_in: u64,
         op: impl FnOnce(&mut State) -> Result<Outcome, ProtocolError>,
     ) -> Result<Outcome, ProtocolError> {
-        let before = self.state.clone();
-        let held = self.state.held();
-        match op(&mut self.state) {
-            Ok(out) => {
-                self.check_ledger(held, paid_in, &out);
-                self.events.extend(out.events.clone());
-                Ok(out)
-            }
-            Err(e) => {
-                assert_eq!(self.state, before, "a failed operation changed the state");
-                Err(e)
-            }
-        }
+        self.driver.apply(Address::default(), paid_in, |s, _| op(s))
     }
 
     pub fn args(&self, input: &[u8]) -> SubmitArgs {
@@ -200,11 +160,9 @@ impl World {
         args: SubmitArgs,
         seed: Digest,
     ) -> Result<ObjectId, ProtocolError> {
-        let id = self.fresh_id();
-        let ctx = self.ctx(REQUESTER);
-        let class = self.class;
+        let (id, class) = (self.fresh_id(), self.class);
         let hash = secret_hash(&Self::secret()).0;
-        self.run(fee, |s| s.submit_mode(&ctx, &class, id, args, mode, &hash, fee, seed))?;
+        self.driver.submit(REQUESTER, &class, id, args, mode, &hash, fee, seed)?;
         Ok(id)
     }
 
@@ -236,11 +194,8 @@ impl World {
         output: &Digest,
         salt: &Digest,
     ) -> Result<Outcome, ProtocolError> {
-        let c = commitment(req, node, output, salt);
-        let cap = self.cap(node);
-        let ctx = self.ctx(self.owner(node));
-        let (req, class) = (*req, self.class);
-        self.run(0, |s| s.commit(&ctx, &class, &req, &cap, &c.0))
+        let (c, class) = (commitment(req, node, output, salt), self.class);
+        self.driver.commit(&class, req, node, &c)
     }
 
     pub fn commit_primary(
@@ -250,11 +205,8 @@ impl World {
         output: &Digest,
         random: Digest,
     ) -> Result<Outcome, ProtocolError> {
-        let c = self.commitment(req, node, output);
-        let cap = self.cap(node);
-        let ctx = self.ctx(self.owner(node));
-        let (req, class) = (*req, self.class);
-        self.run(0, |s| s.commit_primary(&ctx, &class, &req, &cap, &c.0, random))
+        let (c, class) = (self.commitment(req, node, output), self.class);
+        self.driver.commit_primary(&class, req, node, &c, random)
     }
 
     pub fn reveal(&mut self, req: &ObjectId, node: &ObjectId, output: &Digest) -> Result<Outcome, ProtocolError> {
@@ -269,39 +221,31 @@ impl World {
         output: &Digest,
         salt: &Digest,
     ) -> Result<Outcome, ProtocolError> {
-        let cap = self.cap(node);
-        let ctx = self.ctx(self.owner(node));
-        let (req, salt, class) = (*req, *salt, self.class);
-        self.run(0, |s| s.reveal(&ctx, &class, &req, &cap, &output.0, &salt.0))
+        let class = self.class;
+        self.driver.reveal(&class, req, node, output, salt)
     }
 
     /// The node cannot obtain the input.
     pub fn abstain(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
-        let cap = self.cap(node);
-        let ctx = self.ctx(self.owner(node));
-        let (req, class, random) = (*req, self.class, self.seed());
-        self.run(0, |s| s.abstain(&ctx, &class, &req, &cap, random))
+        let (class, random) = (self.class, self.seed());
+        self.driver.abstain(&class, req, node, random)
     }
 
     /// The node cannot run the request in time.
     pub fn decline(&mut self, req: &ObjectId, node: &ObjectId) -> Result<Outcome, ProtocolError> {
-        let cap = self.cap(node);
-        let ctx = self.ctx(self.owner(node));
-        let (req, class, random) = (*req, self.class, self.seed());
-        self.run(0, |s| s.decline(&ctx, &class, &req, &cap, random))
+        let (class, random) = (self.class, self.seed());
+        self.driver.decline(&class, req, node, random)
     }
 
     pub fn reveal_secret(&mut self, req: &ObjectId, secret: &Digest) -> Result<Outcome, ProtocolError> {
-        let ctx = self.ctx(REQUESTER);
-        let (req, class) = (*req, self.class);
-        self.run(0, |s| s.reveal_secret(&ctx, &class, &req, &secret.0))
+        let class = self.class;
+        self.driver.reveal_secret(REQUESTER, &class, req, secret)
     }
 
     /// One `expire` call (the first after a deadline only extends it).
     pub fn expire(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
-        let ctx = self.ctx(Address::from_u64(9));
-        let (req, random, class) = (*req, self.seed(), self.class);
-        self.run(0, |s| s.expire(&ctx, &class, &req, random))
+        let (random, class) = (self.seed(), self.class);
+        self.driver.keep(keeper(), &class, req, KeeperCall::Expire, || random)
     }
 
     /// Ends the current phase once its deadline has passed: `expire`, the
@@ -314,15 +258,13 @@ impl World {
     }
 
     pub fn select_nodes(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
-        let ctx = self.ctx(Address::from_u64(9));
-        let (req, class) = (*req, self.class);
-        self.run(0, |s| s.select_nodes(&ctx, &class, &req))
+        let class = self.class;
+        self.driver.keep(keeper(), &class, req, KeeperCall::SelectNodes, || unreachable!("select_nodes draws nothing"))
     }
 
     pub fn open_dispute(&mut self, req: &ObjectId) -> Result<Outcome, ProtocolError> {
-        let ctx = self.ctx(Address::from_u64(9));
-        let (req, random, class) = (*req, self.seed(), self.class);
-        self.run(0, |s| s.open_dispute(&ctx, &class, &req, random))
+        let (random, class) = (self.seed(), self.class);
+        self.driver.keep(keeper(), &class, req, KeeperCall::OpenDispute, || random)
     }
 
     /// Commits then reveals `output(node)` for every current member.

@@ -32,8 +32,8 @@ mod scenario;
 
 use std::collections::BTreeMap;
 
-use atoma_protocol::ops::State;
-use atoma_protocol::{Address, AdminCap, Digest, NodeCap, ObjectId, ProtocolError};
+use atoma_protocol::driver::Driver;
+use atoma_protocol::{Address, AdminCap, Digest, ObjectId, ProtocolError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -109,15 +109,14 @@ impl Op {
 /// A scenario being generated.
 struct Scenario {
     rng: ChaCha8Rng,
-    state: State,
+    /// The state machine, its clock, the nodes' caps and the ledger (checked).
+    world: Driver,
     admin: AdminCap,
     txn: u64,
-    now: u64,
     tables: [ObjectId; 2],
     /// The class's object id.
     class: ObjectId,
     class_tables: [ObjectId; 5],
-    caps: Vec<NodeCap>,
     behaviours: BTreeMap<ObjectId, Behaviour>,
     live: Vec<ObjectId>,
     requests: Vec<ObjectId>,
@@ -128,7 +127,6 @@ struct Scenario {
     /// Disputed requests whose quorum splits k of 2k + 1 on purpose: these
     /// disputers vote the wrong output.
     split: BTreeMap<ObjectId, Vec<ObjectId>>,
-    received: BTreeMap<Address, u128>,
     /// Move statements so far (the test body).
     code: String,
     /// The same operations without their assertions (prefixes of the

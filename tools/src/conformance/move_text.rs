@@ -139,7 +139,7 @@ impl Scenario {
         c.push_str(
             "    {\n        let mut net = s.take_shared<Network>();\n        let mut class = s.take_shared<HardwareClass>();\n        let mut clock = s.take_shared<Clock>();\n",
         );
-        let _ = writeln!(c, "        clock.set_for_testing({});", self.now);
+        let _ = writeln!(c, "        clock.set_for_testing({});", self.world.now);
         if let Some(r) = op.needs_request {
             let _ = writeln!(c, "        let mut r = s.take_shared_by_id<Request>({});", mv_id(&r));
         }
@@ -181,8 +181,9 @@ impl Scenario {
         for e in &out.events {
             *self.by_event.entry(e.name()).or_default() += 1;
         }
-        let touched: Vec<ObjectId> =
-            request.map(|r| self.state.requests[&r].slots.iter().map(|s| s.node_id).collect()).unwrap_or_default();
+        let touched: Vec<ObjectId> = request
+            .map(|r| self.world.state.requests[&r].slots.iter().map(|s| s.node_id).collect())
+            .unwrap_or_default();
         c.push_str(&self.object_checks(request, &touched, false));
         c
     }
@@ -190,8 +191,8 @@ impl Scenario {
     /// Assertions on the objects: those Rust changed since they were last
     /// asserted, the nodes in `touched`, and (with `all`) every object.
     pub(super) fn object_checks(&mut self, request: Option<ObjectId>, touched: &[ObjectId], all: bool) -> String {
-        let net = &self.state.network;
-        let class = &self.state.classes[&self.class];
+        let net = &self.world.state.network;
+        let class = &self.world.state.classes[&self.class];
         let mut objects: Vec<(String, String, Vec<u8>)> = vec![
             ("network".into(), "&net".into(), bcs::to_bytes(&NetworkObject::new(net, self.tables)).expect("BCS")),
             (
@@ -208,7 +209,7 @@ impl Scenario {
             ));
         }
         if let Some(r) = request {
-            objects.push((format!("request {r}"), "&r".into(), self.state.requests[&r].to_bcs()));
+            objects.push((format!("request {r}"), "&r".into(), self.world.state.requests[&r].to_bcs()));
         }
         let mut c = String::new();
         for (name, expr, bytes) in objects {
@@ -234,14 +235,14 @@ impl Scenario {
         c.push_str("        ts::return_shared(class);\n        ts::return_shared(net);\n    };\n");
         for r in self.requests.clone() {
             let _ = writeln!(c, "    {{\n        let r = s.take_shared_by_id<Request>({});", mv_id(&r));
-            let bytes = self.state.requests[&r].to_bcs();
+            let bytes = self.world.state.requests[&r].to_bcs();
             let _ = writeln!(
                 c,
                 "        assert!(h(&r) == {});\n        ts::return_shared(r);\n    }};",
                 mv_bytes(&blake2b256(&bytes).0)
             );
         }
-        for (a, amount) in &self.received {
+        for (a, amount) in &self.world.received {
             let _ = writeln!(c, "    assert!(coins_of(&mut s, {}) == {amount});", mv_addr(&a.0));
         }
         c.push_str("    s.end();\n");

@@ -2,7 +2,7 @@
 //! reveal or leave, the keepers' calls, the Sealed secret and disputes.
 
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key, secret_hash};
-use atoma_protocol::ops::{SubmitArgs, sealed_draw};
+use atoma_protocol::ops::{KeeperCall, SubmitArgs, sealed_draw};
 use atoma_protocol::{Digest, Input, Mode, NodeCap, ObjectId};
 use atoma_protocol::{Role, Round, Status};
 use rand::Rng;
@@ -22,13 +22,13 @@ impl Scenario {
         let k = self.requests.len() as u64;
         let input = format!("input {k}").into_bytes();
         let uri = self.rng.random_bool(0.3);
-        let params = self.state.network.params;
+        let params = self.world.state.network.params;
         let min = params.min_fee_for(mode);
         let fee =
             if self.rng.random_bool(0.05) { min.saturating_sub(1) } else { min + self.rng.random_range(0..5_000) };
         let (model, run_ms) = self.models[self.rng.random_range(0..self.models.len())].clone();
         // The shortest timeout the chain accepts, one short of it (refused), or more.
-        let longest = self.state.classes[&self.class].longest_run_ms;
+        let longest = self.world.state.classes[&self.class].longest_run_ms;
         let shortest = params.min_timeout_ms + run_ms + longest;
         let timeout_ms = match self.rng.random_range(0..8) {
             0 => shortest - 1,
@@ -69,7 +69,7 @@ impl Scenario {
             timeout_ms,
         };
         let class = self.class;
-        let ran = self.apply(op, |s, ctx| s.submit_mode(&ctx, &class, id, args, mode, &hash.0, fee, seed));
+        let ran = self.apply(op, |d, sender| d.submit(sender, &class, id, args, mode, &hash.0, fee, seed));
         if ran {
             // The request's object was created by the transaction just replayed;
             // check it exists under the predicted id.
@@ -99,7 +99,7 @@ impl Scenario {
     }
 
     pub(super) fn is_disputer(&self, req: &ObjectId, node: &ObjectId) -> bool {
-        self.state.requests[req].slots.iter().any(|s| s.node_id == *node && s.role == Role::Disputer)
+        self.world.state.requests[req].slots.iter().any(|s| s.node_id == *node && s.role == Role::Disputer)
     }
 
     /// The (digest, salt) a node commits and reveals for `req`.
@@ -119,7 +119,7 @@ impl Scenario {
     }
 
     pub(super) fn node_call(&mut self, req: ObjectId, node: ObjectId, body: String, consumes: bool) -> Op {
-        let i = self.caps.iter().position(|c| c.id == node).expect("known node");
+        let i = self.world.caps.iter().position(|c| c.id == node).expect("known node");
         Op {
             needs_request: Some(req),
             needs_cap: Some(node),
@@ -131,12 +131,11 @@ impl Scenario {
     pub(super) fn commit(&mut self, req: ObjectId, node: ObjectId) -> bool {
         let (digest, salt) = self.answer(&req, &node);
         let c = commitment(&req, &node, &digest, &salt);
-        let r = &self.state.requests[&req];
+        let r = &self.world.state.requests[&req];
         let primary = matches!(r.mode, Mode::CrossValidation { .. })
             && r.round == Round::Main
             && r.checked.is_none()
             && r.slots.iter().any(|s| s.active && s.node_id == node && s.role == Role::Executor);
-        let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
         if primary {
             let random = blake2b256(&self.rng.random::<[u8; 32]>());
             let body = format!(
@@ -146,12 +145,12 @@ impl Scenario {
             );
             let op = self.node_call(req, node, body, false);
             let class = self.class;
-            self.apply(op, |s, ctx| s.commit_primary(&ctx, &class, &req, &cap, &c.0, random))
+            self.apply(op, |d, _| d.commit_primary(&class, &req, &node, &c, random))
         } else {
             let body = format!("        request::commit(&class, &mut r, &cap, {}, &clock);\n", mv_bytes(&c.0));
             let op = self.node_call(req, node, body, false);
             let class = self.class;
-            self.apply(op, |s, ctx| s.commit(&ctx, &class, &req, &cap, &c.0))
+            self.apply(op, |d, _| d.commit(&class, &req, &node, &c))
         }
     }
 
@@ -160,7 +159,6 @@ impl Scenario {
         if lie {
             salt = blake2b256(&salt.0);
         }
-        let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
         let body = format!(
             "        request::reveal(&mut class, &mut r, &cap, {}, {}, &clock, s.ctx());\n",
             mv_bytes(&digest.0),
@@ -168,12 +166,11 @@ impl Scenario {
         );
         let op = self.node_call(req, node, body, false);
         let class = self.class;
-        self.apply(op, |s, ctx| s.reveal(&ctx, &class, &req, &cap, &digest.0, &salt.0))
+        self.apply(op, |d, _| d.reveal(&class, &req, &node, &digest, &salt))
     }
 
     /// The node leaves its seat: `abstain` (no input) or `decline`.
     pub(super) fn leave(&mut self, req: ObjectId, node: ObjectId, abstain: bool) -> bool {
-        let cap = self.caps.iter().copied().find(|c| c.id == node).expect("known node");
         let seed = blake2b256(&self.rng.random::<[u8; 32]>());
         let function = if abstain { "abstain" } else { "decline" };
         let body = format!(
@@ -182,8 +179,8 @@ impl Scenario {
         );
         let op = self.node_call(req, node, body, false);
         let class = self.class;
-        self.apply(op, |s, ctx| {
-            if abstain { s.abstain(&ctx, &class, &req, &cap, seed) } else { s.decline(&ctx, &class, &req, &cap, seed) }
+        self.apply(op, |d, _| {
+            if abstain { d.abstain(&class, &req, &node, seed) } else { d.decline(&class, &req, &node, seed) }
         })
     }
 
@@ -212,14 +209,16 @@ impl Scenario {
             "        let cap = node::new_cap_for_testing(object::id(&net), 7, s.ctx());\n        {call};\n        node::destroy_cap_for_testing(cap);\n"
         );
         let op = Op { needs_request: Some(req), ..Op::new(addr(KEEPER), "request", body) };
-        let (class, network_id) = (self.class, self.state.network.id);
+        let (class, network_id) = (self.class, self.world.state.network.id);
         // The cap's id is the transaction's first new object.
         let cap = NodeCap { id: scenario_id(self.txn + 1, 0), network_id, class_id: 7 };
-        self.apply(op, |s, ctx| match kind {
-            0 => s.commit(&ctx, &class, &req, &cap, &[0]),
-            1 => s.reveal(&ctx, &class, &req, &cap, &[1; 32], &[2; 32]),
-            2 => s.abstain(&ctx, &class, &req, &cap, seed),
-            _ => s.decline(&ctx, &class, &req, &cap, seed),
+        self.apply(op, |d, sender| {
+            d.apply(sender, 0, |s, ctx| match kind {
+                0 => s.commit(ctx, &class, &req, &cap, &[0]),
+                1 => s.reveal(ctx, &class, &req, &cap, &[1; 32], &[2; 32]),
+                2 => s.abstain(ctx, &class, &req, &cap, seed),
+                _ => s.decline(ctx, &class, &req, &cap, seed),
+            })
         });
     }
 
@@ -237,16 +236,17 @@ impl Scenario {
         };
         let op = Op { needs_request: Some(req), ..Op::new(addr(KEEPER), "request", body) };
         let class = self.class;
-        self.apply(op, |s, ctx| match kind {
-            0 => s.select_nodes(&ctx, &class, &req),
-            1 => s.open_dispute(&ctx, &class, &req, seed),
-            _ => s.expire(&ctx, &class, &req, seed),
-        })
+        let call = match kind {
+            0 => KeeperCall::SelectNodes,
+            1 => KeeperCall::OpenDispute,
+            _ => KeeperCall::Expire,
+        };
+        self.apply(op, |d, sender| d.keep(sender, &class, &req, call, || seed))
     }
 
     pub(super) fn reveal_secret(&mut self, req: ObjectId, right: bool) -> bool {
         let secret = if right { self.secrets[&req] } else { Digest([1; 32]) };
-        let requester = self.state.requests[&req].requester;
+        let requester = self.world.state.requests[&req].requester;
         let op = Op {
             needs_request: Some(req),
             ..Op::new(
@@ -259,13 +259,13 @@ impl Scenario {
             )
         };
         let class = self.class;
-        self.apply(op, |s, ctx| s.reveal_secret(&ctx, &class, &req, &secret.0))
+        self.apply(op, |d, sender| d.reveal_secret(sender, &class, &req, &secret))
     }
 
     /// Does what a request waits for, as its nodes' behaviours say; returns
     /// whether anything ran.
     pub(super) fn play(&mut self, req: ObjectId) -> bool {
-        let r = self.state.requests[&req].clone();
+        let r = self.world.state.requests[&req].clone();
         match r.status {
             // A pending selection: verifiers, a dispute quorum, a refill.
             Status::Selecting => {
@@ -311,7 +311,7 @@ impl Scenario {
                         }
                         _ => acted |= self.commit(req, node),
                     }
-                    let now = &self.state.requests[&req];
+                    let now = &self.world.state.requests[&req];
                     if now.status != Status::Committing || now.refill_pending() {
                         break;
                     }
@@ -326,7 +326,7 @@ impl Scenario {
                         continue;
                     }
                     acted |= self.reveal(req, node, false);
-                    if self.state.requests[&req].status != Status::Revealing {
+                    if self.world.state.requests[&req].status != Status::Revealing {
                         break;
                     }
                 }
@@ -339,7 +339,7 @@ impl Scenario {
     /// Now and then, a dispute quorum just seated splits on purpose: `k` of
     /// its `2k + 1` disputers vote the wrong output (the majority's edge).
     pub(super) fn split_dispute(&mut self, req: ObjectId) {
-        let r = &self.state.requests[&req];
+        let r = &self.world.state.requests[&req];
         if r.round != Round::Dispute || !self.rng.random_bool(0.4) {
             return;
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use atoma_protocol::Status;
-use atoma_protocol::ops::{Ctx, Outcome, State};
+use atoma_protocol::ops::{Outcome, State};
 use atoma_protocol::params::LATENCY_FLOOR_MS;
 use atoma_protocol::{Address, ObjectId, Params, ProtocolError};
 use rand::{Rng, SeedableRng};
@@ -69,21 +69,18 @@ impl Scenario {
         );
         Scenario {
             rng,
-            state,
+            world: Driver::checked(state, 1_000_000),
             admin,
             txn: 3,
-            now: 1_000_000,
             tables,
             class,
             class_tables: [1, 2, 3, 4, 5].map(|i| scenario_id(2, i)),
-            caps: Vec::new(),
             behaviours: BTreeMap::new(),
             live: Vec::new(),
             requests: Vec::new(),
             secrets: BTreeMap::new(),
             models: vec![(MODEL.to_string(), RUN_MS)],
             split: BTreeMap::new(),
-            received: BTreeMap::new(),
             plain: code.clone(),
             code,
             debug: String::new(),
@@ -95,26 +92,17 @@ impl Scenario {
         }
     }
 
-    pub(super) fn ctx(&self, sender: Address) -> Ctx {
-        Ctx::new(sender, self.now)
-    }
-
-    /// Runs `rust` on the state; on success appends the replay with its
-    /// checks, on failure records a rejected-operation test. Returns whether it ran.
+    /// Runs `rust` on the driver, as a transaction of `op.sender`; on
+    /// success appends the replay with its checks, on failure records a
+    /// rejected-operation test. Returns whether it ran.
     pub(super) fn apply(
         &mut self,
         op: Op,
-        rust: impl FnOnce(&mut State, Ctx) -> Result<Outcome, ProtocolError>,
+        rust: impl FnOnce(&mut Driver, Address) -> Result<Outcome, ProtocolError>,
     ) -> bool {
-        let ctx = self.ctx(op.sender);
-        let mut next = self.state.clone();
-        match rust(&mut next, ctx) {
+        match rust(&mut self.world, op.sender) {
             Ok(out) => {
                 self.txn += 1;
-                self.state = next;
-                for p in &out.payouts {
-                    *self.received.entry(p.recipient).or_default() += p.amount as u128;
-                }
                 let checks = self.checks(&out, op.needs_request);
                 let code = self.transaction(&op, &checks);
                 self.code.push_str(&code);
@@ -140,7 +128,7 @@ impl Scenario {
     // === Operations ===
 
     pub(super) fn register(&mut self) {
-        let i = self.caps.len();
+        let i = self.world.caps.len();
         // Now and then just below the minimum (refused).
         let collateral = if self.rng.random_bool(0.05) {
             MIN_COLLATERAL - 1
@@ -169,25 +157,19 @@ impl Scenario {
         );
         let endpoint = format!("http://n{i}");
         let key = [i as u8 + 1; 32];
-        let mut cap = None;
         let class = self.class;
-        let ran = self.apply(op, |s, ctx| {
-            let (c, out) = s.register_node(&ctx, &class, cap_id, collateral, &endpoint, &key)?;
-            cap = Some(c);
-            Ok(out)
-        });
+        let ran = self
+            .apply(op, |d, sender| d.register(sender, &class, cap_id, collateral, &endpoint, &key).map(|(_, out)| out));
         if ran {
-            let cap = cap.expect("registered");
-            self.caps.push(cap);
-            self.live.push(cap.id);
-            self.behaviours.insert(cap.id, behaviour);
+            self.live.push(cap_id);
+            self.behaviours.insert(cap_id, behaviour);
         }
     }
 
     pub(super) fn node_op(&mut self, kind: u8) {
         let Some(node) = self.pick(&self.live.clone()) else { return };
-        let i = self.caps.iter().position(|c| c.id == node).expect("known node");
-        let cap = self.caps[i];
+        let i = self.world.caps.iter().position(|c| c.id == node).expect("known node");
+        let cap = self.world.caps[i];
         let amount = self.rng.random_range(1..3) * 500;
         let (body, consumes) = match kind {
             0 => (
@@ -201,10 +183,10 @@ impl Scenario {
         };
         let op = Op { needs_cap: Some(node), consumes_cap: consumes, ..Op::new(owner(i), "node", body) };
         let class = self.class;
-        let ran = self.apply(op, |s, ctx| match kind {
-            0 => s.add_collateral(&class, &cap, amount),
-            1 => s.request_leave(&ctx, &class, &cap),
-            _ => s.withdraw(&ctx, &class, cap),
+        let ran = self.apply(op, |d, sender| match kind {
+            0 => d.apply(sender, amount, |s, _| s.add_collateral(&class, &cap, amount)),
+            1 => d.apply(sender, 0, |s, ctx| s.request_leave(ctx, &class, &cap)),
+            _ => d.apply(sender, 0, |s, ctx| s.withdraw(ctx, &class, cap)),
         });
         if ran && kind >= 2 {
             self.live.retain(|n| *n != node);
@@ -215,7 +197,7 @@ impl Scenario {
         let admin = self.admin;
         let pick = self.rng.random_range(0..6);
         if pick == 0 {
-            let p = self.state.network.params;
+            let p = self.world.state.network.params;
             // Windows anywhere from just below the floor (refused) up.
             let floor = LATENCY_FLOOR_MS;
             let params = Params {
@@ -232,7 +214,7 @@ impl Scenario {
                 needs_admin: true,
                 ..Op::new(addr(ADMIN), "network", format!("        net.set_params(&admin, {args});\n"))
             };
-            self.apply(op, |s, _| s.set_params(&admin, params));
+            self.apply(op, |d, sender| d.apply(sender, 0, |s, _| s.set_params(&admin, params)));
         } else if pick == 3 {
             // A model with its run-time bound: the class's longest may grow.
             let name = format!("m{}", self.models.len());
@@ -249,7 +231,9 @@ impl Scenario {
                 )
             };
             let class = self.class;
-            if self.apply(op, |s, _| s.add_model(&admin, &class, &name, &[8; 32], run_ms)) {
+            if self
+                .apply(op, |d, sender| d.apply(sender, 0, |s, _| s.add_model(&admin, &class, &name, &[8; 32], run_ms)))
+            {
                 self.models.push((name, run_ms));
             }
         } else if pick == 4 {
@@ -260,9 +244,9 @@ impl Scenario {
                 ..Op::new(addr(ADMIN), "network", "        net.sweep_revenue(&admin, &mut class);\n".to_string())
             };
             let class = self.class;
-            self.apply(op, |s, _| s.sweep_revenue(&admin, &class));
+            self.apply(op, |d, sender| d.apply(sender, 0, |s, _| s.sweep_revenue(&admin, &class)));
         } else {
-            let amount = self.rng.random_range(0..=self.state.network.treasury + 10);
+            let amount = self.rng.random_range(0..=self.world.state.network.treasury + 10);
             let op = Op {
                 needs_admin: true,
                 ..Op::new(
@@ -271,7 +255,7 @@ impl Scenario {
                     format!("        net.withdraw_treasury(&admin, {amount}, s.ctx());\n"),
                 )
             };
-            self.apply(op, |s, ctx| s.withdraw_treasury(&ctx, &admin, amount));
+            self.apply(op, |d, sender| d.apply(sender, 0, |s, ctx| s.withdraw_treasury(ctx, &admin, amount)));
         }
     }
 
@@ -281,33 +265,35 @@ impl Scenario {
     pub(super) fn migration(&mut self) {
         let admin = self.admin;
         let class = self.class;
-        let (net_v, class_v) = (self.state.network.version, self.state.classes[&class].version);
-        let current = self.state.package_version;
+        let (net_v, class_v) = (self.world.state.network.version, self.world.state.classes[&class].version);
+        let current = self.world.state.package_version;
         if net_v == current && class_v == current {
             if self.rng.random_bool(0.3) {
                 let body = "        net.set_version_for_testing(0);\n        class.set_version_for_testing(0);\n";
                 let op = Op::new(addr(ADMIN), "network", body.to_string());
-                self.apply(op, |s, _| {
-                    s.network.version = 0;
-                    s.classes.get_mut(&class).expect("the class").version = 0;
-                    Ok(Outcome::default())
+                self.apply(op, |d, sender| {
+                    d.apply(sender, 0, |s, _| {
+                        s.network.version = 0;
+                        s.classes.get_mut(&class).expect("the class").version = 0;
+                        Ok(Outcome::default())
+                    })
                 });
             }
         } else if net_v < current {
             let op =
                 Op { needs_admin: true, ..Op::new(addr(ADMIN), "network", "        net.migrate(&admin);\n".into()) };
-            self.apply(op, |s, _| s.migrate(&admin));
+            self.apply(op, |d, sender| d.apply(sender, 0, |s, _| s.migrate(&admin)));
         } else {
             let body = "        network::migrate_class(&net, &admin, &mut class);\n".to_string();
             let op = Op { needs_admin: true, ..Op::new(addr(ADMIN), "network", body) };
-            self.apply(op, |s, _| s.migrate_class(&admin, &class));
+            self.apply(op, |d, sender| d.apply(sender, 0, |s, _| s.migrate_class(&admin, &class)));
         }
     }
 
     /// An operation that should be refused, to test that Move refuses it too.
     pub(super) fn attempt(&mut self) {
         let Some(req) = self.pick(&self.requests.clone()) else { return };
-        let r = self.state.requests[&req].clone();
+        let r = self.world.state.requests[&req].clone();
         // Only nodes that still hold their cap can be named in a transaction.
         let nodes: Vec<ObjectId> = r.slots.iter().map(|s| s.node_id).filter(|n| self.live.contains(n)).collect();
         match self.rng.random_range(0..9) {
@@ -338,7 +324,7 @@ impl Scenario {
             7 => {
                 // The right secret, at exactly the end of its window (refused).
                 if r.status == Status::Verifying {
-                    self.now = self.now.max(r.deadline_ms);
+                    self.world.now = self.world.now.max(r.deadline_ms);
                     self.reveal_secret(req, true);
                 }
             }
@@ -352,7 +338,7 @@ impl Scenario {
 
     pub(super) fn step(&mut self) {
         let open: Vec<ObjectId> =
-            self.requests.iter().copied().filter(|r| !self.state.requests[r].status.is_final()).collect();
+            self.requests.iter().copied().filter(|r| !self.world.state.requests[r].status.is_final()).collect();
         match self.rng.random_range(0..100) {
             0..=3 => self.register(),
             4..=7 => {
@@ -365,14 +351,16 @@ impl Scenario {
             25..=32 => {
                 // Time passes, to one millisecond before the next deadline of an
                 // open request, to exactly it, or past it.
-                let deadline = open.iter().map(|r| self.state.requests[r].deadline_ms).min();
+                let deadline = open.iter().map(|r| self.world.state.requests[r].deadline_ms).min();
                 let offset = match self.rng.random_range(0..4) {
                     0 => -1,
                     1 => 0,
                     _ => self.rng.random_range(1..500),
                 };
-                self.now =
-                    deadline.map_or(self.now + 1_000, |d| d.max(self.now)).saturating_add_signed(offset).max(self.now);
+                self.world.now = deadline
+                    .map_or(self.world.now + 1_000, |d| d.max(self.world.now))
+                    .saturating_add_signed(offset)
+                    .max(self.world.now);
                 if let Some(req) = self.pick(&open) {
                     match self.rng.random_range(0..3) {
                         0 => {
@@ -388,8 +376,8 @@ impl Scenario {
                 if let Some(req) = self.pick(&open) {
                     if !self.play(req) {
                         // Nothing to do in time: the deadline passes and a keeper expires it.
-                        let d = self.state.requests[&req].deadline_ms;
-                        self.now = self.now.max(d);
+                        let d = self.world.state.requests[&req].deadline_ms;
+                        self.world.now = self.world.now.max(d);
                         self.keeper(req, 2);
                     }
                 } else {
