@@ -9,8 +9,8 @@
 //!
 //! ## Layout (each module imports only those listed before it)
 //! - `signatures`: the package's entry functions and their Move signatures.
-//! - `entry`: `EntryCall`, one typed call of an entry function, parsed once
-//!   from its arguments, and what it does to the protocol state.
+//!   A call's typed arguments, its parsing into `EntryCall` and what it does
+//!   to the protocol state are the protocol's (`atoma_protocol::entry`).
 //! - `check`: the checks before execution (`Reject`), giving a `Checked`
 //!   transaction.
 //! - `effects`: what a transaction changed (`Outcome`), its gas, Sui events
@@ -19,7 +19,6 @@
 
 mod check;
 pub(crate) mod effects;
-mod entry;
 mod interp;
 pub mod signatures;
 

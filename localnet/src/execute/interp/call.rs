@@ -9,12 +9,12 @@
 // Errors are Sui's `ExecutionError`, returned at most once per transaction.
 #![allow(clippy::result_large_err)]
 
+use atoma_protocol::entry::{Arg, Created, EntryCall, Pure, PureError};
 use atoma_protocol::{Ctx, ObjectId, ProtocolError};
 use sui_sdk_types::{Argument, CommandArgumentError, ExecutionError, Identifier, MoveCall, MoveLocation};
 
-use super::super::entry::{Arg, Created, EntryCall};
 use super::super::signatures::{self, Param};
-use super::{Interp, Value, arg_error, decode};
+use super::{Interp, Value, arg_error};
 use crate::objects::{self, Kind};
 
 impl Interp<'_> {
@@ -78,13 +78,10 @@ impl Interp<'_> {
             Value::Object(..) => Err(mismatch()),
         };
         Ok(match param {
-            U64 => Arg::U64(decode(&pure(&value)?, position)?),
-            Str => Arg::Str(utf8(decode(&pure(&value)?, position)?, position)?),
-            Bytes => Arg::Bytes(decode(&pure(&value)?, position)?),
-            OptStr => {
-                let raw: Option<Vec<u8>> = decode(&pure(&value)?, position)?;
-                Arg::OptStr(raw.map(|s| utf8(s, position)).transpose()?)
-            }
+            U64 | Str | Bytes | OptStr => Arg::Pure(Pure::from_bcs(param, &pure(&value)?).map_err(|e| match e {
+                PureError::Utf8 => arg_error(position, CommandArgumentError::InvalidUsageOfPureArgument),
+                PureError::Bcs | PureError::NotPure => arg_error(position, CommandArgumentError::InvalidBcsBytes),
+            })?),
             Coin => {
                 if arg == Argument::Gas {
                     return Err(arg_error(position, CommandArgumentError::InvalidGasCoinUsage));
@@ -142,10 +139,6 @@ impl Interp<'_> {
             code: clever_code(e),
         }
     }
-}
-
-fn utf8(bytes: Vec<u8>, position: usize) -> Result<String, ExecutionError> {
-    String::from_utf8(bytes).map_err(|_| arg_error(position, CommandArgumentError::InvalidUsageOfPureArgument))
 }
 
 /// The clever-error abort code of a protocol error (line, identifier and constant indices 0).

@@ -24,9 +24,9 @@ use sui_sdk_types::{Address, Argument, Command, CommandArgumentError, Digest, Ex
 
 use super::check::{Checked, CheckedInput};
 use super::effects::Outcome;
-use super::entry::Fresh;
 use crate::ledger::Ledger;
 use crate::objects::Kind;
+use atoma_protocol::entry::Fresh;
 
 /// A value in the interpreter.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,14 +1,23 @@
 //! The package's entry functions as data: each function with its Move
-//! parameters, and the typed pure values its calls carry. The SDK builds
-//! every call against this table and encodes its pure values here; the local
-//! network types the arguments of a transaction by it (its tests check the
+//! parameters ([`FUNCTIONS`]), the typed pure values its calls carry
+//! ([`Pure`], written with `to_bcs` and read with `from_bcs`), and a call
+//! typed and parsed into named fields ([`EntryCall`], in `call`), which
+//! runs the protocol operation it stands for.
+//!
+//! The SDK builds every call against this table and encodes its pure values
+//! here; the local network types the arguments of a transaction by it,
+//! decodes them here and runs them as `EntryCall`s (its tests check the
 //! table against the Move sources). A submission's mode stays one `Mode`:
 //! [`submit_function`] and [`mode_args`] spell it as Move's arguments, and
 //! [`mode_of`] reads it back.
 //!
-//! Not for: what a call does (see `ops`).
+//! Not for: the rules of each operation (see `ops`).
 
 use serde::{Deserialize, Serialize};
+
+mod call;
+
+pub use call::{Arg, Created, EntryCall, Fresh, Mismatch};
 
 use crate::types::Mode;
 
@@ -144,6 +153,37 @@ impl Pure {
         }
         .expect("BCS of a pure value")
     }
+
+    /// The value of a `param` that a transaction carries as `bytes`: what
+    /// `to_bcs` wrote, read back, every byte used. Strings are read as
+    /// bytes, then checked as UTF-8, as Move's `String` is.
+    pub fn from_bcs(param: Param, bytes: &[u8]) -> Result<Pure, PureError> {
+        fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PureError> {
+            bcs::from_bytes(bytes).map_err(|_| PureError::Bcs)
+        }
+        let utf8 = |raw: Vec<u8>| String::from_utf8(raw).map_err(|_| PureError::Utf8);
+        Ok(match param {
+            Param::U64 => Pure::U64(read(bytes)?),
+            Param::Str => Pure::Str(utf8(read(bytes)?)?),
+            Param::Bytes => Pure::Bytes(read(bytes)?),
+            Param::OptStr => Pure::OptStr(read::<Option<Vec<u8>>>(bytes)?.map(utf8).transpose()?),
+            _ => return Err(PureError::NotPure),
+        })
+    }
+}
+
+/// Why bytes are not a pure value of a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PureError {
+    /// Not the BCS of the parameter's type, or bytes left over.
+    #[error("not the BCS of the parameter's type")]
+    Bcs,
+    /// A string whose bytes are not UTF-8.
+    #[error("a string that is not UTF-8")]
+    Utf8,
+    /// The parameter is an object, not a pure value.
+    #[error("the parameter is not a pure value")]
+    NotPure,
 }
 
 /// The entry function that submits a request in `mode`.
@@ -215,5 +255,26 @@ mod tests {
         assert_eq!(Pure::Bytes(vec![9]).to_bcs(), [1, 9]);
         assert_eq!(Pure::OptStr(None).to_bcs(), [0]);
         assert_eq!(Pure::OptStr(Some("x".into())).to_bcs(), [1, 1, b'x']);
+    }
+
+    #[test]
+    fn pure_values_are_read_back_as_they_were_written_and_nothing_else() {
+        let values = [
+            Pure::U64(u64::MAX),
+            Pure::Str("é".into()),
+            Pure::Bytes(vec![0, 255]),
+            Pure::OptStr(None),
+            Pure::OptStr(Some("x".into())),
+        ];
+        for v in values {
+            let bytes = v.to_bcs();
+            assert_eq!(Pure::from_bcs(v.param(), &bytes), Ok(v.clone()));
+            assert_eq!(Pure::from_bcs(v.param(), &[bytes.as_slice(), &[0]].concat()), Err(PureError::Bcs), "{v:?}");
+            assert_eq!(Pure::from_bcs(v.param(), &bytes[..bytes.len() - 1]), Err(PureError::Bcs), "{v:?}");
+        }
+        assert_eq!(Pure::from_bcs(Param::Str, &[1, 0xff]), Err(PureError::Utf8));
+        assert_eq!(Pure::from_bcs(Param::OptStr, &[1, 1, 0xff]), Err(PureError::Utf8));
+        assert_eq!(Pure::from_bcs(Param::Bytes, &[1, 0xff]), Ok(Pure::Bytes(vec![0xff])));
+        assert_eq!(Pure::from_bcs(Param::Clock, &[]), Err(PureError::NotPure));
     }
 }

@@ -1,30 +1,35 @@
-//! One call of an entry function of the `atoma` package, typed: the
-//! interpreter types each argument by the function's signature (`Arg`),
+//! One call of an entry function of the `atoma` package, typed: whoever
+//! runs a transaction (the local network) types each argument by the
+//! function's parameters in [`FUNCTIONS`](super::FUNCTIONS) (`Arg`),
 //! `EntryCall::parse` reads them once into the call's named fields, and
 //! `EntryCall::apply` runs the protocol operation on the state.
 //!
 //! Fresh object ids and random draws come from the transaction (`Fresh`),
 //! in the order the Move code takes them.
 //!
-//! Not for: typing the arguments or coins (see `interp`), or the
-//! signatures themselves (see `signatures`).
+//! Not for: reading a transaction's inputs or coins (the local network's
+//! `execute::interp`).
 
-use atoma_protocol::entry::{self, Param};
-use atoma_protocol::{
-    AdminCap, Ctx, Digest, Mode, NodeCap, ObjectId, Outcome, Params, ProtocolError, State, SubmitArgs,
-};
+use super::{self as entry, Param, Pure};
+use crate::ProtocolError;
+use crate::ops::{Ctx, Outcome, State, SubmitArgs};
+use crate::params::Params;
+use crate::state::{AdminCap, NodeCap};
+use crate::types::{Digest, Mode, ObjectId};
 
-/// An argument typed by its parameter (see `atoma_protocol::entry::Param`).
+/// An argument typed by its parameter ([`Param`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Arg {
+pub enum Arg {
+    /// A `Request`, by id.
     Request(ObjectId),
+    /// A `HardwareClass` object, by id.
     Class(ObjectId),
+    /// An `AdminCap`'s contents.
     AdminCap(AdminCap),
+    /// A `NodeCap`'s contents.
     NodeCap(NodeCap),
-    U64(u64),
-    Str(String),
-    Bytes(Vec<u8>),
-    OptStr(Option<String>),
+    /// A pure value, read by `Pure::from_bcs` (the SDK writes it with `Pure::to_bcs`).
+    Pure(Pure),
     /// A coin's value, taken into Move.
     Coin(u64),
     /// An object read by the call that carries no value here: the
@@ -33,10 +38,14 @@ pub(crate) enum Arg {
     Read,
 }
 
-/// A call of one of the entry functions the local network runs (a
-/// submission's `secret_hash` is empty but for Sealed).
+/// A call of one of the entry functions of [`FUNCTIONS`](super::FUNCTIONS):
+/// each variant is the function of the same name (snake case; `Submit` for
+/// the three `submit_*`, with its `Mode` whole), and its fields are the
+/// function's arguments named as Move's parameters (`docs/move.md`). A
+/// submission's `secret_hash` is empty but for Sealed.
+#[allow(missing_docs)] // the fields are documented with the Move functions
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum EntryCall {
+pub enum EntryCall {
     AddHardwareClass { cap: AdminCap, name: String, profile: String, min_collateral: u64, task_lock: u64 },
     AddModel { cap: AdminCap, class: ObjectId, id: String, digest: Vec<u8>, max_run_ms: u64 },
     SetParams { cap: AdminCap, params: Params },
@@ -61,11 +70,12 @@ pub(crate) enum EntryCall {
     Expire { class: ObjectId, request: ObjectId },
 }
 
-/// The arguments do not fit the function: its signature in `signatures`
+/// The arguments do not fit the function: its parameters in `FUNCTIONS`
 /// and its parsing here disagree (the tests check that they never do).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the arguments of {function} do not fit its signature")]
-pub(crate) struct Mismatch {
+pub struct Mismatch {
+    /// The function called.
     pub function: String,
 }
 
@@ -76,10 +86,10 @@ struct Args<'a> {
 }
 
 macro_rules! reader {
-    ($name:ident, $variant:ident, $ty:ty) => {
+    ($name:ident, $pattern:pat => $value:ident: $ty:ty) => {
         fn $name(&mut self) -> Result<$ty, Mismatch> {
             match self.args.next() {
-                Some(Arg::$variant(value)) => Ok(value),
+                Some($pattern) => Ok($value),
                 _ => Err(self.mismatch()),
             }
         }
@@ -91,15 +101,15 @@ impl Args<'_> {
         Mismatch { function: self.function.to_string() }
     }
 
-    reader!(request, Request, ObjectId);
-    reader!(class, Class, ObjectId);
-    reader!(admin_cap, AdminCap, AdminCap);
-    reader!(node_cap, NodeCap, NodeCap);
-    reader!(u64, U64, u64);
-    reader!(string, Str, String);
-    reader!(bytes, Bytes, Vec<u8>);
-    reader!(opt_string, OptStr, Option<String>);
-    reader!(coin, Coin, u64);
+    reader!(request, Arg::Request(v) => v: ObjectId);
+    reader!(class, Arg::Class(v) => v: ObjectId);
+    reader!(admin_cap, Arg::AdminCap(v) => v: AdminCap);
+    reader!(node_cap, Arg::NodeCap(v) => v: NodeCap);
+    reader!(u64, Arg::Pure(Pure::U64(v)) => v: u64);
+    reader!(string, Arg::Pure(Pure::Str(v)) => v: String);
+    reader!(bytes, Arg::Pure(Pure::Bytes(v)) => v: Vec<u8>);
+    reader!(opt_string, Arg::Pure(Pure::OptStr(v)) => v: Option<String>);
+    reader!(coin, Arg::Coin(v) => v: u64);
 
     /// Skips an object the call reads without a value (see `Arg::Read`).
     fn read(&mut self) -> Result<(), Mismatch> {
@@ -129,7 +139,7 @@ impl Args<'_> {
 }
 
 /// The source of a transaction's fresh object ids and random draws.
-pub(crate) trait Fresh {
+pub trait Fresh {
     /// A fresh object id, as `object::new` would give.
     fn object_id(&mut self) -> ObjectId;
     /// 32 random bytes, as `sui::random` would give.
@@ -138,9 +148,14 @@ pub(crate) trait Fresh {
 
 /// An object a call created besides its events and payouts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Created {
+pub enum Created {
     /// A hardware class object, and the class's id (the call's result).
-    Class { object: ObjectId, class_id: u64 },
+    Class {
+        /// The class's shared object.
+        object: ObjectId,
+        /// The class id the call returns.
+        class_id: u64,
+    },
     /// A node's capability, owned by the sender.
     NodeCap(NodeCap),
     /// A request object.
@@ -149,7 +164,7 @@ pub(crate) enum Created {
 
 impl EntryCall {
     /// The call of `function` with these arguments, in its signature's order.
-    pub(crate) fn parse(function: &str, args: Vec<Arg>) -> Result<EntryCall, Mismatch> {
+    pub fn parse(function: &str, args: Vec<Arg>) -> Result<EntryCall, Mismatch> {
         let mut a = Args { function, args: args.into_iter() };
         let call = match Self::parse_network(function, &mut a)? {
             Some(call) => call,
@@ -312,7 +327,7 @@ impl EntryCall {
 
     /// Runs the call on `state`: its outcome (events, payouts) and the
     /// object it created, if any.
-    pub(crate) fn apply(
+    pub fn apply(
         self,
         state: &mut State,
         ctx: &Ctx,
@@ -386,7 +401,7 @@ impl EntryCall {
 
 #[cfg(test)]
 mod tests {
-    use super::super::signatures::FUNCTIONS;
+    use super::super::FUNCTIONS;
     use super::*;
 
     /// An argument of the kind the interpreter gives for `param`.
@@ -399,10 +414,10 @@ mod tests {
             Param::AdminCap => Arg::AdminCap(AdminCap { id, network_id: id }),
             Param::NodeCap | Param::NodeCapOwned => Arg::NodeCap(NodeCap { id, network_id: id, class_id: k }),
             Param::Coin => Arg::Coin(k),
-            Param::U64 => Arg::U64(k),
-            Param::Str => Arg::Str(format!("s{k}")),
-            Param::Bytes => Arg::Bytes(vec![k as u8]),
-            Param::OptStr => Arg::OptStr(Some(format!("o{k}"))),
+            Param::U64 => Arg::Pure(Pure::U64(k)),
+            Param::Str => Arg::Pure(Pure::Str(format!("s{k}"))),
+            Param::Bytes => Arg::Pure(Pure::Bytes(vec![k as u8])),
+            Param::OptStr => Arg::Pure(Pure::OptStr(Some(format!("o{k}")))),
         }
     }
 
@@ -412,14 +427,14 @@ mod tests {
             let args: Vec<Arg> = params.iter().enumerate().map(|(k, p)| sample(*p, k as u64)).collect();
             assert!(EntryCall::parse(function, args.clone()).is_ok(), "{module}::{function}");
             let mut longer = args.clone();
-            longer.push(Arg::U64(0));
+            longer.push(Arg::Pure(Pure::U64(0)));
             assert!(EntryCall::parse(function, longer).is_err(), "{module}::{function} with one more");
             let shorter = args[..args.len() - 1].to_vec();
             assert!(EntryCall::parse(function, shorter).is_err(), "{module}::{function} with one less");
             // Each argument in its place: swapping in a different kind is refused.
             for k in 0..args.len() {
                 let mut wrong = args.clone();
-                wrong[k] = if args[k] == Arg::Read { Arg::U64(0) } else { Arg::Read };
+                wrong[k] = if args[k] == Arg::Read { Arg::Pure(Pure::U64(0)) } else { Arg::Read };
                 assert!(EntryCall::parse(function, wrong).is_err(), "{module}::{function} argument {k}");
             }
         }
