@@ -82,7 +82,9 @@ impl Driver {
                 let after = self.state.held() as i128 + out.paid() as i128;
                 assert_eq!(held as i128 + paid_in as i128, after, "SUI not conserved by a call of {sender}");
             }
-            (Err(e), Some((state, _))) => assert!(self.state == state, "a refused operation ({e:?}) changed the state"),
+            (Err(e), Some((state, _))) => {
+                assert_eq!(self.state, state, "a refused operation ({e:?}) changed the state")
+            }
             _ => {}
         }
         if let Ok(out) = &result {

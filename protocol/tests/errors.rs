@@ -1,5 +1,6 @@
 //! Every protocol error, triggered through the public operations; each case
-//! also checks (in `World::run`) that the failed operation changed nothing.
+//! also checks (in the world's checked `Driver::apply`) that the failed
+//! operation changed nothing.
 
 mod common;
 

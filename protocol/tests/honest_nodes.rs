@@ -1,8 +1,9 @@
 //! The protocol's edges: each test plays one attack on an honest node (or
 //! one way to be paid without working) through the state machine and checks
 //! that the rule of docs/protocol.md ("Threats and the rules that meet
-//! them") defeats it, to the MIST. `World::run` checks SUI conservation and
-//! that a refused operation changes nothing.
+//! them") defeats it, to the MIST. The world's checked driver
+//! (`Driver::apply`) checks SUI conservation and that a refused operation
+//! changes nothing.
 
 mod common;
 

@@ -1,7 +1,8 @@
 //! The rules that keep honest nodes safe in real time (docs/protocol.md,
 //! "Time" and "Seats"), one test per class of attack; the Move tests of
-//! `move/tests/time_and_seats_tests.move` have the same names. `World::run`
-//! checks SUI conservation and that a refused operation changes nothing.
+//! `move/tests/time_and_seats_tests.move` have the same names. The world's
+//! checked driver (`Driver::apply`) checks SUI conservation and that a
+//! refused operation changes nothing.
 
 mod common;
 
@@ -332,7 +333,7 @@ fn overflowing_arithmetic_fails_alike_and_changes_nothing() {
     w.now += Params::default().reveal_window_ms;
     w.expire(&req).unwrap();
     w.now += Params::default().grace_ms;
-    // `World::run` checks that the refused call changed nothing.
+    // The world's checked driver checks that the refused call changed nothing.
     assert_eq!(w.expire(&req), Err(ProtocolError::ArithmeticError));
     assert_eq!(w.req(&req).status, Status::Revealing);
 }

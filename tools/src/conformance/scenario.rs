@@ -92,9 +92,10 @@ impl Scenario {
         }
     }
 
-    /// Runs `rust` on the driver, as a transaction of `op.sender`; on
-    /// success appends the replay with its checks, on failure records a
-    /// rejected-operation test. Returns whether it ran.
+    /// Runs `rust` on the driver, given `op.sender` (the driver's typed node
+    /// calls send as the node's owner, the same address while it is
+    /// registered); on success appends the replay with its checks, on failure
+    /// records a rejected-operation test. Returns whether it ran.
     pub(super) fn apply(
         &mut self,
         op: Op,
