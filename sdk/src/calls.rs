@@ -1,43 +1,35 @@
 //! One typed function per entry function of the package (`docs/move.md`),
-//! each a Move call through `Chain::execute`. A protocol rule that aborts
-//! the call comes back as `SdkError::Protocol` with the protocol's error.
+//! each a Move call through `Chain::execute`, built as the protocol's typed
+//! `EntryCall` (`atoma_protocol::entry`), which places its arguments in the
+//! function's order. A protocol rule that aborts the call comes back as
+//! `SdkError::Protocol` with the protocol's error.
 //!
 //! Not for: building or sending transactions (see `chain`).
 
-use atoma_protocol::entry;
 use atoma_protocol::ops::KeeperCall;
-use atoma_protocol::{Event, Mode, Params, SubmitArgs};
+use atoma_protocol::{Event, Mode, ObjectId, Params, SubmitArgs};
 use sui_sdk_types::Address;
 
-use crate::chain::{Arg, Call, Chain, Executed};
+use crate::chain::{Call, Chain, Executed};
 use crate::error::{Result, SdkError};
 
-fn call(module: &'static str, function: &'static str, args: Vec<Arg>) -> Call {
-    Call { module, function, args }
-}
+/// A call of the package, capabilities named by their object ids.
+type EntryCall = atoma_protocol::entry::EntryCall<ObjectId, ObjectId>;
 
-fn submit_prefix(class: Address, args: &SubmitArgs) -> Vec<Arg> {
-    vec![
-        Arg::NetworkRef,
-        Arg::Class(class),
-        Arg::str(&args.model_id),
-        Arg::bytes(&args.input_digest),
-        Arg::bytes(&args.input_inline),
-        Arg::opt_str(args.input_uri.as_deref()),
-        Arg::u64(args.timeout_ms),
-    ]
+fn id(address: Address) -> ObjectId {
+    ObjectId::from(address)
 }
 
 /// The call of `request::commit`, or of `request::commit_primary` when
 /// `primary`, on a request of the class object `class` (for
 /// `Chain::execute_journaled`).
 pub fn commit_call(class: Address, request: Address, node_cap: Address, commitment: &[u8; 32], primary: bool) -> Call {
-    let mut args = vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(node_cap), Arg::bytes(commitment)];
+    let (class, request, cap, commitment) = (id(class), id(request), id(node_cap), commitment.to_vec());
     if primary {
-        args.push(Arg::Random);
+        EntryCall::CommitPrimary { class, request, cap, commitment }.into()
+    } else {
+        EntryCall::Commit { class, request, cap, commitment }.into()
     }
-    args.push(Arg::Clock);
-    call("request", if primary { "commit_primary" } else { "commit" }, args)
 }
 
 /// The call of `request::reveal` on a request of the class object `class`
@@ -49,29 +41,20 @@ pub fn reveal_call(
     output_digest: &[u8; 32],
     salt: &[u8; 32],
 ) -> Call {
-    let args = vec![
-        Arg::Class(class),
-        Arg::Request(request),
-        Arg::Owned(node_cap),
-        Arg::bytes(output_digest),
-        Arg::bytes(salt),
-        Arg::Clock,
-    ];
-    call("request", "reveal", args)
+    let (output, salt) = (output_digest.to_vec(), salt.to_vec());
+    EntryCall::Reveal { class: id(class), request: id(request), cap: id(node_cap), output, salt }.into()
 }
 
 /// The call of `request::abstain` (the node cannot obtain the input) on a
 /// request of the class object `class` (for `Chain::execute_journaled`).
 pub fn abstain_call(class: Address, request: Address, node_cap: Address) -> Call {
-    let args = vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Random, Arg::Clock];
-    call("request", "abstain", args)
+    EntryCall::Abstain { class: id(class), request: id(request), cap: id(node_cap) }.into()
 }
 
 /// The call of `request::decline` (the node cannot run the request in time)
 /// on a request of the class object `class` (for `Chain::execute_journaled`).
 pub fn decline_call(class: Address, request: Address, node_cap: Address) -> Call {
-    let args = vec![Arg::Class(class), Arg::Request(request), Arg::Owned(node_cap), Arg::Random, Arg::Clock];
-    call("request", "decline", args)
+    EntryCall::Decline { class: id(class), request: id(request), cap: id(node_cap) }.into()
 }
 
 /// The id of the request a submission created.
@@ -101,15 +84,9 @@ impl Chain {
         min_collateral: u64,
         task_lock: u64,
     ) -> Result<(u64, Executed)> {
-        let args = vec![
-            Arg::Network,
-            Arg::Owned(admin_cap),
-            Arg::str(name),
-            Arg::str(profile),
-            Arg::u64(min_collateral),
-            Arg::u64(task_lock),
-        ];
-        let executed = self.execute(call("network", "add_hardware_class", args)).await?;
+        let (cap, name, profile) = (id(admin_cap), name.to_string(), profile.to_string());
+        let call = EntryCall::AddHardwareClass { cap, name, profile, min_collateral, task_lock };
+        let executed = self.execute(call.into()).await?;
         let added = executed.events.iter().find_map(|e| match e {
             Event::HardwareClassAdded(c) => Some((c.class_id, c.object_id)),
             _ => None,
@@ -128,48 +105,37 @@ impl Chain {
         class_id: u64,
         max_run_ms: u64,
     ) -> Result<Executed> {
-        let args = vec![
-            Arg::Network,
-            Arg::Owned(admin_cap),
-            Arg::Class(self.class_object(class_id).await?),
-            Arg::str(model_id),
-            Arg::bytes(weight_digest),
-            Arg::u64(max_run_ms),
-        ];
-        self.execute(call("network", "add_model", args)).await
+        let class = id(self.class_object(class_id).await?);
+        let (cap, model, digest) = (id(admin_cap), model_id.to_string(), weight_digest.to_vec());
+        self.execute(EntryCall::AddModel { cap, class, id: model, digest, max_run_ms }.into()).await
     }
 
     /// `network::set_params`.
     pub async fn set_params(&self, admin_cap: Address, p: &Params) -> Result<Executed> {
-        let values = p.values();
-        let mut args = vec![Arg::Network, Arg::Owned(admin_cap)];
-        args.extend(values.into_iter().map(Arg::u64));
-        self.execute(call("network", "set_params", args)).await
+        self.execute(EntryCall::SetParams { cap: id(admin_cap), params: *p }.into()).await
     }
 
     /// `network::migrate`: after a package upgrade, moves the `Network` to
     /// the new package's version (call it through the new package).
     pub async fn migrate(&self, admin_cap: Address) -> Result<Executed> {
-        self.execute(call("network", "migrate", vec![Arg::Network, Arg::Owned(admin_cap)])).await
+        self.execute(EntryCall::Migrate { cap: id(admin_cap) }.into()).await
     }
 
     /// `network::migrate_class`: after `migrate`, moves class `class_id` to the new package's version.
     pub async fn migrate_class(&self, admin_cap: Address, class_id: u64) -> Result<Executed> {
-        let class = Arg::Class(self.class_object(class_id).await?);
-        self.execute(call("network", "migrate_class", vec![Arg::NetworkRef, Arg::Owned(admin_cap), class])).await
+        let class = id(self.class_object(class_id).await?);
+        self.execute(EntryCall::MigrateClass { cap: id(admin_cap), class }.into()).await
     }
 
     /// `network::sweep_revenue`: moves class `class_id`'s revenue to the treasury.
     pub async fn sweep_revenue(&self, admin_cap: Address, class_id: u64) -> Result<Executed> {
-        let class = self.class_object(class_id).await?;
-        self.execute(call("network", "sweep_revenue", vec![Arg::Network, Arg::Owned(admin_cap), Arg::Class(class)]))
-            .await
+        let class = id(self.class_object(class_id).await?);
+        self.execute(EntryCall::SweepRevenue { cap: id(admin_cap), class }.into()).await
     }
 
     /// `network::withdraw_treasury`: pays `amount` to the sender.
     pub async fn withdraw_treasury(&self, admin_cap: Address, amount: u64) -> Result<Executed> {
-        self.execute(call("network", "withdraw_treasury", vec![Arg::Network, Arg::Owned(admin_cap), Arg::u64(amount)]))
-            .await
+        self.execute(EntryCall::WithdrawTreasury { cap: id(admin_cap), amount }.into()).await
     }
 
     // === Node ===
@@ -183,13 +149,9 @@ impl Chain {
         endpoint: &str,
         public_key: &[u8],
     ) -> Result<(Address, Executed)> {
-        let args = vec![
-            Arg::Class(self.class_object(class_id).await?),
-            Arg::Payment(collateral),
-            Arg::str(endpoint),
-            Arg::bytes(public_key),
-        ];
-        let executed = self.execute(call("node", "register_node", args)).await?;
+        let class = id(self.class_object(class_id).await?);
+        let (endpoint, key) = (endpoint.to_string(), public_key.to_vec());
+        let executed = self.execute(EntryCall::RegisterNode { class, collateral, endpoint, key }.into()).await?;
         let id = executed.events.iter().find_map(|e| match e {
             Event::NodeRegistered(r) => Some(Address::from(r.node_id)),
             _ => None,
@@ -200,27 +162,26 @@ impl Chain {
 
     /// `node::add_collateral` with `amount` MIST from the sender's coins.
     pub async fn add_collateral(&self, node_cap: Address, amount: u64) -> Result<Executed> {
-        let class = Arg::Class(self.node_class(node_cap).await?);
-        self.execute(call("node", "add_collateral", vec![class, Arg::Owned(node_cap), Arg::Payment(amount)])).await
+        let class = id(self.node_class(node_cap).await?);
+        self.execute(EntryCall::AddCollateral { class, cap: id(node_cap), amount }.into()).await
     }
 
     /// `node::set_endpoint`.
     pub async fn set_endpoint(&self, node_cap: Address, endpoint: &str) -> Result<Executed> {
-        let class = Arg::Class(self.node_class(node_cap).await?);
-        self.execute(call("node", "set_endpoint", vec![class, Arg::Owned(node_cap), Arg::str(endpoint)])).await
+        let class = id(self.node_class(node_cap).await?);
+        self.execute(EntryCall::SetEndpoint { class, cap: id(node_cap), endpoint: endpoint.to_string() }.into()).await
     }
 
     /// `node::request_leave`.
     pub async fn request_leave(&self, node_cap: Address) -> Result<Executed> {
-        let class = Arg::Class(self.node_class(node_cap).await?);
-        self.execute(call("node", "request_leave", vec![Arg::NetworkRef, class, Arg::Owned(node_cap), Arg::Clock]))
-            .await
+        let class = id(self.node_class(node_cap).await?);
+        self.execute(EntryCall::RequestLeave { class, cap: id(node_cap) }.into()).await
     }
 
     /// `node::withdraw`: pays the collateral to the node's owner and deletes the cap.
     pub async fn withdraw(&self, node_cap: Address) -> Result<Executed> {
-        let class = Arg::Class(self.node_class(node_cap).await?);
-        self.execute(call("node", "withdraw", vec![Arg::NetworkRef, class, Arg::Owned(node_cap), Arg::Clock])).await
+        let class = id(self.node_class(node_cap).await?);
+        self.execute(EntryCall::Withdraw { class, cap: id(node_cap) }.into()).await
     }
 
     // === Requester ===
@@ -237,27 +198,25 @@ impl Chain {
         fee: u64,
     ) -> Result<(Address, Executed)> {
         let secret_hash = match (mode, secret_hash) {
-            (Mode::Sealed { .. }, Some(hash)) => &hash[..],
+            (Mode::Sealed { .. }, Some(hash)) => hash.to_vec(),
             (Mode::Sealed { .. }, None) => {
                 return Err(SdkError::InvalidArgument("a Sealed submission needs its secret's hash".into()));
             }
-            (Mode::Sampling { .. } | Mode::CrossValidation { .. }, None) => &[][..],
+            (Mode::Sampling { .. } | Mode::CrossValidation { .. }, None) => Vec::new(),
             (Mode::Sampling { .. } | Mode::CrossValidation { .. }, Some(_)) => {
                 return Err(SdkError::InvalidArgument("only a Sealed submission takes a secret hash".into()));
             }
         };
-        let mut a = submit_prefix(self.model_class(&args.model_id).await?, args);
-        a.extend(entry::mode_args(mode, secret_hash).into_iter().map(Arg::Pure));
-        a.extend([Arg::Payment(fee), Arg::Random, Arg::Clock]);
-        let executed = self.execute(call("request", entry::submit_function(mode), a)).await?;
+        let class = id(self.model_class(&args.model_id).await?);
+        let call = EntryCall::Submit { class, args: args.clone(), mode, secret_hash, fee };
+        let executed = self.execute(call.into()).await?;
         Ok((submitted(&executed)?, executed))
     }
 
     /// `request::reveal_secret` (the requester, or a chosen verifier that received it).
     pub async fn reveal_secret(&self, request: Address, secret: &[u8; 32]) -> Result<Executed> {
-        let class = Arg::Class(self.request_class(request).await?);
-        let args = vec![class, Arg::Request(request), Arg::bytes(secret), Arg::Clock];
-        self.execute(call("request", "reveal_secret", args)).await
+        let class = id(self.request_class(request).await?);
+        self.execute(EntryCall::RevealSecret { class, request: id(request), secret: secret.to_vec() }.into()).await
     }
 
     // === Executor ===
@@ -309,20 +268,20 @@ impl Chain {
 
     /// `request::select_nodes`.
     pub async fn select_nodes(&self, request: Address) -> Result<Executed> {
-        let class = Arg::Class(self.request_class(request).await?);
-        self.execute(call("request", "select_nodes", vec![class, Arg::Request(request), Arg::Clock])).await
+        let class = id(self.request_class(request).await?);
+        self.execute(EntryCall::SelectNodes { class, request: id(request) }.into()).await
     }
 
     /// `request::open_dispute`: draws a disputed request's quorum seed.
     pub async fn open_dispute(&self, request: Address) -> Result<Executed> {
-        let class = Arg::ClassRef(self.request_class(request).await?);
-        self.execute(call("request", "open_dispute", vec![class, Arg::Request(request), Arg::Random])).await
+        let class = id(self.request_class(request).await?);
+        self.execute(EntryCall::OpenDispute { class, request: id(request) }.into()).await
     }
 
     /// `request::expire`: after a deadline, the first call extends it by the
     /// request's grace, the second ends the phase.
     pub async fn expire(&self, request: Address) -> Result<Executed> {
-        let class = Arg::Class(self.request_class(request).await?);
-        self.execute(call("request", "expire", vec![class, Arg::Request(request), Arg::Random, Arg::Clock])).await
+        let class = id(self.request_class(request).await?);
+        self.execute(EntryCall::Expire { class, request: id(request) }.into()).await
     }
 }

@@ -1,33 +1,33 @@
 //! One call of an entry function of the `atoma` package, typed: whoever
 //! runs a transaction (the local network) types each argument by the
-//! function's parameters in [`FUNCTIONS`](super::FUNCTIONS) (`Arg`),
-//! `EntryCall::parse` reads them once into the call's named fields, and
-//! `EntryCall::apply` runs the protocol operation on the state.
+//! function's parameters in [`FUNCTIONS`](super::FUNCTIONS) (`Arg`) and
+//! `EntryCall::parse` reads them once into the call's named fields; whoever
+//! builds one (the SDK) makes the `EntryCall` and `into_args` places its
+//! arguments in the function's order. The tests check that each is the
+//! other's inverse for every function of the table.
 //!
-//! Fresh object ids and random draws come from the transaction (`Fresh`),
-//! in the order the Move code takes them.
-//!
-//! Not for: reading a transaction's inputs or coins (the local network's
-//! `execute::interp`).
+//! Not for: what a call does (`run`), or reading a transaction's inputs or
+//! coins (the local network's `execute::interp`).
 
 use super::{self as entry, Param, Pure};
-use crate::ProtocolError;
-use crate::ops::{Ctx, Outcome, State, SubmitArgs};
+use crate::ops::SubmitArgs;
 use crate::params::Params;
 use crate::state::{AdminCap, NodeCap};
-use crate::types::{Digest, Mode, ObjectId};
+use crate::types::{Mode, ObjectId};
 
-/// An argument typed by its parameter ([`Param`]).
+/// An argument typed by its parameter ([`Param`]). Capabilities are `A`
+/// and `N`: their contents (`AdminCap`, `NodeCap`) where a transaction is
+/// run, their object ids where one is built (the SDK).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Arg {
+pub enum Arg<A = AdminCap, N = NodeCap> {
     /// A `Request`, by id.
     Request(ObjectId),
     /// A `HardwareClass` object, by id.
     Class(ObjectId),
-    /// An `AdminCap`'s contents.
-    AdminCap(AdminCap),
-    /// A `NodeCap`'s contents.
-    NodeCap(NodeCap),
+    /// An `AdminCap`.
+    AdminCap(A),
+    /// A `NodeCap`.
+    NodeCap(N),
     /// A pure value, read by `Pure::from_bcs` (the SDK writes it with `Pure::to_bcs`).
     Pure(Pure),
     /// A coin's value, taken into Move.
@@ -42,29 +42,30 @@ pub enum Arg {
 /// each variant is the function of the same name (snake case; `Submit` for
 /// the three `submit_*`, with its `Mode` whole), and its fields are the
 /// function's arguments named as Move's parameters (`docs/move.md`). A
-/// submission's `secret_hash` is empty but for Sealed.
+/// submission's `secret_hash` is empty but for Sealed. Capabilities are
+/// `A` and `N`, as in [`Arg`].
 #[allow(missing_docs)] // the fields are documented with the Move functions
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntryCall {
-    AddHardwareClass { cap: AdminCap, name: String, profile: String, min_collateral: u64, task_lock: u64 },
-    AddModel { cap: AdminCap, class: ObjectId, id: String, digest: Vec<u8>, max_run_ms: u64 },
-    SetParams { cap: AdminCap, params: Params },
-    Migrate { cap: AdminCap },
-    MigrateClass { cap: AdminCap, class: ObjectId },
-    SweepRevenue { cap: AdminCap, class: ObjectId },
-    WithdrawTreasury { cap: AdminCap, amount: u64 },
+pub enum EntryCall<A = AdminCap, N = NodeCap> {
+    AddHardwareClass { cap: A, name: String, profile: String, min_collateral: u64, task_lock: u64 },
+    AddModel { cap: A, class: ObjectId, id: String, digest: Vec<u8>, max_run_ms: u64 },
+    SetParams { cap: A, params: Params },
+    Migrate { cap: A },
+    MigrateClass { cap: A, class: ObjectId },
+    SweepRevenue { cap: A, class: ObjectId },
+    WithdrawTreasury { cap: A, amount: u64 },
     RegisterNode { class: ObjectId, collateral: u64, endpoint: String, key: Vec<u8> },
-    AddCollateral { class: ObjectId, cap: NodeCap, amount: u64 },
-    SetEndpoint { class: ObjectId, cap: NodeCap, endpoint: String },
-    RequestLeave { class: ObjectId, cap: NodeCap },
-    Withdraw { class: ObjectId, cap: NodeCap },
+    AddCollateral { class: ObjectId, cap: N, amount: u64 },
+    SetEndpoint { class: ObjectId, cap: N, endpoint: String },
+    RequestLeave { class: ObjectId, cap: N },
+    Withdraw { class: ObjectId, cap: N },
     Submit { class: ObjectId, args: SubmitArgs, mode: Mode, secret_hash: Vec<u8>, fee: u64 },
     RevealSecret { class: ObjectId, request: ObjectId, secret: Vec<u8> },
-    Commit { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
-    CommitPrimary { class: ObjectId, request: ObjectId, cap: NodeCap, commitment: Vec<u8> },
-    Abstain { class: ObjectId, request: ObjectId, cap: NodeCap },
-    Decline { class: ObjectId, request: ObjectId, cap: NodeCap },
-    Reveal { class: ObjectId, request: ObjectId, cap: NodeCap, output: Vec<u8>, salt: Vec<u8> },
+    Commit { class: ObjectId, request: ObjectId, cap: N, commitment: Vec<u8> },
+    CommitPrimary { class: ObjectId, request: ObjectId, cap: N, commitment: Vec<u8> },
+    Abstain { class: ObjectId, request: ObjectId, cap: N },
+    Decline { class: ObjectId, request: ObjectId, cap: N },
+    Reveal { class: ObjectId, request: ObjectId, cap: N, output: Vec<u8>, salt: Vec<u8> },
     SelectNodes { class: ObjectId, request: ObjectId },
     OpenDispute { class: ObjectId, request: ObjectId },
     Expire { class: ObjectId, request: ObjectId },
@@ -80,9 +81,9 @@ pub struct Mismatch {
 }
 
 /// Reads typed arguments in order.
-struct Args<'a> {
+struct Args<'a, A, N> {
     function: &'a str,
-    args: std::vec::IntoIter<Arg>,
+    args: std::vec::IntoIter<Arg<A, N>>,
 }
 
 macro_rules! reader {
@@ -96,15 +97,15 @@ macro_rules! reader {
     };
 }
 
-impl Args<'_> {
+impl<A, N> Args<'_, A, N> {
     fn mismatch(&self) -> Mismatch {
         Mismatch { function: self.function.to_string() }
     }
 
     reader!(request, Arg::Request(v) => v: ObjectId);
     reader!(class, Arg::Class(v) => v: ObjectId);
-    reader!(admin_cap, Arg::AdminCap(v) => v: AdminCap);
-    reader!(node_cap, Arg::NodeCap(v) => v: NodeCap);
+    reader!(admin_cap, Arg::AdminCap(v) => v: A);
+    reader!(node_cap, Arg::NodeCap(v) => v: N);
     reader!(u64, Arg::Pure(Pure::U64(v)) => v: u64);
     reader!(string, Arg::Pure(Pure::Str(v)) => v: String);
     reader!(bytes, Arg::Pure(Pure::Bytes(v)) => v: Vec<u8>);
@@ -138,33 +139,9 @@ impl Args<'_> {
     }
 }
 
-/// The source of a transaction's fresh object ids and random draws.
-pub trait Fresh {
-    /// A fresh object id, as `object::new` would give.
-    fn object_id(&mut self) -> ObjectId;
-    /// 32 random bytes, as `sui::random` would give.
-    fn random(&mut self) -> Digest;
-}
-
-/// An object a call created besides its events and payouts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Created {
-    /// A hardware class object, and the class's id (the call's result).
-    Class {
-        /// The class's shared object.
-        object: ObjectId,
-        /// The class id the call returns.
-        class_id: u64,
-    },
-    /// A node's capability, owned by the sender.
-    NodeCap(NodeCap),
-    /// A request object.
-    Request(ObjectId),
-}
-
-impl EntryCall {
+impl<A, N> EntryCall<A, N> {
     /// The call of `function` with these arguments, in its signature's order.
-    pub fn parse(function: &str, args: Vec<Arg>) -> Result<EntryCall, Mismatch> {
+    pub fn parse(function: &str, args: Vec<Arg<A, N>>) -> Result<Self, Mismatch> {
         let mut a = Args { function, args: args.into_iter() };
         let call = match Self::parse_network(function, &mut a)? {
             Some(call) => call,
@@ -178,7 +155,7 @@ impl EntryCall {
     }
 
     /// The admin's calls (module `network`).
-    fn parse_network(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+    fn parse_network(function: &str, a: &mut Args<'_, A, N>) -> Result<Option<Self>, Mismatch> {
         use EntryCall::*;
         Ok(Some(match function {
             "add_hardware_class" => {
@@ -231,7 +208,7 @@ impl EntryCall {
     }
 
     /// The node operators' calls (module `node`).
-    fn parse_node(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+    fn parse_node(function: &str, a: &mut Args<'_, A, N>) -> Result<Option<Self>, Mismatch> {
         use EntryCall::*;
         Ok(Some(match function {
             "register_node" => {
@@ -250,7 +227,7 @@ impl EntryCall {
     }
 
     /// The calls on a request's path (module `request`).
-    fn parse_request(function: &str, a: &mut Args<'_>) -> Result<Option<EntryCall>, Mismatch> {
+    fn parse_request(function: &str, a: &mut Args<'_, A, N>) -> Result<Option<Self>, Mismatch> {
         use EntryCall::*;
         Ok(Some(match function {
             "submit_sampling" | "submit_cross_validation" | "submit_sealed" => {
@@ -325,76 +302,101 @@ impl EntryCall {
         }))
     }
 
-    /// Runs the call on `state`: its outcome (events, payouts) and the
-    /// object it created, if any.
-    pub fn apply(
-        self,
-        state: &mut State,
-        ctx: &Ctx,
-        fresh: &mut impl Fresh,
-    ) -> Result<(Outcome, Option<Created>), ProtocolError> {
+    /// The entry function called.
+    pub fn function(&self) -> &'static str {
         use EntryCall::*;
-        let done = |out| Ok((out, None));
+        match self {
+            AddHardwareClass { .. } => "add_hardware_class",
+            AddModel { .. } => "add_model",
+            SetParams { .. } => "set_params",
+            Migrate { .. } => "migrate",
+            MigrateClass { .. } => "migrate_class",
+            SweepRevenue { .. } => "sweep_revenue",
+            WithdrawTreasury { .. } => "withdraw_treasury",
+            RegisterNode { .. } => "register_node",
+            AddCollateral { .. } => "add_collateral",
+            SetEndpoint { .. } => "set_endpoint",
+            RequestLeave { .. } => "request_leave",
+            Withdraw { .. } => "withdraw",
+            Submit { mode, .. } => entry::submit_function(*mode),
+            RevealSecret { .. } => "reveal_secret",
+            Commit { .. } => "commit",
+            CommitPrimary { .. } => "commit_primary",
+            Abstain { .. } => "abstain",
+            Decline { .. } => "decline",
+            Reveal { .. } => "reveal",
+            SelectNodes { .. } => "select_nodes",
+            OpenDispute { .. } => "open_dispute",
+            Expire { .. } => "expire",
+        }
+    }
+
+    /// The module of the entry function called.
+    pub fn module(&self) -> &'static str {
+        let function = self.function();
+        super::FUNCTIONS
+            .iter()
+            .find(|(_, f, _)| *f == function)
+            .map(|(m, _, _)| *m)
+            .expect("every call is in the table")
+    }
+
+    /// The call's arguments in its function's order, as `parse` reads them
+    /// (`Read` for the `Network`, the `Clock` and `Random`).
+    pub fn into_args(self) -> Vec<Arg<A, N>> {
+        use Arg::{Class, Coin, Read};
+        use EntryCall::*;
+        let (u64, string, bytes) =
+            (|v| Arg::Pure(Pure::U64(v)), |v| Arg::Pure(Pure::Str(v)), |v| Arg::Pure(Pure::Bytes(v)));
         match self {
             AddHardwareClass { cap, name, profile, min_collateral, task_lock } => {
-                // The class object and its three tables take four fresh ids, as in Move.
-                let object = fresh.object_id();
-                let (class_id, out) =
-                    state.add_hardware_class(&cap, object, &name, &profile, min_collateral, task_lock)?;
-                Ok((out, Some(Created::Class { object, class_id })))
+                vec![Read, Arg::AdminCap(cap), string(name), string(profile), u64(min_collateral), u64(task_lock)]
             }
             AddModel { cap, class, id, digest, max_run_ms } => {
-                done(state.add_model(&cap, &class, &id, &digest, max_run_ms)?)
+                vec![Read, Arg::AdminCap(cap), Class(class), string(id), bytes(digest), u64(max_run_ms)]
             }
-            SetParams { cap, params } => done(state.set_params(&cap, params)?),
-            Migrate { cap } => done(state.migrate(&cap)?),
-            MigrateClass { cap, class } => done(state.migrate_class(&cap, &class)?),
-            SweepRevenue { cap, class } => done(state.sweep_revenue(&cap, &class)?),
-            WithdrawTreasury { cap, amount } => done(state.withdraw_treasury(ctx, &cap, amount)?),
+            SetParams { cap, params } => {
+                [Read, Arg::AdminCap(cap)].into_iter().chain(params.values().into_iter().map(u64)).collect()
+            }
+            Migrate { cap } => vec![Read, Arg::AdminCap(cap)],
+            MigrateClass { cap, class } | SweepRevenue { cap, class } => vec![Read, Arg::AdminCap(cap), Class(class)],
+            WithdrawTreasury { cap, amount } => vec![Read, Arg::AdminCap(cap), u64(amount)],
             RegisterNode { class, collateral, endpoint, key } => {
-                let cap_id = fresh.object_id();
-                let (cap, out) = state.register_node(ctx, &class, cap_id, collateral, &endpoint, &key)?;
-                Ok((out, Some(Created::NodeCap(cap))))
+                vec![Class(class), Coin(collateral), string(endpoint), bytes(key)]
             }
-            AddCollateral { class, cap, amount } => done(state.add_collateral(&class, &cap, amount)?),
-            SetEndpoint { class, cap, endpoint } => done(state.set_endpoint(&class, &cap, &endpoint)?),
-            RequestLeave { class, cap } => done(state.request_leave(ctx, &class, &cap)?),
-            Withdraw { class, cap } => done(state.withdraw(ctx, &class, cap)?),
+            AddCollateral { class, cap, amount } => vec![Class(class), Arg::NodeCap(cap), Coin(amount)],
+            SetEndpoint { class, cap, endpoint } => vec![Class(class), Arg::NodeCap(cap), string(endpoint)],
+            RequestLeave { class, cap } | Withdraw { class, cap } => vec![Read, Class(class), Arg::NodeCap(cap), Read],
             Submit { class, args, mode, secret_hash, fee } => {
-                // Move draws the seed before it checks anything else (`draw_seed` first).
-                let request = fresh.object_id();
-                let seed = fresh.random();
-                let out = state.submit_mode(ctx, &class, request, args, mode, &secret_hash, fee, seed)?;
-                Ok((out, Some(Created::Request(request))))
+                let mut all = vec![
+                    Read,
+                    Class(class),
+                    string(args.model_id),
+                    bytes(args.input_digest),
+                    bytes(args.input_inline),
+                    Arg::Pure(Pure::OptStr(args.input_uri)),
+                    u64(args.timeout_ms),
+                ];
+                all.extend(entry::mode_args(mode, &secret_hash).into_iter().map(Arg::Pure));
+                all.extend([Coin(fee), Read, Read]);
+                all
             }
-            RevealSecret { class, request, secret } => done(state.reveal_secret(ctx, &class, &request, &secret)?),
+            RevealSecret { class, request, secret } => vec![Class(class), Arg::Request(request), bytes(secret), Read],
             Commit { class, request, cap, commitment } => {
-                done(state.commit(ctx, &class, &request, &cap, &commitment)?)
+                vec![Class(class), Arg::Request(request), Arg::NodeCap(cap), bytes(commitment), Read]
             }
             CommitPrimary { class, request, cap, commitment } => {
-                let random = fresh.random();
-                done(state.commit_primary(ctx, &class, &request, &cap, &commitment, random)?)
+                vec![Class(class), Arg::Request(request), Arg::NodeCap(cap), bytes(commitment), Read, Read]
             }
-            Abstain { class, request, cap } => {
-                let random = fresh.random();
-                done(state.abstain(ctx, &class, &request, &cap, random)?)
-            }
-            Decline { class, request, cap } => {
-                let random = fresh.random();
-                done(state.decline(ctx, &class, &request, &cap, random)?)
+            Abstain { class, request, cap } | Decline { class, request, cap } => {
+                vec![Class(class), Arg::Request(request), Arg::NodeCap(cap), Read, Read]
             }
             Reveal { class, request, cap, output, salt } => {
-                done(state.reveal(ctx, &class, &request, &cap, &output, &salt)?)
+                vec![Class(class), Arg::Request(request), Arg::NodeCap(cap), bytes(output), bytes(salt), Read]
             }
-            SelectNodes { class, request } => done(state.select_nodes(ctx, &class, &request)?),
-            OpenDispute { class, request } => {
-                let random = fresh.random();
-                done(state.open_dispute(ctx, &class, &request, random)?)
-            }
-            Expire { class, request } => {
-                let random = fresh.random();
-                done(state.expire(ctx, &class, &request, random)?)
-            }
+            SelectNodes { class, request } => vec![Class(class), Arg::Request(request), Read],
+            OpenDispute { class, request } => vec![Class(class), Arg::Request(request), Read],
+            Expire { class, request } => vec![Class(class), Arg::Request(request), Read, Read],
         }
     }
 }
@@ -425,7 +427,10 @@ mod tests {
     fn every_function_parses_from_arguments_of_its_signature_and_no_others() {
         for (module, function, params) in FUNCTIONS {
             let args: Vec<Arg> = params.iter().enumerate().map(|(k, p)| sample(*p, k as u64)).collect();
-            assert!(EntryCall::parse(function, args.clone()).is_ok(), "{module}::{function}");
+            let call = EntryCall::parse(function, args.clone()).unwrap_or_else(|e| panic!("{module}::{function}: {e}"));
+            // Built back into its function and arguments, the call is what was parsed.
+            assert_eq!((call.module(), call.function()), (*module, *function));
+            assert_eq!(call.into_args(), args, "{module}::{function}");
             let mut longer = args.clone();
             longer.push(Arg::Pure(Pure::U64(0)));
             assert!(EntryCall::parse(function, longer).is_err(), "{module}::{function} with one more");

@@ -1,13 +1,14 @@
 //! The package's entry functions as data: each function with its Move
 //! parameters ([`FUNCTIONS`]), the typed pure values its calls carry
 //! ([`Pure`], written with `to_bcs` and read with `from_bcs`), and a call
-//! typed and parsed into named fields ([`EntryCall`], in `call`), which
-//! runs the protocol operation it stands for.
+//! with its arguments in named fields ([`EntryCall`], in `call`: built into
+//! arguments and parsed back from them), which runs the protocol operation
+//! it stands for (`run`).
 //!
-//! The SDK builds every call against this table and encodes its pure values
-//! here; the local network types the arguments of a transaction by it,
-//! decodes them here and runs them as `EntryCall`s (its tests check the
-//! table against the Move sources). A submission's mode stays one `Mode`:
+//! The SDK builds every call as an `EntryCall` and encodes its pure values
+//! here; the local network types the arguments of a transaction by the
+//! table, decodes them here and runs them as `EntryCall`s (its tests check
+//! the table against the Move sources). A submission's mode stays one `Mode`:
 //! [`submit_function`] and [`mode_args`] spell it as Move's arguments, and
 //! [`mode_of`] reads it back.
 //!
@@ -16,8 +17,10 @@
 use serde::{Deserialize, Serialize};
 
 mod call;
+mod run;
 
-pub use call::{Arg, Created, EntryCall, Fresh, Mismatch};
+pub use call::{Arg, EntryCall, Mismatch};
+pub use run::{Created, Fresh};
 
 use crate::types::Mode;
 

@@ -17,8 +17,9 @@
 //! works on any Sui full node.
 //!
 //! Layout: this file (the types, connecting, reads and a publication's
-//! ids), `gas` (coins and locks), `send` (building, signing, sending,
-//! outcomes), `decode` (references, versions, events).
+//! ids), `call` (a Move call and its check against the entry table), `gas`
+//! (coins and locks), `send` (building, signing, sending, outcomes),
+//! `decode` (references, versions, events).
 //!
 //! Not for: which call to make (see `calls`), or reading state (see `registry`).
 
@@ -27,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atoma_protocol::Event;
-use atoma_protocol::entry::{self, Param, Pure};
 use atoma_protocol::params::INLINE_INPUT_LIMIT;
 use prost_types::FieldMask;
 use sui_rpc::field::FieldMaskUtil;
@@ -42,9 +42,12 @@ use tokio::sync::OwnedMutexGuard;
 use crate::error::{Result, SdkError};
 use crate::keys::Key;
 
+mod call;
 mod decode;
 mod gas;
 mod send;
+
+pub use call::{Arg, Call};
 
 pub use decode::{decode_event, decode_events, initial_shared_version, reference};
 
@@ -83,102 +86,6 @@ pub struct Identity {
     pub network_initial_version: u64,
     /// Random's initial shared version (it differs per network).
     pub random_initial_version: u64,
-}
-
-/// One argument of a Move call.
-#[derive(Clone, Debug)]
-pub enum Arg {
-    /// A pure value, typed (its BCS is `Pure::to_bcs`).
-    Pure(Pure),
-    /// The shared `Network`, mutably (admin calls only).
-    Network,
-    /// The shared `Network`, read only.
-    NetworkRef,
-    /// A shared `HardwareClass` object, mutably.
-    Class(Address),
-    /// A shared `HardwareClass` object, read only.
-    ClassRef(Address),
-    /// A shared `Request`, mutably.
-    Request(Address),
-    /// An object the sender owns (a `NodeCap` or `AdminCap`), locked for the call.
-    Owned(Address),
-    /// The Clock, immutably.
-    Clock,
-    /// Random, immutably.
-    Random,
-    /// A `Coin<SUI>` of this many MIST, split off the gas coin.
-    Payment(u64),
-}
-
-impl Arg {
-    /// A `u64` argument.
-    pub fn u64(value: u64) -> Arg {
-        Arg::Pure(Pure::U64(value))
-    }
-
-    /// A `String` argument.
-    pub fn str(value: &str) -> Arg {
-        Arg::Pure(Pure::Str(value.to_string()))
-    }
-
-    /// A `vector<u8>` argument.
-    pub fn bytes(value: &[u8]) -> Arg {
-        Arg::Pure(Pure::Bytes(value.to_vec()))
-    }
-
-    /// An `Option<String>` argument.
-    pub fn opt_str(value: Option<&str>) -> Arg {
-        Arg::Pure(Pure::OptStr(value.map(str::to_string)))
-    }
-
-    /// Whether this argument can fill a parameter of kind `param`.
-    pub fn fits(&self, param: Param) -> bool {
-        match self {
-            Arg::Pure(value) => value.param() == param,
-            Arg::Network => param == Param::NetworkMut,
-            Arg::NetworkRef => param == Param::NetworkRef,
-            Arg::Class(_) => param == Param::ClassMut,
-            Arg::ClassRef(_) => param == Param::ClassRef,
-            Arg::Request(_) => param == Param::RequestMut,
-            Arg::Owned(_) => matches!(param, Param::AdminCap | Param::NodeCap | Param::NodeCapOwned),
-            Arg::Clock => param == Param::Clock,
-            Arg::Random => param == Param::Random,
-            Arg::Payment(_) => param == Param::Coin,
-        }
-    }
-}
-
-/// A Move call of the package.
-#[derive(Clone, Debug)]
-pub struct Call {
-    /// The module.
-    pub module: &'static str,
-    /// The function.
-    pub function: &'static str,
-    /// The arguments (the `TxContext` is implicit).
-    pub args: Vec<Arg>,
-}
-
-impl Call {
-    /// Checks the call against the package's table of entry functions
-    /// (`atoma_protocol::entry`): a function it holds, each argument of its
-    /// parameter's kind, none missing or extra.
-    pub fn check(&self) -> Result<()> {
-        let Some(params) = entry::params(self.module, self.function) else {
-            return Err(SdkError::InvalidArgument(format!(
-                "{}::{} is not an entry function",
-                self.module, self.function
-            )));
-        };
-        let fits = params.len() == self.args.len() && self.args.iter().zip(params).all(|(a, p)| a.fits(*p));
-        if !fits {
-            return Err(SdkError::InvalidArgument(format!(
-                "the arguments of {}::{} do not fit its parameters {params:?}",
-                self.module, self.function
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// What an executed transaction did.
@@ -444,37 +351,4 @@ pub async fn read_publication(url: &str, digest: &Digest) -> Result<(Address, Ad
     Err(SdkError::InvalidArgument(format!(
         "transaction {digest} created no atoma Network: give the digest of `sui client publish`"
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_call_must_fit_its_entry_function() {
-        let (class, request, cap) = (Address::ZERO, Address::TWO, Address::THREE);
-        let args =
-            || vec![Arg::ClassRef(class), Arg::Request(request), Arg::Owned(cap), Arg::bytes(&[7; 32]), Arg::Clock];
-        let call = |function, args| Call { module: "request", function, args };
-        assert!(call("commit", args()).check().is_ok());
-        // A writable class where the function reads it, an argument missing or
-        // extra, a value of the wrong kind, a function the package lacks.
-        let mut writable = args();
-        writable[0] = Arg::Class(class);
-        let mut short = args();
-        short.pop();
-        let mut long = args();
-        long.push(Arg::Random);
-        let mut wrong = args();
-        wrong[3] = Arg::u64(7);
-        for (what, c) in [
-            ("writable class", call("commit", writable)),
-            ("one argument less", call("commit", short)),
-            ("one argument more", call("commit", long)),
-            ("a u64 for bytes", call("commit", wrong)),
-            ("no such function", call("commit_all", args())),
-        ] {
-            assert!(matches!(c.check(), Err(SdkError::InvalidArgument(_))), "{what}");
-        }
-    }
 }
