@@ -187,7 +187,7 @@ impl Chain {
     // === Requester ===
 
     /// `request::submit_sampling`, `submit_cross_validation` or
-    /// `submit_sealed`, as `mode` asks (`entry::submit_function`), paying
+    /// `submit_sealed`, as `mode` asks (`atoma_protocol::entry::submit_function`), paying
     /// `fee`; `secret_hash` (`blake2b256(secret)`) is for Sealed only.
     /// Returns the request's id.
     pub async fn submit(

@@ -8,7 +8,8 @@
 //! execution as unsupported, never answered with a made-up value. Clients read
 //! objects with `GetObject` instead.
 //!
-//! Not for: what a call does (see `entry`).
+//! Not for: a call's typed arguments and what it does
+//! (`atoma_protocol::entry`).
 
 pub use atoma_protocol::entry::{FUNCTIONS, Param, REQUEST_PATH, params};
 use sui_rpc::proto::sui::rpc::v2::function_descriptor::Visibility;

@@ -249,3 +249,52 @@ async fn only_transfers_and_merges_may_follow_a_command_that_uses_random() {
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     assert!(err.message().contains("uses Random"), "{err}");
 }
+
+/// A submission whose argument `position` is replaced by raw pure bytes.
+async fn submit_with_pure(position: usize, bytes: &[u8]) -> sui_sdk_types::ExecutionStatus {
+    let accounts = accounts(1);
+    let net = start(&genesis(&accounts), Options::default()).await;
+    let mut client = client(&net);
+    let mut tx = builder(&mut client, &accounts[0]).await;
+    let network = network_ref_input(&mut client, &net).await;
+    let network = tx.object(network);
+    let class = class_input(&mut client, &net).await;
+    let class = tx.object(class);
+    let random = shared_input(&mut client, Address::from_static("0x8"), false).await;
+    let random = tx.object(random);
+    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+    let args = submit_args(&mut tx, b"hello");
+    let gas = tx.gas();
+    let fee = tx.pure(&10_000_000u64);
+    let payment = tx.split_coins(gas, vec![fee]).remove(0);
+    let n = tx.pure(&1u64);
+    let mut call = vec![network, class];
+    call.extend(args);
+    call.extend([n, payment, random, clock]);
+    // A pure input's bytes as they are (a `Vec<u8>` would gain its length).
+    call[position] = tx.pure_bytes(bytes.to_vec());
+    tx.move_call(function("request", "submit_sampling"), call);
+    let done = execute(&mut client, tx, &accounts[0]).await.unwrap();
+    assert!(!succeeded(&done));
+    let digest = sui_sdk_types::Digest::from_base58(done.digest.as_deref().unwrap()).unwrap();
+    net.node().with_ledger(|c| c.txs[&digest].effects.status().clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pure_argument_that_is_not_its_parameter_s_bcs_fails_at_its_position() {
+    use sui_sdk_types::{CommandArgumentError::*, ExecutionError, ExecutionStatus};
+    let failure = |argument, kind| ExecutionStatus::Failure {
+        error: ExecutionError::CommandArgumentError { argument, kind },
+        command: Some(1),
+    };
+    // Arguments: network 0, class 1, model 2, digest 3, inline 4, URI 5, timeout 6, n 7.
+    let cases: [(usize, &[u8], _); 4] = [
+        (2, &[1, 0xff], failure(2, InvalidUsageOfPureArgument)), // a String that is not UTF-8
+        (5, &[1, 1, 0xff], failure(5, InvalidUsageOfPureArgument)), // an Option<String> likewise
+        (7, &[1, 0, 0, 0, 0, 0, 0, 0, 0], failure(7, InvalidBcsBytes)), // a u64 and a byte left over
+        (3, &[32, 0], failure(3, InvalidBcsBytes)),              // a vector shorter than its length
+    ];
+    for (position, bytes, expected) in cases {
+        assert_eq!(submit_with_pure(position, bytes).await, expected, "argument {position}: {bytes:?}");
+    }
+}

@@ -342,7 +342,9 @@ impl<A, N> EntryCall<A, N> {
     }
 
     /// The call's arguments in its function's order, as `parse` reads them
-    /// (`Read` for the `Network`, the `Clock` and `Random`).
+    /// (`Read` for the `Network`, the `Clock` and `Random`). A submission's
+    /// `secret_hash` is written for Sealed only, as `parse` reads it: a
+    /// caller checks that it has one exactly then (`Chain::submit` does).
     pub fn into_args(self) -> Vec<Arg<A, N>> {
         use Arg::{Class, Coin, Read};
         use EntryCall::*;

@@ -39,19 +39,9 @@ impl Arg {
         Arg::Pure(Pure::U64(value))
     }
 
-    /// A `String` argument.
-    pub fn str(value: &str) -> Arg {
-        Arg::Pure(Pure::Str(value.to_string()))
-    }
-
     /// A `vector<u8>` argument.
     pub fn bytes(value: &[u8]) -> Arg {
         Arg::Pure(Pure::Bytes(value.to_vec()))
-    }
-
-    /// An `Option<String>` argument.
-    pub fn opt_str(value: Option<&str>) -> Arg {
-        Arg::Pure(Pure::OptStr(value.map(str::to_string)))
     }
 
     /// Whether this argument can fill a parameter of kind `param`.
@@ -89,7 +79,9 @@ impl From<EntryCall<ObjectId, ObjectId>> for Call {
     fn from(call: EntryCall<ObjectId, ObjectId>) -> Call {
         let (module, function) = (call.module(), call.function());
         let params = entry::params(module, function).expect("every entry call is in the table");
-        let args = call.into_args().into_iter().zip(params).map(|(arg, param)| match (arg, param) {
+        let args = call.into_args();
+        assert_eq!(args.len(), params.len(), "{module}::{function}: the protocol's call and its table disagree");
+        let args = args.into_iter().zip(params).map(|(arg, param)| match (arg, param) {
             (entry::Arg::Pure(value), _) => Arg::Pure(value),
             (entry::Arg::Coin(mist), _) => Arg::Payment(mist),
             (entry::Arg::Request(id), _) => Arg::Request(Address::from(id)),
