@@ -223,22 +223,7 @@ async fn only_transfers_and_merges_may_follow_a_command_that_uses_random() {
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
     let mut tx = builder(&mut client, &accounts[0]).await;
-    let network = network_ref_input(&mut client, &net).await;
-    let network = tx.object(network);
-    let class = class_input(&mut client, &net).await;
-    let class = tx.object(class);
-    let random = shared_input(&mut client, Address::from_static("0x8"), false).await;
-    let random = tx.object(random);
-    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
-    let input = b"hello".to_vec();
-    let args = submit_args(&mut tx, &input);
-    let gas = tx.gas();
-    let fee = tx.pure(&10_000_000u64);
-    let payment = tx.split_coins(gas, vec![fee]).remove(0);
-    let n = tx.pure(&1u64);
-    let mut call = vec![network, class];
-    call.extend(args);
-    call.extend([n, payment, random, clock]);
+    let call = sampling_call(&mut client, &net, &mut tx, 1, 10_000_000).await;
     tx.move_call(function("request", "submit_sampling"), call);
     let gas = tx.gas();
     let more = tx.pure(&1u64);
@@ -256,21 +241,7 @@ async fn submit_with_pure(position: usize, bytes: &[u8]) -> sui_sdk_types::Execu
     let net = start(&genesis(&accounts), Options::default()).await;
     let mut client = client(&net);
     let mut tx = builder(&mut client, &accounts[0]).await;
-    let network = network_ref_input(&mut client, &net).await;
-    let network = tx.object(network);
-    let class = class_input(&mut client, &net).await;
-    let class = tx.object(class);
-    let random = shared_input(&mut client, Address::from_static("0x8"), false).await;
-    let random = tx.object(random);
-    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
-    let args = submit_args(&mut tx, b"hello");
-    let gas = tx.gas();
-    let fee = tx.pure(&10_000_000u64);
-    let payment = tx.split_coins(gas, vec![fee]).remove(0);
-    let n = tx.pure(&1u64);
-    let mut call = vec![network, class];
-    call.extend(args);
-    call.extend([n, payment, random, clock]);
+    let mut call = sampling_call(&mut client, &net, &mut tx, 1, 10_000_000).await;
     // A pure input's bytes as they are (a `Vec<u8>` would gain its length).
     call[position] = tx.pure_bytes(bytes.to_vec());
     tx.move_call(function("request", "submit_sampling"), call);
@@ -287,7 +258,7 @@ async fn a_pure_argument_that_is_not_its_parameter_s_bcs_fails_at_its_position()
         error: ExecutionError::CommandArgumentError { argument, kind },
         command: Some(1),
     };
-    // Arguments: network 0, class 1, model 2, digest 3, inline 4, URI 5, timeout 6, n 7.
+    // The argument positions of `sampling_call`.
     let cases: [(usize, &[u8], _); 4] = [
         (2, &[1, 0xff], failure(2, InvalidUsageOfPureArgument)), // a String that is not UTF-8
         (5, &[1, 1, 0xff], failure(5, InvalidUsageOfPureArgument)), // an Option<String> likewise

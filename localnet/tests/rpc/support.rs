@@ -36,6 +36,35 @@ pub(crate) fn submit_args(
     ]
 }
 
+/// The arguments of `request::submit_sampling` for `n` nodes and the
+/// input "hello", paying `fee` from a coin split off the gas (the
+/// transaction's first command): network 0, class 1, model 2, digest 3,
+/// inline 4, URI 5, timeout 6, `n` 7, payment 8, Random 9, Clock 10.
+pub(crate) async fn sampling_call(
+    client: &mut sui_rpc::Client,
+    net: &atoma_localnet::Localnet,
+    tx: &mut sui_transaction_builder::TransactionBuilder,
+    n: u64,
+    fee: u64,
+) -> Vec<sui_transaction_builder::Argument> {
+    let network = network_ref_input(client, net).await;
+    let network = tx.object(network);
+    let class = class_input(client, net).await;
+    let class = tx.object(class);
+    let random = shared_input(client, Address::from_static("0x8"), false).await;
+    let random = tx.object(random);
+    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
+    let args = submit_args(tx, b"hello");
+    let gas = tx.gas();
+    let fee = tx.pure(&fee);
+    let payment = tx.split_coins(gas, vec![fee]).remove(0);
+    let n = tx.pure(&n);
+    let mut call = vec![network, class];
+    call.extend(args);
+    call.extend([n, payment, random, clock]);
+    call
+}
+
 /// Submits a Sampling request of `n` nodes; returns the executed transaction.
 pub(crate) async fn submit_sampling(
     client: &mut sui_rpc::Client,
@@ -45,21 +74,7 @@ pub(crate) async fn submit_sampling(
     fee: u64,
 ) -> proto::ExecutedTransaction {
     let mut tx = builder(client, requester).await;
-    let network = network_ref_input(client, net).await;
-    let network = tx.object(network);
-    let class = class_input(client, net).await;
-    let class = tx.object(class);
-    let random = shared_input(client, Address::from_static("0x8"), false).await;
-    let random = tx.object(random);
-    let clock = tx.object(ObjectInput::shared(Address::from_static("0x6"), 1, false));
-    let args = submit_args(&mut tx, b"hello");
-    let gas = tx.gas();
-    let fee = tx.pure(&fee);
-    let payment = tx.split_coins(gas, vec![fee]).remove(0);
-    let n = tx.pure(&n);
-    let mut call = vec![network, class];
-    call.extend(args);
-    call.extend([n, payment, random, clock]);
+    let call = sampling_call(client, net, &mut tx, n, fee).await;
     tx.move_call(function("request", "submit_sampling"), call);
     execute(client, tx, requester).await.expect("submission is accepted")
 }
