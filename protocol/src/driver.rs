@@ -4,8 +4,10 @@
 //!
 //! A [`Driver`] holds the [`State`], the clock, the registered nodes'
 //! capabilities and a ledger of the SUI that entered and left the state.
-//! Every operation goes through [`Driver::apply`], which gives it the
-//! transaction context (sender, clock) and records its events and payouts.
+//! Every operation goes through [`Driver::apply`] (or, for a caller that
+//! works on the state itself, between `begin` and `finish`), which gives it
+//! the transaction context (sender, clock) and records its events and
+//! payouts.
 //! A checked driver also checks, after every operation, the two promises
 //! every caller relies on:
 //! - SUI is conserved: what the state holds before, plus what the call paid
@@ -22,11 +24,59 @@
 
 use std::collections::BTreeMap;
 
-use crate::Result;
 use crate::events::Event;
 use crate::ops::{Ctx, KeeperCall, Outcome, State, SubmitArgs};
 use crate::state::NodeCap;
 use crate::types::{Address, Digest, Mode, ObjectId};
+use crate::{ProtocolError, Result};
+
+/// A transaction's start, for `Driver::finish`: the state's holdings and
+/// the state itself, when the driver checks.
+#[derive(Debug)]
+pub struct Before {
+    checked: Option<(u128, State)>,
+}
+
+/// A promise a transaction broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// What the state held and was paid does not match what it holds and paid out.
+    NotConserved {
+        /// MIST the state held before.
+        held: u128,
+        /// MIST paid in.
+        paid_in: u64,
+        /// MIST the state holds after.
+        held_after: u128,
+        /// MIST paid out.
+        paid_out: u128,
+    },
+    /// A refused operation changed the state (Move would have aborted it whole).
+    RefusalChanged {
+        /// The refusal.
+        error: ProtocolError,
+        /// The state before.
+        before: Box<State>,
+        /// The state after.
+        after: Box<State>,
+    },
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Broken::NotConserved { held, paid_in, held_after, paid_out } => {
+                write!(
+                    f,
+                    "SUI not conserved: held {held} + paid in {paid_in} != held {held_after} + paid out {paid_out}"
+                )
+            }
+            Broken::RefusalChanged { error, before, after } => {
+                write!(f, "a refused operation ({error:?}) changed the state\nbefore: {before:?}\nafter: {after:?}")
+            }
+        }
+    }
+}
 
 /// The state machine with a clock, its nodes and a ledger.
 #[derive(Clone, Debug)]
@@ -39,8 +89,8 @@ pub struct Driver {
     pub caps: Vec<NodeCap>,
     /// Net SUI that entered the state from outside (payments in minus payouts).
     pub net_in: i128,
-    /// MIST paid out to each address.
-    pub received: BTreeMap<Address, u64>,
+    /// MIST paid out to each address (more than a `u64` can hold, over a long run).
+    pub received: BTreeMap<Address, u128>,
     /// Every event emitted, in order.
     pub events: Vec<Event>,
     checked: bool,
@@ -74,27 +124,51 @@ impl Driver {
         paid_in: u64,
         op: impl FnOnce(&mut State, &Ctx) -> Result<Outcome>,
     ) -> Result<Outcome> {
-        let ctx = self.ctx(sender);
-        let before = self.checked.then(|| (self.state.clone(), self.state.held()));
+        let (ctx, before) = (self.ctx(sender), self.begin());
         let result = op(&mut self.state, &ctx);
-        match (&result, before) {
-            (Ok(out), Some((_, held))) => {
-                let after = self.state.held() as i128 + out.paid() as i128;
-                assert_eq!(held as i128 + paid_in as i128, after, "SUI not conserved by a call of {sender}");
+        if let Err(broken) = self.finish(before, paid_in, &result) {
+            panic!("a call of {sender}: {broken}");
+        }
+        result
+    }
+
+    /// The start of a transaction that its caller runs on `state` itself
+    /// (several operations, or one between other work), to be closed by
+    /// `finish`: what the checks compare its end with.
+    pub fn begin(&self) -> Before {
+        Before { checked: self.checked.then(|| (self.state.held(), self.state.clone())) }
+    }
+
+    /// Closes the transaction begun with `before`, which paid `paid_in` MIST
+    /// into the state and ended with `result`: records its events and
+    /// payouts, and says, when checked, which promise it broke.
+    pub fn finish(
+        &mut self,
+        before: Before,
+        paid_in: u64,
+        result: &Result<Outcome>,
+    ) -> std::result::Result<(), Broken> {
+        match (result, before.checked) {
+            (Ok(out), Some((held, _))) => {
+                let (held_after, paid_out) = (self.state.held(), out.paid());
+                if held as i128 + paid_in as i128 != held_after as i128 + paid_out as i128 {
+                    return Err(Broken::NotConserved { held, paid_in, held_after, paid_out });
+                }
             }
-            (Err(e), Some((state, _))) => {
-                assert_eq!(self.state, state, "a refused operation ({e:?}) changed the state")
+            (Err(error), Some((_, state))) if self.state != state => {
+                let after = Box::new(self.state.clone());
+                return Err(Broken::RefusalChanged { error: *error, before: Box::new(state), after });
             }
             _ => {}
         }
-        if let Ok(out) = &result {
+        if let Ok(out) = result {
             self.net_in += paid_in as i128 - out.paid() as i128;
             for p in &out.payouts {
-                *self.received.entry(p.recipient).or_default() += p.amount;
+                *self.received.entry(p.recipient).or_default() += p.amount as u128;
             }
             self.events.extend(out.events.iter().cloned());
         }
-        result
+        Ok(())
     }
 
     /// Registers a node of `owner` in `class` with `collateral` MIST, and
@@ -223,7 +297,6 @@ impl Driver {
 mod tests {
     use super::*;
     use crate::Params;
-    use crate::ProtocolError;
 
     fn driver() -> (Driver, ObjectId) {
         let (mut state, admin, _) =
@@ -248,6 +321,20 @@ mod tests {
         let refused = d.register(Address::from_u64(5), &class, ObjectId::from_u64(9), 1, "http://n", &[1; 32]);
         assert_eq!(refused.unwrap_err(), ProtocolError::InsufficientCollateral);
         assert!(d.caps.is_empty() && d.events.is_empty() && d.net_in == 0);
+    }
+
+    #[test]
+    fn finish_says_which_promise_a_transaction_broke_and_records_nothing() {
+        let (mut d, _) = driver();
+        let before = d.begin();
+        d.state.network.treasury += 1; // one MIST from nowhere
+        let broken = d.finish(before, 0, &Ok(Outcome::default())).unwrap_err();
+        assert!(matches!(broken, Broken::NotConserved { paid_in: 0, paid_out: 0, .. }), "{broken}");
+        let before = d.begin();
+        d.state.network.treasury += 1;
+        let broken = d.finish(before, 0, &Err(ProtocolError::WrongPhase)).unwrap_err();
+        assert!(matches!(broken, Broken::RefusalChanged { error: ProtocolError::WrongPhase, .. }), "{broken}");
+        assert!(d.events.is_empty() && d.net_in == 0 && d.received.is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn sampling_agreement_finalizes_and_splits_the_fee() {
     assert!(f.verified);
     assert_eq!(f.reward_per_node, FEE / 3);
     for n in &members {
-        assert_eq!(w.received[&w.owner(n)], FEE / 3);
+        assert_eq!(w.received[&w.owner(n)], u128::from(FEE / 3));
         assert_eq!(w.collateral(n), MIN_COLLATERAL);
     }
     assert_eq!(w.revenue(), 0);
@@ -130,7 +130,7 @@ fn dispute_without_a_majority_fails_and_slashes_nobody_for_output() {
     assert_eq!(f.reason, FailReason::NoMajority);
     assert_eq!(f.refund, FEE);
     assert!(slashes(&w, &req).is_empty());
-    assert_eq!(w.received[&REQUESTER], FEE);
+    assert_eq!(w.received[&REQUESTER], u128::from(FEE));
     w.assert_all_unlocked();
 }
 
@@ -187,7 +187,7 @@ fn request_fails_and_refunds_once_retries_are_used_up() {
     // Six silent nodes lost 100 each: the requester gets its fee back, never
     // the slashed stake, which goes to the treasury.
     assert_eq!(f.refund, FEE);
-    assert_eq!(w.received[&REQUESTER], FEE);
+    assert_eq!(w.received[&REQUESTER], u128::from(FEE));
     assert_eq!(w.revenue(), 600);
     w.assert_all_unlocked();
 }
@@ -490,7 +490,7 @@ fn leaving_node_gets_no_new_tasks_and_withdraws_after_unbonding() {
     w.now += Params::default().unbonding_delay_ms;
     let ctx = w.ctx(owner_of(0));
     w.run(0, |s| s.withdraw(&ctx, &class, cap)).unwrap();
-    assert_eq!(w.received[&owner_of(0)], MIN_COLLATERAL);
+    assert_eq!(w.received[&owner_of(0)], u128::from(MIN_COLLATERAL));
     assert!(w.state.node(&cap.id).is_err());
 }
 

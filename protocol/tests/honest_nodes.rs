@@ -121,7 +121,7 @@ fn a_request_whose_input_no_node_can_obtain_pays_its_minimum_fee() {
     let f = failed(&w, &req);
     let min_fee = Params::default().min_fee_for(Mode::Sampling { n: 5 });
     assert_eq!((f.reason, f.refund), (FailReason::InputUnavailable, FEE - min_fee));
-    assert_eq!(w.received[&REQUESTER], FEE - min_fee);
+    assert_eq!(w.received[&REQUESTER], u128::from(FEE - min_fee));
     assert_eq!(w.revenue(), min_fee, "the charge goes to the class's revenue, not to a node");
     assert!(slashes(&w, &req).is_empty());
     for cap in &w.caps {

@@ -141,7 +141,7 @@ fn play(seed: u64, honest: usize, colluders: usize, run_ms: u64, ops: &[Op]) -> 
     let mut m = Model::new(seed, honest, colluders, run_ms);
     for op in ops {
         m.apply(op);
-        m.run_until(m.now);
+        m.run_until(m.driver.now);
         if m.violation.is_some() {
             break;
         }

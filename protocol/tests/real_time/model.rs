@@ -24,6 +24,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use atoma_protocol::commitment::{blake2b256, commitment, dispute_key};
+use atoma_protocol::driver::{Broken, Driver};
 use atoma_protocol::ops::{Ctx, KeeperCall, Outcome, State, SubmitArgs};
 use atoma_protocol::{
     Address, AdminCap, Digest, Event, FailReason, Mode, NodeCap, ObjectId, Params, ProtocolError, Request, Role, Round,
@@ -141,10 +142,10 @@ pub struct Violation {
 
 /// The class, its chain and everyone acting on it.
 pub struct Model {
-    pub state: State,
+    /// The state, the clock and the ledger, checked after every transaction.
+    pub driver: Driver,
     admin: AdminCap,
     class: ObjectId,
-    pub now: u64,
     seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64)>>,
     events: BTreeMap<u64, Ev>,
@@ -155,8 +156,6 @@ pub struct Model {
     models: Vec<(String, u64)>,
     /// Calls in flight, so that an actor does not send the same twice.
     inflight: BTreeSet<String>,
-    /// SUI that entered from outside, less what was paid out.
-    net_in: i128,
     next_id: u64,
     pub trace: Vec<String>,
     pub violation: Option<Violation>,
@@ -177,10 +176,9 @@ impl Model {
             State::create_network(ObjectId::from_u64(1), ObjectId::from_u64(2), Params::default()).unwrap();
         let class = ObjectId::from_u64(3);
         let mut m = Model {
-            state,
+            driver: Driver::checked(state, 1_000_000),
             admin,
             class,
-            now: 1_000_000,
             seq: 0,
             queue: BinaryHeap::new(),
             events: BTreeMap::new(),
@@ -189,15 +187,14 @@ impl Model {
             reqs: Vec::new(),
             models: Vec::new(),
             inflight: BTreeSet::new(),
-            net_in: 0,
             next_id: 100,
             trace: Vec::new(),
             violation: None,
             landed: 0,
             seen: BTreeMap::new(),
         };
-        m.state.add_hardware_class(&admin, class, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
-        chain::add_model(&mut m.state, &admin, &class, BASE_MODEL, run_ms).unwrap();
+        m.driver.state.add_hardware_class(&admin, class, "cpu", "device=cpu", MIN_COLLATERAL, TASK_LOCK).unwrap();
+        chain::add_model(&mut m.driver.state, &admin, &class, BASE_MODEL, run_ms).unwrap();
         m.models.push((BASE_MODEL.to_string(), run_ms));
         for i in 0..honest + colluders {
             m.register(if i < honest { Kind::Honest } else { Kind::Colluder }).unwrap();
@@ -220,27 +217,12 @@ impl Model {
 
     fn register(&mut self, kind: Kind) -> Result<(), ProtocolError> {
         let i = self.nodes.len();
-        let id = self.fresh_id();
-        let ctx = Ctx::new(Self::owner(i), self.now);
-        let class = self.class;
-        let held = self.state.held();
-        let (cap, out) = self.state.register_node(&ctx, &class, id, MIN_COLLATERAL, "http://node", &[1; 32])?;
-        self.ledger(held, MIN_COLLATERAL, &out);
+        let (id, class) = (self.fresh_id(), self.class);
+        let (cap, _) = self.driver.register(Self::owner(i), &class, id, MIN_COLLATERAL, "http://node", &[1; 32])?;
         // An operator registers a node that serves every model of its class.
-        let models = self.models.iter().map(|(name, _)| (name.clone(), self.now)).collect();
+        let models = self.models.iter().map(|(name, _)| (name.clone(), self.driver.now)).collect();
         self.nodes.push(Node { cap, kind, models, queue: Vec::new(), running: None, exit_ms: None, gone: false });
         Ok(())
-    }
-
-    fn ledger(&mut self, held_before: u128, paid_in: u64, out: &Outcome) {
-        let held_after = self.state.held();
-        if held_before as i128 + paid_in as i128 != held_after as i128 + out.paid() as i128 {
-            self.violate(
-                "(c) SUI is conserved",
-                format!("held {held_before} + in {paid_in} != {held_after} + out {}", out.paid()),
-            );
-        }
-        self.net_in += paid_in as i128 - out.paid() as i128;
     }
 
     fn violate(&mut self, promise: &'static str, detail: String) {
@@ -272,7 +254,7 @@ impl Model {
 
     fn send(&mut self, tx: Tx) {
         let delay = self.rng.random_range(0..=LAND_MS);
-        self.at(self.now + delay, Ev::Land(tx));
+        self.at(self.driver.now + delay, Ev::Land(tx));
     }
 
     /// Every actor looks at the chain again, each after its own delay.
@@ -280,11 +262,11 @@ impl Model {
         for i in 0..self.nodes.len() {
             if !self.nodes[i].gone {
                 let d = self.rng.random_range(0..=SEE_MS);
-                self.at(self.now + d, Ev::Wake(i));
+                self.at(self.driver.now + d, Ev::Wake(i));
             }
         }
         let d = self.rng.random_range(0..=SEE_MS);
-        self.at(self.now + d, Ev::Keeper);
+        self.at(self.driver.now + d, Ev::Keeper);
     }
 
     /// Runs every event up to `until`.
@@ -295,12 +277,12 @@ impl Model {
                 break;
             }
             self.queue.pop();
-            self.now = self.now.max(time);
+            self.driver.now = self.driver.now.max(time);
             let ev = self.events.remove(&seq).expect("scheduled");
             self.handle(ev);
             self.check_open();
         }
-        self.now = self.now.max(until);
+        self.driver.now = self.driver.now.max(until);
     }
 
     fn handle(&mut self, ev: Ev) {
@@ -317,7 +299,7 @@ impl Model {
                     self.reqs[r].computed.insert(id);
                 }
                 self.start_next(node);
-                self.at(self.now, Ev::Wake(node));
+                self.at(self.driver.now, Ev::Wake(node));
             }
         }
     }
@@ -325,7 +307,7 @@ impl Model {
     // === The adversary ===
 
     pub fn apply(&mut self, op: &Op) {
-        self.trace.push(format!("[{}] op {op:?}", self.now));
+        self.trace.push(format!("[{}] op {op:?}", self.driver.now));
         match op.clone() {
             Op::Submit(ask) => self.ask(ask),
             Op::SetParams(p) => self.send(Tx::SetParams(p)),
@@ -358,7 +340,7 @@ impl Model {
             }
             Op::Register { colluder } => self.send(Tx::Register { colluder }),
             Op::Wait { ms } => {
-                let until = self.now + ms;
+                let until = self.driver.now + ms;
                 self.run_until(until);
             }
         }
@@ -375,7 +357,7 @@ impl Model {
         self.reqs.push(Req {
             id,
             model,
-            submitted_ms: self.now,
+            submitted_ms: self.driver.now,
             secret: blake2b256(&id.0),
             truth: blake2b256(format!("truth {k}").as_bytes()),
             wrong: blake2b256(format!("wrong {k}").as_bytes()),
@@ -395,7 +377,7 @@ impl Model {
             Some(Serve::Nobody) => false,
             Some(Serve::Colluders) => self.nodes[i].kind == Kind::Colluder,
             Some(Serve::Mask(mask)) => mask & (1 << (i % 32)) != 0,
-            Some(Serve::Until(ms)) => self.now < req.submitted_ms + ms,
+            Some(Serve::Until(ms)) => self.driver.now < req.submitted_ms + ms,
         }
     }
 

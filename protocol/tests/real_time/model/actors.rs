@@ -17,9 +17,10 @@ impl Model {
             return;
         }
         let me = self.nodes[i].cap.id;
-        let open: Vec<ObjectId> = self.state.requests.values().filter(|r| !r.status.is_final()).map(|r| r.id).collect();
+        let open: Vec<ObjectId> =
+            self.driver.state.requests.values().filter(|r| !r.status.is_final()).map(|r| r.id).collect();
         for id in open {
-            let Some(r) = self.state.requests.get(&id).cloned() else { continue };
+            let Some(r) = self.driver.state.requests.get(&id).cloned() else { continue };
             let Some(k) = r.active_slot(&me) else { continue };
             let Some(q) = self.req_index(&id) else { continue };
             let slot = r.slots[k].clone();
@@ -75,14 +76,14 @@ impl Model {
     /// A new assignment: check the model, then fetch the input.
     pub(super) fn start(&mut self, i: usize, q: usize, r: &Request) {
         let me = self.nodes[i].cap.id;
-        let installed = self.nodes[i].models.get(&self.reqs[q].model).is_some_and(|t| *t <= self.now);
+        let installed = self.nodes[i].models.get(&self.reqs[q].model).is_some_and(|t| *t <= self.driver.now);
         if !installed {
             self.reqs[q].work.insert(me, Work::GaveUp);
             self.send_once(Tx::Decline { node: i, req: r.id });
             return;
         }
-        self.reqs[q].work.insert(me, Work::Fetching(self.now));
-        self.fetch(i, q, r, self.now);
+        self.reqs[q].work.insert(me, Work::Fetching(self.driver.now));
+        self.fetch(i, q, r, self.driver.now);
     }
 
     /// The run-time bound of request `q`'s model.
@@ -109,7 +110,7 @@ impl Model {
         // Gives up after its input timeout, or once a run could no longer land in time.
         let bound = self.bound_of(q);
         let give_up = (since + INPUT_TIMEOUT_MS).min(r.deadline_ms.saturating_sub(bound + LATENCY_MS + FETCH_MS));
-        if self.now >= give_up {
+        if self.driver.now >= give_up {
             self.reqs[q].work.insert(me, Work::GaveUp);
             self.send_once(Tx::Abstain { node: i, req: r.id });
         } else {
@@ -124,11 +125,11 @@ impl Model {
     pub(super) fn plan(&mut self, i: usize) {
         let mut queue = self.nodes[i].queue.clone();
         queue.sort_by_key(|(p, d, _)| (Reverse(*p), *d));
-        let mut t = self.nodes[i].running.map_or(self.now, |(_, end)| end.max(self.now));
+        let mut t = self.nodes[i].running.map_or(self.driver.now, |(_, end)| end.max(self.driver.now));
         let mut keep = Vec::new();
         for (p, d, req) in queue {
             let Some(q) = self.req_index(&req) else { continue };
-            let deadline = self.state.request(&req).map_or(d, |r| r.deadline_ms);
+            let deadline = self.driver.state.request(&req).map_or(d, |r| r.deadline_ms);
             let end = t + FETCH_MS + self.bound_of(q);
             if end + LATENCY_MS > deadline {
                 let me = self.nodes[i].cap.id;
@@ -154,19 +155,19 @@ impl Model {
             let (_, _, req) = n.queue.remove(k);
             let Some(q) = self.req_index(&req) else { continue };
             let me = self.nodes[i].cap.id;
-            let Ok(r) = self.state.request(&req) else { continue };
+            let Ok(r) = self.driver.state.request(&req) else { continue };
             if r.status.is_final() || r.active_slot(&me).is_none() {
                 continue;
             }
             let bound = self.bound_of(q);
-            if self.now + FETCH_MS + bound + LATENCY_MS > r.deadline_ms {
+            if self.driver.now + FETCH_MS + bound + LATENCY_MS > r.deadline_ms {
                 self.reqs[q].work.insert(me, Work::GaveUp);
                 self.send_once(Tx::Decline { node: i, req });
                 continue;
             }
             let run = self.rng.random_range(bound / 4..=bound);
             let fetch = if self.reqs[q].ask.uri.is_some() { FETCH_MS } else { 0 };
-            let end = self.now + fetch + run;
+            let end = self.driver.now + fetch + run;
             self.nodes[i].running = Some((req, end));
             self.reqs[q].work.insert(me, Work::Running);
             self.at(end, Ev::Done { node: i, req });
@@ -176,12 +177,13 @@ impl Model {
 
     /// The honest keeper (any node may be one) and the requesters' secrets.
     pub(super) fn keep(&mut self) {
-        let open: Vec<Request> = self.state.requests.values().filter(|r| !r.status.is_final()).cloned().collect();
+        let open: Vec<Request> =
+            self.driver.state.requests.values().filter(|r| !r.status.is_final()).cloned().collect();
         for r in open {
-            for call in due(&r, self.now, KEEP_MARGIN_MS) {
+            for call in due(&r, self.driver.now, KEEP_MARGIN_MS) {
                 self.send_once(Tx::Keep { req: r.id, call });
             }
-            if r.status != Status::Finalized && r.deadline_ms > self.now {
+            if r.status != Status::Finalized && r.deadline_ms > self.driver.now {
                 let at = r.deadline_ms + KEEP_MARGIN_MS;
                 let key = format!("keeper at {at}");
                 if self.inflight.insert(key) {
@@ -194,7 +196,7 @@ impl Model {
             {
                 match self.reqs[q].ask.secret {
                     SecretPlan::Prompt => self.send_once(Tx::Secret { req: r.id }),
-                    SecretPlan::Late if self.now >= r.deadline_ms => self.send_once(Tx::Secret { req: r.id }),
+                    SecretPlan::Late if self.driver.now >= r.deadline_ms => self.send_once(Tx::Secret { req: r.id }),
                     _ => {}
                 }
             }

@@ -1,5 +1,6 @@
-//! A transaction landing on the chain: the protocol operation it calls, the
-//! ledger of what it paid and was paid, and what its outcome wakes.
+//! A transaction landing on the chain: the protocol operation it calls (on
+//! the driver's state, between `begin` and `finish`, which keep the ledger
+//! and check it), and what its outcome wakes.
 
 use super::*;
 
@@ -7,24 +8,24 @@ impl Model {
     pub(super) fn land(&mut self, tx: Tx) {
         let key = format!("{tx:?}");
         self.inflight.remove(&key);
-        let now = self.now;
+        let now = self.driver.now;
         let class = self.class;
         let admin = self.admin;
         let (sender, paid_in) = self.sender_of(&tx);
         let ctx = Ctx::new(sender, now);
         let random = self.random();
-        let held = self.state.held();
+        let before = self.driver.begin();
         let mut exit_promise = None;
         let result: Result<Outcome, ProtocolError> = match &tx {
             Tx::Submit(r) => {
                 let r = *r;
                 let Some(args) = self.submit_args(r) else { return };
                 let (mode, id, secret) = (self.reqs[r].ask.mode, self.reqs[r].id, self.reqs[r].secret);
-                chain::submit(&mut self.state, &ctx, &class, id, mode, args, paid_in, random, &secret)
+                chain::submit(&mut self.driver.state, &ctx, &class, id, mode, args, paid_in, random, &secret)
             }
             Tx::Commit { node, req, digest } => {
                 let cap = self.nodes[*node].cap;
-                let r = self.state.request(req).cloned();
+                let r = self.driver.state.request(req).cloned();
                 match r {
                     Err(e) => Err(e),
                     Ok(r) => {
@@ -34,41 +35,41 @@ impl Model {
                             && r.round == Round::Main
                             && r.active_slot(&cap.id).is_some_and(|i| r.slots[i].role == Role::Executor);
                         if primary {
-                            chain::commit_primary(&mut self.state, &ctx, &class, req, &cap, &c, random)
+                            chain::commit_primary(&mut self.driver.state, &ctx, &class, req, &cap, &c, random)
                         } else {
-                            chain::commit(&mut self.state, &ctx, &class, req, &cap, &c)
+                            chain::commit(&mut self.driver.state, &ctx, &class, req, &cap, &c)
                         }
                     }
                 }
             }
             Tx::Reveal { node, req, digest } => {
                 let cap = self.nodes[*node].cap;
-                match self.state.request(req).cloned() {
+                match self.driver.state.request(req).cloned() {
                     Err(e) => Err(e),
                     Ok(r) => {
                         let salt = self.salt(&r, &cap.id, digest);
-                        chain::reveal(&mut self.state, &ctx, &class, req, &cap, digest, &salt)
+                        chain::reveal(&mut self.driver.state, &ctx, &class, req, &cap, digest, &salt)
                     }
                 }
             }
             Tx::Abstain { node, req } => {
                 let cap = self.nodes[*node].cap;
-                chain::abstain(&mut self.state, &ctx, &class, req, &cap, random)
+                chain::abstain(&mut self.driver.state, &ctx, &class, req, &cap, random)
             }
             Tx::Decline { node, req } => {
                 let cap = self.nodes[*node].cap;
-                chain::decline(&mut self.state, &ctx, &class, req, &cap, random)
+                chain::decline(&mut self.driver.state, &ctx, &class, req, &cap, random)
             }
             Tx::Secret { req } => {
                 let r = self.req_index(req).expect("known request");
                 let secret = self.reqs[r].secret;
-                chain::reveal_secret(&mut self.state, &ctx, &class, req, &secret)
+                chain::reveal_secret(&mut self.driver.state, &ctx, &class, req, &secret)
             }
-            Tx::Keep { req, call } => chain::keep(&mut self.state, &ctx, &class, req, *call, random),
+            Tx::Keep { req, call } => chain::keep(&mut self.driver.state, &ctx, &class, req, *call, random),
             Tx::Old { req, kind } => self.old_call(&ctx, req, *kind, random),
-            Tx::SetParams(p) => chain::set_params(&mut self.state, &admin, *p),
+            Tx::SetParams(p) => chain::set_params(&mut self.driver.state, &admin, *p),
             Tx::AddModel { name, run_ms } => {
-                let r = chain::add_model(&mut self.state, &admin, &class, name, *run_ms);
+                let r = chain::add_model(&mut self.driver.state, &admin, &class, name, *run_ms);
                 if r.is_ok() {
                     self.models.push((name.clone(), *run_ms));
                     for n in self.nodes.iter_mut() {
@@ -77,10 +78,10 @@ impl Model {
                 }
                 r
             }
-            Tx::Upgrade => chain::upgrade(&mut self.state, &admin, &class),
+            Tx::Upgrade => chain::upgrade(&mut self.driver.state, &admin, &class),
             Tx::Leave { node } => {
                 let cap = self.nodes[*node].cap;
-                let r = self.state.request_leave(&ctx, &class, &cap);
+                let r = self.driver.state.request_leave(&ctx, &class, &cap);
                 if let Ok(out) = &r {
                     exit_promise = chain::promised_exit(out).map(|t| (*node, t));
                 }
@@ -88,7 +89,7 @@ impl Model {
             }
             Tx::Withdraw { node } => {
                 let cap = self.nodes[*node].cap;
-                let r = self.state.withdraw(&ctx, &class, cap);
+                let r = self.driver.state.withdraw(&ctx, &class, cap);
                 match &r {
                     Ok(_) => self.nodes[*node].gone = true,
                     Err(ProtocolError::OpenTasks) => self.at(now + 10_000, Ev::Land(Tx::Withdraw { node: *node })),
@@ -104,7 +105,7 @@ impl Model {
             }
             Tx::AddCollateral { node, amount } => {
                 let cap = self.nodes[*node].cap;
-                self.state.add_collateral(&class, &cap, *amount)
+                self.driver.state.add_collateral(&class, &cap, *amount)
             }
             Tx::Register { colluder } => {
                 let kind = if *colluder { Kind::Colluder } else { Kind::Honest };
@@ -118,10 +119,16 @@ impl Model {
             }
         };
         self.landed += 1;
+        if let Err(broken) = self.driver.finish(before, paid_in, &result) {
+            let promise = match broken {
+                Broken::NotConserved { .. } => "(c) SUI is conserved",
+                Broken::RefusalChanged { .. } => "a refused transaction changes nothing",
+            };
+            self.violate(promise, broken.to_string());
+        }
         match result {
             Ok(out) => {
                 self.trace.push(format!("[{now}] {} ok: {}", short(&tx), names(&out)));
-                self.ledger(held, paid_in, &out);
                 if let Tx::Submit(r) = tx {
                     self.reqs[r].fee = paid_in;
                 }
@@ -157,7 +164,7 @@ impl Model {
     }
 
     pub(super) fn fee_of(&self, r: usize) -> u64 {
-        let min = self.state.network.params.min_fee_for(self.reqs[r].ask.mode);
+        let min = self.driver.state.network.params.min_fee_for(self.reqs[r].ask.mode);
         match self.reqs[r].ask.fee {
             Fee::Minimum => min,
             Fee::Plus(x) => min.saturating_add(x),
@@ -167,7 +174,7 @@ impl Model {
 
     pub(super) fn submit_args(&self, r: usize) -> Option<SubmitArgs> {
         let req = &self.reqs[r];
-        let p = self.state.network.params;
+        let p = self.driver.state.network.params;
         let bound = self.models.iter().find(|(n, _)| *n == req.model).map_or(0, |m| m.1);
         let timeout_ms = match req.ask.timeout {
             Timeout::Shortest => shortest_timeout(&p, bound, self.longest_run()),
@@ -213,13 +220,13 @@ impl Model {
         kind: u8,
         random: Digest,
     ) -> Result<Outcome, ProtocolError> {
-        let current = self.state.package_version;
+        let current = self.driver.state.package_version;
         if current == 1 {
             return Err(ProtocolError::WrongVersion);
         }
-        let r = self.state.request(req)?.clone();
+        let r = self.driver.state.request(req)?.clone();
         let class = self.class;
-        self.state.package_version = current - 1;
+        self.driver.state.package_version = current - 1;
         let result = match kind % 2 {
             0 => {
                 // A member commits (the colluders' answer) through the old package.
@@ -232,16 +239,16 @@ impl Model {
                         let c = commitment(req, &node, &Digest([9; 32]), &salt_of(&node));
                         let ctx = Ctx::new(Self::owner(self.node_index(&node).unwrap_or(0)), ctx.now_ms);
                         if matches!(r.mode, Mode::CrossValidation { .. }) && r.slots[i].role == Role::Executor {
-                            chain::commit_primary(&mut self.state, &ctx, &class, req, &cap, &c, random)
+                            chain::commit_primary(&mut self.driver.state, &ctx, &class, req, &cap, &c, random)
                         } else {
-                            chain::commit(&mut self.state, &ctx, &class, req, &cap, &c)
+                            chain::commit(&mut self.driver.state, &ctx, &class, req, &cap, &c)
                         }
                     }
                 }
             }
-            _ => chain::keep(&mut self.state, ctx, &class, req, KeeperCall::OpenDispute, random),
+            _ => chain::keep(&mut self.driver.state, ctx, &class, req, KeeperCall::OpenDispute, random),
         };
-        self.state.package_version = current;
+        self.driver.state.package_version = current;
         if result.is_ok() {
             self.violate("retired code cannot act", format!("a call through package {} moved {req}", current - 1));
         }

@@ -63,7 +63,7 @@ impl Model {
         }
         let _ = wrong;
         // Every seat of the deciding round committed.
-        let r = self.state.request(&f.request_id).expect("finalized request").clone();
+        let r = self.driver.state.request(&f.request_id).expect("finalized request").clone();
         let seats = seats(&r);
         let committed = r
             .slots
@@ -95,7 +95,7 @@ impl Model {
             );
         }
         if f.reason == FailReason::InputUnavailable {
-            let r = self.state.request(&f.request_id).expect("failed request");
+            let r = self.driver.state.request(&f.request_id).expect("failed request");
             let price = r.params.min_fee_for(r.mode);
             if f.refund > fee.saturating_sub(price) {
                 self.violate(
@@ -108,8 +108,8 @@ impl Model {
             }
         }
         if f.reason == FailReason::NoDisputeQuorum {
-            let r = self.state.request(&f.request_id).expect("failed request").clone();
-            let class = &self.state.classes[&self.class];
+            let r = self.driver.state.request(&f.request_id).expect("failed request").clone();
+            let class = &self.driver.state.classes[&self.class];
             let standing = class
                 .nodes
                 .iter()
@@ -130,10 +130,11 @@ impl Model {
     /// (d): no request stays open past its bound.
     pub(super) fn check_open(&mut self) {
         let late: Vec<String> = self
+            .driver
             .state
             .requests
             .values()
-            .filter(|r| !r.status.is_final() && self.now > r.created_ms.saturating_add(end_bound(r)))
+            .filter(|r| !r.status.is_final() && self.driver.now > r.created_ms.saturating_add(end_bound(r)))
             .map(|r| format!("{} ({:?}) open since {} past its bound {}", r.id, r.status, r.created_ms, end_bound(r)))
             .collect();
         if let Some(l) = late.into_iter().next() {
@@ -147,17 +148,18 @@ impl Model {
             if self.violation.is_some() {
                 return;
             }
-            let open = self.state.requests.values().any(|r| !r.status.is_final());
+            let open = self.driver.state.requests.values().any(|r| !r.status.is_final());
             if !open {
                 // What is left: operators withdrawing at the exit they were promised.
                 self.run_until(u64::MAX);
                 return;
             }
-            let until = self.now + 60_000;
+            let until = self.driver.now + 60_000;
             self.wake_all();
             self.run_until(until);
         }
         let open: Vec<String> = self
+            .driver
             .state
             .requests
             .values()
