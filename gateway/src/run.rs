@@ -202,12 +202,17 @@ async fn prepare(
         Err(e) => return Err(ApiError::invalid("atoma", &format!("the network would refuse this request: {e}"))),
     }
     let spec = RequestSpec { timeout_ms, max_fee: Some(fee), ..RequestSpec::new(model, InputSpec::Bytes(input), mode) };
-    let receipt = Receipt {
+    Ok((spec, fee, submitted_receipt(model, &hex(&on_chain.weight_digest.0), &class.name, mode, fee)))
+}
+
+/// The receipt of a request about to be submitted: what was asked, nothing yet done.
+fn submitted_receipt(model: &str, model_digest: &str, class: &str, mode: Mode, fee: u64) -> Receipt {
+    Receipt {
         request: String::new(),
         transaction: None,
         model: model.to_string(),
-        model_digest: hex(&on_chain.weight_digest.0),
-        class: class.name.clone(),
+        model_digest: model_digest.to_string(),
+        class: class.to_string(),
         mode: json!({ "mode": mode.name(), "n": mode.n(), "p": mode.p_bps() as f64 / 10_000.0 }),
         fee,
         charge: 0,
@@ -219,8 +224,7 @@ async fn prepare(
         refund: None,
         transactions: Vec::new(),
         tokens: None,
-    };
-    Ok((spec, fee, receipt))
+    }
 }
 
 /// What a request costs its key: the fee, and the storage of its input on

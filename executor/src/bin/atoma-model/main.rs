@@ -422,9 +422,7 @@ fn main() -> Result<()> {
         Command::Import { dir, id, hardware_class, out, max_new_tokens, context } => {
             import::import(&dir, &id, &hardware_class, out, max_new_tokens, context, cli.profile.as_deref())?;
         }
-        Command::Digest { file } => {
-            println!("{}  {}", atoma_executor::manifest::file_digest(&file)?, file.display());
-        }
+        Command::Digest { file } => println!("{}  {}", atoma_executor::manifest::file_digest(&file)?, file.display()),
         Command::Verify { manifest } => {
             let m = ModelManifest::read(&manifest)?;
             let digest = m.verify(None)?;
@@ -466,34 +464,37 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Bound { manifest, runs, margin, json } => {
-            let id = ModelManifest::read(&manifest)?.id;
-            let b = bound::measure(&manifest, &class(cli.profile.as_deref())?, runs, margin)?;
-            if json {
-                let report = serde_json::json!({
-                    "model": id, "input": b.input, "worst_ms": b.worst_ms, "margin": margin, "max_run_ms": b.max_run_ms,
-                });
-                println!("{report}");
-            } else {
-                println!("heaviest input: {}", b.input);
-                println!(
-                    "slowest of {runs} runs: {:.0} ms; with a margin of {margin}: {} ms",
-                    b.worst_ms, b.max_run_ms
-                );
-                println!(
-                    "register it with: atoma admin add-model --manifest {} --max-run-ms {}   (model {id})",
-                    manifest.display(),
-                    b.max_run_ms
-                );
-            }
+            bound(&manifest, runs, margin, json, cli.profile.as_deref())?
         }
         Command::Profile => {
             let class = class(cli.profile.as_deref())?;
-            let p = profile::enter(&class)?;
-            let mut out = serde_json::to_value(&p)?;
+            let mut out = serde_json::to_value(profile::enter(&class)?)?;
             // What `atoma admin add-class --profile` registers for the class.
             out["chain_profile"] = class.chain_profile().into();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+    }
+    Ok(())
+}
+
+/// `atoma-model bound`: measures the model's run-time bound on this
+/// machine's class and says how to register it.
+fn bound(manifest: &Path, runs: usize, margin: f64, json: bool, profile: Option<&Path>) -> Result<()> {
+    let id = ModelManifest::read(manifest)?.id;
+    let b = bound::measure(manifest, &class(profile)?, runs, margin)?;
+    if json {
+        let report = serde_json::json!({
+            "model": id, "input": b.input, "worst_ms": b.worst_ms, "margin": margin, "max_run_ms": b.max_run_ms,
+        });
+        println!("{report}");
+    } else {
+        println!("heaviest input: {}", b.input);
+        println!("slowest of {runs} runs: {:.0} ms; with a margin of {margin}: {} ms", b.worst_ms, b.max_run_ms);
+        println!(
+            "register it with: atoma admin add-model --manifest {} --max-run-ms {}   (model {id})",
+            manifest.display(),
+            b.max_run_ms
+        );
     }
     Ok(())
 }

@@ -37,12 +37,6 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         .zip(class.as_ref())
         .map(|(n, c)| Standing::of(n.leaving(), n.collateral, n.locked, c.min_collateral, c.task_lock));
     let withdraw_at = node.as_ref().and_then(|n| n.withdraw_after_ms);
-    let standing_name = |s: Standing| match s {
-        Standing::Eligible => "eligible",
-        Standing::Leaving => "leaving",
-        Standing::BelowMinimum { .. } => "below_minimum",
-        Standing::FullyLocked => "fully_locked",
-    };
     if json {
         let out = serde_json::json!({
             "node": id.to_string(),
@@ -78,21 +72,7 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
                 c.name, n.collateral, n.locked, c.min_collateral, n.open_tasks, n.completed, n.slashed
             );
             println!("  endpoint {}", n.endpoint);
-            match standing {
-                Standing::Eligible => println!("  eligible for new tasks"),
-                Standing::BelowMinimum { short } => println!(
-                    "  NOT eligible: collateral is {short} MIST below the class minimum; `atoma-node add-collateral {short}`"
-                ),
-                Standing::FullyLocked => println!("  not eligible until open tasks settle (collateral fully locked)"),
-                Standing::Leaving => match withdraw_at {
-                    Some(at) if at > now_ms() => {
-                        println!("  leaving: `atoma-node withdraw` possible in {}", duration_words(at - now_ms()))
-                    }
-                    _ => println!(
-                        "  leaving: the unbonding delay has passed; `atoma-node withdraw` once no task is open"
-                    ),
-                },
-            }
+            println!("  {}", standing_words(standing, withdraw_at));
         }
         _ => println!(
             "node {id} ({process}): not registered on chain (withdrawn?); `atoma-node register` registers a new one"
@@ -106,4 +86,31 @@ pub(super) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
         summary.tasks, summary.tasks_done, summary.outbox
     );
     Ok(())
+}
+
+/// The standing's name in `--json`.
+fn standing_name(s: Standing) -> &'static str {
+    match s {
+        Standing::Eligible => "eligible",
+        Standing::Leaving => "leaving",
+        Standing::BelowMinimum { .. } => "below_minimum",
+        Standing::FullyLocked => "fully_locked",
+    }
+}
+
+/// What the standing means for new tasks, and what the operator can do.
+fn standing_words(standing: Standing, withdraw_at: Option<u64>) -> String {
+    match standing {
+        Standing::Eligible => "eligible for new tasks".into(),
+        Standing::BelowMinimum { short } => format!(
+            "NOT eligible: collateral is {short} MIST below the class minimum; `atoma-node add-collateral {short}`"
+        ),
+        Standing::FullyLocked => "not eligible until open tasks settle (collateral fully locked)".into(),
+        Standing::Leaving => match withdraw_at {
+            Some(at) if at > now_ms() => {
+                format!("leaving: `atoma-node withdraw` possible in {}", duration_words(at - now_ms()))
+            }
+            _ => "leaving: the unbonding delay has passed; `atoma-node withdraw` once no task is open".into(),
+        },
+    }
 }

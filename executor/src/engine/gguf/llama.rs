@@ -130,17 +130,7 @@ pub fn config(file: &GgufFile) -> Result<(Family, DecoderConfig), ModelError> {
             return Err(m.err(&key(k), format!("{v} is not positive")));
         }
     }
-    let embed = file
-        .header
-        .tensor("token_embd.weight")
-        .ok_or_else(|| ModelError::new(format!("{origin}: tensor `token_embd.weight` is missing")))?;
-    let vocab = embed.dims.get(1).copied().unwrap_or(0) as i64;
-    let tokens = m.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, <[_]>::len) as i64;
-    if vocab < tokens {
-        return Err(ModelError::new(format!(
-            "{origin}: tensor `token_embd.weight` has {vocab} rows, fewer than the {tokens} tokens"
-        )));
-    }
+    let vocab = vocab_size(file, &m)?;
     let qwen2 = family == Family::Qwen2;
     Ok((
         family,
@@ -162,6 +152,23 @@ pub fn config(file: &GgufFile) -> Result<(Family, DecoderConfig), ModelError> {
             mlp_bias: false,
         },
     ))
+}
+
+/// The vocabulary's size: the embedding's rows, at least as many as the tokenizer's tokens.
+fn vocab_size(file: &GgufFile, m: &Meta<'_>) -> Result<i64, ModelError> {
+    let origin = m.origin;
+    let embed = file
+        .header
+        .tensor("token_embd.weight")
+        .ok_or_else(|| ModelError::new(format!("{origin}: tensor `token_embd.weight` is missing")))?;
+    let vocab = embed.dims.get(1).copied().unwrap_or(0) as i64;
+    let tokens = m.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, <[_]>::len) as i64;
+    if vocab < tokens {
+        return Err(ModelError::new(format!(
+            "{origin}: tensor `token_embd.weight` has {vocab} rows, fewer than the {tokens} tokens"
+        )));
+    }
+    Ok(vocab)
 }
 
 /// transformers' name of a llama.cpp tensor name, if it has one.

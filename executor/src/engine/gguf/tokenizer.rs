@@ -292,6 +292,46 @@ fn merges_from_scores(tokens: &[&str], scores: &[f64], vocab: &Vocab) -> Vec<(St
     merges.into_iter().map(|(l, r, _)| (l.to_string(), r.to_string())).collect()
 }
 
+/// The post-processor that adds BOS and EOS around every encoding, as the
+/// file asks (`add_bos_token` defaults to true for SentencePiece), if any.
+fn added_tokens(
+    m: &Meta<'_>,
+    tokens: &[&str],
+    bos: Option<u32>,
+    eos: Option<u32>,
+    byte_level: bool,
+) -> Result<Option<TemplateProcessing>, ModelError> {
+    let add_bos = m.bool("tokenizer.ggml.add_bos_token")?.unwrap_or(!byte_level);
+    let add_eos = m.bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false);
+    if !add_bos && !add_eos {
+        return Ok(None);
+    }
+    let mut single = Vec::new();
+    let mut specials = Vec::new();
+    for (on, key, token) in
+        [(add_bos, "tokenizer.ggml.bos_token_id", bos), (add_eos, "tokenizer.ggml.eos_token_id", eos)]
+    {
+        if on {
+            let i = token.ok_or_else(|| m.err(key, "missing, and the file asks for the token to be added"))?;
+            specials.push((tokens[i as usize].to_string(), i));
+        }
+    }
+    if add_bos {
+        single.push(format!("{}:0", specials[0].0));
+    }
+    single.push("$A:0".to_string());
+    if add_eos {
+        single.push(format!("{}:0", specials[specials.len() - 1].0));
+    }
+    let post = TemplateProcessing::builder()
+        .try_single(single.join(" "))
+        .map_err(|e| m.err("tokenizer.ggml.add_bos_token", e))?
+        .special_tokens(specials)
+        .build()
+        .map_err(|e| m.err("tokenizer.ggml.add_bos_token", e))?;
+    Ok(Some(post))
+}
+
 /// The tokenizer, chat template and special tokens of a GGUF file; `origin`
 /// names the file in errors.
 pub fn text(g: &Gguf, origin: &str) -> Result<Text, ModelError> {
@@ -354,32 +394,7 @@ pub fn text(g: &Gguf, origin: &str) -> Result<Text, ModelError> {
 
     // transformers (as llama.cpp) adds BOS to a SentencePiece vocabulary
     // whose file does not say otherwise.
-    let add_bos = m.bool("tokenizer.ggml.add_bos_token")?.unwrap_or(!byte_level);
-    let add_eos = m.bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false);
-    if add_bos || add_eos {
-        let mut single = Vec::new();
-        let mut specials = Vec::new();
-        for (on, key, token) in
-            [(add_bos, "tokenizer.ggml.bos_token_id", bos), (add_eos, "tokenizer.ggml.eos_token_id", eos)]
-        {
-            if on {
-                let i = token.ok_or_else(|| m.err(key, "missing, and the file asks for the token to be added"))?;
-                specials.push((tokens[i as usize].to_string(), i));
-            }
-        }
-        if add_bos {
-            single.push(format!("{}:0", specials[0].0));
-        }
-        single.push("$A:0".to_string());
-        if add_eos {
-            single.push(format!("{}:0", specials[specials.len() - 1].0));
-        }
-        let post = TemplateProcessing::builder()
-            .try_single(single.join(" "))
-            .map_err(|e| m.err("tokenizer.ggml.add_bos_token", e))?
-            .special_tokens(specials)
-            .build()
-            .map_err(|e| m.err("tokenizer.ggml.add_bos_token", e))?;
+    if let Some(post) = added_tokens(&m, &tokens, bos, eos, byte_level)? {
         tokenizer.with_post_processor(Some(post));
     }
 

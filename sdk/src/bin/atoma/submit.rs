@@ -105,19 +105,8 @@ fn bps(p: Option<f64>) -> anyhow::Result<u64> {
 }
 
 pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
-    let env = a.network.resolve()?;
-    let key = a.key.resolve()?.key;
-    let input = input_of(&a)?;
-    let mode = match a.mode {
-        ModeArg::Sampling if a.p.is_some() => {
-            bail!(
-                "--p is the check probability of cross-validation and sealed; sampling runs every member (give --mode)"
-            )
-        }
-        ModeArg::Sampling => Mode::Sampling { n: a.n },
-        ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
-        ModeArg::Sealed => Mode::Sealed { p_bps: bps(a.p)?, n: a.n },
-    };
+    let (env, key) = (a.network.resolve()?, a.key.resolve()?.key);
+    let (input, mode) = (input_of(&a)?, mode_of(&a)?);
     let client = Client::connect(&env.url, env.package, env.network, key).await?;
     let started = Instant::now();
     let progress = |line: String| {
@@ -129,8 +118,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let spec = RequestSpec { model: a.model.clone(), input, mode, timeout_ms, max_fee: a.fee };
     let handle = client.submit(spec).await?;
     progress(format!("submitted request {}", handle.id()));
-    let wait = Duration::from_secs(a.wait_s);
-    let submitted = started.elapsed();
+    let (wait, submitted) = (Duration::from_secs(a.wait_s), started.elapsed());
     let mut timeline = vec![Step::at(submitted, "Submitted", format!("request {}", handle.id()))];
     let (events, mut seen) = tokio::sync::mpsc::unbounded_channel();
     let first = handle.first_output_within(wait);
@@ -147,13 +135,7 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                 match served {
                     Ok(f) => {
                         let at = started.elapsed();
-                        let line = format!(
-                            "first output from node {} ({} bytes, {} after submission), bound to its commitment: {}",
-                            f.node,
-                            f.output.len(),
-                            show::duration((at - submitted).as_millis() as u64),
-                            Output::decode(&f.output).summary()
-                        );
+                        let line = first_output_line(&f, at - submitted);
                         progress(line.clone());
                         timeline.push(Step::at(at, "FirstOutput", line));
                         first_output = Some((f, at));
@@ -170,16 +152,12 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let attestation = match attestation {
         Ok(a) => a,
         Err(atoma_sdk::SdkError::Timeout(_)) => {
-            return Err(Exit::new(
-                exit::WAIT_RAN_OUT,
-                format!(
-                    "request {} did not settle within --wait-s {}; it goes on: `atoma status {}` shows it",
-                    handle.id(),
-                    a.wait_s,
-                    handle.id()
-                ),
-            )
-            .into());
+            let id = handle.id();
+            let why = format!(
+                "request {id} did not settle within --wait-s {}; it goes on: `atoma status {id}` shows it",
+                a.wait_s
+            );
+            return Err(Exit::new(exit::WAIT_RAN_OUT, why).into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -201,19 +179,54 @@ pub async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         let out = report.json(&timeline, finished, started.elapsed());
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else if let Some((f, _)) = first_output.as_ref().filter(|_| verified.is_some()) {
-        match Output::decode(&f.output) {
-            Output::Text(t) => println!("{}", t.text),
-            Output::Bytes(b) => match Output::u32_tokens(&b) {
-                Some(tokens) => println!("{}", Output::tokens_line(&tokens)),
-                None => println!("{}", hex(&b)),
-            },
-            other => println!("{}", other.summary()),
-        }
+        print_output(&f.output);
     }
     if verified == Some(false) {
         bail!("the first output does not match the attested output");
     }
-    match (&attestation.outcome, first_output.as_ref().map(|(f, _)| Output::decode(&f.output))) {
+    exit_status(&handle, &attestation, first_output.as_ref().map(|(f, _)| Output::decode(&f.output)))
+}
+
+/// How the first output is shown: its node, size, delay and what it says.
+fn first_output_line(f: &FirstOutput, after_submission: Duration) -> String {
+    format!(
+        "first output from node {} ({} bytes, {} after submission), bound to its commitment: {}",
+        f.node,
+        f.output.len(),
+        show::duration(after_submission.as_millis() as u64),
+        Output::decode(&f.output).summary()
+    )
+}
+
+/// The mode the flags ask for.
+fn mode_of(a: &SubmitArgs) -> anyhow::Result<Mode> {
+    Ok(match a.mode {
+        ModeArg::Sampling if a.p.is_some() => {
+            bail!(
+                "--p is the check probability of cross-validation and sealed; sampling runs every member (give --mode)"
+            )
+        }
+        ModeArg::Sampling => Mode::Sampling { n: a.n },
+        ModeArg::CrossValidation => Mode::CrossValidation { p_bps: bps(a.p)?, n: a.n },
+        ModeArg::Sealed => Mode::Sealed { p_bps: bps(a.p)?, n: a.n },
+    })
+}
+
+/// Prints a verified output: its text, its tokens, its bytes in hex or a summary.
+fn print_output(output: &[u8]) {
+    match Output::decode(output) {
+        Output::Text(t) => println!("{}", t.text),
+        Output::Bytes(b) => match Output::u32_tokens(&b) {
+            Some(tokens) => println!("{}", Output::tokens_line(&tokens)),
+            None => println!("{}", hex(&b)),
+        },
+        other => println!("{}", other.summary()),
+    }
+}
+
+/// The command's exit: a failed request, or an input the model refused, is an error of its own.
+fn exit_status(handle: &RequestHandle, attestation: &Attestation, first: Option<Output>) -> anyhow::Result<()> {
+    match (&attestation.outcome, first) {
         (Outcome::Failed { reason, refund }, _) => Err(Exit::new(
             exit::FAILED,
             format!("request {} failed: {}; {} refunded", handle.id(), reason.describe(), show::mist(*refund)),

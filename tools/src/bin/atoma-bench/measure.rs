@@ -72,9 +72,23 @@ pub(crate) async fn latency(args: &Args) -> anyhow::Result<Value> {
             "first_output_ratio": f / native_ms, "finality_ratio": g / native_ms,
         }));
     }
-    // The node's own time: from reading an assignment to its output stored, beyond the model.
-    let mut overheads = Vec::new();
-    let mut ready = Vec::new();
+    let (overheads, ready) = node_overheads(&cluster);
+    Ok(json!({
+        "model": { "hidden": args.latency_hidden, "layers": args.latency_layers, "new_tokens": tokens },
+        "native_ms": native_ms,
+        "chain_transaction_ms": median(chain_ms),
+        "chain_round_ms": median(round_ms),
+        "modes": rows,
+        "node_overhead_ratio_median": median(overheads.clone()),
+        "node_overhead_ms_median": median(ready),
+        "node_overhead_samples": overheads.len(),
+    }))
+}
+
+/// The node's own time, read from its log: from reading an assignment to
+/// its output stored, beyond the model's run, as a ratio and in ms.
+fn node_overheads(cluster: &Cluster) -> (Vec<f64>, Vec<f64>) {
+    let (mut overheads, mut ready) = (Vec::new(), Vec::new());
     for i in 0..cluster.nodes.len() {
         for line in cluster.log(i).lines().filter(|l| l.contains(" committed") || l.contains("committed ")) {
             let field = |name: &str| {
@@ -90,16 +104,7 @@ pub(crate) async fn latency(args: &Args) -> anyhow::Result<Value> {
             }
         }
     }
-    Ok(json!({
-        "model": { "hidden": args.latency_hidden, "layers": args.latency_layers, "new_tokens": tokens },
-        "native_ms": native_ms,
-        "chain_transaction_ms": median(chain_ms),
-        "chain_round_ms": median(round_ms),
-        "modes": rows,
-        "node_overhead_ratio_median": median(overheads.clone()),
-        "node_overhead_ms_median": median(ready),
-        "node_overhead_samples": overheads.len(),
-    }))
+    (overheads, ready)
 }
 
 /// 3: requests finalized per minute.

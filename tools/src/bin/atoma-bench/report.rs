@@ -67,33 +67,37 @@ pub(crate) fn plot(security: &Value, dir: &Path) -> anyhow::Result<Vec<String>> 
             .draw()?;
         root.present()?;
     }
-    let compute_png = dir.join("compute.png");
-    {
-        let root = BitMapBackend::new(&compute_png, (800, 500)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("CrossValidation: executions per request", ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(1.0f64..2.6f64, 1.0f64..2.6f64)?;
-        chart.configure_mesh().x_desc("1 + p n (expected)").y_desc("measured").draw()?;
-        chart
-            .draw_series(LineSeries::new(vec![(1.0, 1.0), (2.6, 2.6)], BLACK.stroke_width(1)))?
-            .label("measured = 1 + p n")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-        let points = security["compute"].as_array().cloned().unwrap_or_default();
-        chart.draw_series(points.iter().map(|p| {
-            Circle::new(
-                (p["expected"].as_f64().unwrap_or(0.0), p["compute_ratio"].as_f64().unwrap_or(0.0)),
-                5,
-                BLUE.filled(),
-            )
-        }))?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-        root.present()?;
-    }
+    plot_compute(security, &dir.join("compute.png"))?;
     Ok(vec!["docs/detection.png".into(), "docs/compute.png".into()])
+}
+
+/// The CrossValidation plot: executions per request, measured against `1 + p n`.
+fn plot_compute(security: &Value, compute_png: &Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = BitMapBackend::new(&compute_png, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("CrossValidation: executions per request", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(1.0f64..2.6f64, 1.0f64..2.6f64)?;
+    chart.configure_mesh().x_desc("1 + p n (expected)").y_desc("measured").draw()?;
+    chart
+        .draw_series(LineSeries::new(vec![(1.0, 1.0), (2.6, 2.6)], BLACK.stroke_width(1)))?
+        .label("measured = 1 + p n")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    let points = security["compute"].as_array().cloned().unwrap_or_default();
+    chart.draw_series(points.iter().map(|p| {
+        Circle::new(
+            (p["expected"].as_f64().unwrap_or(0.0), p["compute_ratio"].as_f64().unwrap_or(0.0)),
+            5,
+            BLUE.filled(),
+        )
+    }))?;
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
 }
 
 pub(crate) fn markdown(
