@@ -30,9 +30,10 @@ use crate::state::NodeCap;
 use crate::types::{Address, Digest, Mode, ObjectId};
 use crate::{ProtocolError, Result};
 
-/// A transaction's start, for `Driver::finish`: the state's holdings and
-/// the state itself, when the driver checks.
+/// A transaction's start, for `Driver::finish` of the same driver: the
+/// state's holdings and the state itself, when the driver checks.
 #[derive(Debug)]
+#[must_use = "a transaction begun is recorded only by `finish`"]
 pub struct Before {
     checked: Option<(u128, State)>,
 }
