@@ -220,6 +220,16 @@ impl Driver {
         self.apply(requester, fee, |s, ctx| s.submit_mode(ctx, class, id, args, mode, secret_hash, fee, seed))
     }
 
+    /// Runs `op` as a transaction of the node's owner, with the node's capability.
+    fn node_call(
+        &mut self,
+        node: &ObjectId,
+        op: impl FnOnce(&mut State, &Ctx, &NodeCap) -> Result<Outcome>,
+    ) -> Result<Outcome> {
+        let cap = self.cap(node);
+        self.apply(self.owner(node), 0, |s, ctx| op(s, ctx, &cap))
+    }
+
     /// The node commits `commitment` to the request.
     pub fn commit(
         &mut self,
@@ -228,8 +238,7 @@ impl Driver {
         node: &ObjectId,
         commitment: &Digest,
     ) -> Result<Outcome> {
-        let cap = self.cap(node);
-        self.apply(self.owner(node), 0, |s, ctx| s.commit(ctx, class, req, &cap, &commitment.0))
+        self.node_call(node, |s, ctx, cap| s.commit(ctx, class, req, cap, &commitment.0))
     }
 
     /// The CrossValidation primary commits, drawing whether it is checked from `random`.
@@ -241,8 +250,7 @@ impl Driver {
         commitment: &Digest,
         random: Digest,
     ) -> Result<Outcome> {
-        let cap = self.cap(node);
-        self.apply(self.owner(node), 0, |s, ctx| s.commit_primary(ctx, class, req, &cap, &commitment.0, random))
+        self.node_call(node, |s, ctx, cap| s.commit_primary(ctx, class, req, cap, &commitment.0, random))
     }
 
     /// The node reveals `output` with `salt`.
@@ -254,20 +262,17 @@ impl Driver {
         output: &Digest,
         salt: &Digest,
     ) -> Result<Outcome> {
-        let cap = self.cap(node);
-        self.apply(self.owner(node), 0, |s, ctx| s.reveal(ctx, class, req, &cap, &output.0, &salt.0))
+        self.node_call(node, |s, ctx, cap| s.reveal(ctx, class, req, cap, &output.0, &salt.0))
     }
 
     /// The node cannot obtain the input; `random` draws its replacement.
     pub fn abstain(&mut self, class: &ObjectId, req: &ObjectId, node: &ObjectId, random: Digest) -> Result<Outcome> {
-        let cap = self.cap(node);
-        self.apply(self.owner(node), 0, |s, ctx| s.abstain(ctx, class, req, &cap, random))
+        self.node_call(node, |s, ctx, cap| s.abstain(ctx, class, req, cap, random))
     }
 
     /// The node cannot run the request in time; `random` draws its replacement.
     pub fn decline(&mut self, class: &ObjectId, req: &ObjectId, node: &ObjectId, random: Digest) -> Result<Outcome> {
-        let cap = self.cap(node);
-        self.apply(self.owner(node), 0, |s, ctx| s.decline(ctx, class, req, &cap, random))
+        self.node_call(node, |s, ctx, cap| s.decline(ctx, class, req, cap, random))
     }
 
     /// The requester of a Sealed request reveals its secret.
