@@ -25,10 +25,12 @@ fn repo() -> PathBuf {
 }
 
 /// A directory with the test model's weights and manifest, made once.
+/// A static is never dropped: the directory stays, under cargo's target/tmp
+/// rather than the system's, so that `cargo clean` takes it.
 fn model_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         write_test_model(dir.path()).unwrap();
         dir
     })

