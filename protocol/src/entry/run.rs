@@ -46,7 +46,8 @@ impl EntryCall {
         let done = |out| Ok((out, None));
         match self {
             AddHardwareClass { cap, name, profile, min_collateral, task_lock } => {
-                // The class object and its three tables take four fresh ids, as in Move.
+                // Move's class takes four fresh ids (the object and its three
+                // tables); the state keeps no tables as objects and takes one.
                 let object = fresh.object_id();
                 let (class_id, out) =
                     state.add_hardware_class(&cap, object, &name, &profile, min_collateral, task_lock)?;
